@@ -1,0 +1,25 @@
+import { expect, Page } from "@playwright/test";
+
+let counter = 0;
+/** A handle no earlier run used: letter first, [a-z0-9_], at most 32 characters. */
+export function uniqueHandle(prefix: string): string {
+  counter += 1;
+  return `${prefix}_${Date.now().toString(36)}${counter}`;
+}
+
+/** Clicks do nothing before the WASM has taken over the page. */
+export async function hydrated(page: Page) {
+  await expect(page.locator("body[data-hydrated=true]")).toHaveCount(1);
+}
+
+export async function signUp(page: Page, handle: string, displayName: string, password = "correct horse") {
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByRole("tab", { name: "Sign up" }).click();
+  await page.getByLabel("Handle").fill(handle);
+  await page.getByLabel("Display name").fill(displayName);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.locator(".me .handle")).toHaveText(`@${handle}`);
+  await hydrated(page);
+}

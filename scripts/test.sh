@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# `make test`: installs what is missing, starts a throwaway PostgreSQL on
+# loopback, runs every check, and stops what it started, also on failure.
+# Prints how long each stage took.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+STATE=$(mktemp -d /tmp/chat-test.XXXXXX)
+chmod 755 "$STATE"
+SERVER_PID=
+declare -a TIMES=()
+T0=$SECONDS
+
+cleanup() {
+  local rc=$?
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  bash scripts/pg.sh stop "$STATE/pg" || true
+  rm -rf "$STATE"
+  echo
+  echo "== stage times =="
+  printf '%s\n' "${TIMES[@]}"
+  echo "total: $((SECONDS - T0)) s"
+  [ $rc -eq 0 ] && echo "make test: all checks passed" || echo "make test: FAILED (exit $rc)"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+stage() {
+  local name=$1; shift
+  local start=$SECONDS
+  echo; echo "== $name =="
+  if "$@"; then
+    TIMES+=("$(printf '%-22s %5d s' "$name" $((SECONDS - start)))")
+  else
+    local rc=$?
+    TIMES+=("$(printf '%-22s %5d s  FAILED' "$name" $((SECONDS - start)))")
+    return $rc
+  fi
+}
+
+stage install bash scripts/install.sh
+stage fmt cargo fmt --all -- --check
+stage clippy-ssr cargo clippy --features ssr --all-targets -- -D warnings
+stage clippy-hydrate cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
+
+start_pg() {
+  TEST_POSTGRES_URL=$(bash scripts/pg.sh start "$STATE/pg" "$(bash scripts/free-port.sh)")
+  export TEST_POSTGRES_URL
+  echo "PostgreSQL at ${TEST_POSTGRES_URL/chat:chat@/chat:***@}"
+}
+stage postgres start_pg
+# Tests that need PostgreSQL fail rather than skip here.
+export CHAT_REQUIRE_POSTGRES=1
+stage cargo-test cargo test --features ssr
+
+stage build-release cargo leptos build --release
+
+e2e() {
+  local port; port=$(bash scripts/free-port.sh)
+  CHAT_BIND=127.0.0.1:$port DATABASE_URL="sqlite://$STATE/e2e/chat.db" \
+    LEPTOS_SITE_ROOT="$SITE_ROOT" \
+    "$CARGO_TARGET_DIR/release/chat" >"$STATE/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$STATE/server.log"; return 1; }
+    sleep 0.1
+  done
+  local rc=0
+  (cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test) || rc=$?
+  [ $rc -eq 0 ] || { echo "--- server log ---"; tail -50 "$STATE/server.log"; }
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+  return $rc
+}
+stage playwright e2e

@@ -1,0 +1,23 @@
+//! Chat: a real-time messenger. One crate, two builds: `ssr` is the axum
+//! server (binary `chat`), `hydrate` the WASM that takes over the
+//! server-rendered page in the browser.
+//!
+//! - `model`: data and input rules shared by both sides.
+//! - `api`: the HTTP API as server functions.
+//! - `ui`: the Leptos components.
+//! - `server`: everything only the server runs.
+
+pub mod api;
+pub mod model;
+pub mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// The browser's entry point: hydrate the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(ui::App);
+}

@@ -1,0 +1,194 @@
+//! Plain data shared by the browser and the server: users, rooms, and the
+//! input rules that both sides apply (the UI to explain them, the server to
+//! enforce them). Nothing here does I/O.
+
+use serde::{Deserialize, Serialize};
+
+pub type UserId = i64;
+pub type RoomId = i64;
+
+/// Handles: 3–32 characters, lower-case letters, digits and `_`, starting
+/// with a letter. Sign-up and look-ups lower-case what the person typed.
+pub const HANDLE_RULES: &str =
+    "3–32 characters: letters, digits and _, starting with a letter (case does not matter)";
+pub const PASSWORD_MIN: usize = 8;
+pub const PASSWORD_MAX: usize = 256;
+pub const DISPLAY_NAME_MAX: usize = 64;
+pub const ROOM_NAME_MAX: usize = 80;
+
+/// A person as other people see them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub handle: String,
+    pub display_name: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    Direct,
+    Group,
+}
+
+impl RoomKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomKind::Direct => "direct",
+            RoomKind::Group => "group",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "direct" => Some(RoomKind::Direct),
+            "group" => Some(RoomKind::Group),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+}
+
+/// One line of a person's room list: what the list and the room header show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub id: RoomId,
+    pub kind: RoomKind,
+    /// The group's name; for a direct room, the other person's display name.
+    pub name: String,
+    /// For a direct room, the other person's handle.
+    pub peer_handle: Option<String>,
+    pub head_seq: i64,
+    pub read_seq: i64,
+    pub member_count: i64,
+    /// Milliseconds since the Unix epoch of the last message (or of creation).
+    pub last_activity: i64,
+}
+
+impl RoomSummary {
+    pub fn unread(&self) -> i64 {
+        (self.head_seq - self.read_seq).max(0)
+    }
+}
+
+/// A room member as the room pane lists them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user: User,
+    pub role: Role,
+}
+
+/// Lower-cases and checks a handle; the error says what is wrong.
+pub fn normalize_handle(raw: &str) -> Result<String, String> {
+    let handle = raw.trim().to_lowercase();
+    let len = handle.chars().count();
+    if !(3..=32).contains(&len) {
+        return Err(format!("A handle has 3–32 characters (this one has {len})."));
+    }
+    if !handle.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err("A handle starts with a letter.".into());
+    }
+    if let Some(bad) = handle
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
+    {
+        return Err(format!(
+            "A handle has only letters, digits and _ (not {bad:?})."
+        ));
+    }
+    Ok(handle)
+}
+
+pub fn check_password(password: &str) -> Result<(), String> {
+    let len = password.chars().count();
+    if len < PASSWORD_MIN {
+        return Err(format!(
+            "A password has at least {PASSWORD_MIN} characters."
+        ));
+    }
+    if len > PASSWORD_MAX {
+        return Err(format!("A password has at most {PASSWORD_MAX} characters."));
+    }
+    Ok(())
+}
+
+/// Trims a display or room name and checks its length; `what` names the field.
+pub fn clean_name(raw: &str, max: usize, what: &str) -> Result<String, String> {
+    let name: String = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() {
+        return Err(format!("The {what} is empty."));
+    }
+    if name.chars().count() > max {
+        return Err(format!("The {what} has at most {max} characters."));
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_lower_cased_and_checked() {
+        assert_eq!(normalize_handle("  Alice_1 ").unwrap(), "alice_1");
+        assert!(normalize_handle("al").is_err());
+        assert!(normalize_handle("1alice").is_err());
+        assert!(normalize_handle("alice-b").is_err());
+        assert!(normalize_handle(&"a".repeat(33)).is_err());
+        assert!(normalize_handle("ålice").is_err());
+    }
+
+    #[test]
+    fn passwords_have_a_length_range() {
+        assert!(check_password("1234567").is_err());
+        assert!(check_password("12345678").is_ok());
+        assert!(check_password(&"x".repeat(PASSWORD_MAX + 1)).is_err());
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(clean_name("  Team   chat ", 80, "room name").unwrap(), "Team chat");
+        assert!(clean_name("   ", 80, "room name").is_err());
+        assert!(clean_name(&"x".repeat(81), 80, "room name").is_err());
+    }
+
+    #[test]
+    fn unread_is_head_minus_read_never_negative() {
+        let mut r = RoomSummary {
+            id: 1,
+            kind: RoomKind::Group,
+            name: "g".into(),
+            peer_handle: None,
+            head_seq: 10,
+            read_seq: 7,
+            member_count: 2,
+            last_activity: 0,
+        };
+        assert_eq!(r.unread(), 3);
+        r.read_seq = 12;
+        assert_eq!(r.unread(), 0);
+    }
+}

@@ -1,0 +1,124 @@
+//! Start-up settings: command-line flags, each with an environment fallback.
+//! Parsing and checking only; nothing here opens a connection.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+
+#[derive(Clone, Debug, Parser)]
+#[command(name = "chat", version, about = "A real-time messenger server")]
+pub struct Config {
+    /// Address to listen on. Falls back to LEPTOS_SITE_ADDR (set by cargo-leptos), then 127.0.0.1:3000.
+    #[arg(long, env = "CHAT_BIND")]
+    pub bind: Option<SocketAddr>,
+
+    /// sqlite://PATH (embedded, the default) or postgres://USER:PASSWORD@HOST:PORT/DB (cluster).
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chat.db")]
+    pub database_url: String,
+
+    /// redis://HOST:PORT — Pub/Sub, cache and presence between nodes (cluster shape).
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Origins allowed to call the API and open the socket, comma-separated
+    /// (default: http://127.0.0.1:PORT and http://localhost:PORT of --bind).
+    #[arg(long, env = "CHAT_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Database connections per node.
+    #[arg(long, env = "CHAT_DB_POOL", default_value_t = 8)]
+    pub db_pool: u32,
+
+    /// Members a group may have.
+    #[arg(long, env = "CHAT_MAX_ROOM_MEMBERS", default_value_t = 10_000)]
+    pub max_room_members: u32,
+
+    /// Rooms a user may be in.
+    #[arg(long, env = "CHAT_MAX_ROOMS_PER_USER", default_value_t = 1_000)]
+    pub max_rooms_per_user: u32,
+
+    /// Days a log-in stays valid.
+    #[arg(long, env = "CHAT_SESSION_DAYS", default_value_t = 30)]
+    pub session_days: u32,
+
+    /// Mark the session cookie `Secure` (set this when serving over HTTPS).
+    #[arg(long, env = "CHAT_SECURE_COOKIE", default_value_t = false)]
+    pub secure_cookie: bool,
+
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "CHAT_LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+
+    /// Where the built site (pkg/, assets) lives; set by cargo-leptos.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+
+    /// Sub-directory of the site root with the WASM, JS and CSS bundle.
+    #[arg(long, env = "LEPTOS_SITE_PKG_DIR", default_value = "pkg")]
+    pub site_pkg_dir: String,
+
+    /// Port of cargo-leptos' live-reload socket (developer loop only).
+    #[arg(long, env = "LEPTOS_RELOAD_PORT", default_value_t = 3001)]
+    pub reload_port: u32,
+}
+
+impl Config {
+    /// The address to listen on, after the fallbacks.
+    pub fn bind_addr(&self) -> Result<SocketAddr, String> {
+        if let Some(addr) = self.bind {
+            return Ok(addr);
+        }
+        match std::env::var("LEPTOS_SITE_ADDR") {
+            Ok(s) => s
+                .parse()
+                .map_err(|_| format!("LEPTOS_SITE_ADDR ({s}) is not an address such as 127.0.0.1:3000")),
+            Err(_) => Ok(SocketAddr::from(([127, 0, 0, 1], 3000))),
+        }
+    }
+
+    /// The allowed origins, defaulting to the loopback names of the port.
+    pub fn origins(&self, port: u16) -> Vec<String> {
+        if self.allowed_origins.is_empty() {
+            vec![format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")]
+        } else {
+            self.allowed_origins.iter().map(|o| o.trim().trim_end_matches('/').to_string()).collect()
+        }
+    }
+
+    /// Checks what clap cannot: one message naming the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(url) = &self.redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(format!(
+                    "REDIS_URL ({}) must start with redis:// or rediss://",
+                    super::storage::redact(url)
+                ));
+            }
+        }
+        for origin in &self.allowed_origins {
+            let o = origin.trim();
+            if !(o.starts_with("http://") || o.starts_with("https://")) || o.matches('/').count() > 3 {
+                return Err(format!(
+                    "CHAT_ALLOWED_ORIGINS: {o:?} is not an origin such as https://chat.example.com"
+                ));
+            }
+        }
+        if self.db_pool == 0 {
+            return Err("CHAT_DB_POOL must be at least 1".into());
+        }
+        if self.max_room_members < 2 {
+            return Err("CHAT_MAX_ROOM_MEMBERS must be at least 2".into());
+        }
+        if self.session_days == 0 {
+            return Err("CHAT_SESSION_DAYS must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The defaults with a given database, for tests and tools.
+    pub fn for_database(database_url: &str) -> Self {
+        let mut config = Config::parse_from(["chat"]);
+        config.database_url = database_url.to_string();
+        config
+    }
+}

@@ -1,0 +1,77 @@
+//! What a server function needs from the request it runs in: the shared
+//! state, the caller (from the session cookie), a way to set cookies, and the
+//! HTTP status of an error. The only place that reads Leptos' request context.
+
+use axum::http::{header, request::Parts, HeaderValue, StatusCode};
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+
+use super::{auth, state::AppState, storage::StoreError};
+use crate::{api::ApiError, model::User};
+
+pub fn state() -> Result<AppState, ApiError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("server function called without AppState in context");
+        ApiError::Internal
+    })
+}
+
+/// The session token of the request, if it carries a well-formed one.
+pub fn session_token() -> Option<String> {
+    use_context::<Parts>().and_then(|parts| auth::token_from_headers(&parts.headers))
+}
+
+/// The logged-in caller, or `Unauthenticated`.
+pub async fn caller(state: &AppState) -> Result<User, ApiError> {
+    let token = session_token().ok_or(ApiError::Unauthenticated)?;
+    state
+        .store
+        .session_user(&auth::token_hash(&token), now_ms())
+        .await?
+        .ok_or(ApiError::Unauthenticated)
+}
+
+pub fn set_cookie(value: &str) {
+    if let (Some(res), Ok(v)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(value)) {
+        res.append_header(header::SET_COOKIE, v);
+    }
+}
+
+/// Passes a result through, giving the HTTP response the status of its error.
+pub fn respond<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
+    if let Err(e) = &result {
+        if let Some(res) = use_context::<ResponseOptions>() {
+            res.set_status(StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+        }
+    }
+    result
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::HandleTaken => ApiError::Conflict("That handle is taken.".into()),
+            StoreError::Unavailable(why) => {
+                tracing::warn!(%why, "storage unavailable");
+                ApiError::Unavailable
+            }
+            StoreError::Internal(why) => {
+                tracing::error!(%why, "storage error");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+/// Logs an unexpected error and hides it from the caller.
+pub fn internal(e: anyhow::Error) -> ApiError {
+    tracing::error!(error = %format!("{e:#}"), "internal error");
+    ApiError::Internal
+}

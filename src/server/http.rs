@@ -1,0 +1,62 @@
+//! The HTTP surface: the server-rendered pages and static files, the API
+//! (server functions under `/api`), the health probes, and the Origin check
+//! that keeps other sites from calling the API with a visitor's cookie.
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{header, Method, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+
+use super::state::AppState;
+use crate::ui::{shell, App};
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let options = state.leptos.clone();
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(state.clone(), check_origin))
+        .with_state(state)
+}
+
+/// Ready when the database answers.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+/// Refuses state-changing requests that a browser sent from another origin.
+/// Requests without an `Origin` header (not from a browser) pass: the
+/// session cookie is `SameSite=Lax`, so browsers never send it cross-site.
+async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        if let Some(origin) = req.headers().get(header::ORIGIN) {
+            let allowed = origin
+                .to_str()
+                .map(|o| state.origins.iter().any(|a| a == o))
+                .unwrap_or(false);
+            if !allowed {
+                tracing::warn!(?origin, path = %req.uri().path(), "request from a foreign origin refused");
+                return Response::builder()
+                    .status(StatusCode::FORBIDDEN)
+                    .body(Body::from("This origin may not use this server (see CHAT_ALLOWED_ORIGINS)."))
+                    .unwrap_or_default();
+            }
+        }
+    }
+    next.run(req).await
+}

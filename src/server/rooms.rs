@@ -1,0 +1,145 @@
+//! Rooms and members: list mine, open a direct room, create a group, add a
+//! member. Every call checks that the caller may do it; limits come from the
+//! settings.
+
+use super::{
+    context::{caller, now_ms, respond, state},
+    state::AppState,
+    storage::Access,
+};
+use crate::{
+    api::ApiError,
+    model::{clean_name, normalize_handle, Member, RoomId, RoomKind, RoomSummary, User, UserId, ROOM_NAME_MAX},
+};
+
+pub async fn my_rooms() -> Result<Vec<RoomSummary>, ApiError> {
+    respond(
+        async {
+            let state = state()?;
+            let me = caller(&state).await?;
+            Ok(state.store.rooms_of(me.id).await?)
+        }
+        .await,
+    )
+}
+
+pub async fn open_direct(handle: String) -> Result<RoomSummary, ApiError> {
+    respond(
+        async {
+            let state = state()?;
+            let me = caller(&state).await?;
+            let peer = find_user(&state, &handle).await?;
+            if peer.id == me.id {
+                return Err(ApiError::Invalid("That is your own handle: pick someone else.".into()));
+            }
+            check_room_quota(&state, me.id).await?;
+            let room = state.store.open_direct(me.id, peer.id, now_ms()).await?;
+            summary(&state, room, me.id).await
+        }
+        .await,
+    )
+}
+
+pub async fn create_group(name: String, members: Vec<String>) -> Result<RoomSummary, ApiError> {
+    respond(
+        async {
+            let state = state()?;
+            let me = caller(&state).await?;
+            let name = clean_name(&name, ROOM_NAME_MAX, "group name").map_err(ApiError::Invalid)?;
+            let max = state.config.max_room_members as usize;
+            if members.len() >= max {
+                return Err(ApiError::Invalid(format!("A group has at most {max} members.")));
+            }
+            let mut ids = Vec::with_capacity(members.len());
+            let mut unknown = Vec::new();
+            for handle in &members {
+                match find_user(&state, handle).await {
+                    Ok(user) => ids.push(user.id),
+                    Err(ApiError::NotFound(_)) => unknown.push(format!("@{}", handle.trim())),
+                    Err(e) => return Err(e),
+                }
+            }
+            if !unknown.is_empty() {
+                return Err(ApiError::NotFound(format!("No one has the handle {}.", unknown.join(", "))));
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            check_room_quota(&state, me.id).await?;
+            let room = state.store.create_group(me.id, &name, &ids, now_ms()).await?;
+            tracing::info!(room, owner = me.id, members = ids.len(), "group created");
+            summary(&state, room, me.id).await
+        }
+        .await,
+    )
+}
+
+pub async fn add_member(room: RoomId, handle: String) -> Result<Vec<Member>, ApiError> {
+    respond(
+        async {
+            let state = state()?;
+            let me = caller(&state).await?;
+            let current = member_room(&state, room, me.id).await?;
+            if current.kind == RoomKind::Direct {
+                return Err(ApiError::Invalid(
+                    "A direct conversation has two people; create a group to add more.".into(),
+                ));
+            }
+            let user = find_user(&state, &handle).await?;
+            let max = i64::from(state.config.max_room_members);
+            if current.member_count >= max {
+                return Err(ApiError::Invalid(format!("This group is full ({max} members).")));
+            }
+            check_room_quota(&state, user.id).await?;
+            if state.store.add_member(room, user.id, now_ms()).await? {
+                tracing::info!(room, user = user.id, by = me.id, "member added");
+            }
+            Ok(state.store.members(room).await?)
+        }
+        .await,
+    )
+}
+
+pub async fn members(room: RoomId) -> Result<Vec<Member>, ApiError> {
+    respond(
+        async {
+            let state = state()?;
+            let me = caller(&state).await?;
+            member_room(&state, room, me.id).await?;
+            Ok(state.store.members(room).await?)
+        }
+        .await,
+    )
+}
+
+/// The room as `user` sees it, or why they cannot see it.
+async fn member_room(state: &AppState, room: RoomId, user: UserId) -> Result<RoomSummary, ApiError> {
+    match state.store.access(room, user).await? {
+        Access::NoSuchRoom => Err(ApiError::NotFound(format!("There is no room {room}."))),
+        Access::NotMember => Err(ApiError::Forbidden("You are not a member of this room.".into())),
+        Access::Member(_) => summary(state, room, user).await,
+    }
+}
+
+async fn summary(state: &AppState, room: RoomId, user: UserId) -> Result<RoomSummary, ApiError> {
+    state.store.room_of(room, user).await?.ok_or_else(|| {
+        tracing::error!(room, user, "room vanished while answering");
+        ApiError::Internal
+    })
+}
+
+async fn find_user(state: &AppState, raw: &str) -> Result<User, ApiError> {
+    let handle = normalize_handle(raw.trim_start_matches('@')).map_err(ApiError::Invalid)?;
+    state
+        .store
+        .user_by_handle(&handle)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("No one has the handle @{handle}.")))
+}
+
+async fn check_room_quota(state: &AppState, user: UserId) -> Result<(), ApiError> {
+    let max = i64::from(state.config.max_rooms_per_user);
+    if state.store.room_count(user).await? >= max {
+        return Err(ApiError::Invalid(format!("A person can be in at most {max} rooms.")));
+    }
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! Durable storage: the one `Store` trait and its two implementations,
+//! SQLite (the embedded default) and PostgreSQL (the cluster shape), chosen
+//! at start-up from `DATABASE_URL`.
+//!
+//! Both run the same SQL text (see `sql.rs`), so their behaviour cannot drift;
+//! what differs (connection set-up, pragmas, pools) lives in `sqlite.rs` and
+//! `postgres.rs`. Only this module speaks SQL. Storage knows nothing of HTTP,
+//! sessions cookies or WebSockets.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::model::{Member, Role, RoomId, RoomSummary, User, UserId};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// A user row with the password hash, for log-in only.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// What a user may do in a room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    NoSuchRoom,
+    NotMember,
+    Member(Role),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("that handle is taken")]
+    HandleTaken,
+    /// The database cannot be reached or is shutting down: retry later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage error: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        use sqlx::Error::*;
+        match &e {
+            Io(_) | Tls(_) | PoolTimedOut | PoolClosed | WorkerCrashed | Protocol(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            Database(db) if is_transient(db.code().as_deref()) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// PostgreSQL connection and shutdown classes, SQLite BUSY/LOCKED: the
+/// database is there but cannot serve now.
+fn is_transient(code: Option<&str>) -> bool {
+    match code {
+        Some(c) => c.starts_with("08") || c.starts_with("57P") || c == "5" || c == "6",
+        None => false,
+    }
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Everything the server keeps durably. Every method is one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// "sqlite" or "postgres", for logs and readiness.
+    fn backend(&self) -> &'static str;
+
+    /// Answers when the database serves queries.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Creates a user; `HandleTaken` if the (lower-case) handle exists.
+    async fn create_user(
+        &self,
+        handle: &str,
+        display_name: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<User, StoreError>;
+
+    async fn credentials(&self, handle: &str) -> Result<Option<Credentials>, StoreError>;
+
+    async fn user_by_handle(&self, handle: &str) -> Result<Option<User>, StoreError>;
+
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user: UserId,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The user of an unexpired session.
+    async fn session_user(&self, token_hash: &[u8], now: i64) -> Result<Option<User>, StoreError>;
+
+    async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError>;
+
+    /// The direct room of two users, created on first use: a pair has one room.
+    async fn open_direct(&self, a: UserId, b: UserId, now: i64) -> Result<RoomId, StoreError>;
+
+    /// Creates a group whose owner is `creator`, with `members` (creator
+    /// excluded or not) as members.
+    async fn create_group(
+        &self,
+        creator: UserId,
+        name: &str,
+        members: &[UserId],
+        now: i64,
+    ) -> Result<RoomId, StoreError>;
+
+    /// Adds a member whose watermarks start at the room's head (joining does
+    /// not make the whole history unread). False if they were already in.
+    async fn add_member(&self, room: RoomId, user: UserId, now: i64) -> Result<bool, StoreError>;
+
+    async fn access(&self, room: RoomId, user: UserId) -> Result<Access, StoreError>;
+
+    async fn member_count(&self, room: RoomId) -> Result<i64, StoreError>;
+
+    async fn room_count(&self, user: UserId) -> Result<i64, StoreError>;
+
+    async fn members(&self, room: RoomId) -> Result<Vec<Member>, StoreError>;
+
+    /// The rooms of a user, latest activity first.
+    async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError>;
+
+    /// One room as `user` sees it, if they are a member.
+    async fn room_of(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError>;
+}
+
+/// Opens the store that `database_url` names and applies its migrations.
+pub async fn open(database_url: &str, pool_size: u32) -> Result<DynStore, anyhow::Error> {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(database_url, pool_size).await?))
+    } else if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(database_url, pool_size).await?))
+    } else {
+        anyhow::bail!("the scheme is neither sqlite: nor postgres://")
+    }
+}
+
+/// The URL with its password replaced, for messages and logs.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
+            format!("{scheme}://{masked}@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(
+            redact("postgres://chat:s3cret@db:5432/chat"),
+            "postgres://chat:***@db:5432/chat"
+        );
+        assert_eq!(redact("postgres://chat@db/chat"), "postgres://chat@db/chat");
+        assert_eq!(redact("sqlite://data/chat.db"), "sqlite://data/chat.db");
+        assert_eq!(redact("redis://:pw@host:6379"), "redis://:***@host:6379");
+    }
+}

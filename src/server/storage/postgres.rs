@@ -1,0 +1,35 @@
+//! The cluster backend: PostgreSQL, the source of truth shared by every
+//! node. One pool serves reads and writes; PostgreSQL's row locks and unique
+//! constraints arbitrate between nodes.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use super::{sql, Access, Credentials, StoreError};
+use crate::model::{Member, RoomId, RoomSummary, User, UserId};
+
+pub struct PgStore {
+    read: PgPool,
+    write: PgPool,
+}
+
+impl PgStore {
+    pub async fn open(url: &str, pool_size: u32) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(pool_size.max(2))
+            // Fail fast when the database is down: callers answer `unavailable`.
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(url)
+            .await
+            .context("cannot connect")?;
+        sqlx::migrate!("migrations/postgres")
+            .run(&pool)
+            .await
+            .context("cannot apply the migrations")?;
+        Ok(Self { read: pool.clone(), write: pool })
+    }
+}
+
+sql::impl_store!(PgStore, "postgres");

@@ -1,0 +1,315 @@
+//! The SQL both backends run, written once. `$N` placeholders work in
+//! SQLite and PostgreSQL alike; `impl_store!` turns this text into a `Store`
+//! implementation for a type with a `read` and a `write` pool of either kind.
+//! (A macro rather than generic code: sqlx's generic bounds over two
+//! databases would be longer than the SQL.)
+
+use crate::model::{Member, Role, RoomKind, RoomSummary, User};
+
+use super::StoreError;
+
+pub(super) const USER_COLUMNS: &str = "id, handle, display_name";
+
+/// Columns of a room summary as seen by the member `$1`, joined as `r` and `m`.
+pub(super) const SUMMARY_SELECT: &str = "
+    SELECT r.id, r.kind, r.name, r.head_seq, m.read_seq, r.last_activity,
+           (SELECT COUNT(*) FROM members c WHERE c.room_id = r.id) AS member_count,
+           (SELECT u.handle FROM members o JOIN users u ON u.id = o.user_id
+             WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id
+             LIMIT 1) AS peer_handle,
+           (SELECT u.display_name FROM members o JOIN users u ON u.id = o.user_id
+             WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id
+             LIMIT 1) AS peer_name
+      FROM members m JOIN rooms r ON r.id = m.room_id
+     WHERE m.user_id = $1";
+
+pub(super) type UserRow = (i64, String, String);
+pub(super) type SummaryRow = (i64, String, String, i64, i64, i64, i64, Option<String>, Option<String>);
+
+pub(super) fn user(row: UserRow) -> User {
+    User { id: row.0, handle: row.1, display_name: row.2 }
+}
+
+pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
+    let (id, kind, name, head_seq, read_seq, last_activity, member_count, peer_handle, peer_name) =
+        row;
+    let kind = RoomKind::parse(&kind)
+        .ok_or_else(|| StoreError::Internal(format!("room {id} has kind {kind:?}")))?;
+    let name = match kind {
+        RoomKind::Direct => peer_name.unwrap_or_else(|| "(left)".into()),
+        RoomKind::Group => name,
+    };
+    Ok(RoomSummary { id, kind, name, peer_handle, head_seq, read_seq, member_count, last_activity })
+}
+
+pub(super) fn role(s: &str) -> Result<Role, StoreError> {
+    Role::parse(s).ok_or_else(|| StoreError::Internal(format!("unknown role {s:?}")))
+}
+
+pub(super) fn member(row: (i64, String, String, String)) -> Result<Member, StoreError> {
+    let (id, handle, display_name, r) = row;
+    Ok(Member { user: User { id, handle, display_name }, role: role(&r)? })
+}
+
+pub(super) fn direct_key(a: i64, b: i64) -> String {
+    format!("{}:{}", a.min(b), a.max(b))
+}
+
+macro_rules! impl_store {
+    ($store:ty, $backend:literal) => {
+        #[async_trait::async_trait]
+        impl $crate::server::storage::Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.read).await?;
+                Ok(())
+            }
+
+            async fn create_user(
+                &self,
+                handle: &str,
+                display_name: &str,
+                password_hash: &str,
+                now: i64,
+            ) -> Result<User, StoreError> {
+                let q = format!(
+                    "INSERT INTO users (handle, display_name, password_hash, created_at)
+                     VALUES ($1, $2, $3, $4) RETURNING {}",
+                    sql::USER_COLUMNS
+                );
+                let row: Result<sql::UserRow, _> = sqlx::query_as(&q)
+                    .bind(handle)
+                    .bind(display_name)
+                    .bind(password_hash)
+                    .bind(now)
+                    .fetch_one(&self.write)
+                    .await;
+                match row {
+                    Ok(row) => Ok(sql::user(row)),
+                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                        Err(StoreError::HandleTaken)
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+
+            async fn credentials(&self, handle: &str) -> Result<Option<Credentials>, StoreError> {
+                let q = format!(
+                    "SELECT {}, password_hash FROM users WHERE handle = $1",
+                    sql::USER_COLUMNS
+                );
+                let row: Option<(i64, String, String, String)> =
+                    sqlx::query_as(&q).bind(handle).fetch_optional(&self.read).await?;
+                Ok(row.map(|(id, handle, display_name, password_hash)| Credentials {
+                    user: User { id, handle, display_name },
+                    password_hash,
+                }))
+            }
+
+            async fn user_by_handle(&self, handle: &str) -> Result<Option<User>, StoreError> {
+                let q = format!("SELECT {} FROM users WHERE handle = $1", sql::USER_COLUMNS);
+                let row: Option<sql::UserRow> =
+                    sqlx::query_as(&q).bind(handle).fetch_optional(&self.read).await?;
+                Ok(row.map(sql::user))
+            }
+
+            async fn create_session(
+                &self,
+                token_hash: &[u8],
+                user: UserId,
+                now: i64,
+                expires_at: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(token_hash)
+                .bind(user)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&self.write)
+                .await?;
+                Ok(())
+            }
+
+            async fn session_user(
+                &self,
+                token_hash: &[u8],
+                now: i64,
+            ) -> Result<Option<User>, StoreError> {
+                let row: Option<sql::UserRow> = sqlx::query_as(
+                    "SELECT u.id, u.handle, u.display_name
+                       FROM sessions s JOIN users u ON u.id = s.user_id
+                      WHERE s.token_hash = $1 AND s.expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.read)
+                .await?;
+                Ok(row.map(sql::user))
+            }
+
+            async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
+            async fn open_direct(&self, a: UserId, b: UserId, now: i64) -> Result<RoomId, StoreError> {
+                let key = sql::direct_key(a, b);
+                let mut tx = self.write.begin().await?;
+                let created: Option<(i64,)> = sqlx::query_as(
+                    "INSERT INTO rooms (kind, name, direct_key, created_by, created_at, last_activity)
+                     VALUES ('direct', '', $1, $2, $3, $3)
+                     ON CONFLICT (direct_key) DO NOTHING RETURNING id",
+                )
+                .bind(&key)
+                .bind(a)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let room = match created {
+                    Some((room,)) => {
+                        for user in [a, b] {
+                            sqlx::query(
+                                "INSERT INTO members (room_id, user_id, role, joined_at)
+                                 VALUES ($1, $2, 'member', $3)",
+                            )
+                            .bind(room)
+                            .bind(user)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        room
+                    }
+                    None => {
+                        let (room,): (i64,) =
+                            sqlx::query_as("SELECT id FROM rooms WHERE direct_key = $1")
+                                .bind(&key)
+                                .fetch_one(&mut *tx)
+                                .await?;
+                        room
+                    }
+                };
+                tx.commit().await?;
+                Ok(room)
+            }
+
+            async fn create_group(
+                &self,
+                creator: UserId,
+                name: &str,
+                members: &[UserId],
+                now: i64,
+            ) -> Result<RoomId, StoreError> {
+                let mut tx = self.write.begin().await?;
+                let (room,): (i64,) = sqlx::query_as(
+                    "INSERT INTO rooms (kind, name, created_by, created_at, last_activity)
+                     VALUES ('group', $1, $2, $3, $3) RETURNING id",
+                )
+                .bind(name)
+                .bind(creator)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                let others = members.iter().filter(|&&m| m != creator);
+                for (user, role) in std::iter::once((&creator, "owner")).chain(others.map(|m| (m, "member"))) {
+                    sqlx::query(
+                        "INSERT INTO members (room_id, user_id, role, joined_at)
+                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(room)
+                    .bind(*user)
+                    .bind(role)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(room)
+            }
+
+            async fn add_member(&self, room: RoomId, user: UserId, now: i64) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "INSERT INTO members (room_id, user_id, role, delivered_seq, read_seq, joined_at)
+                     SELECT id, $2, 'member', head_seq, head_seq, $3 FROM rooms WHERE id = $1
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(room)
+                .bind(user)
+                .bind(now)
+                .execute(&self.write)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn access(&self, room: RoomId, user: UserId) -> Result<Access, StoreError> {
+                let row: Option<(i64, Option<String>)> = sqlx::query_as(
+                    "SELECT r.id, m.role FROM rooms r
+                       LEFT JOIN members m ON m.room_id = r.id AND m.user_id = $2
+                      WHERE r.id = $1",
+                )
+                .bind(room)
+                .bind(user)
+                .fetch_optional(&self.read)
+                .await?;
+                Ok(match row {
+                    None => Access::NoSuchRoom,
+                    Some((_, None)) => Access::NotMember,
+                    Some((_, Some(r))) => Access::Member(sql::role(&r)?),
+                })
+            }
+
+            async fn member_count(&self, room: RoomId) -> Result<i64, StoreError> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM members WHERE room_id = $1")
+                    .bind(room)
+                    .fetch_one(&self.read)
+                    .await?;
+                Ok(n)
+            }
+
+            async fn room_count(&self, user: UserId) -> Result<i64, StoreError> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM members WHERE user_id = $1")
+                    .bind(user)
+                    .fetch_one(&self.read)
+                    .await?;
+                Ok(n)
+            }
+
+            async fn members(&self, room: RoomId) -> Result<Vec<Member>, StoreError> {
+                let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+                    "SELECT u.id, u.handle, u.display_name, m.role
+                       FROM members m JOIN users u ON u.id = m.user_id
+                      WHERE m.room_id = $1 ORDER BY m.joined_at, u.handle",
+                )
+                .bind(room)
+                .fetch_all(&self.read)
+                .await?;
+                rows.into_iter().map(sql::member).collect()
+            }
+
+            async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError> {
+                let q = format!("{} ORDER BY r.last_activity DESC, r.id DESC", sql::SUMMARY_SELECT);
+                let rows: Vec<sql::SummaryRow> =
+                    sqlx::query_as(&q).bind(user).fetch_all(&self.read).await?;
+                rows.into_iter().map(sql::summary).collect()
+            }
+
+            async fn room_of(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError> {
+                let q = format!("{} AND r.id = $2", sql::SUMMARY_SELECT);
+                let row: Option<sql::SummaryRow> =
+                    sqlx::query_as(&q).bind(user).bind(room).fetch_optional(&self.read).await?;
+                row.map(sql::summary).transpose()
+            }
+        }
+    };
+}
+
+pub(super) use impl_store;

@@ -1,0 +1,54 @@
+//! The embedded backend: one SQLite file in WAL mode with `synchronous=FULL`
+//! (an acknowledged write survives a power cut). SQLite has one writer at a
+//! time, so writes go through a pool of one connection (no busy retries, no
+//! lock upgrades) while reads use several.
+
+use std::{str::FromStr, time::Duration};
+
+use anyhow::Context;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use super::{sql, Access, Credentials, StoreError};
+use crate::model::{Member, RoomId, RoomSummary, User, UserId};
+
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str, pool_size: u32) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .context("not a valid sqlite URL")?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+            }
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.clone())
+            .await
+            .context("cannot open the database")?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&write)
+            .await
+            .context("cannot apply the migrations")?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.read_only(true))
+            .await
+            .context("cannot open the database for reading")?;
+        Ok(Self { read, write })
+    }
+}
+
+sql::impl_store!(SqliteStore, "sqlite");

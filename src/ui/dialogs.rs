@@ -1,0 +1,173 @@
+//! The "new direct message" and "new group" dialogs, and the form that adds
+//! a member to a group.
+
+use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
+use leptos_router::hooks::use_navigate;
+
+use super::chat::{Dialog, RoomsResource};
+use crate::api::{add_member, create_group, open_direct, ApiError};
+use crate::model::{Member, RoomId, HANDLE_RULES};
+
+/// A modal frame: closes on Escape, on the close button and on a click outside.
+#[component]
+fn Modal(title: &'static str, dialog: RwSignal<Option<Dialog>>, children: Children) -> impl IntoView {
+    let close = move || dialog.set(None);
+    view! {
+        <div class="overlay" on:click=move |_| close()
+            on:keydown=move |ev| if ev.key() == "Escape" { close() }>
+            <div class="modal" role="dialog" aria-modal="true" aria-label=title
+                on:click=|ev| ev.stop_propagation()>
+                <header>
+                    <h2>{title}</h2>
+                    <button type="button" class="ghost close" aria-label="Close" on:click=move |_| close()>"×"</button>
+                </header>
+                {children()}
+            </div>
+        </div>
+    }
+}
+
+/// Splits "alice, @bob carol" into handles.
+fn handles(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .map(|h| h.trim().trim_start_matches('@').to_string())
+        .filter(|h| !h.is_empty())
+        .collect()
+}
+
+#[component]
+pub fn NewDirectDialog(rooms: RoomsResource, dialog: RwSignal<Option<Dialog>>) -> impl IntoView {
+    let handle = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let navigate = use_navigate();
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        error.set(None);
+        let navigate = navigate.clone();
+        let h = handle.get_untracked();
+        spawn_local(async move {
+            match open_direct(h).await {
+                Ok(room) => opened(room.id, rooms, dialog, busy, &navigate),
+                Err(e) => fail(e, error, busy),
+            }
+        });
+    };
+    view! {
+        <Modal title="New message" dialog>
+            <form on:submit=submit>
+                <label>
+                    "Handle of the person"
+                    <input name="peer" placeholder="alice" required autofocus
+                        prop:value=handle on:input=move |ev| handle.set(event_target_value(&ev))/>
+                </label>
+                <p class="error" role="alert">{move || error.get()}</p>
+                <button type="submit" class="primary" disabled=move || busy.get()>"Open conversation"</button>
+            </form>
+        </Modal>
+    }
+}
+
+#[component]
+pub fn NewGroupDialog(rooms: RoomsResource, dialog: RwSignal<Option<Dialog>>) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let members = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let navigate = use_navigate();
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        error.set(None);
+        let navigate = navigate.clone();
+        let (n, m) = (name.get_untracked(), handles(&members.get_untracked()));
+        spawn_local(async move {
+            match create_group(n, m).await {
+                Ok(room) => opened(room.id, rooms, dialog, busy, &navigate),
+                Err(e) => fail(e, error, busy),
+            }
+        });
+    };
+    view! {
+        <Modal title="New group" dialog>
+            <form on:submit=submit>
+                <label>
+                    "Group name"
+                    <input name="group_name" placeholder="Weekend trip" required autofocus
+                        prop:value=name on:input=move |ev| name.set(event_target_value(&ev))/>
+                </label>
+                <label>
+                    "Members"
+                    <input name="members" placeholder="alice, bob"
+                        prop:value=members on:input=move |ev| members.set(event_target_value(&ev))/>
+                </label>
+                <p class="hint">"Handles separated by commas or spaces; you can add people later."</p>
+                <p class="error" role="alert">{move || error.get()}</p>
+                <button type="submit" class="primary" disabled=move || busy.get()>"Create group"</button>
+            </form>
+        </Modal>
+    }
+}
+
+#[component]
+pub fn AddMemberForm(room: RoomId, members: Resource<Result<Vec<Member>, ApiError>>) -> impl IntoView {
+    let handle = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        error.set(None);
+        let h = handle.get_untracked();
+        spawn_local(async move {
+            match add_member(room, h).await {
+                Ok(_) => {
+                    handle.set(String::new());
+                    members.refetch();
+                    busy.set(false);
+                }
+                Err(e) => fail(e, error, busy),
+            }
+        });
+    };
+    view! {
+        <form class="add-member" on:submit=submit>
+            <label class="visually-hidden" for="add-member">"Add a member by handle"</label>
+            <input id="add-member" name="add_member" placeholder="Add a member: handle" required
+                title=HANDLE_RULES
+                prop:value=handle on:input=move |ev| handle.set(event_target_value(&ev))/>
+            <button type="submit" disabled=move || busy.get()>"Add"</button>
+            <p class="error" role="alert">{move || error.get()}</p>
+        </form>
+    }
+}
+
+fn opened(
+    room: RoomId,
+    rooms: RoomsResource,
+    dialog: RwSignal<Option<Dialog>>,
+    busy: RwSignal<bool>,
+    navigate: &impl Fn(&str, leptos_router::NavigateOptions),
+) {
+    busy.set(false);
+    rooms.refetch();
+    dialog.set(None);
+    navigate(&format!("/r/{room}"), Default::default());
+}
+
+fn fail(e: ApiError, error: RwSignal<Option<String>>, busy: RwSignal<bool>) {
+    error.set(Some(e.to_string()));
+    busy.set(false);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::handles;
+
+    #[test]
+    fn handles_split_on_commas_and_spaces() {
+        assert_eq!(handles(" @alice, bob  carol,,"), vec!["alice", "bob", "carol"]);
+        assert!(handles("  ").is_empty());
+    }
+}

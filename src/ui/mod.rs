@@ -1,0 +1,64 @@
+//! The Leptos UI: the HTML shell, the router and the pages. Components read
+//! data through the API's server functions; browser-only work happens in
+//! `Effect`s, which never run on the server.
+
+mod auth;
+mod chat;
+mod dialogs;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path, SsrMode,
+};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Tests and people wait for this marker: before it, clicks do nothing.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/chat.css"/>
+        <Title text="Chat"/>
+        <Router>
+            <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
+                <Route path=path!("/login") view=auth::AuthPage ssr=SsrMode::Async/>
+                <Route path=path!("/") view=chat::ChatPage ssr=SsrMode::Async/>
+                <Route path=path!("/r/:id") view=chat::ChatPage ssr=SsrMode::Async/>
+            </Routes>
+        </Router>
+    }
+}
+
+/// Sends the browser to `href` with a full page load, so the server renders
+/// the next page with the new session cookie.
+fn go_to(href: &str) {
+    let _ = window().location().set_href(href);
+}
