@@ -64,21 +64,49 @@ impl FromServerFnError for ApiError {
 
     fn from_server_fn_error(e: ServerFnErrorErr) -> Self {
         match e {
-            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => {
-                ApiError::Invalid(format!("Malformed request: {m}"))
-            }
+            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => bad_request(m),
+            ServerFnErrorErr::Deserialization(m) => undecodable(m),
             other => ApiError::Transport(other.to_string()),
         }
     }
 }
 
+fn bad_request(why: String) -> ApiError {
+    let e = ApiError::Invalid(format!("Malformed request: {why}"));
+    set_status(&e);
+    e
+}
+
+/// On the server, a body that does not decode is the caller's malformed request.
+#[cfg(feature = "ssr")]
+fn undecodable(why: String) -> ApiError {
+    bad_request(why)
+}
+
+/// In the browser, an answer that does not decode is a transport problem.
+#[cfg(not(feature = "ssr"))]
+fn undecodable(why: String) -> ApiError {
+    ApiError::Transport(why)
+}
+
+/// On the server, the request's HTTP status follows the error (the
+/// arguments are decoded inside the request's context, before our code runs).
+#[cfg(feature = "ssr")]
+pub(crate) fn set_status(e: &ApiError) {
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(
+            axum::http::StatusCode::from_u16(e.status())
+                .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+        );
+    }
+}
+
+#[cfg(not(feature = "ssr"))]
+pub(crate) fn set_status(_: &ApiError) {}
+
 /// Creates an account and logs it in (sets the session cookie).
 #[server(prefix = "/api", endpoint = "sign_up", input = Json)]
-pub async fn sign_up(
-    handle: String,
-    display_name: String,
-    password: String,
-) -> Result<User, ApiError> {
+pub async fn sign_up(handle: String, display_name: String, password: String) -> Result<User, ApiError> {
     crate::server::accounts::sign_up(handle, display_name, password).await
 }
 

@@ -115,9 +115,7 @@ pub fn normalize_handle(raw: &str) -> Result<String, String> {
         .chars()
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
     {
-        return Err(format!(
-            "A handle has only letters, digits and _ (not {bad:?})."
-        ));
+        return Err(format!("A handle has only letters, digits and _ (not {bad:?})."));
     }
     Ok(handle)
 }
@@ -125,9 +123,7 @@ pub fn normalize_handle(raw: &str) -> Result<String, String> {
 pub fn check_password(password: &str) -> Result<(), String> {
     let len = password.chars().count();
     if len < PASSWORD_MIN {
-        return Err(format!(
-            "A password has at least {PASSWORD_MIN} characters."
-        ));
+        return Err(format!("A password has at least {PASSWORD_MIN} characters."));
     }
     if len > PASSWORD_MAX {
         return Err(format!("A password has at most {PASSWORD_MAX} characters."));
@@ -170,7 +166,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(clean_name("  Team   chat ", 80, "room name").unwrap(), "Team chat");
+        assert_eq!(
+            clean_name("  Team   chat ", 80, "room name").unwrap(),
+            "Team chat"
+        );
         assert!(clean_name("   ", 80, "room name").is_err());
         assert!(clean_name(&"x".repeat(81), 80, "room name").is_err());
     }

@@ -18,11 +18,19 @@ struct Person {
 
 impl Person {
     fn new() -> Self {
-        Self { client: Client::builder().cookie_store(true).build().unwrap() }
+        Self {
+            client: Client::builder().cookie_store(true).build().unwrap(),
+        }
     }
 
     async fn call(&self, server: &TestServer, name: &str, body: Value) -> (StatusCode, String) {
-        let res = self.client.post(server.url(&format!("/api/{name}"))).json(&body).send().await.unwrap();
+        let res = self
+            .client
+            .post(server.url(&format!("/api/{name}")))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         (res.status(), res.text().await.unwrap())
     }
 
@@ -35,13 +43,20 @@ impl Person {
     async fn err(&self, server: &TestServer, name: &str, body: Value) -> (StatusCode, ApiError) {
         let (status, text) = self.call(server, name, body).await;
         assert_ne!(status, StatusCode::OK, "{name} succeeded: {text}");
-        (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}: {text}")))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}: {text}")),
+        )
     }
 
     async fn sign_up(server: &TestServer, handle: &str) -> (Self, User) {
         let p = Self::new();
         let user = p
-            .ok(server, "sign_up", json!({"handle": handle, "display_name": "", "password": "correct horse"}))
+            .ok(
+                server,
+                "sign_up",
+                json!({"handle": handle, "display_name": "", "password": "correct horse"}),
+            )
             .await;
         (p, user)
     }
@@ -64,13 +79,22 @@ async fn sign_up_log_out_log_in() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(cookie.starts_with("chat_session="), "{cookie}");
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(cookie.contains(attr), "{cookie} lacks {attr}");
     }
     let user: User = res.json().await.unwrap();
-    assert_eq!((user.handle.as_str(), user.display_name.as_str()), ("alice_1", "Alice A."));
+    assert_eq!(
+        (user.handle.as_str(), user.display_name.as_str()),
+        ("alice_1", "Alice A.")
+    );
 
     let me: Option<User> = p.ok(&server, "me", json!({})).await;
     assert_eq!(me.as_ref(), Some(&user));
@@ -78,9 +102,18 @@ async fn sign_up_log_out_log_in() {
     let () = p.ok(&server, "log_out", json!({})).await;
     let me: Option<User> = p.ok(&server, "me", json!({})).await;
     assert_eq!(me, None);
-    assert_eq!(p.err(&server, "my_rooms", json!({})).await, (StatusCode::UNAUTHORIZED, ApiError::Unauthenticated));
+    assert_eq!(
+        p.err(&server, "my_rooms", json!({})).await,
+        (StatusCode::UNAUTHORIZED, ApiError::Unauthenticated)
+    );
 
-    let again: User = p.ok(&server, "log_in", json!({"handle": "ALICE_1", "password": "correct horse"})).await;
+    let again: User = p
+        .ok(
+            &server,
+            "log_in",
+            json!({"handle": "ALICE_1", "password": "correct horse"}),
+        )
+        .await;
     assert_eq!(again, user);
     let rooms: Vec<RoomSummary> = p.ok(&server, "my_rooms", json!({})).await;
     assert!(rooms.is_empty());
@@ -91,10 +124,27 @@ async fn wrong_credentials_do_not_tell_whether_the_handle_exists() {
     let (server, _dir) = embedded().await;
     Person::sign_up(&server, "alice").await;
     let p = Person::new();
-    let wrong_password = p.err(&server, "log_in", json!({"handle": "alice", "password": "not it at all"})).await;
-    let unknown = p.err(&server, "log_in", json!({"handle": "nobody", "password": "not it at all"})).await;
-    let malformed = p.err(&server, "log_in", json!({"handle": "-", "password": "x"})).await;
-    assert_eq!(wrong_password, (StatusCode::UNAUTHORIZED, ApiError::WrongCredentials));
+    let wrong_password = p
+        .err(
+            &server,
+            "log_in",
+            json!({"handle": "alice", "password": "not it at all"}),
+        )
+        .await;
+    let unknown = p
+        .err(
+            &server,
+            "log_in",
+            json!({"handle": "nobody", "password": "not it at all"}),
+        )
+        .await;
+    let malformed = p
+        .err(&server, "log_in", json!({"handle": "-", "password": "x"}))
+        .await;
+    assert_eq!(
+        wrong_password,
+        (StatusCode::UNAUTHORIZED, ApiError::WrongCredentials)
+    );
     assert_eq!(unknown, wrong_password);
     assert_eq!(malformed, wrong_password);
 }
@@ -105,14 +155,46 @@ async fn sign_up_rejects_bad_input_and_writes_nothing() {
     Person::sign_up(&server, "alice").await;
     let p = Person::new();
     let cases = [
-        (json!({"handle": "alice", "display_name": "", "password": "correct horse"}), StatusCode::CONFLICT, "taken"),
-        (json!({"handle": "ALICE", "display_name": "", "password": "correct horse"}), StatusCode::CONFLICT, "taken"),
-        (json!({"handle": "a-b", "display_name": "", "password": "correct horse"}), StatusCode::BAD_REQUEST, "only letters"),
-        (json!({"handle": "9lives", "display_name": "", "password": "correct horse"}), StatusCode::BAD_REQUEST, "starts with a letter"),
-        (json!({"handle": "bob", "display_name": "", "password": "short"}), StatusCode::BAD_REQUEST, "at least 8"),
-        (json!({"handle": "bob", "display_name": "x".repeat(65), "password": "correct horse"}), StatusCode::BAD_REQUEST, "at most 64"),
-        (json!({"handle": "x".repeat(5000), "display_name": "", "password": "correct horse"}), StatusCode::BAD_REQUEST, "3–32"),
-        (json!({"handle": "bob"}), StatusCode::BAD_REQUEST, "Malformed request"),
+        (
+            json!({"handle": "alice", "display_name": "", "password": "correct horse"}),
+            StatusCode::CONFLICT,
+            "taken",
+        ),
+        (
+            json!({"handle": "ALICE", "display_name": "", "password": "correct horse"}),
+            StatusCode::CONFLICT,
+            "taken",
+        ),
+        (
+            json!({"handle": "a-b", "display_name": "", "password": "correct horse"}),
+            StatusCode::BAD_REQUEST,
+            "only letters",
+        ),
+        (
+            json!({"handle": "9lives", "display_name": "", "password": "correct horse"}),
+            StatusCode::BAD_REQUEST,
+            "starts with a letter",
+        ),
+        (
+            json!({"handle": "bob", "display_name": "", "password": "short"}),
+            StatusCode::BAD_REQUEST,
+            "at least 8",
+        ),
+        (
+            json!({"handle": "bob", "display_name": "x".repeat(65), "password": "correct horse"}),
+            StatusCode::BAD_REQUEST,
+            "at most 64",
+        ),
+        (
+            json!({"handle": "x".repeat(5000), "display_name": "", "password": "correct horse"}),
+            StatusCode::BAD_REQUEST,
+            "3–32",
+        ),
+        (
+            json!({"handle": "bob"}),
+            StatusCode::BAD_REQUEST,
+            "Malformed request",
+        ),
     ];
     for (body, status, words) in cases {
         let (got, err) = p.err(&server, "sign_up", body.clone()).await;
@@ -121,7 +203,14 @@ async fn sign_up_rejects_bad_input_and_writes_nothing() {
     }
     // Nothing half-written: "bob" was never created, so it can sign up now.
     Person::sign_up(&server, "bob").await;
-    assert!(p.client.get(server.url("/api/me")).send().await.unwrap().status().is_client_error());
+    assert!(p
+        .client
+        .get(server.url("/api/me"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_client_error());
 }
 
 #[tokio::test]
@@ -131,16 +220,28 @@ async fn direct_rooms_by_handle() {
     let (bob, _) = Person::sign_up(&server, "bob").await;
 
     let room: RoomSummary = alice.ok(&server, "open_direct", json!({"handle": "@Bob"})).await;
-    assert_eq!((room.kind, room.name.as_str(), room.peer_handle.as_deref()), (RoomKind::Direct, "bob", Some("bob")));
+    assert_eq!(
+        (room.kind, room.name.as_str(), room.peer_handle.as_deref()),
+        (RoomKind::Direct, "bob", Some("bob"))
+    );
     let again: RoomSummary = bob.ok(&server, "open_direct", json!({"handle": "alice"})).await;
     assert_eq!(again.id, room.id, "the same pair always gets the same room");
     assert_eq!(again.name, "alice");
 
-    let (status, err) = alice.err(&server, "open_direct", json!({"handle": "nobody"})).await;
-    assert_eq!((status, err.to_string()), (StatusCode::NOT_FOUND, "No one has the handle @nobody.".into()));
-    let (status, _) = alice.err(&server, "open_direct", json!({"handle": "alice"})).await;
+    let (status, err) = alice
+        .err(&server, "open_direct", json!({"handle": "nobody"}))
+        .await;
+    assert_eq!(
+        (status, err.to_string()),
+        (StatusCode::NOT_FOUND, "No one has the handle @nobody.".into())
+    );
+    let (status, _) = alice
+        .err(&server, "open_direct", json!({"handle": "alice"}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = alice.err(&server, "open_direct", json!({"handle": "bad handle!"})).await;
+    let (status, _) = alice
+        .err(&server, "open_direct", json!({"handle": "bad handle!"}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     let rooms: Vec<RoomSummary> = bob.ok(&server, "my_rooms", json!({})).await;
@@ -156,41 +257,101 @@ async fn groups_members_and_permissions() {
     let (dave, _) = Person::sign_up(&server, "dave").await;
 
     // Unknown members: 404 naming them, and no group is created.
-    let (status, err) = alice.err(&server, "create_group", json!({"name": "Team", "members": ["bob", "zed", "yan"]})).await;
+    let (status, err) = alice
+        .err(
+            &server,
+            "create_group",
+            json!({"name": "Team", "members": ["bob", "zed", "yan"]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(err.to_string(), "No one has the handle @zed, @yan.");
-    assert!(alice.ok::<Vec<RoomSummary>>(&server, "my_rooms", json!({})).await.is_empty());
+    assert!(alice
+        .ok::<Vec<RoomSummary>>(&server, "my_rooms", json!({}))
+        .await
+        .is_empty());
 
-    let (status, _) = alice.err(&server, "create_group", json!({"name": "  ", "members": []})).await;
+    let (status, _) = alice
+        .err(&server, "create_group", json!({"name": "  ", "members": []}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = alice.err(&server, "create_group", json!({"name": "x".repeat(81), "members": []})).await;
+    let (status, _) = alice
+        .err(
+            &server,
+            "create_group",
+            json!({"name": "x".repeat(81), "members": []}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    let team: RoomSummary = alice.ok(&server, "create_group", json!({"name": " Team ", "members": ["bob"]})).await;
-    assert_eq!((team.kind, team.name.as_str(), team.member_count), (RoomKind::Group, "Team", 2));
+    let team: RoomSummary = alice
+        .ok(
+            &server,
+            "create_group",
+            json!({"name": " Team ", "members": ["bob"]}),
+        )
+        .await;
+    assert_eq!(
+        (team.kind, team.name.as_str(), team.member_count),
+        (RoomKind::Group, "Team", 2)
+    );
 
     // Members may add; strangers may not even look.
-    let members: Vec<Member> = bob.ok(&server, "add_member", json!({"room": team.id, "handle": "carol"})).await;
+    let members: Vec<Member> = bob
+        .ok(&server, "add_member", json!({"room": team.id, "handle": "carol"}))
+        .await;
     assert_eq!(members.len(), 3);
-    let (status, err) = dave.err(&server, "add_member", json!({"room": team.id, "handle": "dave"})).await;
-    assert_eq!((status, err), (StatusCode::FORBIDDEN, ApiError::Forbidden("You are not a member of this room.".into())));
+    let (status, err) = dave
+        .err(&server, "add_member", json!({"room": team.id, "handle": "dave"}))
+        .await;
+    assert_eq!(
+        (status, err),
+        (
+            StatusCode::FORBIDDEN,
+            ApiError::Forbidden("You are not a member of this room.".into())
+        )
+    );
     let (status, _) = dave.err(&server, "room_members", json!({"room": team.id})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = carol.err(&server, "add_member", json!({"room": team.id + 999, "handle": "dave"})).await;
+    let (status, _) = carol
+        .err(
+            &server,
+            "add_member",
+            json!({"room": team.id + 999, "handle": "dave"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, err) = carol.err(&server, "add_member", json!({"room": team.id, "handle": "nobody"})).await;
-    assert_eq!((status, err.to_string()), (StatusCode::NOT_FOUND, "No one has the handle @nobody.".into()));
+    let (status, err) = carol
+        .err(
+            &server,
+            "add_member",
+            json!({"room": team.id, "handle": "nobody"}),
+        )
+        .await;
+    assert_eq!(
+        (status, err.to_string()),
+        (StatusCode::NOT_FOUND, "No one has the handle @nobody.".into())
+    );
 
     // Adding twice is harmless; a direct room takes no third person.
-    let members: Vec<Member> = carol.ok(&server, "add_member", json!({"room": team.id, "handle": "bob"})).await;
+    let members: Vec<Member> = carol
+        .ok(&server, "add_member", json!({"room": team.id, "handle": "bob"}))
+        .await;
     assert_eq!(members.len(), 3);
     let dm: RoomSummary = alice.ok(&server, "open_direct", json!({"handle": "bob"})).await;
-    let (status, _) = alice.err(&server, "add_member", json!({"room": dm.id, "handle": "carol"})).await;
+    let (status, _) = alice
+        .err(&server, "add_member", json!({"room": dm.id, "handle": "carol"}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     let carol_rooms: Vec<RoomSummary> = carol.ok(&server, "my_rooms", json!({})).await;
-    assert_eq!(carol_rooms.iter().map(|r| r.id).collect::<Vec<_>>(), vec![team.id]);
-    let (status, _) = alice.err(&server, "add_member", json!({"room": "seven", "handle": "bob"})).await;
+    assert_eq!(
+        carol_rooms.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![team.id]
+    );
+    let (status, _) = alice
+        .err(&server, "add_member", json!({"room": "seven", "handle": "bob"}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
@@ -203,21 +364,44 @@ async fn room_size_limit_is_enforced() {
     let (alice, _) = Person::sign_up(&server, "alice").await;
     Person::sign_up(&server, "bob").await;
     Person::sign_up(&server, "carol").await;
-    let (status, _) = alice.err(&server, "create_group", json!({"name": "Big", "members": ["bob", "carol"]})).await;
+    let (status, _) = alice
+        .err(
+            &server,
+            "create_group",
+            json!({"name": "Big", "members": ["bob", "carol"]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let g: RoomSummary = alice.ok(&server, "create_group", json!({"name": "Small", "members": ["bob"]})).await;
-    let (status, err) = alice.err(&server, "add_member", json!({"room": g.id, "handle": "carol"})).await;
-    assert_eq!((status, err.to_string()), (StatusCode::BAD_REQUEST, "This group is full (2 members).".into()));
+    let g: RoomSummary = alice
+        .ok(
+            &server,
+            "create_group",
+            json!({"name": "Small", "members": ["bob"]}),
+        )
+        .await;
+    let (status, err) = alice
+        .err(&server, "add_member", json!({"room": g.id, "handle": "carol"}))
+        .await;
+    assert_eq!(
+        (status, err.to_string()),
+        (StatusCode::BAD_REQUEST, "This group is full (2 members).".into())
+    );
 }
 
 #[tokio::test]
 async fn missing_or_forged_cookies_get_401() {
     let (server, _dir) = embedded().await;
     let anonymous = Person::new();
-    assert_eq!(anonymous.err(&server, "my_rooms", json!({})).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        anonymous.err(&server, "my_rooms", json!({})).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     let forged = Client::new()
         .post(server.url("/api/my_rooms"))
-        .header("cookie", "chat_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .header(
+            "cookie",
+            "chat_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )
         .json(&json!({}))
         .send()
         .await
@@ -254,14 +438,23 @@ async fn foreign_origins_are_refused() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     // Refused, so nothing was written.
-    assert!(server.state.store.user_by_handle("mallory").await.unwrap().is_none());
+    assert!(server
+        .state
+        .store
+        .user_by_handle("mallory")
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
 async fn pages_render_on_the_server() {
     let (server, _dir) = embedded().await;
-    let no_redirects = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let res = no_redirects.get(server.url("/")).send().await.unwrap();
+    let no_redirects = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = no_redirects.get(server.url("/")).header("accept", "text/html").send().await.unwrap();
     assert!(res.status().is_redirection(), "{}", res.status());
     assert_eq!(res.headers()["location"], "/login");
     let login = no_redirects.get(server.url("/login")).send().await.unwrap();
@@ -270,28 +463,66 @@ async fn pages_render_on_the_server() {
 
     let (alice, _) = Person::sign_up(&server, "alice").await;
     Person::sign_up(&server, "bob").await;
-    let _: RoomSummary = alice.ok(&server, "create_group", json!({"name": "Book club", "members": ["bob"]})).await;
-    let html = alice.client.get(server.url("/")).send().await.unwrap().text().await.unwrap();
+    let _: RoomSummary = alice
+        .ok(
+            &server,
+            "create_group",
+            json!({"name": "Book club", "members": ["bob"]}),
+        )
+        .await;
+    let html = alice
+        .client
+        .get(server.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("Book club"), "the room list is in the first paint");
     assert!(html.contains("@alice"));
-    assert_eq!(Client::new().get(server.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
-    assert_eq!(Client::new().get(server.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        Client::new()
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        Client::new()
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 }
 
 #[test]
 fn bad_settings_stop_the_server_with_one_clear_line() {
     let run = |envs: &[(&str, &str)]| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_chat"));
-        cmd.env_remove("DATABASE_URL").env_remove("REDIS_URL").env("CHAT_BIND", "127.0.0.1:0");
+        cmd.env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .env("CHAT_BIND", "127.0.0.1:0");
         for (k, v) in envs {
             cmd.env(k, v);
         }
         let out = cmd.output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
     };
     let (code, err) = run(&[("DATABASE_URL", "postgres://chat:s3cret@127.0.0.1:1/chat")]);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("DATABASE_URL (postgres://chat:***@127.0.0.1:1/chat)"), "{err}");
+    assert!(
+        err.contains("DATABASE_URL (postgres://chat:***@127.0.0.1:1/chat)"),
+        "{err}"
+    );
     assert!(!err.contains("s3cret"), "the password leaked: {err}");
     let (code, err) = run(&[("DATABASE_URL", "mysql://x")]);
     assert_eq!(code, Some(1));
@@ -318,18 +549,36 @@ async fn database_outage_gives_503_and_recovers() {
     let pg = common::OwnPostgres::start();
     let server = TestServer::start(Config::for_database(&pg.url)).await;
     let (alice, _) = Person::sign_up(&server, "alice").await;
-    assert!(alice.ok::<Vec<RoomSummary>>(&server, "my_rooms", json!({})).await.is_empty());
+    assert!(alice
+        .ok::<Vec<RoomSummary>>(&server, "my_rooms", json!({}))
+        .await
+        .is_empty());
 
     pg.stop();
     let (status, err) = alice.err(&server, "my_rooms", json!({})).await;
-    assert_eq!((status, err), (StatusCode::SERVICE_UNAVAILABLE, ApiError::Unavailable));
+    assert_eq!(
+        (status, err),
+        (StatusCode::SERVICE_UNAVAILABLE, ApiError::Unavailable)
+    );
     let (status, _) = Person::new()
-        .err(&server, "sign_up", json!({"handle": "bob", "display_name": "", "password": "correct horse"}))
+        .err(
+            &server,
+            "sign_up",
+            json!({"handle": "bob", "display_name": "", "password": "correct horse"}),
+        )
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let ready = Client::new().get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(Client::new().get(server.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        Client::new()
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 
     pg.restart();
     let mut last = None;
@@ -344,6 +593,10 @@ async fn database_outage_gives_503_and_recovers() {
     }
     assert_eq!(last, None, "the server did not recover");
     let _: User = Person::new()
-        .ok(&server, "sign_up", json!({"handle": "bob", "display_name": "", "password": "correct horse"}))
+        .ok(
+            &server,
+            "sign_up",
+            json!({"handle": "bob", "display_name": "", "password": "correct horse"}),
+        )
         .await;
 }

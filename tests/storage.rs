@@ -3,7 +3,7 @@
 
 mod common;
 
-use chat::model::{RoomKind, Role};
+use chat::model::{Role, RoomKind};
 use chat::server::storage::{Access, DynStore, StoreError};
 
 macro_rules! conformance {
@@ -44,7 +44,13 @@ conformance!(
 async fn users(store: &DynStore, handles: &[&str]) -> Vec<i64> {
     let mut ids = Vec::new();
     for h in handles {
-        ids.push(store.create_user(h, &h.to_uppercase(), "hash", 1).await.unwrap().id);
+        ids.push(
+            store
+                .create_user(h, &h.to_uppercase(), "hash", 1)
+                .await
+                .unwrap()
+                .id,
+        );
     }
     ids
 }
@@ -53,7 +59,10 @@ async fn users_have_unique_handles(store: DynStore) {
     let alice = store.create_user("alice", "Alice", "h1", 10).await.unwrap();
     assert_eq!(alice.handle, "alice");
     assert_eq!(alice.display_name, "Alice");
-    assert!(matches!(store.create_user("alice", "Other", "h2", 11).await, Err(StoreError::HandleTaken)));
+    assert!(matches!(
+        store.create_user("alice", "Other", "h2", 11).await,
+        Err(StoreError::HandleTaken)
+    ));
     let creds = store.credentials("alice").await.unwrap().unwrap();
     assert_eq!(creds.user, alice);
     assert_eq!(creds.password_hash, "h1");
@@ -63,19 +72,39 @@ async fn users_have_unique_handles(store: DynStore) {
 }
 
 async fn sessions_expire_and_end(store: DynStore) {
-    let [a] = users(&store, &["alice"]).await[..] else { unreachable!() };
+    let [a] = users(&store, &["alice"]).await[..] else {
+        unreachable!()
+    };
     store.create_session(b"token-1", a, 100, 200).await.unwrap();
-    assert_eq!(store.session_user(b"token-1", 150).await.unwrap().map(|u| u.id), Some(a));
-    assert!(store.session_user(b"token-1", 200).await.unwrap().is_none(), "expired");
-    assert!(store.session_user(b"token-2", 150).await.unwrap().is_none(), "unknown");
+    assert_eq!(
+        store.session_user(b"token-1", 150).await.unwrap().map(|u| u.id),
+        Some(a)
+    );
+    assert!(
+        store.session_user(b"token-1", 200).await.unwrap().is_none(),
+        "expired"
+    );
+    assert!(
+        store.session_user(b"token-2", 150).await.unwrap().is_none(),
+        "unknown"
+    );
     store.delete_session(b"token-1").await.unwrap();
-    assert!(store.session_user(b"token-1", 150).await.unwrap().is_none(), "ended");
+    assert!(
+        store.session_user(b"token-1", 150).await.unwrap().is_none(),
+        "ended"
+    );
 }
 
 async fn direct_rooms_are_one_per_pair(store: DynStore) {
-    let [a, b, c] = users(&store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
+    let [a, b, c] = users(&store, &["alice", "bob", "carol"]).await[..] else {
+        unreachable!()
+    };
     let ab = store.open_direct(a, b, 5).await.unwrap();
-    assert_eq!(store.open_direct(b, a, 6).await.unwrap(), ab, "same pair, same room");
+    assert_eq!(
+        store.open_direct(b, a, 6).await.unwrap(),
+        ab,
+        "same pair, same room"
+    );
     let ac = store.open_direct(a, c, 7).await.unwrap();
     assert_ne!(ab, ac);
     let seen_by_a = store.room_of(ab, a).await.unwrap().unwrap();
@@ -89,7 +118,9 @@ async fn direct_rooms_are_one_per_pair(store: DynStore) {
 }
 
 async fn groups_have_an_owner_and_members(store: DynStore) {
-    let [a, b, c] = users(&store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
+    let [a, b, c] = users(&store, &["alice", "bob", "carol"]).await[..] else {
+        unreachable!()
+    };
     let g = store.create_group(a, "Team", &[b, a, c, b], 9).await.unwrap();
     let members = store.members(g).await.unwrap();
     assert_eq!(members.len(), 3);
@@ -99,12 +130,17 @@ async fn groups_have_an_owner_and_members(store: DynStore) {
     assert_eq!(role_of(c), Some(Role::Member));
     assert_eq!(store.member_count(g).await.unwrap(), 3);
     let summary = store.room_of(g, c).await.unwrap().unwrap();
-    assert_eq!((summary.kind, summary.name.as_str(), summary.peer_handle), (RoomKind::Group, "Team", None));
+    assert_eq!(
+        (summary.kind, summary.name.as_str(), summary.peer_handle),
+        (RoomKind::Group, "Team", None)
+    );
     assert_eq!(store.room_count(b).await.unwrap(), 1);
 }
 
 async fn added_members_start_at_the_head(store: DynStore) {
-    let [a, b] = users(&store, &["alice", "bob"]).await[..] else { unreachable!() };
+    let [a, b] = users(&store, &["alice", "bob"]).await[..] else {
+        unreachable!()
+    };
     let g = store.create_group(a, "Team", &[], 1).await.unwrap();
     assert!(store.add_member(g, b, 2).await.unwrap());
     assert!(!store.add_member(g, b, 3).await.unwrap(), "already in");
@@ -115,7 +151,9 @@ async fn added_members_start_at_the_head(store: DynStore) {
 }
 
 async fn access_tells_unknown_rooms_from_strangers(store: DynStore) {
-    let [a, b, c] = users(&store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
+    let [a, b, c] = users(&store, &["alice", "bob", "carol"]).await[..] else {
+        unreachable!()
+    };
     let g = store.create_group(a, "Team", &[b], 1).await.unwrap();
     assert_eq!(store.access(g, a).await.unwrap(), Access::Member(Role::Owner));
     assert_eq!(store.access(g, b).await.unwrap(), Access::Member(Role::Member));
@@ -124,7 +162,9 @@ async fn access_tells_unknown_rooms_from_strangers(store: DynStore) {
 }
 
 async fn rooms_list_latest_first_with_counts(store: DynStore) {
-    let [a, b, c] = users(&store, &["alice", "bob", "carol"]).await[..] else { unreachable!() };
+    let [a, b, c] = users(&store, &["alice", "bob", "carol"]).await[..] else {
+        unreachable!()
+    };
     let first = store.create_group(a, "First", &[b], 100).await.unwrap();
     let dm = store.open_direct(a, c, 300).await.unwrap();
     let second = store.create_group(a, "Second", &[b, c], 200).await.unwrap();
@@ -137,7 +177,9 @@ async fn rooms_list_latest_first_with_counts(store: DynStore) {
 }
 
 async fn concurrent_direct_opens_make_one_room(store: DynStore) {
-    let [a, b] = users(&store, &["alice", "bob"]).await[..] else { unreachable!() };
+    let [a, b] = users(&store, &["alice", "bob"]).await[..] else {
+        unreachable!()
+    };
     let opens = (0..8).map(|i| {
         let store = store.clone();
         tokio::spawn(async move {

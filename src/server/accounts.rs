@@ -24,7 +24,11 @@ pub async fn sign_up(handle: String, display_name: String, password: String) -> 
             };
             let state = state()?;
             let hash = auth::hash_password(password).await.map_err(internal)?;
-            let user = match state.store.create_user(&handle, &display_name, &hash, now_ms()).await {
+            let user = match state
+                .store
+                .create_user(&handle, &display_name, &hash, now_ms())
+                .await
+            {
                 Err(StoreError::HandleTaken) => {
                     return Err(ApiError::Conflict(format!("The handle @{handle} is taken.")))
                 }
@@ -96,7 +100,10 @@ async fn start_session(state: &AppState, user: &User) -> Result<(), ApiError> {
     let (token, hash) = auth::new_token();
     let max_age = u64::from(state.config.session_days) * 86_400;
     let now = now_ms();
-    state.store.create_session(&hash, user.id, now, now + max_age as i64 * 1000).await?;
+    state
+        .store
+        .create_session(&hash, user.id, now, now + max_age as i64 * 1000)
+        .await?;
     set_cookie(&auth::session_cookie(&token, max_age, state.config.secure_cookie));
     Ok(())
 }

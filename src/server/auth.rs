@@ -38,7 +38,9 @@ pub async fn verify_password(password: String, hash: Option<String>) -> anyhow::
     };
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-        let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
         Ok(ok && known)
     })
     .await?
@@ -113,7 +115,10 @@ mod tests {
     fn token_is_read_from_cookie_header() {
         let (t, _) = new_token();
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_str(&format!("x=1; {COOKIE}={t}; y=2")).unwrap());
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("x=1; {COOKIE}={t}; y=2")).unwrap(),
+        );
         assert_eq!(token_from_headers(&h), Some(t));
         h.insert(header::COOKIE, HeaderValue::from_static("chat_session=forged"));
         assert_eq!(token_from_headers(&h), None);
@@ -131,8 +136,12 @@ mod tests {
     async fn passwords_verify_and_unknown_handles_never_do() {
         let h = hash_password("correct horse".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), Some(h.clone())).await.unwrap());
+        assert!(verify_password("correct horse".into(), Some(h.clone()))
+            .await
+            .unwrap());
         assert!(!verify_password("wrong horse".into(), Some(h)).await.unwrap());
-        assert!(!verify_password("not a password of anyone".into(), None).await.unwrap());
+        assert!(!verify_password("not a password of anyone".into(), None)
+            .await
+            .unwrap());
     }
 }

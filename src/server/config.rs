@@ -79,9 +79,15 @@ impl Config {
     /// The allowed origins, defaulting to the loopback names of the port.
     pub fn origins(&self, port: u16) -> Vec<String> {
         if self.allowed_origins.is_empty() {
-            vec![format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")]
+            vec![
+                format!("http://127.0.0.1:{port}"),
+                format!("http://localhost:{port}"),
+            ]
         } else {
-            self.allowed_origins.iter().map(|o| o.trim().trim_end_matches('/').to_string()).collect()
+            self.allowed_origins
+                .iter()
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .collect()
         }
     }
 

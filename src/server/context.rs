@@ -2,7 +2,7 @@
 //! state, the caller (from the session cookie), a way to set cookies, and the
 //! HTTP status of an error. The only place that reads Leptos' request context.
 
-use axum::http::{header, request::Parts, HeaderValue, StatusCode};
+use axum::http::{header, request::Parts, HeaderValue};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
@@ -40,9 +40,7 @@ pub fn set_cookie(value: &str) {
 /// Passes a result through, giving the HTTP response the status of its error.
 pub fn respond<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
     if let Err(e) = &result {
-        if let Some(res) = use_context::<ResponseOptions>() {
-            res.set_status(StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
-        }
+        crate::api::set_status(e);
     }
     result
 }

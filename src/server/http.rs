@@ -53,7 +53,9 @@ async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -
                 tracing::warn!(?origin, path = %req.uri().path(), "request from a foreign origin refused");
                 return Response::builder()
                     .status(StatusCode::FORBIDDEN)
-                    .body(Body::from("This origin may not use this server (see CHAT_ALLOWED_ORIGINS)."))
+                    .body(Body::from(
+                        "This origin may not use this server (see CHAT_ALLOWED_ORIGINS).",
+                    ))
                     .unwrap_or_default();
             }
         }

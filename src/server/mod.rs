@@ -42,16 +42,18 @@ async fn start(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("CHAT_BIND ({addr}): cannot listen: {e}"))?;
     tracing::info!(backend = state.store.backend(), "listening on http://{addr}");
-    run(listener, state, shutdown_signal()).await.map_err(|e| format!("server failed: {e}"))?;
+    run(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
 }
 
 /// Opens the store named by the settings; the error names the setting.
 pub async fn prepare(config: Config, addr: std::net::SocketAddr) -> Result<AppState, String> {
-    let store = storage::open(&config.database_url, config.db_pool).await.map_err(|e| {
-        format!("DATABASE_URL ({}): {e:#}", storage::redact(&config.database_url))
-    })?;
+    let store = storage::open(&config.database_url, config.db_pool)
+        .await
+        .map_err(|e| format!("DATABASE_URL ({}): {e:#}", storage::redact(&config.database_url)))?;
     if config.redis_url.is_some() {
         tracing::warn!("REDIS_URL is set, but this build serves one node: it is not used yet");
     }
@@ -64,7 +66,9 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 fn init_tracing(json: bool) {

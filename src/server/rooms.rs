@@ -9,7 +9,9 @@ use super::{
 };
 use crate::{
     api::ApiError,
-    model::{clean_name, normalize_handle, Member, RoomId, RoomKind, RoomSummary, User, UserId, ROOM_NAME_MAX},
+    model::{
+        clean_name, normalize_handle, Member, RoomId, RoomKind, RoomSummary, User, UserId, ROOM_NAME_MAX,
+    },
 };
 
 pub async fn my_rooms() -> Result<Vec<RoomSummary>, ApiError> {
@@ -30,7 +32,9 @@ pub async fn open_direct(handle: String) -> Result<RoomSummary, ApiError> {
             let me = caller(&state).await?;
             let peer = find_user(&state, &handle).await?;
             if peer.id == me.id {
-                return Err(ApiError::Invalid("That is your own handle: pick someone else.".into()));
+                return Err(ApiError::Invalid(
+                    "That is your own handle: pick someone else.".into(),
+                ));
             }
             check_room_quota(&state, me.id).await?;
             let room = state.store.open_direct(me.id, peer.id, now_ms()).await?;
@@ -60,7 +64,10 @@ pub async fn create_group(name: String, members: Vec<String>) -> Result<RoomSumm
                 }
             }
             if !unknown.is_empty() {
-                return Err(ApiError::NotFound(format!("No one has the handle {}.", unknown.join(", "))));
+                return Err(ApiError::NotFound(format!(
+                    "No one has the handle {}.",
+                    unknown.join(", ")
+                )));
             }
             ids.sort_unstable();
             ids.dedup();
@@ -139,7 +146,9 @@ async fn find_user(state: &AppState, raw: &str) -> Result<User, ApiError> {
 async fn check_room_quota(state: &AppState, user: UserId) -> Result<(), ApiError> {
     let max = i64::from(state.config.max_rooms_per_user);
     if state.store.room_count(user).await? >= max {
-        return Err(ApiError::Invalid(format!("A person can be in at most {max} rooms.")));
+        return Err(ApiError::Invalid(format!(
+            "A person can be in at most {max} rooms."
+        )));
     }
     Ok(())
 }

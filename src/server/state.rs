@@ -28,7 +28,12 @@ impl AppState {
             .reload_port(config.reload_port)
             .build();
         let origins = config.origins(addr.port()).into();
-        Self { store, config: Arc::new(config), origins, leptos }
+        Self {
+            store,
+            config: Arc::new(config),
+            origins,
+            leptos,
+        }
     }
 }
 

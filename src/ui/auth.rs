@@ -27,7 +27,11 @@ pub fn AuthPage() -> impl IntoView {
         }
         busy.set(true);
         error.set(None);
-        let (h, n, p) = (handle.get_untracked(), display_name.get_untracked(), password.get_untracked());
+        let (h, n, p) = (
+            handle.get_untracked(),
+            display_name.get_untracked(),
+            password.get_untracked(),
+        );
         let m = mode.get_untracked();
         spawn_local(async move {
             let result = match m {

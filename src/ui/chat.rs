@@ -2,7 +2,10 @@
 //! (one column on a phone, where the list and the room take turns).
 
 use leptos::{prelude::*, task::spawn_local};
-use leptos_router::{components::{Redirect, A}, hooks::use_params_map};
+use leptos_router::{
+    components::{Redirect, A},
+    hooks::use_params_map,
+};
 
 use super::dialogs::{AddMemberForm, NewDirectDialog, NewGroupDialog};
 use crate::api::{log_out, me, my_rooms, room_members, ApiError};
@@ -55,7 +58,7 @@ fn Layout(user: User, selected: Memo<Option<RoomId>>) -> impl IntoView {
                     <div class="avatar" aria-hidden="true">{initial}</div>
                     <div class="who">
                         <strong>{user.display_name.clone()}</strong>
-                        <span class="handle">"@"{user.handle.clone()}</span>
+                        <span class="handle">{format!("@{}", user.handle)}</span>
                     </div>
                     <button type="button" class="ghost" on:click=logout>"Log out"</button>
                 </header>
@@ -138,7 +141,10 @@ fn RoomList(list: Vec<RoomSummary>, selected: Memo<Option<RoomId>>) -> impl Into
 fn RoomPane(id: RoomId, rooms: RoomsResource) -> impl IntoView {
     let members = Resource::new(move || id, room_members);
     let room = move || {
-        rooms.get().and_then(|r| r.ok()).and_then(|list| list.into_iter().find(|r| r.id == id))
+        rooms
+            .get()
+            .and_then(|r| r.ok())
+            .and_then(|list| list.into_iter().find(|r| r.id == id))
     };
     let title = move || room().map(|r| r.name).unwrap_or_default();
     let is_group = move || room().map(|r| r.kind == RoomKind::Group).unwrap_or(false);
@@ -185,5 +191,8 @@ fn ErrorPanel(message: String) -> impl IntoView {
 }
 
 pub fn avatar_letter(name: &str) -> String {
-    name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_else(|| "?".into())
+    name.chars()
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_else(|| "?".into())
 }

@@ -25,8 +25,12 @@ pub async fn postgres_url() -> Option<String> {
         return None;
     };
     let name = format!("t_{:032x}", rand_u128());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to TEST_POSTGRES_URL");
-    conn.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create database");
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to TEST_POSTGRES_URL");
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create database");
     let (base, _) = admin.rsplit_once('/').expect("URL with a database");
     Some(format!("{base}/{name}"))
 }
@@ -34,7 +38,12 @@ pub async fn postgres_url() -> Option<String> {
 fn rand_u128() -> u128 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
     let a = h.finish() as u128;
     let mut h2 = std::collections::hash_map::RandomState::new().build_hasher();
     h2.write_u64(a as u64);
@@ -66,7 +75,11 @@ impl TestServer {
             .await
             .expect("serve");
         });
-        Self { addr, state, stop: Some(tx) }
+        Self {
+            addr,
+            state,
+            stop: Some(tx),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -93,7 +106,11 @@ pub struct OwnPostgres {
 impl OwnPostgres {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let url = pg_script(&["start", &dir.path().display().to_string(), &port.to_string()]);
         Self { url, dir, port }
     }
@@ -103,7 +120,11 @@ impl OwnPostgres {
     }
 
     pub fn restart(&self) {
-        pg_script(&["start", &self.dir.path().display().to_string(), &self.port.to_string()]);
+        pg_script(&[
+            "start",
+            &self.dir.path().display().to_string(),
+            &self.port.to_string(),
+        ]);
     }
 }
 
@@ -115,7 +136,15 @@ impl Drop for OwnPostgres {
 
 fn pg_script(args: &[&str]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg.sh");
-    let out = std::process::Command::new("bash").arg(script).args(args).output().expect("run pg.sh");
-    assert!(out.status.success(), "pg.sh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run pg.sh");
+    assert!(
+        out.status.success(),
+        "pg.sh {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

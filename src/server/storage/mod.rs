@@ -53,9 +53,7 @@ impl From<sqlx::Error> for StoreError {
             Io(_) | Tls(_) | PoolTimedOut | PoolClosed | WorkerCrashed | Protocol(_) => {
                 StoreError::Unavailable(e.to_string())
             }
-            Database(db) if is_transient(db.code().as_deref()) => {
-                StoreError::Unavailable(e.to_string())
-            }
+            Database(db) if is_transient(db.code().as_deref()) => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Internal(e.to_string()),
         }
     }

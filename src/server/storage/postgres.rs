@@ -28,7 +28,10 @@ impl PgStore {
             .run(&pool)
             .await
             .context("cannot apply the migrations")?;
-        Ok(Self { read: pool.clone(), write: pool })
+        Ok(Self {
+            read: pool.clone(),
+            write: pool,
+        })
     }
 }
 

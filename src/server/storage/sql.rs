@@ -24,22 +24,44 @@ pub(super) const SUMMARY_SELECT: &str = "
      WHERE m.user_id = $1";
 
 pub(super) type UserRow = (i64, String, String);
-pub(super) type SummaryRow = (i64, String, String, i64, i64, i64, i64, Option<String>, Option<String>);
+pub(super) type SummaryRow = (
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+);
 
 pub(super) fn user(row: UserRow) -> User {
-    User { id: row.0, handle: row.1, display_name: row.2 }
+    User {
+        id: row.0,
+        handle: row.1,
+        display_name: row.2,
+    }
 }
 
 pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
-    let (id, kind, name, head_seq, read_seq, last_activity, member_count, peer_handle, peer_name) =
-        row;
-    let kind = RoomKind::parse(&kind)
-        .ok_or_else(|| StoreError::Internal(format!("room {id} has kind {kind:?}")))?;
+    let (id, kind, name, head_seq, read_seq, last_activity, member_count, peer_handle, peer_name) = row;
+    let kind =
+        RoomKind::parse(&kind).ok_or_else(|| StoreError::Internal(format!("room {id} has kind {kind:?}")))?;
     let name = match kind {
         RoomKind::Direct => peer_name.unwrap_or_else(|| "(left)".into()),
         RoomKind::Group => name,
     };
-    Ok(RoomSummary { id, kind, name, peer_handle, head_seq, read_seq, member_count, last_activity })
+    Ok(RoomSummary {
+        id,
+        kind,
+        name,
+        peer_handle,
+        head_seq,
+        read_seq,
+        member_count,
+        last_activity,
+    })
 }
 
 pub(super) fn role(s: &str) -> Result<Role, StoreError> {
@@ -48,7 +70,14 @@ pub(super) fn role(s: &str) -> Result<Role, StoreError> {
 
 pub(super) fn member(row: (i64, String, String, String)) -> Result<Member, StoreError> {
     let (id, handle, display_name, r) = row;
-    Ok(Member { user: User { id, handle, display_name }, role: role(&r)? })
+    Ok(Member {
+        user: User {
+            id,
+            handle,
+            display_name,
+        },
+        role: role(&r)?,
+    })
 }
 
 pub(super) fn direct_key(a: i64, b: i64) -> String {
@@ -89,9 +118,7 @@ macro_rules! impl_store {
                     .await;
                 match row {
                     Ok(row) => Ok(sql::user(row)),
-                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                        Err(StoreError::HandleTaken)
-                    }
+                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::HandleTaken),
                     Err(e) => Err(e.into()),
                 }
             }
@@ -101,18 +128,28 @@ macro_rules! impl_store {
                     "SELECT {}, password_hash FROM users WHERE handle = $1",
                     sql::USER_COLUMNS
                 );
-                let row: Option<(i64, String, String, String)> =
-                    sqlx::query_as(&q).bind(handle).fetch_optional(&self.read).await?;
-                Ok(row.map(|(id, handle, display_name, password_hash)| Credentials {
-                    user: User { id, handle, display_name },
-                    password_hash,
-                }))
+                let row: Option<(i64, String, String, String)> = sqlx::query_as(&q)
+                    .bind(handle)
+                    .fetch_optional(&self.read)
+                    .await?;
+                Ok(
+                    row.map(|(id, handle, display_name, password_hash)| Credentials {
+                        user: User {
+                            id,
+                            handle,
+                            display_name,
+                        },
+                        password_hash,
+                    }),
+                )
             }
 
             async fn user_by_handle(&self, handle: &str) -> Result<Option<User>, StoreError> {
                 let q = format!("SELECT {} FROM users WHERE handle = $1", sql::USER_COLUMNS);
-                let row: Option<sql::UserRow> =
-                    sqlx::query_as(&q).bind(handle).fetch_optional(&self.read).await?;
+                let row: Option<sql::UserRow> = sqlx::query_as(&q)
+                    .bind(handle)
+                    .fetch_optional(&self.read)
+                    .await?;
                 Ok(row.map(sql::user))
             }
 
@@ -136,11 +173,7 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn session_user(
-                &self,
-                token_hash: &[u8],
-                now: i64,
-            ) -> Result<Option<User>, StoreError> {
+            async fn session_user(&self, token_hash: &[u8], now: i64) -> Result<Option<User>, StoreError> {
                 let row: Option<sql::UserRow> = sqlx::query_as(
                     "SELECT u.id, u.handle, u.display_name
                        FROM sessions s JOIN users u ON u.id = s.user_id
@@ -190,11 +223,10 @@ macro_rules! impl_store {
                         room
                     }
                     None => {
-                        let (room,): (i64,) =
-                            sqlx::query_as("SELECT id FROM rooms WHERE direct_key = $1")
-                                .bind(&key)
-                                .fetch_one(&mut *tx)
-                                .await?;
+                        let (room,): (i64,) = sqlx::query_as("SELECT id FROM rooms WHERE direct_key = $1")
+                            .bind(&key)
+                            .fetch_one(&mut *tx)
+                            .await?;
                         room
                     }
                 };
@@ -220,7 +252,8 @@ macro_rules! impl_store {
                 .fetch_one(&mut *tx)
                 .await?;
                 let others = members.iter().filter(|&&m| m != creator);
-                for (user, role) in std::iter::once((&creator, "owner")).chain(others.map(|m| (m, "member"))) {
+                for (user, role) in std::iter::once((&creator, "owner")).chain(others.map(|m| (m, "member")))
+                {
                     sqlx::query(
                         "INSERT INTO members (room_id, user_id, role, joined_at)
                          VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -296,16 +329,21 @@ macro_rules! impl_store {
             }
 
             async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError> {
-                let q = format!("{} ORDER BY r.last_activity DESC, r.id DESC", sql::SUMMARY_SELECT);
-                let rows: Vec<sql::SummaryRow> =
-                    sqlx::query_as(&q).bind(user).fetch_all(&self.read).await?;
+                let q = format!(
+                    "{} ORDER BY r.last_activity DESC, r.id DESC",
+                    sql::SUMMARY_SELECT
+                );
+                let rows: Vec<sql::SummaryRow> = sqlx::query_as(&q).bind(user).fetch_all(&self.read).await?;
                 rows.into_iter().map(sql::summary).collect()
             }
 
             async fn room_of(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError> {
                 let q = format!("{} AND r.id = $2", sql::SUMMARY_SELECT);
-                let row: Option<sql::SummaryRow> =
-                    sqlx::query_as(&q).bind(user).bind(room).fetch_optional(&self.read).await?;
+                let row: Option<sql::SummaryRow> = sqlx::query_as(&q)
+                    .bind(user)
+                    .bind(room)
+                    .fetch_optional(&self.read)
+                    .await?;
                 row.map(sql::summary).transpose()
             }
         }

@@ -6,7 +6,9 @@
 use std::{str::FromStr, time::Duration};
 
 use anyhow::Context;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use super::{sql, Access, Credentials, StoreError};
 use crate::model::{Member, RoomId, RoomSummary, User, UserId};
