@@ -41,7 +41,7 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
 fi
 
 # wasm-opt from npm's binaryen: Debian's is too old and silently breaks hydration.
-if ! "$TOOLS/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "$BINARYEN_VERSION"; then
+if ! grep -qs "\"version\": \"$BINARYEN_VERSION\"" "$TOOLS/node_modules/binaryen/package.json"; then
   log "npm install binaryen@$BINARYEN_VERSION"
   mkdir -p "$TOOLS"
   npm --prefix "$TOOLS" install --no-audit --no-fund "binaryen@$BINARYEN_VERSION" >/dev/null

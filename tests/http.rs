@@ -454,7 +454,12 @@ async fn pages_render_on_the_server() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let res = no_redirects.get(server.url("/")).header("accept", "text/html").send().await.unwrap();
+    let res = no_redirects
+        .get(server.url("/"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     assert!(res.status().is_redirection(), "{}", res.status());
     assert_eq!(res.headers()["location"], "/login");
     let login = no_redirects.get(server.url("/login")).send().await.unwrap();

@@ -113,7 +113,10 @@ fn RoomList(list: Vec<RoomSummary>, selected: Memo<Option<RoomId>>) -> impl Into
                 let subtitle = match (&room.kind, &room.peer_handle) {
                     (RoomKind::Direct, Some(h)) => format!("@{h}"),
                     (RoomKind::Direct, None) => "Direct message".to_string(),
-                    (RoomKind::Group, _) => format!("Group · {} members", room.member_count),
+                    (RoomKind::Group, _) => match room.member_count {
+                        1 => "Group · just you".to_string(),
+                        n => format!("Group · {n} members"),
+                    },
                 };
                 view! {
                     <li class="room" class:active=move || selected.get() == Some(id) data-room=id>
@@ -152,7 +155,7 @@ fn RoomPane(id: RoomId, rooms: RoomsResource) -> impl IntoView {
     view! {
         <header class="room-header">
             <A href="/" attr:class="back" attr:aria-label="Back to the room list">"‹"</A>
-            <div>
+            <div class="room-title">
                 <h2>{title}</h2>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
@@ -167,13 +170,13 @@ fn RoomPane(id: RoomId, rooms: RoomsResource) -> impl IntoView {
                     })}
                 </Transition>
             </div>
+            <Show when=is_group>
+                <AddMemberForm room=id members/>
+            </Show>
         </header>
         <div class="timeline">
             <p class="muted">"No messages yet."</p>
         </div>
-        <Show when=is_group>
-            <AddMemberForm room=id members/>
-        </Show>
     }
 }
 

@@ -12,9 +12,15 @@ use crate::model::{Member, RoomId, HANDLE_RULES};
 #[component]
 fn Modal(title: &'static str, dialog: RwSignal<Option<Dialog>>, children: Children) -> impl IntoView {
     let close = move || dialog.set(None);
+    // Escape closes wherever the focus is (a disabled button drops it to <body>).
+    let escape = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" {
+            close();
+        }
+    });
+    on_cleanup(move || escape.remove());
     view! {
-        <div class="overlay" on:click=move |_| close()
-            on:keydown=move |ev| if ev.key() == "Escape" { close() }>
+        <div class="overlay" on:click=move |_| close()>
             <div class="modal" role="dialog" aria-modal="true" aria-label=title
                 on:click=|ev| ev.stop_propagation()>
                 <header>
@@ -134,7 +140,7 @@ pub fn AddMemberForm(room: RoomId, members: Resource<Result<Vec<Member>, ApiErro
     view! {
         <form class="add-member" on:submit=submit>
             <label class="visually-hidden" for="add-member">"Add a member by handle"</label>
-            <input id="add-member" name="add_member" placeholder="Add a member: handle" required
+            <input id="add-member" name="add_member" placeholder="Add member by handle" required
                 title=HANDLE_RULES
                 prop:value=handle on:input=move |ev| handle.set(event_target_value(&ev))/>
             <button type="submit" disabled=move || busy.get()>"Add"</button>
