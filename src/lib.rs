@@ -3,12 +3,15 @@
 //! server-rendered page in the browser.
 //!
 //! - `model`: data and input rules shared by both sides.
+//! - `protocol`: the WebSocket frames; `sync`: the client state machine.
 //! - `api`: the HTTP API as server functions.
 //! - `ui`: the Leptos components.
 //! - `server`: everything only the server runs.
 
 pub mod api;
 pub mod model;
+pub mod protocol;
+pub mod sync;
 pub mod ui;
 
 #[cfg(feature = "ssr")]

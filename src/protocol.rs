@@ -1,0 +1,229 @@
+//! The WebSocket protocol: every frame the browser, the server, the tests
+//! and the tools exchange, as serde types. JSON text frames tagged by `t`.
+//! `docs/PROTOCOL.md` describes them for people; this module is the truth.
+//! No I/O and no `cfg` here: both builds compile exactly this.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::model::{RoomId, RoomSummary, User, UserId};
+
+/// A message's place in its room: 1, 2, 3, … with no holes.
+pub type Seq = i64;
+
+/// The most messages one `batch` carries.
+pub const PAGE_MAX: u32 = 200;
+/// The page size when `limit` is not given.
+pub const PAGE_DEFAULT: u32 = 100;
+
+/// Frames a client sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// First frame on a connection; answered by `welcome`.
+    Hello,
+    /// A new message. `cid` is the client's id for it: resending the same
+    /// `cid` never creates a second message, it returns the first `ack`.
+    Send { room: RoomId, cid: Uuid, body: String },
+    /// Messages with seq > `after`, oldest first, in `batch` pages.
+    Sync {
+        room: RoomId,
+        after: Seq,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Messages with seq < `before`, the newest `limit` of them, oldest first.
+    History {
+        room: RoomId,
+        before: Seq,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Application-level heartbeat (browsers cannot send WebSocket pings).
+    Ping,
+}
+
+/// A stored message as every member sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub room: RoomId,
+    pub seq: Seq,
+    /// The server's id of the message.
+    pub id: Uuid,
+    pub sender: UserId,
+    /// The sender's display name when the message was sent.
+    pub from: String,
+    pub body: String,
+    /// Milliseconds since the Unix epoch, when the server stored it.
+    pub ts: i64,
+    /// The sender's `cid`.
+    pub cid: Uuid,
+}
+
+/// Frames the server sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// The answer to `hello`: who you are and every room you are in.
+    Welcome {
+        user: User,
+        rooms: Vec<RoomSummary>,
+    },
+    /// Your message `cid` is stored durably as `seq` of `room`. The same
+    /// answer for every resend of that `cid`.
+    Ack {
+        cid: Uuid,
+        room: RoomId,
+        seq: Seq,
+        id: Uuid,
+        ts: i64,
+    },
+    /// A new message in a room of yours (live; may be missed, never wrong).
+    Msg(Message),
+    /// Messages in seq order answering `sync` (`history` false) or `history`
+    /// (true); `more` says there are more beyond this page in that direction.
+    Batch {
+        room: RoomId,
+        msgs: Vec<Message>,
+        more: bool,
+        #[serde(default)]
+        history: bool,
+    },
+    /// You joined a room, or it changed.
+    Room(RoomSummary),
+    /// Live frames were dropped for you (you were too slow): sync `room`,
+    /// or every room when it is absent.
+    Resync {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<RoomId>,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cid: Option<Uuid>,
+    },
+    Pong,
+}
+
+/// Why a frame was refused. A closed set: clients switch on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, an unknown `t`, a missing field, an empty body, a seq beyond the head.
+    BadFrame,
+    /// A frame or a body over the limit.
+    TooLarge,
+    /// Too many frames; slow down and retry.
+    RateLimited,
+    /// No valid session.
+    Unauthenticated,
+    /// The room exists but you are not in it.
+    NotMember,
+    /// There is no such room.
+    UnknownRoom,
+    /// Storage is unavailable: nothing was stored; retry later.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// Whether resending the same frame later may succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorCode::Unavailable | ErrorCode::RateLimited)
+    }
+}
+
+impl ServerFrame {
+    pub fn error(code: ErrorCode, message: impl Into<String>, cid: Option<Uuid>) -> Self {
+        ServerFrame::Error {
+            code,
+            message: message.into(),
+            cid,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn client_frames_round_trip_in_their_documented_shape() {
+        let cid = Uuid::from_u128(7);
+        let cases = [
+            (ClientFrame::Hello, json!({"t": "hello"})),
+            (
+                ClientFrame::Send {
+                    room: 3,
+                    cid,
+                    body: "hi".into(),
+                },
+                json!({"t": "send", "room": 3, "cid": cid.to_string(), "body": "hi"}),
+            ),
+            (
+                ClientFrame::Sync {
+                    room: 3,
+                    after: 10,
+                    limit: None,
+                },
+                json!({"t": "sync", "room": 3, "after": 10}),
+            ),
+            (
+                ClientFrame::History {
+                    room: 3,
+                    before: 10,
+                    limit: Some(20),
+                },
+                json!({"t": "history", "room": 3, "before": 10, "limit": 20}),
+            ),
+            (ClientFrame::Ping, json!({"t": "ping"})),
+        ];
+        for (frame, value) in cases {
+            assert_eq!(serde_json::to_value(&frame).unwrap(), value);
+            assert_eq!(serde_json::from_value::<ClientFrame>(value).unwrap(), frame);
+        }
+    }
+
+    #[test]
+    fn server_frames_round_trip_in_their_documented_shape() {
+        let m = Message {
+            room: 1,
+            seq: 2,
+            id: Uuid::from_u128(1),
+            sender: 5,
+            from: "Ann".into(),
+            body: "<b>x</b>".into(),
+            ts: 99,
+            cid: Uuid::from_u128(2),
+        };
+        let v = serde_json::to_value(ServerFrame::Msg(m.clone())).unwrap();
+        assert_eq!(v["t"], "msg");
+        assert_eq!(v["seq"], 2);
+        assert_eq!(v["body"], "<b>x</b>");
+        assert_eq!(
+            serde_json::from_value::<ServerFrame>(v).unwrap(),
+            ServerFrame::Msg(m)
+        );
+        let e = ServerFrame::error(ErrorCode::NotMember, "no", None);
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            json!({"t": "error", "code": "not_member", "message": "no"})
+        );
+        let r = ServerFrame::Resync { room: None };
+        assert_eq!(serde_json::to_value(&r).unwrap(), json!({"t": "resync"}));
+    }
+
+    #[test]
+    fn unknown_or_malformed_frames_are_refused() {
+        for bad in [
+            r#"{"t":"shout","room":1}"#,
+            r#"{"t":"send","room":1,"body":"x"}"#,
+            r#"{"t":"send","room":"one","cid":"00000000-0000-0000-0000-000000000001","body":"x"}"#,
+            r#"{"t":"send","room":1,"cid":"not-a-uuid","body":"x"}"#,
+            "not json",
+        ] {
+            assert!(serde_json::from_str::<ClientFrame>(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,490 @@
+//! The client state machine: what a client holds and what it must send,
+//! as pure Rust with no I/O and no clock (callers pass `now` in ms). The
+//! browser, the Rust tests, the load generator and the chaos checker all
+//! drive this one implementation.
+//!
+//! Per room it keeps the timeline by seq and `last`, the highest seq up to
+//! which it holds everything (design §2 rule 5): `seq == last + 1` extends
+//! it, `seq <= last` is a duplicate, `seq > last + 1` is a gap that asks for
+//! `sync(after = last)`. Sends wait in an outbox until acked and are sent
+//! again, with the same `cid`, on every (re)connect and after a backing-off
+//! delay.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::model::{RoomId, RoomSummary, User};
+use crate::protocol::{ClientFrame, ErrorCode, Message, Seq, ServerFrame};
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// First retransmit of an unacked send after this long (ms).
+    pub retry_first_ms: i64,
+    /// Retransmits back off by doubling up to this (ms).
+    pub retry_max_ms: i64,
+    /// For a room this client has never held: start this many messages
+    /// before the head (None: from the first message).
+    pub initial_window: Option<i64>,
+    /// Messages per `history` page.
+    pub history_page: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            retry_first_ms: 5_000,
+            retry_max_ms: 60_000,
+            initial_window: None,
+            history_page: 50,
+        }
+    }
+}
+
+/// A message this client sent and the server has not acknowledged yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outgoing {
+    pub cid: Uuid,
+    pub room: RoomId,
+    pub body: String,
+    /// When it was written (ms).
+    pub created: i64,
+    /// Set when the server refused it for good (not a member, too large…).
+    #[serde(default)]
+    pub failed: Option<String>,
+    #[serde(skip)]
+    attempts: u32,
+    #[serde(skip)]
+    next_try: i64,
+}
+
+/// One room as this client holds it.
+#[derive(Clone, Debug, Default)]
+pub struct Room {
+    pub summary: Option<RoomSummary>,
+    pub msgs: BTreeMap<Seq, Message>,
+    /// Everything with seq <= last is held (or was before this device's window).
+    pub last: Seq,
+    /// The highest seq known to exist.
+    pub head: Seq,
+    /// No message older than the oldest held exists (history reached seq 1).
+    pub history_done: bool,
+    sync_in_flight: bool,
+    history_in_flight: bool,
+}
+
+impl Room {
+    fn gap(&self) -> bool {
+        self.head > self.last || self.msgs.range(self.last + 1..).next().is_some()
+    }
+
+    /// Extends `last` over the messages that now follow it.
+    fn advance(&mut self) {
+        while self.msgs.contains_key(&(self.last + 1)) {
+            self.last += 1;
+        }
+    }
+
+    pub fn oldest(&self) -> Option<Seq> {
+        self.msgs.keys().next().copied()
+    }
+}
+
+/// What a step of the machine asks the caller to do.
+#[derive(Debug, Default, PartialEq)]
+pub struct Output {
+    /// Frames to send, in order.
+    pub frames: Vec<ClientFrame>,
+    /// Rooms whose timeline changed.
+    pub changed: BTreeSet<RoomId>,
+    /// The room list (summaries, heads) changed.
+    pub rooms_changed: bool,
+    /// The outbox changed (persist it).
+    pub outbox_changed: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Client {
+    config: Config,
+    me: Option<User>,
+    welcomed: bool,
+    rooms: BTreeMap<RoomId, Room>,
+    outbox: Vec<Outgoing>,
+    /// After a refused sync, wait until then before syncing again.
+    sync_retry_at: i64,
+}
+
+impl Client {
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            ..Self::default()
+        }
+    }
+
+    /// Restores an outbox saved before a reload: those messages are sent
+    /// again (same `cid`) once connected.
+    pub fn restore_outbox(&mut self, saved: Vec<Outgoing>) {
+        for o in saved {
+            if !self.outbox.iter().any(|p| p.cid == o.cid) {
+                self.outbox.push(o);
+            }
+        }
+    }
+
+    pub fn me(&self) -> Option<&User> {
+        self.me.as_ref()
+    }
+
+    pub fn is_welcomed(&self) -> bool {
+        self.welcomed
+    }
+
+    pub fn rooms(&self) -> &BTreeMap<RoomId, Room> {
+        &self.rooms
+    }
+
+    pub fn room(&self, id: RoomId) -> Option<&Room> {
+        self.rooms.get(&id)
+    }
+
+    pub fn outbox(&self) -> &[Outgoing] {
+        &self.outbox
+    }
+
+    /// The socket opened: say hello.
+    pub fn connected(&mut self) -> Output {
+        self.welcomed = false;
+        Output {
+            frames: vec![ClientFrame::Hello],
+            ..Output::default()
+        }
+    }
+
+    /// The socket closed: whatever was in flight is asked again after the
+    /// next welcome.
+    pub fn disconnected(&mut self) {
+        self.welcomed = false;
+        for room in self.rooms.values_mut() {
+            room.sync_in_flight = false;
+            room.history_in_flight = false;
+        }
+    }
+
+    /// Queues a new message; it is sent now if connected, else on connect.
+    pub fn send(&mut self, room: RoomId, cid: Uuid, body: String, now: i64) -> Output {
+        let mut out = Output {
+            outbox_changed: true,
+            ..Output::default()
+        };
+        let mut o = Outgoing {
+            cid,
+            room,
+            body,
+            created: now,
+            failed: None,
+            attempts: 0,
+            next_try: 0,
+        };
+        if self.welcomed {
+            out.frames.push(self.attempt(&mut o, now));
+        }
+        self.outbox.push(o);
+        out.changed.insert(room);
+        out
+    }
+
+    /// Drops a failed message from the outbox (the person gave up on it).
+    pub fn discard(&mut self, cid: Uuid) -> Output {
+        let mut out = Output::default();
+        if let Some(i) = self.outbox.iter().position(|o| o.cid == cid) {
+            let o = self.outbox.remove(i);
+            out.changed.insert(o.room);
+            out.outbox_changed = true;
+        }
+        out
+    }
+
+    /// Sends a failed message again.
+    pub fn retry(&mut self, cid: Uuid, now: i64) -> Output {
+        let mut out = Output::default();
+        let welcomed = self.welcomed;
+        let (first, max) = (self.config.retry_first_ms, self.config.retry_max_ms);
+        if let Some(o) = self.outbox.iter_mut().find(|o| o.cid == cid) {
+            o.failed = None;
+            o.attempts = 0;
+            if welcomed {
+                out.frames.push(attempt(o, now, first, max));
+            }
+            out.changed.insert(o.room);
+            out.outbox_changed = true;
+        }
+        out
+    }
+
+    /// Asks for the page of messages before the oldest one held.
+    pub fn load_older(&mut self, room: RoomId) -> Output {
+        let mut out = Output::default();
+        let page = self.config.history_page;
+        if let Some(r) = self.rooms.get_mut(&room) {
+            let before = r.oldest().unwrap_or(r.last + 1);
+            if self.welcomed && !r.history_in_flight && !r.history_done && before > 1 {
+                r.history_in_flight = true;
+                out.frames.push(ClientFrame::History {
+                    room,
+                    before,
+                    limit: Some(page),
+                });
+            }
+        }
+        out
+    }
+
+    /// Time passes: retransmit due sends, retry refused syncs.
+    pub fn tick(&mut self, now: i64) -> Output {
+        let mut out = Output::default();
+        if !self.welcomed {
+            return out;
+        }
+        let (first, max) = (self.config.retry_first_ms, self.config.retry_max_ms);
+        for o in self
+            .outbox
+            .iter_mut()
+            .filter(|o| o.failed.is_none() && o.next_try <= now)
+        {
+            out.frames.push(attempt(o, now, first, max));
+        }
+        if now >= self.sync_retry_at {
+            for (&id, room) in self.rooms.iter_mut() {
+                if room.gap() && !room.sync_in_flight {
+                    room.sync_in_flight = true;
+                    out.frames.push(ClientFrame::Sync {
+                        room: id,
+                        after: room.last,
+                        limit: None,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Applies a frame from the server.
+    pub fn handle(&mut self, frame: ServerFrame, now: i64) -> Output {
+        let mut out = Output::default();
+        match frame {
+            ServerFrame::Welcome { user, rooms } => {
+                self.me = Some(user);
+                self.welcomed = true;
+                for summary in rooms {
+                    self.upsert_room(summary, &mut out);
+                }
+                let (first, max) = (self.config.retry_first_ms, self.config.retry_max_ms);
+                for o in self.outbox.iter_mut().filter(|o| o.failed.is_none()) {
+                    out.frames.push(attempt(o, now, first, max));
+                }
+                out.rooms_changed = true;
+            }
+            ServerFrame::Room(summary) => {
+                self.upsert_room(summary, &mut out);
+                out.rooms_changed = true;
+            }
+            ServerFrame::Msg(m) => {
+                let room = m.room;
+                if let std::collections::btree_map::Entry::Vacant(e) = self.rooms.entry(room) {
+                    // A room we were just added to, before its `room` frame.
+                    e.insert(Room::default());
+                    out.rooms_changed = true;
+                }
+                self.acknowledge(m.cid, &mut out);
+                self.apply(m, &mut out);
+                self.sync_if_gap(room, &mut out);
+            }
+            ServerFrame::Ack {
+                cid,
+                room,
+                seq,
+                id,
+                ts,
+            } => {
+                if let Some(o) = self.take_outgoing(cid, &mut out) {
+                    let me = self.me.clone().unwrap_or(User {
+                        id: 0,
+                        handle: String::new(),
+                        display_name: String::new(),
+                    });
+                    let m = Message {
+                        room,
+                        seq,
+                        id,
+                        sender: me.id,
+                        from: me.display_name,
+                        body: o.body,
+                        ts,
+                        cid,
+                    };
+                    self.apply(m, &mut out);
+                    self.sync_if_gap(room, &mut out);
+                }
+            }
+            ServerFrame::Batch {
+                room,
+                msgs,
+                more,
+                history,
+            } => {
+                let Some(r) = self.rooms.get_mut(&room) else {
+                    return out;
+                };
+                if history {
+                    r.history_in_flight = false;
+                    if !more || msgs.first().is_some_and(|m| m.seq <= 1) {
+                        r.history_done = true;
+                    }
+                } else {
+                    r.sync_in_flight = false;
+                }
+                for m in msgs {
+                    self.acknowledge(m.cid, &mut out);
+                    self.apply(m, &mut out);
+                }
+                if !history {
+                    self.sync_if_gap(room, &mut out);
+                }
+            }
+            ServerFrame::Resync { room } => {
+                let ids: Vec<RoomId> = match room {
+                    Some(r) => vec![r],
+                    None => self.rooms.keys().copied().collect(),
+                };
+                for id in ids {
+                    if let Some(r) = self.rooms.get_mut(&id) {
+                        r.sync_in_flight = true;
+                        out.frames.push(ClientFrame::Sync {
+                            room: id,
+                            after: r.last,
+                            limit: None,
+                        });
+                    }
+                }
+            }
+            ServerFrame::Error { code, message, cid } => match cid {
+                Some(cid) => {
+                    let (first, max) = (self.config.retry_first_ms, self.config.retry_max_ms);
+                    if let Some(o) = self.outbox.iter_mut().find(|o| o.cid == cid) {
+                        if code.is_retryable() {
+                            o.next_try = now + backoff(o.attempts.saturating_sub(1), first, max);
+                        } else {
+                            o.failed = Some(message);
+                            out.outbox_changed = true;
+                        }
+                        out.changed.insert(o.room);
+                    }
+                }
+                None if code == ErrorCode::Unavailable || code == ErrorCode::RateLimited => {
+                    // A sync or history request was refused: ask again later.
+                    for r in self.rooms.values_mut() {
+                        r.sync_in_flight = false;
+                        r.history_in_flight = false;
+                    }
+                    self.sync_retry_at = now + self.config.retry_first_ms.min(2_000);
+                }
+                None => {}
+            },
+            ServerFrame::Pong => {}
+        }
+        out
+    }
+
+    fn upsert_room(&mut self, summary: RoomSummary, out: &mut Output) {
+        let id = summary.id;
+        let window = self.config.initial_window;
+        let room = self.rooms.entry(id).or_insert_with(|| {
+            let last = window.map(|w| (summary.head_seq - w).max(0)).unwrap_or(0);
+            Room {
+                last,
+                history_done: last == 0,
+                ..Room::default()
+            }
+        });
+        room.head = room.head.max(summary.head_seq);
+        room.summary = Some(summary);
+        if self.welcomed && room.gap() && !room.sync_in_flight {
+            room.sync_in_flight = true;
+            out.frames.push(ClientFrame::Sync {
+                room: id,
+                after: room.last,
+                limit: None,
+            });
+        }
+    }
+
+    /// Puts a message in its room's timeline (once), advancing `last`.
+    fn apply(&mut self, m: Message, out: &mut Output) {
+        let Some(room) = self.rooms.get_mut(&m.room) else {
+            return;
+        };
+        room.head = room.head.max(m.seq);
+        if let Some(s) = room.summary.as_mut() {
+            s.head_seq = s.head_seq.max(m.seq);
+            s.last_activity = s.last_activity.max(m.ts);
+            if self.me.as_ref().is_some_and(|me| me.id == m.sender) {
+                s.read_seq = s.read_seq.max(m.seq);
+            }
+        }
+        if room.msgs.contains_key(&m.seq) {
+            return; // a duplicate: the UI never shows a message twice
+        }
+        out.changed.insert(m.room);
+        room.msgs.insert(m.seq, m);
+        room.advance();
+    }
+
+    fn sync_if_gap(&mut self, id: RoomId, out: &mut Output) {
+        if let Some(room) = self.rooms.get_mut(&id) {
+            if self.welcomed && room.gap() && !room.sync_in_flight {
+                room.sync_in_flight = true;
+                out.frames.push(ClientFrame::Sync {
+                    room: id,
+                    after: room.last,
+                    limit: None,
+                });
+            }
+        }
+    }
+
+    /// A message of ours came back (as `msg` or in a `batch`): it is stored,
+    /// whether or not its ack reached us.
+    fn acknowledge(&mut self, cid: Uuid, out: &mut Output) {
+        self.take_outgoing(cid, out);
+    }
+
+    fn take_outgoing(&mut self, cid: Uuid, out: &mut Output) -> Option<Outgoing> {
+        let i = self.outbox.iter().position(|o| o.cid == cid)?;
+        out.outbox_changed = true;
+        Some(self.outbox.remove(i))
+    }
+
+    fn attempt(&self, o: &mut Outgoing, now: i64) -> ClientFrame {
+        attempt(o, now, self.config.retry_first_ms, self.config.retry_max_ms)
+    }
+}
+
+fn attempt(o: &mut Outgoing, now: i64, first: i64, max: i64) -> ClientFrame {
+    o.attempts += 1;
+    o.next_try = now + backoff(o.attempts - 1, first, max);
+    ClientFrame::Send {
+        room: o.room,
+        cid: o.cid,
+        body: o.body.clone(),
+    }
+}
+
+/// Delay before retransmit number `n + 1`: first, 2×first, 4×first … ≤ max.
+fn backoff(n: u32, first: i64, max: i64) -> i64 {
+    first.saturating_mul(1i64 << n.min(20)).min(max)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,466 @@
+//! Unit tests of the client state machine: gaps, duplicates, reordering,
+//! retransmits and reconnects.
+
+use super::*;
+use crate::model::RoomKind;
+
+const ME: i64 = 1;
+
+fn user() -> User {
+    User {
+        id: ME,
+        handle: "me".into(),
+        display_name: "Me".into(),
+    }
+}
+
+fn summary(id: RoomId, head: Seq) -> RoomSummary {
+    RoomSummary {
+        id,
+        kind: RoomKind::Group,
+        name: format!("room {id}"),
+        peer_handle: None,
+        head_seq: head,
+        read_seq: 0,
+        member_count: 2,
+        last_activity: 0,
+    }
+}
+
+fn msg(room: RoomId, seq: Seq) -> Message {
+    Message {
+        room,
+        seq,
+        id: Uuid::from_u128(seq as u128 + 1000 * room as u128),
+        sender: 2,
+        from: "Other".into(),
+        body: format!("m{seq}"),
+        ts: seq,
+        cid: Uuid::from_u128(seq as u128 + 5_000_000 * room as u128),
+    }
+}
+
+fn welcomed(rooms: Vec<RoomSummary>) -> (Client, Output) {
+    let mut c = Client::new(Config::default());
+    assert_eq!(c.connected().frames, vec![ClientFrame::Hello]);
+    let out = c.handle(ServerFrame::Welcome { user: user(), rooms }, 0);
+    (c, out)
+}
+
+fn seqs(c: &Client, room: RoomId) -> Vec<Seq> {
+    c.room(room).unwrap().msgs.keys().copied().collect()
+}
+
+fn batch(room: RoomId, range: std::ops::RangeInclusive<Seq>, more: bool) -> ServerFrame {
+    ServerFrame::Batch {
+        room,
+        msgs: range.map(|s| msg(room, s)).collect(),
+        more,
+        history: false,
+    }
+}
+
+#[test]
+fn welcome_syncs_rooms_that_are_behind() {
+    let (c, out) = welcomed(vec![summary(1, 0), summary(2, 5)]);
+    assert_eq!(
+        out.frames,
+        vec![ClientFrame::Sync {
+            room: 2,
+            after: 0,
+            limit: None
+        }]
+    );
+    assert!(out.rooms_changed);
+    assert_eq!(c.room(2).unwrap().head, 5);
+}
+
+#[test]
+fn in_order_messages_extend_the_timeline() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    for s in 1..=3 {
+        let out = c.handle(ServerFrame::Msg(msg(1, s)), 0);
+        assert!(out.frames.is_empty());
+        assert!(out.changed.contains(&1));
+    }
+    assert_eq!(c.room(1).unwrap().last, 3);
+    assert_eq!(seqs(&c, 1), vec![1, 2, 3]);
+}
+
+#[test]
+fn duplicates_are_dropped() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    c.handle(ServerFrame::Msg(msg(1, 1)), 0);
+    let out = c.handle(ServerFrame::Msg(msg(1, 1)), 0);
+    assert!(out.changed.is_empty() && out.frames.is_empty());
+    c.handle(batch(1, 1..=1, false), 0);
+    assert_eq!(seqs(&c, 1), vec![1]);
+}
+
+#[test]
+fn a_gap_asks_for_sync_once_and_the_batch_fills_it() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    c.handle(ServerFrame::Msg(msg(1, 1)), 0);
+    let out = c.handle(ServerFrame::Msg(msg(1, 4)), 0);
+    assert_eq!(
+        out.frames,
+        vec![ClientFrame::Sync {
+            room: 1,
+            after: 1,
+            limit: None
+        }]
+    );
+    let out = c.handle(ServerFrame::Msg(msg(1, 5)), 0);
+    assert!(out.frames.is_empty(), "one sync in flight is enough");
+    assert_eq!(c.room(1).unwrap().last, 1);
+    let out = c.handle(batch(1, 2..=5, false), 0);
+    assert!(out.frames.is_empty());
+    assert_eq!(c.room(1).unwrap().last, 5);
+    assert_eq!(seqs(&c, 1), vec![1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn reordered_frames_end_in_seq_order() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    for s in [3, 1, 2, 5, 4] {
+        c.handle(ServerFrame::Msg(msg(1, s)), 0);
+    }
+    assert_eq!(c.room(1).unwrap().last, 5);
+    assert_eq!(seqs(&c, 1), vec![1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn paged_sync_continues_until_no_more() {
+    let (mut c, out) = welcomed(vec![summary(1, 250)]);
+    assert_eq!(
+        out.frames,
+        vec![ClientFrame::Sync {
+            room: 1,
+            after: 0,
+            limit: None
+        }]
+    );
+    let out = c.handle(batch(1, 1..=100, true), 0);
+    assert_eq!(
+        out.frames,
+        vec![ClientFrame::Sync {
+            room: 1,
+            after: 100,
+            limit: None
+        }]
+    );
+    let out = c.handle(batch(1, 101..=200, true), 0);
+    assert_eq!(
+        out.frames,
+        vec![ClientFrame::Sync {
+            room: 1,
+            after: 200,
+            limit: None
+        }]
+    );
+    let out = c.handle(batch(1, 201..=250, false), 0);
+    assert!(out.frames.is_empty());
+    assert_eq!(c.room(1).unwrap().last, 250);
+}
+
+#[test]
+fn sends_are_acked_once_and_land_in_the_timeline() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    let cid = Uuid::from_u128(42);
+    let out = c.send(1, cid, "hello".into(), 0);
+    assert_eq!(
+        out.frames,
+        vec![ClientFrame::Send {
+            room: 1,
+            cid,
+            body: "hello".into()
+        }]
+    );
+    assert!(out.outbox_changed);
+    assert_eq!(c.outbox().len(), 1);
+    let ack = ServerFrame::Ack {
+        cid,
+        room: 1,
+        seq: 1,
+        id: Uuid::from_u128(9),
+        ts: 7,
+    };
+    let out = c.handle(ack.clone(), 10);
+    assert!(out.outbox_changed);
+    assert!(c.outbox().is_empty());
+    let m = &c.room(1).unwrap().msgs[&1];
+    assert_eq!((m.body.as_str(), m.sender, m.cid), ("hello", ME, cid));
+    assert_eq!(
+        c.room(1).unwrap().summary.as_ref().unwrap().read_seq,
+        1,
+        "sending reads up to it"
+    );
+    // A second ack (a resend's) changes nothing.
+    let out = c.handle(ack, 11);
+    assert_eq!(out, Output::default());
+    assert_eq!(seqs(&c, 1), vec![1]);
+}
+
+#[test]
+fn unacked_sends_are_retransmitted_with_backoff_and_the_same_cid() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    let cid = Uuid::from_u128(42);
+    c.send(1, cid, "hello".into(), 0);
+    assert!(c.tick(4_999).frames.is_empty());
+    let again = ClientFrame::Send {
+        room: 1,
+        cid,
+        body: "hello".into(),
+    };
+    assert_eq!(c.tick(5_000).frames, vec![again.clone()]);
+    assert!(c.tick(14_999).frames.is_empty(), "then after 10 s");
+    assert_eq!(c.tick(15_000).frames, vec![again.clone()]);
+    assert!(c.tick(34_999).frames.is_empty(), "then after 20 s");
+    assert_eq!(c.tick(35_000).frames, vec![again]);
+    assert_eq!(backoff(30, 5_000, 60_000), 60_000);
+}
+
+#[test]
+fn reconnect_resends_the_outbox_and_resumes_from_last() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    c.handle(ServerFrame::Msg(msg(1, 1)), 0);
+    c.handle(ServerFrame::Msg(msg(1, 2)), 0);
+    let cid = Uuid::from_u128(42);
+    c.send(1, cid, "while online".into(), 0);
+    c.disconnected();
+    let offline = Uuid::from_u128(43);
+    let out = c.send(1, offline, "while offline".into(), 1);
+    assert!(out.frames.is_empty(), "nothing is sent while disconnected");
+    assert!(c.tick(100_000).frames.is_empty());
+
+    assert_eq!(c.connected().frames, vec![ClientFrame::Hello]);
+    let out = c.handle(
+        ServerFrame::Welcome {
+            user: user(),
+            rooms: vec![summary(1, 6)],
+        },
+        200_000,
+    );
+    assert_eq!(
+        out.frames,
+        vec![
+            ClientFrame::Sync {
+                room: 1,
+                after: 2,
+                limit: None
+            },
+            ClientFrame::Send {
+                room: 1,
+                cid,
+                body: "while online".into()
+            },
+            ClientFrame::Send {
+                room: 1,
+                cid: offline,
+                body: "while offline".into()
+            },
+        ]
+    );
+}
+
+#[test]
+fn our_message_seen_in_a_sync_clears_it_from_the_outbox() {
+    // The ack was lost with the connection; the sync brings the message.
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    let cid = Uuid::from_u128(42);
+    c.send(1, cid, "hello".into(), 0);
+    let mut m = msg(1, 1);
+    m.cid = cid;
+    m.sender = ME;
+    let out = c.handle(
+        ServerFrame::Batch {
+            room: 1,
+            msgs: vec![m],
+            more: false,
+            history: false,
+        },
+        0,
+    );
+    assert!(out.outbox_changed);
+    assert!(c.outbox().is_empty());
+}
+
+#[test]
+fn refused_sends_fail_and_retryable_ones_wait() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+    c.send(1, a, "x".into(), 0);
+    c.send(1, b, "y".into(), 0);
+    c.handle(
+        ServerFrame::error(ErrorCode::NotMember, "You are not a member.", Some(a)),
+        0,
+    );
+    c.handle(ServerFrame::error(ErrorCode::Unavailable, "later", Some(b)), 0);
+    assert_eq!(c.outbox()[0].failed.as_deref(), Some("You are not a member."));
+    assert_eq!(c.outbox()[1].failed, None);
+    let frames = c.tick(5_000).frames;
+    assert_eq!(
+        frames,
+        vec![ClientFrame::Send {
+            room: 1,
+            cid: b,
+            body: "y".into()
+        }]
+    );
+    c.discard(a);
+    assert_eq!(c.outbox().len(), 1);
+    let out = c.retry(b, 6_000);
+    assert_eq!(out.frames.len(), 1);
+}
+
+#[test]
+fn resync_asks_every_room_from_its_last() {
+    let (mut c, _) = welcomed(vec![summary(1, 0), summary(2, 0)]);
+    c.handle(ServerFrame::Msg(msg(2, 1)), 0);
+    let out = c.handle(ServerFrame::Resync { room: None }, 0);
+    assert_eq!(
+        out.frames,
+        vec![
+            ClientFrame::Sync {
+                room: 1,
+                after: 0,
+                limit: None
+            },
+            ClientFrame::Sync {
+                room: 2,
+                after: 1,
+                limit: None
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_refused_sync_is_asked_again_later() {
+    let (mut c, out) = welcomed(vec![summary(1, 3)]);
+    assert_eq!(out.frames.len(), 1);
+    c.handle(ServerFrame::error(ErrorCode::Unavailable, "db down", None), 1_000);
+    assert!(c.tick(1_500).frames.is_empty());
+    assert_eq!(
+        c.tick(3_000).frames,
+        vec![ClientFrame::Sync {
+            room: 1,
+            after: 0,
+            limit: None
+        }]
+    );
+}
+
+#[test]
+fn new_rooms_and_unknown_rooms_are_synced() {
+    let (mut c, _) = welcomed(vec![]);
+    let out = c.handle(ServerFrame::Room(summary(7, 2)), 0);
+    assert!(out.rooms_changed);
+    assert_eq!(
+        out.frames,
+        vec![ClientFrame::Sync {
+            room: 7,
+            after: 0,
+            limit: None
+        }]
+    );
+    let out = c.handle(ServerFrame::Msg(msg(8, 3)), 0);
+    assert!(out.rooms_changed);
+    assert_eq!(
+        out.frames,
+        vec![ClientFrame::Sync {
+            room: 8,
+            after: 0,
+            limit: None
+        }]
+    );
+}
+
+#[test]
+fn a_new_device_starts_near_the_head_and_pages_history() {
+    let mut c = Client::new(Config {
+        initial_window: Some(50),
+        history_page: 50,
+        ..Config::default()
+    });
+    c.connected();
+    let out = c.handle(
+        ServerFrame::Welcome {
+            user: user(),
+            rooms: vec![summary(1, 120)],
+        },
+        0,
+    );
+    assert_eq!(
+        out.frames,
+        vec![ClientFrame::Sync {
+            room: 1,
+            after: 70,
+            limit: None
+        }]
+    );
+    c.handle(batch(1, 71..=120, false), 0);
+    let out = c.load_older(1);
+    assert_eq!(
+        out.frames,
+        vec![ClientFrame::History {
+            room: 1,
+            before: 71,
+            limit: Some(50)
+        }]
+    );
+    assert!(c.load_older(1).frames.is_empty(), "one page at a time");
+    let older = (21..=70).map(|s| msg(1, s)).collect();
+    c.handle(
+        ServerFrame::Batch {
+            room: 1,
+            msgs: older,
+            more: true,
+            history: true,
+        },
+        0,
+    );
+    assert_eq!(c.room(1).unwrap().oldest(), Some(21));
+    assert_eq!(c.room(1).unwrap().last, 120);
+    c.load_older(1);
+    let oldest = (1..=20).map(|s| msg(1, s)).collect();
+    c.handle(
+        ServerFrame::Batch {
+            room: 1,
+            msgs: oldest,
+            more: false,
+            history: true,
+        },
+        0,
+    );
+    assert!(c.room(1).unwrap().history_done);
+    assert!(c.load_older(1).frames.is_empty());
+    assert_eq!(seqs(&c, 1), (1..=120).collect::<Vec<_>>());
+}
+
+#[test]
+fn the_outbox_survives_a_reload_and_is_sent_once_connected() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    c.send(1, Uuid::from_u128(5), "typed before reload".into(), 0);
+    let saved: Vec<Outgoing> = serde_json::from_str(&serde_json::to_string(c.outbox()).unwrap()).unwrap();
+    let mut after = Client::new(Config::default());
+    after.restore_outbox(saved.clone());
+    after.restore_outbox(saved);
+    assert_eq!(after.outbox().len(), 1, "restored once");
+    after.connected();
+    let out = after.handle(
+        ServerFrame::Welcome {
+            user: user(),
+            rooms: vec![summary(1, 0)],
+        },
+        0,
+    );
+    assert_eq!(
+        out.frames,
+        vec![ClientFrame::Send {
+            room: 1,
+            cid: Uuid::from_u128(5),
+            body: "typed before reload".into()
+        }]
+    );
+}
