@@ -4,7 +4,8 @@
 mod common;
 
 use chat::model::{Role, RoomKind};
-use chat::server::storage::{Access, DynStore, StoreError};
+use chat::server::storage::{Access, Appended, DynStore, NewMessage, StoreError};
+use uuid::Uuid;
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -39,6 +40,10 @@ conformance!(
     access_tells_unknown_rooms_from_strangers,
     rooms_list_latest_first_with_counts,
     concurrent_direct_opens_make_one_room,
+    append_assigns_consecutive_seqs_and_dedups,
+    append_refuses_strangers_and_unknown_rooms,
+    sync_pages_forward_and_history_backward,
+    concurrent_appends_make_one_gap_free_order,
 );
 
 async fn users(store: &DynStore, handles: &[&str]) -> Vec<i64> {
@@ -194,4 +199,158 @@ async fn concurrent_direct_opens_make_one_room(store: DynStore) {
     rooms.dedup();
     assert_eq!(rooms.len(), 1, "{rooms:?}");
     assert_eq!(store.member_count(rooms[0]).await.unwrap(), 2);
+}
+
+fn new_message(room: i64, sender: i64, cid: u128, body: &str) -> NewMessage {
+    NewMessage {
+        room,
+        sender,
+        from: String::new(),
+        cid: Uuid::from_u128(cid),
+        body: body.to_string(),
+        id: Uuid::new_v4(),
+        ts: 1_000 + cid as i64,
+    }
+}
+
+fn stored(a: &Appended) -> &chat::protocol::Message {
+    match a {
+        Appended::Stored(m) => m,
+        other => panic!("not stored: {other:?}"),
+    }
+}
+
+async fn append_assigns_consecutive_seqs_and_dedups(store: DynStore) {
+    let [a, b] = users(&store, &["alice", "bob"]).await[..] else {
+        unreachable!()
+    };
+    let g = store.create_group(a, "Team", &[b], 1).await.unwrap();
+    let batch = [
+        new_message(g, a, 1, "one"),
+        new_message(g, b, 2, "two"),
+        new_message(g, a, 1, "one again"),
+    ];
+    let out = store.append(&batch).await.unwrap();
+    // What the store read back carries the sender's display name.
+    let original = chat::protocol::Message {
+        from: "ALICE".into(),
+        ..stored(&out[0]).clone()
+    };
+    assert_eq!(stored(&out[0]).seq, 1);
+    assert_eq!(stored(&out[1]).seq, 2);
+    assert_eq!(
+        out[2],
+        Appended::Duplicate(original.clone()),
+        "same cid in one batch"
+    );
+    let again = store
+        .append(&[new_message(g, a, 1, "resent later")])
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        vec![Appended::Duplicate(original.clone())],
+        "the original, not the resend"
+    );
+    // The same cid from another sender is another message.
+    let other = store.append(&[new_message(g, b, 1, "bob's own")]).await.unwrap();
+    assert_eq!(stored(&other[0]).seq, 3);
+    assert_eq!(store.head(g).await.unwrap(), Some(3));
+    let seen_by_a = store.room_of(g, a).await.unwrap().unwrap();
+    assert_eq!(
+        (seen_by_a.head_seq, seen_by_a.read_seq),
+        (3, 1),
+        "sending moves the sender's read mark"
+    );
+    assert_eq!(store.room_of(g, b).await.unwrap().unwrap().read_seq, 3);
+    let all = store.messages_after(g, 0, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        vec!["one", "two", "bob's own"]
+    );
+    assert_eq!(all[0], original);
+}
+
+async fn append_refuses_strangers_and_unknown_rooms(store: DynStore) {
+    let [a, b, c] = users(&store, &["alice", "bob", "carol"]).await[..] else {
+        unreachable!()
+    };
+    let g = store.create_group(a, "Team", &[b], 1).await.unwrap();
+    let out = store
+        .append(&[
+            new_message(g, c, 1, "let me in"),
+            new_message(g + 99, a, 2, "nowhere"),
+            new_message(g, a, 3, "ok"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(out[0], Appended::NotMember);
+    assert_eq!(out[1], Appended::NoSuchRoom);
+    assert_eq!(stored(&out[2]).seq, 1, "refused messages take no seq");
+    assert_eq!(store.head(g).await.unwrap(), Some(1));
+    assert_eq!(store.head(g + 99).await.unwrap(), None);
+}
+
+async fn sync_pages_forward_and_history_backward(store: DynStore) {
+    let [a] = users(&store, &["alice"]).await[..] else {
+        unreachable!()
+    };
+    let g = store.create_group(a, "Notes", &[], 1).await.unwrap();
+    let batch: Vec<_> = (1..=25).map(|i| new_message(g, a, i, &format!("n{i}"))).collect();
+    store.append(&batch).await.unwrap();
+    let seqs = |v: Vec<chat::protocol::Message>| v.into_iter().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(store.messages_after(g, 0, 10).await.unwrap()),
+        (1..=10).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        seqs(store.messages_after(g, 20, 10).await.unwrap()),
+        (21..=25).collect::<Vec<_>>()
+    );
+    assert!(store.messages_after(g, 25, 10).await.unwrap().is_empty());
+    assert_eq!(
+        seqs(store.messages_before(g, 26, 10).await.unwrap()),
+        (16..=25).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        seqs(store.messages_before(g, 4, 10).await.unwrap()),
+        vec![1, 2, 3]
+    );
+    assert!(store.messages_before(g, 1, 10).await.unwrap().is_empty());
+}
+
+async fn concurrent_appends_make_one_gap_free_order(store: DynStore) {
+    let ids = users(&store, &["alice", "bob", "carol", "dave"]).await;
+    let g = store.create_group(ids[0], "Busy", &ids, 1).await.unwrap();
+    let tasks: Vec<_> = ids
+        .iter()
+        .map(|&sender| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for i in 0..20u128 {
+                    // Every message is sent twice, as a retransmit would.
+                    for _ in 0..2 {
+                        let out = store.append(&[new_message(g, sender, i, "x")]).await.unwrap();
+                        match &out[0] {
+                            Appended::Stored(m) | Appended::Duplicate(m) => seqs.push(m.seq),
+                            other => panic!("{other:?}"),
+                        }
+                    }
+                }
+                seqs
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        let seqs = t.await.unwrap();
+        for pair in seqs.chunks(2) {
+            assert_eq!(pair[0], pair[1], "a resend returns the original seq");
+        }
+        all.extend(seqs.into_iter().step_by(2));
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=80).collect::<Vec<_>>(), "one seq each, no holes");
+    assert_eq!(store.head(g).await.unwrap(), Some(80));
 }

@@ -15,7 +15,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use uuid::Uuid;
+
 use crate::model::{Member, Role, RoomId, RoomSummary, User, UserId};
+use crate::protocol::{Message, Seq};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -35,7 +38,32 @@ pub enum Access {
     Member(Role),
 }
 
-#[derive(Debug, thiserror::Error)]
+/// A message to store, as the delivery module hands it over.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub room: RoomId,
+    pub sender: UserId,
+    /// The sender's display name, copied into the message.
+    pub from: String,
+    pub cid: Uuid,
+    pub body: String,
+    /// The server id and time given to it if it is new.
+    pub id: Uuid,
+    pub ts: i64,
+}
+
+/// What became of one message of an `append` batch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Appended {
+    /// Stored now with the next seq of its room.
+    Stored(Message),
+    /// The sender had sent this `cid` before: the original message.
+    Duplicate(Message),
+    NotMember,
+    NoSuchRoom,
+}
+
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("that handle is taken")]
     HandleTaken,
@@ -135,6 +163,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// One room as `user` sees it, if they are a member.
     async fn room_of(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError>;
+
+    /// The room's last seq, None if there is no such room.
+    async fn head(&self, room: RoomId) -> Result<Option<Seq>, StoreError>;
+
+    /// Stores a batch of messages in one transaction (group commit): for each,
+    /// dedup on (sender, cid), check membership, take the room's next seq,
+    /// insert, and move the sender's read mark to it. All or nothing: an
+    /// error means none of them was stored.
+    async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError>;
+
+    /// Up to `limit` messages with seq > `after`, oldest first.
+    async fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> Result<Vec<Message>, StoreError>;
+
+    /// The newest `limit` messages with seq < `before`, oldest first.
+    async fn messages_before(
+        &self,
+        room: RoomId,
+        before: Seq,
+        limit: u32,
+    ) -> Result<Vec<Message>, StoreError>;
 }
 
 /// Opens the store that `database_url` names and applies its migrations.

@@ -4,7 +4,10 @@
 //! (A macro rather than generic code: sqlx's generic bounds over two
 //! databases would be longer than the SQL.)
 
+use uuid::Uuid;
+
 use crate::model::{Member, Role, RoomKind, RoomSummary, User};
+use crate::protocol::Message;
 
 use super::StoreError;
 
@@ -22,6 +25,30 @@ pub(super) const SUMMARY_SELECT: &str = "
              LIMIT 1) AS peer_name
       FROM members m JOIN rooms r ON r.id = m.room_id
      WHERE m.user_id = $1";
+
+/// Columns of a message, joined with its sender as `u`.
+pub(super) const MESSAGE_SELECT: &str = "
+    SELECT m.room_id, m.seq, m.id, m.sender_id, u.display_name, m.body, m.created_at, m.client_msg_id
+      FROM messages m JOIN users u ON u.id = m.sender_id";
+
+pub(super) type MessageRow = (i64, i64, Vec<u8>, i64, String, String, i64, Vec<u8>);
+
+pub(super) fn message(row: MessageRow) -> Result<Message, StoreError> {
+    let (room, seq, id, sender, from, body, ts, cid) = row;
+    let uuid = |b: &[u8]| {
+        Uuid::from_slice(b).map_err(|_| StoreError::Internal(format!("message {room}/{seq}: bad uuid")))
+    };
+    Ok(Message {
+        room,
+        seq,
+        id: uuid(&id)?,
+        sender,
+        from,
+        body,
+        ts,
+        cid: uuid(&cid)?,
+    })
+}
 
 pub(super) type UserRow = (i64, String, String);
 pub(super) type SummaryRow = (
@@ -335,6 +362,126 @@ macro_rules! impl_store {
                 );
                 let rows: Vec<sql::SummaryRow> = sqlx::query_as(&q).bind(user).fetch_all(&self.read).await?;
                 rows.into_iter().map(sql::summary).collect()
+            }
+
+            async fn head(&self, room: RoomId) -> Result<Option<Seq>, StoreError> {
+                let row: Option<(i64,)> = sqlx::query_as("SELECT head_seq FROM rooms WHERE id = $1")
+                    .bind(room)
+                    .fetch_optional(&self.read)
+                    .await?;
+                Ok(row.map(|r| r.0))
+            }
+
+            async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
+                let mut tx = self.write.begin().await?;
+                // Lock the batch's rooms in id order first: sends to one room
+                // from several nodes queue here, and the dedup read below sees
+                // whatever committed before us.
+                let rooms: std::collections::BTreeSet<RoomId> = batch.iter().map(|m| m.room).collect();
+                for room in rooms {
+                    sqlx::query("UPDATE rooms SET head_seq = head_seq WHERE id = $1")
+                        .bind(room)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let dedup = format!("{} WHERE m.sender_id = $1 AND m.client_msg_id = $2", sql::MESSAGE_SELECT);
+                let mut out = Vec::with_capacity(batch.len());
+                for m in batch {
+                    let earlier: Option<sql::MessageRow> = sqlx::query_as(&dedup)
+                        .bind(m.sender)
+                        .bind(m.cid.as_bytes().as_slice())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(row) = earlier {
+                        out.push(Appended::Duplicate(sql::message(row)?));
+                        continue;
+                    }
+                    let member: Option<(i64,)> =
+                        sqlx::query_as("SELECT user_id FROM members WHERE room_id = $1 AND user_id = $2")
+                            .bind(m.room)
+                            .bind(m.sender)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if member.is_none() {
+                        let room: Option<(i64,)> = sqlx::query_as("SELECT id FROM rooms WHERE id = $1")
+                            .bind(m.room)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        out.push(if room.is_some() { Appended::NotMember } else { Appended::NoSuchRoom });
+                        continue;
+                    }
+                    let (seq,): (i64,) = sqlx::query_as(
+                        "UPDATE rooms SET head_seq = head_seq + 1, last_activity = $2 WHERE id = $1
+                         RETURNING head_seq",
+                    )
+                    .bind(m.room)
+                    .bind(m.ts)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO messages (room_id, seq, id, sender_id, client_msg_id, body, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(m.room)
+                    .bind(seq)
+                    .bind(m.id.as_bytes().as_slice())
+                    .bind(m.sender)
+                    .bind(m.cid.as_bytes().as_slice())
+                    .bind(&m.body)
+                    .bind(m.ts)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE members
+                            SET read_seq = CASE WHEN read_seq < $3 THEN $3 ELSE read_seq END,
+                                delivered_seq = CASE WHEN delivered_seq < $3 THEN $3 ELSE delivered_seq END
+                          WHERE room_id = $1 AND user_id = $2",
+                    )
+                    .bind(m.room)
+                    .bind(m.sender)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
+                    out.push(Appended::Stored(Message {
+                        room: m.room,
+                        seq,
+                        id: m.id,
+                        sender: m.sender,
+                        from: m.from.clone(),
+                        body: m.body.clone(),
+                        ts: m.ts,
+                        cid: m.cid,
+                    }));
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> Result<Vec<Message>, StoreError> {
+                let q = format!("{} WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3", sql::MESSAGE_SELECT);
+                let rows: Vec<sql::MessageRow> = sqlx::query_as(&q)
+                    .bind(room)
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.read)
+                    .await?;
+                rows.into_iter().map(sql::message).collect()
+            }
+
+            async fn messages_before(&self, room: RoomId, before: Seq, limit: u32) -> Result<Vec<Message>, StoreError> {
+                let q = format!(
+                    "{} WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3",
+                    sql::MESSAGE_SELECT
+                );
+                let rows: Vec<sql::MessageRow> = sqlx::query_as(&q)
+                    .bind(room)
+                    .bind(before)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.read)
+                    .await?;
+                let mut msgs = rows.into_iter().map(sql::message).collect::<Result<Vec<_>, _>>()?;
+                msgs.reverse();
+                Ok(msgs)
             }
 
             async fn room_of(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError> {

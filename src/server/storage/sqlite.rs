@@ -10,8 +10,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::{sql, Access, Credentials, StoreError};
+use super::{sql, Access, Appended, Credentials, NewMessage, StoreError};
 use crate::model::{Member, RoomId, RoomSummary, User, UserId};
+use crate::protocol::{Message, Seq};
 
 pub struct SqliteStore {
     read: SqlitePool,
