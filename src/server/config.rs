@@ -37,6 +37,26 @@ pub struct Config {
     #[arg(long, env = "CHAT_MAX_ROOMS_PER_USER", default_value_t = 1_000)]
     pub max_rooms_per_user: u32,
 
+    /// Characters a message body may have.
+    #[arg(long, env = "CHAT_MAX_BODY_CHARS", default_value_t = 4_000)]
+    pub max_body_chars: usize,
+
+    /// Bytes a WebSocket frame may have (larger ones get a `too_large` error).
+    #[arg(long, env = "CHAT_MAX_FRAME_BYTES", default_value_t = 65_536)]
+    pub max_frame_bytes: usize,
+
+    /// Live frames a connection may have waiting before it is told to resync.
+    #[arg(long, env = "CHAT_SEND_QUEUE", default_value_t = 256)]
+    pub send_queue: usize,
+
+    /// Milliseconds between WebSocket pings.
+    #[arg(long, env = "CHAT_HEARTBEAT_MS", default_value_t = 30_000)]
+    pub heartbeat_ms: u64,
+
+    /// A connection silent this long (ms) is closed.
+    #[arg(long, env = "CHAT_HEARTBEAT_TIMEOUT_MS", default_value_t = 45_000)]
+    pub heartbeat_timeout_ms: u64,
+
     /// Days a log-in stays valid.
     #[arg(long, env = "CHAT_SESSION_DAYS", default_value_t = 30)]
     pub session_days: u32,
@@ -114,6 +134,15 @@ impl Config {
         }
         if self.max_room_members < 2 {
             return Err("CHAT_MAX_ROOM_MEMBERS must be at least 2".into());
+        }
+        if self.heartbeat_ms == 0 || self.heartbeat_timeout_ms <= self.heartbeat_ms {
+            return Err("CHAT_HEARTBEAT_TIMEOUT_MS must be longer than CHAT_HEARTBEAT_MS (> 0)".into());
+        }
+        if self.max_body_chars == 0 || self.max_frame_bytes < 1024 || self.send_queue == 0 {
+            return Err(
+                "CHAT_MAX_BODY_CHARS, CHAT_MAX_FRAME_BYTES (>= 1024) and CHAT_SEND_QUEUE must be positive"
+                    .into(),
+            );
         }
         if self.session_days == 0 {
             return Err("CHAT_SESSION_DAYS must be at least 1".into());

@@ -4,9 +4,14 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod bus;
+pub mod cache;
 pub mod config;
 mod context;
+pub mod delivery;
+pub mod gateway;
 mod http;
+pub mod hub;
 pub mod rooms;
 pub mod state;
 pub mod storage;

@@ -3,6 +3,7 @@
 //! settings.
 
 use super::{
+    bus::Event,
     context::{caller, now_ms, respond, state},
     state::AppState,
     storage::Access,
@@ -38,7 +39,23 @@ pub async fn open_direct(handle: String) -> Result<RoomSummary, ApiError> {
             }
             check_room_quota(&state, me.id).await?;
             let room = state.store.open_direct(me.id, peer.id, now_ms()).await?;
-            summary(&state, room, me.id).await
+            let peer_view = summary(&state, room, peer.id).await?;
+            state
+                .bus
+                .publish(Event::Joined {
+                    user: peer.id,
+                    room: peer_view,
+                })
+                .await;
+            let mine = summary(&state, room, me.id).await?;
+            state
+                .bus
+                .publish(Event::Joined {
+                    user: me.id,
+                    room: mine.clone(),
+                })
+                .await;
+            Ok(mine)
         }
         .await,
     )
@@ -74,7 +91,18 @@ pub async fn create_group(name: String, members: Vec<String>) -> Result<RoomSumm
             check_room_quota(&state, me.id).await?;
             let room = state.store.create_group(me.id, &name, &ids, now_ms()).await?;
             tracing::info!(room, owner = me.id, members = ids.len(), "group created");
-            summary(&state, room, me.id).await
+            let created = summary(&state, room, me.id).await?;
+            // A new group looks the same to every member.
+            for user in ids.iter().copied().chain([me.id]) {
+                state
+                    .bus
+                    .publish(Event::Joined {
+                        user,
+                        room: created.clone(),
+                    })
+                    .await;
+            }
+            Ok(created)
         }
         .await,
     )
@@ -99,6 +127,14 @@ pub async fn add_member(room: RoomId, handle: String) -> Result<Vec<Member>, Api
             check_room_quota(&state, user.id).await?;
             if state.store.add_member(room, user.id, now_ms()).await? {
                 tracing::info!(room, user = user.id, by = me.id, "member added");
+                let theirs = summary(&state, room, user.id).await?;
+                state
+                    .bus
+                    .publish(Event::Joined {
+                        user: user.id,
+                        room: theirs,
+                    })
+                    .await;
             }
             Ok(state.store.members(room).await?)
         }

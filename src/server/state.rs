@@ -6,8 +6,15 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use super::bus::{Bus, LocalBus};
+use super::cache::{Cache, LocalCache};
 use super::config::Config;
+use super::delivery::Delivery;
+use super::hub::Hub;
 use super::storage::DynStore;
+
+/// Messages per room the recent-message cache keeps.
+const CACHED_PER_ROOM: usize = 100;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,6 +23,10 @@ pub struct AppState {
     /// Origins allowed to call the API and open the socket.
     pub origins: Arc<[String]>,
     pub leptos: LeptosOptions,
+    pub hub: Arc<Hub>,
+    pub bus: Arc<dyn Bus>,
+    pub cache: Arc<dyn Cache>,
+    pub delivery: Delivery,
 }
 
 impl AppState {
@@ -28,11 +39,19 @@ impl AppState {
             .reload_port(config.reload_port)
             .build();
         let origins = config.origins(addr.port()).into();
+        let hub = Hub::new(config.send_queue);
+        let bus: Arc<dyn Bus> = Arc::new(LocalBus::new(hub.clone()));
+        let cache: Arc<dyn Cache> = Arc::new(LocalCache::new(CACHED_PER_ROOM));
+        let delivery = Delivery::start(store.clone(), cache.clone(), bus.clone(), config.max_body_chars);
         Self {
             store,
             config: Arc::new(config),
             origins,
             leptos,
+            hub,
+            bus,
+            cache,
+            delivery,
         }
     }
 }

@@ -148,3 +148,122 @@ fn pg_script(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// Signs a person up over HTTP and returns their session cookie ("name=value").
+pub async fn sign_up(server: &TestServer, handle: &str) -> (chat::model::User, String) {
+    let res = reqwest::Client::new()
+        .post(server.url("/api/sign_up"))
+        .json(&serde_json::json!({"handle": handle, "display_name": "", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "sign up {handle}: {}", res.status());
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    (res.json().await.unwrap(), cookie)
+}
+
+/// Calls an API server function as the holder of `cookie`.
+pub async fn api<T: serde::de::DeserializeOwned>(
+    server: &TestServer,
+    cookie: &str,
+    name: &str,
+    body: serde_json::Value,
+) -> T {
+    let res = reqwest::Client::new()
+        .post(server.url(&format!("/api/{name}")))
+        .header("cookie", cookie)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    assert!(status.is_success(), "{name}: {status} {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+pub mod ws {
+    //! A real WebSocket client speaking the protocol.
+    use std::time::Duration;
+
+    use chat::protocol::{ClientFrame, ServerFrame};
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue, Message};
+
+    pub type Socket =
+        tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+    pub struct Ws {
+        pub socket: Socket,
+    }
+
+    /// The HTTP status of a refused upgrade, or the open socket.
+    pub async fn open(
+        server: &super::TestServer,
+        cookie: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<Ws, u16> {
+        let mut req = format!("ws://{}/ws", server.addr).into_client_request().unwrap();
+        let own = format!("http://127.0.0.1:{}", server.addr.port());
+        if let Some(origin) = origin.or(Some(own.as_str())).filter(|o| !o.is_empty()) {
+            req.headers_mut()
+                .insert("origin", HeaderValue::from_str(origin).unwrap());
+        }
+        if let Some(cookie) = cookie {
+            req.headers_mut()
+                .insert("cookie", HeaderValue::from_str(cookie).unwrap());
+        }
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((socket, _)) => Ok(Ws { socket }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
+            Err(e) => panic!("connect: {e}"),
+        }
+    }
+
+    /// Opens a socket and completes hello/welcome.
+    pub async fn connect(server: &super::TestServer, cookie: &str) -> (Ws, ServerFrame) {
+        let mut ws = open(server, Some(cookie), None).await.expect("upgrade");
+        ws.send(&ClientFrame::Hello).await;
+        let welcome = ws.recv_until(|f| matches!(f, ServerFrame::Welcome { .. })).await;
+        (ws, welcome)
+    }
+
+    impl Ws {
+        pub async fn send(&mut self, frame: &ClientFrame) {
+            self.send_text(serde_json::to_string(frame).unwrap()).await;
+        }
+
+        pub async fn send_text(&mut self, text: String) {
+            self.socket.send(Message::Text(text.into())).await.expect("send");
+        }
+
+        /// The next protocol frame (skipping pings), or None when closed or silent for 10 s.
+        pub async fn next(&mut self) -> Option<ServerFrame> {
+            loop {
+                let msg = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                    .await
+                    .ok()??;
+                match msg.ok()? {
+                    Message::Text(t) => return Some(serde_json::from_str(&t).expect("a protocol frame")),
+                    Message::Close(_) => return None,
+                    _ => continue,
+                }
+            }
+        }
+
+        pub async fn recv_until(&mut self, pred: impl Fn(&ServerFrame) -> bool) -> ServerFrame {
+            loop {
+                let f = self.next().await.expect("a frame before the socket closed");
+                if pred(&f) {
+                    return f;
+                }
+            }
+        }
+    }
+}

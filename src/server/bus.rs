@@ -1,0 +1,56 @@
+//! The bus carries what happened to every node's hub: committed messages and
+//! room joins. Embedded mode has one node, so the local bus hands events
+//! straight to the hub; the cluster shape puts Redis Pub/Sub behind the same
+//! trait. Publishing is a hint: a lost event is repaired by sync, because
+//! storage is the truth (design §2 rule 4).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::hub::Hub;
+use crate::model::{RoomSummary, UserId};
+use crate::protocol::{Message, ServerFrame};
+
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A message was committed.
+    Message(Message),
+    /// `user` is now a member of `room` (the summary as they see it).
+    Joined { user: UserId, room: RoomSummary },
+}
+
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Publishes an event to every node (this one included).
+    async fn publish(&self, event: Event);
+}
+
+/// The single-node bus.
+pub struct LocalBus {
+    hub: Arc<Hub>,
+}
+
+impl LocalBus {
+    pub fn new(hub: Arc<Hub>) -> Self {
+        Self { hub }
+    }
+}
+
+#[async_trait]
+impl Bus for LocalBus {
+    async fn publish(&self, event: Event) {
+        deliver(&self.hub, event);
+    }
+}
+
+/// Applies an event to this node's connections.
+pub fn deliver(hub: &Hub, event: Event) {
+    match event {
+        Event::Message(m) => hub.to_room(m.room, &ServerFrame::Msg(m)),
+        Event::Joined { user, room } => {
+            hub.join(user, room.id);
+            hub.to_user(user, &ServerFrame::Room(room));
+        }
+    }
+}

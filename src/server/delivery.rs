@@ -1,0 +1,136 @@
+//! Delivery: the only writer of messages. validate → (in one transaction)
+//! authorise, dedup on (sender, cid), take the room's next seq, commit →
+//! ack → cache → publish. One writer task batches the sends that arrive
+//! together into one transaction (group commit). No ack without a commit:
+//! a storage failure answers `unavailable` and the client sends again.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::bus::{Bus, Event};
+use super::cache::Cache;
+use super::storage::{Appended, DynStore, NewMessage, StoreError};
+use crate::model::{RoomId, User};
+use crate::protocol::{ErrorCode, Message};
+
+/// The most sends one transaction takes.
+const MAX_BATCH: usize = 256;
+
+/// Why a send was refused; `code()` is what the client is told.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SendError {
+    #[error("A message cannot be empty.")]
+    Empty,
+    #[error("A message has at most {max} characters (this one has {len}).")]
+    TooLong { len: usize, max: usize },
+    #[error("You are not a member of room {0}.")]
+    NotMember(RoomId),
+    #[error("There is no room {0}.")]
+    NoSuchRoom(RoomId),
+    #[error("The message was not stored (storage is unavailable); it will be sent again.")]
+    Unavailable,
+}
+
+impl SendError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            SendError::Empty => ErrorCode::BadFrame,
+            SendError::TooLong { .. } => ErrorCode::TooLarge,
+            SendError::NotMember(_) => ErrorCode::NotMember,
+            SendError::NoSuchRoom(_) => ErrorCode::UnknownRoom,
+            SendError::Unavailable => ErrorCode::Unavailable,
+        }
+    }
+}
+
+struct Job {
+    msg: NewMessage,
+    reply: oneshot::Sender<Result<Appended, StoreError>>,
+}
+
+#[derive(Clone)]
+pub struct Delivery {
+    jobs: mpsc::Sender<Job>,
+    max_chars: usize,
+}
+
+impl Delivery {
+    /// Starts the writer task.
+    pub fn start(store: DynStore, cache: Arc<dyn Cache>, bus: Arc<dyn Bus>, max_chars: usize) -> Self {
+        let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(writer(rx, store, cache, bus));
+        Self { jobs, max_chars }
+    }
+
+    /// Stores a message and returns it as stored: the original one when
+    /// `cid` was sent before.
+    pub async fn send(
+        &self,
+        sender: &User,
+        room: RoomId,
+        cid: Uuid,
+        body: String,
+    ) -> Result<Message, SendError> {
+        if body.trim().is_empty() {
+            return Err(SendError::Empty);
+        }
+        let len = body.chars().count();
+        if len > self.max_chars {
+            return Err(SendError::TooLong {
+                len,
+                max: self.max_chars,
+            });
+        }
+        let msg = NewMessage {
+            room,
+            sender: sender.id,
+            from: sender.display_name.clone(),
+            cid,
+            body,
+            id: Uuid::new_v4(),
+            ts: super::context::now_ms(),
+        };
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { msg, reply })
+            .await
+            .map_err(|_| SendError::Unavailable)?;
+        match answer.await {
+            Ok(Ok(Appended::Stored(m) | Appended::Duplicate(m))) => Ok(m),
+            Ok(Ok(Appended::NotMember)) => Err(SendError::NotMember(room)),
+            Ok(Ok(Appended::NoSuchRoom)) => Err(SendError::NoSuchRoom(room)),
+            Ok(Err(_)) | Err(_) => Err(SendError::Unavailable),
+        }
+    }
+}
+
+async fn writer(mut rx: mpsc::Receiver<Job>, store: DynStore, cache: Arc<dyn Cache>, bus: Arc<dyn Bus>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        let batch: Vec<NewMessage> = jobs.iter().map(|j| j.msg.clone()).collect();
+        match store.append(&batch).await {
+            Ok(results) => {
+                let mut committed = Vec::new();
+                for (job, result) in jobs.drain(..).zip(results) {
+                    if let Appended::Stored(m) = &result {
+                        committed.push(m.clone());
+                    }
+                    let _ = job.reply.send(Ok(result));
+                }
+                // After the commit, in seq order: cache, then fan-out.
+                for m in committed {
+                    cache.push(&m).await;
+                    bus.publish(Event::Message(m)).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, sends = jobs.len(), "a batch of sends was not stored");
+                for job in jobs.drain(..) {
+                    let _ = job.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! The WebSocket gateway: `GET /ws`, authenticated by the session cookie
+//! with the `Origin` checked, then one connection = a reader task (frames
+//! in) and a writer loop (live frames, replies, heartbeat). The socket logic
+//! is generic over `Stream`/`Sink`, so it does not care what carries it.
+//! Messages are written by `delivery` only; this module just asks.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::{
+    extract::{
+        ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade},
+        State,
+    },
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::{mpsc, Semaphore};
+
+use super::hub::{encode, Conn};
+use super::storage::{Access, StoreError};
+use super::{auth, context::now_ms, state::AppState};
+use crate::model::{RoomId, User};
+use crate::protocol::{ClientFrame, ErrorCode, Message, Seq, ServerFrame, PAGE_DEFAULT, PAGE_MAX};
+
+/// Sends a connection may have waiting for their commit at once.
+const SENDS_IN_FLIGHT: usize = 64;
+
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    if !origin.is_some_and(|o| state.origins.iter().any(|a| a == o)) {
+        tracing::warn!(?origin, "WebSocket from a foreign origin refused");
+        return (
+            StatusCode::FORBIDDEN,
+            "This origin may not open the socket (see CHAT_ALLOWED_ORIGINS).",
+        )
+            .into_response();
+    }
+    let Some(token) = auth::token_from_headers(&headers) else {
+        return (StatusCode::UNAUTHORIZED, "Please log in.").into_response();
+    };
+    let user = match state
+        .store
+        .session_user(&auth::token_hash(&token), now_ms())
+        .await
+    {
+        Ok(Some(user)) => user,
+        Ok(None) => return (StatusCode::UNAUTHORIZED, "Please log in.").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot check a session");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is unavailable right now.",
+            )
+                .into_response();
+        }
+    };
+    // The transport refuses only absurd frames; larger-than-allowed ones get
+    // a `too_large` error frame and the connection goes on.
+    let transport_max = state.config.max_frame_bytes.saturating_mul(16).max(1 << 20);
+    ws.max_message_size(transport_max)
+        .max_frame_size(transport_max)
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket: WebSocket| serve(socket, state, user))
+}
+
+/// Serves one connection until it closes or stops answering.
+pub async fn serve<S>(socket: S, state: AppState, user: User)
+where
+    S: Stream<Item = Result<WsMessage, axum::Error>> + Sink<WsMessage> + Send + 'static,
+{
+    let (mut sink, stream) = socket.split();
+    let mut reg = state.hub.register(user.id);
+    let (reply_tx, mut reply_rx) = mpsc::channel::<ServerFrame>(64);
+    let heard = Arc::new(AtomicI64::new(now_ms()));
+    let reader = tokio::spawn(read_loop(
+        stream,
+        state.clone(),
+        user.clone(),
+        reg.conn.clone(),
+        reply_tx,
+        heard.clone(),
+    ));
+    let mut ping = tokio::time::interval(Duration::from_millis(state.config.heartbeat_ms));
+    ping.tick().await;
+    let timeout = state.config.heartbeat_timeout_ms as i64;
+    tracing::debug!(user = user.id, conn = reg.conn.id, "connected");
+
+    loop {
+        let out = tokio::select! {
+            live = reg.rx.recv() => match live {
+                Some(bytes) if reg.conn.take_lagging() => {
+                    // Frames were dropped for this slow connection: clear the
+                    // queue and have the client fetch what it missed.
+                    while reg.rx.try_recv().is_ok() {}
+                    encode(&ServerFrame::Resync { room: None }).map(WsMessage::Text).unwrap_or(WsMessage::Text(bytes))
+                }
+                Some(bytes) => WsMessage::Text(bytes),
+                None => break,
+            },
+            reply = reply_rx.recv() => match reply.as_ref().and_then(encode) {
+                Some(bytes) => WsMessage::Text(bytes),
+                None => break, // the reader ended: the client went away
+            },
+            _ = ping.tick() => {
+                if now_ms() - heard.load(Ordering::Relaxed) > timeout {
+                    tracing::debug!(user = user.id, "no pong in time: closing");
+                    let _ = sink
+                        .send(WsMessage::Close(Some(CloseFrame { code: 4000, reason: "heartbeat timeout".into() })))
+                        .await;
+                    break;
+                }
+                WsMessage::Ping(Default::default())
+            }
+        };
+        if sink.send(out).await.is_err() {
+            break;
+        }
+    }
+    reader.abort();
+    tracing::debug!(user = user.id, "disconnected");
+}
+
+async fn read_loop<R>(
+    mut stream: R,
+    state: AppState,
+    user: User,
+    conn: Arc<Conn>,
+    reply: mpsc::Sender<ServerFrame>,
+    heard: Arc<AtomicI64>,
+) where
+    R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
+{
+    let sends = Arc::new(Semaphore::new(SENDS_IN_FLIGHT));
+    while let Some(Ok(msg)) = stream.next().await {
+        heard.store(now_ms(), Ordering::Relaxed);
+        let text = match msg {
+            WsMessage::Text(text) => text,
+            WsMessage::Binary(_) => {
+                let e = ServerFrame::error(ErrorCode::BadFrame, "Frames are JSON text, not binary.", None);
+                if reply.send(e).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            WsMessage::Close(_) => break,
+            WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
+        };
+        let answer = if text.len() > state.config.max_frame_bytes {
+            Some(ServerFrame::error(
+                ErrorCode::TooLarge,
+                format!(
+                    "A frame has at most {} bytes (this one has {}).",
+                    state.config.max_frame_bytes,
+                    text.len()
+                ),
+                None,
+            ))
+        } else {
+            match serde_json::from_str::<ClientFrame>(&text) {
+                Err(e) => Some(ServerFrame::error(
+                    ErrorCode::BadFrame,
+                    format!("Not a frame of this protocol: {e}."),
+                    None,
+                )),
+                Ok(ClientFrame::Send { room, cid, body }) => {
+                    let Ok(permit) = sends.clone().acquire_owned().await else {
+                        break;
+                    };
+                    let (state, user, reply) = (state.clone(), user.clone(), reply.clone());
+                    // The commit happens off the read loop, so sends pipeline
+                    // (and share transactions) instead of waiting in turn.
+                    tokio::spawn(async move {
+                        let frame = match state.delivery.send(&user, room, cid, body).await {
+                            Ok(m) => ServerFrame::Ack {
+                                cid,
+                                room: m.room,
+                                seq: m.seq,
+                                id: m.id,
+                                ts: m.ts,
+                            },
+                            Err(e) => ServerFrame::error(e.code(), e.to_string(), Some(cid)),
+                        };
+                        let _ = reply.send(frame).await;
+                        drop(permit);
+                    });
+                    None
+                }
+                Ok(frame) => Some(answer(&state, &user, &conn, frame).await),
+            }
+        };
+        if let Some(frame) = answer {
+            if reply.send(frame).await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// The reply to a frame other than `send`.
+async fn answer(state: &AppState, user: &User, conn: &Arc<Conn>, frame: ClientFrame) -> ServerFrame {
+    let result = match frame {
+        ClientFrame::Hello => welcome(state, user, conn).await,
+        ClientFrame::Sync { room, after, limit } => sync(state, user, conn, room, after, limit).await,
+        ClientFrame::History { room, before, limit } => history(state, user, conn, room, before, limit).await,
+        ClientFrame::Ping => Ok(ServerFrame::Pong),
+        ClientFrame::Send { .. } => Err(ServerFrame::error(
+            ErrorCode::BadFrame,
+            "send is handled elsewhere",
+            None,
+        )),
+    };
+    result.unwrap_or_else(|e| e)
+}
+
+/// Subscribes the connection to the user's rooms, then reads their heads:
+/// a message committed in between arrives live and is in the heads.
+async fn welcome(state: &AppState, user: &User, conn: &Arc<Conn>) -> Result<ServerFrame, ServerFrame> {
+    let before = state.store.rooms_of(user.id).await.map_err(unavailable)?;
+    state.hub.subscribe(conn, before.iter().map(|r| r.id));
+    let rooms = state.store.rooms_of(user.id).await.map_err(unavailable)?;
+    state.hub.subscribe(conn, rooms.iter().map(|r| r.id));
+    Ok(ServerFrame::Welcome {
+        user: user.clone(),
+        rooms,
+    })
+}
+
+async fn sync(
+    state: &AppState,
+    user: &User,
+    conn: &Arc<Conn>,
+    room: RoomId,
+    after: Seq,
+    limit: Option<u32>,
+) -> Result<ServerFrame, ServerFrame> {
+    member(state, user, conn, room).await?;
+    if after < 0 {
+        return Err(ServerFrame::error(
+            ErrorCode::BadFrame,
+            "after is a seq, 0 or more.",
+            None,
+        ));
+    }
+    let limit = page(limit);
+    let msgs: Vec<Message> = match state.cache.after(room, after, limit).await {
+        Some(msgs) => msgs,
+        None => state
+            .store
+            .messages_after(room, after, limit)
+            .await
+            .map_err(unavailable)?,
+    };
+    if msgs.is_empty() {
+        let head = state.store.head(room).await.map_err(unavailable)?.unwrap_or(0);
+        if after > head {
+            return Err(ServerFrame::error(
+                ErrorCode::BadFrame,
+                format!("Room {room} has no message {after} yet (its last is {head})."),
+                None,
+            ));
+        }
+    }
+    let more = msgs.len() == limit as usize;
+    Ok(ServerFrame::Batch {
+        room,
+        msgs,
+        more,
+        history: false,
+    })
+}
+
+async fn history(
+    state: &AppState,
+    user: &User,
+    conn: &Arc<Conn>,
+    room: RoomId,
+    before: Seq,
+    limit: Option<u32>,
+) -> Result<ServerFrame, ServerFrame> {
+    member(state, user, conn, room).await?;
+    let limit = page(limit);
+    let msgs = state
+        .store
+        .messages_before(room, before, limit)
+        .await
+        .map_err(unavailable)?;
+    let more = msgs.len() == limit as usize && msgs.first().is_some_and(|m| m.seq > 1);
+    Ok(ServerFrame::Batch {
+        room,
+        msgs,
+        more,
+        history: true,
+    })
+}
+
+/// Passes when the user is in the room; else the error frame that says why.
+async fn member(state: &AppState, user: &User, conn: &Arc<Conn>, room: RoomId) -> Result<(), ServerFrame> {
+    if conn.is_in(room) {
+        return Ok(());
+    }
+    match state.store.access(room, user.id).await.map_err(unavailable)? {
+        Access::Member(_) => {
+            state.hub.subscribe(conn, [room]);
+            Ok(())
+        }
+        Access::NotMember => Err(ServerFrame::error(
+            ErrorCode::NotMember,
+            format!("You are not a member of room {room}."),
+            None,
+        )),
+        Access::NoSuchRoom => Err(ServerFrame::error(
+            ErrorCode::UnknownRoom,
+            format!("There is no room {room}."),
+            None,
+        )),
+    }
+}
+
+fn page(limit: Option<u32>) -> u32 {
+    limit.unwrap_or(PAGE_DEFAULT).clamp(1, PAGE_MAX)
+}
+
+fn unavailable(e: StoreError) -> ServerFrame {
+    tracing::warn!(error = %e, "storage unavailable for a socket request");
+    ServerFrame::error(
+        ErrorCode::Unavailable,
+        "Storage is unavailable right now; try again shortly.",
+        None,
+    )
+}

@@ -1,0 +1,264 @@
+//! The hub: which local connections are open, for which user, in which
+//! rooms. Fan-out serialises a frame once and hands the same bytes to every
+//! connection's bounded queue. A connection whose queue is full is marked
+//! lagging rather than fed by dropping frames silently: its writer clears
+//! the queue and tells the client to resync (design §2 rule 8).
+//!
+//! Nothing here touches storage or sockets; the lock is never held across
+//! an await.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::mpsc;
+
+use crate::model::{RoomId, UserId};
+use crate::protocol::ServerFrame;
+
+pub type ConnId = u64;
+
+/// One open connection as the hub sees it.
+pub struct Conn {
+    pub id: ConnId,
+    pub user: UserId,
+    tx: mpsc::Sender<Utf8Bytes>,
+    lagging: AtomicBool,
+    rooms: Mutex<HashSet<RoomId>>,
+}
+
+impl Conn {
+    /// Queues a frame, or marks the connection lagging when its queue is full.
+    fn push(&self, frame: &Utf8Bytes) {
+        if self.lagging.load(Ordering::Acquire) {
+            return;
+        }
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(frame.clone()) {
+            self.lagging.store(true, Ordering::Release);
+            tracing::debug!(
+                conn = self.id,
+                user = self.user,
+                "connection lagging: it will resync"
+            );
+        }
+    }
+
+    /// True once after the connection fell behind.
+    pub fn take_lagging(&self) -> bool {
+        self.lagging.swap(false, Ordering::AcqRel)
+    }
+
+    pub fn is_in(&self, room: RoomId) -> bool {
+        self.rooms.lock().map(|r| r.contains(&room)).unwrap_or(false)
+    }
+}
+
+#[derive(Default)]
+struct Index {
+    rooms: HashMap<RoomId, HashMap<ConnId, Arc<Conn>>>,
+    users: HashMap<UserId, HashMap<ConnId, Arc<Conn>>>,
+}
+
+pub struct Hub {
+    index: RwLock<Index>,
+    next_id: AtomicU64,
+    queue: usize,
+    /// Connections that fell behind, ever (a metric).
+    pub lagged: AtomicU64,
+}
+
+/// A connection's place in the hub; dropping it removes the connection.
+pub struct Registration {
+    hub: Arc<Hub>,
+    pub conn: Arc<Conn>,
+    /// The connection's live frames, in publish order.
+    pub rx: mpsc::Receiver<Utf8Bytes>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.hub.unregister(&self.conn);
+    }
+}
+
+impl Hub {
+    /// `queue`: how many live frames a connection may have waiting.
+    pub fn new(queue: usize) -> Arc<Self> {
+        Arc::new(Self {
+            index: RwLock::default(),
+            next_id: AtomicU64::new(1),
+            queue,
+            lagged: AtomicU64::new(0),
+        })
+    }
+
+    /// Adds a connection of `user`, in no room yet.
+    pub fn register(self: &Arc<Self>, user: UserId) -> Registration {
+        let (tx, rx) = mpsc::channel(self.queue.max(1));
+        let conn = Arc::new(Conn {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            user,
+            tx,
+            lagging: AtomicBool::new(false),
+            rooms: Mutex::default(),
+        });
+        if let Ok(mut index) = self.index.write() {
+            index.users.entry(user).or_default().insert(conn.id, conn.clone());
+        }
+        Registration {
+            hub: self.clone(),
+            conn,
+            rx,
+        }
+    }
+
+    /// Subscribes one connection to rooms.
+    pub fn subscribe(&self, conn: &Arc<Conn>, rooms: impl IntoIterator<Item = RoomId>) {
+        let Ok(mut index) = self.index.write() else { return };
+        let Ok(mut mine) = conn.rooms.lock() else { return };
+        for room in rooms {
+            mine.insert(room);
+            index.rooms.entry(room).or_default().insert(conn.id, conn.clone());
+        }
+    }
+
+    /// Subscribes every connection of `user` to `room` (they joined it).
+    pub fn join(&self, user: UserId, room: RoomId) {
+        let conns: Vec<Arc<Conn>> = match self.index.read() {
+            Ok(index) => index
+                .users
+                .get(&user)
+                .map(|c| c.values().cloned().collect())
+                .unwrap_or_default(),
+            Err(_) => return,
+        };
+        for conn in conns {
+            self.subscribe(&conn, [room]);
+        }
+    }
+
+    fn unregister(&self, conn: &Conn) {
+        let Ok(mut index) = self.index.write() else { return };
+        if let Ok(rooms) = conn.rooms.lock() {
+            for room in rooms.iter() {
+                if let Some(conns) = index.rooms.get_mut(room) {
+                    conns.remove(&conn.id);
+                    if conns.is_empty() {
+                        index.rooms.remove(room);
+                    }
+                }
+            }
+        }
+        if let Some(conns) = index.users.get_mut(&conn.user) {
+            conns.remove(&conn.id);
+            if conns.is_empty() {
+                index.users.remove(&conn.user);
+            }
+        }
+    }
+
+    /// Sends a frame to every local connection in `room`.
+    pub fn to_room(&self, room: RoomId, frame: &ServerFrame) {
+        let Some(bytes) = encode(frame) else { return };
+        let Ok(index) = self.index.read() else { return };
+        if let Some(conns) = index.rooms.get(&room) {
+            for conn in conns.values() {
+                self.push(conn, &bytes);
+            }
+        }
+    }
+
+    /// Sends a frame to every local connection of `user`.
+    pub fn to_user(&self, user: UserId, frame: &ServerFrame) {
+        let Some(bytes) = encode(frame) else { return };
+        let Ok(index) = self.index.read() else { return };
+        if let Some(conns) = index.users.get(&user) {
+            for conn in conns.values() {
+                self.push(conn, &bytes);
+            }
+        }
+    }
+
+    /// Tells every connection to resync (after live frames may have been lost).
+    pub fn resync_all(&self) {
+        self.for_each_conn(|conn| conn.lagging.store(true, Ordering::Release));
+    }
+
+    fn push(&self, conn: &Conn, bytes: &Utf8Bytes) {
+        let was = conn.lagging.load(Ordering::Acquire);
+        conn.push(bytes);
+        if !was && conn.lagging.load(Ordering::Acquire) {
+            self.lagged.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn for_each_conn(&self, f: impl Fn(&Conn)) {
+        if let Ok(index) = self.index.read() {
+            index.users.values().flat_map(|c| c.values()).for_each(|c| f(c));
+        }
+    }
+
+    pub fn is_online(&self, user: UserId) -> bool {
+        self.index
+            .read()
+            .map(|i| i.users.contains_key(&user))
+            .unwrap_or(false)
+    }
+
+    pub fn connections(&self) -> usize {
+        self.index
+            .read()
+            .map(|i| i.users.values().map(|c| c.len()).sum())
+            .unwrap_or(0)
+    }
+}
+
+/// Serialises a frame once for every receiver.
+pub fn encode(frame: &ServerFrame) -> Option<Utf8Bytes> {
+    match serde_json::to_string(frame) {
+        Ok(s) => Some(Utf8Bytes::from(s)),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise a frame");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_reach_the_room_members_connections_only() {
+        let hub = Hub::new(8);
+        let mut a = hub.register(1);
+        let mut b = hub.register(2);
+        hub.subscribe(&a.conn, [10]);
+        hub.subscribe(&b.conn, [11]);
+        hub.to_room(10, &ServerFrame::Pong);
+        assert_eq!(a.rx.try_recv().unwrap().as_str(), r#"{"t":"pong"}"#);
+        assert!(b.rx.try_recv().is_err());
+        hub.join(2, 10);
+        hub.to_room(10, &ServerFrame::Pong);
+        assert!(a.rx.try_recv().is_ok() && b.rx.try_recv().is_ok());
+        assert!(hub.is_online(2));
+        drop(b);
+        assert!(!hub.is_online(2));
+        assert_eq!(hub.connections(), 1);
+    }
+
+    #[test]
+    fn a_full_queue_marks_the_connection_lagging_instead_of_dropping_silently() {
+        let hub = Hub::new(2);
+        let mut a = hub.register(1);
+        hub.subscribe(&a.conn, [10]);
+        for _ in 0..5 {
+            hub.to_room(10, &ServerFrame::Pong);
+        }
+        assert!(a.conn.take_lagging());
+        assert!(!a.conn.take_lagging(), "reported once");
+        assert_eq!(hub.lagged.load(Ordering::Relaxed), 1);
+        assert!(a.rx.try_recv().is_ok() && a.rx.try_recv().is_ok() && a.rx.try_recv().is_err());
+    }
+}

@@ -1,0 +1,415 @@
+//! Server tests over real WebSockets: `server::run` on port 0, clients
+//! built on tokio-tungstenite, resuming with the shared client state machine.
+
+mod common;
+
+use chat::model::RoomSummary;
+use chat::protocol::{ClientFrame, ErrorCode, Message, ServerFrame};
+use chat::server::Config;
+use chat::sync::{Client, Config as SyncConfig};
+use common::ws::{connect, open, Ws};
+use common::{api, sign_up, TestServer};
+use serde_json::json;
+use uuid::Uuid;
+
+async fn embedded() -> (TestServer, tempfile::TempDir) {
+    let (url, dir) = common::sqlite_url();
+    (TestServer::start(Config::for_database(&url)).await, dir)
+}
+
+/// Three people and a group of all three; returns their cookies and the room.
+async fn trio(server: &TestServer) -> ([String; 3], RoomSummary) {
+    let (_, a) = sign_up(server, "alice").await;
+    let (_, b) = sign_up(server, "bob").await;
+    let (_, c) = sign_up(server, "carol").await;
+    let room: RoomSummary = api(
+        server,
+        &a,
+        "create_group",
+        json!({"name": "Trio", "members": ["bob", "carol"]}),
+    )
+    .await;
+    ([a, b, c], room)
+}
+
+fn send(room: i64, cid: Uuid, body: &str) -> ClientFrame {
+    ClientFrame::Send {
+        room,
+        cid,
+        body: body.into(),
+    }
+}
+
+async fn ack(ws: &mut Ws, cid: Uuid) -> ServerFrame {
+    ws.recv_until(|f| match f {
+        ServerFrame::Ack { cid: c, .. } | ServerFrame::Error { cid: Some(c), .. } => *c == cid,
+        _ => false,
+    })
+    .await
+}
+
+/// Feeds frames to a client state machine until `done` holds.
+async fn drive(client: &mut Client, ws: &mut Ws, first: Vec<ClientFrame>, done: impl Fn(&Client) -> bool) {
+    for f in first {
+        ws.send(&f).await;
+    }
+    while !done(client) {
+        let frame = ws.next().await.expect("the server kept talking");
+        for f in client.handle(frame, 0).frames {
+            ws.send(&f).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_ack_carries_the_seq_and_a_resend_gets_the_same_one() {
+    let (server, _dir) = embedded().await;
+    let ([a, _, _], room) = trio(&server).await;
+    let (mut ws, welcome) = connect(&server, &a).await;
+    let ServerFrame::Welcome { rooms, .. } = welcome else {
+        unreachable!()
+    };
+    assert_eq!(
+        rooms.iter().map(|r| (r.id, r.head_seq)).collect::<Vec<_>>(),
+        vec![(room.id, 0)]
+    );
+
+    let cid = Uuid::new_v4();
+    ws.send(&send(room.id, cid, "hello")).await;
+    let first = ack(&mut ws, cid).await;
+    let ServerFrame::Ack { seq, room: r, .. } = first.clone() else {
+        panic!("{first:?}")
+    };
+    assert_eq!((seq, r), (1, room.id));
+
+    // The resend, on another connection even, gets the original answer and stores nothing.
+    let (mut other, _) = connect(&server, &a).await;
+    other.send(&send(room.id, cid, "hello (resent)")).await;
+    assert_eq!(ack(&mut other, cid).await, first);
+    assert_eq!(server.state.store.head(room.id).await.unwrap(), Some(1));
+    let stored = server.state.store.messages_after(room.id, 0, 10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].body, "hello");
+}
+
+#[tokio::test]
+async fn members_receive_live_messages_and_strangers_do_not() {
+    let (server, _dir) = embedded().await;
+    let ([a, b, _], room) = trio(&server).await;
+    let (_, d) = sign_up(&server, "dave").await;
+    let (mut wa, _) = connect(&server, &a).await;
+    let (mut wb, _) = connect(&server, &b).await;
+    let (mut wd, _) = connect(&server, &d).await;
+    let cid = Uuid::new_v4();
+    wa.send(&send(room.id, cid, "<img src=x onerror=alert(1)>")).await;
+    let ServerFrame::Msg(m) = wb.recv_until(|f| matches!(f, ServerFrame::Msg(_))).await else {
+        unreachable!()
+    };
+    assert_eq!(
+        (m.seq, m.cid, m.body.as_str(), m.from.as_str()),
+        (1, cid, "<img src=x onerror=alert(1)>", "alice")
+    );
+    wd.send(&ClientFrame::Ping).await;
+    assert_eq!(
+        wd.next().await,
+        Some(ServerFrame::Pong),
+        "dave got nothing before his pong"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_senders_produce_one_order_at_every_receiver() {
+    let (server, _dir) = embedded().await;
+    let ([a, b, c], room) = trio(&server).await;
+    let mut sockets = Vec::new();
+    for cookie in [&a, &b, &c] {
+        sockets.push(connect(&server, cookie).await.0);
+    }
+    let mut receivers = Vec::new();
+    for mut ws in sockets {
+        receivers.push(tokio::spawn(async move {
+            let mut seen: Vec<Message> = Vec::new();
+            while seen.len() < 100 {
+                if let Some(ServerFrame::Msg(m)) = ws.next().await {
+                    seen.push(m);
+                }
+            }
+            (ws, seen)
+        }));
+    }
+    let mut sender_sockets = Vec::new();
+    for cookie in [&a, &b] {
+        sender_sockets.push(connect(&server, cookie).await.0);
+    }
+    let tasks: Vec<_> = sender_sockets
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut ws)| {
+            tokio::spawn(async move {
+                for n in 0..50 {
+                    ws.send(&send(room.id, Uuid::new_v4(), &format!("{i}:{n}"))).await;
+                }
+                let mut acks = 0;
+                while acks < 50 {
+                    if let Some(ServerFrame::Ack { .. }) = ws.next().await {
+                        acks += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let stored = server.state.store.messages_after(room.id, 0, 200).await.unwrap();
+    assert_eq!(
+        stored.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (1..=100).collect::<Vec<_>>()
+    );
+    for r in receivers {
+        let (_, seen) = r.await.unwrap();
+        assert_eq!(seen, stored, "every receiver sees the stored order");
+    }
+}
+
+#[tokio::test]
+async fn a_receiver_that_was_away_gets_exactly_what_it_missed() {
+    let (server, _dir) = embedded().await;
+    let ([a, b, _], room) = trio(&server).await;
+    let (mut wa, _) = connect(&server, &a).await;
+    let mut bob = Client::new(SyncConfig::default());
+    let (mut wb, welcome) = connect(&server, &b).await;
+    bob.connected();
+    bob.handle(welcome, 0);
+    // A few messages while Bob is here.
+    for n in 0..3 {
+        wa.send(&send(room.id, Uuid::new_v4(), &format!("early {n}")))
+            .await;
+    }
+    drive(&mut bob, &mut wb, vec![], |c| c.room(room.id).unwrap().last == 3).await;
+    drop(wb);
+    bob.disconnected();
+
+    // 500 while he is away: more than the cache holds, so part comes from the database.
+    for n in 0..500 {
+        wa.send(&send(room.id, Uuid::new_v4(), &format!("away {n}")))
+            .await;
+    }
+    let mut acked = 0;
+    while acked < 500 {
+        if let Some(ServerFrame::Ack { .. }) = wa.next().await {
+            acked += 1;
+        }
+    }
+    let (_, misses_before) = server.state.cache.stats();
+
+    let mut wb = common::ws::open(&server, Some(&b), None).await.unwrap();
+    let first = bob.connected().frames;
+    drive(&mut bob, &mut wb, first, |c| c.room(room.id).unwrap().last == 503).await;
+    let held: Vec<_> = bob
+        .room(room.id)
+        .unwrap()
+        .msgs
+        .values()
+        .map(|m| (m.seq, m.body.clone()))
+        .collect();
+    let expected: Vec<_> = (1..=503)
+        .map(|s| {
+            (
+                s,
+                if s <= 3 {
+                    format!("early {}", s - 1)
+                } else {
+                    format!("away {}", s - 4)
+                },
+            )
+        })
+        .collect();
+    assert_eq!(held, expected, "every message, in order, once");
+    let (_, misses_after) = server.state.cache.stats();
+    assert!(
+        misses_after > misses_before,
+        "the old part came from the database"
+    );
+}
+
+#[tokio::test]
+async fn acked_messages_survive_a_restart() {
+    let (url, _dir) = common::sqlite_url();
+    let server = TestServer::start(Config::for_database(&url)).await;
+    let ([a, _, _], room) = trio(&server).await;
+    let (mut ws, _) = connect(&server, &a).await;
+    let mut acked = Vec::new();
+    for n in 0..20 {
+        let cid = Uuid::new_v4();
+        ws.send(&send(room.id, cid, &format!("m{n}"))).await;
+        if let ServerFrame::Ack { seq, .. } = ack(&mut ws, cid).await {
+            acked.push(seq);
+        }
+    }
+    drop(ws);
+    drop(server);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let again = TestServer::start(Config::for_database(&url)).await;
+    let (mut ws, _) = connect(&again, &a).await;
+    ws.send(&ClientFrame::Sync {
+        room: room.id,
+        after: 0,
+        limit: None,
+    })
+    .await;
+    let ServerFrame::Batch { msgs, more, .. } =
+        ws.recv_until(|f| matches!(f, ServerFrame::Batch { .. })).await
+    else {
+        unreachable!()
+    };
+    assert!(!more);
+    assert_eq!(msgs.iter().map(|m| m.seq).collect::<Vec<_>>(), acked);
+}
+
+#[tokio::test]
+async fn bad_input_gets_an_error_frame_and_the_connection_goes_on() {
+    let (server, _dir) = embedded().await;
+    let ([a, _, _], room) = trio(&server).await;
+    let (_, d) = sign_up(&server, "dave").await;
+    let dave_dm: RoomSummary = api(&server, &d, "open_direct", json!({"handle": "bob"})).await;
+    let (mut ws, _) = connect(&server, &a).await;
+    let cid = Uuid::new_v4();
+    let cases: Vec<(String, ErrorCode)> = vec![
+        ("{not json".into(), ErrorCode::BadFrame),
+        (r#"{"t":"shout","room":1}"#.into(), ErrorCode::BadFrame),
+        (r#"{"t":"send","room":1}"#.into(), ErrorCode::BadFrame),
+        ("x".repeat(70_000), ErrorCode::TooLarge),
+        (
+            serde_json::to_string(&send(room.id, cid, "   ")).unwrap(),
+            ErrorCode::BadFrame,
+        ),
+        (
+            serde_json::to_string(&send(room.id, Uuid::new_v4(), &"é".repeat(4_001))).unwrap(),
+            ErrorCode::TooLarge,
+        ),
+        (
+            serde_json::to_string(&send(room.id + 999, Uuid::new_v4(), "hi")).unwrap(),
+            ErrorCode::UnknownRoom,
+        ),
+        (
+            serde_json::to_string(&send(dave_dm.id, Uuid::new_v4(), "hi")).unwrap(),
+            ErrorCode::NotMember,
+        ),
+        (
+            serde_json::to_string(&ClientFrame::Sync {
+                room: room.id,
+                after: 5,
+                limit: None,
+            })
+            .unwrap(),
+            ErrorCode::BadFrame,
+        ),
+        (
+            serde_json::to_string(&ClientFrame::Sync {
+                room: dave_dm.id,
+                after: 0,
+                limit: None,
+            })
+            .unwrap(),
+            ErrorCode::NotMember,
+        ),
+        (
+            serde_json::to_string(&ClientFrame::History {
+                room: room.id + 999,
+                before: 5,
+                limit: None,
+            })
+            .unwrap(),
+            ErrorCode::UnknownRoom,
+        ),
+    ];
+    for (text, code) in cases {
+        let shown: String = text.chars().take(80).collect();
+        ws.send_text(text).await;
+        match ws.next().await {
+            Some(ServerFrame::Error {
+                code: got, message, ..
+            }) => {
+                assert_eq!(got, code, "{shown}: {message}");
+                assert!(!message.is_empty());
+            }
+            other => panic!("{shown}: {other:?}"),
+        }
+    }
+    // Still usable, and nothing was stored.
+    ws.send(&ClientFrame::Ping).await;
+    assert_eq!(ws.next().await, Some(ServerFrame::Pong));
+    let ok = Uuid::new_v4();
+    ws.send(&send(room.id, ok, "fine")).await;
+    assert!(matches!(ack(&mut ws, ok).await, ServerFrame::Ack { seq: 1, .. }));
+}
+
+#[tokio::test]
+async fn the_upgrade_checks_cookie_and_origin() {
+    let (server, _dir) = embedded().await;
+    let (_, a) = sign_up(&server, "alice").await;
+    assert_eq!(open(&server, None, None).await.err(), Some(401));
+    assert_eq!(
+        open(
+            &server,
+            Some("chat_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+            None
+        )
+        .await
+        .err(),
+        Some(401)
+    );
+    assert_eq!(
+        open(&server, Some(&a), Some("https://evil.example")).await.err(),
+        Some(403)
+    );
+    assert_eq!(
+        open(&server, Some(&a), Some("")).await.err(),
+        Some(403),
+        "no Origin at all"
+    );
+    assert!(open(&server, Some(&a), None).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_heartbeat_timeout() {
+    let (url, _dir) = common::sqlite_url();
+    let mut config = Config::for_database(&url);
+    config.heartbeat_ms = 100;
+    config.heartbeat_timeout_ms = 300;
+    let server = TestServer::start(config).await;
+    let (_, a) = sign_up(&server, "alice").await;
+    let (mut ws, _) = connect(&server, &a).await;
+    // Not reading means not answering pings.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(ws.next().await, None, "closed by the server");
+    assert_eq!(server.state.hub.connections(), 0);
+}
+
+#[tokio::test]
+async fn new_rooms_reach_online_members_live() {
+    let (server, _dir) = embedded().await;
+    let (_, a) = sign_up(&server, "alice").await;
+    let (_, b) = sign_up(&server, "bob").await;
+    let (mut wb, _) = connect(&server, &b).await;
+    let room: RoomSummary = api(
+        &server,
+        &a,
+        "create_group",
+        json!({"name": "Live", "members": ["bob"]}),
+    )
+    .await;
+    let ServerFrame::Room(seen) = wb.recv_until(|f| matches!(f, ServerFrame::Room(_))).await else {
+        unreachable!()
+    };
+    assert_eq!((seen.id, seen.name.as_str()), (room.id, "Live"));
+    // And bob's connection now gets that room's messages.
+    let (mut wa, _) = connect(&server, &a).await;
+    wa.send(&send(room.id, Uuid::new_v4(), "welcome")).await;
+    let ServerFrame::Msg(m) = wb.recv_until(|f| matches!(f, ServerFrame::Msg(_))).await else {
+        unreachable!()
+    };
+    assert_eq!(m.body, "welcome");
+}
