@@ -86,6 +86,8 @@ pub struct RoomSummary {
     pub member_count: i64,
     /// Milliseconds since the Unix epoch of the last message (or of creation).
     pub last_activity: i64,
+    /// The body of the last message, if any.
+    pub preview: Option<String>,
 }
 
 impl RoomSummary {
@@ -185,6 +187,7 @@ mod tests {
             read_seq: 7,
             member_count: 2,
             last_activity: 0,
+            preview: None,
         };
         assert_eq!(r.unread(), 3);
         r.read_seq = 12;

@@ -427,6 +427,9 @@ impl Client {
         };
         room.head = room.head.max(m.seq);
         if let Some(s) = room.summary.as_mut() {
+            if m.seq >= s.head_seq {
+                s.preview = Some(m.body.clone());
+            }
             s.head_seq = s.head_seq.max(m.seq);
             s.last_activity = s.last_activity.max(m.ts);
             if self.me.as_ref().is_some_and(|me| me.id == m.sender) {

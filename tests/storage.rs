@@ -263,6 +263,11 @@ async fn append_assigns_consecutive_seqs_and_dedups(store: DynStore) {
         "sending moves the sender's read mark"
     );
     assert_eq!(store.room_of(g, b).await.unwrap().unwrap().read_seq, 3);
+    assert_eq!(
+        seen_by_a.preview.as_deref(),
+        Some("bob's own"),
+        "the last message is the preview"
+    );
     let all = store.messages_after(g, 0, 10).await.unwrap();
     assert_eq!(
         all.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),

@@ -24,6 +24,7 @@ fn summary(id: RoomId, head: Seq) -> RoomSummary {
         read_seq: 0,
         member_count: 2,
         last_activity: 0,
+        preview: None,
     }
 }
 

@@ -22,7 +22,8 @@ pub(super) const SUMMARY_SELECT: &str = "
              LIMIT 1) AS peer_handle,
            (SELECT u.display_name FROM members o JOIN users u ON u.id = o.user_id
              WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id
-             LIMIT 1) AS peer_name
+             LIMIT 1) AS peer_name,
+           (SELECT x.body FROM messages x WHERE x.room_id = r.id AND x.seq = r.head_seq) AS preview
       FROM members m JOIN rooms r ON r.id = m.room_id
      WHERE m.user_id = $1";
 
@@ -61,6 +62,7 @@ pub(super) type SummaryRow = (
     i64,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 pub(super) fn user(row: UserRow) -> User {
@@ -72,7 +74,8 @@ pub(super) fn user(row: UserRow) -> User {
 }
 
 pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
-    let (id, kind, name, head_seq, read_seq, last_activity, member_count, peer_handle, peer_name) = row;
+    let (id, kind, name, head_seq, read_seq, last_activity, member_count, peer_handle, peer_name, preview) =
+        row;
     let kind =
         RoomKind::parse(&kind).ok_or_else(|| StoreError::Internal(format!("room {id} has kind {kind:?}")))?;
     let name = match kind {
@@ -88,6 +91,7 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         read_seq,
         member_count,
         last_activity,
+        preview,
     })
 }
 
