@@ -5,11 +5,17 @@
 mod auth;
 mod chat;
 mod dialogs;
+pub mod live;
+#[cfg(feature = "hydrate")]
+mod socket;
+#[cfg(not(feature = "hydrate"))]
+#[path = "socket_ssr.rs"]
+mod socket;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes},
+    components::{ParentRoute, Route, Router, Routes},
     path, SsrMode,
 };
 
@@ -50,8 +56,10 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                 <Route path=path!("/login") view=auth::AuthPage ssr=SsrMode::Async/>
-                <Route path=path!("/") view=chat::ChatPage ssr=SsrMode::Async/>
-                <Route path=path!("/r/:id") view=chat::ChatPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=chat::ChatPage ssr=SsrMode::Async>
+                    <Route path=path!("") view=chat::NoRoom/>
+                    <Route path=path!("r/:id") view=chat::RoomPane/>
+                </ParentRoute>
             </Routes>
         </Router>
     }

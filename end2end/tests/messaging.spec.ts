@@ -1,0 +1,146 @@
+import { test, expect, Page } from "@playwright/test";
+import { hydrated, signUp, uniqueHandle } from "./helpers";
+
+async function openRoom(page: Page, name: string) {
+  await page.locator(".rooms .room", { hasText: name }).locator("a").click();
+  await expect(page.locator(".room-header h2")).toHaveText(name);
+}
+
+async function say(page: Page, text: string) {
+  const box = page.getByLabel("Message");
+  await box.fill(text);
+  await box.press("Enter");
+}
+
+function bodies(page: Page) {
+  return page.locator(".timeline .msg .body");
+}
+
+test("a direct conversation both ways, live", async ({ browser }) => {
+  const alice = uniqueHandle("alice");
+  const bob = uniqueHandle("bob");
+  const a = await (await browser.newContext()).newPage();
+  const b = await (await browser.newContext()).newPage();
+  await signUp(a, alice, "Alice");
+  await signUp(b, bob, "Bob");
+
+  await a.getByRole("button", { name: "New message" }).click();
+  await a.getByLabel("Handle of the person").fill(bob);
+  await a.getByRole("button", { name: "Open conversation" }).click();
+  await expect(a.locator(".room-header h2")).toHaveText("Bob");
+
+  // The new room reaches Bob live, without a reload.
+  await expect(b.locator(".rooms .room", { hasText: "Alice" })).toHaveCount(1);
+  await openRoom(b, "Alice");
+
+  let alerted = false;
+  b.on("dialog", async (d) => {
+    alerted = true;
+    await d.dismiss();
+  });
+  await say(a, "Hi Bob <img src=x onerror=alert(1)>");
+  await expect(bodies(b)).toHaveText(["Hi Bob <img src=x onerror=alert(1)>"]);
+  await expect(b.locator(".timeline img")).toHaveCount(0);
+  await expect(a.locator(".msg.mine").last()).toHaveAttribute("data-state", "sent");
+
+  await say(b, "Hello Alice\nsecond line");
+  await expect(bodies(a)).toHaveText(["Hi Bob <img src=x onerror=alert(1)>", "Hello Alice\nsecond line"]);
+  await expect(a.locator(".msg:not(.mine) .from")).toHaveText(["Bob"]);
+  expect(alerted, "the body is text, no script ran").toBe(false);
+});
+
+test("a group of three", async ({ browser }) => {
+  const names = ["ann", "ben", "cat"].map(uniqueHandle);
+  const pages = await Promise.all(names.map(async () => (await browser.newContext()).newPage()));
+  for (let i = 0; i < 3; i++) await signUp(pages[i], names[i], names[i].split("_")[0].toUpperCase());
+  const [ann, ben, cat] = pages;
+
+  await ann.getByRole("button", { name: "New group" }).click();
+  await ann.getByLabel("Group name").fill("Trio");
+  await ann.getByLabel("Members").fill(`${names[1]}, ${names[2]}`);
+  await ann.getByRole("button", { name: "Create group" }).click();
+  await expect(ann.locator(".room-header h2")).toHaveText("Trio");
+  await openRoom(ben, "Trio");
+  await openRoom(cat, "Trio");
+
+  await say(ann, "one");
+  await expect(bodies(ben)).toHaveText(["one"]);
+  await say(ben, "two");
+  await expect(bodies(cat)).toHaveText(["one", "two"]);
+  await say(cat, "three");
+  for (const p of pages) await expect(bodies(p)).toHaveText(["one", "two", "three"]);
+});
+
+test("offline and back: nothing lost, nothing twice", async ({ browser }) => {
+  const alice = uniqueHandle("alice");
+  const bob = uniqueHandle("bob");
+  const actx = await browser.newContext();
+  const bctx = await browser.newContext();
+  const a = await actx.newPage();
+  const b = await bctx.newPage();
+  await signUp(a, alice, "Alice");
+  await signUp(b, bob, "Bob");
+  await a.getByRole("button", { name: "New message" }).click();
+  await a.getByLabel("Handle of the person").fill(bob);
+  await a.getByRole("button", { name: "Open conversation" }).click();
+  await expect(a.locator(".room-header h2")).toHaveText("Bob");
+  await openRoom(b, "Alice");
+  await say(a, "before");
+  await expect(bodies(b)).toHaveText(["before"]);
+
+  // B goes offline; A sends five; B comes back and has all five, in order, once.
+  await bctx.setOffline(true);
+  await expect(b.locator(".banner")).toHaveText("Reconnecting…");
+  for (let i = 1; i <= 5; i++) await say(a, `m${i}`);
+  await expect(a.locator('.msg.mine[data-state="sent"]')).toHaveCount(6);
+  await bctx.setOffline(false);
+  await expect(bodies(b)).toHaveText(["before", "m1", "m2", "m3", "m4", "m5"]);
+  await expect(b.locator(".banner")).toHaveText("Back online");
+
+  // A sends while offline: a clock, then ✓ once back; B gets it once.
+  await actx.setOffline(true);
+  await expect(a.locator(".banner")).toHaveText("Reconnecting…");
+  await say(a, "sent while offline");
+  await expect(a.locator(".msg.mine").last()).toHaveAttribute("data-state", "pending");
+  await actx.setOffline(false);
+  await expect(a.locator(".msg.mine").last()).toHaveAttribute("data-state", "sent");
+  await expect(bodies(b)).toHaveText(["before", "m1", "m2", "m3", "m4", "m5", "sent while offline"]);
+});
+
+test("a message pending at a reload is sent once after it", async ({ browser }) => {
+  const alice = uniqueHandle("alice");
+  const bob = uniqueHandle("bob");
+  const actx = await browser.newContext();
+  const a = await actx.newPage();
+  const b = await (await browser.newContext()).newPage();
+  await signUp(a, alice, "Alice");
+  await signUp(b, bob, "Bob");
+  await a.getByRole("button", { name: "New message" }).click();
+  await a.getByLabel("Handle of the person").fill(bob);
+  await a.getByRole("button", { name: "Open conversation" }).click();
+  await expect(a.locator(".room-header h2")).toHaveText("Bob");
+  await openRoom(b, "Alice");
+
+  // A's next socket goes to a stand-in that never answers: the message stays pending.
+  let hold = true;
+  await actx.routeWebSocket(/\/ws$/, (ws) => {
+    if (!hold) ws.connectToServer();
+  });
+  await actx.setOffline(true);
+  await expect(a.locator(".banner")).toHaveText("Reconnecting…");
+  await actx.setOffline(false);
+  await say(a, "typed before the reload");
+  await expect(a.locator(".msg.mine").last()).toHaveAttribute("data-state", "pending");
+  await a.waitForTimeout(500);
+  await expect(bodies(b)).toHaveCount(0);
+  hold = false;
+  await a.reload();
+  await hydrated(a);
+  await expect(bodies(b)).toHaveText(["typed before the reload"]);
+  await expect(bodies(a)).toHaveText(["typed before the reload"]);
+  await expect(a.locator(".msg.mine").last()).toHaveAttribute("data-state", "sent");
+  // Still once, after another reload.
+  await b.reload();
+  await hydrated(b);
+  await expect(bodies(b)).toHaveText(["typed before the reload"]);
+});

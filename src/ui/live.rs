@@ -1,0 +1,304 @@
+//! The live state of the page: a projection of the shared client state
+//! machine (`crate::sync`) into signals that components read. Frames come
+//! in through `handle`, and whatever the machine asks to send goes out
+//! through the socket module. Components never touch the WebSocket.
+
+use std::collections::HashMap;
+
+use leptos::prelude::*;
+
+use super::socket;
+use crate::model::{RoomId, RoomSummary, User, UserId};
+use crate::protocol::{Seq, ServerFrame};
+use crate::sync::{Client, Config, Output};
+
+/// Messages a room starts with on a device that never held it.
+const INITIAL_WINDOW: i64 = 50;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Connecting,
+    Online,
+    Reconnecting,
+    BackOnline,
+}
+
+/// How one of my messages stands: clock, ✓, or failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tick {
+    Pending,
+    Sent,
+    Failed(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Row {
+    Day {
+        key: String,
+        label: String,
+    },
+    Msg {
+        key: String,
+        seq: Option<Seq>,
+        from: String,
+        body: String,
+        time: String,
+        mine: bool,
+        tick: Tick,
+    },
+}
+
+impl Row {
+    pub fn key(&self) -> String {
+        match self {
+            Row::Day { key, .. } | Row::Msg { key, .. } => key.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct Live {
+    user: UserId,
+    client: StoredValue<Client>,
+    pub status: RwSignal<Status>,
+    /// True once the first `welcome` arrived: from then on `rooms` is live.
+    pub welcomed: RwSignal<bool>,
+    pub rooms: RwSignal<Vec<RoomSummary>>,
+    timelines: StoredValue<HashMap<RoomId, RwSignal<Vec<Row>>>>,
+}
+
+impl Live {
+    pub fn new(user: &User) -> Self {
+        let config = Config {
+            initial_window: Some(INITIAL_WINDOW),
+            ..Config::default()
+        };
+        Self {
+            user: user.id,
+            client: StoredValue::new(Client::new(config)),
+            status: RwSignal::new(Status::Connecting),
+            welcomed: RwSignal::new(false),
+            rooms: RwSignal::new(Vec::new()),
+            timelines: StoredValue::new(HashMap::new()),
+        }
+    }
+
+    /// The rows of a room's timeline (a signal per room, so one room's
+    /// messages do not re-render another's).
+    pub fn timeline(&self, room: RoomId) -> RwSignal<Vec<Row>> {
+        if let Some(s) = self.timelines.with_value(|t| t.get(&room).copied()) {
+            return s;
+        }
+        let signal = RwSignal::new(self.rows(room));
+        self.timelines.update_value(|t| {
+            t.insert(room, signal);
+        });
+        signal
+    }
+
+    /// Starts the connection (browser only; a no-op while rendering on the server).
+    pub fn start(&self) {
+        let saved = socket::load_outbox(self.user);
+        self.client.update_value(|c| c.restore_outbox(saved));
+        socket::start(*self);
+    }
+
+    pub fn opened(&self) {
+        let out = self.step(|c, _| c.connected());
+        self.apply(out);
+    }
+
+    pub fn closed(&self) {
+        self.client.update_value(|c| c.disconnected());
+        if self.status.get_untracked() != Status::Connecting {
+            self.status.set(Status::Reconnecting);
+        }
+    }
+
+    pub fn handle(&self, frame: ServerFrame) {
+        let welcome = matches!(frame, ServerFrame::Welcome { .. });
+        let out = self.step(|c, now| c.handle(frame, now));
+        if welcome {
+            self.welcomed.set(true);
+            if self.status.get_untracked() == Status::Reconnecting {
+                self.status.set(Status::BackOnline);
+                socket::after(
+                    3_000,
+                    move |live: Live| {
+                        if live.status.get_untracked() == Status::BackOnline {
+                            live.status.set(Status::Online);
+                        }
+                    },
+                    *self,
+                );
+            } else {
+                self.status.set(Status::Online);
+            }
+        }
+        self.apply(out);
+    }
+
+    pub fn tick(&self) {
+        let out = self.step(|c, now| c.tick(now));
+        self.apply(out);
+    }
+
+    pub fn send_message(&self, room: RoomId, body: String) {
+        let cid = socket::new_cid();
+        let out = self.step(|c, now| c.send(room, cid, body, now));
+        self.apply(out);
+    }
+
+    pub fn load_older(&self, room: RoomId) {
+        let out = self.step(|c, _| c.load_older(room));
+        self.apply(out);
+    }
+
+    pub fn discard(&self, cid: uuid::Uuid) {
+        let out = self.step(|c, _| c.discard(cid));
+        self.apply(out);
+    }
+
+    pub fn retry(&self, cid: uuid::Uuid) {
+        let out = self.step(|c, now| c.retry(cid, now));
+        self.apply(out);
+    }
+
+    fn step(&self, f: impl FnOnce(&mut Client, i64) -> Output) -> Output {
+        let now = socket::now_ms();
+        self.client.try_update_value(|c| f(c, now)).unwrap_or_default()
+    }
+
+    fn apply(&self, out: Output) {
+        if !out.frames.is_empty() {
+            socket::send(&out.frames);
+        }
+        for room in &out.changed {
+            if let Some(signal) = self.timelines.with_value(|t| t.get(room).copied()) {
+                signal.set(self.rows(*room));
+            }
+        }
+        if out.rooms_changed || !out.changed.is_empty() {
+            let mut rooms: Vec<RoomSummary> = self
+                .client
+                .with_value(|c| c.rooms().values().filter_map(|r| r.summary.clone()).collect());
+            rooms.sort_by(|a, b| b.last_activity.cmp(&a.last_activity).then(b.id.cmp(&a.id)));
+            self.rooms.set(rooms);
+        }
+        if out.outbox_changed {
+            self.client
+                .with_value(|c| socket::save_outbox(self.user, c.outbox()));
+        }
+    }
+
+    /// The timeline of a room as rows: messages by seq with day separators,
+    /// then my messages still waiting for their ack.
+    fn rows(&self, room: RoomId) -> Vec<Row> {
+        let (now, offset) = (socket::now_ms(), socket::tz_offset_min());
+        let me = self.user;
+        self.client.with_value(|c| {
+            let mut rows = Vec::new();
+            let mut last_day = None;
+            let mut day = |rows: &mut Vec<Row>, ts: i64| {
+                let d = local(ts, offset).0;
+                if last_day != Some(d) {
+                    last_day = Some(d);
+                    rows.push(Row::Day {
+                        key: format!("day-{d}"),
+                        label: day_label(ts, now, offset),
+                    });
+                }
+            };
+            if let Some(r) = c.room(room) {
+                for m in r.msgs.values() {
+                    day(&mut rows, m.ts);
+                    rows.push(Row::Msg {
+                        key: format!("{}:sent", m.cid),
+                        seq: Some(m.seq),
+                        from: m.from.clone(),
+                        body: m.body.clone(),
+                        time: clock(m.ts, offset),
+                        mine: m.sender == me,
+                        tick: Tick::Sent,
+                    });
+                }
+            }
+            for o in c.outbox().iter().filter(|o| o.room == room) {
+                day(&mut rows, o.created);
+                let tick = o.failed.clone().map(Tick::Failed).unwrap_or(Tick::Pending);
+                rows.push(Row::Msg {
+                    key: format!(
+                        "{}:{}",
+                        o.cid,
+                        if o.failed.is_some() { "failed" } else { "pending" }
+                    ),
+                    seq: None,
+                    from: String::new(),
+                    body: o.body.clone(),
+                    time: clock(o.created, offset),
+                    mine: true,
+                    tick,
+                });
+            }
+            rows
+        })
+    }
+}
+
+/// Days since the epoch and minutes into the day, in local time.
+fn local(ts: i64, offset_min: i64) -> (i64, i64) {
+    let minutes = ts.div_euclid(60_000) - offset_min;
+    (minutes.div_euclid(1_440), minutes.rem_euclid(1_440))
+}
+
+fn clock(ts: i64, offset_min: i64) -> String {
+    let m = local(ts, offset_min).1;
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+fn day_label(ts: i64, now: i64, offset_min: i64) -> String {
+    let (day, today) = (local(ts, offset_min).0, local(now, offset_min).0);
+    match today - day {
+        0 => "Today".into(),
+        1 => "Yesterday".into(),
+        _ => {
+            let (y, m, d) = civil(day);
+            const MONTHS: [&str; 12] = [
+                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+            ];
+            format!("{d} {} {y}", MONTHS[(m - 1) as usize])
+        }
+    }
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (H. Hinnant's algorithm).
+fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_times_in_local_time() {
+        // 2025-11-25 16:37 UTC
+        let ts = 1_764_088_620_000;
+        assert_eq!(civil(local(ts, 0).0), (2025, 11, 25));
+        assert_eq!(clock(ts, 0), "16:37");
+        assert_eq!(clock(ts, -60), "17:37", "UTC+1 (getTimezoneOffset is -60)");
+        assert_eq!(day_label(ts, ts + 3_600_000, 0), "Today");
+        assert_eq!(day_label(ts, ts + 86_400_000, 0), "Yesterday");
+        assert_eq!(day_label(ts, ts + 3 * 86_400_000, 0), "25 Nov 2025");
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(-1), (1969, 12, 31));
+    }
+}
