@@ -350,7 +350,20 @@ impl Client {
                     self.apply(m, &mut out);
                 }
                 if !history {
-                    self.sync_if_gap(room, &mut out);
+                    if more {
+                        // The page was full: there is more after it, whatever
+                        // head this client knows of.
+                        if let Some(r) = self.rooms.get_mut(&room) {
+                            r.sync_in_flight = true;
+                            out.frames.push(ClientFrame::Sync {
+                                room,
+                                after: r.last,
+                                limit: None,
+                            });
+                        }
+                    } else {
+                        self.sync_if_gap(room, &mut out);
+                    }
                 }
             }
             ServerFrame::Resync { room } => {
@@ -359,7 +372,8 @@ impl Client {
                     None => self.rooms.keys().copied().collect(),
                 };
                 for id in ids {
-                    if let Some(r) = self.rooms.get_mut(&id) {
+                    // One sync per room at a time: one in flight pages on to the head anyway.
+                    if let Some(r) = self.rooms.get_mut(&id).filter(|r| !r.sync_in_flight) {
                         r.sync_in_flight = true;
                         out.frames.push(ClientFrame::Sync {
                             room: id,

@@ -413,3 +413,56 @@ async fn new_rooms_reach_online_members_live() {
     };
     assert_eq!(m.body, "welcome");
 }
+
+#[tokio::test]
+async fn a_connection_that_falls_behind_is_told_to_resync_and_loses_nothing() {
+    let (url, _dir) = common::sqlite_url();
+    let mut config = Config::for_database(&url);
+    config.send_queue = 4;
+    let server = TestServer::start(config).await;
+    let ([a, b, _], room) = trio(&server).await;
+    let (mut wa, _) = connect(&server, &a).await;
+    let mut bob = Client::new(SyncConfig::default());
+    let (mut wb, welcome) = connect(&server, &b).await;
+    bob.connected();
+    bob.handle(welcome, 0);
+
+    // Bob stops reading while megabytes of messages go out: the socket
+    // buffers fill, his queue fills, and he is marked lagging.
+    let body = "x".repeat(3_900);
+    let total = 2_500;
+    let sender = tokio::spawn(async move {
+        for _ in 0..total {
+            wa.send(&send(room.id, Uuid::new_v4(), &body)).await;
+        }
+        let mut acked = 0;
+        while acked < total {
+            if let Some(ServerFrame::Ack { .. }) = wa.next().await {
+                acked += 1;
+            }
+        }
+    });
+    sender.await.unwrap();
+    assert!(
+        server.state.hub.lagged.load(std::sync::atomic::Ordering::Relaxed) >= 1,
+        "bob fell behind"
+    );
+
+    // Now he reads: a resync comes, and the state machine fetches the rest.
+    let mut resyncs = 0;
+    while bob.room(room.id).unwrap().last < total as i64 {
+        let Some(frame) = wb.next().await else {
+            let r = bob.room(room.id).unwrap();
+            panic!("silence: last {} head {} held {}", r.last, r.head, r.msgs.len());
+        };
+        if matches!(frame, ServerFrame::Resync { .. }) {
+            resyncs += 1;
+        }
+        for f in bob.handle(frame, 0).frames {
+            wb.send(&f).await;
+        }
+    }
+    assert!(resyncs >= 1);
+    let seqs: Vec<_> = bob.room(room.id).unwrap().msgs.keys().copied().collect();
+    assert_eq!(seqs, (1..=total as i64).collect::<Vec<_>>());
+}

@@ -165,6 +165,22 @@ fn paged_sync_continues_until_no_more() {
 }
 
 #[test]
+fn a_full_page_asks_for_more_even_beyond_the_known_head() {
+    // The client knows of seq 100 only, but the server says the page was full.
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    c.handle(ServerFrame::Msg(msg(1, 100)), 0);
+    let out = c.handle(batch(1, 1..=100, true), 0);
+    assert_eq!(
+        out.frames,
+        vec![ClientFrame::Sync {
+            room: 1,
+            after: 100,
+            limit: None
+        }]
+    );
+}
+
+#[test]
 fn sends_are_acked_once_and_land_in_the_timeline() {
     let (mut c, _) = welcomed(vec![summary(1, 0)]);
     let cid = Uuid::from_u128(42);
@@ -333,6 +349,22 @@ fn resync_asks_every_room_from_its_last() {
                 limit: None
             },
         ]
+    );
+}
+
+#[test]
+fn a_resync_during_a_sync_does_not_start_a_second_one() {
+    let (mut c, out) = welcomed(vec![summary(1, 300)]);
+    assert_eq!(out.frames.len(), 1);
+    assert!(c.handle(ServerFrame::Resync { room: None }, 0).frames.is_empty());
+    let out = c.handle(batch(1, 1..=100, true), 0);
+    assert_eq!(
+        out.frames,
+        vec![ClientFrame::Sync {
+            room: 1,
+            after: 100,
+            limit: None
+        }]
     );
 }
 

@@ -134,7 +134,7 @@ fn RoomList(initial: Result<Vec<RoomSummary>, ApiError>, selected: Memo<Option<R
         }
     });
     view! {
-        <p class="error">{error}</p>
+        {error.map(|e| view! { <p class="error">{e}</p> })}
         <Show when=move || list.with(|l| l.is_empty())>
             <p class="muted">"No conversations yet."</p>
         </Show>
