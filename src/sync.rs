@@ -89,6 +89,16 @@ impl Room {
     pub fn oldest(&self) -> Option<Seq> {
         self.msgs.keys().next().copied()
     }
+
+    /// The `sync` that resumes this room, marked as in flight.
+    fn sync_frame(&mut self, id: RoomId) -> ClientFrame {
+        self.sync_in_flight = true;
+        ClientFrame::Sync {
+            room: id,
+            after: self.last,
+            limit: None,
+        }
+    }
 }
 
 /// What a step of the machine asks the caller to do.
@@ -258,12 +268,7 @@ impl Client {
         if now >= self.sync_retry_at {
             for (&id, room) in self.rooms.iter_mut() {
                 if room.gap() && !room.sync_in_flight {
-                    room.sync_in_flight = true;
-                    out.frames.push(ClientFrame::Sync {
-                        room: id,
-                        after: room.last,
-                        limit: None,
-                    });
+                    out.frames.push(room.sync_frame(id));
                 }
             }
         }
@@ -354,12 +359,7 @@ impl Client {
                         // The page was full: there is more after it, whatever
                         // head this client knows of.
                         if let Some(r) = self.rooms.get_mut(&room) {
-                            r.sync_in_flight = true;
-                            out.frames.push(ClientFrame::Sync {
-                                room,
-                                after: r.last,
-                                limit: None,
-                            });
+                            out.frames.push(r.sync_frame(room));
                         }
                     } else {
                         self.sync_if_gap(room, &mut out);
@@ -374,12 +374,7 @@ impl Client {
                 for id in ids {
                     // One sync per room at a time: one in flight pages on to the head anyway.
                     if let Some(r) = self.rooms.get_mut(&id).filter(|r| !r.sync_in_flight) {
-                        r.sync_in_flight = true;
-                        out.frames.push(ClientFrame::Sync {
-                            room: id,
-                            after: r.last,
-                            limit: None,
-                        });
+                        out.frames.push(r.sync_frame(id));
                     }
                 }
             }
@@ -424,14 +419,7 @@ impl Client {
         });
         room.head = room.head.max(summary.head_seq);
         room.summary = Some(summary);
-        if self.welcomed && room.gap() && !room.sync_in_flight {
-            room.sync_in_flight = true;
-            out.frames.push(ClientFrame::Sync {
-                room: id,
-                after: room.last,
-                limit: None,
-            });
-        }
+        self.sync_if_gap(id, out);
     }
 
     /// Puts a message in its room's timeline (once), advancing `last`.
@@ -461,12 +449,7 @@ impl Client {
     fn sync_if_gap(&mut self, id: RoomId, out: &mut Output) {
         if let Some(room) = self.rooms.get_mut(&id) {
             if self.welcomed && room.gap() && !room.sync_in_flight {
-                room.sync_in_flight = true;
-                out.frames.push(ClientFrame::Sync {
-                    room: id,
-                    after: room.last,
-                    limit: None,
-                });
+                out.frames.push(room.sync_frame(id));
             }
         }
     }

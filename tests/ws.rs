@@ -48,6 +48,25 @@ async fn ack(ws: &mut Ws, cid: Uuid) -> ServerFrame {
     .await
 }
 
+/// A connection driven by the shared client state machine, welcomed.
+async fn client(server: &TestServer, cookie: &str) -> (Client, Ws) {
+    let mut c = Client::new(SyncConfig::default());
+    let (ws, welcome) = connect(server, cookie).await;
+    c.connected();
+    c.handle(welcome, 0);
+    (c, ws)
+}
+
+/// Waits for `n` acks on a socket.
+async fn acks(ws: &mut Ws, n: usize) {
+    let mut acked = 0;
+    while acked < n {
+        if let Some(ServerFrame::Ack { .. }) = ws.next().await {
+            acked += 1;
+        }
+    }
+}
+
 /// Feeds frames to a client state machine until `done` holds.
 async fn drive(client: &mut Client, ws: &mut Ws, first: Vec<ClientFrame>, done: impl Fn(&Client) -> bool) {
     for f in first {
@@ -149,12 +168,7 @@ async fn concurrent_senders_produce_one_order_at_every_receiver() {
                 for n in 0..50 {
                     ws.send(&send(room.id, Uuid::new_v4(), &format!("{i}:{n}"))).await;
                 }
-                let mut acks = 0;
-                while acks < 50 {
-                    if let Some(ServerFrame::Ack { .. }) = ws.next().await {
-                        acks += 1;
-                    }
-                }
+                acks(&mut ws, 50).await;
             })
         })
         .collect();
@@ -177,10 +191,7 @@ async fn a_receiver_that_was_away_gets_exactly_what_it_missed() {
     let (server, _dir) = embedded().await;
     let ([a, b, _], room) = trio(&server).await;
     let (mut wa, _) = connect(&server, &a).await;
-    let mut bob = Client::new(SyncConfig::default());
-    let (mut wb, welcome) = connect(&server, &b).await;
-    bob.connected();
-    bob.handle(welcome, 0);
+    let (mut bob, mut wb) = client(&server, &b).await;
     // A few messages while Bob is here.
     for n in 0..3 {
         wa.send(&send(room.id, Uuid::new_v4(), &format!("early {n}")))
@@ -195,12 +206,7 @@ async fn a_receiver_that_was_away_gets_exactly_what_it_missed() {
         wa.send(&send(room.id, Uuid::new_v4(), &format!("away {n}")))
             .await;
     }
-    let mut acked = 0;
-    while acked < 500 {
-        if let Some(ServerFrame::Ack { .. }) = wa.next().await {
-            acked += 1;
-        }
-    }
+    acks(&mut wa, 500).await;
     let (_, misses_before) = server.state.cache.stats();
 
     let mut wb = common::ws::open(&server, Some(&b), None).await.unwrap();
@@ -422,10 +428,7 @@ async fn a_connection_that_falls_behind_is_told_to_resync_and_loses_nothing() {
     let server = TestServer::start(config).await;
     let ([a, b, _], room) = trio(&server).await;
     let (mut wa, _) = connect(&server, &a).await;
-    let mut bob = Client::new(SyncConfig::default());
-    let (mut wb, welcome) = connect(&server, &b).await;
-    bob.connected();
-    bob.handle(welcome, 0);
+    let (mut bob, mut wb) = client(&server, &b).await;
 
     // Bob stops reading while megabytes of messages go out: the socket
     // buffers fill, his queue fills, and he is marked lagging.
@@ -435,12 +438,7 @@ async fn a_connection_that_falls_behind_is_told_to_resync_and_loses_nothing() {
         for _ in 0..total {
             wa.send(&send(room.id, Uuid::new_v4(), &body)).await;
         }
-        let mut acked = 0;
-        while acked < total {
-            if let Some(ServerFrame::Ack { .. }) = wa.next().await {
-                acked += 1;
-            }
-        }
+        acks(&mut wa, total).await;
     });
     sender.await.unwrap();
     assert!(

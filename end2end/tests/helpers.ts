@@ -1,4 +1,4 @@
-import { expect, Page } from "@playwright/test";
+import { Browser, BrowserContext, expect, Page } from "@playwright/test";
 
 let counter = 0;
 /** A handle no earlier run used: letter first, [a-z0-9_], at most 32 characters. */
@@ -22,4 +22,25 @@ export async function signUp(page: Page, handle: string, displayName: string, pa
   await page.getByRole("button", { name: "Create account" }).click();
   await expect(page.locator(".me .handle")).toHaveText(`@${handle}`);
   await hydrated(page);
+}
+
+/** Opens (or creates) the direct conversation with `handle`, whose display name is `name`. */
+export async function openDirect(page: Page, handle: string, name: string) {
+  await page.getByRole("button", { name: "New message" }).click();
+  await page.getByLabel("Handle of the person").fill(handle);
+  await page.getByRole("button", { name: "Open conversation" }).click();
+  await expect(page.locator(".room-header h2")).toHaveText(name);
+}
+
+/** Alice and Bob, signed up in two browser contexts. */
+export async function twoPeople(browser: Browser) {
+  const alice = uniqueHandle("alice");
+  const bob = uniqueHandle("bob");
+  const actx: BrowserContext = await browser.newContext();
+  const bctx: BrowserContext = await browser.newContext();
+  const a = await actx.newPage();
+  const b = await bctx.newPage();
+  await signUp(a, alice, "Alice");
+  await signUp(b, bob, "Bob");
+  return { alice, bob, actx, bctx, a, b };
 }

@@ -1,5 +1,5 @@
 import { test, expect, Page } from "@playwright/test";
-import { hydrated, signUp, uniqueHandle } from "./helpers";
+import { hydrated, openDirect, signUp, twoPeople, uniqueHandle } from "./helpers";
 
 async function openRoom(page: Page, name: string) {
   await page.locator(".rooms .room", { hasText: name }).locator("a").click();
@@ -17,17 +17,9 @@ function bodies(page: Page) {
 }
 
 test("a direct conversation both ways, live", async ({ browser }) => {
-  const alice = uniqueHandle("alice");
-  const bob = uniqueHandle("bob");
-  const a = await (await browser.newContext()).newPage();
-  const b = await (await browser.newContext()).newPage();
-  await signUp(a, alice, "Alice");
-  await signUp(b, bob, "Bob");
+  const { bob, a, b } = await twoPeople(browser);
 
-  await a.getByRole("button", { name: "New message" }).click();
-  await a.getByLabel("Handle of the person").fill(bob);
-  await a.getByRole("button", { name: "Open conversation" }).click();
-  await expect(a.locator(".room-header h2")).toHaveText("Bob");
+  await openDirect(a, bob, "Bob");
 
   // The new room reaches Bob live, without a reload.
   await expect(b.locator(".rooms .room", { hasText: "Alice" })).toHaveCount(1);
@@ -72,18 +64,8 @@ test("a group of three", async ({ browser }) => {
 });
 
 test("offline and back: nothing lost, nothing twice", async ({ browser }) => {
-  const alice = uniqueHandle("alice");
-  const bob = uniqueHandle("bob");
-  const actx = await browser.newContext();
-  const bctx = await browser.newContext();
-  const a = await actx.newPage();
-  const b = await bctx.newPage();
-  await signUp(a, alice, "Alice");
-  await signUp(b, bob, "Bob");
-  await a.getByRole("button", { name: "New message" }).click();
-  await a.getByLabel("Handle of the person").fill(bob);
-  await a.getByRole("button", { name: "Open conversation" }).click();
-  await expect(a.locator(".room-header h2")).toHaveText("Bob");
+  const { bob, actx, bctx, a, b } = await twoPeople(browser);
+  await openDirect(a, bob, "Bob");
   await openRoom(b, "Alice");
   await say(a, "before");
   await expect(bodies(b)).toHaveText(["before"]);
@@ -108,17 +90,8 @@ test("offline and back: nothing lost, nothing twice", async ({ browser }) => {
 });
 
 test("a message pending at a reload is sent once after it", async ({ browser }) => {
-  const alice = uniqueHandle("alice");
-  const bob = uniqueHandle("bob");
-  const actx = await browser.newContext();
-  const a = await actx.newPage();
-  const b = await (await browser.newContext()).newPage();
-  await signUp(a, alice, "Alice");
-  await signUp(b, bob, "Bob");
-  await a.getByRole("button", { name: "New message" }).click();
-  await a.getByLabel("Handle of the person").fill(bob);
-  await a.getByRole("button", { name: "Open conversation" }).click();
-  await expect(a.locator(".room-header h2")).toHaveText("Bob");
+  const { bob, actx, a, b } = await twoPeople(browser);
+  await openDirect(a, bob, "Bob");
   await openRoom(b, "Alice");
 
   // A's next socket goes to a stand-in that never answers: the message stays pending.

@@ -1,21 +1,12 @@
 import { test, expect } from "@playwright/test";
-import { hydrated, signUp, uniqueHandle } from "./helpers";
+import { hydrated, openDirect, signUp, twoPeople, uniqueHandle } from "./helpers";
 
 test("two people: a DM by handle and a group, seen by the other after a reload", async ({ browser }) => {
-  const alice = uniqueHandle("alice");
-  const bob = uniqueHandle("bob");
-  const a = await (await browser.newContext()).newPage();
-  const b = await (await browser.newContext()).newPage();
-
-  await signUp(a, alice, "Alice");
-  await signUp(b, bob, "Bob");
+  const { alice, bob, a, b } = await twoPeople(browser);
   await expect(b.locator(".rooms")).toContainText("No conversations yet.");
 
   // A opens a DM with B by handle.
-  await a.getByRole("button", { name: "New message" }).click();
-  await a.getByLabel("Handle of the person").fill(bob);
-  await a.getByRole("button", { name: "Open conversation" }).click();
-  await expect(a.locator(".room-header h2")).toHaveText("Bob");
+  await openDirect(a, bob, "Bob");
   await expect(a).toHaveURL(/\/r\/\d+$/);
   await expect(a.locator(".rooms .room")).toHaveCount(1);
 
@@ -38,10 +29,7 @@ test("two people: a DM by handle and a group, seen by the other after a reload",
   await expect(b.locator(".room-header .members")).toContainText(`@${alice}`);
 
   // Opening the DM again from B's side lands in the same room.
-  await b.getByRole("button", { name: "New message" }).click();
-  await b.getByLabel("Handle of the person").fill(alice);
-  await b.getByRole("button", { name: "Open conversation" }).click();
-  await expect(b.locator(".room-header h2")).toHaveText("Alice");
+  await openDirect(b, alice, "Alice");
   await expect(b.locator(".rooms .room")).toHaveCount(2);
 });
 

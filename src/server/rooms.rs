@@ -39,22 +39,8 @@ pub async fn open_direct(handle: String) -> Result<RoomSummary, ApiError> {
             }
             check_room_quota(&state, me.id).await?;
             let room = state.store.open_direct(me.id, peer.id, now_ms()).await?;
-            let peer_view = summary(&state, room, peer.id).await?;
-            state
-                .bus
-                .publish(Event::Joined {
-                    user: peer.id,
-                    room: peer_view,
-                })
-                .await;
-            let mine = summary(&state, room, me.id).await?;
-            state
-                .bus
-                .publish(Event::Joined {
-                    user: me.id,
-                    room: mine.clone(),
-                })
-                .await;
+            announce(&state, room, peer.id).await?;
+            let mine = announce(&state, room, me.id).await?;
             Ok(mine)
         }
         .await,
@@ -127,14 +113,7 @@ pub async fn add_member(room: RoomId, handle: String) -> Result<Vec<Member>, Api
             check_room_quota(&state, user.id).await?;
             if state.store.add_member(room, user.id, now_ms()).await? {
                 tracing::info!(room, user = user.id, by = me.id, "member added");
-                let theirs = summary(&state, room, user.id).await?;
-                state
-                    .bus
-                    .publish(Event::Joined {
-                        user: user.id,
-                        room: theirs,
-                    })
-                    .await;
+                announce(&state, room, user.id).await?;
             }
             Ok(state.store.members(room).await?)
         }
@@ -168,6 +147,19 @@ async fn summary(state: &AppState, room: RoomId, user: UserId) -> Result<RoomSum
         tracing::error!(room, user, "room vanished while answering");
         ApiError::Internal
     })
+}
+
+/// Tells `user`'s open connections about a room they are now in.
+async fn announce(state: &AppState, room: RoomId, user: UserId) -> Result<RoomSummary, ApiError> {
+    let theirs = summary(state, room, user).await?;
+    state
+        .bus
+        .publish(Event::Joined {
+            user,
+            room: theirs.clone(),
+        })
+        .await;
+    Ok(theirs)
 }
 
 async fn find_user(state: &AppState, raw: &str) -> Result<User, ApiError> {
