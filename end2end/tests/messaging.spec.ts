@@ -117,3 +117,24 @@ test("a message pending at a reload is sent once after it", async ({ browser }) 
   await hydrated(b);
   await expect(bodies(b)).toHaveText(["typed before the reload"]);
 });
+
+test("older messages load when scrolling up", async ({ browser }) => {
+  const { bob, a, b } = await twoPeople(browser);
+  await openDirect(a, bob, "Bob");
+  for (let i = 1; i <= 70; i++) await say(a, `m${i}`);
+  await expect(a.locator('.msg.mine[data-state="sent"]')).toHaveCount(70);
+
+  // A fresh page starts with the latest 50 and fetches the rest on the way up.
+  await b.reload();
+  await hydrated(b);
+  await openRoom(b, "Alice");
+  await expect(bodies(b).last()).toHaveText("m70");
+  await expect(bodies(b)).toHaveCount(50);
+  await b.locator(".timeline").evaluate((el) => (el.scrollTop = 0));
+  await expect(bodies(b)).toHaveCount(70);
+  await expect(bodies(b).first()).toHaveText("m1");
+  // The page did not jump: what was at the top is still in view.
+  await expect(b.locator('.timeline .msg[data-seq="21"]')).toBeInViewport();
+  const seqs = await b.locator(".timeline .msg").evaluateAll((els) => els.map((e) => Number(e.dataset.seq)));
+  expect(seqs).toEqual(Array.from({ length: 70 }, (_, i) => i + 1));
+});

@@ -252,13 +252,23 @@ fn Timeline(room: RoomId) -> impl IntoView {
     let live = expect_context::<Live>();
     let rows = live.timeline(room);
     let scroller = NodeRef::<leptos::html::Div>::new();
-    // Follow new messages while the view is at the bottom.
+    // Follow new messages while the view is at the bottom; when older ones
+    // are put above, keep what the person was reading where it was.
     let stick = StoredValue::new(true);
+    let seen = StoredValue::new((None::<String>, 0));
     Effect::new(move |_| {
-        rows.track();
-        if let (true, Some(el)) = (stick.get_value(), scroller.get()) {
-            el.set_scroll_top(el.scroll_height());
-        }
+        let first = rows.with(|r| r.iter().find(|r| matches!(r, Row::Msg { .. })).map(|r| r.key()));
+        let Some(el) = scroller.get() else { return };
+        // After the list has rendered the change.
+        request_animation_frame(move || {
+            let (old_first, old_height) = seen.get_value();
+            if stick.get_value() {
+                el.set_scroll_top(el.scroll_height());
+            } else if old_first.is_some() && first != old_first {
+                el.set_scroll_top(el.scroll_top() + el.scroll_height() - old_height);
+            }
+            seen.set_value((first, el.scroll_height()));
+        });
     });
     let on_scroll = move |_| {
         if let Some(el) = scroller.get_untracked() {
