@@ -302,7 +302,7 @@ impl Client {
                     e.insert(Room::default());
                     out.rooms_changed = true;
                 }
-                self.acknowledge(m.cid, &mut out);
+                self.take_outgoing(m.cid, &mut out);
                 self.apply(m, &mut out);
                 self.sync_if_gap(room, &mut out);
             }
@@ -351,7 +351,7 @@ impl Client {
                     r.sync_in_flight = false;
                 }
                 for m in msgs {
-                    self.acknowledge(m.cid, &mut out);
+                    self.take_outgoing(m.cid, &mut out);
                     self.apply(m, &mut out);
                 }
                 if !history {
@@ -454,12 +454,8 @@ impl Client {
         }
     }
 
-    /// A message of ours came back (as `msg` or in a `batch`): it is stored,
-    /// whether or not its ack reached us.
-    fn acknowledge(&mut self, cid: Uuid, out: &mut Output) {
-        self.take_outgoing(cid, out);
-    }
-
+    /// Settles an outgoing message: by its ack, or because it came back as
+    /// a `msg` or in a `batch` (its ack was lost with a connection).
     fn take_outgoing(&mut self, cid: Uuid, out: &mut Output) -> Option<Outgoing> {
         let i = self.outbox.iter().position(|o| o.cid == cid)?;
         out.outbox_changed = true;
