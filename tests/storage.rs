@@ -44,6 +44,7 @@ conformance!(
     append_refuses_strangers_and_unknown_rooms,
     sync_pages_forward_and_history_backward,
     concurrent_appends_make_one_gap_free_order,
+    marks_only_ever_rise,
 );
 
 async fn users(store: &DynStore, handles: &[&str]) -> Vec<i64> {
@@ -358,4 +359,31 @@ async fn concurrent_appends_make_one_gap_free_order(store: DynStore) {
     all.sort_unstable();
     assert_eq!(all, (1..=80).collect::<Vec<_>>(), "one seq each, no holes");
     assert_eq!(store.head(g).await.unwrap(), Some(80));
+}
+
+async fn marks_only_ever_rise(store: DynStore) {
+    let [a, b, c] = users(&store, &["alice", "bob", "carol"]).await[..] else {
+        unreachable!()
+    };
+    let g = store.create_group(a, "Team", &[b], 1).await.unwrap();
+    let batch: Vec<_> = (1..=10).map(|i| new_message(g, a, i, "x")).collect();
+    store.append(&batch).await.unwrap();
+    assert_eq!(store.raise_marks(g, b, 5, 3).await.unwrap(), Some((5, 3)));
+    assert_eq!(
+        store.raise_marks(g, b, 2, 1).await.unwrap(),
+        Some((5, 3)),
+        "never back"
+    );
+    assert_eq!(
+        store.raise_marks(g, b, 0, 8).await.unwrap(),
+        Some((8, 8)),
+        "read implies delivered"
+    );
+    assert_eq!(store.room_of(g, b).await.unwrap().unwrap().unread(), 2);
+    assert_eq!(store.raise_marks(g, c, 5, 5).await.unwrap(), None, "not a member");
+    assert_eq!(
+        store.raise_marks(g + 9, b, 5, 5).await.unwrap(),
+        None,
+        "no such room"
+    );
 }

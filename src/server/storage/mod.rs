@@ -173,6 +173,18 @@ pub trait Store: Send + Sync + 'static {
     /// error means none of them was stored.
     async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError>;
 
+    /// Raises a member's delivered and read marks to at least the given
+    /// seqs (a lower value never moves a mark back; read implies delivered).
+    /// Returns the marks now stored, or None if `user` is not in `room`.
+    /// The caller keeps the values within the room's head.
+    async fn raise_marks(
+        &self,
+        room: RoomId,
+        user: UserId,
+        delivered: Seq,
+        read: Seq,
+    ) -> Result<Option<(Seq, Seq)>, StoreError>;
+
     /// Up to `limit` messages with seq > `after`, oldest first.
     async fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> Result<Vec<Message>, StoreError>;
 

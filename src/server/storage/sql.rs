@@ -461,6 +461,30 @@ macro_rules! impl_store {
                 Ok(out)
             }
 
+            async fn raise_marks(
+                &self,
+                room: RoomId,
+                user: UserId,
+                delivered: Seq,
+                read: Seq,
+            ) -> Result<Option<(Seq, Seq)>, StoreError> {
+                let delivered = delivered.max(read);
+                let marks: Option<(i64, i64)> = sqlx::query_as(
+                    "UPDATE members
+                        SET delivered_seq = CASE WHEN delivered_seq < $3 THEN $3 ELSE delivered_seq END,
+                            read_seq = CASE WHEN read_seq < $4 THEN $4 ELSE read_seq END
+                      WHERE room_id = $1 AND user_id = $2
+                  RETURNING delivered_seq, read_seq",
+                )
+                .bind(room)
+                .bind(user)
+                .bind(delivered)
+                .bind(read)
+                .fetch_optional(&self.write)
+                .await?;
+                Ok(marks)
+            }
+
             async fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> Result<Vec<Message>, StoreError> {
                 let q = format!("{} WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3", sql::MESSAGE_SELECT);
                 let rows: Vec<sql::MessageRow> = sqlx::query_as(&q)
