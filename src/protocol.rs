@@ -39,6 +39,10 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
     },
+    /// The highest seq of `room` this device holds (its delivered mark).
+    Delivered { room: RoomId, seq: Seq },
+    /// The highest seq of `room` the person has seen (their read mark).
+    Read { room: RoomId, seq: Seq },
     /// Application-level heartbeat (browsers cannot send WebSocket pings).
     Ping,
 }
@@ -96,6 +100,14 @@ pub enum ServerFrame {
     Resync {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room: Option<RoomId>,
+    },
+    /// A member's marks in a room moved: everything up to `delivered` is on
+    /// one of their devices, everything up to `read` was seen. Marks only rise.
+    Receipt {
+        room: RoomId,
+        user: UserId,
+        delivered: Seq,
+        read: Seq,
     },
     Error {
         code: ErrorCode,

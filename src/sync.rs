@@ -401,6 +401,21 @@ impl Client {
                 }
                 None => {}
             },
+            ServerFrame::Receipt { room, user, read, .. } => {
+                // My read mark, moved on any of my devices: the unread count follows.
+                let mine = self.me.as_ref().is_some_and(|me| me.id == user);
+                if let Some(s) = self
+                    .rooms
+                    .get_mut(&room)
+                    .and_then(|r| r.summary.as_mut())
+                    .filter(|_| mine)
+                {
+                    if read > s.read_seq {
+                        s.read_seq = read;
+                        out.rooms_changed = true;
+                    }
+                }
+            }
             ServerFrame::Pong => {}
         }
         out

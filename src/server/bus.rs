@@ -9,8 +9,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::hub::Hub;
-use crate::model::{RoomSummary, UserId};
-use crate::protocol::{Message, ServerFrame};
+use crate::model::{RoomId, RoomSummary, UserId};
+use crate::protocol::{Message, Seq, ServerFrame};
 
 #[derive(Clone, Debug)]
 pub enum Event {
@@ -18,6 +18,13 @@ pub enum Event {
     Message(Message),
     /// `user` is now a member of `room` (the summary as they see it).
     Joined { user: UserId, room: RoomSummary },
+    /// A member's delivered/read marks rose.
+    Receipt {
+        room: RoomId,
+        user: UserId,
+        delivered: Seq,
+        read: Seq,
+    },
 }
 
 #[async_trait]
@@ -52,5 +59,19 @@ pub fn deliver(hub: &Hub, event: Event) {
             hub.join(user, room.id);
             hub.to_user(user, &ServerFrame::Room(room));
         }
+        Event::Receipt {
+            room,
+            user,
+            delivered,
+            read,
+        } => hub.to_room(
+            room,
+            &ServerFrame::Receipt {
+                room,
+                user,
+                delivered,
+                read,
+            },
+        ),
     }
 }

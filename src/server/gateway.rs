@@ -206,6 +206,8 @@ async fn answer(state: &AppState, user: &User, conn: &Arc<Conn>, frame: ClientFr
         ClientFrame::Hello => welcome(state, user, conn).await,
         ClientFrame::Sync { room, after, limit } => sync(state, user, conn, room, after, limit).await,
         ClientFrame::History { room, before, limit } => history(state, user, conn, room, before, limit).await,
+        ClientFrame::Delivered { room, seq } => marks(state, user, conn, room, seq, 0).await,
+        ClientFrame::Read { room, seq } => marks(state, user, conn, room, seq, seq).await,
         ClientFrame::Ping => Ok(ServerFrame::Pong),
         ClientFrame::Send { .. } => Err(ServerFrame::error(
             ErrorCode::BadFrame,
@@ -294,6 +296,54 @@ async fn history(
         msgs,
         more,
         history: true,
+    })
+}
+
+/// Stores a delivered/read report and fans out the receipt. The answer is
+/// the receipt with the marks as now stored (a lower report moves nothing).
+async fn marks(
+    state: &AppState,
+    user: &User,
+    conn: &Arc<Conn>,
+    room: RoomId,
+    delivered: Seq,
+    read: Seq,
+) -> Result<ServerFrame, ServerFrame> {
+    member(state, user, conn, room).await?;
+    let head = state.store.head(room).await.map_err(unavailable)?.unwrap_or(0);
+    let seq = delivered.max(read);
+    if seq < 0 || seq > head {
+        return Err(ServerFrame::error(
+            ErrorCode::BadFrame,
+            format!("Room {room} has no message {seq} (its last is {head}); marks stay where they are."),
+            None,
+        ));
+    }
+    let stored = state
+        .store
+        .raise_marks(room, user.id, delivered, read)
+        .await
+        .map_err(unavailable)?;
+    let Some((delivered, read)) = stored else {
+        return Err(ServerFrame::error(
+            ErrorCode::NotMember,
+            format!("You are not a member of room {room}."),
+            None,
+        ));
+    };
+    let kind = match state.store.room_of(room, user.id).await.map_err(unavailable)? {
+        Some(summary) => summary.kind,
+        None => crate::model::RoomKind::Group,
+    };
+    state
+        .receipts
+        .publish(room, kind, user.id, (delivered, read))
+        .await;
+    Ok(ServerFrame::Receipt {
+        room,
+        user: user.id,
+        delivered,
+        read,
     })
 }
 

@@ -11,6 +11,7 @@ use super::cache::{Cache, LocalCache};
 use super::config::Config;
 use super::delivery::Delivery;
 use super::hub::Hub;
+use super::receipts::Receipts;
 use super::storage::DynStore;
 
 /// Messages per room the recent-message cache keeps.
@@ -27,6 +28,7 @@ pub struct AppState {
     pub bus: Arc<dyn Bus>,
     pub cache: Arc<dyn Cache>,
     pub delivery: Delivery,
+    pub receipts: Receipts,
 }
 
 impl AppState {
@@ -43,7 +45,9 @@ impl AppState {
         let bus: Arc<dyn Bus> = Arc::new(LocalBus::new(hub.clone()));
         let cache: Arc<dyn Cache> = Arc::new(LocalCache::new(CACHED_PER_ROOM));
         let delivery = Delivery::start(store.clone(), cache.clone(), bus.clone(), config.max_body_chars);
+        let receipts = Receipts::new(bus.clone());
         Self {
+            receipts,
             store,
             config: Arc::new(config),
             origins,

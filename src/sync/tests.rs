@@ -497,3 +497,47 @@ fn the_outbox_survives_a_reload_and_is_sent_once_connected() {
         }]
     );
 }
+
+#[test]
+fn my_read_mark_from_another_device_clears_unread() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    for s in 1..=4 {
+        c.handle(ServerFrame::Msg(msg(1, s)), 0);
+    }
+    assert_eq!(c.room(1).unwrap().summary.as_ref().unwrap().unread(), 4);
+    let out = c.handle(
+        ServerFrame::Receipt {
+            room: 1,
+            user: ME,
+            delivered: 4,
+            read: 3,
+        },
+        0,
+    );
+    assert!(out.rooms_changed);
+    assert_eq!(c.room(1).unwrap().summary.as_ref().unwrap().unread(), 1);
+    let out = c.handle(
+        ServerFrame::Receipt {
+            room: 1,
+            user: 2,
+            delivered: 4,
+            read: 4,
+        },
+        0,
+    );
+    assert!(!out.rooms_changed, "someone else's marks are not my unread");
+    c.handle(
+        ServerFrame::Receipt {
+            room: 1,
+            user: ME,
+            delivered: 4,
+            read: 1,
+        },
+        0,
+    );
+    assert_eq!(
+        c.room(1).unwrap().summary.as_ref().unwrap().read_seq,
+        3,
+        "never back"
+    );
+}
