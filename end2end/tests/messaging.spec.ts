@@ -76,8 +76,8 @@ test("offline and back: nothing lost, nothing twice", async ({ browser }) => {
   for (let i = 1; i <= 5; i++) await say(a, `m${i}`);
   await expect(a.locator('.msg.mine[data-state="sent"]')).toHaveCount(6);
   await bctx.setOffline(false);
-  await expect(bodies(b)).toHaveText(["before", "m1", "m2", "m3", "m4", "m5"]);
   await expect(b.locator(".banner")).toHaveText("Back online");
+  await expect(bodies(b)).toHaveText(["before", "m1", "m2", "m3", "m4", "m5"]);
 
   // A sends while offline: a clock, then ✓ once back; B gets it once.
   await actx.setOffline(true);

@@ -45,10 +45,8 @@ pub fn start(live: Live) {
     // The browser knows before the socket does: show it, and come back at once.
     let offline = window_event_listener(leptos::ev::offline, move |_| close());
     let online = window_event_listener(leptos::ev::online, move |_| {
-        if SOCKET.with(|s| s.borrow().is_none()) {
-            ATTEMPT.set(0);
-            connect(live);
-        }
+        ATTEMPT.set(0);
+        connect(live);
     });
     on_cleanup(move || {
         offline.remove();
@@ -58,6 +56,11 @@ pub fn start(live: Live) {
 }
 
 fn connect(live: Live) {
+    // One socket at a time: a reconnect timer may fire after the `online`
+    // event already opened a new one.
+    if SOCKET.with(|s| s.borrow().is_some()) {
+        return;
+    }
     let location = window().location();
     let scheme = if location.protocol().as_deref() == Ok("https:") {
         "wss"
