@@ -180,22 +180,11 @@ impl Hub {
         }
     }
 
-    /// Tells every connection to resync (after live frames may have been lost).
-    pub fn resync_all(&self) {
-        self.for_each_conn(|conn| conn.lagging.store(true, Ordering::Release));
-    }
-
     fn push(&self, conn: &Conn, bytes: &Utf8Bytes) {
         let was = conn.lagging.load(Ordering::Acquire);
         conn.push(bytes);
         if !was && conn.lagging.load(Ordering::Acquire) {
             self.lagged.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    fn for_each_conn(&self, f: impl Fn(&Conn)) {
-        if let Ok(index) = self.index.read() {
-            index.users.values().flat_map(|c| c.values()).for_each(|c| f(c));
         }
     }
 
