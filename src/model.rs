@@ -79,6 +79,9 @@ pub struct RoomSummary {
     pub kind: RoomKind,
     /// The group's name; for a direct room, the other person's display name.
     pub name: String,
+    /// For a direct room, the other person (their presence is the room's).
+    #[serde(default)]
+    pub peer: Option<UserId>,
     /// For a direct room, the other person's handle.
     pub peer_handle: Option<String>,
     pub head_seq: i64,
@@ -182,6 +185,7 @@ mod tests {
             id: 1,
             kind: RoomKind::Group,
             name: "g".into(),
+            peer: None,
             peer_handle: None,
             head_seq: 10,
             read_seq: 7,

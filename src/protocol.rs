@@ -43,8 +43,31 @@ pub enum ClientFrame {
     Delivered { room: RoomId, seq: Seq },
     /// The highest seq of `room` the person has seen (their read mark).
     Read { room: RoomId, seq: Seq },
+    /// The person is typing in `room` (at most one every 3 s; never stored).
+    Typing { room: RoomId },
+    /// Asks for the members of `room` with their marks (answered by `members`).
+    Members { room: RoomId },
     /// Application-level heartbeat (browsers cannot send WebSocket pings).
     Ping,
+}
+
+/// A member of a room and how far they got: what ticks are made of.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberMarks {
+    pub user: UserId,
+    pub name: String,
+    pub delivered: Seq,
+    pub read: Seq,
+}
+
+/// Whether a person is online; when not, since when (ms since the epoch,
+/// None if they were never seen).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    pub user: UserId,
+    pub online: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<i64>,
 }
 
 /// A stored message as every member sees it.
@@ -68,10 +91,13 @@ pub struct Message {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum ServerFrame {
-    /// The answer to `hello`: who you are and every room you are in.
+    /// The answer to `hello`: who you are, every room you are in, and the
+    /// presence of your contacts (people you share a direct or small room with).
     Welcome {
         user: User,
         rooms: Vec<RoomSummary>,
+        #[serde(default)]
+        contacts: Vec<Presence>,
     },
     /// Your message `cid` is stored durably as `seq` of `room`. The same
     /// answer for every resend of that `cid`.
@@ -108,6 +134,19 @@ pub enum ServerFrame {
         user: UserId,
         delivered: Seq,
         read: Seq,
+    },
+    /// The answer to `members`.
+    Members {
+        room: RoomId,
+        members: Vec<MemberMarks>,
+    },
+    /// A contact came online or went offline.
+    Presence(Presence),
+    /// `user` (`name`) is typing in `room`; it stops after ~5 s without another.
+    Typing {
+        room: RoomId,
+        user: UserId,
+        name: String,
     },
     Error {
         code: ErrorCode,
@@ -190,6 +229,15 @@ mod tests {
                 json!({"t": "history", "room": 3, "before": 10, "limit": 20}),
             ),
             (ClientFrame::Ping, json!({"t": "ping"})),
+            (ClientFrame::Typing { room: 3 }, json!({"t": "typing", "room": 3})),
+            (
+                ClientFrame::Members { room: 3 },
+                json!({"t": "members", "room": 3}),
+            ),
+            (
+                ClientFrame::Read { room: 3, seq: 9 },
+                json!({"t": "read", "room": 3, "seq": 9}),
+            ),
         ];
         for (frame, value) in cases {
             assert_eq!(serde_json::to_value(&frame).unwrap(), value);
@@ -221,6 +269,15 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&e).unwrap(),
             json!({"t": "error", "code": "not_member", "message": "no"})
+        );
+        let p = ServerFrame::Presence(Presence {
+            user: 4,
+            online: false,
+            last_seen: Some(7),
+        });
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            json!({"t": "presence", "user": 4, "online": false, "last_seen": 7})
         );
         let r = ServerFrame::Resync { room: None };
         assert_eq!(serde_json::to_value(&r).unwrap(), json!({"t": "resync"}));

@@ -8,15 +8,24 @@
 //! it, `seq <= last` is a duplicate, `seq > last + 1` is a gap that asks for
 //! `sync(after = last)`. Sends wait in an outbox until acked and are sent
 //! again, with the same `cid`, on every (re)connect and after a backing-off
-//! delay.
+//! delay. Receipts (`marks`) and typing (`typing`) live in their own
+//! modules; this one ties them to the frames.
+
+mod marks;
+mod typing;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::model::{RoomId, RoomSummary, User};
-use crate::protocol::{ClientFrame, ErrorCode, Message, Seq, ServerFrame};
+pub use marks::{Marks, Tick};
+pub use typing::label as typing_label;
+
+use crate::model::{RoomId, RoomSummary, User, UserId};
+use crate::protocol::{ClientFrame, ErrorCode, Message, Presence, Seq, ServerFrame};
+use marks::Reports;
+use typing::Typing;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -70,6 +79,11 @@ pub struct Room {
     pub head: Seq,
     /// No message older than the oldest held exists (history reached seq 1).
     pub history_done: bool,
+    /// The members and their marks, once asked for (the room was opened).
+    pub marks: Option<Marks>,
+    /// The room is (or was) open on this device: keep its members current.
+    watched: bool,
+    members_in_flight: bool,
     sync_in_flight: bool,
     history_in_flight: bool,
 }
@@ -88,6 +102,13 @@ impl Room {
 
     pub fn oldest(&self) -> Option<Seq> {
         self.msgs.keys().next().copied()
+    }
+
+    fn ask_members(&mut self, id: RoomId, out: &mut Output) {
+        if !self.members_in_flight {
+            self.members_in_flight = true;
+            out.frames.push(ClientFrame::Members { room: id });
+        }
     }
 
     /// The `sync` that resumes this room, marked as in flight.
@@ -112,6 +133,10 @@ pub struct Output {
     pub rooms_changed: bool,
     /// The outbox changed (persist it).
     pub outbox_changed: bool,
+    /// Rooms whose "is typing" list changed.
+    pub typing: BTreeSet<RoomId>,
+    /// Someone's presence changed.
+    pub presence_changed: bool,
 }
 
 #[derive(Debug, Default)]
@@ -123,6 +148,9 @@ pub struct Client {
     outbox: Vec<Outgoing>,
     /// After a refused sync, wait until then before syncing again.
     sync_retry_at: i64,
+    reports: Reports,
+    typing: Typing,
+    presence: BTreeMap<UserId, Presence>,
 }
 
 impl Client {
@@ -163,6 +191,73 @@ impl Client {
         &self.outbox
     }
 
+    pub fn presence(&self, user: UserId) -> Option<&Presence> {
+        self.presence.get(&user)
+    }
+
+    /// The names of those typing in `room`.
+    pub fn typing_names(&self, room: RoomId) -> Vec<String> {
+        self.typing.names(room)
+    }
+
+    /// The tick of my stored message `seq` in `room`.
+    pub fn tick_of(&self, room: RoomId, seq: Seq) -> Tick {
+        let me = self.me.as_ref().map_or(0, |u| u.id);
+        self.rooms
+            .get(&room)
+            .and_then(|r| r.marks.as_ref())
+            .map_or(Tick::Sent, |m| m.tick(me, seq))
+    }
+
+    /// Who else has read `seq` in `room`, out of how many.
+    pub fn read_by(&self, room: RoomId, seq: Seq) -> (Vec<String>, usize) {
+        let me = self.me.as_ref().map_or(0, |u| u.id);
+        self.rooms
+            .get(&room)
+            .and_then(|r| r.marks.as_ref())
+            .map_or((Vec::new(), 0), |m| m.read_by(me, seq))
+    }
+
+    /// The room is open on screen: fetch its members' marks (for ticks) and
+    /// keep them current from now on.
+    pub fn watch(&mut self, room: RoomId) -> Output {
+        let mut out = Output::default();
+        let welcomed = self.welcomed;
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.watched = true;
+            if welcomed && r.marks.is_none() {
+                r.ask_members(room, &mut out);
+            }
+        }
+        out
+    }
+
+    /// The person has seen `room` up to `seq`: the unread count drops now,
+    /// and a `read` report goes out (coalesced).
+    pub fn saw(&mut self, room: RoomId, seq: Seq, now: i64) -> Output {
+        let mut out = Output::default();
+        let Some(r) = self.rooms.get_mut(&room) else {
+            return out;
+        };
+        let seq = seq.min(r.head);
+        if let Some(s) = r.summary.as_mut().filter(|s| seq > s.read_seq) {
+            s.read_seq = seq;
+            out.rooms_changed = true;
+            self.reports.read(room, seq);
+        }
+        self.report(now, &mut out);
+        out
+    }
+
+    /// The person is typing in `room`: tell the others, at most every 3 s.
+    pub fn typing(&mut self, room: RoomId, now: i64) -> Output {
+        let mut out = Output::default();
+        if self.welcomed && self.rooms.contains_key(&room) && self.typing.should_send(room, now) {
+            out.frames.push(ClientFrame::Typing { room });
+        }
+        out
+    }
+
     /// The socket opened: say hello.
     pub fn connected(&mut self) -> Output {
         self.welcomed = false;
@@ -176,9 +271,11 @@ impl Client {
     /// next welcome.
     pub fn disconnected(&mut self) {
         self.welcomed = false;
+        self.reports.disconnected();
         for room in self.rooms.values_mut() {
             room.sync_in_flight = false;
             room.history_in_flight = false;
+            room.members_in_flight = false;
         }
     }
 
@@ -200,6 +297,7 @@ impl Client {
         if self.welcomed {
             out.frames.push(self.attempt(&mut o, now));
         }
+        self.typing.sent_message(room);
         self.outbox.push(o);
         out.changed.insert(room);
         out
@@ -254,9 +352,11 @@ impl Client {
     /// Time passes: retransmit due sends, retry refused syncs.
     pub fn tick(&mut self, now: i64) -> Output {
         let mut out = Output::default();
+        out.typing.extend(self.typing.expire(now));
         if !self.welcomed {
             return out;
         }
+        self.report(now, &mut out);
         let (first, max) = (self.config.retry_first_ms, self.config.retry_max_ms);
         for o in self
             .outbox
@@ -277,13 +377,29 @@ impl Client {
 
     /// Applies a frame from the server.
     pub fn handle(&mut self, frame: ServerFrame, now: i64) -> Output {
+        let mut out = self.apply_frame(frame, now);
+        self.report(now, &mut out);
+        out
+    }
+
+    fn apply_frame(&mut self, frame: ServerFrame, now: i64) -> Output {
         let mut out = Output::default();
         match frame {
-            ServerFrame::Welcome { user, rooms } => {
+            ServerFrame::Welcome {
+                user,
+                rooms,
+                contacts,
+            } => {
                 self.me = Some(user);
                 self.welcomed = true;
                 for summary in rooms {
                     self.upsert_room(summary, &mut out);
+                }
+                self.presence = contacts.into_iter().map(|p| (p.user, p)).collect();
+                out.presence_changed = true;
+                // Marks may have moved while this device was away.
+                for (&id, r) in self.rooms.iter_mut().filter(|(_, r)| r.watched) {
+                    r.ask_members(id, &mut out);
                 }
                 let (first, max) = (self.config.retry_first_ms, self.config.retry_max_ms);
                 for o in self.outbox.iter_mut().filter(|o| o.failed.is_none()) {
@@ -292,8 +408,38 @@ impl Client {
                 out.rooms_changed = true;
             }
             ServerFrame::Room(summary) => {
+                let (id, count) = (summary.id, summary.member_count);
+                let grew = self
+                    .rooms
+                    .get(&id)
+                    .and_then(|r| r.summary.as_ref())
+                    .is_some_and(|s| s.member_count != count);
                 self.upsert_room(summary, &mut out);
+                if let Some(r) = self
+                    .rooms
+                    .get_mut(&id)
+                    .filter(|r| grew && r.watched && self.welcomed)
+                {
+                    r.ask_members(id, &mut out);
+                }
                 out.rooms_changed = true;
+            }
+            ServerFrame::Members { room, members } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.members_in_flight = false;
+                    r.marks.get_or_insert_with(Marks::default).set(members);
+                    out.changed.insert(room);
+                }
+            }
+            ServerFrame::Presence(p) => {
+                self.presence.insert(p.user, p);
+                out.presence_changed = true;
+            }
+            ServerFrame::Typing { room, user, name } => {
+                if self.me.as_ref().is_some_and(|me| me.id != user) {
+                    self.typing.heard(room, user, name, now);
+                    out.typing.insert(room);
+                }
             }
             ServerFrame::Msg(m) => {
                 let room = m.room;
@@ -301,6 +447,9 @@ impl Client {
                     // A room we were just added to, before its `room` frame.
                     e.insert(Room::default());
                     out.rooms_changed = true;
+                }
+                if self.typing.stopped(room, m.sender) {
+                    out.typing.insert(room);
                 }
                 self.take_outgoing(m.cid, &mut out);
                 self.apply(m, &mut out);
@@ -401,16 +550,23 @@ impl Client {
                 }
                 None => {}
             },
-            ServerFrame::Receipt { room, user, read, .. } => {
-                // My read mark, moved on any of my devices: the unread count follows.
+            ServerFrame::Receipt {
+                room,
+                user,
+                delivered,
+                read,
+            } => {
                 let mine = self.me.as_ref().is_some_and(|me| me.id == user);
-                if let Some(s) = self
-                    .rooms
-                    .get_mut(&room)
-                    .and_then(|r| r.summary.as_mut())
-                    .filter(|_| mine)
-                {
-                    if read > s.read_seq {
+                let Some(r) = self.rooms.get_mut(&room) else {
+                    return out;
+                };
+                if r.marks.as_mut().is_some_and(|m| m.raise(user, delivered, read)) {
+                    out.changed.insert(room);
+                }
+                if mine {
+                    // My marks, moved on any of my devices: the unread count follows.
+                    self.reports.confirmed(room, delivered, read);
+                    if let Some(s) = r.summary.as_mut().filter(|s| read > s.read_seq) {
                         s.read_seq = read;
                         out.rooms_changed = true;
                     }
@@ -433,8 +589,27 @@ impl Client {
             }
         });
         room.head = room.head.max(summary.head_seq);
-        room.summary = Some(summary);
+        self.reports.confirmed(id, summary.read_seq, summary.read_seq);
+        // A read mark raised on this device and not yet reported stays.
+        let read = room.summary.as_ref().map_or(0, |s| s.read_seq);
+        room.summary = Some(RoomSummary {
+            read_seq: summary.read_seq.max(read),
+            ..summary
+        });
         self.sync_if_gap(id, out);
+    }
+
+    /// Notes the rooms whose held messages grew and sends what reports are due.
+    fn report(&mut self, now: i64, out: &mut Output) {
+        if !self.welcomed {
+            return;
+        }
+        for id in &out.changed {
+            if let Some(r) = self.rooms.get(id).filter(|r| r.msgs.contains_key(&r.last)) {
+                self.reports.delivered(*id, r.last);
+            }
+        }
+        out.frames.extend(self.reports.flush(now));
     }
 
     /// Puts a message in its room's timeline (once), advancing `last`.

@@ -4,7 +4,7 @@
 mod common;
 
 use chat::model::{Role, RoomKind};
-use chat::server::storage::{Access, Appended, DynStore, NewMessage, StoreError};
+use chat::server::storage::{Access, Appended, DynStore, NewMessage, StoreError, StoredMarks};
 use uuid::Uuid;
 
 macro_rules! conformance {
@@ -45,6 +45,7 @@ conformance!(
     sync_pages_forward_and_history_backward,
     concurrent_appends_make_one_gap_free_order,
     marks_only_ever_rise,
+    contacts_share_a_direct_or_small_room,
 );
 
 async fn users(store: &DynStore, handles: &[&str]) -> Vec<i64> {
@@ -118,6 +119,7 @@ async fn direct_rooms_are_one_per_pair(store: DynStore) {
     assert_eq!(seen_by_a.name, "BOB");
     assert_eq!(seen_by_a.peer_handle.as_deref(), Some("bob"));
     assert_eq!(seen_by_a.member_count, 2);
+    assert_eq!(seen_by_a.peer, Some(b));
     let seen_by_b = store.room_of(ab, b).await.unwrap().unwrap();
     assert_eq!(seen_by_b.name, "ALICE");
     assert!(store.room_of(ab, c).await.unwrap().is_none());
@@ -368,17 +370,29 @@ async fn marks_only_ever_rise(store: DynStore) {
     let g = store.create_group(a, "Team", &[b], 1).await.unwrap();
     let batch: Vec<_> = (1..=10).map(|i| new_message(g, a, i, "x")).collect();
     store.append(&batch).await.unwrap();
-    assert_eq!(store.raise_marks(g, b, 5, 3).await.unwrap(), Some((5, 3)));
+    let marks = |delivered, read, rose| {
+        Some(StoredMarks {
+            delivered,
+            read,
+            rose,
+        })
+    };
+    assert_eq!(store.raise_marks(g, b, 5, 3).await.unwrap(), marks(5, 3, true));
     assert_eq!(
         store.raise_marks(g, b, 2, 1).await.unwrap(),
-        Some((5, 3)),
-        "never back"
+        marks(5, 3, false),
+        "never back, and says nothing rose"
     );
     assert_eq!(
         store.raise_marks(g, b, 0, 8).await.unwrap(),
-        Some((8, 8)),
+        marks(8, 8, true),
         "read implies delivered"
     );
+    let listed = store.member_marks(g).await.unwrap();
+    let of_b = listed.iter().find(|m| m.user == b).unwrap();
+    assert_eq!((of_b.delivered, of_b.read), (8, 8));
+    assert_eq!(store.head_and_kind(g).await.unwrap(), Some((10, RoomKind::Group)));
+    assert_eq!(store.head_and_kind(g + 9).await.unwrap(), None);
     assert_eq!(store.room_of(g, b).await.unwrap().unwrap().unread(), 2);
     assert_eq!(store.raise_marks(g, c, 5, 5).await.unwrap(), None, "not a member");
     assert_eq!(
@@ -386,4 +400,29 @@ async fn marks_only_ever_rise(store: DynStore) {
         None,
         "no such room"
     );
+}
+
+async fn contacts_share_a_direct_or_small_room(store: DynStore) {
+    let [a, b, c, d, e] = users(&store, &["alice", "bob", "carol", "dave", "erin"]).await[..] else {
+        unreachable!()
+    };
+    store.open_direct(a, b, 1).await.unwrap();
+    store.create_group(a, "Small", &[c], 1).await.unwrap();
+    store.create_group(a, "Big", &[c, d, e], 1).await.unwrap();
+    let ids = |v: Vec<(i64, Option<i64>)>| v.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.contacts(a, 3).await.unwrap()),
+        vec![b, c],
+        "Big has 4 > 3 members"
+    );
+    assert_eq!(ids(store.contacts(a, 4).await.unwrap()), vec![b, c, d, e]);
+    assert_eq!(ids(store.contacts(d, 3).await.unwrap()), Vec::<i64>::new());
+    store.set_last_seen(b, 50).await.unwrap();
+    store.set_last_seen(b, 40).await.unwrap();
+    assert_eq!(
+        store.contacts(a, 3).await.unwrap()[0],
+        (b, Some(50)),
+        "never moves back"
+    );
+    assert_eq!(store.contacts(a, 3).await.unwrap()[1], (c, None), "never seen");
 }

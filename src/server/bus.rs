@@ -1,5 +1,5 @@
-//! The bus carries what happened to every node's hub: committed messages and
-//! room joins. Embedded mode has one node, so the local bus hands events
+//! The bus carries what happened to every node's hub: committed messages,
+//! room joins, receipts, presence and typing. Embedded mode has one node, so the local bus hands events
 //! straight to the hub; the cluster shape puts Redis Pub/Sub behind the same
 //! trait. Publishing is a hint: a lost event is repaired by sync, because
 //! storage is the truth (design §2 rule 4).
@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use super::hub::Hub;
 use crate::model::{RoomId, RoomSummary, UserId};
-use crate::protocol::{Message, Seq, ServerFrame};
+use crate::protocol::{Message, Presence, Seq, ServerFrame};
 
 #[derive(Clone, Debug)]
 pub enum Event {
@@ -24,6 +24,14 @@ pub enum Event {
         user: UserId,
         delivered: Seq,
         read: Seq,
+    },
+    /// A person came online or went offline; `to` are their contacts.
+    Presence { presence: Presence, to: Vec<UserId> },
+    /// Someone is typing in a room (never stored).
+    Typing {
+        room: RoomId,
+        user: UserId,
+        name: String,
     },
 }
 
@@ -73,5 +81,7 @@ pub fn deliver(hub: &Hub, event: Event) {
                 read,
             },
         ),
+        Event::Presence { presence, to } => hub.to_users(&to, &ServerFrame::Presence(presence)),
+        Event::Typing { room, user, name } => hub.to_room(room, &ServerFrame::Typing { room, user, name }),
     }
 }

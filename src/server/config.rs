@@ -57,6 +57,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_HEARTBEAT_TIMEOUT_MS", default_value_t = 45_000)]
     pub heartbeat_timeout_ms: u64,
 
+    /// Groups with at most this many members share their members' presence
+    /// (direct rooms always do); larger ones would cost more than messages.
+    #[arg(long, env = "CHAT_PRESENCE_MAX_MEMBERS", default_value_t = 100)]
+    pub presence_max_members: u32,
+
     /// Days a log-in stays valid.
     #[arg(long, env = "CHAT_SESSION_DAYS", default_value_t = 30)]
     pub session_days: u32,

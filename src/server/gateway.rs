@@ -19,10 +19,11 @@ use axum::{
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
 
+use super::bus::Event;
 use super::hub::{encode, Conn};
 use super::storage::{Access, StoreError};
 use super::{auth, context::now_ms, state::AppState};
-use crate::model::{RoomId, User};
+use crate::model::{RoomId, RoomKind, User};
 use crate::protocol::{ClientFrame, ErrorCode, Message, Seq, ServerFrame, PAGE_DEFAULT, PAGE_MAX};
 
 /// Sends a connection may have waiting for their commit at once.
@@ -74,6 +75,8 @@ where
 {
     let (mut sink, stream) = socket.split();
     let mut reg = state.hub.register(user.id);
+    // Online while this connection lives (it ends when the heartbeat does).
+    let _lease = state.leases.take(user.id);
     let (reply_tx, mut reply_rx) = mpsc::channel::<ServerFrame>(64);
     let heard = Arc::new(AtomicI64::new(now_ms()));
     let reader = tokio::spawn(read_loop(
@@ -135,6 +138,7 @@ async fn read_loop<R>(
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
 {
     let sends = Arc::new(Semaphore::new(SENDS_IN_FLIGHT));
+    let mut typing = TypingLimit::default();
     while let Some(Ok(msg)) = stream.next().await {
         heard.store(now_ms(), Ordering::Relaxed);
         let text = match msg {
@@ -189,6 +193,7 @@ async fn read_loop<R>(
                     });
                     None
                 }
+                Ok(ClientFrame::Typing { room }) => typed(&state, &user, &conn, &mut typing, room).await,
                 Ok(frame) => Some(answer(&state, &user, &conn, frame).await),
             }
         };
@@ -208,10 +213,11 @@ async fn answer(state: &AppState, user: &User, conn: &Arc<Conn>, frame: ClientFr
         ClientFrame::History { room, before, limit } => history(state, user, conn, room, before, limit).await,
         ClientFrame::Delivered { room, seq } => marks(state, user, conn, room, seq, 0).await,
         ClientFrame::Read { room, seq } => marks(state, user, conn, room, seq, seq).await,
+        ClientFrame::Members { room } => members(state, user, conn, room).await,
         ClientFrame::Ping => Ok(ServerFrame::Pong),
-        ClientFrame::Send { .. } => Err(ServerFrame::error(
+        ClientFrame::Send { .. } | ClientFrame::Typing { .. } => Err(ServerFrame::error(
             ErrorCode::BadFrame,
-            "send is handled elsewhere",
+            "handled by the read loop",
             None,
         )),
     };
@@ -225,10 +231,76 @@ async fn welcome(state: &AppState, user: &User, conn: &Arc<Conn>) -> Result<Serv
     state.hub.subscribe(conn, before.iter().map(|r| r.id));
     let rooms = state.store.rooms_of(user.id).await.map_err(unavailable)?;
     state.hub.subscribe(conn, rooms.iter().map(|r| r.id));
+    let contacts = state.leases.contacts_of(user.id).await.map_err(|e| {
+        tracing::warn!(error = %e, "cannot read contacts");
+        unavailable_frame()
+    })?;
     Ok(ServerFrame::Welcome {
         user: user.clone(),
         rooms,
+        contacts,
     })
+}
+
+async fn members(
+    state: &AppState,
+    user: &User,
+    conn: &Arc<Conn>,
+    room: RoomId,
+) -> Result<ServerFrame, ServerFrame> {
+    member(state, user, conn, room).await?;
+    let members = state.store.member_marks(room).await.map_err(unavailable)?;
+    Ok(ServerFrame::Members { room, members })
+}
+
+/// How often one connection may say it is typing in one room: the client
+/// sends every 3 s; anything much faster is a flood and is dropped.
+const TYPING_EVERY_MS: i64 = 1_500;
+
+/// Per connection: when each room last relayed typing, and when the client
+/// was last told it floods (once per window, not once per frame).
+#[derive(Default)]
+struct TypingLimit {
+    last: std::collections::HashMap<RoomId, i64>,
+    warned: i64,
+}
+
+/// Relays "typing" to the room's online members; never stored.
+async fn typed(
+    state: &AppState,
+    user: &User,
+    conn: &Arc<Conn>,
+    limit: &mut TypingLimit,
+    room: RoomId,
+) -> Option<ServerFrame> {
+    let now = now_ms();
+    if limit.last.get(&room).is_some_and(|&t| now - t < TYPING_EVERY_MS) {
+        if now - limit.warned < 10_000 {
+            return None;
+        }
+        limit.warned = now;
+        return Some(ServerFrame::error(
+            ErrorCode::RateLimited,
+            "typing is relayed at most once every 3 s per room; the extra ones were dropped.",
+            None,
+        ));
+    }
+    if let Err(e) = member(state, user, conn, room).await {
+        return Some(e);
+    }
+    if limit.last.len() > 64 {
+        limit.last.retain(|_, t| now - *t < TYPING_EVERY_MS);
+    }
+    limit.last.insert(room, now);
+    state
+        .bus
+        .publish(Event::Typing {
+            room,
+            user: user.id,
+            name: user.display_name.clone(),
+        })
+        .await;
+    None
 }
 
 async fn sync(
@@ -310,7 +382,12 @@ async fn marks(
     read: Seq,
 ) -> Result<ServerFrame, ServerFrame> {
     member(state, user, conn, room).await?;
-    let head = state.store.head(room).await.map_err(unavailable)?.unwrap_or(0);
+    let (head, kind) = state
+        .store
+        .head_and_kind(room)
+        .await
+        .map_err(unavailable)?
+        .unwrap_or((0, RoomKind::Group));
     let seq = delivered.max(read);
     if seq < 0 || seq > head {
         return Err(ServerFrame::error(
@@ -324,26 +401,22 @@ async fn marks(
         .raise_marks(room, user.id, delivered, read)
         .await
         .map_err(unavailable)?;
-    let Some((delivered, read)) = stored else {
+    let Some(stored) = stored else {
         return Err(ServerFrame::error(
             ErrorCode::NotMember,
             format!("You are not a member of room {room}."),
             None,
         ));
     };
-    let kind = match state.store.room_of(room, user.id).await.map_err(unavailable)? {
-        Some(summary) => summary.kind,
-        None => crate::model::RoomKind::Group,
-    };
-    state
-        .receipts
-        .publish(room, kind, user.id, (delivered, read))
-        .await;
+    let marks = (stored.delivered, stored.read);
+    if stored.rose {
+        state.receipts.publish(room, kind, user.id, marks).await;
+    }
     Ok(ServerFrame::Receipt {
         room,
         user: user.id,
-        delivered,
-        read,
+        delivered: marks.0,
+        read: marks.1,
     })
 }
 
@@ -376,6 +449,10 @@ fn page(limit: Option<u32>) -> u32 {
 
 fn unavailable(e: StoreError) -> ServerFrame {
     tracing::warn!(error = %e, "storage unavailable for a socket request");
+    unavailable_frame()
+}
+
+fn unavailable_frame() -> ServerFrame {
     ServerFrame::error(
         ErrorCode::Unavailable,
         "Storage is unavailable right now; try again shortly.",

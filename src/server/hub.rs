@@ -171,9 +171,14 @@ impl Hub {
 
     /// Sends a frame to every local connection of `user`.
     pub fn to_user(&self, user: UserId, frame: &ServerFrame) {
+        self.to_users(&[user], frame);
+    }
+
+    /// Sends a frame to every local connection of each of `users`.
+    pub fn to_users(&self, users: &[UserId], frame: &ServerFrame) {
         let Some(bytes) = encode(frame) else { return };
         let Ok(index) = self.index.read() else { return };
-        if let Some(conns) = index.users.get(&user) {
+        for conns in users.iter().filter_map(|u| index.users.get(u)) {
             for conn in conns.values() {
                 self.push(conn, &bytes);
             }

@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod gateway;
 mod http;
 pub mod hub;
+pub mod presence;
 pub mod receipts;
 pub mod rooms;
 pub mod state;

@@ -11,6 +11,7 @@ use super::cache::{Cache, LocalCache};
 use super::config::Config;
 use super::delivery::Delivery;
 use super::hub::Hub;
+use super::presence::Leases;
 use super::receipts::Receipts;
 use super::storage::DynStore;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub cache: Arc<dyn Cache>,
     pub delivery: Delivery,
     pub receipts: Receipts,
+    /// Who is online (presence leases).
+    pub leases: Leases,
 }
 
 impl AppState {
@@ -46,8 +49,10 @@ impl AppState {
         let cache: Arc<dyn Cache> = Arc::new(LocalCache::new(CACHED_PER_ROOM));
         let delivery = Delivery::start(store.clone(), cache.clone(), bus.clone(), config.max_body_chars);
         let receipts = Receipts::new(bus.clone());
+        let leases = Leases::new(store.clone(), bus.clone(), config.presence_max_members);
         Self {
             receipts,
+            leases,
             store,
             config: Arc::new(config),
             origins,

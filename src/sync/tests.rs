@@ -19,6 +19,7 @@ fn summary(id: RoomId, head: Seq) -> RoomSummary {
         id,
         kind: RoomKind::Group,
         name: format!("room {id}"),
+        peer: None,
         peer_handle: None,
         head_seq: head,
         read_seq: 0,
@@ -44,8 +45,24 @@ fn msg(room: RoomId, seq: Seq) -> Message {
 fn welcomed(rooms: Vec<RoomSummary>) -> (Client, Output) {
     let mut c = Client::new(Config::default());
     assert_eq!(c.connected().frames, vec![ClientFrame::Hello]);
-    let out = c.handle(ServerFrame::Welcome { user: user(), rooms }, 0);
+    let out = c.handle(
+        ServerFrame::Welcome {
+            user: user(),
+            rooms,
+            contacts: vec![],
+        },
+        0,
+    );
     (c, out)
+}
+
+/// The frames of a step other than delivered/read reports (they have tests of their own).
+fn sent(out: &Output) -> Vec<ClientFrame> {
+    out.frames
+        .iter()
+        .filter(|f| !matches!(f, ClientFrame::Delivered { .. } | ClientFrame::Read { .. }))
+        .cloned()
+        .collect()
 }
 
 fn seqs(c: &Client, room: RoomId) -> Vec<Seq> {
@@ -65,7 +82,7 @@ fn batch(room: RoomId, range: std::ops::RangeInclusive<Seq>, more: bool) -> Serv
 fn welcome_syncs_rooms_that_are_behind() {
     let (c, out) = welcomed(vec![summary(1, 0), summary(2, 5)]);
     assert_eq!(
-        out.frames,
+        sent(&out),
         vec![ClientFrame::Sync {
             room: 2,
             after: 0,
@@ -81,7 +98,7 @@ fn in_order_messages_extend_the_timeline() {
     let (mut c, _) = welcomed(vec![summary(1, 0)]);
     for s in 1..=3 {
         let out = c.handle(ServerFrame::Msg(msg(1, s)), 0);
-        assert!(out.frames.is_empty());
+        assert!(sent(&out).is_empty());
         assert!(out.changed.contains(&1));
     }
     assert_eq!(c.room(1).unwrap().last, 3);
@@ -93,7 +110,7 @@ fn duplicates_are_dropped() {
     let (mut c, _) = welcomed(vec![summary(1, 0)]);
     c.handle(ServerFrame::Msg(msg(1, 1)), 0);
     let out = c.handle(ServerFrame::Msg(msg(1, 1)), 0);
-    assert!(out.changed.is_empty() && out.frames.is_empty());
+    assert!(out.changed.is_empty() && sent(&out).is_empty());
     c.handle(batch(1, 1..=1, false), 0);
     assert_eq!(seqs(&c, 1), vec![1]);
 }
@@ -104,7 +121,7 @@ fn a_gap_asks_for_sync_once_and_the_batch_fills_it() {
     c.handle(ServerFrame::Msg(msg(1, 1)), 0);
     let out = c.handle(ServerFrame::Msg(msg(1, 4)), 0);
     assert_eq!(
-        out.frames,
+        sent(&out),
         vec![ClientFrame::Sync {
             room: 1,
             after: 1,
@@ -112,10 +129,10 @@ fn a_gap_asks_for_sync_once_and_the_batch_fills_it() {
         }]
     );
     let out = c.handle(ServerFrame::Msg(msg(1, 5)), 0);
-    assert!(out.frames.is_empty(), "one sync in flight is enough");
+    assert!(sent(&out).is_empty(), "one sync in flight is enough");
     assert_eq!(c.room(1).unwrap().last, 1);
     let out = c.handle(batch(1, 2..=5, false), 0);
-    assert!(out.frames.is_empty());
+    assert!(sent(&out).is_empty());
     assert_eq!(c.room(1).unwrap().last, 5);
     assert_eq!(seqs(&c, 1), vec![1, 2, 3, 4, 5]);
 }
@@ -134,7 +151,7 @@ fn reordered_frames_end_in_seq_order() {
 fn paged_sync_continues_until_no_more() {
     let (mut c, out) = welcomed(vec![summary(1, 250)]);
     assert_eq!(
-        out.frames,
+        sent(&out),
         vec![ClientFrame::Sync {
             room: 1,
             after: 0,
@@ -143,7 +160,7 @@ fn paged_sync_continues_until_no_more() {
     );
     let out = c.handle(batch(1, 1..=100, true), 0);
     assert_eq!(
-        out.frames,
+        sent(&out),
         vec![ClientFrame::Sync {
             room: 1,
             after: 100,
@@ -152,7 +169,7 @@ fn paged_sync_continues_until_no_more() {
     );
     let out = c.handle(batch(1, 101..=200, true), 0);
     assert_eq!(
-        out.frames,
+        sent(&out),
         vec![ClientFrame::Sync {
             room: 1,
             after: 200,
@@ -160,7 +177,7 @@ fn paged_sync_continues_until_no_more() {
         }]
     );
     let out = c.handle(batch(1, 201..=250, false), 0);
-    assert!(out.frames.is_empty());
+    assert!(sent(&out).is_empty());
     assert_eq!(c.room(1).unwrap().last, 250);
 }
 
@@ -171,7 +188,7 @@ fn a_full_page_asks_for_more_even_beyond_the_known_head() {
     c.handle(ServerFrame::Msg(msg(1, 100)), 0);
     let out = c.handle(batch(1, 1..=100, true), 0);
     assert_eq!(
-        out.frames,
+        sent(&out),
         vec![ClientFrame::Sync {
             room: 1,
             after: 100,
@@ -186,7 +203,7 @@ fn sends_are_acked_once_and_land_in_the_timeline() {
     let cid = Uuid::from_u128(42);
     let out = c.send(1, cid, "hello".into(), 0);
     assert_eq!(
-        out.frames,
+        sent(&out),
         vec![ClientFrame::Send {
             room: 1,
             cid,
@@ -223,17 +240,17 @@ fn unacked_sends_are_retransmitted_with_backoff_and_the_same_cid() {
     let (mut c, _) = welcomed(vec![summary(1, 0)]);
     let cid = Uuid::from_u128(42);
     c.send(1, cid, "hello".into(), 0);
-    assert!(c.tick(4_999).frames.is_empty());
+    assert!(sent(&c.tick(4_999)).is_empty());
     let again = ClientFrame::Send {
         room: 1,
         cid,
         body: "hello".into(),
     };
-    assert_eq!(c.tick(5_000).frames, vec![again.clone()]);
-    assert!(c.tick(14_999).frames.is_empty(), "then after 10 s");
-    assert_eq!(c.tick(15_000).frames, vec![again.clone()]);
-    assert!(c.tick(34_999).frames.is_empty(), "then after 20 s");
-    assert_eq!(c.tick(35_000).frames, vec![again]);
+    assert_eq!(sent(&c.tick(5_000)), vec![again.clone()]);
+    assert!(sent(&c.tick(14_999)).is_empty(), "then after 10 s");
+    assert_eq!(sent(&c.tick(15_000)), vec![again.clone()]);
+    assert!(sent(&c.tick(34_999)).is_empty(), "then after 20 s");
+    assert_eq!(sent(&c.tick(35_000)), vec![again]);
     assert_eq!(backoff(30, 5_000, 60_000), 60_000);
 }
 
@@ -247,19 +264,20 @@ fn reconnect_resends_the_outbox_and_resumes_from_last() {
     c.disconnected();
     let offline = Uuid::from_u128(43);
     let out = c.send(1, offline, "while offline".into(), 1);
-    assert!(out.frames.is_empty(), "nothing is sent while disconnected");
-    assert!(c.tick(100_000).frames.is_empty());
+    assert!(sent(&out).is_empty(), "nothing is sent while disconnected");
+    assert!(sent(&c.tick(100_000)).is_empty());
 
     assert_eq!(c.connected().frames, vec![ClientFrame::Hello]);
     let out = c.handle(
         ServerFrame::Welcome {
             user: user(),
             rooms: vec![summary(1, 6)],
+            contacts: vec![],
         },
         200_000,
     );
     assert_eq!(
-        out.frames,
+        sent(&out),
         vec![
             ClientFrame::Sync {
                 room: 1,
@@ -315,7 +333,7 @@ fn refused_sends_fail_and_retryable_ones_wait() {
     c.handle(ServerFrame::error(ErrorCode::Unavailable, "later", Some(b)), 0);
     assert_eq!(c.outbox()[0].failed.as_deref(), Some("You are not a member."));
     assert_eq!(c.outbox()[1].failed, None);
-    let frames = c.tick(5_000).frames;
+    let frames = sent(&c.tick(5_000));
     assert_eq!(
         frames,
         vec![ClientFrame::Send {
@@ -327,7 +345,7 @@ fn refused_sends_fail_and_retryable_ones_wait() {
     c.discard(a);
     assert_eq!(c.outbox().len(), 1);
     let out = c.retry(b, 6_000);
-    assert_eq!(out.frames.len(), 1);
+    assert_eq!(sent(&out).len(), 1);
 }
 
 #[test]
@@ -336,7 +354,7 @@ fn resync_asks_every_room_from_its_last() {
     c.handle(ServerFrame::Msg(msg(2, 1)), 0);
     let out = c.handle(ServerFrame::Resync { room: None }, 0);
     assert_eq!(
-        out.frames,
+        sent(&out),
         vec![
             ClientFrame::Sync {
                 room: 1,
@@ -355,11 +373,11 @@ fn resync_asks_every_room_from_its_last() {
 #[test]
 fn a_resync_during_a_sync_does_not_start_a_second_one() {
     let (mut c, out) = welcomed(vec![summary(1, 300)]);
-    assert_eq!(out.frames.len(), 1);
-    assert!(c.handle(ServerFrame::Resync { room: None }, 0).frames.is_empty());
+    assert_eq!(sent(&out).len(), 1);
+    assert!(sent(&c.handle(ServerFrame::Resync { room: None }, 0)).is_empty());
     let out = c.handle(batch(1, 1..=100, true), 0);
     assert_eq!(
-        out.frames,
+        sent(&out),
         vec![ClientFrame::Sync {
             room: 1,
             after: 100,
@@ -371,11 +389,11 @@ fn a_resync_during_a_sync_does_not_start_a_second_one() {
 #[test]
 fn a_refused_sync_is_asked_again_later() {
     let (mut c, out) = welcomed(vec![summary(1, 3)]);
-    assert_eq!(out.frames.len(), 1);
+    assert_eq!(sent(&out).len(), 1);
     c.handle(ServerFrame::error(ErrorCode::Unavailable, "db down", None), 1_000);
-    assert!(c.tick(1_500).frames.is_empty());
+    assert!(sent(&c.tick(1_500)).is_empty());
     assert_eq!(
-        c.tick(3_000).frames,
+        sent(&c.tick(3_000)),
         vec![ClientFrame::Sync {
             room: 1,
             after: 0,
@@ -390,7 +408,7 @@ fn new_rooms_and_unknown_rooms_are_synced() {
     let out = c.handle(ServerFrame::Room(summary(7, 2)), 0);
     assert!(out.rooms_changed);
     assert_eq!(
-        out.frames,
+        sent(&out),
         vec![ClientFrame::Sync {
             room: 7,
             after: 0,
@@ -400,7 +418,7 @@ fn new_rooms_and_unknown_rooms_are_synced() {
     let out = c.handle(ServerFrame::Msg(msg(8, 3)), 0);
     assert!(out.rooms_changed);
     assert_eq!(
-        out.frames,
+        sent(&out),
         vec![ClientFrame::Sync {
             room: 8,
             after: 0,
@@ -421,11 +439,12 @@ fn a_new_device_starts_near_the_head_and_pages_history() {
         ServerFrame::Welcome {
             user: user(),
             rooms: vec![summary(1, 120)],
+            contacts: vec![],
         },
         0,
     );
     assert_eq!(
-        out.frames,
+        sent(&out),
         vec![ClientFrame::Sync {
             room: 1,
             after: 70,
@@ -435,14 +454,14 @@ fn a_new_device_starts_near_the_head_and_pages_history() {
     c.handle(batch(1, 71..=120, false), 0);
     let out = c.load_older(1);
     assert_eq!(
-        out.frames,
+        sent(&out),
         vec![ClientFrame::History {
             room: 1,
             before: 71,
             limit: Some(50)
         }]
     );
-    assert!(c.load_older(1).frames.is_empty(), "one page at a time");
+    assert!(sent(&c.load_older(1)).is_empty(), "one page at a time");
     let older = (21..=70).map(|s| msg(1, s)).collect();
     c.handle(
         ServerFrame::Batch {
@@ -467,7 +486,7 @@ fn a_new_device_starts_near_the_head_and_pages_history() {
         0,
     );
     assert!(c.room(1).unwrap().history_done);
-    assert!(c.load_older(1).frames.is_empty());
+    assert!(sent(&c.load_older(1)).is_empty());
     assert_eq!(seqs(&c, 1), (1..=120).collect::<Vec<_>>());
 }
 
@@ -485,11 +504,12 @@ fn the_outbox_survives_a_reload_and_is_sent_once_connected() {
         ServerFrame::Welcome {
             user: user(),
             rooms: vec![summary(1, 0)],
+            contacts: vec![],
         },
         0,
     );
     assert_eq!(
-        out.frames,
+        sent(&out),
         vec![ClientFrame::Send {
             room: 1,
             cid: Uuid::from_u128(5),
@@ -540,4 +560,162 @@ fn my_read_mark_from_another_device_clears_unread() {
         3,
         "never back"
     );
+}
+
+fn reports(out: &Output) -> Vec<ClientFrame> {
+    out.frames
+        .iter()
+        .filter(|f| matches!(f, ClientFrame::Delivered { .. } | ClientFrame::Read { .. }))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn held_messages_are_reported_delivered_a_few_times_a_second() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    let out = c.handle(ServerFrame::Msg(msg(1, 1)), 1_000);
+    assert_eq!(reports(&out), vec![ClientFrame::Delivered { room: 1, seq: 1 }]);
+    let out = c.handle(ServerFrame::Msg(msg(1, 2)), 1_100);
+    assert!(reports(&out).is_empty(), "coalesced");
+    c.handle(ServerFrame::Msg(msg(1, 4)), 1_150);
+    assert_eq!(
+        reports(&c.tick(1_400)),
+        vec![ClientFrame::Delivered { room: 1, seq: 2 }],
+        "up to the gap only"
+    );
+}
+
+#[test]
+fn seeing_a_message_clears_unread_at_once_and_reports_read() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    for s in 1..=5 {
+        c.handle(ServerFrame::Msg(msg(1, s)), 0);
+    }
+    let unread = |c: &Client| c.room(1).unwrap().summary.as_ref().unwrap().unread();
+    assert_eq!(unread(&c), 5);
+    let out = c.saw(1, 3, 10_000);
+    assert!(out.rooms_changed);
+    assert_eq!(unread(&c), 2);
+    assert_eq!(
+        reports(&out),
+        vec![
+            ClientFrame::Read { room: 1, seq: 3 },
+            ClientFrame::Delivered { room: 1, seq: 5 }
+        ],
+        "with the delivered report the arrivals left pending"
+    );
+    let out = c.saw(1, 2, 10_500);
+    assert!(
+        !out.rooms_changed && reports(&out).is_empty(),
+        "an older one changes nothing"
+    );
+    assert!(c.saw(1, 5, 10_100).frames.is_empty(), "coalesced");
+    assert_eq!(unread(&c), 0);
+    assert_eq!(
+        reports(&c.tick(10_400)),
+        vec![ClientFrame::Read { room: 1, seq: 5 }]
+    );
+    // A welcome carrying an older read mark (the report was in flight)
+    // does not bring the badge back.
+    c.disconnected();
+    c.connected();
+    let out = c.handle(
+        ServerFrame::Welcome {
+            user: user(),
+            rooms: vec![summary(1, 5)],
+            contacts: vec![],
+        },
+        20_000,
+    );
+    assert_eq!(unread(&c), 0);
+    assert_eq!(
+        reports(&out),
+        vec![ClientFrame::Read { room: 1, seq: 5 }],
+        "sent again"
+    );
+}
+
+#[test]
+fn ticks_follow_the_other_members_marks_once_the_room_is_watched() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    let out = c.watch(1);
+    assert_eq!(out.frames, vec![ClientFrame::Members { room: 1 }]);
+    assert!(c.watch(1).frames.is_empty(), "one request at a time");
+    let mark = |user, delivered, read| crate::protocol::MemberMarks {
+        user,
+        name: format!("u{user}"),
+        delivered,
+        read,
+    };
+    c.handle(
+        ServerFrame::Members {
+            room: 1,
+            members: vec![mark(ME, 0, 0), mark(2, 1, 0), mark(3, 0, 0)],
+        },
+        0,
+    );
+    assert_eq!(c.tick_of(1, 1), Tick::Sent, "3 does not have it");
+    let receipt = |user, delivered, read| ServerFrame::Receipt {
+        room: 1,
+        user,
+        delivered,
+        read,
+    };
+    let out = c.handle(receipt(3, 1, 0), 0);
+    assert!(out.changed.contains(&1), "ticks re-render");
+    assert_eq!(c.tick_of(1, 1), Tick::Delivered);
+    c.handle(receipt(2, 1, 1), 0);
+    assert_eq!(c.read_by(1, 1), (vec!["u2".to_string()], 2));
+    c.handle(receipt(3, 1, 1), 0);
+    assert_eq!(c.tick_of(1, 1), Tick::Read);
+    // After a reconnect the members are asked again (marks moved meanwhile).
+    c.disconnected();
+    c.connected();
+    let out = c.handle(
+        ServerFrame::Welcome {
+            user: user(),
+            rooms: vec![summary(1, 0)],
+            contacts: vec![],
+        },
+        0,
+    );
+    assert!(out.frames.contains(&ClientFrame::Members { room: 1 }));
+}
+
+#[test]
+fn typing_shows_for_others_only_and_clears_when_their_message_arrives() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    let typing = |user| ServerFrame::Typing {
+        room: 1,
+        user,
+        name: format!("u{user}"),
+    };
+    assert!(c.handle(typing(ME), 0).typing.is_empty(), "not my own");
+    assert!(c.handle(typing(2), 0).typing.contains(&1));
+    assert_eq!(c.typing_names(1), ["u2"]);
+    let out = c.handle(ServerFrame::Msg(msg(1, 1)), 1_000);
+    assert!(out.typing.contains(&1));
+    assert!(c.typing_names(1).is_empty(), "msg() is from user 2");
+    c.handle(typing(2), 2_000);
+    assert!(c.tick(6_999).typing.is_empty());
+    assert!(c.tick(7_000).typing.contains(&1), "gone ~5 s after the last");
+    assert!(c.typing_names(1).is_empty());
+    assert_eq!(c.typing(1, 0).frames, vec![ClientFrame::Typing { room: 1 }]);
+    assert!(c.typing(1, 2_000).frames.is_empty(), "at most every 3 s");
+}
+
+#[test]
+fn presence_comes_with_the_welcome_and_then_live() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    assert!(c.presence(2).is_none());
+    let p = |online, last_seen| crate::protocol::Presence {
+        user: 2,
+        online,
+        last_seen,
+    };
+    let out = c.handle(ServerFrame::Presence(p(true, None)), 0);
+    assert!(out.presence_changed);
+    assert!(c.presence(2).unwrap().online);
+    c.handle(ServerFrame::Presence(p(false, Some(9))), 0);
+    assert_eq!(c.presence(2), Some(&p(false, Some(9))));
 }

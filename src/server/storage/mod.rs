@@ -17,8 +17,8 @@ use async_trait::async_trait;
 
 use uuid::Uuid;
 
-use crate::model::{Member, Role, RoomId, RoomSummary, User, UserId};
-use crate::protocol::{Message, Seq};
+use crate::model::{Member, Role, RoomId, RoomKind, RoomSummary, User, UserId};
+use crate::protocol::{MemberMarks, Message, Seq};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -36,6 +36,14 @@ pub enum Access {
     NoSuchRoom,
     NotMember,
     Member(Role),
+}
+
+/// A member's marks as stored after a report; `rose` says the report moved them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredMarks {
+    pub delivered: Seq,
+    pub read: Seq,
+    pub rose: bool,
 }
 
 /// A message to store, as the delivery module hands it over.
@@ -183,7 +191,24 @@ pub trait Store: Send + Sync + 'static {
         user: UserId,
         delivered: Seq,
         read: Seq,
-    ) -> Result<Option<(Seq, Seq)>, StoreError>;
+    ) -> Result<Option<StoredMarks>, StoreError>;
+
+    /// Every member of a room with their marks, in joining order.
+    async fn member_marks(&self, room: RoomId) -> Result<Vec<MemberMarks>, StoreError>;
+
+    /// The room's last seq and kind, None if there is no such room.
+    async fn head_and_kind(&self, room: RoomId) -> Result<Option<(Seq, RoomKind)>, StoreError>;
+
+    /// The people who see `user`'s presence: everyone sharing a direct room
+    /// or a group of at most `max_members` with them, with their last-seen time.
+    async fn contacts(
+        &self,
+        user: UserId,
+        max_members: i64,
+    ) -> Result<Vec<(UserId, Option<i64>)>, StoreError>;
+
+    /// Records when the user was last online (never moves back).
+    async fn set_last_seen(&self, user: UserId, at: i64) -> Result<(), StoreError>;
 
     /// Up to `limit` messages with seq > `after`, oldest first.
     async fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> Result<Vec<Message>, StoreError>;

@@ -7,9 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::{sql, Access, Appended, Credentials, NewMessage, StoreError};
-use crate::model::{Member, RoomId, RoomSummary, User, UserId};
-use crate::protocol::{Message, Seq};
+use super::{sql, Access, Appended, Credentials, NewMessage, StoreError, StoredMarks};
+use crate::model::{Member, RoomId, RoomKind, RoomSummary, User, UserId};
+use crate::protocol::{MemberMarks, Message, Seq};
 
 pub struct PgStore {
     read: PgPool,

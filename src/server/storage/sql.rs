@@ -17,6 +17,9 @@ pub(super) const USER_COLUMNS: &str = "id, handle, display_name";
 pub(super) const SUMMARY_SELECT: &str = "
     SELECT r.id, r.kind, r.name, r.head_seq, m.read_seq, r.last_activity,
            (SELECT COUNT(*) FROM members c WHERE c.room_id = r.id) AS member_count,
+           (SELECT o.user_id FROM members o
+             WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id
+             LIMIT 1) AS peer,
            (SELECT u.handle FROM members o JOIN users u ON u.id = o.user_id
              WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id
              LIMIT 1) AS peer_handle,
@@ -60,6 +63,7 @@ pub(super) type SummaryRow = (
     i64,
     i64,
     i64,
+    Option<i64>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -74,8 +78,19 @@ pub(super) fn user(row: UserRow) -> User {
 }
 
 pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
-    let (id, kind, name, head_seq, read_seq, last_activity, member_count, peer_handle, peer_name, preview) =
-        row;
+    let (
+        id,
+        kind,
+        name,
+        head_seq,
+        read_seq,
+        last_activity,
+        member_count,
+        peer,
+        peer_handle,
+        peer_name,
+        preview,
+    ) = row;
     let kind =
         RoomKind::parse(&kind).ok_or_else(|| StoreError::Internal(format!("room {id} has kind {kind:?}")))?;
     let name = match kind {
@@ -86,6 +101,7 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         id,
         kind,
         name,
+        peer,
         peer_handle,
         head_seq,
         read_seq,
@@ -467,13 +483,15 @@ macro_rules! impl_store {
                 user: UserId,
                 delivered: Seq,
                 read: Seq,
-            ) -> Result<Option<(Seq, Seq)>, StoreError> {
+            ) -> Result<Option<StoredMarks>, StoreError> {
                 let delivered = delivered.max(read);
-                let marks: Option<(i64, i64)> = sqlx::query_as(
+                // Only a rise writes (and reports `rose`); a report at or below
+                // the marks just reads them.
+                let raised: Option<(i64, i64)> = sqlx::query_as(
                     "UPDATE members
                         SET delivered_seq = CASE WHEN delivered_seq < $3 THEN $3 ELSE delivered_seq END,
                             read_seq = CASE WHEN read_seq < $4 THEN $4 ELSE read_seq END
-                      WHERE room_id = $1 AND user_id = $2
+                      WHERE room_id = $1 AND user_id = $2 AND (delivered_seq < $3 OR read_seq < $4)
                   RETURNING delivered_seq, read_seq",
                 )
                 .bind(room)
@@ -482,7 +500,71 @@ macro_rules! impl_store {
                 .bind(read)
                 .fetch_optional(&self.write)
                 .await?;
-                Ok(marks)
+                if let Some((delivered, read)) = raised {
+                    return Ok(Some(StoredMarks { delivered, read, rose: true }));
+                }
+                let current: Option<(i64, i64)> =
+                    sqlx::query_as("SELECT delivered_seq, read_seq FROM members WHERE room_id = $1 AND user_id = $2")
+                        .bind(room)
+                        .bind(user)
+                        .fetch_optional(&self.read)
+                        .await?;
+                Ok(current.map(|(delivered, read)| StoredMarks { delivered, read, rose: false }))
+            }
+
+            async fn member_marks(&self, room: RoomId) -> Result<Vec<MemberMarks>, StoreError> {
+                let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+                    "SELECT u.id, u.display_name, m.delivered_seq, m.read_seq
+                       FROM members m JOIN users u ON u.id = m.user_id
+                      WHERE m.room_id = $1 ORDER BY m.joined_at, u.handle",
+                )
+                .bind(room)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(user, name, delivered, read)| MemberMarks { user, name, delivered, read })
+                    .collect())
+            }
+
+            async fn head_and_kind(&self, room: RoomId) -> Result<Option<(Seq, RoomKind)>, StoreError> {
+                let row: Option<(i64, String)> = sqlx::query_as("SELECT head_seq, kind FROM rooms WHERE id = $1")
+                    .bind(room)
+                    .fetch_optional(&self.read)
+                    .await?;
+                row.map(|(head, kind)| {
+                    RoomKind::parse(&kind)
+                        .map(|k| (head, k))
+                        .ok_or_else(|| StoreError::Internal(format!("room {room} has kind {kind:?}")))
+                })
+                .transpose()
+            }
+
+            async fn contacts(&self, user: UserId, max_members: i64) -> Result<Vec<(UserId, Option<i64>)>, StoreError> {
+                let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT u.id, u.last_seen FROM users u WHERE u.id IN (
+                        SELECT o.user_id FROM members m
+                          JOIN rooms r ON r.id = m.room_id
+                          JOIN members o ON o.room_id = m.room_id
+                         WHERE m.user_id = $1 AND o.user_id <> $1
+                           AND (r.kind = 'direct'
+                                OR (SELECT COUNT(*) FROM members c WHERE c.room_id = r.id) <= $2))
+                     ORDER BY u.id",
+                )
+                .bind(user)
+                .bind(max_members)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows)
+            }
+
+            async fn set_last_seen(&self, user: UserId, at: i64) -> Result<(), StoreError> {
+                sqlx::query("UPDATE users SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $2)")
+                    .bind(user)
+                    .bind(at)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
             }
 
             async fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> Result<Vec<Message>, StoreError> {

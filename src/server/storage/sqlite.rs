@@ -10,9 +10,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::{sql, Access, Appended, Credentials, NewMessage, StoreError};
-use crate::model::{Member, RoomId, RoomSummary, User, UserId};
-use crate::protocol::{Message, Seq};
+use super::{sql, Access, Appended, Credentials, NewMessage, StoreError, StoredMarks};
+use crate::model::{Member, RoomId, RoomKind, RoomSummary, User, UserId};
+use crate::protocol::{MemberMarks, Message, Seq};
 
 pub struct SqliteStore {
     read: SqlitePool,

@@ -1,0 +1,200 @@
+//! Presence: a person is online while any of their devices holds a live
+//! connection. Each connection takes a lease for its lifetime; the gateway's
+//! heartbeat ends a connection that stops answering, so a device that dies
+//! without a close frame lets go of its lease within the heartbeat timeout.
+//! (The cluster shape keeps the leases in Redis, with a TTL a little over
+//! that timeout; this is the single-node book.)
+//!
+//! Changes are announced only to the person's contacts (people sharing a
+//! direct room or a small group with them) and at most once per
+//! `MIN_GAP` per person: a flapping connection costs one announcement per
+//! gap, carrying the state at that moment, never a frame per flap.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::bus::{Bus, Event};
+use super::context::now_ms;
+use super::storage::DynStore;
+use crate::model::UserId;
+use crate::protocol::Presence;
+
+/// The shortest time between two announcements about one person.
+const MIN_GAP: Duration = Duration::from_millis(500);
+
+#[derive(Default)]
+struct Entry {
+    conns: usize,
+    /// What the contacts were last told.
+    announced: Option<bool>,
+    last_announce: Option<Instant>,
+    scheduled: bool,
+}
+
+#[derive(Clone)]
+pub struct Leases {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: DynStore,
+    bus: Arc<dyn Bus>,
+    /// Groups larger than this do not carry presence.
+    max_members: i64,
+    users: Mutex<HashMap<UserId, Entry>>,
+}
+
+/// One connection's hold on its user's presence; dropping it lets go.
+pub struct Lease {
+    leases: Leases,
+    user: UserId,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.leases.release(self.user);
+    }
+}
+
+impl Leases {
+    pub fn new(store: DynStore, bus: Arc<dyn Bus>, max_members: u32) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                bus,
+                max_members: i64::from(max_members),
+                users: Mutex::default(),
+            }),
+        }
+    }
+
+    /// A connection of `user` opened.
+    pub fn take(&self, user: UserId) -> Lease {
+        let first = self.update(user, |e| {
+            e.conns += 1;
+            e.conns == 1
+        });
+        if first {
+            self.changed(user);
+        }
+        Lease {
+            leases: self.clone(),
+            user,
+        }
+    }
+
+    fn release(&self, user: UserId) {
+        let last = self.update(user, |e| {
+            e.conns = e.conns.saturating_sub(1);
+            e.conns == 0
+        });
+        if last {
+            self.changed(user);
+        }
+    }
+
+    pub fn is_online(&self, user: UserId) -> bool {
+        self.inner
+            .users
+            .lock()
+            .map(|u| u.get(&user).is_some_and(|e| e.conns > 0))
+            .unwrap_or(false)
+    }
+
+    /// The presence of everyone who sees `user`'s (they see each other's).
+    pub async fn contacts_of(&self, user: UserId) -> anyhow::Result<Vec<Presence>> {
+        let contacts = self.inner.store.contacts(user, self.inner.max_members).await?;
+        Ok(contacts
+            .into_iter()
+            .map(|(id, last_seen)| {
+                let online = self.is_online(id);
+                Presence {
+                    user: id,
+                    online,
+                    last_seen: if online { None } else { last_seen },
+                }
+            })
+            .collect())
+    }
+
+    fn update<T>(&self, user: UserId, f: impl FnOnce(&mut Entry) -> T) -> T {
+        let mut users = self.inner.users.lock().unwrap_or_else(|p| p.into_inner());
+        f(users.entry(user).or_default())
+    }
+
+    /// Schedules an announcement of `user`'s state, unless one is pending.
+    fn changed(&self, user: UserId) {
+        let delay = self.update(user, |e| {
+            if e.scheduled {
+                return None;
+            }
+            e.scheduled = true;
+            Some(
+                e.last_announce
+                    .map_or(Duration::ZERO, |t| MIN_GAP.saturating_sub(t.elapsed())),
+            )
+        });
+        let Some(delay) = delay else { return };
+        let this = self.clone();
+        tokio::spawn(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            this.announce(user).await;
+        });
+    }
+
+    /// Tells the contacts the state `user` is in now, if it is news to them.
+    async fn announce(&self, user: UserId) {
+        let online = self.update(user, |e| {
+            e.scheduled = false;
+            let online = e.conns > 0;
+            if e.announced == Some(online) {
+                return None;
+            }
+            e.announced = Some(online);
+            e.last_announce = Some(Instant::now());
+            Some(online)
+        });
+        let Some(online) = online else {
+            self.forget_later(user);
+            return;
+        };
+        let now = now_ms();
+        if let Err(e) = self.inner.store.set_last_seen(user, now).await {
+            tracing::warn!(error = %e, user, "cannot store last seen");
+        }
+        let to = match self.inner.store.contacts(user, self.inner.max_members).await {
+            Ok(c) => c.into_iter().map(|(id, _)| id).collect(),
+            Err(e) => {
+                // Contacts learn it on their next welcome.
+                tracing::warn!(error = %e, user, "cannot read contacts: presence not announced");
+                return;
+            }
+        };
+        let presence = Presence {
+            user,
+            online,
+            last_seen: (!online).then_some(now),
+        };
+        self.inner.bus.publish(Event::Presence { presence, to }).await;
+        if !online {
+            self.forget_later(user);
+        }
+    }
+
+    /// Drops the entry of someone offline once the gap has passed, so the
+    /// book holds only people who are (or just were) online.
+    fn forget_later(&self, user: UserId) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(MIN_GAP).await;
+            if let Ok(mut users) = this.inner.users.lock() {
+                if users.get(&user).is_some_and(|e| e.conns == 0 && !e.scheduled) {
+                    users.remove(&user);
+                }
+            }
+        });
+    }
+}
