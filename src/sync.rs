@@ -81,8 +81,6 @@ pub struct Room {
     pub history_done: bool,
     /// The members and their marks, once asked for (the room was opened).
     pub marks: Option<Marks>,
-    /// The room is (or was) open on this device: keep its members current.
-    watched: bool,
     members_in_flight: bool,
     sync_in_flight: bool,
     history_in_flight: bool,
@@ -151,6 +149,8 @@ pub struct Client {
     reports: Reports,
     typing: Typing,
     presence: BTreeMap<UserId, Presence>,
+    /// Rooms open (or once open) on this device: their members' marks are kept current.
+    watched: BTreeSet<RoomId>,
 }
 
 impl Client {
@@ -195,6 +195,11 @@ impl Client {
         self.presence.get(&user)
     }
 
+    /// The presence of everyone whose presence this client hears.
+    pub fn contacts(&self) -> impl Iterator<Item = &Presence> {
+        self.presence.values()
+    }
+
     /// The names of those typing in `room`.
     pub fn typing_names(&self, room: RoomId) -> Vec<String> {
         self.typing.names(room)
@@ -222,12 +227,15 @@ impl Client {
     /// keep them current from now on.
     pub fn watch(&mut self, room: RoomId) -> Output {
         let mut out = Output::default();
+        self.watched.insert(room);
         let welcomed = self.welcomed;
-        if let Some(r) = self.rooms.get_mut(&room) {
-            r.watched = true;
-            if welcomed && r.marks.is_none() {
-                r.ask_members(room, &mut out);
-            }
+        // A room just made may not be here yet: its `room` frame asks then.
+        if let Some(r) = self
+            .rooms
+            .get_mut(&room)
+            .filter(|r| welcomed && r.marks.is_none())
+        {
+            r.ask_members(room, &mut out);
         }
         out
     }
@@ -398,8 +406,10 @@ impl Client {
                 self.presence = contacts.into_iter().map(|p| (p.user, p)).collect();
                 out.presence_changed = true;
                 // Marks may have moved while this device was away.
-                for (&id, r) in self.rooms.iter_mut().filter(|(_, r)| r.watched) {
-                    r.ask_members(id, &mut out);
+                for id in &self.watched {
+                    if let Some(r) = self.rooms.get_mut(id) {
+                        r.ask_members(*id, &mut out);
+                    }
                 }
                 let (first, max) = (self.config.retry_first_ms, self.config.retry_max_ms);
                 for o in self.outbox.iter_mut().filter(|o| o.failed.is_none()) {
@@ -415,10 +425,11 @@ impl Client {
                     .and_then(|r| r.summary.as_ref())
                     .is_some_and(|s| s.member_count != count);
                 self.upsert_room(summary, &mut out);
+                let watched = self.welcomed && self.watched.contains(&id);
                 if let Some(r) = self
                     .rooms
                     .get_mut(&id)
-                    .filter(|r| grew && r.watched && self.welcomed)
+                    .filter(|r| watched && (grew || r.marks.is_none()))
                 {
                     r.ask_members(id, &mut out);
                 }

@@ -272,3 +272,29 @@ async fn members_carry_marks_and_a_report_that_moves_nothing_is_not_fanned_out()
         }
     ));
 }
+
+#[tokio::test]
+async fn new_contacts_learn_each_others_presence_when_the_room_is_made() {
+    let (server, _dir) = server_with(|_| {}).await;
+    let (alice, a) = sign_up(&server, "alice").await;
+    let (bob, b) = sign_up(&server, "bob").await;
+    let (carol, _) = sign_up(&server, "carol").await;
+    let (mut wa, welcome) = connect(&server, &a).await;
+    assert!(contacts(&welcome).is_empty(), "no rooms, no contacts");
+    let (mut wb, _) = connect(&server, &b).await;
+
+    direct(&server, &a, "bob").await;
+    assert!(presence_of(&mut wa, bob.id).await.online);
+    assert!(presence_of(&mut wb, alice.id).await.online);
+
+    // Carol, never online, joins a group with alice: alice hears she is offline.
+    let _: RoomSummary = api(
+        &server,
+        &a,
+        "create_group",
+        json!({"name": "Duo", "members": ["carol"]}),
+    )
+    .await;
+    let p = presence_of(&mut wa, carol.id).await;
+    assert_eq!((p.online, p.last_seen), (false, None));
+}

@@ -44,3 +44,34 @@ export async function twoPeople(browser: Browser) {
   await signUp(b, bob, "Bob");
   return { alice, bob, actx, bctx, a, b };
 }
+
+export async function logIn(page: Page, handle: string, password = "correct horse") {
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByRole("tab", { name: "Log in" }).click();
+  await page.getByLabel("Handle").fill(handle);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.locator(".me .handle")).toHaveText(`@${handle}`);
+  await hydrated(page);
+}
+
+export async function openRoom(page: Page, name: string) {
+  await page.locator(".rooms .room", { hasText: name }).locator("a").click();
+  await expect(page.locator(".room-header h2")).toHaveText(name);
+}
+
+export async function say(page: Page, text: string) {
+  const box = page.getByLabel("Message");
+  await box.fill(text);
+  await box.press("Enter");
+}
+
+export function bodies(page: Page) {
+  return page.locator(".timeline .msg .body");
+}
+
+/** My messages the server acknowledged (✓, ✓✓ or blue ✓✓). */
+export function stored(page: Page) {
+  return page.locator(".msg.mine:is([data-state=sent], [data-state=delivered], [data-state=read])");
+}

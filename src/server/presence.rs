@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::bus::{Bus, Event};
 use super::context::now_ms;
 use super::storage::DynStore;
-use crate::model::UserId;
+use crate::model::{RoomId, RoomKind, UserId};
 use crate::protocol::Presence;
 
 /// The shortest time between two announcements about one person.
@@ -116,6 +116,48 @@ impl Leases {
                 }
             })
             .collect())
+    }
+
+    /// `newcomers` just joined `room`: they learn the presence of everyone
+    /// in it, and the others learn theirs (a direct room or a small group
+    /// makes contacts; a large group does not).
+    pub async fn introduce(&self, room: RoomId, newcomers: &[UserId]) -> anyhow::Result<()> {
+        let store = &self.inner.store;
+        let Some((_, kind)) = store.head_and_kind(room).await? else {
+            return Ok(());
+        };
+        let members: Vec<UserId> = store
+            .members(room)
+            .await?
+            .into_iter()
+            .map(|m| m.user.id)
+            .collect();
+        if kind == RoomKind::Group && members.len() as i64 > self.inner.max_members {
+            return Ok(());
+        }
+        let mut all = Vec::with_capacity(members.len());
+        for &user in &members {
+            let online = self.is_online(user);
+            let last_seen = if online {
+                None
+            } else {
+                store.last_seen(user).await?
+            };
+            all.push(Presence {
+                user,
+                online,
+                last_seen,
+            });
+        }
+        for p in all {
+            let to: Vec<UserId> = if newcomers.contains(&p.user) {
+                members.iter().copied().filter(|&u| u != p.user).collect()
+            } else {
+                newcomers.to_vec()
+            };
+            self.inner.bus.publish(Event::Presence { presence: p, to }).await;
+        }
+        Ok(())
     }
 
     fn update<T>(&self, user: UserId, f: impl FnOnce(&mut Entry) -> T) -> T {

@@ -41,6 +41,7 @@ pub async fn open_direct(handle: String) -> Result<RoomSummary, ApiError> {
             let room = state.store.open_direct(me.id, peer.id, now_ms()).await?;
             announce(&state, room, peer.id).await?;
             let mine = announce(&state, room, me.id).await?;
+            introduce(&state, room, &[me.id, peer.id]).await;
             Ok(mine)
         }
         .await,
@@ -88,6 +89,8 @@ pub async fn create_group(name: String, members: Vec<String>) -> Result<RoomSumm
                     })
                     .await;
             }
+            ids.push(me.id);
+            introduce(&state, room, &ids).await;
             Ok(created)
         }
         .await,
@@ -114,6 +117,7 @@ pub async fn add_member(room: RoomId, handle: String) -> Result<Vec<Member>, Api
             if state.store.add_member(room, user.id, now_ms()).await? {
                 tracing::info!(room, user = user.id, by = me.id, "member added");
                 announce(&state, room, user.id).await?;
+                introduce(&state, room, &[user.id]).await;
             }
             Ok(state.store.members(room).await?)
         }
@@ -147,6 +151,14 @@ async fn summary(state: &AppState, room: RoomId, user: UserId) -> Result<RoomSum
         tracing::error!(room, user, "room vanished while answering");
         ApiError::Internal
     })
+}
+
+/// New contacts learn each other's presence. The room exists either way:
+/// a failure here only leaves presence to the next welcome.
+async fn introduce(state: &AppState, room: RoomId, newcomers: &[UserId]) {
+    if let Err(e) = state.leases.introduce(room, newcomers).await {
+        tracing::warn!(error = %e, room, "cannot introduce new contacts");
+    }
 }
 
 /// Tells `user`'s open connections about a room they are now in.

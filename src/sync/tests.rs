@@ -683,6 +683,14 @@ fn ticks_follow_the_other_members_marks_once_the_room_is_watched() {
 }
 
 #[test]
+fn a_room_watched_before_it_arrives_asks_for_its_members_when_it_does() {
+    let (mut c, _) = welcomed(vec![]);
+    assert!(c.watch(9).frames.is_empty(), "not here yet");
+    let out = c.handle(ServerFrame::Room(summary(9, 0)), 0);
+    assert_eq!(out.frames, vec![ClientFrame::Members { room: 9 }]);
+}
+
+#[test]
 fn typing_shows_for_others_only_and_clears_when_their_message_arrives() {
     let (mut c, _) = welcomed(vec![summary(1, 0)]);
     let typing = |user| ServerFrame::Typing {

@@ -4,13 +4,15 @@
 //! state (`Live`, fed by the socket) takes over.
 
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
+use leptos_meta::Title;
 use leptos_router::{
     components::{Outlet, Redirect, A},
     hooks::{use_location, use_params_map},
 };
 
 use super::dialogs::{AddMemberForm, NewDirectDialog, NewGroupDialog};
-use super::live::{Live, Row, Status, Tick};
+use super::live::{presence_label, Live, Row, Status, Tick};
+use super::seen;
 use crate::api::{log_out, me, my_rooms, room_members, ApiError};
 use crate::model::{RoomId, RoomKind, RoomSummary, User};
 
@@ -57,6 +59,14 @@ fn Layout(user: User) -> impl IntoView {
     });
     let dialog = RwSignal::new(None::<Dialog>);
     let initial = avatar_letter(&user.display_name);
+    // "(3) Chat": the unread total, the same on every device.
+    let title = move || match live
+        .rooms
+        .with(|r| r.iter().map(RoomSummary::unread).sum::<i64>())
+    {
+        0 => "Chat".to_string(),
+        n => format!("({n}) Chat"),
+    };
     let logout = move |_| {
         spawn_local(async move {
             let _ = log_out().await;
@@ -65,6 +75,7 @@ fn Layout(user: User) -> impl IntoView {
     };
 
     view! {
+        <Title text=title/>
         <div class="chat" class:has-room=move || selected.get().is_some()>
             <aside class="sidebar">
                 <header class="me">
@@ -163,11 +174,18 @@ fn RoomItem(room: RoomSummary, selected: Memo<Option<RoomId>>) -> impl IntoView 
             n => format!("Group · {n} members"),
         },
     };
+    let live = expect_context::<Live>();
+    let peer = room.peer;
+    let online = move || peer.is_some_and(|p| live.presence.with(|m| m.get(&p).is_some_and(|p| p.online)));
     view! {
-        <li class="room" class:active=move || selected.get() == Some(id) data-room=id>
+        <li class="room" class:active=move || selected.get() == Some(id) data-room=id
+            data-online=move || online().then_some("true")>
             <A href=format!("/r/{id}")>
                 <span class="avatar" class:group=room.kind == RoomKind::Group aria-hidden="true">
                     {avatar_letter(&room.name)}
+                    <Show when=online>
+                        <span class="dot" title="online"></span>
+                    </Show>
                 </span>
                 <span class="room-text">
                     <span class="room-name">{room.name.clone()}</span>
@@ -218,20 +236,52 @@ fn Room(id: RoomId) -> impl IntoView {
     };
     let title = move || room().map(|r| r.name).unwrap_or_default();
     let is_group = move || room().map(|r| r.kind == RoomKind::Group).unwrap_or(false);
+    let peer = move || room().and_then(|r| r.peer);
+    let presence = move || {
+        let now = live.clock.get();
+        peer().map(|p| live.presence.with(|m| presence_label(m.get(&p), now)))
+    };
+    let online = move || peer().is_some_and(|p| live.presence.with(|m| m.get(&p).is_some_and(|p| p.online)));
+    let online_count = move |ids: &[crate::model::UserId]| {
+        live.presence
+            .with(|m| ids.iter().filter(|u| m.get(u).is_some_and(|p| p.online)).count())
+    };
+    // Browser only: ticks need the members' marks; the divider needs the
+    // unread count as it was on opening.
+    Effect::new(move |_| live.open(id));
+    on_cleanup(move || live.close(id));
 
     view! {
         <header class="room-header">
             <A href="/" attr:class="back" attr:aria-label="Back to the room list">"‹"</A>
             <div class="room-title">
                 <h2>{title}</h2>
+                <Show when=move || peer().is_some()>
+                    <p class="presence" class:online=online data-online=move || online().to_string()>
+                        {presence}
+                    </p>
+                </Show>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match members.await {
-                            Ok(list) => view! {
-                                <p class="members" data-members=list.len()>
-                                    {list.iter().map(|m| format!("@{}", m.user.handle)).collect::<Vec<_>>().join(", ")}
-                                </p>
-                            }.into_any(),
+                            Ok(list) => {
+                                let ids: Vec<_> = list.iter().map(|m| m.user.id).collect();
+                                let handles = list.iter().map(|m| format!("@{}", m.user.handle)).collect::<Vec<_>>().join(", ");
+                                view! {
+                                    <p class="members" data-members=list.len()>
+                                        {handles}
+                                        <Show when=is_group>
+                                            {
+                                                let ids = ids.clone();
+                                                move || match online_count(&ids) {
+                                                    0 => String::new(),
+                                                    n => format!(" · {n} online"),
+                                                }
+                                            }
+                                        </Show>
+                                    </p>
+                                }.into_any()
+                            }
                             Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                         }
                     })}
@@ -242,6 +292,9 @@ fn Room(id: RoomId) -> impl IntoView {
             </Show>
         </header>
         <Timeline room=id/>
+        <p class="typing" aria-live="polite">
+            {move || live.typing.with(|t| t.get(&id).cloned())}
+        </p>
         <Composer room=id/>
     }
 }
@@ -255,21 +308,38 @@ fn Timeline(room: RoomId) -> impl IntoView {
     // Follow new messages while the view is at the bottom; when older ones
     // are put above, keep what the person was reading where it was.
     let stick = StoredValue::new(true);
-    let seen = StoredValue::new((None::<String>, 0));
+    let shown = StoredValue::new((None::<String>, 0));
+    // Opening a room with unread messages jumps to the "N new messages"
+    // divider, once; without one it starts at the bottom.
+    let jumped = StoredValue::new(false);
     Effect::new(move |_| {
         let first = rows.with(|r| r.iter().find(|r| matches!(r, Row::Msg { .. })).map(|r| r.key()));
         let Some(el) = scroller.get() else { return };
         // After the list has rendered the change.
         request_animation_frame(move || {
-            let (old_first, old_height) = seen.get_value();
-            if stick.get_value() {
+            let (old_first, old_height) = shown.get_value();
+            let divider = el.query_selector(".unread-divider").ok().flatten();
+            if let Some(divider) = divider.filter(|_| !jumped.get_value()) {
+                jumped.set_value(true);
+                divider.scroll_into_view();
+                stick.set_value(el.scroll_top() + el.client_height() >= el.scroll_height() - 60);
+            } else if stick.get_value() {
                 el.set_scroll_top(el.scroll_height());
             } else if old_first.is_some() && first != old_first {
                 el.set_scroll_top(el.scroll_top() + el.scroll_height() - old_height);
             }
-            seen.set_value((first, el.scroll_height()));
+            shown.set_value((first, el.scroll_height()));
+            // New message elements join the read watch.
+            seen::observe(room);
         });
     });
+    // Browser only: count what is on screen as read while the page has focus.
+    Effect::new(move |_| {
+        if scroller.get().is_some() {
+            seen::start(room, live);
+        }
+    });
+    on_cleanup(move || seen::stop(room));
     let on_scroll = move |_| {
         if let Some(el) = scroller.get_untracked() {
             stick.set_value(el.scroll_top() + el.client_height() >= el.scroll_height() - 60);
@@ -293,6 +363,9 @@ fn Timeline(room: RoomId) -> impl IntoView {
 fn row_view(row: Row, live: Live) -> AnyView {
     match row {
         Row::Day { label, .. } => view! { <div class="day"><span>{label}</span></div> }.into_any(),
+        Row::Unread { label, .. } => {
+            view! { <div class="unread-divider" role="separator"><span>{label}</span></div> }.into_any()
+        }
         Row::Msg {
             key,
             seq,
@@ -301,22 +374,33 @@ fn row_view(row: Row, live: Live) -> AnyView {
             time,
             mine,
             tick,
+            read_by,
         } => {
             let (state, mark, title) = match &tick {
                 Tick::Pending => ("pending", "🕓", "Sending…".to_string()),
                 Tick::Sent => ("sent", "✓", "Sent".to_string()),
+                Tick::Delivered => ("delivered", "✓✓", "Delivered".to_string()),
+                Tick::Read => ("read", "✓✓", "Read".to_string()),
                 Tick::Failed(why) => ("failed", "!", format!("Not sent: {why}")),
             };
+            let title = read_by.clone().unwrap_or(title);
+            // In a group, a tap shows who read it (hover shows the title).
+            let open = RwSignal::new(false);
             let cid = key.split(':').next().and_then(|c| c.parse::<uuid::Uuid>().ok());
             let failed = matches!(tick, Tick::Failed(_));
             view! {
                 <div class="msg" class:mine=mine data-seq=seq data-state=state>
                     {(!mine).then(|| view! { <span class="from">{from}</span> })}
                     <p class="body">{body}</p>
-                    <span class="meta">
+                    <span class="meta" on:click=move |_| open.update(|o| *o = !*o)>
                         <time>{time}</time>
                         {mine.then(|| view! { <span class="tick" title=title.clone() aria-label=title>{mark}</span> })}
                     </span>
+                    {read_by.map(|text| view! {
+                        <Show when=move || open.get()>
+                            <span class="read-by">{text.clone()}</span>
+                        </Show>
+                    })}
                     {(failed && cid.is_some()).then(|| {
                         let cid = cid.unwrap_or_default();
                         view! {
@@ -352,7 +436,13 @@ fn Composer(room: RoomId) -> impl IntoView {
         }>
             <textarea aria-label="Message" placeholder="Write a message…" rows="1" maxlength="4000"
                 prop:value=text
-                on:input=move |ev| text.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    let value = event_target_value(&ev);
+                    if !value.trim().is_empty() {
+                        live.typing(room);
+                    }
+                    text.set(value);
+                }
                 on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                     if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                         ev.prevent_default();

@@ -9,8 +9,8 @@ use leptos::prelude::*;
 
 use super::socket;
 use crate::model::{RoomId, RoomSummary, User, UserId};
-use crate::protocol::{Seq, ServerFrame};
-use crate::sync::{Client, Config, Output};
+use crate::protocol::{Presence, Seq, ServerFrame};
+use crate::sync::{self, Client, Config, Output};
 
 /// Messages a room starts with on a device that never held it.
 const INITIAL_WINDOW: i64 = 50;
@@ -23,11 +23,13 @@ pub enum Status {
     BackOnline,
 }
 
-/// How one of my messages stands: clock, ✓, or failed.
+/// How one of my messages stands: clock, ✓, ✓✓ grey, ✓✓ blue, or failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Tick {
     Pending,
     Sent,
+    Delivered,
+    Read,
     Failed(String),
 }
 
@@ -45,13 +47,20 @@ pub enum Row {
         time: String,
         mine: bool,
         tick: Tick,
+        /// In a group, for my stored messages: "Read by 2 of 3: Bob, Cy".
+        read_by: Option<String>,
+    },
+    /// "3 new messages": where the unread part began when the room opened.
+    Unread {
+        key: String,
+        label: String,
     },
 }
 
 impl Row {
     pub fn key(&self) -> String {
         match self {
-            Row::Day { key, .. } | Row::Msg { key, .. } => key.clone(),
+            Row::Day { key, .. } | Row::Msg { key, .. } | Row::Unread { key, .. } => key.clone(),
         }
     }
 }
@@ -64,7 +73,15 @@ pub struct Live {
     /// True once the first `welcome` arrived: from then on `rooms` is live.
     pub welcomed: RwSignal<bool>,
     pub rooms: RwSignal<Vec<RoomSummary>>,
+    /// Contacts' presence, by user.
+    pub presence: RwSignal<HashMap<UserId, Presence>>,
+    /// "Alice is typing…", per room.
+    pub typing: RwSignal<HashMap<RoomId, String>>,
+    /// The time, to the half minute: "last seen 5 min ago" follows it.
+    pub clock: RwSignal<i64>,
     timelines: StoredValue<HashMap<RoomId, RwSignal<Vec<Row>>>>,
+    /// Per open room: the first unread seq and how many were unread when it opened.
+    unread_from: StoredValue<HashMap<RoomId, (Seq, i64)>>,
 }
 
 impl Live {
@@ -79,7 +96,11 @@ impl Live {
             status: RwSignal::new(Status::Connecting),
             welcomed: RwSignal::new(false),
             rooms: RwSignal::new(Vec::new()),
+            presence: RwSignal::new(HashMap::new()),
+            typing: RwSignal::new(HashMap::new()),
+            clock: RwSignal::new(socket::now_ms()),
             timelines: StoredValue::new(HashMap::new()),
+            unread_from: StoredValue::new(HashMap::new()),
         }
     }
 
@@ -141,11 +162,53 @@ impl Live {
     pub fn tick(&self) {
         let out = self.step(|c, now| c.tick(now));
         self.apply(out);
+        let now = socket::now_ms();
+        if now / 30_000 != self.clock.get_untracked() / 30_000 {
+            self.clock.set(now);
+        }
     }
 
     pub fn send_message(&self, room: RoomId, body: String) {
         let cid = socket::new_cid();
         let out = self.step(|c, now| c.send(room, cid, body, now));
+        self.apply(out);
+    }
+
+    /// The room is on screen: keep its members' marks current (ticks) and
+    /// remember where its unread part begins (the divider stays there while
+    /// the room is open, even as the messages below it are read).
+    pub fn open(&self, room: RoomId) {
+        let unread = self.client.with_value(|c| {
+            c.room(room)
+                .and_then(|r| r.summary.as_ref())
+                .map(|s| (s.read_seq + 1, s.unread()))
+        });
+        if let Some((from, n)) = unread.filter(|u| u.1 > 0) {
+            self.unread_from.update_value(|u| {
+                u.insert(room, (from, n));
+            });
+        }
+        let mut out = self.step(|c, _| c.watch(room));
+        out.changed.insert(room);
+        self.apply(out);
+    }
+
+    /// The room left the screen: its divider goes.
+    pub fn close(&self, room: RoomId) {
+        self.unread_from.update_value(|u| {
+            u.remove(&room);
+        });
+    }
+
+    /// The person saw `room` up to `seq`.
+    pub fn saw(&self, room: RoomId, seq: Seq) {
+        let out = self.step(|c, now| c.saw(room, seq, now));
+        self.apply(out);
+    }
+
+    /// The person is typing in `room`.
+    pub fn typing(&self, room: RoomId) {
+        let out = self.step(|c, now| c.typing(room, now));
         self.apply(out);
     }
 
@@ -185,6 +248,24 @@ impl Live {
             rooms.sort_by(|a, b| b.last_activity.cmp(&a.last_activity).then(b.id.cmp(&a.id)));
             self.rooms.set(rooms);
         }
+        if !out.typing.is_empty() {
+            self.typing.update(|t| {
+                self.client.with_value(|c| {
+                    for room in &out.typing {
+                        match sync::typing_label(&c.typing_names(*room)) {
+                            Some(label) => t.insert(*room, label),
+                            None => t.remove(room),
+                        };
+                    }
+                })
+            });
+        }
+        if out.presence_changed {
+            let presence = self
+                .client
+                .with_value(|c| c.contacts().map(|p| (p.user, p.clone())).collect());
+            self.presence.set(presence);
+        }
         if out.outbox_changed {
             self.client
                 .with_value(|c| socket::save_outbox(self.user, c.outbox()));
@@ -196,7 +277,13 @@ impl Live {
     fn rows(&self, room: RoomId) -> Vec<Row> {
         let (now, offset) = (socket::now_ms(), socket::tz_offset_min());
         let me = self.user;
+        let unread_from = self.unread_from.with_value(|u| u.get(&room).copied());
         self.client.with_value(|c| {
+            let group = c
+                .room(room)
+                .and_then(|r| r.summary.as_ref())
+                .is_some_and(|s| s.kind == crate::model::RoomKind::Group);
+            let mut divider = unread_from;
             let mut rows = Vec::new();
             let mut last_day = None;
             let mut day = |rows: &mut Vec<Row>, ts: i64| {
@@ -212,14 +299,38 @@ impl Live {
             if let Some(r) = c.room(room) {
                 for m in r.msgs.values() {
                     day(&mut rows, m.ts);
+                    if let Some((from, n)) = divider.filter(|(from, _)| m.seq >= *from) {
+                        divider = None;
+                        rows.push(Row::Unread {
+                            key: format!("unread-{from}"),
+                            label: match n {
+                                1 => "1 new message".into(),
+                                n => format!("{n} new messages"),
+                            },
+                        });
+                    }
+                    let mine = m.sender == me;
+                    let tick = match c.tick_of(room, m.seq) {
+                        sync::Tick::Sent => Tick::Sent,
+                        sync::Tick::Delivered => Tick::Delivered,
+                        sync::Tick::Read => Tick::Read,
+                    };
+                    let read_by = (mine && group).then(|| {
+                        let (names, of) = c.read_by(room, m.seq);
+                        match names.is_empty() {
+                            true => format!("Read by 0 of {of}"),
+                            false => format!("Read by {} of {of}: {}", names.len(), names.join(", ")),
+                        }
+                    });
                     rows.push(Row::Msg {
                         key: format!("{}:sent", m.cid),
                         seq: Some(m.seq),
                         from: m.from.clone(),
                         body: m.body.clone(),
                         time: clock(m.ts, offset),
-                        mine: m.sender == me,
-                        tick: Tick::Sent,
+                        mine,
+                        tick,
+                        read_by,
                     });
                 }
             }
@@ -238,10 +349,35 @@ impl Live {
                     time: clock(o.created, offset),
                     mine: true,
                     tick,
+                    read_by: None,
                 });
             }
             rows
         })
+    }
+}
+
+/// "online", "last seen just now", "last seen 5 min ago", "last seen 3 h ago",
+/// "last seen Yesterday"…
+pub fn presence_label(p: Option<&Presence>, now: i64) -> String {
+    let Some(p) = p else {
+        return String::new();
+    };
+    if p.online {
+        return "online".into();
+    }
+    let Some(at) = p.last_seen else {
+        return "offline".into();
+    };
+    let minutes = (now - at).max(0) / 60_000;
+    match minutes {
+        0 => "last seen just now".into(),
+        1..=59 => format!("last seen {minutes} min ago"),
+        60..=719 => format!("last seen {} h ago", minutes / 60),
+        _ => format!(
+            "last seen {}",
+            day_label(at, now, socket::tz_offset_min()).to_lowercase()
+        ),
     }
 }
 
@@ -300,5 +436,34 @@ mod tests {
         assert_eq!(day_label(ts, ts + 3 * 86_400_000, 0), "25 Nov 2025");
         assert_eq!(civil(0), (1970, 1, 1));
         assert_eq!(civil(-1), (1969, 12, 31));
+    }
+
+    #[test]
+    fn presence_reads_like_a_messenger() {
+        let p = |online, last_seen| Presence {
+            user: 1,
+            online,
+            last_seen,
+        };
+        let now = 1_764_088_620_000;
+        assert_eq!(presence_label(None, now), "");
+        assert_eq!(presence_label(Some(&p(true, None)), now), "online");
+        assert_eq!(presence_label(Some(&p(false, None)), now), "offline");
+        assert_eq!(
+            presence_label(Some(&p(false, Some(now - 20_000))), now),
+            "last seen just now"
+        );
+        assert_eq!(
+            presence_label(Some(&p(false, Some(now - 5 * 60_000))), now),
+            "last seen 5 min ago"
+        );
+        assert_eq!(
+            presence_label(Some(&p(false, Some(now - 3 * 3_600_000))), now),
+            "last seen 3 h ago"
+        );
+        assert_eq!(
+            presence_label(Some(&p(false, Some(now - 86_400_000))), now),
+            "last seen yesterday"
+        );
     }
 }

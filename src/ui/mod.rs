@@ -7,6 +7,11 @@ mod chat;
 mod dialogs;
 pub mod live;
 #[cfg(feature = "hydrate")]
+mod seen;
+#[cfg(not(feature = "hydrate"))]
+#[path = "seen_ssr.rs"]
+mod seen;
+#[cfg(feature = "hydrate")]
 mod socket;
 #[cfg(not(feature = "hydrate"))]
 #[path = "socket_ssr.rs"]

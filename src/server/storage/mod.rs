@@ -207,6 +207,9 @@ pub trait Store: Send + Sync + 'static {
         max_members: i64,
     ) -> Result<Vec<(UserId, Option<i64>)>, StoreError>;
 
+    /// When the user was last online, if ever.
+    async fn last_seen(&self, user: UserId) -> Result<Option<i64>, StoreError>;
+
     /// Records when the user was last online (never moves back).
     async fn set_last_seen(&self, user: UserId, at: i64) -> Result<(), StoreError>;
 

@@ -558,6 +558,14 @@ macro_rules! impl_store {
                 Ok(rows)
             }
 
+            async fn last_seen(&self, user: UserId) -> Result<Option<i64>, StoreError> {
+                let row: Option<(Option<i64>,)> = sqlx::query_as("SELECT last_seen FROM users WHERE id = $1")
+                    .bind(user)
+                    .fetch_optional(&self.read)
+                    .await?;
+                Ok(row.and_then(|r| r.0))
+            }
+
             async fn set_last_seen(&self, user: UserId, at: i64) -> Result<(), StoreError> {
                 sqlx::query("UPDATE users SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $2)")
                     .bind(user)
