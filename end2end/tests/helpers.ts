@@ -1,4 +1,20 @@
-import { Browser, BrowserContext, expect, Page } from "@playwright/test";
+import { Browser, BrowserContext, expect, Page, test } from "@playwright/test";
+
+/** Script errors (a WASM panic among them) on any page of the running test. */
+const pageErrors: string[] = [];
+
+/** A page that panics stops reacting: fail the test that saw it, saying why. */
+export function trackErrors(page: Page) {
+  page.on("pageerror", (e) => pageErrors.push(`${page.url()}: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" && m.text().includes("panicked")) pageErrors.push(`${page.url()}: ${m.text()}`);
+  });
+}
+
+test.afterEach(() => {
+  const seen = pageErrors.splice(0);
+  expect(seen, "no script errors or panics in the pages").toEqual([]);
+});
 
 let counter = 0;
 /** A handle no earlier run used: letter first, [a-z0-9_], at most 32 characters. */
@@ -13,6 +29,7 @@ export async function hydrated(page: Page) {
 }
 
 export async function signUp(page: Page, handle: string, displayName: string, password = "correct horse") {
+  trackErrors(page);
   await page.goto("/login");
   await hydrated(page);
   await page.getByRole("tab", { name: "Sign up" }).click();
@@ -46,6 +63,7 @@ export async function twoPeople(browser: Browser) {
 }
 
 export async function logIn(page: Page, handle: string, password = "correct horse") {
+  trackErrors(page);
   await page.goto("/login");
   await hydrated(page);
   await page.getByRole("tab", { name: "Log in" }).click();

@@ -106,8 +106,11 @@ test("a message pending at a reload is sent once after it", async ({ browser }) 
 test("older messages load when scrolling up", async ({ browser }) => {
   const { bob, a, b } = await twoPeople(browser);
   await openDirect(a, bob, "Bob");
+  await openRoom(b, "Alice");
   for (let i = 1; i <= 70; i++) await say(a, `m${i}`);
   await expect(stored(a)).toHaveCount(70);
+  // Bob read them as they came (else the room would open at the first unread).
+  await expect(a.locator(".msg.mine").last()).toHaveAttribute("data-state", "read");
 
   // A fresh page starts with the latest 50 and fetches the rest on the way up.
   await b.reload();

@@ -14,9 +14,10 @@ use super::dialogs::{AddMemberForm, NewDirectDialog, NewGroupDialog};
 use super::live::{presence_label, Live, Row, Status, Tick};
 use super::seen;
 use crate::api::{log_out, me, my_rooms, room_members, ApiError};
-use crate::model::{RoomId, RoomKind, RoomSummary, User};
+use crate::model::{Member, RoomId, RoomKind, RoomSummary, User};
 
 pub type RoomsResource = Resource<Result<Vec<RoomSummary>, ApiError>>;
+pub type MembersResource = Resource<Result<Vec<Member>, ApiError>>;
 
 /// Which dialog is open, if any.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -225,17 +226,44 @@ pub fn RoomPane() -> impl IntoView {
 fn Room(id: RoomId) -> impl IntoView {
     let live = expect_context::<Live>();
     let rooms = expect_context::<RoomsResource>();
+    // Made here, before any await: resources made inside a `Suspend` after
+    // one would be numbered differently on the server and in the browser.
     let members = Resource::new(move || id, room_members);
+    // Browser only: ticks need the members' marks; the divider needs the
+    // unread count as it was on opening.
+    Effect::new(move |_| live.open(id));
+    on_cleanup(move || live.close(id));
+    view! {
+        <header class="room-header">
+            <A href="/" attr:class="back" attr:aria-label="Back to the room list">"‹"</A>
+            // Awaited, so the server renders the header the browser hydrates.
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let initial = rooms.await.ok().and_then(|list| list.into_iter().find(|r| r.id == id));
+                    view! { <RoomHead id initial members/> }
+                })}
+            </Transition>
+        </header>
+        <Timeline room=id/>
+        <p class="typing" aria-live="polite">
+            {move || live.typing.with(|t| t.get(&id).cloned())}
+        </p>
+        <Composer room=id/>
+    }
+}
+
+/// The room's name, presence or members, and the add-member form of a group.
+#[component]
+fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let initial = StoredValue::new(initial);
     let room = move || {
-        live.rooms.get().into_iter().find(|r| r.id == id).or_else(|| {
-            rooms
-                .get()
-                .and_then(|r| r.ok())
-                .and_then(|list| list.into_iter().find(|r| r.id == id))
-        })
+        live.rooms
+            .with(|rooms| rooms.iter().find(|r| r.id == id).cloned())
+            .or_else(|| initial.get_value())
     };
     let title = move || room().map(|r| r.name).unwrap_or_default();
-    let is_group = move || room().map(|r| r.kind == RoomKind::Group).unwrap_or(false);
+    let is_group = move || room().is_some_and(|r| r.kind == RoomKind::Group);
     let peer = move || room().and_then(|r| r.peer);
     let presence = move || {
         let now = live.clock.get();
@@ -246,56 +274,45 @@ fn Room(id: RoomId) -> impl IntoView {
         live.presence
             .with(|m| ids.iter().filter(|u| m.get(u).is_some_and(|p| p.online)).count())
     };
-    // Browser only: ticks need the members' marks; the divider needs the
-    // unread count as it was on opening.
-    Effect::new(move |_| live.open(id));
-    on_cleanup(move || live.close(id));
 
     view! {
-        <header class="room-header">
-            <A href="/" attr:class="back" attr:aria-label="Back to the room list">"‹"</A>
-            <div class="room-title">
-                <h2>{title}</h2>
-                <Show when=move || peer().is_some()>
-                    <p class="presence" class:online=online data-online=move || online().to_string()>
-                        {presence}
-                    </p>
-                </Show>
-                <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        match members.await {
-                            Ok(list) => {
-                                let ids: Vec<_> = list.iter().map(|m| m.user.id).collect();
-                                let handles = list.iter().map(|m| format!("@{}", m.user.handle)).collect::<Vec<_>>().join(", ");
-                                view! {
-                                    <p class="members" data-members=list.len()>
-                                        {handles}
-                                        <Show when=is_group>
-                                            {
-                                                let ids = ids.clone();
-                                                move || match online_count(&ids) {
-                                                    0 => String::new(),
-                                                    n => format!(" · {n} online"),
-                                                }
-                                            }
-                                        </Show>
-                                    </p>
-                                }.into_any()
-                            }
-                            Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                        }
-                    })}
-                </Transition>
-            </div>
-            <Show when=is_group>
-                <AddMemberForm room=id members/>
+        <div class="room-title">
+            <h2>{title}</h2>
+            <Show when=move || peer().is_some()>
+                <p class="presence" class:online=online data-online=move || online().to_string()>
+                    {presence}
+                </p>
             </Show>
-        </header>
-        <Timeline room=id/>
-        <p class="typing" aria-live="polite">
-            {move || live.typing.with(|t| t.get(&id).cloned())}
-        </p>
-        <Composer room=id/>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match members.await {
+                        Ok(list) => {
+                            let ids: Vec<_> = list.iter().map(|m| m.user.id).collect();
+                            let handles = list
+                                .iter()
+                                .map(|m| format!("@{}", m.user.handle))
+                                .collect::<Vec<_>>()
+                                .join(", ");
+                            let online = move || match online_count(&ids) {
+                                0 => String::new(),
+                                n => format!(" · {n} online"),
+                            };
+                            view! {
+                                <p class="members" data-members=list.len()>
+                                    {handles}
+                                    <Show when=is_group>{online.clone()}</Show>
+                                </p>
+                            }
+                            .into_any()
+                        }
+                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
+        <Show when=is_group>
+            <AddMemberForm room=id members/>
+        </Show>
     }
 }
 
@@ -353,7 +370,7 @@ fn Timeline(room: RoomId) -> impl IntoView {
             <Show when=move || rows.with(|r| r.is_empty())>
                 <p class="muted empty-room">"No messages yet. Say hello!"</p>
             </Show>
-            <For each=move || rows.get() key=|r| r.key() let:row>
+            <For each=move || rows.get() key=|r| r.render_key() let:row>
                 {row_view(row, live)}
             </For>
         </div>

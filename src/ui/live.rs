@@ -63,6 +63,17 @@ impl Row {
             Row::Day { key, .. } | Row::Msg { key, .. } | Row::Unread { key, .. } => key.clone(),
         }
     }
+
+    /// What the view keys a row by: its key and, for a message, its tick,
+    /// so a tick that moves re-renders its row.
+    pub fn render_key(&self) -> String {
+        match self {
+            Row::Msg {
+                key, tick, read_by, ..
+            } => format!("{key}:{tick:?}:{}", read_by.as_deref().unwrap_or("")),
+            _ => self.key(),
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
