@@ -321,10 +321,11 @@ impl Live {
                         });
                     }
                     let mine = m.sender == me;
+                    // Ticks are for my messages; others' are simply stored.
                     let tick = match c.tick_of(room, m.seq) {
-                        sync::Tick::Sent => Tick::Sent,
-                        sync::Tick::Delivered => Tick::Delivered,
-                        sync::Tick::Read => Tick::Read,
+                        sync::Tick::Delivered if mine => Tick::Delivered,
+                        sync::Tick::Read if mine => Tick::Read,
+                        _ => Tick::Sent,
                     };
                     let read_by = (mine && group).then(|| {
                         let (names, of) = c.read_by(room, m.seq);

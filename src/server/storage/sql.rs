@@ -30,6 +30,10 @@ pub(super) const SUMMARY_SELECT: &str = "
       FROM members m JOIN rooms r ON r.id = m.room_id
      WHERE m.user_id = $1";
 
+/// The members of room `$1` as `m`, joined with their users as `u`, in joining order.
+pub(super) const MEMBERS_OF_ROOM: &str =
+    "FROM members m JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 ORDER BY m.joined_at, u.handle";
+
 /// Columns of a message, joined with its sender as `u`.
 pub(super) const MESSAGE_SELECT: &str = "
     SELECT m.room_id, m.seq, m.id, m.sender_id, u.display_name, m.body, m.created_at, m.client_msg_id
@@ -364,11 +368,8 @@ macro_rules! impl_store {
             }
 
             async fn members(&self, room: RoomId) -> Result<Vec<Member>, StoreError> {
-                let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
-                    "SELECT u.id, u.handle, u.display_name, m.role
-                       FROM members m JOIN users u ON u.id = m.user_id
-                      WHERE m.room_id = $1 ORDER BY m.joined_at, u.handle",
-                )
+                let q = format!("SELECT u.id, u.handle, u.display_name, m.role {}", sql::MEMBERS_OF_ROOM);
+                let rows: Vec<(i64, String, String, String)> = sqlx::query_as(&q)
                 .bind(room)
                 .fetch_all(&self.read)
                 .await?;
@@ -513,11 +514,8 @@ macro_rules! impl_store {
             }
 
             async fn member_marks(&self, room: RoomId) -> Result<Vec<MemberMarks>, StoreError> {
-                let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
-                    "SELECT u.id, u.display_name, m.delivered_seq, m.read_seq
-                       FROM members m JOIN users u ON u.id = m.user_id
-                      WHERE m.room_id = $1 ORDER BY m.joined_at, u.handle",
-                )
+                let q = format!("SELECT u.id, u.display_name, m.delivered_seq, m.read_seq {}", sql::MEMBERS_OF_ROOM);
+                let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(&q)
                 .bind(room)
                 .fetch_all(&self.read)
                 .await?;
