@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: installs what is missing, starts a throwaway PostgreSQL on
-# loopback, runs every check, and stops what it started, also on failure.
+# `make test`: installs what is missing, starts a throwaway PostgreSQL and
+# Redis on loopback, runs every check, and stops what it started, also on failure.
 # Prints how long each stage took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,7 @@ cleanup() {
   local rc=$?
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
   bash scripts/pg.sh stop "$STATE/pg" || true
+  bash scripts/redis.sh stop "$STATE/redis" || true
   rm -rf "$STATE"
   echo
   echo "== stage times =="
@@ -51,7 +52,13 @@ start_pg() {
   echo "PostgreSQL at ${TEST_POSTGRES_URL/chat:chat@/chat:***@}"
 }
 stage postgres start_pg
-# Tests that need PostgreSQL fail rather than skip here.
+start_redis() {
+  TEST_REDIS_URL=$(bash scripts/redis.sh start "$STATE/redis" "$(bash scripts/free-port.sh)")
+  export TEST_REDIS_URL
+  echo "Redis at $TEST_REDIS_URL"
+}
+stage redis start_redis
+# Tests that need PostgreSQL or Redis fail rather than skip here.
 export CHAT_REQUIRE_POSTGRES=1
 stage cargo-test cargo test --features ssr
 

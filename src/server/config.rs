@@ -20,6 +20,10 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// Prefix of every Redis key and channel (clusters sharing a Redis use different ones).
+    #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chat")]
+    pub redis_prefix: String,
+
     /// Origins allowed to call the API and open the socket, comma-separated
     /// (default: http://127.0.0.1:PORT and http://localhost:PORT of --bind).
     #[arg(long, env = "CHAT_ALLOWED_ORIGINS", value_delimiter = ',')]

@@ -122,7 +122,7 @@ async fn writer(mut rx: mpsc::Receiver<Job>, store: DynStore, cache: Arc<dyn Cac
                 // After the commit, in seq order: cache, then fan-out.
                 for m in committed {
                     cache.push(&m).await;
-                    bus.publish(Event::Message(m)).await;
+                    bus.publish(Event::Message { msg: m }).await;
                 }
             }
             Err(e) => {

@@ -76,7 +76,7 @@ where
     let (mut sink, stream) = socket.split();
     let mut reg = state.hub.register(user.id);
     // Online while this connection lives (it ends when the heartbeat does).
-    let _lease = state.leases.take(user.id);
+    let _lease = state.leases.take(user.id).await;
     let (reply_tx, mut reply_rx) = mpsc::channel::<ServerFrame>(64);
     let heard = Arc::new(AtomicI64::new(now_ms()));
     let reader = tokio::spawn(read_loop(
@@ -229,6 +229,9 @@ async fn answer(state: &AppState, user: &User, conn: &Arc<Conn>, frame: ClientFr
 async fn welcome(state: &AppState, user: &User, conn: &Arc<Conn>) -> Result<ServerFrame, ServerFrame> {
     let before = state.store.rooms_of(user.id).await.map_err(unavailable)?;
     state.hub.subscribe(conn, before.iter().map(|r| r.id));
+    // Cluster: the events of these rooms reach this node before their heads
+    // are read, so nothing committed after the heads is missed live.
+    state.bus.subscribed().await;
     let rooms = state.store.rooms_of(user.id).await.map_err(unavailable)?;
     state.hub.subscribe(conn, rooms.iter().map(|r| r.id));
     let contacts = state.leases.contacts_of(user.id).await.map_err(|e| {
@@ -320,7 +323,9 @@ async fn sync(
         ));
     }
     let limit = page(limit);
-    let msgs: Vec<Message> = match state.cache.after(room, after, limit).await {
+    let cached = state.cache.after(room, after, limit).await;
+    let from_cache = cached.is_some();
+    let mut msgs: Vec<Message> = match cached {
         Some(msgs) => msgs,
         None => state
             .store
@@ -328,8 +333,18 @@ async fn sync(
             .await
             .map_err(unavailable)?,
     };
-    if msgs.is_empty() {
+    if msgs.is_empty() || (from_cache && msgs.len() < limit as usize) {
+        // A short page says "that is all": make sure it is (a cluster cache
+        // may lag a commit made on another node by a moment).
         let head = state.store.head(room).await.map_err(unavailable)?.unwrap_or(0);
+        let reached = msgs.last().map_or(after, |m| m.seq);
+        if reached < head {
+            msgs = state
+                .store
+                .messages_after(room, after, limit)
+                .await
+                .map_err(unavailable)?;
+        }
         if after > head {
             return Err(ServerFrame::error(
                 ErrorCode::BadFrame,

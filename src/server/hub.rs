@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::model::{RoomId, UserId};
 use crate::protocol::ServerFrame;
@@ -66,6 +66,9 @@ pub struct Hub {
     queue: usize,
     /// Connections that fell behind, ever (a metric).
     pub lagged: AtomicU64,
+    /// Woken when the set of rooms or users with a local connection changes
+    /// (the cluster bus follows it with its subscriptions).
+    pub changed: Notify,
 }
 
 /// A connection's place in the hub; dropping it removes the connection.
@@ -90,6 +93,7 @@ impl Hub {
             next_id: AtomicU64::new(1),
             queue,
             lagged: AtomicU64::new(0),
+            changed: Notify::new(),
         })
     }
 
@@ -106,6 +110,7 @@ impl Hub {
         if let Ok(mut index) = self.index.write() {
             index.users.entry(user).or_default().insert(conn.id, conn.clone());
         }
+        self.changed.notify_one();
         Registration {
             hub: self.clone(),
             conn,
@@ -115,12 +120,15 @@ impl Hub {
 
     /// Subscribes one connection to rooms.
     pub fn subscribe(&self, conn: &Arc<Conn>, rooms: impl IntoIterator<Item = RoomId>) {
-        let Ok(mut index) = self.index.write() else { return };
-        let Ok(mut mine) = conn.rooms.lock() else { return };
-        for room in rooms {
-            mine.insert(room);
-            index.rooms.entry(room).or_default().insert(conn.id, conn.clone());
+        {
+            let Ok(mut index) = self.index.write() else { return };
+            let Ok(mut mine) = conn.rooms.lock() else { return };
+            for room in rooms {
+                mine.insert(room);
+                index.rooms.entry(room).or_default().insert(conn.id, conn.clone());
+            }
         }
+        self.changed.notify_one();
     }
 
     /// Subscribes every connection of `user` to `room` (they joined it).
@@ -139,6 +147,11 @@ impl Hub {
     }
 
     fn unregister(&self, conn: &Conn) {
+        self.remove(conn);
+        self.changed.notify_one();
+    }
+
+    fn remove(&self, conn: &Conn) {
         let Ok(mut index) = self.index.write() else { return };
         if let Ok(rooms) = conn.rooms.lock() {
             for room in rooms.iter() {
@@ -191,6 +204,37 @@ impl Hub {
         if !was && conn.lagging.load(Ordering::Acquire) {
             self.lagged.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Tells every local connection to sync every room: live frames may
+    /// have been missed (the cluster bus lost its subscriptions for a while).
+    /// The frame goes through each queue, so an idle writer wakes for it.
+    pub fn resync_all(&self) {
+        let Some(bytes) = encode(&ServerFrame::Resync { room: None }) else {
+            return;
+        };
+        let Ok(index) = self.index.read() else { return };
+        for conns in index.users.values() {
+            for conn in conns.values() {
+                self.push(conn, &bytes);
+            }
+        }
+    }
+
+    /// The rooms with at least one local connection.
+    pub fn rooms(&self) -> Vec<RoomId> {
+        self.index
+            .read()
+            .map(|i| i.rooms.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The users with at least one local connection.
+    pub fn users(&self) -> Vec<UserId> {
+        self.index
+            .read()
+            .map(|i| i.users.keys().copied().collect())
+            .unwrap_or_default()
     }
 
     pub fn is_online(&self, user: UserId) -> bool {
@@ -254,5 +298,20 @@ mod tests {
         assert!(!a.conn.take_lagging(), "reported once");
         assert_eq!(hub.lagged.load(Ordering::Relaxed), 1);
         assert!(a.rx.try_recv().is_ok() && a.rx.try_recv().is_ok() && a.rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn resync_all_reaches_every_connection_through_its_queue() {
+        let hub = Hub::new(4);
+        let mut a = hub.register(1);
+        let mut b = hub.register(2);
+        hub.subscribe(&a.conn, [10]);
+        assert_eq!(hub.rooms(), vec![10]);
+        hub.resync_all();
+        assert_eq!(a.rx.try_recv().unwrap().as_str(), r#"{"t":"resync"}"#);
+        assert_eq!(b.rx.try_recv().unwrap().as_str(), r#"{"t":"resync"}"#);
+        drop(a);
+        assert!(hub.rooms().is_empty());
+        assert_eq!(hub.users(), vec![2]);
     }
 }

@@ -14,6 +14,7 @@ mod http;
 pub mod hub;
 pub mod presence;
 pub mod receipts;
+pub mod registry;
 pub mod rooms;
 pub mod state;
 pub mod storage;
@@ -61,10 +62,43 @@ pub async fn prepare(config: Config, addr: std::net::SocketAddr) -> Result<AppSt
     let store = storage::open(&config.database_url, config.db_pool)
         .await
         .map_err(|e| format!("DATABASE_URL ({}): {e:#}", storage::redact(&config.database_url)))?;
-    if config.redis_url.is_some() {
-        tracing::warn!("REDIS_URL is set, but this build serves one node: it is not used yet");
-    }
-    Ok(AppState::new(config, store, addr))
+    let redis = match &config.redis_url {
+        None => None,
+        Some(_) if store.backend() == "sqlite" => {
+            return Err(
+                "REDIS_URL is set but DATABASE_URL is SQLite: the nodes of a cluster share \
+                 PostgreSQL (DATABASE_URL=postgres://…); for one node leave REDIS_URL unset"
+                    .into(),
+            )
+        }
+        Some(url) => Some(
+            connect_redis(url)
+                .await
+                .map_err(|e| format!("REDIS_URL ({}): {e}", storage::redact(url)))?,
+        ),
+    };
+    Ok(AppState::new(config, store, addr, redis))
+}
+
+/// Opens the command connection (checked with a PING) and keeps the client
+/// for the subscription connection.
+async fn connect_redis(url: &str) -> Result<state::Redis, String> {
+    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+    // Short timeouts: during a Redis outage a publish must fail fast (local
+    // delivery and sends go on), not hold up the delivery writer.
+    let settings = redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(1)
+        .set_max_delay(std::time::Duration::from_millis(500))
+        .set_connection_timeout(Some(std::time::Duration::from_millis(500)))
+        .set_response_timeout(Some(std::time::Duration::from_millis(500)));
+    let commands = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        redis::aio::ConnectionManager::new_with_config(client.clone(), settings),
+    )
+    .await
+    .map_err(|_| "no answer within 5 s".to_string())?
+    .map_err(|e| format!("cannot connect: {e}"))?;
+    Ok(state::Redis { client, commands })
 }
 
 /// Serves HTTP on `listener` until `shutdown` completes.

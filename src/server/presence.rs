@@ -2,8 +2,10 @@
 //! connection. Each connection takes a lease for its lifetime; the gateway's
 //! heartbeat ends a connection that stops answering, so a device that dies
 //! without a close frame lets go of its lease within the heartbeat timeout.
-//! (The cluster shape keeps the leases in Redis, with a TTL a little over
-//! that timeout; this is the single-node book.)
+//! This book counts the leases of this node; in the cluster shape the
+//! registry (Redis) holds one lease per node and user, with a TTL a little
+//! over that timeout, so a person is online while any node holds one and a
+//! node that dies lets go of its users within the TTL.
 //!
 //! Changes are announced only to the person's contacts (people sharing a
 //! direct room or a small group with them) and at most once per
@@ -16,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use super::bus::{Bus, Event};
 use super::context::now_ms;
+use super::hub::Hub;
+use super::registry::Registry;
 use super::storage::DynStore;
 use crate::model::{RoomId, RoomKind, UserId};
 use crate::protocol::Presence;
@@ -43,6 +47,8 @@ struct Inner {
     /// Groups larger than this do not carry presence.
     max_members: i64,
     users: Mutex<HashMap<UserId, Entry>>,
+    /// The cluster's leases (None in embedded mode).
+    registry: Option<Arc<Registry>>,
 }
 
 /// One connection's hold on its user's presence; dropping it lets go.
@@ -58,24 +64,64 @@ impl Drop for Lease {
 }
 
 impl Leases {
-    pub fn new(store: DynStore, bus: Arc<dyn Bus>, max_members: u32) -> Self {
+    pub fn new(
+        store: DynStore,
+        bus: Arc<dyn Bus>,
+        max_members: u32,
+        registry: Option<Arc<Registry>>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 bus,
                 max_members: i64::from(max_members),
                 users: Mutex::default(),
+                registry,
             }),
         }
     }
 
-    /// A connection of `user` opened.
-    pub fn take(&self, user: UserId) -> Lease {
+    /// Cluster only: every `every`, renews this node's leases and reaps the
+    /// nodes that stopped renewing theirs (their users go offline).
+    pub fn keep_leases(&self, hub: Arc<Hub>, every: Duration) {
+        let Some(registry) = self.inner.registry.clone() else {
+            return;
+        };
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let users = hub.users();
+                if let Err(e) = registry.refresh(&users).await {
+                    tracing::warn!(error = %e, "cannot renew presence leases");
+                    continue;
+                }
+                // Someone who left while the renewal was on its way lets go again.
+                for user in users.into_iter().filter(|u| !hub.is_online(*u)) {
+                    let _ = registry.release(user).await;
+                }
+                match registry.reap().await {
+                    Ok(gone) => gone.into_iter().for_each(|u| this.changed(u)),
+                    Err(e) => tracing::warn!(error = %e, "cannot reap dead nodes"),
+                }
+            }
+        });
+    }
+
+    /// A connection of `user` opened. In a cluster the lease is in Redis
+    /// before this returns, so events for the user find this node at once.
+    pub async fn take(&self, user: UserId) -> Lease {
         let first = self.update(user, |e| {
             e.conns += 1;
             e.conns == 1
         });
         if first {
+            if let Some(registry) = &self.inner.registry {
+                if let Err(e) = registry.hold(user).await {
+                    tracing::warn!(error = %e, user, "cannot take a presence lease");
+                }
+            }
             self.changed(user);
         }
         Lease {
@@ -94,7 +140,7 @@ impl Leases {
         }
     }
 
-    pub fn is_online(&self, user: UserId) -> bool {
+    fn is_here(&self, user: UserId) -> bool {
         self.inner
             .users
             .lock()
@@ -102,18 +148,33 @@ impl Leases {
             .unwrap_or(false)
     }
 
+    /// Whether each of `users` is online on this node or (cluster) any other.
+    pub async fn online(&self, users: &[UserId]) -> Vec<bool> {
+        let here: Vec<bool> = users.iter().map(|u| self.is_here(*u)).collect();
+        let Some(registry) = &self.inner.registry else {
+            return here;
+        };
+        match registry.online(users).await {
+            Ok(anywhere) => here.iter().zip(anywhere).map(|(h, a)| *h || a).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read presence leases: this node's view only");
+                here
+            }
+        }
+    }
+
     /// The presence of everyone who sees `user`'s (they see each other's).
     pub async fn contacts_of(&self, user: UserId) -> anyhow::Result<Vec<Presence>> {
         let contacts = self.inner.store.contacts(user, self.inner.max_members).await?;
+        let ids: Vec<UserId> = contacts.iter().map(|c| c.0).collect();
+        let online = self.online(&ids).await;
         Ok(contacts
             .into_iter()
-            .map(|(id, last_seen)| {
-                let online = self.is_online(id);
-                Presence {
-                    user: id,
-                    online,
-                    last_seen: if online { None } else { last_seen },
-                }
+            .zip(online)
+            .map(|((id, last_seen), online)| Presence {
+                user: id,
+                online,
+                last_seen: if online { None } else { last_seen },
             })
             .collect())
     }
@@ -135,9 +196,9 @@ impl Leases {
         if kind == RoomKind::Group && members.len() as i64 > self.inner.max_members {
             return Ok(());
         }
+        let online = self.online(&members).await;
         let mut all = Vec::with_capacity(members.len());
-        for &user in &members {
-            let online = self.is_online(user);
+        for (&user, online) in members.iter().zip(online) {
             let last_seen = if online {
                 None
             } else {
@@ -189,9 +250,23 @@ impl Leases {
 
     /// Tells the contacts the state `user` is in now, if it is news to them.
     async fn announce(&self, user: UserId) {
-        let online = self.update(user, |e| {
+        let here = self.update(user, |e| {
             e.scheduled = false;
-            let online = e.conns > 0;
+            e.conns > 0
+        });
+        let mut online = here;
+        if let Some(registry) = &self.inner.registry {
+            let held = if here {
+                registry.hold(user).await
+            } else {
+                registry.release(user).await
+            };
+            if let Err(e) = held {
+                tracing::warn!(error = %e, user, "cannot update the presence lease");
+            }
+            online = self.online(&[user]).await.first().copied().unwrap_or(here);
+        }
+        let online = self.update(user, |e| {
             if e.announced == Some(online) {
                 return None;
             }

@@ -6,17 +6,25 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
-use super::bus::{Bus, LocalBus};
-use super::cache::{Cache, LocalCache};
+use super::bus::{redis::RedisBus, Bus, LocalBus};
+use super::cache::{redis::RedisCache, Cache, LocalCache};
 use super::config::Config;
 use super::delivery::Delivery;
 use super::hub::Hub;
 use super::presence::Leases;
 use super::receipts::Receipts;
+use super::registry::{Keys, Registry};
 use super::storage::DynStore;
 
 /// Messages per room the recent-message cache keeps.
 const CACHED_PER_ROOM: usize = 100;
+
+/// The connections to Redis of a cluster node: a client (for the
+/// subscription connection) and a reconnecting command connection.
+pub struct Redis {
+    pub client: redis::Client,
+    pub commands: redis::aio::ConnectionManager,
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -35,7 +43,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, store: DynStore, addr: std::net::SocketAddr) -> Self {
+    /// The state of a node: embedded when `redis` is None, a cluster node else.
+    pub fn new(config: Config, store: DynStore, addr: std::net::SocketAddr, redis: Option<Redis>) -> Self {
         let leptos = LeptosOptions::builder()
             .output_name("chat")
             .site_root(config.site_root.as_str())
@@ -45,11 +54,35 @@ impl AppState {
             .build();
         let origins = config.origins(addr.port()).into();
         let hub = Hub::new(config.send_queue);
-        let bus: Arc<dyn Bus> = Arc::new(LocalBus::new(hub.clone()));
-        let cache: Arc<dyn Cache> = Arc::new(LocalCache::new(CACHED_PER_ROOM));
+        let (bus, cache, registry): (Arc<dyn Bus>, Arc<dyn Cache>, _) = match redis {
+            None => (
+                Arc::new(LocalBus::new(hub.clone())),
+                Arc::new(LocalCache::new(CACHED_PER_ROOM)),
+                None,
+            ),
+            Some(redis) => {
+                // A lease outlives a missed heartbeat or two, not a dead node.
+                let ttl = config.heartbeat_timeout_ms + config.heartbeat_ms;
+                let node = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+                tracing::info!(node, "cluster node: Redis bus, cache and presence leases");
+                let keys = Keys::new(&config.redis_prefix);
+                let registry = Arc::new(Registry::new(redis.commands.clone(), keys.clone(), node, ttl));
+                (
+                    Arc::new(RedisBus::start(
+                        redis.client,
+                        redis.commands.clone(),
+                        registry.clone(),
+                        hub.clone(),
+                    )),
+                    Arc::new(RedisCache::new(redis.commands, keys, CACHED_PER_ROOM)),
+                    Some(registry),
+                )
+            }
+        };
         let delivery = Delivery::start(store.clone(), cache.clone(), bus.clone(), config.max_body_chars);
         let receipts = Receipts::new(bus.clone());
-        let leases = Leases::new(store.clone(), bus.clone(), config.presence_max_members);
+        let leases = Leases::new(store.clone(), bus.clone(), config.presence_max_members, registry);
+        leases.keep_leases(hub.clone(), std::time::Duration::from_millis(config.heartbeat_ms));
         Self {
             receipts,
             leases,

@@ -35,7 +35,21 @@ pub async fn postgres_url() -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
-fn rand_u128() -> u128 {
+/// The Redis named by TEST_REDIS_URL and a key prefix no other test uses,
+/// or None when it is unset (skipped, or failed under CHAT_REQUIRE_POSTGRES,
+/// which `make test` sets for all its services).
+pub fn redis_url() -> Option<(String, String)> {
+    let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+        if std::env::var("CHAT_REQUIRE_POSTGRES").is_ok() {
+            panic!("CHAT_REQUIRE_POSTGRES is set but TEST_REDIS_URL is not");
+        }
+        eprintln!("skipped: TEST_REDIS_URL is not set");
+        return None;
+    };
+    Some((url, format!("t{:016x}", rand_u128() as u64)))
+}
+
+pub fn rand_u128() -> u128 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(

@@ -1,21 +1,26 @@
 //! The bus carries what happened to every node's hub: committed messages,
-//! room joins, receipts, presence and typing. Embedded mode has one node, so the local bus hands events
-//! straight to the hub; the cluster shape puts Redis Pub/Sub behind the same
-//! trait. Publishing is a hint: a lost event is repaired by sync, because
-//! storage is the truth (design §2 rule 4).
+//! room joins, receipts, presence and typing. Embedded mode has one node, so
+//! the local bus hands events straight to the hub; the cluster shape puts
+//! Redis Pub/Sub behind the same trait (`redis.rs`). Publishing is a hint: a
+//! lost event is repaired by sync, because storage is the truth (design §2
+//! rule 4).
+
+pub mod redis;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use super::hub::Hub;
 use crate::model::{RoomId, RoomSummary, UserId};
 use crate::protocol::{Message, Presence, Seq, ServerFrame};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "e", rename_all = "snake_case")]
 pub enum Event {
     /// A message was committed.
-    Message(Message),
+    Message { msg: Message },
     /// `user` is now a member of `room` (the summary as they see it).
     Joined { user: UserId, room: RoomSummary },
     /// A member's delivered/read marks rose.
@@ -39,6 +44,10 @@ pub enum Event {
 pub trait Bus: Send + Sync + 'static {
     /// Publishes an event to every node (this one included).
     async fn publish(&self, event: Event);
+
+    /// Returns once this node receives the events of every room that has a
+    /// local connection now (a cluster bus subscribes asynchronously).
+    async fn subscribed(&self) {}
 }
 
 /// The single-node bus.
@@ -62,7 +71,7 @@ impl Bus for LocalBus {
 /// Applies an event to this node's connections.
 pub fn deliver(hub: &Hub, event: Event) {
     match event {
-        Event::Message(m) => hub.to_room(m.room, &ServerFrame::Msg(m)),
+        Event::Message { msg } => hub.to_room(msg.room, &ServerFrame::Msg(msg)),
         Event::Joined { user, room } => {
             hub.join(user, room.id);
             hub.to_user(user, &ServerFrame::Room(room));

@@ -2,7 +2,10 @@
 //! client resuming from a recent seq is served without the database. Only
 //! the delivery module writes it, in seq order, after the commit. A read is
 //! answered only when the cache holds the whole range asked for; otherwise
-//! the caller goes to the database.
+//! the caller goes to the database. `LocalCache` lives in the process
+//! (embedded mode); `redis::RedisCache` is shared by the nodes of a cluster.
+
+pub mod redis;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

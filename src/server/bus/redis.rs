@@ -1,0 +1,236 @@
+//! The cluster bus: Redis Pub/Sub between nodes. An event is delivered to
+//! this node's connections at once (so a Redis outage never stops local
+//! delivery) and published for the others: room events on `room:{id}`,
+//! events for users on `node:{n}` of each node that holds them (from the
+//! registry). A node subscribes to `room:{id}` only while it has a local
+//! connection in that room, and to its own `node:{n}`.
+//!
+//! One connection publishes (a reconnecting `ConnectionManager`); one task
+//! owns the subscription connection. When that connection drops, the task
+//! reconnects with backoff, subscribes again and tells every local client
+//! to resync: events published meanwhile were missed, and storage has them.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use redis::aio::{ConnectionManager, PubSubSink};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{deliver, Bus, Event};
+use crate::server::hub::Hub;
+use crate::server::registry::{Keys, Registry};
+
+/// How long `subscribed` waits for the subscription task before going on.
+const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
+
+/// What goes over Redis: the event and the node that published it (which
+/// delivered it locally already and skips it when it comes back).
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    from: String,
+    event: Event,
+}
+
+pub struct RedisBus {
+    hub: Arc<Hub>,
+    redis: ConnectionManager,
+    registry: Arc<Registry>,
+    /// Asks the subscription task to catch up with the hub, and to say when it did.
+    catch_up: mpsc::Sender<oneshot::Sender<()>>,
+}
+
+impl RedisBus {
+    /// Starts the subscription task; the bus publishes through `redis`.
+    pub fn start(
+        client: redis::Client,
+        redis: ConnectionManager,
+        registry: Arc<Registry>,
+        hub: Arc<Hub>,
+    ) -> Self {
+        let (catch_up, requests) = mpsc::channel(64);
+        tokio::spawn(subscriber(
+            client,
+            hub.clone(),
+            registry.keys().clone(),
+            registry.node().to_string(),
+            requests,
+        ));
+        Self {
+            hub,
+            redis,
+            registry,
+            catch_up,
+        }
+    }
+
+    async fn send(&self, channel: String, event: Event) {
+        let envelope = Envelope {
+            from: self.registry.node().to_string(),
+            event,
+        };
+        let Ok(payload) = serde_json::to_string(&envelope) else {
+            return;
+        };
+        let mut r = self.redis.clone();
+        if let Err(e) = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(payload)
+            .exec_async(&mut r)
+            .await
+        {
+            // Local delivery happened; the other nodes' clients catch up by
+            // sync (a gap, a resync after reconnect, the next welcome).
+            tracing::warn!(error = %e, channel, "cannot publish to Redis");
+        }
+    }
+
+    /// Publishes events for users to the nodes that hold them.
+    async fn to_users(
+        &self,
+        users: &[crate::model::UserId],
+        event: impl Fn(Vec<crate::model::UserId>) -> Event,
+    ) {
+        let nodes = match self.registry.nodes_of(users).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the registry: event stays on this node");
+                return;
+            }
+        };
+        for (node, users) in nodes.into_iter().filter(|(n, _)| n != self.registry.node()) {
+            self.send(self.registry.keys().node_channel(&node), event(users))
+                .await;
+        }
+    }
+}
+
+#[async_trait]
+impl Bus for RedisBus {
+    async fn publish(&self, event: Event) {
+        deliver(&self.hub, event.clone());
+        match event {
+            Event::Message { ref msg } => {
+                let room = msg.room;
+                self.send(self.registry.keys().room_channel(room), event).await
+            }
+            Event::Receipt { room, .. } | Event::Typing { room, .. } => {
+                self.send(self.registry.keys().room_channel(room), event).await
+            }
+            Event::Joined { user, room } => {
+                self.to_users(&[user], |_| Event::Joined {
+                    user,
+                    room: room.clone(),
+                })
+                .await
+            }
+            Event::Presence { presence, to } => {
+                self.to_users(&to, |to| Event::Presence {
+                    presence: presence.clone(),
+                    to,
+                })
+                .await
+            }
+        }
+    }
+
+    async fn subscribed(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.catch_up.send(tx).await.is_ok() {
+            let _ = tokio::time::timeout(SUBSCRIBE_WAIT, rx).await;
+        }
+    }
+}
+
+/// Owns the subscription connection for the node's lifetime.
+async fn subscriber(
+    client: redis::Client,
+    hub: Arc<Hub>,
+    keys: Keys,
+    node: String,
+    mut requests: mpsc::Receiver<oneshot::Sender<()>>,
+) {
+    let mut attempt = 0u32;
+    let mut connected_before = false;
+    loop {
+        let pubsub = match client.get_async_pubsub().await {
+            Ok(p) => p,
+            Err(e) => {
+                attempt += 1;
+                let wait = Duration::from_millis((100u64 << attempt.min(6)).min(5_000));
+                tracing::warn!(error = %e, ?wait, "Redis subscription connection failed; retrying");
+                // Nobody waits for a dead connection.
+                while let Ok(reply) = requests.try_recv() {
+                    let _ = reply.send(());
+                }
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+        };
+        attempt = 0;
+        let (mut sink, mut stream) = pubsub.split();
+        let mut subscribed = HashSet::new();
+        let own = keys.node_channel(&node);
+        if sink.subscribe(&own).await.is_err() {
+            continue;
+        }
+        if catch_up(&mut sink, &mut subscribed, &hub, &keys).await.is_err() {
+            continue;
+        }
+        if connected_before {
+            tracing::info!("Redis subscriptions back: every client resyncs");
+            hub.resync_all();
+        }
+        connected_before = true;
+        loop {
+            tokio::select! {
+                msg = stream.next() => {
+                    let Some(msg) = msg else { break };
+                    match serde_json::from_slice::<Envelope>(msg.get_payload_bytes()) {
+                        Ok(envelope) if envelope.from != node => deliver(&hub, envelope.event),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "unreadable event on the bus"),
+                    }
+                }
+                _ = hub.changed.notified() => {
+                    if catch_up(&mut sink, &mut subscribed, &hub, &keys).await.is_err() {
+                        break;
+                    }
+                }
+                request = requests.recv() => {
+                    let Some(reply) = request else { return };
+                    if catch_up(&mut sink, &mut subscribed, &hub, &keys).await.is_err() {
+                        let _ = reply.send(());
+                        break;
+                    }
+                    let _ = reply.send(());
+                }
+            }
+        }
+        tracing::warn!("Redis subscription connection lost; reconnecting");
+    }
+}
+
+/// Subscribes to the rooms that gained a local connection and leaves those
+/// that lost their last one.
+async fn catch_up(
+    sink: &mut PubSubSink,
+    subscribed: &mut HashSet<String>,
+    hub: &Hub,
+    keys: &Keys,
+) -> redis::RedisResult<()> {
+    let wanted: HashSet<String> = hub.rooms().into_iter().map(|r| keys.room_channel(r)).collect();
+    let join: Vec<&String> = wanted.difference(subscribed).collect();
+    if !join.is_empty() {
+        sink.subscribe(&join).await?;
+    }
+    let leave: Vec<&String> = subscribed.difference(&wanted).collect();
+    if !leave.is_empty() {
+        sink.unsubscribe(&leave).await?;
+    }
+    *subscribed = wanted;
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! The cluster's recent-message cache: a Redis sorted set per room
+//! (`{prefix}:recent:{room}`, scored by seq, the last `per_room` messages),
+//! written by the node that committed each message. Nodes commit
+//! concurrently, so a read is a hit only when the run it returns is
+//! contiguous from the seq asked after: a hole (a write not yet made, or
+//! lost with a Redis outage) sends the reader to the database.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+
+use super::Cache;
+use crate::model::RoomId;
+use crate::protocol::{Message, Seq};
+use crate::server::registry::Keys;
+
+pub struct RedisCache {
+    redis: ConnectionManager,
+    keys: Keys,
+    per_room: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl RedisCache {
+    pub fn new(redis: ConnectionManager, keys: Keys, per_room: usize) -> Self {
+        Self {
+            redis,
+            keys,
+            per_room,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    async fn read(&self, room: RoomId, after: Seq, limit: u32) -> Option<Vec<Message>> {
+        let mut r = self.redis.clone();
+        // From `after` itself (the predecessor proves the run starts right after it).
+        let raw: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.keys.recent(room))
+            .arg(after.max(1))
+            .arg("+inf")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit + 1)
+            .query_async(&mut r)
+            .await
+            .map_err(|e| tracing::debug!(error = %e, "cache read failed"))
+            .ok()?;
+        let msgs: Vec<Message> = raw.iter().filter_map(|t| serde_json::from_str(t).ok()).collect();
+        if msgs.len() != raw.len() {
+            return None;
+        }
+        let start = if after == 0 { 1 } else { after };
+        if msgs.iter().zip(start..).any(|(m, expected)| m.seq != expected) {
+            return None;
+        }
+        match msgs.first() {
+            Some(first) if first.seq == after => {
+                Some(msgs.into_iter().skip(1).take(limit as usize).collect())
+            }
+            Some(_) if after == 0 => Some(msgs.into_iter().take(limit as usize).collect()),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+impl Cache for RedisCache {
+    async fn push(&self, m: &Message) {
+        let Ok(json) = serde_json::to_string(m) else {
+            return;
+        };
+        let mut r = self.redis.clone();
+        let result = redis::pipe()
+            .zadd(self.keys.recent(m.room), json, m.seq)
+            .zremrangebyrank(self.keys.recent(m.room), 0, -(self.per_room as isize) - 1)
+            .exec_async(&mut r)
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, room = m.room, "cannot write the message cache");
+        }
+    }
+
+    async fn after(&self, room: RoomId, after: Seq, limit: u32) -> Option<Vec<Message>> {
+        let hit = self.read(room, after, limit).await;
+        let counter = if hit.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        hit
+    }
+
+    fn stats(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+}
