@@ -7,7 +7,7 @@ mod common;
 use chat::api::ApiError;
 use chat::model::{Member, RoomKind, RoomSummary, User};
 use chat::server::Config;
-use common::TestServer;
+use common::{Node, TestServer};
 use reqwest::{Client, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};

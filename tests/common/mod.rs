@@ -95,9 +95,20 @@ impl TestServer {
             stop: Some(tx),
         }
     }
+}
 
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+/// Where a node listens: an in-process `TestServer` or a node process.
+pub trait Node {
+    fn addr(&self) -> SocketAddr;
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr(), path)
+    }
+}
+
+impl Node for TestServer {
+    fn addr(&self) -> SocketAddr {
+        self.addr
     }
 }
 
@@ -149,22 +160,27 @@ impl Drop for OwnPostgres {
 }
 
 fn pg_script(args: &[&str]) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg.sh");
+    script("pg.sh", args)
+}
+
+/// Runs one of the project's scripts; its output, trimmed.
+fn script(name: &str, args: &[&str]) -> String {
+    let path = format!("{}/scripts/{name}", env!("CARGO_MANIFEST_DIR"));
     let out = std::process::Command::new("bash")
-        .arg(script)
+        .arg(path)
         .args(args)
         .output()
-        .expect("run pg.sh");
+        .expect("run a script");
     assert!(
         out.status.success(),
-        "pg.sh {args:?}: {}",
+        "{name} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// Signs a person up over HTTP and returns their session cookie ("name=value").
-pub async fn sign_up(server: &TestServer, handle: &str) -> (chat::model::User, String) {
+pub async fn sign_up(server: &impl Node, handle: &str) -> (chat::model::User, String) {
     let res = reqwest::Client::new()
         .post(server.url("/api/sign_up"))
         .json(&serde_json::json!({"handle": handle, "display_name": "", "password": "correct horse"}))
@@ -184,7 +200,7 @@ pub async fn sign_up(server: &TestServer, handle: &str) -> (chat::model::User, S
 
 /// Calls an API server function as the holder of `cookie`.
 pub async fn api<T: serde::de::DeserializeOwned>(
-    server: &TestServer,
+    server: &impl Node,
     cookie: &str,
     name: &str,
     body: serde_json::Value,
@@ -219,12 +235,14 @@ pub mod ws {
 
     /// The HTTP status of a refused upgrade, or the open socket.
     pub async fn open(
-        server: &super::TestServer,
+        server: &impl super::Node,
         cookie: Option<&str>,
         origin: Option<&str>,
     ) -> Result<Ws, u16> {
-        let mut req = format!("ws://{}/ws", server.addr).into_client_request().unwrap();
-        let own = format!("http://127.0.0.1:{}", server.addr.port());
+        let mut req = format!("ws://{}/ws", server.addr())
+            .into_client_request()
+            .unwrap();
+        let own = format!("http://127.0.0.1:{}", server.addr().port());
         if let Some(origin) = origin.or(Some(own.as_str())).filter(|o| !o.is_empty()) {
             req.headers_mut()
                 .insert("origin", HeaderValue::from_str(origin).unwrap());
@@ -241,7 +259,7 @@ pub mod ws {
     }
 
     /// Opens a socket and completes hello/welcome.
-    pub async fn connect(server: &super::TestServer, cookie: &str) -> (Ws, ServerFrame) {
+    pub async fn connect(server: &impl super::Node, cookie: &str) -> (Ws, ServerFrame) {
         let mut ws = open(server, Some(cookie), None).await.expect("upgrade");
         ws.send(&ClientFrame::Hello).await;
         let welcome = ws.recv_until(|f| matches!(f, ServerFrame::Welcome { .. })).await;
@@ -279,5 +297,104 @@ pub mod ws {
                 }
             }
         }
+    }
+}
+
+/// A node as its own process (the test binary's `chat`), for tests that
+/// kill one with SIGKILL. Stops (killed) when dropped.
+pub struct NodeProcess {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl NodeProcess {
+    pub async fn start(env: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_chat"))
+            .envs(env.iter().copied())
+            .env("CHAT_BIND", addr.to_string())
+            .env("CHAT_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start a node");
+        let node = Self { child, addr };
+        for _ in 0..200 {
+            if reqwest::get(node.url("/healthz"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return node;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the node on {addr} did not come up");
+    }
+
+    /// SIGKILL: no close frames, no goodbye to Redis.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Node for NodeProcess {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A Redis of the test's own (scripts/redis.sh), for tests that restart it.
+pub struct OwnRedis {
+    pub url: String,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl OwnRedis {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = script(
+            "redis.sh",
+            &["start", &dir.path().display().to_string(), &port.to_string()],
+        );
+        Self { url, dir, port }
+    }
+
+    pub fn stop(&self) {
+        script("redis.sh", &["stop", &self.dir.path().display().to_string()]);
+    }
+
+    pub fn restart(&self) {
+        self.stop();
+        script(
+            "redis.sh",
+            &[
+                "start",
+                &self.dir.path().display().to_string(),
+                &self.port.to_string(),
+            ],
+        );
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

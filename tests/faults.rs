@@ -1,0 +1,237 @@
+//! Faults in the cluster shape, with real processes: a node killed with
+//! SIGKILL in mid-traffic, and Redis restarted in mid-traffic. Clients are
+//! the shared state machine (`chat::sync::Client`), reconnecting to another
+//! node the way the browser does, so what is checked is what people get:
+//! every acked message at every member, once, in order.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chat::model::RoomSummary;
+use chat::protocol::{ClientFrame, ServerFrame};
+use chat::server::Config;
+use chat::sync::{Client, Config as SyncConfig};
+use common::ws::{connect, Ws};
+use common::{api, sign_up, Node, NodeProcess, OwnRedis, TestServer};
+use serde_json::json;
+use uuid::Uuid;
+
+/// A person: the state machine, its socket, and every ack it ever got.
+struct Person {
+    client: Client,
+    ws: Option<Ws>,
+    acks: BTreeMap<Uuid, i64>,
+}
+
+impl Person {
+    async fn on(node: &impl Node, cookie: &str) -> Self {
+        let mut p = Self {
+            client: Client::new(SyncConfig::default()),
+            ws: None,
+            acks: BTreeMap::new(),
+        };
+        p.reconnect(node, cookie).await;
+        p
+    }
+
+    /// Connects (again) as the browser would: hello, welcome, resends, syncs.
+    async fn reconnect(&mut self, node: &impl Node, cookie: &str) {
+        self.client.disconnected();
+        self.client.connected();
+        let (ws, welcome) = connect(node, cookie).await;
+        self.ws = Some(ws);
+        self.feed(welcome).await;
+    }
+
+    async fn feed(&mut self, frame: ServerFrame) {
+        if let ServerFrame::Ack { cid, seq, .. } = &frame {
+            let first = *self.acks.entry(*cid).or_insert(*seq);
+            assert_eq!(first, *seq, "a resend of {cid} got another seq");
+        }
+        let out = self.client.handle(frame, 0);
+        self.send_all(out.frames).await;
+    }
+
+    async fn send_all(&mut self, frames: Vec<ClientFrame>) {
+        if let Some(ws) = self.ws.as_mut() {
+            for f in frames {
+                ws.send(&f).await;
+            }
+        }
+    }
+
+    /// Handles frames until `done`; false if the socket closed first.
+    async fn run_until(&mut self, done: impl Fn(&Self) -> bool) -> bool {
+        while !done(self) {
+            let Some(ws) = self.ws.as_mut() else { return false };
+            match ws.next().await {
+                Some(frame) => self.feed(frame).await,
+                None => {
+                    self.ws = None;
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn held(&self, room: i64) -> Vec<(i64, String)> {
+        self.client
+            .room(room)
+            .map(|r| r.msgs.values().map(|m| (m.seq, m.body.clone())).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Checks what a member holds: seqs 1..=n without a hole, each body once.
+fn assert_complete(held: &[(i64, String)], bodies: &[String]) {
+    let seqs: Vec<i64> = held.iter().map(|h| h.0).collect();
+    assert_eq!(seqs, (1..=bodies.len() as i64).collect::<Vec<_>>(), "no gap");
+    let mut got: Vec<&String> = held.iter().map(|h| &h.1).collect();
+    got.sort();
+    let mut want: Vec<&String> = bodies.iter().collect();
+    want.sort();
+    assert_eq!(got, want, "every message once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_traffic_loses_no_acked_message() {
+    let Some(database) = common::postgres_url().await else {
+        return;
+    };
+    let Some((redis, prefix)) = common::redis_url() else {
+        return;
+    };
+    let env = [
+        ("DATABASE_URL", database.as_str()),
+        ("REDIS_URL", redis.as_str()),
+        ("CHAT_REDIS_PREFIX", prefix.as_str()),
+        ("CHAT_HEARTBEAT_MS", "200"),
+        ("CHAT_HEARTBEAT_TIMEOUT_MS", "600"),
+    ];
+    let survivor = NodeProcess::start(&env).await;
+    let mut doomed = NodeProcess::start(&env).await;
+    let (_, ann) = sign_up(&survivor, "ann").await;
+    let (_, ben) = sign_up(&survivor, "ben").await;
+    let (cat, cat_cookie) = sign_up(&survivor, "cat").await;
+    let room: RoomSummary = api(
+        &survivor,
+        &ann,
+        "create_group",
+        json!({"name": "Faults", "members": ["ben", "cat"]}),
+    )
+    .await;
+
+    // Ann sends from the node that dies; Ben reads on the one that lives;
+    // Cat is on the doomed node and does not come back.
+    let mut sender = Person::on(&doomed, &ann).await;
+    let mut reader = Person::on(&survivor, &ben).await;
+    let (_cat_ws, _) = connect(&doomed, &cat_cookie).await;
+
+    const TOTAL: usize = 200;
+    let bodies: Vec<String> = (0..TOTAL).map(|i| format!("m{i}")).collect();
+    for body in &bodies {
+        let out = sender.client.send(room.id, Uuid::new_v4(), body.clone(), 0);
+        sender.send_all(out.frames).await;
+    }
+    // Kill the sender's node once some, not all, are acked.
+    sender.run_until(|p| p.acks.len() >= TOTAL / 4).await;
+    doomed.kill();
+    let killed = Instant::now();
+    let acked_before = sender.acks.len();
+    sender.run_until(|_| false).await; // reads what was in flight until the socket dies
+
+    // The sender comes back through another node; its outbox goes out again.
+    sender.reconnect(&survivor, &ann).await;
+    assert!(
+        sender.run_until(|p| p.client.outbox().is_empty()).await,
+        "all sends acked after the failover"
+    );
+    assert_eq!(sender.acks.len(), TOTAL);
+
+    // Cat's node died with her: her contacts see her offline within the lease TTL.
+    let offline = loop {
+        let (_ws, welcome) = connect(&survivor, &ben).await;
+        let ServerFrame::Welcome { contacts, .. } = welcome else {
+            unreachable!()
+        };
+        if contacts.iter().any(|p| p.user == cat.id && !p.online) {
+            break killed.elapsed();
+        }
+        assert!(killed.elapsed() < Duration::from_secs(10), "cat still online");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    // The reader holds every message, once, in order. (Not read meanwhile,
+    // its socket missed heartbeats and was closed: it reconnects, as a
+    // browser does, and resumes.)
+    let all = |p: &Person| p.client.room(room.id).is_some_and(|r| r.last >= TOTAL as i64);
+    while !reader.run_until(all).await {
+        reader.reconnect(&survivor, &ben).await;
+    }
+    assert_complete(&reader.held(room.id), &bodies);
+    eprintln!(
+        "node kill: {TOTAL} sent, {acked_before} acked before the kill, {} acked in all, \
+         reader got {} in order; cat offline after {offline:?}",
+        sender.acks.len(),
+        reader.held(room.id).len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
+    let Some(database) = common::postgres_url().await else {
+        return;
+    };
+    let redis = OwnRedis::start();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let mut config = Config::for_database(&database);
+        config.redis_url = Some(redis.url.clone());
+        nodes.push(TestServer::start(config).await);
+    }
+    let (_, ann) = sign_up(&nodes[0], "ann").await;
+    let (_, ben) = sign_up(&nodes[1], "ben").await;
+    let room: RoomSummary = api(&nodes[0], &ann, "open_direct", json!({"handle": "ben"})).await;
+    let mut sender = Person::on(&nodes[0], &ann).await;
+    let mut reader = Person::on(&nodes[1], &ben).await;
+
+    const TOTAL: usize = 150;
+    let bodies: Vec<String> = (0..TOTAL).map(|i| format!("r{i}")).collect();
+    for (i, body) in bodies.iter().enumerate() {
+        if i == TOTAL / 3 {
+            redis.restart();
+        }
+        let out = sender.client.send(room.id, Uuid::new_v4(), body.clone(), 0);
+        sender.send_all(out.frames).await;
+    }
+    // Sends do not depend on Redis: all are acked.
+    assert!(sender.run_until(|p| p.client.outbox().is_empty()).await);
+    // The reader's node resubscribes and makes its clients resync: nothing lost.
+    assert!(
+        reader
+            .run_until(|p| p.client.room(room.id).is_some_and(|r| r.last >= TOTAL as i64))
+            .await
+    );
+    assert_complete(&reader.held(room.id), &bodies);
+
+    // Messages after the restart are cached again: a resume from a recent seq is a hit.
+    let (hits_before, _) = nodes[1].state.cache.stats();
+    let (mut ws, _) = connect(&nodes[1], &ben).await;
+    ws.send(&ClientFrame::Sync {
+        room: room.id,
+        after: TOTAL as i64 - 5,
+        limit: None,
+    })
+    .await;
+    let batch = ws.recv_until(|f| matches!(f, ServerFrame::Batch { .. })).await;
+    assert!(matches!(batch, ServerFrame::Batch { msgs, .. } if msgs.len() == 5));
+    assert_eq!(
+        nodes[1].state.cache.stats().0,
+        hits_before + 1,
+        "served from the refilled cache"
+    );
+    eprintln!("redis restart: {TOTAL} sent and acked, reader got all {TOTAL} in order");
+}
