@@ -1,5 +1,5 @@
 # The two set-up commands (see README): `make run` and `make test`.
-.PHONY: run test install watch fmt clean
+.PHONY: run test install watch fmt clean cluster cluster-stop
 
 run:
 	bash scripts/run.sh
@@ -9,6 +9,14 @@ test:
 
 install:
 	bash scripts/install.sh
+
+# The cluster shape on this machine: PostgreSQL, Redis, three nodes, nginx.
+cluster: install
+	. scripts/env.sh && cargo leptos build --release
+	bash scripts/cluster.sh start
+
+cluster-stop:
+	bash scripts/cluster.sh stop
 
 # Developer loop: rebuild and reload on every change.
 watch: install

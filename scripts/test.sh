@@ -17,6 +17,7 @@ cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
   bash scripts/pg.sh stop "$STATE/pg" || true
   bash scripts/redis.sh stop "$STATE/redis" || true
+  [ -d "$STATE/cluster" ] && CLUSTER_DIR="$STATE/cluster" bash scripts/cluster.sh stop >/dev/null 2>&1 || true
   rm -rf "$STATE"
   echo
   echo "== stage times =="
@@ -82,3 +83,19 @@ e2e() {
   return $rc
 }
 stage playwright e2e
+
+# The cluster shape: nginx round-robin in front of two nodes on PostgreSQL and
+# Redis (started by scripts/cluster.sh on free ports), and a browser test through it.
+e2e_cluster() {
+  local port n1 n2 rc=0
+  port=$(bash scripts/free-port.sh); n1=$(bash scripts/free-port.sh); n2=$(bash scripts/free-port.sh)
+  export CLUSTER_DIR="$STATE/cluster" CLUSTER_PORT=$port NODES=2 NODE_PORTS="$n1 $n2"
+  export PG_PORT=$(bash scripts/free-port.sh) REDIS_PORT=$(bash scripts/free-port.sh)
+  bash scripts/cluster.sh start || { tail -20 "$CLUSTER_DIR"/*.log; return 1; }
+  (cd end2end && BASE_URL="http://127.0.0.1:$port" \
+    CLUSTER_NODES="http://127.0.0.1:$n1,http://127.0.0.1:$n2" npx playwright test cluster) || rc=$?
+  [ $rc -eq 0 ] || { echo "--- node logs ---"; tail -30 "$CLUSTER_DIR"/node-*.log; }
+  bash scripts/cluster.sh stop
+  return $rc
+}
+stage playwright-cluster e2e_cluster

@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/statz", get(statz))
         .route("/ws", get(super::gateway::upgrade))
         .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -38,6 +39,21 @@ async fn readyz(State(state): State<AppState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
         }
     }
+}
+
+/// This node's figures, as JSON: which node answered, its open
+/// connections, the message cache's hits and misses, and how many
+/// connections ever fell behind. Counts only: nothing about anyone.
+async fn statz(State(state): State<AppState>) -> Response {
+    let (hits, misses) = state.cache.stats();
+    axum::Json(serde_json::json!({
+        "node": state.node,
+        "connections": state.hub.connections(),
+        "cache_hits": hits,
+        "cache_misses": misses,
+        "lagged": state.hub.lagged.load(std::sync::atomic::Ordering::Relaxed),
+    }))
+    .into_response()
 }
 
 /// Refuses state-changing requests that a browser sent from another origin.

@@ -40,6 +40,8 @@ pub struct AppState {
     pub receipts: Receipts,
     /// Who is online (presence leases).
     pub leases: Leases,
+    /// This node's id in the cluster ("local" in embedded mode).
+    pub node: String,
 }
 
 impl AppState {
@@ -54,7 +56,7 @@ impl AppState {
             .build();
         let origins = config.origins(addr.port()).into();
         let hub = Hub::new(config.send_queue);
-        let (bus, cache, registry): (Arc<dyn Bus>, Arc<dyn Cache>, _) = match redis {
+        let (bus, cache, registry): (Arc<dyn Bus>, Arc<dyn Cache>, Option<Arc<Registry>>) = match redis {
             None => (
                 Arc::new(LocalBus::new(hub.clone())),
                 Arc::new(LocalCache::new(CACHED_PER_ROOM)),
@@ -81,11 +83,13 @@ impl AppState {
         };
         let delivery = Delivery::start(store.clone(), cache.clone(), bus.clone(), config.max_body_chars);
         let receipts = Receipts::new(bus.clone());
+        let node = registry.as_ref().map_or("local".to_string(), |r| r.node().to_string());
         let leases = Leases::new(store.clone(), bus.clone(), config.presence_max_members, registry);
         leases.keep_leases(hub.clone(), std::time::Duration::from_millis(config.heartbeat_ms));
         Self {
             receipts,
             leases,
+            node,
             store,
             config: Arc::new(config),
             origins,

@@ -1,0 +1,42 @@
+import { test, expect } from "@playwright/test";
+import { bodies, hydrated, openDirect, openRoom, say, twoPeople } from "./helpers";
+
+// Runs against the cluster that `make test` starts (nginx in front of two
+// nodes); CLUSTER_NODES lists the nodes' own URLs, to see who holds which socket.
+const nodes = (process.env.CLUSTER_NODES ?? "").split(",").filter(Boolean);
+
+async function connections(): Promise<number[]> {
+  return Promise.all(nodes.map(async (n) => (await (await fetch(`${n}/statz`)).json()).connections as number));
+}
+
+test("two people on different nodes, through nginx: messages, ticks, typing, presence", async ({ browser }) => {
+  test.skip(nodes.length < 2, "needs the cluster (make test starts one)");
+  const { bob, a, b } = await twoPeople(browser);
+  await expect.poll(async () => (await connections()).reduce((x, y) => x + y, 0)).toBe(2);
+  // Round-robin without stickiness puts a socket anywhere: reload Bob until
+  // the two sockets are on different nodes (an extra request each time
+  // shifts the rotation, since a page load makes a fixed number of them).
+  for (let i = 0; i < 10 && (await connections()).some((c) => c > 1); i++) {
+    for (let k = 0; k <= i; k++) await b.request.get("/healthz");
+    await b.reload();
+    await hydrated(b);
+    await expect.poll(async () => (await connections()).reduce((x, y) => x + y, 0)).toBe(2);
+  }
+  expect((await connections()).filter((c) => c === 1)).toHaveLength(2);
+
+  await openDirect(a, bob, "Bob");
+  await expect(b.locator(".rooms .room", { hasText: "Alice" })).toHaveCount(1);
+  await openRoom(b, "Alice");
+  await expect(a.locator(".room-header .presence")).toHaveText("online");
+
+  await say(a, "hello across nodes");
+  await expect(bodies(b)).toHaveText(["hello across nodes"]);
+  await expect(a.locator('.msg.mine[data-seq="1"]')).toHaveAttribute("data-state", "read");
+
+  await b.getByLabel("Message").pressSequentially("hi");
+  await expect(a.locator(".typing")).toHaveText("Bob is typing…");
+  await b.getByLabel("Message").press("Enter");
+  await expect(bodies(a)).toHaveText(["hello across nodes", "hi"]);
+  await expect(a.locator(".typing")).toHaveText("");
+  await expect(b.locator('.msg.mine[data-seq="2"]')).toHaveAttribute("data-state", "read");
+});
