@@ -14,7 +14,7 @@ use chat::protocol::{ClientFrame, ServerFrame};
 use chat::server::Config;
 use chat::sync::{Client, Config as SyncConfig};
 use common::ws::{connect, Ws};
-use common::{api, sign_up, Node, NodeProcess, OwnRedis, TestServer};
+use common::{api, sign_up, Node, NodeProcess, OwnService, TestServer};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -185,7 +185,7 @@ async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
     let Some(database) = common::postgres_url().await else {
         return;
     };
-    let redis = OwnRedis::start();
+    let redis = OwnService::redis();
     let mut nodes = Vec::new();
     for _ in 0..2 {
         let mut config = Config::for_database(&database);

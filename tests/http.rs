@@ -551,7 +551,7 @@ async fn database_outage_gives_503_and_recovers() {
         eprintln!("skipped: needs PostgreSQL (run through make test)");
         return;
     }
-    let pg = common::OwnPostgres::start();
+    let pg = common::OwnService::postgres();
     let server = TestServer::start(Config::for_database(&pg.url)).await;
     let (alice, _) = Person::sign_up(&server, "alice").await;
     assert!(alice

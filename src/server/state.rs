@@ -83,7 +83,9 @@ impl AppState {
         };
         let delivery = Delivery::start(store.clone(), cache.clone(), bus.clone(), config.max_body_chars);
         let receipts = Receipts::new(bus.clone());
-        let node = registry.as_ref().map_or("local".to_string(), |r| r.node().to_string());
+        let node = registry
+            .as_ref()
+            .map_or("local".to_string(), |r| r.node().to_string());
         let leases = Leases::new(store.clone(), bus.clone(), config.presence_max_members, registry);
         leases.keep_leases(hub.clone(), std::time::Duration::from_millis(config.heartbeat_ms));
         Self {

@@ -120,47 +120,66 @@ impl Drop for TestServer {
     }
 }
 
-/// A PostgreSQL cluster of the test's own (scripts/pg.sh), for tests that
-/// stop and start the database; removed when dropped.
-pub struct OwnPostgres {
+/// A PostgreSQL or Redis of the test's own (started by its script in a
+/// temporary directory on a free port), for tests that stop and restart
+/// it; stopped when dropped.
+pub struct OwnService {
     pub url: String,
     dir: tempfile::TempDir,
     port: u16,
+    script: &'static str,
 }
 
-impl OwnPostgres {
-    pub fn start() -> Self {
+impl OwnService {
+    pub fn postgres() -> Self {
+        Self::start("pg.sh")
+    }
+
+    pub fn redis() -> Self {
+        Self::start("redis.sh")
+    }
+
+    fn start(name: &'static str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let url = pg_script(&["start", &dir.path().display().to_string(), &port.to_string()]);
-        Self { url, dir, port }
+        let url = script(
+            name,
+            &["start", &dir.path().display().to_string(), &port.to_string()],
+        );
+        Self {
+            url,
+            dir,
+            port,
+            script: name,
+        }
     }
 
     pub fn stop(&self) {
-        pg_script(&["stop", &self.dir.path().display().to_string()]);
+        script(self.script, &["stop", &self.dir.path().display().to_string()]);
     }
 
+    /// Stops it (if running) and starts it again: same port, same data.
     pub fn restart(&self) {
-        pg_script(&[
-            "start",
-            &self.dir.path().display().to_string(),
-            &self.port.to_string(),
-        ]);
+        self.stop();
+        script(
+            self.script,
+            &[
+                "start",
+                &self.dir.path().display().to_string(),
+                &self.port.to_string(),
+            ],
+        );
     }
 }
 
-impl Drop for OwnPostgres {
+impl Drop for OwnService {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn pg_script(args: &[&str]) -> String {
-    script("pg.sh", args)
 }
 
 /// Runs one of the project's scripts; its output, trimmed.
@@ -351,50 +370,5 @@ impl Node for NodeProcess {
 impl Drop for NodeProcess {
     fn drop(&mut self) {
         self.kill();
-    }
-}
-
-/// A Redis of the test's own (scripts/redis.sh), for tests that restart it.
-pub struct OwnRedis {
-    pub url: String,
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl OwnRedis {
-    pub fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let url = script(
-            "redis.sh",
-            &["start", &dir.path().display().to_string(), &port.to_string()],
-        );
-        Self { url, dir, port }
-    }
-
-    pub fn stop(&self) {
-        script("redis.sh", &["stop", &self.dir.path().display().to_string()]);
-    }
-
-    pub fn restart(&self) {
-        self.stop();
-        script(
-            "redis.sh",
-            &[
-                "start",
-                &self.dir.path().display().to_string(),
-                &self.port.to_string(),
-            ],
-        );
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
     }
 }

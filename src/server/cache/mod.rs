@@ -32,8 +32,7 @@ pub trait Cache: Send + Sync + 'static {
 pub struct LocalCache {
     rooms: Mutex<HashMap<RoomId, VecDeque<Message>>>,
     per_room: usize,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    counters: Counters,
 }
 
 impl LocalCache {
@@ -41,8 +40,7 @@ impl LocalCache {
         Self {
             rooms: Mutex::default(),
             per_room,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            counters: Counters::default(),
         }
     }
 }
@@ -75,12 +73,29 @@ impl Cache for LocalCache {
                     .collect::<Vec<_>>()
             })
         });
-        let counter = if hit.is_some() { &self.hits } else { &self.misses };
-        counter.fetch_add(1, Ordering::Relaxed);
+        self.counters.count(hit.is_some());
         hit
     }
 
     fn stats(&self) -> (u64, u64) {
+        self.counters.stats()
+    }
+}
+
+/// Hits and misses of a cache (its hit ratio is a metric).
+#[derive(Default)]
+pub struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl Counters {
+    pub fn count(&self, hit: bool) {
+        let counter = if hit { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn stats(&self) -> (u64, u64) {
         (
             self.hits.load(Ordering::Relaxed),
             self.misses.load(Ordering::Relaxed),

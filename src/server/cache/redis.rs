@@ -5,12 +5,10 @@
 //! contiguous from the seq asked after: a hole (a write not yet made, or
 //! lost with a Redis outage) sends the reader to the database.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 
-use super::Cache;
+use super::{Cache, Counters};
 use crate::model::RoomId;
 use crate::protocol::{Message, Seq};
 use crate::server::registry::Keys;
@@ -19,8 +17,7 @@ pub struct RedisCache {
     redis: ConnectionManager,
     keys: Keys,
     per_room: usize,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    counters: Counters,
 }
 
 impl RedisCache {
@@ -29,8 +26,7 @@ impl RedisCache {
             redis,
             keys,
             per_room,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            counters: Counters::default(),
         }
     }
 
@@ -85,15 +81,11 @@ impl Cache for RedisCache {
 
     async fn after(&self, room: RoomId, after: Seq, limit: u32) -> Option<Vec<Message>> {
         let hit = self.read(room, after, limit).await;
-        let counter = if hit.is_some() { &self.hits } else { &self.misses };
-        counter.fetch_add(1, Ordering::Relaxed);
+        self.counters.count(hit.is_some());
         hit
     }
 
     fn stats(&self) -> (u64, u64) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        )
+        self.counters.stats()
     }
 }
