@@ -56,31 +56,7 @@ impl AppState {
             .build();
         let origins = config.origins(addr.port()).into();
         let hub = Hub::new(config.send_queue);
-        let (bus, cache, registry): (Arc<dyn Bus>, Arc<dyn Cache>, Option<Arc<Registry>>) = match redis {
-            None => (
-                Arc::new(LocalBus::new(hub.clone())),
-                Arc::new(LocalCache::new(CACHED_PER_ROOM)),
-                None,
-            ),
-            Some(redis) => {
-                // A lease outlives a missed heartbeat or two, not a dead node.
-                let ttl = config.heartbeat_timeout_ms + config.heartbeat_ms;
-                let node = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
-                tracing::info!(node, "cluster node: Redis bus, cache and presence leases");
-                let keys = Keys::new(&config.redis_prefix);
-                let registry = Arc::new(Registry::new(redis.commands.clone(), keys.clone(), node, ttl));
-                (
-                    Arc::new(RedisBus::start(
-                        redis.client,
-                        redis.commands.clone(),
-                        registry.clone(),
-                        hub.clone(),
-                    )),
-                    Arc::new(RedisCache::new(redis.commands, keys, CACHED_PER_ROOM)),
-                    Some(registry),
-                )
-            }
-        };
+        let Shared { bus, cache, registry } = Shared::new(&config, &hub, redis);
         let delivery = Delivery::start(store.clone(), cache.clone(), bus.clone(), config.max_body_chars);
         let receipts = Receipts::new(bus.clone());
         let node = registry
@@ -100,6 +76,41 @@ impl AppState {
             bus,
             cache,
             delivery,
+        }
+    }
+}
+
+/// What the nodes share: the bus, the message cache and (cluster only) the registry.
+struct Shared {
+    bus: Arc<dyn Bus>,
+    cache: Arc<dyn Cache>,
+    registry: Option<Arc<Registry>>,
+}
+
+impl Shared {
+    fn new(config: &Config, hub: &Arc<Hub>, redis: Option<Redis>) -> Self {
+        let Some(redis) = redis else {
+            return Self {
+                bus: Arc::new(LocalBus::new(hub.clone())),
+                cache: Arc::new(LocalCache::new(CACHED_PER_ROOM)),
+                registry: None,
+            };
+        };
+        // A lease outlives a missed heartbeat or two, not a dead node.
+        let ttl = config.heartbeat_timeout_ms + config.heartbeat_ms;
+        let node = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        tracing::info!(node, "cluster node: Redis bus, cache and presence leases");
+        let keys = Keys::new(&config.redis_prefix);
+        let registry = Arc::new(Registry::new(redis.commands.clone(), keys.clone(), node, ttl));
+        Self {
+            bus: Arc::new(RedisBus::start(
+                redis.client,
+                redis.commands.clone(),
+                registry.clone(),
+                hub.clone(),
+            )),
+            cache: Arc::new(RedisCache::new(redis.commands, keys, CACHED_PER_ROOM)),
+            registry: Some(registry),
         }
     }
 }
