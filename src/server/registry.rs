@@ -12,6 +12,9 @@
 //! its users go offline within the TTL (and a surviving node reaps it).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
@@ -61,17 +64,51 @@ impl Keys {
     }
 }
 
+/// Fails fast while Redis is down: after an error, calls are refused at
+/// once for `OPEN_MS` (callers fall back: local delivery, the database),
+/// then tried again. Without it, every send would wait for a timeout.
+#[derive(Default)]
+pub struct Breaker {
+    open_until: AtomicI64,
+}
+
+const OPEN_MS: i64 = 1_000;
+
+impl Breaker {
+    pub async fn call<T>(&self, f: impl Future<Output = redis::RedisResult<T>>) -> redis::RedisResult<T> {
+        if now_ms() < self.open_until.load(Ordering::Relaxed) {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "Redis is unreachable (retrying shortly)",
+            )));
+        }
+        let result = f.await;
+        if result.is_err() && self.open_until.swap(now_ms() + OPEN_MS, Ordering::Relaxed) < now_ms() {
+            tracing::warn!("Redis call failed: Redis is skipped for a second at a time until it answers");
+        }
+        result
+    }
+}
+
 pub struct Registry {
     redis: ConnectionManager,
+    breaker: Arc<Breaker>,
     keys: Keys,
     node: String,
     ttl_ms: u64,
 }
 
 impl Registry {
-    pub fn new(redis: ConnectionManager, keys: Keys, node: String, ttl_ms: u64) -> Self {
+    pub fn new(
+        redis: ConnectionManager,
+        breaker: Arc<Breaker>,
+        keys: Keys,
+        node: String,
+        ttl_ms: u64,
+    ) -> Self {
         Self {
             redis,
+            breaker,
             keys,
             node,
             ttl_ms,
@@ -86,6 +123,10 @@ impl Registry {
         &self.keys
     }
 
+    pub fn breaker(&self) -> &Arc<Breaker> {
+        &self.breaker
+    }
+
     /// This node holds a connection of `user` now.
     pub async fn hold(&self, user: UserId) -> redis::RedisResult<()> {
         self.refresh(&[user]).await
@@ -94,11 +135,10 @@ impl Registry {
     /// This node's last connection of `user` closed.
     pub async fn release(&self, user: UserId) -> redis::RedisResult<()> {
         let mut r = self.redis.clone();
-        redis::pipe()
-            .hdel(self.keys.conns(user), &self.node)
-            .srem(self.keys.users_of(&self.node), user)
-            .exec_async(&mut r)
-            .await
+        let mut pipe = redis::pipe();
+        pipe.hdel(self.keys.conns(user), &self.node)
+            .srem(self.keys.users_of(&self.node), user);
+        self.breaker.call(pipe.exec_async(&mut r)).await
     }
 
     /// Renews this node's liveness and the leases of `users` (its local users).
@@ -117,7 +157,7 @@ impl Registry {
                 .sadd(self.keys.users_of(&self.node), user);
         }
         let mut r = self.redis.clone();
-        pipe.exec_async(&mut r).await
+        self.breaker.call(pipe.exec_async(&mut r)).await
     }
 
     /// The nodes holding a live lease of each of `users`, with those users.
@@ -151,7 +191,7 @@ impl Registry {
             pipe.hgetall(self.keys.conns(user));
         }
         let mut r = self.redis.clone();
-        let all: Vec<HashMap<String, i64>> = pipe.query_async(&mut r).await?;
+        let all: Vec<HashMap<String, i64>> = self.breaker.call(pipe.query_async(&mut r)).await?;
         let now = now_ms();
         Ok(all
             .into_iter()
@@ -168,6 +208,10 @@ impl Registry {
     /// (once, by whichever node gets there first). Returns their users who
     /// hold no live lease anywhere now: they went offline.
     pub async fn reap(&self) -> redis::RedisResult<Vec<UserId>> {
+        self.breaker.call(self.reap_dead()).await
+    }
+
+    async fn reap_dead(&self) -> redis::RedisResult<Vec<UserId>> {
         let mut r = self.redis.clone();
         let nodes: Vec<String> = r.smembers(self.keys.nodes()).await?;
         let mut gone = Vec::new();

@@ -13,7 +13,7 @@ use super::delivery::Delivery;
 use super::hub::Hub;
 use super::presence::Leases;
 use super::receipts::Receipts;
-use super::registry::{Keys, Registry};
+use super::registry::{Breaker, Keys, Registry};
 use super::storage::DynStore;
 
 /// Messages per room the recent-message cache keeps.
@@ -101,7 +101,14 @@ impl Shared {
         let node = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
         tracing::info!(node, "cluster node: Redis bus, cache and presence leases");
         let keys = Keys::new(&config.redis_prefix);
-        let registry = Arc::new(Registry::new(redis.commands.clone(), keys.clone(), node, ttl));
+        let breaker = Arc::new(Breaker::default());
+        let registry = Arc::new(Registry::new(
+            redis.commands.clone(),
+            breaker.clone(),
+            keys.clone(),
+            node,
+            ttl,
+        ));
         Self {
             bus: Arc::new(RedisBus::start(
                 redis.client,
@@ -109,7 +116,7 @@ impl Shared {
                 registry.clone(),
                 hub.clone(),
             )),
-            cache: Arc::new(RedisCache::new(redis.commands, keys, CACHED_PER_ROOM)),
+            cache: Arc::new(RedisCache::new(redis.commands, breaker, keys, CACHED_PER_ROOM)),
             registry: Some(registry),
         }
     }

@@ -294,6 +294,12 @@ pub mod ws {
             self.socket.send(Message::Text(text.into())).await.expect("send");
         }
 
+        /// Sends, or says the connection is gone (for tests that kill nodes).
+        pub async fn try_send(&mut self, frame: &ClientFrame) -> bool {
+            let text = serde_json::to_string(frame).unwrap();
+            self.socket.send(Message::Text(text.into())).await.is_ok()
+        }
+
         /// The next protocol frame (skipping pings), or None when closed or silent for 10 s.
         pub async fn next(&mut self) -> Option<ServerFrame> {
             loop {

@@ -76,15 +76,12 @@ impl RedisBus {
             return;
         };
         let mut r = self.redis.clone();
-        if let Err(e) = redis::cmd("PUBLISH")
-            .arg(&channel)
-            .arg(payload)
-            .exec_async(&mut r)
-            .await
-        {
+        let mut publish = redis::cmd("PUBLISH");
+        publish.arg(&channel).arg(payload);
+        if let Err(e) = self.registry.breaker().call(publish.exec_async(&mut r)).await {
             // Local delivery happened; the other nodes' clients catch up by
             // sync (a gap, a resync after reconnect, the next welcome).
-            tracing::warn!(error = %e, channel, "cannot publish to Redis");
+            tracing::debug!(error = %e, channel, "not published to Redis");
         }
     }
 

@@ -11,19 +11,22 @@ use redis::aio::ConnectionManager;
 use super::{Cache, Counters};
 use crate::model::RoomId;
 use crate::protocol::{Message, Seq};
-use crate::server::registry::Keys;
+use crate::server::registry::{Breaker, Keys};
+use std::sync::Arc;
 
 pub struct RedisCache {
     redis: ConnectionManager,
+    breaker: Arc<Breaker>,
     keys: Keys,
     per_room: usize,
     counters: Counters,
 }
 
 impl RedisCache {
-    pub fn new(redis: ConnectionManager, keys: Keys, per_room: usize) -> Self {
+    pub fn new(redis: ConnectionManager, breaker: Arc<Breaker>, keys: Keys, per_room: usize) -> Self {
         Self {
             redis,
+            breaker,
             keys,
             per_room,
             counters: Counters::default(),
@@ -33,14 +36,17 @@ impl RedisCache {
     async fn read(&self, room: RoomId, after: Seq, limit: u32) -> Option<Vec<Message>> {
         let mut r = self.redis.clone();
         // From `after` itself (the predecessor proves the run starts right after it).
-        let raw: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+        let mut range = redis::cmd("ZRANGEBYSCORE");
+        range
             .arg(self.keys.recent(room))
             .arg(after.max(1))
             .arg("+inf")
             .arg("LIMIT")
             .arg(0)
-            .arg(limit + 1)
-            .query_async(&mut r)
+            .arg(limit + 1);
+        let raw: Vec<String> = self
+            .breaker
+            .call(range.query_async(&mut r))
             .await
             .map_err(|e| tracing::debug!(error = %e, "cache read failed"))
             .ok()?;
@@ -69,13 +75,15 @@ impl Cache for RedisCache {
             return;
         };
         let mut r = self.redis.clone();
-        let result = redis::pipe()
-            .zadd(self.keys.recent(m.room), json, m.seq)
-            .zremrangebyrank(self.keys.recent(m.room), 0, -(self.per_room as isize) - 1)
-            .exec_async(&mut r)
-            .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %e, room = m.room, "cannot write the message cache");
+        let mut pipe = redis::pipe();
+        pipe.zadd(self.keys.recent(m.room), json, m.seq).zremrangebyrank(
+            self.keys.recent(m.room),
+            0,
+            -(self.per_room as isize) - 1,
+        );
+        if let Err(e) = self.breaker.call(pipe.exec_async(&mut r)).await {
+            // Readers check runs for holes: a missing entry only costs a miss.
+            tracing::debug!(error = %e, room = m.room, "message not cached");
         }
     }
 
