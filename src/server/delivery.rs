@@ -119,10 +119,12 @@ async fn writer(mut rx: mpsc::Receiver<Job>, store: DynStore, cache: Arc<dyn Cac
                     }
                     let _ = job.reply.send(Ok(result));
                 }
-                // After the commit, in seq order: cache, then fan-out.
-                for m in committed {
-                    cache.push(&m).await;
-                    bus.publish(Event::Message { msg: m }).await;
+                // After the commit, in seq order: cache, then fan-out, each
+                // in one go for the whole batch (one Redis round trip each).
+                if !committed.is_empty() {
+                    cache.push(&committed).await;
+                    bus.publish_all(committed.into_iter().map(|msg| Event::Message { msg }).collect())
+                        .await;
                 }
             }
             Err(e) => {

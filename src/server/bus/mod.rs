@@ -45,6 +45,13 @@ pub trait Bus: Send + Sync + 'static {
     /// Publishes an event to every node (this one included).
     async fn publish(&self, event: Event);
 
+    /// Publishes several events, in order (a cluster bus sends them in one round trip).
+    async fn publish_all(&self, events: Vec<Event>) {
+        for event in events {
+            self.publish(event).await;
+        }
+    }
+
     /// Returns once this node receives the events of every room that has a
     /// local connection now (a cluster bus subscribes asynchronously).
     async fn subscribed(&self) {}

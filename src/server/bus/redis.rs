@@ -68,21 +68,38 @@ impl RedisBus {
     }
 
     async fn send(&self, channel: String, event: Event) {
-        let envelope = Envelope {
-            from: self.registry.node().to_string(),
-            event,
-        };
-        let Ok(payload) = serde_json::to_string(&envelope) else {
-            return;
-        };
+        self.send_all(vec![(channel, event)]).await;
+    }
+
+    /// Publishes on each channel its event, in one pipeline.
+    async fn send_all(&self, events: Vec<(String, Event)>) {
+        let from = self.registry.node().to_string();
+        let mut pipe = redis::pipe();
+        for (channel, event) in events {
+            let envelope = Envelope {
+                from: from.clone(),
+                event,
+            };
+            if let Ok(payload) = serde_json::to_string(&envelope) {
+                pipe.publish(channel, payload);
+            }
+        }
         let mut r = self.redis.clone();
-        let mut publish = redis::cmd("PUBLISH");
-        publish.arg(&channel).arg(payload);
-        if let Err(e) = self.registry.breaker().call(publish.exec_async(&mut r)).await {
+        if let Err(e) = self.registry.breaker().call(pipe.exec_async(&mut r)).await {
             // Local delivery happened; the other nodes' clients catch up by
             // sync (a gap, a resync after reconnect, the next welcome).
-            tracing::debug!(error = %e, channel, "not published to Redis");
+            tracing::debug!(error = %e, "not published to Redis");
         }
+    }
+
+    /// The room channel of an event about a room (None: it is for people).
+    fn room_channel(&self, event: &Event) -> Option<String> {
+        let room = match event {
+            Event::Message { msg } => msg.room,
+            Event::Receipt { room, .. } | Event::Typing { room, .. } => *room,
+            Event::Joined { .. } | Event::Presence { .. } => return None,
+        };
+        Some(self.registry.keys().room_channel(room))
     }
 
     /// Publishes events for users to the nodes that hold them.
@@ -109,14 +126,11 @@ impl RedisBus {
 impl Bus for RedisBus {
     async fn publish(&self, event: Event) {
         deliver(&self.hub, event.clone());
+        if let Some(channel) = self.room_channel(&event) {
+            return self.send(channel, event).await;
+        }
         match event {
-            Event::Message { ref msg } => {
-                let room = msg.room;
-                self.send(self.registry.keys().room_channel(room), event).await
-            }
-            Event::Receipt { room, .. } | Event::Typing { room, .. } => {
-                self.send(self.registry.keys().room_channel(room), event).await
-            }
+            Event::Message { .. } | Event::Receipt { .. } | Event::Typing { .. } => {}
             Event::Joined { user, room } => {
                 self.to_users(&[user], |_| Event::Joined {
                     user,
@@ -131,6 +145,23 @@ impl Bus for RedisBus {
                 })
                 .await
             }
+        }
+    }
+
+    /// Room events of a commit go out in one pipeline.
+    async fn publish_all(&self, events: Vec<Event>) {
+        let mut rooms = Vec::with_capacity(events.len());
+        for event in events {
+            match self.room_channel(&event) {
+                Some(channel) => {
+                    deliver(&self.hub, event.clone());
+                    rooms.push((channel, event));
+                }
+                None => self.publish(event).await,
+            }
+        }
+        if !rooms.is_empty() {
+            self.send_all(rooms).await;
         }
     }
 

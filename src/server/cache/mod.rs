@@ -18,8 +18,8 @@ use crate::protocol::{Message, Seq};
 
 #[async_trait]
 pub trait Cache: Send + Sync + 'static {
-    /// Records a committed message (called in seq order per room).
-    async fn push(&self, m: &Message);
+    /// Records the messages of a commit (in seq order per room).
+    async fn push(&self, msgs: &[Message]);
 
     /// Up to `limit` messages after `after`, if the cache covers them.
     async fn after(&self, room: RoomId, after: Seq, limit: u32) -> Option<Vec<Message>>;
@@ -47,17 +47,19 @@ impl LocalCache {
 
 #[async_trait]
 impl Cache for LocalCache {
-    async fn push(&self, m: &Message) {
+    async fn push(&self, msgs: &[Message]) {
         let Ok(mut rooms) = self.rooms.lock() else { return };
-        let q = rooms.entry(m.room).or_default();
-        // A seq that does not follow the cached run restarts it: the cache
-        // must hold a contiguous run ending at the head.
-        if q.back().is_some_and(|b| b.seq + 1 != m.seq) {
-            q.clear();
-        }
-        q.push_back(m.clone());
-        while q.len() > self.per_room {
-            q.pop_front();
+        for m in msgs {
+            let q = rooms.entry(m.room).or_default();
+            // A seq that does not follow the cached run restarts it: the cache
+            // must hold a contiguous run ending at the head.
+            if q.back().is_some_and(|b| b.seq + 1 != m.seq) {
+                q.clear();
+            }
+            q.push_back(m.clone());
+            while q.len() > self.per_room {
+                q.pop_front();
+            }
         }
     }
 
@@ -125,7 +127,7 @@ mod tests {
     async fn serves_only_ranges_it_covers() {
         let cache = LocalCache::new(3);
         for s in 5..=9 {
-            cache.push(&m(s)).await;
+            cache.push(&[m(s)]).await;
         }
         let seqs = |v: Option<Vec<Message>>| v.map(|v| v.iter().map(|m| m.seq).collect::<Vec<_>>());
         assert_eq!(seqs(cache.after(1, 6, 10).await), Some(vec![7, 8, 9]));
@@ -133,7 +135,7 @@ mod tests {
         assert_eq!(seqs(cache.after(1, 7, 1).await), Some(vec![8]));
         assert_eq!(cache.after(1, 5, 10).await, None, "seq 6 was evicted");
         assert_eq!(cache.after(2, 0, 10).await, None, "unknown room");
-        cache.push(&m(20)).await;
+        cache.push(&[m(20)]).await;
         assert_eq!(cache.after(1, 9, 10).await, None, "a jump restarts the run");
         assert_eq!(seqs(cache.after(1, 19, 10).await), Some(vec![20]));
         assert_eq!(cache.stats(), (4, 3));

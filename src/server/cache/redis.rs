@@ -70,20 +70,23 @@ impl RedisCache {
 
 #[async_trait]
 impl Cache for RedisCache {
-    async fn push(&self, m: &Message) {
-        let Ok(json) = serde_json::to_string(m) else {
-            return;
-        };
-        let mut r = self.redis.clone();
+    /// One pipeline for the whole commit.
+    async fn push(&self, msgs: &[Message]) {
         let mut pipe = redis::pipe();
-        pipe.zadd(self.keys.recent(m.room), json, m.seq).zremrangebyrank(
-            self.keys.recent(m.room),
-            0,
-            -(self.per_room as isize) - 1,
-        );
+        for m in msgs {
+            let Ok(json) = serde_json::to_string(m) else {
+                continue;
+            };
+            pipe.zadd(self.keys.recent(m.room), json, m.seq).zremrangebyrank(
+                self.keys.recent(m.room),
+                0,
+                -(self.per_room as isize) - 1,
+            );
+        }
+        let mut r = self.redis.clone();
         if let Err(e) = self.breaker.call(pipe.exec_async(&mut r)).await {
             // Readers check runs for holes: a missing entry only costs a miss.
-            tracing::debug!(error = %e, room = m.room, "message not cached");
+            tracing::debug!(error = %e, msgs = msgs.len(), "messages not cached");
         }
     }
 
