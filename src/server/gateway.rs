@@ -19,9 +19,9 @@ use axum::{
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
 
-use super::bus::Event;
 use super::hub::{encode, Conn};
 use super::storage::{Access, StoreError};
+use super::typing::Typing;
 use super::{auth, context::now_ms, state::AppState};
 use crate::model::{RoomId, RoomKind, User};
 use crate::protocol::{ClientFrame, ErrorCode, Message, Seq, ServerFrame, PAGE_DEFAULT, PAGE_MAX};
@@ -138,7 +138,7 @@ async fn read_loop<R>(
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
 {
     let sends = Arc::new(Semaphore::new(SENDS_IN_FLIGHT));
-    let mut typing = TypingLimit::default();
+    let mut typing = Typing::default();
     while let Some(Ok(msg)) = stream.next().await {
         heard.store(now_ms(), Ordering::Relaxed);
         let text = match msg {
@@ -193,7 +193,7 @@ async fn read_loop<R>(
                     });
                     None
                 }
-                Ok(ClientFrame::Typing { room }) => typed(&state, &user, &conn, &mut typing, room).await,
+                Ok(ClientFrame::Typing { room }) => typing.relay(&state, &user, &conn, room).await,
                 Ok(frame) => Some(answer(&state, &user, &conn, frame).await),
             }
         };
@@ -254,56 +254,6 @@ async fn members(
     member(state, user, conn, room).await?;
     let members = state.store.member_marks(room).await.map_err(unavailable)?;
     Ok(ServerFrame::Members { room, members })
-}
-
-/// How often one connection may say it is typing in one room: the client
-/// sends every 3 s; anything much faster is a flood and is dropped.
-const TYPING_EVERY_MS: i64 = 1_500;
-
-/// Per connection: when each room last relayed typing, and when the client
-/// was last told it floods (once per window, not once per frame).
-#[derive(Default)]
-struct TypingLimit {
-    last: std::collections::HashMap<RoomId, i64>,
-    warned: i64,
-}
-
-/// Relays "typing" to the room's online members; never stored.
-async fn typed(
-    state: &AppState,
-    user: &User,
-    conn: &Arc<Conn>,
-    limit: &mut TypingLimit,
-    room: RoomId,
-) -> Option<ServerFrame> {
-    let now = now_ms();
-    if limit.last.get(&room).is_some_and(|&t| now - t < TYPING_EVERY_MS) {
-        if now - limit.warned < 10_000 {
-            return None;
-        }
-        limit.warned = now;
-        return Some(ServerFrame::error(
-            ErrorCode::RateLimited,
-            "typing is relayed at most once every 3 s per room; the extra ones were dropped.",
-            None,
-        ));
-    }
-    if let Err(e) = member(state, user, conn, room).await {
-        return Some(e);
-    }
-    if limit.last.len() > 64 {
-        limit.last.retain(|_, t| now - *t < TYPING_EVERY_MS);
-    }
-    limit.last.insert(room, now);
-    state
-        .bus
-        .publish(Event::Typing {
-            room,
-            user: user.id,
-            name: user.display_name.clone(),
-        })
-        .await;
-    None
 }
 
 async fn sync(
@@ -436,7 +386,12 @@ async fn marks(
 }
 
 /// Passes when the user is in the room; else the error frame that says why.
-async fn member(state: &AppState, user: &User, conn: &Arc<Conn>, room: RoomId) -> Result<(), ServerFrame> {
+pub(super) async fn member(
+    state: &AppState,
+    user: &User,
+    conn: &Arc<Conn>,
+    room: RoomId,
+) -> Result<(), ServerFrame> {
     if conn.is_in(room) {
         return Ok(());
     }

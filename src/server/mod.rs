@@ -18,6 +18,7 @@ pub mod registry;
 pub mod rooms;
 pub mod state;
 pub mod storage;
+mod typing;
 
 use std::{future::Future, process::ExitCode};
 

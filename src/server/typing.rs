@@ -1,0 +1,68 @@
+//! Typing indicators on the server: relayed to the room's online members
+//! through the bus, never stored, and rate-limited per connection so a
+//! flood costs the sender, not the room.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::bus::Event;
+use super::context::now_ms;
+use super::gateway::member;
+use super::hub::Conn;
+use super::state::AppState;
+use crate::model::{RoomId, User};
+use crate::protocol::{ErrorCode, ServerFrame};
+
+/// How often one connection may say it is typing in one room: the client
+/// sends every 3 s; anything much faster is a flood and is dropped.
+const EVERY_MS: i64 = 1_500;
+/// The flooding client is told so at most this often.
+const WARN_EVERY_MS: i64 = 10_000;
+
+/// Per connection: when each room last relayed typing, and when the client
+/// was last told it floods.
+#[derive(Default)]
+pub struct Typing {
+    last: HashMap<RoomId, i64>,
+    warned: i64,
+}
+
+impl Typing {
+    /// Relays "typing" unless it comes too fast; the answer, if any, is for the sender.
+    pub async fn relay(
+        &mut self,
+        state: &AppState,
+        user: &User,
+        conn: &Arc<Conn>,
+        room: RoomId,
+    ) -> Option<ServerFrame> {
+        let now = now_ms();
+        if self.last.get(&room).is_some_and(|&t| now - t < EVERY_MS) {
+            if now - self.warned < WARN_EVERY_MS {
+                return None;
+            }
+            self.warned = now;
+            return Some(ServerFrame::error(
+                ErrorCode::RateLimited,
+                "typing is relayed at most once every 3 s per room; the extra ones were dropped.",
+                None,
+            ));
+        }
+        if let Err(e) = member(state, user, conn, room).await {
+            return Some(e);
+        }
+        if self.last.len() > 64 {
+            self.last.retain(|_, t| now - *t < EVERY_MS);
+        }
+        self.last.insert(room, now);
+        state
+            .bus
+            .publish(Event::Typing {
+                room,
+                user: user.id,
+                name: user.display_name.clone(),
+            })
+            .await;
+        None
+    }
+}
