@@ -4,7 +4,9 @@
 mod common;
 
 use chat::model::{Role, RoomKind};
-use chat::server::storage::{Access, Appended, DynStore, NewMessage, StoreError, StoredMarks};
+use chat::server::storage::{
+    Access, Appended, DynStore, NewMessage, PushSubscription, StoreError, StoredMarks,
+};
 use uuid::Uuid;
 
 macro_rules! conformance {
@@ -46,6 +48,8 @@ conformance!(
     concurrent_appends_make_one_gap_free_order,
     marks_only_ever_rise,
     contacts_share_a_direct_or_small_room,
+    push_subscriptions_belong_to_a_session,
+    the_first_setting_stored_wins,
 );
 
 async fn users(store: &DynStore, handles: &[&str]) -> Vec<i64> {
@@ -425,4 +429,58 @@ async fn contacts_share_a_direct_or_small_room(store: DynStore) {
         "never moves back"
     );
     assert_eq!(store.contacts(a, 3).await.unwrap()[1], (c, None), "never seen");
+}
+
+async fn push_subscriptions_belong_to_a_session(store: DynStore) {
+    let [a, b] = users(&store, &["alice", "bob"]).await[..] else {
+        unreachable!()
+    };
+    store.create_session(b"phone", a, 1, 1_000).await.unwrap();
+    store.create_session(b"laptop", a, 1, 1_000).await.unwrap();
+    store.create_session(b"bobs", b, 1, 1_000).await.unwrap();
+    let sub = |user, endpoint: &str| PushSubscription {
+        user,
+        endpoint: endpoint.into(),
+        p256dh: "key".into(),
+        auth: "auth".into(),
+    };
+    store
+        .save_push_subscription(&sub(a, "https://push/1"), b"phone", 2)
+        .await
+        .unwrap();
+    store
+        .save_push_subscription(&sub(a, "https://push/2"), b"laptop", 2)
+        .await
+        .unwrap();
+    assert_eq!(store.push_subscriptions(a).await.unwrap().len(), 2);
+    // The same endpoint again (the device re-subscribed, or someone else logged in on it) replaces it.
+    store
+        .save_push_subscription(&sub(b, "https://push/2"), b"bobs", 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.push_subscriptions(a).await.unwrap(),
+        vec![sub(a, "https://push/1")]
+    );
+    assert_eq!(
+        store.push_subscriptions(b).await.unwrap(),
+        vec![sub(b, "https://push/2")]
+    );
+    // Only its owner removes one; logging out removes the session's.
+    assert!(!store.delete_push_subscription(b, "https://push/1").await.unwrap());
+    store.delete_session(b"bobs").await.unwrap();
+    assert!(
+        store.push_subscriptions(b).await.unwrap().is_empty(),
+        "gone with the session"
+    );
+    store.forget_push_endpoint("https://push/1").await.unwrap();
+    assert!(
+        store.push_subscriptions(a).await.unwrap().is_empty(),
+        "gone when the service says so"
+    );
+}
+
+async fn the_first_setting_stored_wins(store: DynStore) {
+    assert_eq!(store.setting_or_insert("vapid", "first").await.unwrap(), "first");
+    assert_eq!(store.setting_or_insert("vapid", "second").await.unwrap(), "first");
 }

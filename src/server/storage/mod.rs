@@ -46,6 +46,16 @@ pub struct StoredMarks {
     pub rose: bool,
 }
 
+/// A device's Web Push subscription: where to post, and its keys
+/// (base64url, as `PushSubscription.toJSON()` gives them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushSubscription {
+    pub user: UserId,
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
+}
+
 /// A message to store, as the delivery module hands it over.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
@@ -206,6 +216,28 @@ pub trait Store: Send + Sync + 'static {
         user: UserId,
         max_members: i64,
     ) -> Result<Vec<(UserId, Option<i64>)>, StoreError>;
+
+    /// The value of setting `name`, set to `value` first if it has none
+    /// (several nodes starting at once agree on the first one stored).
+    async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError>;
+
+    /// Stores a device's Web Push subscription for the user of a session
+    /// (the same endpoint again replaces the old keys and owner).
+    async fn save_push_subscription(
+        &self,
+        sub: &PushSubscription,
+        session_hash: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Removes the user's subscription with this endpoint; false if there was none.
+    async fn delete_push_subscription(&self, user: UserId, endpoint: &str) -> Result<bool, StoreError>;
+
+    /// Removes a subscription the push service says is gone (404/410).
+    async fn forget_push_endpoint(&self, endpoint: &str) -> Result<(), StoreError>;
+
+    /// Every subscription of the user (one per device that enabled notifications).
+    async fn push_subscriptions(&self, user: UserId) -> Result<Vec<PushSubscription>, StoreError>;
 
     /// When the user was last online, if ever.
     async fn last_seen(&self, user: UserId) -> Result<Option<i64>, StoreError>;

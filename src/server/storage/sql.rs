@@ -556,6 +556,71 @@ macro_rules! impl_store {
                 Ok(rows)
             }
 
+            async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
+                sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                    .bind(name)
+                    .bind(value)
+                    .execute(&self.write)
+                    .await?;
+                let (value,): (String,) = sqlx::query_as("SELECT value FROM settings WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.write)
+                    .await?;
+                Ok(value)
+            }
+
+            async fn save_push_subscription(
+                &self,
+                sub: &PushSubscription,
+                session_hash: &[u8],
+                now: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO push_subscriptions (user_id, session_hash, endpoint, p256dh, auth, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (endpoint) DO UPDATE SET user_id = $1, session_hash = $2, p256dh = $4, auth = $5",
+                )
+                .bind(sub.user)
+                .bind(session_hash)
+                .bind(&sub.endpoint)
+                .bind(&sub.p256dh)
+                .bind(&sub.auth)
+                .bind(now)
+                .execute(&self.write)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_push_subscription(&self, user: UserId, endpoint: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2")
+                    .bind(user)
+                    .bind(endpoint)
+                    .execute(&self.write)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn forget_push_endpoint(&self, endpoint: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = $1")
+                    .bind(endpoint)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
+            async fn push_subscriptions(&self, user: UserId) -> Result<Vec<PushSubscription>, StoreError> {
+                let rows: Vec<(String, String, String)> = sqlx::query_as(
+                    "SELECT endpoint, p256dh, auth FROM push_subscriptions WHERE user_id = $1 ORDER BY id",
+                )
+                .bind(user)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(endpoint, p256dh, auth)| PushSubscription { user, endpoint, p256dh, auth })
+                    .collect())
+            }
+
             async fn last_seen(&self, user: UserId) -> Result<Option<i64>, StoreError> {
                 let row: Option<(Option<i64>,)> = sqlx::query_as("SELECT last_seen FROM users WHERE id = $1")
                     .bind(user)

@@ -10,7 +10,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::{sql, Access, Appended, Credentials, NewMessage, StoreError, StoredMarks};
+use super::{sql, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError, StoredMarks};
 use crate::model::{Member, RoomId, RoomKind, RoomSummary, User, UserId};
 use crate::protocol::{MemberMarks, Message, Seq};
 
