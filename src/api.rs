@@ -1,8 +1,9 @@
-//! The HTTP API as server functions: accounts, rooms and members. Each is a
+//! The HTTP API as server functions: accounts, rooms and members, and Web
+//! Push subscriptions. Each is a
 //! plain `POST /api/<name>` taking JSON and answering JSON, callable from the
 //! browser (generated client), from the server during rendering, and from
-//! tests. The bodies are thin: the work happens in `server::accounts` and
-//! `server::rooms`, which also set the HTTP status of an error.
+//! tests. The bodies are thin: the work happens in `server::accounts`,
+//! `server::rooms` and `server::push`, which also set the HTTP status of an error.
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, JsonEncoding};
@@ -156,4 +157,23 @@ pub async fn add_member(room: RoomId, handle: String) -> Result<Vec<Member>, Api
 #[server(prefix = "/api", endpoint = "room_members", input = Json)]
 pub async fn room_members(room: RoomId) -> Result<Vec<Member>, ApiError> {
     crate::server::rooms::members(room).await
+}
+
+/// The public VAPID key the browser subscribes with (`applicationServerKey`, base64url).
+#[server(prefix = "/api", endpoint = "push_key", input = Json)]
+pub async fn push_key() -> Result<String, ApiError> {
+    crate::server::push::public_key().await
+}
+
+/// Stores this device's push subscription (as `PushSubscription.toJSON()`
+/// gives it) for the caller's session.
+#[server(prefix = "/api", endpoint = "push_subscribe", input = Json)]
+pub async fn push_subscribe(endpoint: String, p256dh: String, auth: String) -> Result<(), ApiError> {
+    crate::server::push::subscribe(endpoint, p256dh, auth).await
+}
+
+/// Removes one of the caller's push subscriptions; false if it was not there.
+#[server(prefix = "/api", endpoint = "push_unsubscribe", input = Json)]
+pub async fn push_unsubscribe(endpoint: String) -> Result<bool, ApiError> {
+    crate::server::push::unsubscribe(endpoint).await
 }

@@ -13,6 +13,7 @@ pub mod gateway;
 mod http;
 pub mod hub;
 pub mod presence;
+pub mod push;
 pub mod receipts;
 pub mod registry;
 pub mod rooms;
@@ -78,7 +79,10 @@ pub async fn prepare(config: Config, addr: std::net::SocketAddr) -> Result<AppSt
                 .map_err(|e| format!("REDIS_URL ({}): {e}", storage::redact(url)))?,
         ),
     };
-    Ok(AppState::new(config, store, addr, redis))
+    let vapid = push::Vapid::load(&store)
+        .await
+        .map_err(|e| format!("DATABASE_URL: cannot keep the Web Push key: {e:#}"))?;
+    Ok(AppState::new(config, store, addr, redis, vapid))
 }
 
 /// Opens the command connection (checked with a PING) and keeps the client

@@ -12,6 +12,7 @@ use super::config::Config;
 use super::delivery::Delivery;
 use super::hub::Hub;
 use super::presence::Leases;
+use super::push::Vapid;
 use super::receipts::Receipts;
 use super::registry::{Breaker, Keys, Registry};
 use super::storage::DynStore;
@@ -42,11 +43,19 @@ pub struct AppState {
     pub leases: Leases,
     /// This node's id in the cluster ("local" in embedded mode).
     pub node: String,
+    /// The deployment's Web Push key pair.
+    pub vapid: Arc<Vapid>,
 }
 
 impl AppState {
     /// The state of a node: embedded when `redis` is None, a cluster node else.
-    pub fn new(config: Config, store: DynStore, addr: std::net::SocketAddr, redis: Option<Redis>) -> Self {
+    pub fn new(
+        config: Config,
+        store: DynStore,
+        addr: std::net::SocketAddr,
+        redis: Option<Redis>,
+        vapid: Vapid,
+    ) -> Self {
         let leptos = LeptosOptions::builder()
             .output_name("chat")
             .site_root(config.site_root.as_str())
@@ -68,6 +77,7 @@ impl AppState {
             receipts,
             leases,
             node,
+            vapid: Arc::new(vapid),
             store,
             config: Arc::new(config),
             origins,
