@@ -90,3 +90,28 @@ test("A sees B online, then offline when B's context closes", async ({ browser }
   await expect(a.locator(".room-header .presence")).toHaveText("last seen just now");
   await expect(a.locator('.rooms .room[data-online="true"]')).toHaveCount(0);
 });
+
+test("in a group, ticks turn blue when everyone has read, and a tap says who", async ({ browser }) => {
+  const names = ["ann", "ben", "cat"].map(uniqueHandle);
+  const pages = await Promise.all(names.map(async () => (await browser.newContext()).newPage()));
+  for (let i = 0; i < 3; i++) await signUp(pages[i], names[i], names[i].split("_")[0].toUpperCase());
+  const [ann, ben, cat] = pages;
+  await ann.getByRole("button", { name: "New group" }).click();
+  await ann.getByLabel("Group name").fill("Ticks");
+  await ann.getByLabel("Members").fill(`${names[1]}, ${names[2]}`);
+  await ann.getByRole("button", { name: "Create group" }).click();
+  await expect(ann.locator(".room-header h2")).toHaveText("Ticks");
+
+  await openRoom(ben, "Ticks");
+  await say(ann, "who reads this?");
+  const mine = ann.locator('.msg.mine[data-seq="1"]');
+  // Ben read it, Cat's device does not have the room open: not blue yet.
+  await expect(mine.locator(".tick")).toHaveAttribute("title", "Read by 1 of 2: BEN");
+  await expect(mine).not.toHaveAttribute("data-state", "read");
+  await mine.locator(".meta").click();
+  await expect(mine.locator(".read-by")).toHaveText("Read by 1 of 2: BEN");
+
+  await openRoom(cat, "Ticks");
+  await expect(mine).toHaveAttribute("data-state", "read");
+  await expect(mine.locator(".tick")).toHaveAttribute("title", "Read by 2 of 2: BEN, CAT");
+});

@@ -91,8 +91,9 @@ pub struct Live {
     /// The time, to the half minute: "last seen 5 min ago" follows it.
     pub clock: RwSignal<i64>,
     timelines: StoredValue<HashMap<RoomId, RwSignal<Vec<Row>>>>,
-    /// Per open room: the first unread seq and how many were unread when it opened.
-    unread_from: StoredValue<HashMap<RoomId, (Seq, i64)>>,
+    /// Per open room: the first unread seq and how many were unread when it
+    /// opened (None until the room list arrives, on a page opened on a room).
+    unread_from: StoredValue<HashMap<RoomId, Option<(Seq, i64)>>>,
 }
 
 impl Live {
@@ -189,19 +190,22 @@ impl Live {
     /// remember where its unread part begins (the divider stays there while
     /// the room is open, even as the messages below it are read).
     pub fn open(&self, room: RoomId) {
-        let unread = self.client.with_value(|c| {
-            c.room(room)
-                .and_then(|r| r.summary.as_ref())
-                .map(|s| (s.read_seq + 1, s.unread()))
+        let unread = self.unread_now(room);
+        self.unread_from.update_value(|u| {
+            u.insert(room, unread);
         });
-        if let Some((from, n)) = unread.filter(|u| u.1 > 0) {
-            self.unread_from.update_value(|u| {
-                u.insert(room, (from, n));
-            });
-        }
         let mut out = self.step(|c, _| c.watch(room));
         out.changed.insert(room);
         self.apply(out);
+    }
+
+    /// Where the unread part of `room` begins now, and its length, if the room is known.
+    fn unread_now(&self, room: RoomId) -> Option<(Seq, i64)> {
+        self.client.with_value(|c| {
+            c.room(room)
+                .and_then(|r| r.summary.as_ref())
+                .map(|s| (s.read_seq + 1, s.unread()))
+        })
     }
 
     /// The room left the screen: its divider goes.
@@ -252,6 +256,22 @@ impl Live {
                 signal.set(self.rows(*room));
             }
         }
+        if out.rooms_changed {
+            // A room opened before the room list arrived gets its divider now.
+            let waiting: Vec<RoomId> = self
+                .unread_from
+                .with_value(|u| u.iter().filter(|(_, d)| d.is_none()).map(|(r, _)| *r).collect());
+            for room in waiting {
+                if let Some(unread) = self.unread_now(room) {
+                    self.unread_from.update_value(|u| {
+                        u.insert(room, Some(unread));
+                    });
+                    if let Some(signal) = self.timelines.with_value(|t| t.get(&room).copied()) {
+                        signal.set(self.rows(room));
+                    }
+                }
+            }
+        }
         if out.rooms_changed || !out.changed.is_empty() {
             let mut rooms: Vec<RoomSummary> = self
                 .client
@@ -288,7 +308,10 @@ impl Live {
     fn rows(&self, room: RoomId) -> Vec<Row> {
         let (now, offset) = (socket::now_ms(), socket::tz_offset_min());
         let me = self.user;
-        let unread_from = self.unread_from.with_value(|u| u.get(&room).copied());
+        let unread_from = self
+            .unread_from
+            .with_value(|u| u.get(&room).copied().flatten())
+            .filter(|(_, n)| *n > 0);
         self.client.with_value(|c| {
             let group = c
                 .room(room)
