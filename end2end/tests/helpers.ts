@@ -93,3 +93,17 @@ export function bodies(page: Page) {
 export function stored(page: Page) {
   return page.locator(".msg.mine:is([data-state=sent], [data-state=delivered], [data-state=read])");
 }
+
+/** Ann, Ben and Cat in three browser contexts, and a group `name` of the three that Ann made. */
+export async function threeInAGroup(browser: Browser, name: string) {
+  const names = ["ann", "ben", "cat"].map(uniqueHandle);
+  const pages = await Promise.all(names.map(async () => (await browser.newContext()).newPage()));
+  for (let i = 0; i < 3; i++) await signUp(pages[i], names[i], names[i].split("_")[0].toUpperCase());
+  const [ann] = pages;
+  await ann.getByRole("button", { name: "New group" }).click();
+  await ann.getByLabel("Group name").fill(name);
+  await ann.getByLabel("Members").fill(`${names[1]}, ${names[2]}`);
+  await ann.getByRole("button", { name: "Create group" }).click();
+  await expect(ann.locator(".room-header h2")).toHaveText(name);
+  return pages;
+}

@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { bodies, hydrated, openDirect, openRoom, say, signUp, stored, twoPeople, uniqueHandle } from "./helpers";
+import { bodies, hydrated, openDirect, openRoom, say, stored, threeInAGroup, twoPeople } from "./helpers";
 
 test("a direct conversation both ways, live", async ({ browser }) => {
   const { bob, a, b } = await twoPeople(browser);
@@ -27,16 +27,8 @@ test("a direct conversation both ways, live", async ({ browser }) => {
 });
 
 test("a group of three", async ({ browser }) => {
-  const names = ["ann", "ben", "cat"].map(uniqueHandle);
-  const pages = await Promise.all(names.map(async () => (await browser.newContext()).newPage()));
-  for (let i = 0; i < 3; i++) await signUp(pages[i], names[i], names[i].split("_")[0].toUpperCase());
+  const pages = await threeInAGroup(browser, "Trio");
   const [ann, ben, cat] = pages;
-
-  await ann.getByRole("button", { name: "New group" }).click();
-  await ann.getByLabel("Group name").fill("Trio");
-  await ann.getByLabel("Members").fill(`${names[1]}, ${names[2]}`);
-  await ann.getByRole("button", { name: "Create group" }).click();
-  await expect(ann.locator(".room-header h2")).toHaveText("Trio");
   await openRoom(ben, "Trio");
   await openRoom(cat, "Trio");
 

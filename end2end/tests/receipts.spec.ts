@@ -1,5 +1,5 @@
 import { test, expect, Page } from "@playwright/test";
-import { bodies, logIn, openDirect, openRoom, say, signUp, stored, twoPeople, uniqueHandle } from "./helpers";
+import { bodies, logIn, openDirect, openRoom, say, signUp, stored, threeInAGroup, twoPeople, uniqueHandle } from "./helpers";
 
 function badge(page: Page, name: string) {
   return page.locator(".rooms .room", { hasText: name }).locator(".badge");
@@ -92,15 +92,7 @@ test("A sees B online, then offline when B's context closes", async ({ browser }
 });
 
 test("in a group, ticks turn blue when everyone has read, and a tap says who", async ({ browser }) => {
-  const names = ["ann", "ben", "cat"].map(uniqueHandle);
-  const pages = await Promise.all(names.map(async () => (await browser.newContext()).newPage()));
-  for (let i = 0; i < 3; i++) await signUp(pages[i], names[i], names[i].split("_")[0].toUpperCase());
-  const [ann, ben, cat] = pages;
-  await ann.getByRole("button", { name: "New group" }).click();
-  await ann.getByLabel("Group name").fill("Ticks");
-  await ann.getByLabel("Members").fill(`${names[1]}, ${names[2]}`);
-  await ann.getByRole("button", { name: "Create group" }).click();
-  await expect(ann.locator(".room-header h2")).toHaveText("Ticks");
+  const [ann, ben, cat] = await threeInAGroup(browser, "Ticks");
 
   await openRoom(ben, "Ticks");
   await say(ann, "who reads this?");
