@@ -256,13 +256,12 @@ impl Leases {
         });
         let mut online = here;
         if let Some(registry) = &self.inner.registry {
-            let held = if here {
-                registry.hold(user).await
-            } else {
-                registry.release(user).await
-            };
-            if let Err(e) = held {
-                tracing::warn!(error = %e, user, "cannot update the presence lease");
+            // `take` made the lease and the keeper renews it; the last
+            // socket gone, it goes here (in order with the announcement).
+            if !here {
+                if let Err(e) = registry.release(user).await {
+                    tracing::warn!(error = %e, user, "cannot drop the presence lease");
+                }
             }
             online = self.online(&[user]).await.first().copied().unwrap_or(here);
         }
