@@ -1,17 +1,241 @@
-//! Web Push keys and subscriptions over real HTTP: one VAPID key for the
-//! deployment (the same after a restart and on every node), subscriptions
-//! checked on the way in, tied to the session and gone with it.
+//! Web Push over real HTTP: one VAPID key for the deployment (the same
+//! after a restart and on every node), subscriptions checked on the way in,
+//! tied to the session and gone with it; and notices sent to a push service
+//! on loopback that checks the VAPID signature and decrypts each one.
 
 mod common;
 
-use chat::server::Config;
-use common::{api, sign_up, Node, TestServer};
-use serde_json::json;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-// A valid user agent key pair's public half and auth secret (RFC 8291, section 5).
+use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post, Router};
+use chat::model::RoomSummary;
+use chat::protocol::{ClientFrame, ServerFrame};
+use chat::server::Config;
+use common::ws::{connect, Ws};
+use common::{api, sign_up, Node, TestServer};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use web_push_native::jwt_simple::prelude::*;
+
+// The user agent's key pair and auth secret of RFC 8291, section 5: the
+// test is the browser, so it holds the private key and reads every notice.
 const P256DH: &str =
     "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+const PRIVATE: &str = "q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94";
 const AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
+const CONTACT: &str = "mailto:ops@chat.test";
+
+/// A notice as the push service received it, checked and decrypted.
+#[derive(Debug)]
+struct Received {
+    path: String,
+    topic: String,
+    notice: Value,
+}
+
+/// A Web Push service on 127.0.0.1:0. Each POST must carry a VAPID
+/// `Authorization` signed by the chat server's key for this origin, TTL,
+/// Urgency and Topic, and an `aes128gcm` body that decrypts with the
+/// subscription's private key. It answers the statuses queued in `answers`,
+/// then 201.
+struct PushService {
+    origin: String,
+    got: mpsc::Receiver<Result<Received, String>>,
+    answers: Arc<Mutex<VecDeque<u16>>>,
+}
+
+#[derive(Clone)]
+struct Service {
+    origin: String,
+    vapid_key: String,
+    answers: Arc<Mutex<VecDeque<u16>>>,
+    got: mpsc::Sender<Result<Received, String>>,
+}
+
+impl PushService {
+    async fn start(vapid_key: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, got) = mpsc::channel(100);
+        let answers = Arc::new(Mutex::new(VecDeque::new()));
+        let service = Service {
+            origin: origin.clone(),
+            vapid_key: vapid_key.to_string(),
+            answers: answers.clone(),
+            got: tx,
+        };
+        let app = Router::new()
+            .route("/push/{device}", post(receive))
+            .with_state(service);
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { origin, got, answers }
+    }
+
+    fn endpoint(&self, device: &str) -> String {
+        format!("{}/push/{device}", self.origin)
+    }
+
+    /// The next notice (failing the test on a malformed one), or None after `wait`.
+    async fn next(&mut self, wait: Duration) -> Option<Received> {
+        match tokio::time::timeout(wait, self.got.recv()).await {
+            Ok(Some(Ok(r))) => Some(r),
+            Ok(Some(Err(e))) => panic!("the push service refused a request: {e}"),
+            _ => None,
+        }
+    }
+}
+
+async fn receive(
+    State(s): State<Service>,
+    axum::extract::Path(device): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let checked = check(&s, &headers, body.to_vec()).map(|(topic, notice)| Received {
+        path: format!("/push/{device}"),
+        topic,
+        notice,
+    });
+    let ok = checked.is_ok();
+    let _ = s.got.send(checked).await;
+    if !ok {
+        return StatusCode::BAD_REQUEST;
+    }
+    let answer = s.answers.lock().unwrap().pop_front().unwrap_or(201);
+    StatusCode::from_u16(answer).unwrap()
+}
+
+/// What a push service and then a browser check: RFC 8292 and RFC 8291.
+fn check(s: &Service, headers: &HeaderMap, body: Vec<u8>) -> Result<(String, Value), String> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(format!("no {name} header"))
+    };
+    let auth = header("authorization")?;
+    let rest = auth.strip_prefix("vapid ").ok_or("not a vapid authorization")?;
+    let (mut token, mut key) = (None, None);
+    for part in rest.split(',').map(str::trim) {
+        if let Some(t) = part.strip_prefix("t=") {
+            token = Some(t);
+        } else if let Some(k) = part.strip_prefix("k=") {
+            key = Some(k);
+        }
+    }
+    let (token, key) = (token.ok_or("no t=")?, key.ok_or("no k=")?);
+    if key != s.vapid_key {
+        return Err("signed with another key than the server's public key".into());
+    }
+    let public = ES256PublicKey::from_bytes(&base64_url(key)).map_err(|e| e.to_string())?;
+    let options = VerificationOptions {
+        allowed_audiences: Some(HashSet::from_strings(&[&s.origin])),
+        ..Default::default()
+    };
+    let claims = public
+        .verify_token::<NoCustomClaims>(token, Some(options))
+        .map_err(|e| format!("VAPID token: {e}"))?;
+    if claims.subject.as_deref() != Some(CONTACT) {
+        return Err(format!("VAPID sub {:?}", claims.subject));
+    }
+    let ttl: u64 = header("ttl")?.parse().map_err(|_| "TTL not a number")?;
+    if ttl == 0 || ttl > 86_400 {
+        return Err(format!("TTL {ttl}"));
+    }
+    if header("content-encoding")? != "aes128gcm" || header("urgency")? != "high" {
+        return Err("not aes128gcm with urgency high".into());
+    }
+    let secret = web_push_native::p256::SecretKey::from_slice(&base64_url(PRIVATE)).unwrap();
+    let auth_secret = web_push_native::Auth::clone_from_slice(&base64_url(AUTH));
+    let plain = web_push_native::decrypt(body, &secret, &auth_secret).map_err(|e| format!("decrypt: {e}"))?;
+    let notice = serde_json::from_slice(&plain).map_err(|e| format!("not JSON: {e}"))?;
+    Ok((header("topic")?.to_string(), notice))
+}
+
+/// A server that pushes to http endpoints, with a short collapse window.
+async fn pushing_server(collapse_ms: u64) -> (TestServer, tempfile::TempDir) {
+    let (url, dir) = common::sqlite_url();
+    let mut config = Config::for_database(&url);
+    config.push_allow_http = true;
+    config.push_contact = CONTACT.into();
+    config.push_collapse_ms = collapse_ms;
+    (TestServer::start(config).await, dir)
+}
+
+async fn subscribe(server: &TestServer, cookie: &str, endpoint: &str) {
+    let () = api(
+        server,
+        cookie,
+        "push_subscribe",
+        json!({"endpoint": endpoint, "p256dh": P256DH, "auth": AUTH}),
+    )
+    .await;
+}
+
+async fn say(ws: &mut Ws, room: i64, body: &str) -> i64 {
+    let cid = uuid::Uuid::new_v4();
+    ws.send(&ClientFrame::Send {
+        room,
+        cid,
+        body: body.into(),
+    })
+    .await;
+    match ws
+        .recv_until(|f| matches!(f, ServerFrame::Ack { cid: c, .. } if *c == cid))
+        .await
+    {
+        ServerFrame::Ack { seq, .. } => seq,
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test]
+async fn an_offline_member_gets_a_signed_encrypted_notice_and_an_online_one_does_not() {
+    let (server, _dir) = pushing_server(300).await;
+    let (alice, a) = sign_up(&server, "alice").await;
+    let (bob, b) = sign_up(&server, "bob").await;
+    let key: String = api(&server, &b, "push_key", json!({})).await;
+    let mut service = PushService::start(&key).await;
+    subscribe(&server, &b, &service.endpoint("bobs-phone")).await;
+    let room: RoomSummary = api(&server, &a, "open_direct", json!({"handle": "bob"})).await;
+    let (mut wa, _) = connect(&server, &a).await;
+
+    // Bob is online: his socket gets the message, his phone no notice.
+    let (mut wb, _) = connect(&server, &b).await;
+    say(&mut wa, room.id, "first").await;
+    wb.recv_until(|f| matches!(f, ServerFrame::Msg(m) if m.body == "first"))
+        .await;
+    assert!(
+        service.next(Duration::from_millis(800)).await.is_none(),
+        "no push while online"
+    );
+
+    // Bob goes away (Alice sees him go), then one notice per message.
+    drop(wb);
+    wa.recv_until(|f| matches!(f, ServerFrame::Presence(p) if p.user == bob.id && !p.online))
+        .await;
+    let seq = say(&mut wa, room.id, "second").await;
+    let got = service
+        .next(Duration::from_secs(10))
+        .await
+        .expect("a notice for the offline member");
+    assert_eq!(got.path, "/push/bobs-phone");
+    assert_eq!(got.topic, format!("room-{}", room.id), "one topic per room");
+    assert_eq!(
+        got.notice,
+        json!({
+            "room": room.id, "seq": seq, "title": "alice", "body": "second", "from": "alice",
+            "room_name": "alice", "unread": 2, "total": 2, "url": format!("/r/{}", room.id),
+        })
+    );
+    assert!(
+        service.next(Duration::from_millis(800)).await.is_none(),
+        "nothing else"
+    );
+    let _ = alice;
+}
 
 async fn call(server: &TestServer, cookie: Option<&str>, name: &str, body: serde_json::Value) -> u16 {
     let mut req = reqwest::Client::new()
@@ -52,6 +276,7 @@ async fn subscriptions_are_checked_and_end_with_the_session() {
     for bad in [
         sub("not a url", P256DH, AUTH),
         sub("ftp://push.example/abc", P256DH, AUTH),
+        sub("http://push.example/abc", P256DH, AUTH),
         sub("https://push.example/abc", "BAAA", AUTH),
         sub("https://push.example/abc", P256DH, "short"),
     ] {
@@ -123,6 +348,87 @@ async fn subscriptions_are_checked_and_end_with_the_session() {
             .is_empty(),
         "logging out removes the device's subscription"
     );
+}
+
+#[tokio::test]
+async fn a_burst_in_a_group_collapses_and_a_gone_device_is_forgotten() {
+    let (server, _dir) = pushing_server(1_000).await;
+    let (_, a) = sign_up(&server, "alice").await;
+    let (bob, b) = sign_up(&server, "bob").await;
+    let (_, c) = sign_up(&server, "carol").await;
+    let key: String = api(&server, &a, "push_key", json!({})).await;
+    let mut service = PushService::start(&key).await;
+    subscribe(&server, &b, &service.endpoint("bobs-phone")).await;
+    subscribe(&server, &c, &service.endpoint("carols-laptop")).await;
+    let team: RoomSummary = api(
+        &server,
+        &a,
+        "create_group",
+        json!({"name": "Team", "members": ["bob", "carol"]}),
+    )
+    .await;
+    let (mut wa, _) = connect(&server, &a).await;
+    for i in 1..=10 {
+        say(&mut wa, team.id, &format!("m{i}")).await;
+    }
+    // Each device: the first notice at once, the latest one when the window ends.
+    let mut last = std::collections::HashMap::new();
+    let mut count = 0;
+    while let Some(got) = service.next(Duration::from_secs(3)).await {
+        count += 1;
+        last.insert(got.path.clone(), got.notice);
+    }
+    assert!(
+        (2..=4).contains(&count),
+        "10 messages made {count} notices for 2 devices"
+    );
+    for device in ["/push/bobs-phone", "/push/carols-laptop"] {
+        let n = &last[device];
+        assert_eq!(
+            (&n["title"], &n["body"], &n["unread"], &n["total"]),
+            (&json!("alice in Team"), &json!("m10"), &json!(10), &json!(10)),
+            "{device}"
+        );
+    }
+
+    // Bob's service is busy once, then says his subscription is gone.
+    service.answers.lock().unwrap().extend([503, 410]);
+    let (mut wc, _) = connect(&server, &c).await;
+    say(&mut wc, team.id, "from carol").await;
+    let first = service.next(Duration::from_secs(5)).await.expect("a try");
+    let retry = service
+        .next(Duration::from_secs(5))
+        .await
+        .expect("a retry after 503");
+    assert_eq!(
+        (first.path.as_str(), retry.path.as_str()),
+        ("/push/bobs-phone", "/push/bobs-phone")
+    );
+    for _ in 0..50 {
+        if server
+            .state
+            .store
+            .push_subscriptions(bob.id)
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        server
+            .state
+            .store
+            .push_subscriptions(bob.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "410 deletes the subscription"
+    );
+    let stats = server.state.pusher.stats();
+    assert_eq!(stats.gone.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
 
 fn base64_url(s: &str) -> Vec<u8> {

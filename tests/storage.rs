@@ -49,6 +49,7 @@ conformance!(
     marks_only_ever_rise,
     contacts_share_a_direct_or_small_room,
     push_subscriptions_belong_to_a_session,
+    a_rooms_pushes_go_to_its_other_members,
     the_first_setting_stored_wins,
 );
 
@@ -478,6 +479,44 @@ async fn push_subscriptions_belong_to_a_session(store: DynStore) {
         store.push_subscriptions(a).await.unwrap().is_empty(),
         "gone when the service says so"
     );
+}
+
+async fn a_rooms_pushes_go_to_its_other_members(store: DynStore) {
+    let [a, b, c, d] = users(&store, &["alice", "bob", "carol", "dan"]).await[..] else {
+        unreachable!()
+    };
+    for (user, session) in [(a, b"a"), (b, b"b"), (c, b"c"), (d, b"d")] {
+        store.create_session(session, user, 1, 1_000).await.unwrap();
+        let sub = PushSubscription {
+            user,
+            endpoint: format!("https://push/{user}"),
+            p256dh: "key".into(),
+            auth: "auth".into(),
+        };
+        store.save_push_subscription(&sub, session, 2).await.unwrap();
+    }
+    let g = store.create_group(a, "Team", &[b, c], 1).await.unwrap();
+    let dm = store.open_direct(b, d, 1).await.unwrap();
+    let mut users: Vec<i64> = store
+        .room_push_subscriptions(g, a)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.user)
+        .collect();
+    users.sort();
+    assert_eq!(users, vec![b, c], "members but the sender; not Dan");
+    let batch: Vec<_> = (1..=4).map(|i| new_message(g, a, i, "x")).collect();
+    store.append(&batch).await.unwrap();
+    store.append(&[new_message(dm, d, 9, "hi")]).await.unwrap();
+    assert_eq!(
+        store.unread_total(b).await.unwrap(),
+        5,
+        "4 in the group + 1 direct"
+    );
+    store.raise_marks(g, b, 4, 3).await.unwrap();
+    assert_eq!(store.unread_total(b).await.unwrap(), 2);
+    assert_eq!(store.unread_total(a).await.unwrap(), 0, "nothing for the sender");
 }
 
 async fn the_first_setting_stored_wins(store: DynStore) {

@@ -66,6 +66,21 @@ pub struct Config {
     #[arg(long, env = "CHAT_PRESENCE_MAX_MEMBERS", default_value_t = 100)]
     pub presence_max_members: u32,
 
+    /// Who runs this deployment, for push services (the VAPID `sub` claim):
+    /// a `mailto:` or `https:` URL they can write to about problems.
+    #[arg(long, env = "CHAT_PUSH_CONTACT", default_value = "mailto:admin@localhost")]
+    pub push_contact: String,
+
+    /// Messages in one room within this many ms make one notification more
+    /// (the first goes at once, the latest of the rest when the window ends).
+    #[arg(long, env = "CHAT_PUSH_COLLAPSE_MS", default_value_t = 4_000)]
+    pub push_collapse_ms: u64,
+
+    /// Accept plain-http push endpoints (browsers' push services are all
+    /// https; this is for a push service on loopback in tests).
+    #[arg(long, env = "CHAT_PUSH_ALLOW_HTTP", default_value_t = false)]
+    pub push_allow_http: bool,
+
     /// Days a log-in stays valid.
     #[arg(long, env = "CHAT_SESSION_DAYS", default_value_t = 30)]
     pub session_days: u32,
@@ -152,6 +167,9 @@ impl Config {
                 "CHAT_MAX_BODY_CHARS, CHAT_MAX_FRAME_BYTES (>= 1024) and CHAT_SEND_QUEUE must be positive"
                     .into(),
             );
+        }
+        if !(self.push_contact.starts_with("mailto:") || self.push_contact.starts_with("https://")) {
+            return Err("CHAT_PUSH_CONTACT must be a mailto: or https:// URL".into());
         }
         if self.session_days == 0 {
             return Err("CHAT_SESSION_DAYS must be at least 1".into());

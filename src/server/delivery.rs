@@ -1,6 +1,6 @@
 //! Delivery: the only writer of messages. validate → (in one transaction)
 //! authorise, dedup on (sender, cid), take the room's next seq, commit →
-//! ack → cache → publish. One writer task batches the sends that arrive
+//! ack → cache → push queue → publish. One writer task batches the sends that arrive
 //! together into one transaction (group commit). No ack without a commit:
 //! a storage failure answers `unavailable` and the client sends again.
 
@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::bus::{Bus, Event};
 use super::cache::Cache;
+use super::push::Pusher;
 use super::storage::{Appended, DynStore, NewMessage, StoreError};
 use crate::model::{RoomId, User};
 use crate::protocol::{ErrorCode, Message};
@@ -58,9 +59,15 @@ pub struct Delivery {
 
 impl Delivery {
     /// Starts the writer task.
-    pub fn start(store: DynStore, cache: Arc<dyn Cache>, bus: Arc<dyn Bus>, max_chars: usize) -> Self {
+    pub fn start(
+        store: DynStore,
+        cache: Arc<dyn Cache>,
+        bus: Arc<dyn Bus>,
+        pusher: Pusher,
+        max_chars: usize,
+    ) -> Self {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(writer(rx, store, cache, bus));
+        tokio::spawn(writer(rx, store, cache, bus, pusher));
         Self { jobs, max_chars }
     }
 
@@ -106,7 +113,13 @@ impl Delivery {
     }
 }
 
-async fn writer(mut rx: mpsc::Receiver<Job>, store: DynStore, cache: Arc<dyn Cache>, bus: Arc<dyn Bus>) {
+async fn writer(
+    mut rx: mpsc::Receiver<Job>,
+    store: DynStore,
+    cache: Arc<dyn Cache>,
+    bus: Arc<dyn Bus>,
+    pusher: Pusher,
+) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let batch: Vec<NewMessage> = jobs.iter().map(|j| j.msg.clone()).collect();
@@ -119,10 +132,12 @@ async fn writer(mut rx: mpsc::Receiver<Job>, store: DynStore, cache: Arc<dyn Cac
                     }
                     let _ = job.reply.send(Ok(result));
                 }
-                // After the commit, in seq order: cache, then fan-out, each
-                // in one go for the whole batch (one Redis round trip each).
+                // After the commit, in seq order: cache, push queue (this
+                // node committed it, so this node alone notifies the offline),
+                // then fan-out, each in one go for the whole batch.
                 if !committed.is_empty() {
                     cache.push(&committed).await;
+                    pusher.committed(&committed);
                     bus.publish_all(committed.into_iter().map(|msg| Event::Message { msg }).collect())
                         .await;
                 }

@@ -42,16 +42,22 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// This node's figures, as JSON: which node answered, its open
-/// connections, the message cache's hits and misses, and how many
-/// connections ever fell behind. Counts only: nothing about anyone.
+/// connections, the message cache's hits and misses, how many
+/// connections ever fell behind, and what push services answered. Counts only: nothing about anyone.
 async fn statz(State(state): State<AppState>) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
     let (hits, misses) = state.cache.stats();
+    let push = state.pusher.stats();
     axum::Json(serde_json::json!({
         "node": state.node,
         "connections": state.hub.connections(),
         "cache_hits": hits,
         "cache_misses": misses,
-        "lagged": state.hub.lagged.load(std::sync::atomic::Ordering::Relaxed),
+        "lagged": state.hub.lagged.load(Relaxed),
+        "push_sent": push.sent.load(Relaxed),
+        "push_failed": push.failed.load(Relaxed),
+        "push_gone": push.gone.load(Relaxed),
+        "push_dropped": push.dropped.load(Relaxed),
     }))
     .into_response()
 }

@@ -12,7 +12,7 @@ use super::config::Config;
 use super::delivery::Delivery;
 use super::hub::Hub;
 use super::presence::Leases;
-use super::push::Vapid;
+use super::push::{Pusher, Vapid};
 use super::receipts::Receipts;
 use super::registry::{Breaker, Keys, Registry};
 use super::storage::DynStore;
@@ -45,6 +45,8 @@ pub struct AppState {
     pub node: String,
     /// The deployment's Web Push key pair.
     pub vapid: Arc<Vapid>,
+    /// Notifies offline members of what this node commits.
+    pub pusher: Pusher,
 }
 
 impl AppState {
@@ -66,18 +68,33 @@ impl AppState {
         let origins = config.origins(addr.port()).into();
         let hub = Hub::new(config.send_queue);
         let Shared { bus, cache, registry } = Shared::new(&config, &hub, redis);
-        let delivery = Delivery::start(store.clone(), cache.clone(), bus.clone(), config.max_body_chars);
         let receipts = Receipts::new(bus.clone());
         let node = registry
             .as_ref()
             .map_or("local".to_string(), |r| r.node().to_string());
         let leases = Leases::new(store.clone(), bus.clone(), config.presence_max_members, registry);
         leases.keep_leases(hub.clone(), std::time::Duration::from_millis(config.heartbeat_ms));
+        let vapid = Arc::new(vapid);
+        let pusher = Pusher::start(
+            store.clone(),
+            leases.clone(),
+            vapid.clone(),
+            config.push_contact.clone(),
+            std::time::Duration::from_millis(config.push_collapse_ms),
+        );
+        let delivery = Delivery::start(
+            store.clone(),
+            cache.clone(),
+            bus.clone(),
+            pusher.clone(),
+            config.max_body_chars,
+        );
         Self {
             receipts,
             leases,
             node,
-            vapid: Arc::new(vapid),
+            vapid,
+            pusher,
             store,
             config: Arc::new(config),
             origins,

@@ -239,6 +239,16 @@ pub trait Store: Send + Sync + 'static {
     /// Every subscription of the user (one per device that enabled notifications).
     async fn push_subscriptions(&self, user: UserId) -> Result<Vec<PushSubscription>, StoreError>;
 
+    /// Every subscription of the members of `room` but `except` (its sender).
+    async fn room_push_subscriptions(
+        &self,
+        room: RoomId,
+        except: UserId,
+    ) -> Result<Vec<PushSubscription>, StoreError>;
+
+    /// The user's unread messages over all their rooms (the app badge).
+    async fn unread_total(&self, user: UserId) -> Result<i64, StoreError>;
+
     /// When the user was last online, if ever.
     async fn last_seen(&self, user: UserId) -> Result<Option<i64>, StoreError>;
 

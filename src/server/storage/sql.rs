@@ -621,6 +621,37 @@ macro_rules! impl_store {
                     .collect())
             }
 
+            async fn room_push_subscriptions(
+                &self,
+                room: RoomId,
+                except: UserId,
+            ) -> Result<Vec<PushSubscription>, StoreError> {
+                let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+                    "SELECT p.user_id, p.endpoint, p.p256dh, p.auth
+                       FROM push_subscriptions p JOIN members m ON m.user_id = p.user_id
+                      WHERE m.room_id = $1 AND p.user_id <> $2 ORDER BY p.user_id, p.id",
+                )
+                .bind(room)
+                .bind(except)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(user, endpoint, p256dh, auth)| PushSubscription { user, endpoint, p256dh, auth })
+                    .collect())
+            }
+
+            async fn unread_total(&self, user: UserId) -> Result<i64, StoreError> {
+                let (total,): (i64,) = sqlx::query_as(
+                    "SELECT CAST(COALESCE(SUM(r.head_seq - m.read_seq), 0) AS BIGINT)
+                       FROM members m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = $1",
+                )
+                .bind(user)
+                .fetch_one(&self.read)
+                .await?;
+                Ok(total)
+            }
+
             async fn last_seen(&self, user: UserId) -> Result<Option<i64>, StoreError> {
                 let row: Option<(Option<i64>,)> = sqlx::query_as("SELECT last_seen FROM users WHERE id = $1")
                     .bind(user)

@@ -3,8 +3,11 @@
 //! every node signs with the same key and browsers keep their
 //! subscriptions across restarts), the public key the page subscribes
 //! with, and the devices' subscriptions (each tied to the session that
-//! made it: logging out removes it). Sending comes later; nothing here
-//! talks to a push service.
+//! made it: logging out removes it). Sending lives in `sender`.
+
+mod sender;
+
+pub use sender::{PushStats, Pusher};
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use web_push_native::jwt_simple::algorithms::{ECDSAP256PublicKeyLike, ES256KeyPair};
@@ -19,7 +22,6 @@ const ENDPOINT_MAX: usize = 2_048;
 
 pub struct Vapid {
     /// Signs the `Authorization: vapid …` header of each push.
-    #[allow(dead_code)]
     key_pair: ES256KeyPair,
     /// The uncompressed P-256 public key, base64url: `applicationServerKey`.
     public: String,
@@ -39,6 +41,35 @@ impl Vapid {
     pub fn public_key(&self) -> &str {
         &self.public
     }
+
+    /// The RFC 8292 `Authorization` header for a push to `endpoint`: a JWT
+    /// for the endpoint's origin (its port too, which the push crate's own
+    /// signer leaves out) from `contact`, valid for `ttl`, and the key.
+    pub fn authorization(
+        &self,
+        endpoint: &str,
+        contact: &str,
+        ttl: std::time::Duration,
+    ) -> anyhow::Result<String> {
+        use web_push_native::jwt_simple::prelude::{Claims, ECDSAP256KeyPairLike};
+        let uri: axum::http::Uri = endpoint.parse()?;
+        let (scheme, host) = (
+            uri.scheme_str().unwrap_or("https"),
+            uri.host().unwrap_or_default(),
+        );
+        let origin = match (scheme, uri.port_u16()) {
+            ("https", Some(443)) | ("http", Some(80)) | (_, None) => format!("{scheme}://{host}"),
+            (_, Some(port)) => format!("{scheme}://{host}:{port}"),
+        };
+        let claims = Claims::create(ttl.into())
+            .with_audience(origin)
+            .with_subject(contact);
+        let token = self
+            .key_pair
+            .sign(claims)
+            .map_err(|e| anyhow::anyhow!("signing the VAPID token: {e}"))?;
+        Ok(format!("vapid t={token}, k={}", self.public))
+    }
 }
 
 pub async fn public_key() -> Result<String, ApiError> {
@@ -50,7 +81,8 @@ pub async fn subscribe(endpoint: String, p256dh: String, auth_secret: String) ->
         async {
             let state = state()?;
             let me = caller(&state).await?;
-            check(&endpoint, &p256dh, &auth_secret).map_err(ApiError::Invalid)?;
+            check(&endpoint, &p256dh, &auth_secret, state.config.push_allow_http)
+                .map_err(ApiError::Invalid)?;
             let token = session_token().ok_or(ApiError::Unauthenticated)?;
             let sub = PushSubscription {
                 user: me.id,
@@ -79,18 +111,19 @@ pub async fn unsubscribe(endpoint: String) -> Result<bool, ApiError> {
     )
 }
 
-/// A subscription the push crate can use: an http(s) endpoint, a P-256
-/// public key and a 16-byte auth secret, both base64url.
-fn check(endpoint: &str, p256dh: &str, auth_secret: &str) -> Result<(), String> {
+/// A subscription the push crate can use: an https endpoint (http only
+/// when allowed, for tests), a P-256 public key and a 16-byte auth secret,
+/// both base64url.
+fn check(endpoint: &str, p256dh: &str, auth_secret: &str, allow_http: bool) -> Result<(), String> {
     let uri: axum::http::Uri = endpoint
         .parse()
         .map_err(|_| "The endpoint is not a URL.".to_string())?;
     if endpoint.len() > ENDPOINT_MAX
-        || !matches!(uri.scheme_str(), Some("https" | "http"))
+        || !(uri.scheme_str() == Some("https") || allow_http && uri.scheme_str() == Some("http"))
         || uri.host().is_none()
     {
         return Err(format!(
-            "The endpoint must be an http(s) URL of at most {ENDPOINT_MAX} characters."
+            "The endpoint must be an https URL of at most {ENDPOINT_MAX} characters."
         ));
     }
     let key = URL_SAFE_NO_PAD

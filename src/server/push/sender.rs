@@ -1,0 +1,447 @@
+//! Sending Web Push. After a commit, the node that committed a message tells
+//! the room's members who are offline (no presence lease anywhere) on every
+//! device they subscribed: RFC 8291 `aes128gcm` payload, RFC 8292 VAPID,
+//! `TTL`, `Urgency` and a `Topic` per room so a newer notice replaces an
+//! older one still waiting at the push service.
+//!
+//! It runs off the send path: the delivery writer hands committed messages
+//! to a bounded queue and never waits; a full queue drops the notice (the
+//! message itself is stored and syncs when the person returns). Messages in
+//! a room within the collapse window make at most two notices: the first at
+//! once, the latest of the rest when the window ends. 429 and 5xx answers
+//! are retried with backoff; 404 and 410 delete the subscription.
+//!
+//! Nothing here decides presence (that is `Leases`) or writes messages.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use serde::Serialize;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+use web_push_native::{p256::PublicKey, Auth, WebPushBuilder};
+
+use super::Vapid;
+use crate::model::{RoomId, RoomKind, RoomSummary};
+use crate::protocol::{Message, Seq};
+use crate::server::presence::Leases;
+use crate::server::storage::{DynStore, PushSubscription};
+
+/// Committed messages waiting to be looked at.
+const QUEUE: usize = 1_024;
+/// Messages being pushed at once (each to all its recipients' devices).
+const CONCURRENT: usize = 32;
+/// How long a push service keeps an undelivered notice (also the VAPID
+/// token's lifetime, which must stay under 24 h).
+const TTL: Duration = Duration::from_secs(12 * 60 * 60);
+/// Tries per push when the service answers 429/5xx or cannot be reached.
+const ATTEMPTS: u32 = 4;
+/// The first retry's wait; each next one doubles it.
+const BACKOFF: Duration = Duration::from_millis(500);
+/// The longest wait a `Retry-After` may ask for.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+/// Characters of the message shown in the notice.
+const PREVIEW_CHARS: usize = 120;
+
+/// Counts of what the push services answered.
+#[derive(Default)]
+pub struct PushStats {
+    /// Notices a push service accepted.
+    pub sent: AtomicU64,
+    /// Notices given up on (other 4xx, or 429/5xx/unreachable after every try).
+    pub failed: AtomicU64,
+    /// Subscriptions deleted because their service said 404/410.
+    pub gone: AtomicU64,
+    /// Messages not looked at because the queue was full.
+    pub dropped: AtomicU64,
+}
+
+/// The handle the delivery writer calls; cheap to clone.
+#[derive(Clone)]
+pub struct Pusher {
+    queue: mpsc::Sender<Message>,
+    stats: Arc<PushStats>,
+}
+
+/// What a push task needs.
+struct Sender {
+    store: DynStore,
+    leases: Leases,
+    vapid: Arc<Vapid>,
+    contact: String,
+    http: reqwest::Client,
+    stats: Arc<PushStats>,
+}
+
+/// The notice a service worker receives (JSON, then encrypted).
+#[derive(Serialize)]
+struct Notice {
+    room: RoomId,
+    seq: Seq,
+    /// Sender, and room for a group: "Alice" or "Alice in Team".
+    title: String,
+    /// The start of the message.
+    body: String,
+    from: String,
+    room_name: String,
+    /// Unread in this room, and over all the person's rooms (the app badge).
+    unread: i64,
+    total: i64,
+    /// Where a click on it goes.
+    url: String,
+}
+
+impl Pusher {
+    /// Starts the task that pushes what `committed` hands over.
+    pub fn start(
+        store: DynStore,
+        leases: Leases,
+        vapid: Arc<Vapid>,
+        contact: String,
+        collapse: Duration,
+    ) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        let stats = Arc::new(PushStats::default());
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        let sender = Arc::new(Sender {
+            store,
+            leases,
+            vapid,
+            contact,
+            http,
+            stats: stats.clone(),
+        });
+        tokio::spawn(run(rx, sender, collapse));
+        Self { queue, stats }
+    }
+
+    /// Messages just committed on this node (in seq order). Never waits.
+    pub fn committed(&self, msgs: &[Message]) {
+        // The latest of each room is enough: a notice counts from the database.
+        let mut latest: HashMap<RoomId, &Message> = HashMap::new();
+        for m in msgs {
+            latest.insert(m.room, m);
+        }
+        for m in latest.into_values() {
+            if self.queue.try_send(m.clone()).is_err() {
+                self.stats.dropped.fetch_add(1, Relaxed);
+                tracing::warn!(room = m.room, "push queue full: no notice for this message");
+            }
+        }
+    }
+
+    pub fn stats(&self) -> &PushStats {
+        &self.stats
+    }
+}
+
+async fn run(mut rx: mpsc::Receiver<Message>, sender: Arc<Sender>, collapse: Duration) {
+    let mut windows = Windows::new(collapse);
+    let limit = Arc::new(Semaphore::new(CONCURRENT));
+    loop {
+        let due = windows.next_due();
+        let ready = tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(msg) => windows.offer(msg, Instant::now()).into_iter().collect(),
+                None => return,
+            },
+            _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                windows.due(Instant::now())
+            }
+        };
+        for msg in ready {
+            let Ok(permit) = limit.clone().acquire_owned().await else {
+                return;
+            };
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                if let Err(e) = sender.notify(&msg).await {
+                    tracing::warn!(room = msg.room, seq = msg.seq, error = %e, "push notices not sent");
+                }
+                drop(permit);
+            });
+        }
+    }
+}
+
+/// The collapse windows of the rooms that had a message lately.
+struct Windows {
+    length: Duration,
+    /// Per room: when its window ends, and the latest message held back.
+    open: HashMap<RoomId, (Instant, Option<Message>)>,
+}
+
+impl Windows {
+    fn new(length: Duration) -> Self {
+        Self {
+            length,
+            open: HashMap::new(),
+        }
+    }
+
+    /// A message committed at `now`: Some if it is to be pushed now (it
+    /// opens a window), None if held back until the room's window ends.
+    fn offer(&mut self, msg: Message, now: Instant) -> Option<Message> {
+        match self.open.get_mut(&msg.room) {
+            Some((until, held)) if *until > now => {
+                if held.as_ref().is_none_or(|h| h.seq < msg.seq) {
+                    *held = Some(msg);
+                }
+                None
+            }
+            _ => {
+                self.open.insert(msg.room, (now + self.length, None));
+                Some(msg)
+            }
+        }
+    }
+
+    /// When the next window ends.
+    fn next_due(&self) -> Option<Instant> {
+        self.open.values().map(|(until, _)| *until).min()
+    }
+
+    /// The held-back messages whose window has ended; each of them opens a
+    /// new window, rooms that held nothing close theirs.
+    fn due(&mut self, now: Instant) -> Vec<Message> {
+        let mut ready = Vec::new();
+        self.open.retain(|_, (until, held)| {
+            if *until > now {
+                return true;
+            }
+            match held.take() {
+                Some(msg) => {
+                    ready.push(msg);
+                    *until = now + self.length;
+                    true
+                }
+                None => false,
+            }
+        });
+        ready
+    }
+}
+
+impl Sender {
+    /// Pushes `msg` to every device of each member who is offline and has not read it.
+    async fn notify(&self, msg: &Message) -> anyhow::Result<()> {
+        let subs = self.store.room_push_subscriptions(msg.room, msg.sender).await?;
+        let mut users: Vec<_> = subs.iter().map(|s| s.user).collect();
+        users.dedup();
+        if users.is_empty() {
+            return Ok(());
+        }
+        let online = self.leases.online(&users).await;
+        let mut pushes = Vec::new();
+        for (user, online) in users.into_iter().zip(online) {
+            if online {
+                continue;
+            }
+            let Some(room) = self.store.room_of(msg.room, user).await? else {
+                continue;
+            };
+            // Read on another device since: nothing to tell.
+            if room.unread() == 0 {
+                continue;
+            }
+            let total = self.store.unread_total(user).await?;
+            let body = serde_json::to_vec(&Notice::new(msg, &room, total))?;
+            for sub in subs.iter().filter(|s| s.user == user) {
+                pushes.push(self.push(sub, body.clone(), msg.room));
+            }
+        }
+        futures::future::join_all(pushes).await;
+        Ok(())
+    }
+
+    /// One notice to one device, tried again while the service asks for it.
+    async fn push(&self, sub: &PushSubscription, body: Vec<u8>, room: RoomId) {
+        let host = sub.endpoint.split('/').nth(2).unwrap_or("?").to_string();
+        let builder = match self.builder(sub) {
+            Ok(b) => b,
+            Err(e) => {
+                self.stats.failed.fetch_add(1, Relaxed);
+                tracing::warn!(user = sub.user, host, error = %e, "unusable push subscription");
+                return;
+            }
+        };
+        let vapid = match self.vapid.authorization(&sub.endpoint, &self.contact, TTL) {
+            Ok(v) => v,
+            Err(e) => {
+                self.stats.failed.fetch_add(1, Relaxed);
+                tracing::warn!(host, error = %e, "push not signed");
+                return;
+            }
+        };
+        let mut wait = BACKOFF;
+        for attempt in 1..=ATTEMPTS {
+            let request = builder
+                .build(body.clone())
+                .context("encrypting the notice")
+                .and_then(|mut r| {
+                    let headers = r.headers_mut();
+                    headers.insert("Authorization", vapid.parse()?);
+                    headers.insert("Urgency", "high".parse()?);
+                    headers.insert("Topic", format!("room-{room}").parse()?);
+                    Ok(reqwest::Request::try_from(r)?)
+                });
+            let request = match request {
+                Ok(r) => r,
+                Err(e) => {
+                    self.stats.failed.fetch_add(1, Relaxed);
+                    tracing::warn!(user = sub.user, host, error = %e, "push not built");
+                    return;
+                }
+            };
+            let answer = self.http.execute(request).await;
+            let retry_after = match answer {
+                Ok(r) if r.status().is_success() => {
+                    self.stats.sent.fetch_add(1, Relaxed);
+                    return;
+                }
+                Ok(r) if matches!(r.status().as_u16(), 404 | 410) => {
+                    self.stats.gone.fetch_add(1, Relaxed);
+                    tracing::info!(user = sub.user, host, "push subscription gone; deleted");
+                    if let Err(e) = self.store.forget_push_endpoint(&sub.endpoint).await {
+                        tracing::warn!(error = %e, "a gone push subscription was not deleted");
+                    }
+                    return;
+                }
+                Ok(r) if r.status().as_u16() == 429 || r.status().is_server_error() => {
+                    tracing::debug!(status = %r.status(), host, attempt, "push service busy");
+                    retry_after(&r)
+                }
+                Ok(r) => {
+                    self.stats.failed.fetch_add(1, Relaxed);
+                    let status = r.status();
+                    let why = r.text().await.unwrap_or_default();
+                    tracing::warn!(%status, host, why = %why.chars().take(200).collect::<String>(), "push refused");
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, host, attempt, "push service unreachable");
+                    None
+                }
+            };
+            if attempt < ATTEMPTS {
+                tokio::time::sleep(retry_after.unwrap_or(wait).min(MAX_WAIT)).await;
+                wait *= 2;
+            }
+        }
+        self.stats.failed.fetch_add(1, Relaxed);
+        tracing::warn!(user = sub.user, host, "push given up after {ATTEMPTS} tries");
+    }
+
+    fn builder(&self, sub: &PushSubscription) -> anyhow::Result<WebPushBuilder> {
+        let key = URL_SAFE_NO_PAD.decode(sub.p256dh.trim_end_matches('='))?;
+        let auth = URL_SAFE_NO_PAD.decode(sub.auth.trim_end_matches('='))?;
+        anyhow::ensure!(auth.len() == 16, "auth secret of {} bytes", auth.len());
+        Ok(WebPushBuilder::new(
+            sub.endpoint.parse()?,
+            PublicKey::from_sec1_bytes(&key)?,
+            Auth::clone_from_slice(&auth),
+        )
+        .with_valid_duration(TTL))
+    }
+}
+
+/// The wait a 429/503 asks for, in seconds.
+fn retry_after(r: &reqwest::Response) -> Option<Duration> {
+    let secs = r
+        .headers()
+        .get("Retry-After")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs))
+}
+
+impl Notice {
+    fn new(msg: &Message, room: &RoomSummary, total: i64) -> Self {
+        let title = match room.kind {
+            RoomKind::Direct => msg.from.clone(),
+            RoomKind::Group => format!("{} in {}", msg.from, room.name),
+        };
+        let mut body: String = msg.body.chars().take(PREVIEW_CHARS).collect();
+        if msg.body.chars().nth(PREVIEW_CHARS).is_some() {
+            body.push('…');
+        }
+        Self {
+            room: msg.room,
+            seq: msg.seq,
+            title,
+            body,
+            from: msg.from.clone(),
+            room_name: room.name.clone(),
+            unread: room.unread(),
+            total,
+            url: format!("/r/{}", msg.room),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(room: RoomId, seq: Seq) -> Message {
+        Message {
+            room,
+            seq,
+            id: uuid::Uuid::nil(),
+            cid: uuid::Uuid::nil(),
+            sender: 1,
+            from: "Alice".into(),
+            body: format!("m{seq}"),
+            ts: 0,
+        }
+    }
+
+    #[test]
+    fn a_burst_makes_two_notices_the_first_and_the_latest() {
+        let mut w = Windows::new(Duration::from_secs(4));
+        let t0 = Instant::now();
+        assert_eq!(
+            w.offer(msg(1, 1), t0).map(|m| m.seq),
+            Some(1),
+            "the first goes at once"
+        );
+        for seq in 2..=5 {
+            assert!(w.offer(msg(1, seq), t0 + Duration::from_secs(1)).is_none());
+        }
+        assert_eq!(
+            w.offer(msg(2, 1), t0).map(|m| m.seq),
+            Some(1),
+            "another room has its own window"
+        );
+        assert_eq!(w.next_due(), Some(t0 + Duration::from_secs(4)));
+        assert!(w.due(t0 + Duration::from_secs(3)).is_empty());
+        let late = w.due(t0 + Duration::from_secs(4));
+        assert_eq!(
+            late.iter().map(|m| (m.room, m.seq)).collect::<Vec<_>>(),
+            vec![(1, 5)]
+        );
+        // Room 2 held nothing: its window closed. Room 1 opened a new one.
+        assert_eq!(w.open.len(), 1);
+        assert!(w.offer(msg(1, 6), t0 + Duration::from_secs(5)).is_none());
+        assert!(w.due(t0 + Duration::from_secs(7)).is_empty());
+        assert_eq!(w.due(t0 + Duration::from_secs(8)).len(), 1);
+        assert!(w.due(t0 + Duration::from_secs(12)).is_empty());
+        assert!(w.open.is_empty(), "quiet rooms close their window");
+        assert_eq!(
+            w.offer(msg(1, 7), t0 + Duration::from_secs(13)).map(|m| m.seq),
+            Some(7)
+        );
+    }
+}
