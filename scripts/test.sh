@@ -67,7 +67,8 @@ stage build-release cargo leptos build --release
 
 e2e() {
   local port; port=$(bash scripts/free-port.sh)
-  CHAT_BIND=127.0.0.1:$port DATABASE_URL="sqlite://$STATE/e2e/chat.db" \
+  # The push test runs its own push service on loopback, over http.
+  CHAT_BIND=127.0.0.1:$port DATABASE_URL="sqlite://$STATE/e2e/chat.db" CHAT_PUSH_ALLOW_HTTP=1 \
     LEPTOS_SITE_ROOT="$SITE_ROOT" \
     "$CARGO_TARGET_DIR/release/chat" >"$STATE/server.log" 2>&1 &
   SERVER_PID=$!

@@ -357,6 +357,16 @@ impl Client {
         out
     }
 
+    /// The page is being hidden or left: what is owed goes now, not after
+    /// the coalescing gap (a read mark left for later would be lost).
+    pub fn leaving(&mut self, now: i64) -> Output {
+        let mut out = Output::default();
+        if self.welcomed {
+            out.frames = self.reports.flush_now(now);
+        }
+        out
+    }
+
     /// Time passes: retransmit due sends, retry refused syncs.
     pub fn tick(&mut self, now: i64) -> Output {
         let mut out = Output::default();

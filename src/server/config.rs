@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use clap::Parser;
+use clap::{builder::BoolishValueParser, Parser};
 
 #[derive(Clone, Debug, Parser)]
 #[command(name = "chat", version, about = "A real-time messenger server")]
@@ -78,7 +78,7 @@ pub struct Config {
 
     /// Accept plain-http push endpoints (browsers' push services are all
     /// https; this is for a push service on loopback in tests).
-    #[arg(long, env = "CHAT_PUSH_ALLOW_HTTP", default_value_t = false)]
+    #[arg(long, env = "CHAT_PUSH_ALLOW_HTTP", default_value_t = false, value_parser = BoolishValueParser::new())]
     pub push_allow_http: bool,
 
     /// Days a log-in stays valid.
@@ -86,11 +86,11 @@ pub struct Config {
     pub session_days: u32,
 
     /// Mark the session cookie `Secure` (set this when serving over HTTPS).
-    #[arg(long, env = "CHAT_SECURE_COOKIE", default_value_t = false)]
+    #[arg(long, env = "CHAT_SECURE_COOKIE", default_value_t = false, value_parser = BoolishValueParser::new())]
     pub secure_cookie: bool,
 
     /// Log as JSON lines instead of text.
-    #[arg(long, env = "CHAT_LOG_JSON", default_value_t = false)]
+    #[arg(long, env = "CHAT_LOG_JSON", default_value_t = false, value_parser = BoolishValueParser::new())]
     pub log_json: bool,
 
     /// Where the built site (pkg/, assets) lives; set by cargo-leptos.

@@ -141,6 +141,11 @@ impl Reports {
         if self.last_flush.is_some_and(|t| now - t < REPORT_GAP_MS) {
             return Vec::new();
         }
+        self.flush_now(now)
+    }
+
+    /// The frames owed, at once (the page is going away).
+    pub fn flush_now(&mut self, now: i64) -> Vec<ClientFrame> {
         let mut frames = Vec::new();
         for (&room, (d, r)) in self.rooms.iter_mut() {
             if let Some(seq) = r.owed() {

@@ -586,6 +586,21 @@ fn held_messages_are_reported_delivered_a_few_times_a_second() {
 }
 
 #[test]
+fn leaving_the_page_sends_the_owed_read_mark_at_once() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    for s in 1..=3 {
+        c.handle(ServerFrame::Msg(msg(1, s)), 0);
+    }
+    c.saw(1, 2, 10_000);
+    assert!(reports(&c.saw(1, 3, 10_100)).is_empty(), "coalesced");
+    assert_eq!(
+        reports(&c.leaving(10_110)),
+        vec![ClientFrame::Read { room: 1, seq: 3 }]
+    );
+    assert!(c.leaving(10_120).frames.is_empty(), "once");
+}
+
+#[test]
 fn seeing_a_message_clears_unread_at_once_and_reports_read() {
     let (mut c, _) = welcomed(vec![summary(1, 0)]);
     for s in 1..=5 {

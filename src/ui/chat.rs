@@ -12,6 +12,7 @@ use leptos_router::{
 
 use super::dialogs::{AddMemberForm, NewDirectDialog, NewGroupDialog};
 use super::live::{presence_label, Live, Row, Status, Tick};
+use super::notifications::NotificationsControl;
 use super::seen;
 use crate::api::{log_out, me, my_rooms, room_members, ApiError};
 use crate::model::{Member, RoomId, RoomKind, RoomSummary, User};
@@ -60,16 +61,20 @@ fn Layout(user: User) -> impl IntoView {
     });
     let dialog = RwSignal::new(None::<Dialog>);
     let initial = avatar_letter(&user.display_name);
-    // "(3) Chat": the unread total, the same on every device.
-    let title = move || match live
-        .rooms
-        .with(|r| r.iter().map(RoomSummary::unread).sum::<i64>())
-    {
+    // "(3) Chat": the unread total, the same on every device, and on the
+    // app's icon (browser only).
+    let unread = Memo::new(move |_| {
+        live.rooms
+            .with(|r| r.iter().map(RoomSummary::unread).sum::<i64>())
+    });
+    let title = move || match unread.get() {
         0 => "Chat".to_string(),
         n => format!("({n}) Chat"),
     };
+    Effect::new(move |_| super::push::set_badge(unread.get()));
     let logout = move |_| {
         spawn_local(async move {
+            super::push::forget().await;
             let _ = log_out().await;
             super::go_to("/login");
         });
@@ -93,6 +98,7 @@ fn Layout(user: User) -> impl IntoView {
                     </button>
                     <button type="button" on:click=move |_| dialog.set(Some(Dialog::Group))>"New group"</button>
                 </div>
+                <NotificationsControl/>
                 <nav class="rooms" aria-label="Rooms">
                     <Transition fallback=|| view! { <p class="muted">"Loading rooms…"</p> }>
                         {move || Suspend::new(async move {

@@ -180,6 +180,12 @@ impl Live {
         }
     }
 
+    /// The page is being hidden or left: send the owed read marks now.
+    pub fn leaving(&self) {
+        let out = self.step(|c, now| c.leaving(now));
+        self.apply(out);
+    }
+
     pub fn send_message(&self, room: RoomId, body: String) {
         let cid = socket::new_cid();
         let out = self.step(|c, now| c.send(room, cid, body, now));

@@ -6,6 +6,12 @@ mod auth;
 mod chat;
 mod dialogs;
 pub mod live;
+mod notifications;
+#[cfg(feature = "hydrate")]
+mod push;
+#[cfg(not(feature = "hydrate"))]
+#[path = "push_ssr.rs"]
+mod push;
 #[cfg(feature = "hydrate")]
 mod seen;
 #[cfg(not(feature = "hydrate"))]

@@ -48,9 +48,18 @@ pub fn start(live: Live) {
         ATTEMPT.set(0);
         connect(live);
     });
+    // Leaving or hiding the page: the read marks owed go now.
+    let hide = window_event_listener(leptos::ev::pagehide, move |_| live.leaving());
+    let hidden = window_event_listener(leptos::ev::visibilitychange, move |_| {
+        if document().visibility_state() == web_sys::VisibilityState::Hidden {
+            live.leaving();
+        }
+    });
     on_cleanup(move || {
         offline.remove();
         online.remove();
+        hide.remove();
+        hidden.remove();
         close();
     });
 }

@@ -1,0 +1,16 @@
+//! The server build's stand-in for `push.rs`: the same functions, doing
+//! nothing (a page rendered on the server has no service worker).
+
+use super::notifications::Status;
+
+pub async fn status() -> Status {
+    Status::Unknown
+}
+
+pub async fn enable() -> Result<Status, String> {
+    Ok(Status::Unknown)
+}
+
+pub async fn forget() {}
+
+pub fn set_badge(_: i64) {}
