@@ -164,6 +164,22 @@ async fn pushing_server(collapse_ms: u64) -> (TestServer, tempfile::TempDir) {
     (TestServer::start(config).await, dir)
 }
 
+/// Two nodes on PostgreSQL and Redis, pushing like `pushing_server`; None without them.
+async fn pushing_cluster() -> Option<[TestServer; 2]> {
+    let database = common::postgres_url().await?;
+    let (redis, prefix) = common::redis_url()?;
+    let node = || {
+        let mut config = Config::for_database(&database);
+        config.redis_url = Some(redis.clone());
+        config.redis_prefix = prefix.clone();
+        config.push_allow_http = true;
+        config.push_contact = CONTACT.into();
+        config.push_collapse_ms = 300;
+        TestServer::start(config)
+    };
+    Some([node().await, node().await])
+}
+
 async fn subscribe(server: &TestServer, cookie: &str, endpoint: &str) {
     let () = api(
         server,
@@ -347,6 +363,44 @@ async fn subscriptions_are_checked_and_end_with_the_session() {
             .unwrap()
             .is_empty(),
         "logging out removes the device's subscription"
+    );
+}
+
+#[tokio::test]
+async fn in_a_cluster_one_node_pushes_and_presence_on_another_node_counts() {
+    let Some([n0, n1]) = pushing_cluster().await else {
+        return;
+    };
+    let (_, a) = sign_up(&n0, "alice").await;
+    let (bob, b) = sign_up(&n1, "bob").await;
+    let key: String = api(&n0, &a, "push_key", json!({})).await;
+    let mut service = PushService::start(&key).await;
+    subscribe(&n1, &b, &service.endpoint("bobs-phone")).await;
+    let room: RoomSummary = api(&n0, &a, "open_direct", json!({"handle": "bob"})).await;
+    let (mut wa, _) = connect(&n0, &a).await;
+
+    // Bob is online on the other node: the committing node knows it from Redis.
+    let (mut wb, _) = connect(&n1, &b).await;
+    say(&mut wa, room.id, "first").await;
+    wb.recv_until(|f| matches!(f, ServerFrame::Msg(m) if m.body == "first"))
+        .await;
+    assert!(
+        service.next(Duration::from_millis(800)).await.is_none(),
+        "no push while online"
+    );
+
+    drop(wb);
+    wa.recv_until(|f| matches!(f, ServerFrame::Presence(p) if p.user == bob.id && !p.online))
+        .await;
+    say(&mut wa, room.id, "second").await;
+    let got = service.next(Duration::from_secs(10)).await.expect("a notice");
+    assert_eq!(
+        (&got.notice["body"], &got.notice["unread"]),
+        (&json!("second"), &json!(2))
+    );
+    assert!(
+        service.next(Duration::from_secs(1)).await.is_none(),
+        "one notice, from the node that committed it, not one per node"
     );
 }
 
