@@ -43,6 +43,9 @@ stage() {
 }
 
 stage install bash scripts/install.sh
+stage prune bash scripts/prune-target.sh
+# A fresh clone compiles this crate once: incremental data would only fill the disk.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 stage fmt cargo fmt --all -- --check
 stage clippy-ssr cargo clippy --features ssr --all-targets -- -D warnings
 stage clippy-hydrate cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
