@@ -81,6 +81,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_PUSH_ALLOW_HTTP", default_value_t = false, value_parser = BoolishValueParser::new())]
     pub push_allow_http: bool,
 
+    /// On SIGTERM, how long (ms) open connections get to finish their
+    /// sends and close before the process exits anyway.
+    #[arg(long, env = "CHAT_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
+
     /// Days a log-in stays valid.
     #[arg(long, env = "CHAT_SESSION_DAYS", default_value_t = 30)]
     pub session_days: u32,

@@ -79,14 +79,16 @@ where
     let _lease = state.leases.take(user.id).await;
     let (reply_tx, mut reply_rx) = mpsc::channel::<ServerFrame>(64);
     let heard = Arc::new(AtomicI64::new(now_ms()));
+    let sends = Arc::new(Semaphore::new(SENDS_IN_FLIGHT));
     let reader = tokio::spawn(read_loop(
         stream,
         state.clone(),
         user.clone(),
         reg.conn.clone(),
-        reply_tx,
+        (reply_tx, sends.clone()),
         heard.clone(),
     ));
+    let mut draining = state.draining.subscribe();
     let mut ping = tokio::time::interval(Duration::from_millis(state.config.heartbeat_ms));
     ping.tick().await;
     let timeout = state.config.heartbeat_timeout_ms as i64;
@@ -108,6 +110,21 @@ where
                 Some(bytes) => WsMessage::Text(bytes),
                 None => break, // the reader ended: the client went away
             },
+            () = async { drop(draining.wait_for(|d| *d).await) } => {
+                // Shutting down: read nothing more; the sends already read
+                // are committed and acknowledged, then goodbye.
+                reader.abort();
+                let grace = Duration::from_millis(state.config.shutdown_grace_ms);
+                let _ = tokio::time::timeout(grace, sends.acquire_many(SENDS_IN_FLIGHT as u32)).await;
+                while let Ok(frame) = reply_rx.try_recv() {
+                    if let Some(bytes) = encode(&frame) {
+                        let _ = sink.send(WsMessage::Text(bytes)).await;
+                    }
+                }
+                let bye = CloseFrame { code: 1001, reason: "server shutting down".into() };
+                let _ = sink.send(WsMessage::Close(Some(bye))).await;
+                break;
+            }
             _ = ping.tick() => {
                 if now_ms() - heard.load(Ordering::Relaxed) > timeout {
                     tracing::debug!(user = user.id, "no pong in time: closing");
@@ -132,12 +149,11 @@ async fn read_loop<R>(
     state: AppState,
     user: User,
     conn: Arc<Conn>,
-    reply: mpsc::Sender<ServerFrame>,
+    (reply, sends): (mpsc::Sender<ServerFrame>, Arc<Semaphore>),
     heard: Arc<AtomicI64>,
 ) where
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
 {
-    let sends = Arc::new(Semaphore::new(SENDS_IN_FLIGHT));
     let mut typing = Typing::default();
     while let Some(Ok(msg)) = stream.next().await {
         heard.store(now_ms(), Ordering::Relaxed);

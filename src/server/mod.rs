@@ -106,15 +106,40 @@ async fn connect_redis(url: &str) -> Result<state::Redis, String> {
     Ok(state::Redis { client, commands })
 }
 
-/// Serves HTTP on `listener` until `shutdown` completes.
+/// Serves HTTP on `listener` until `shutdown` completes. Then it takes no
+/// new connections, lets each open WebSocket finish the sends it has read
+/// (committed and acknowledged) and close with 1001 "going away", and
+/// returns when they are all closed or `CHAT_SHUTDOWN_GRACE_MS` has passed.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let (draining, hub) = (state.draining.clone(), state.hub.clone());
+    let stop = async move {
+        shutdown.await;
+        tracing::info!(
+            connections = hub.connections(),
+            "shutting down: closing connections"
+        );
+        draining.send_replace(true);
+    };
+    axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(stop)
+        .await?;
+    // Upgraded connections are not HTTP requests any more: wait for them.
+    let deadline =
+        tokio::time::Instant::now() + std::time::Duration::from_millis(state.config.shutdown_grace_ms);
+    while state.hub.connections() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    if state.hub.connections() > 0 {
+        tracing::warn!(
+            connections = state.hub.connections(),
+            "connections still open at the end of the grace period"
+        );
+    }
+    Ok(())
 }
 
 fn init_tracing(json: bool) {

@@ -47,6 +47,9 @@ pub struct AppState {
     pub vapid: Arc<Vapid>,
     /// Notifies offline members of what this node commits.
     pub pusher: Pusher,
+    /// Set when the node is shutting down: connections finish their sends
+    /// and close with 1001 so clients resume elsewhere.
+    pub draining: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -95,6 +98,7 @@ impl AppState {
             node,
             vapid,
             pusher,
+            draining: Arc::new(tokio::sync::watch::Sender::new(false)),
             store,
             config: Arc::new(config),
             origins,
