@@ -442,7 +442,13 @@ async fn a_connection_that_falls_behind_is_told_to_resync_and_loses_nothing() {
     });
     sender.await.unwrap();
     assert!(
-        server.state.hub.lagged.load(std::sync::atomic::Ordering::Relaxed) >= 1,
+        server
+            .state
+            .hub
+            .metrics
+            .lagged
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1,
         "bob fell behind"
     );
 

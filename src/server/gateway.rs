@@ -101,6 +101,7 @@ where
                     // Frames were dropped for this slow connection: clear the
                     // queue and have the client fetch what it missed.
                     while reg.rx.try_recv().is_ok() {}
+                    state.hub.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
                     encode(&ServerFrame::Resync { room: None }).map(WsMessage::Text).unwrap_or(WsMessage::Text(bytes))
                 }
                 Some(bytes) => WsMessage::Text(bytes),
@@ -194,7 +195,17 @@ async fn read_loop<R>(
                     // The commit happens off the read loop, so sends pipeline
                     // (and share transactions) instead of waiting in turn.
                     tokio::spawn(async move {
-                        let frame = match state.delivery.send(&user, room, cid, body).await {
+                        let started = std::time::Instant::now();
+                        let result = state.delivery.send(&user, room, cid, body).await;
+                        let m = &state.hub.metrics;
+                        m.ack_latency.observe(started.elapsed());
+                        let counter = if result.is_ok() {
+                            &m.sends_acked
+                        } else {
+                            &m.sends_refused
+                        };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        let frame = match result {
                             Ok(m) => ServerFrame::Ack {
                                 cid,
                                 room: m.room,

@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/statz", get(statz))
+        .route("/metrics", get(metrics))
         .route("/ws", get(super::gateway::upgrade))
         .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -53,13 +54,22 @@ async fn statz(State(state): State<AppState>) -> Response {
         "connections": state.hub.connections(),
         "cache_hits": hits,
         "cache_misses": misses,
-        "lagged": state.hub.lagged.load(Relaxed),
+        "lagged": state.hub.metrics.lagged.load(Relaxed),
         "push_sent": push.sent.load(Relaxed),
         "push_failed": push.failed.load(Relaxed),
         "push_gone": push.gone.load(Relaxed),
         "push_dropped": push.dropped.load(Relaxed),
     }))
     .into_response()
+}
+
+/// The node's figures in the Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        super::metrics::render(&state),
+    )
+        .into_response()
 }
 
 /// Refuses state-changing requests that a browser sent from another origin.

@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{mpsc, Notify};
 
+use super::metrics::Metrics;
+
 use crate::model::{RoomId, UserId};
 use crate::protocol::ServerFrame;
 
@@ -64,8 +66,8 @@ pub struct Hub {
     index: RwLock<Index>,
     next_id: AtomicU64,
     queue: usize,
-    /// Connections that fell behind, ever (a metric).
-    pub lagged: AtomicU64,
+    /// The node's counters (deliveries, resyncs and lagging are counted here).
+    pub metrics: Metrics,
     /// Woken when the set of rooms or users with a local connection changes
     /// (the cluster bus follows it with its subscriptions).
     pub changed: Notify,
@@ -92,7 +94,7 @@ impl Hub {
             index: RwLock::default(),
             next_id: AtomicU64::new(1),
             queue,
-            lagged: AtomicU64::new(0),
+            metrics: Metrics::default(),
             changed: Notify::new(),
         })
     }
@@ -201,8 +203,9 @@ impl Hub {
     fn push(&self, conn: &Conn, bytes: &Utf8Bytes) {
         let was = conn.lagging.load(Ordering::Acquire);
         conn.push(bytes);
+        self.metrics.deliveries.fetch_add(1, Ordering::Relaxed);
         if !was && conn.lagging.load(Ordering::Acquire) {
-            self.lagged.fetch_add(1, Ordering::Relaxed);
+            self.metrics.lagged.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -217,6 +220,7 @@ impl Hub {
         for conns in index.users.values() {
             for conn in conns.values() {
                 self.push(conn, &bytes);
+                self.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -296,7 +300,7 @@ mod tests {
         }
         assert!(a.conn.take_lagging());
         assert!(!a.conn.take_lagging(), "reported once");
-        assert_eq!(hub.lagged.load(Ordering::Relaxed), 1);
+        assert_eq!(hub.metrics.lagged.load(Ordering::Relaxed), 1);
         assert!(a.rx.try_recv().is_ok() && a.rx.try_recv().is_ok() && a.rx.try_recv().is_err());
     }
 

@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod gateway;
 mod http;
 pub mod hub;
+pub mod metrics;
 pub mod presence;
 pub mod push;
 pub mod receipts;

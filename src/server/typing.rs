@@ -38,6 +38,11 @@ impl Typing {
     ) -> Option<ServerFrame> {
         let now = now_ms();
         if self.last.get(&room).is_some_and(|&t| now - t < EVERY_MS) {
+            state
+                .hub
+                .metrics
+                .rate_limited
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if now - self.warned < WARN_EVERY_MS {
                 return None;
             }

@@ -239,6 +239,9 @@ async fn subscriber(
             }
         }
         tracing::warn!("Redis subscription connection lost; reconnecting");
+        hub.metrics
+            .bus_reconnects
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
