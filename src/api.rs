@@ -34,6 +34,9 @@ pub enum ApiError {
     /// The handle is taken (409).
     #[error("{0}")]
     Conflict(String),
+    /// Too many attempts; the message says when to try again (429).
+    #[error("{0}")]
+    TooMany(String),
     /// The database cannot be reached; nothing was changed (503).
     #[error("The service is unavailable right now. Nothing was changed; please try again in a moment.")]
     Unavailable,
@@ -53,6 +56,7 @@ impl ApiError {
             ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) => 404,
             ApiError::Conflict(_) => 409,
+            ApiError::TooMany(_) => 429,
             ApiError::Unavailable => 503,
             ApiError::Internal => 500,
             ApiError::Transport(_) => 502,

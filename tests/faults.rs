@@ -113,6 +113,9 @@ async fn a_node_killed_mid_traffic_loses_no_acked_message() {
         ("CHAT_REDIS_PREFIX", prefix.as_str()),
         ("CHAT_HEARTBEAT_MS", "200"),
         ("CHAT_HEARTBEAT_TIMEOUT_MS", "600"),
+        // Hundreds of sends through one connection: no send rate limit here.
+        ("CHAT_SEND_RATE", "100000"),
+        ("CHAT_SEND_BURST", "100000"),
     ];
     let survivor = NodeProcess::start(&env).await;
     let mut doomed = NodeProcess::start(&env).await;
@@ -193,6 +196,7 @@ async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
     for _ in 0..2 {
         let mut config = Config::for_database(&database);
         config.redis_url = Some(redis.url.clone());
+        (config.send_rate, config.send_burst) = (100_000, 100_000);
         nodes.push(TestServer::start(config).await);
     }
     let (_, ann) = sign_up(&nodes[0], "ann").await;

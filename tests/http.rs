@@ -150,6 +150,41 @@ async fn wrong_credentials_do_not_tell_whether_the_handle_exists() {
 }
 
 #[tokio::test]
+async fn failed_log_ins_are_throttled_per_handle_and_per_address() {
+    let (url, _dir) = common::sqlite_url();
+    let mut config = Config::for_database(&url);
+    config.login_failures = 2;
+    let server = TestServer::start(config).await;
+    Person::sign_up(&server, "alice").await;
+    let p = Person::new();
+    let log_in = |handle: &str, password: &str| json!({"handle": handle, "password": password});
+    for _ in 0..2 {
+        let (status, _) = p.err(&server, "log_in", log_in("alice", "guess guess")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The handle's free failures are spent: even the right password waits.
+    let (status, e) = p.err(&server, "log_in", log_in("alice", "correct horse")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        matches!(&e, ApiError::TooMany(m) if m.contains("Try again in")),
+        "{e:?}"
+    );
+    // Other handles from the same address, until the address's 4 × 2 are spent.
+    for i in 0..6 {
+        let (status, _) = p
+            .err(&server, "log_in", log_in(&format!("nobody{i}"), "guess"))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let (status, _) = p.err(&server, "log_in", log_in("someone_else", "guess")).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the address is throttled too"
+    );
+}
+
+#[tokio::test]
 async fn sign_up_rejects_bad_input_and_writes_nothing() {
     let (server, _dir) = embedded().await;
     Person::sign_up(&server, "alice").await;

@@ -12,9 +12,13 @@ use common::{api, sign_up, TestServer};
 use serde_json::json;
 use uuid::Uuid;
 
+/// A server on SQLite. Sends are not rate-limited: these tests push hundreds
+/// of messages through one connection (the limit has its own test).
 async fn embedded() -> (TestServer, tempfile::TempDir) {
     let (url, dir) = common::sqlite_url();
-    (TestServer::start(Config::for_database(&url)).await, dir)
+    let mut config = Config::for_database(&url);
+    (config.send_rate, config.send_burst) = (100_000, 100_000);
+    (TestServer::start(config).await, dir)
 }
 
 /// Three people and a group of all three; returns their cookies and the room.
@@ -275,6 +279,51 @@ async fn acked_messages_survive_a_restart() {
 }
 
 #[tokio::test]
+async fn a_sender_over_its_rate_is_told_and_recovers() {
+    let (url, _dir) = common::sqlite_url();
+    let mut config = Config::for_database(&url);
+    (config.send_rate, config.send_burst) = (5, 3);
+    let server = TestServer::start(config).await;
+    let ([a, _, _], room) = trio(&server).await;
+    let (mut ws, _) = connect(&server, &a).await;
+    let cids: Vec<Uuid> = (0..10).map(|_| Uuid::new_v4()).collect();
+    for (i, cid) in cids.iter().enumerate() {
+        ws.send(&send(room.id, *cid, &format!("m{i}"))).await;
+    }
+    // Refusals come at once, acks after their commit: collect all ten answers.
+    let (mut acked, mut limited) = (Vec::new(), Vec::new());
+    while acked.len() + limited.len() < cids.len() {
+        match ws.next().await.expect("an answer") {
+            ServerFrame::Ack { seq, .. } => acked.push(seq),
+            ServerFrame::Error {
+                code, cid: Some(c), ..
+            } => {
+                assert_eq!(code, ErrorCode::RateLimited);
+                assert!(cids.contains(&c));
+                limited.push(c);
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        (3..=5).contains(&acked.len()),
+        "the burst, and what the rate added: {acked:?}"
+    );
+    assert_eq!(acked.len() + limited.len(), 10);
+    // A refused send stored nothing; sent again after a pause, it goes through.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    for cid in &limited[..3] {
+        ws.send(&send(room.id, *cid, "again")).await;
+        assert!(
+            matches!(ack(&mut ws, *cid).await, ServerFrame::Ack { .. }),
+            "recovered"
+        );
+    }
+    let stored = server.state.store.messages_after(room.id, 0, 100).await.unwrap();
+    assert_eq!(stored.len(), acked.len() + 3);
+}
+
+#[tokio::test]
 async fn bad_input_gets_an_error_frame_and_the_connection_goes_on() {
     let (server, _dir) = embedded().await;
     let ([a, _, _], room) = trio(&server).await;
@@ -425,6 +474,7 @@ async fn a_connection_that_falls_behind_is_told_to_resync_and_loses_nothing() {
     let (url, _dir) = common::sqlite_url();
     let mut config = Config::for_database(&url);
     config.send_queue = 4;
+    (config.send_rate, config.send_burst) = (100_000, 100_000);
     let server = TestServer::start(config).await;
     let ([a, b, _], room) = trio(&server).await;
     let (mut wa, _) = connect(&server, &a).await;

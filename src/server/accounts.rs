@@ -1,9 +1,14 @@
 //! Sign-up, log-in, log-out and "who am I": the account side of the API.
-//! Password hashing and cookies are `auth`'s; rows are the store's.
+//! Password hashing and cookies are `auth`'s; rows are the store's. Failed
+//! log-ins are throttled per handle and per address (`LoginLimits`).
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use super::{
     auth,
-    context::{caller, internal, now_ms, respond, session_token, set_cookie, state},
+    context::{caller, client_addr, internal, now_ms, respond, session_token, set_cookie, state},
+    limits::Buckets,
     state::AppState,
     storage::StoreError,
 };
@@ -46,6 +51,15 @@ pub async fn log_in(handle: String, password: String) -> Result<User, ApiError> 
     respond(
         async {
             let state = state()?;
+            let key = normalize_handle(&handle).unwrap_or_else(|_| handle.trim().to_lowercase());
+            let addr = client_addr();
+            let wait = state.logins.wait(&key, addr);
+            if !wait.is_zero() {
+                return Err(ApiError::TooMany(format!(
+                    "Too many failed log-ins. Try again in {} s.",
+                    wait.as_secs().max(1)
+                )));
+            }
             // A malformed handle is only a wrong handle: the same answer as any other.
             let found = match normalize_handle(&handle) {
                 Ok(h) => state.store.credentials(&h).await?,
@@ -61,7 +75,10 @@ pub async fn log_in(handle: String, password: String) -> Result<User, ApiError> 
                     start_session(&state, &user).await?;
                     Ok(user)
                 }
-                _ => Err(ApiError::WrongCredentials),
+                _ => {
+                    state.logins.failed(&key, addr);
+                    Err(ApiError::WrongCredentials)
+                }
             }
         }
         .await,
@@ -106,4 +123,37 @@ async fn start_session(state: &AppState, user: &User) -> Result<(), ApiError> {
         .await?;
     set_cookie(&auth::session_cookie(&token, max_age, state.config.secure_cookie));
     Ok(())
+}
+
+/// Failed log-ins per handle and per address: a few are free, then they
+/// come slowly (password guessing gets nowhere; a person who mistyped
+/// waits a minute at most).
+pub struct LoginLimits {
+    handles: Buckets<String>,
+    addresses: Buckets<IpAddr>,
+}
+
+impl LoginLimits {
+    pub fn new(failures: u32) -> Self {
+        let failures = f64::from(failures);
+        Self {
+            handles: Buckets::new(1.0 / 60.0, failures, 100_000),
+            addresses: Buckets::new(1.0 / 15.0, failures * 4.0, 100_000),
+        }
+    }
+
+    /// How long before this handle (from this address) may try again.
+    fn wait(&self, handle: &String, addr: Option<IpAddr>) -> Duration {
+        let now = Instant::now();
+        let by_addr = addr.map_or(Duration::ZERO, |a| self.addresses.wait(&a, now));
+        self.handles.wait(handle, now).max(by_addr)
+    }
+
+    fn failed(&self, handle: &String, addr: Option<IpAddr>) {
+        let now = Instant::now();
+        self.handles.spend(handle, now);
+        if let Some(a) = addr {
+            self.addresses.spend(&a, now);
+        }
+    }
 }

@@ -66,6 +66,19 @@ pub struct Config {
     #[arg(long, env = "CHAT_PRESENCE_MAX_MEMBERS", default_value_t = 100)]
     pub presence_max_members: u32,
 
+    /// Messages one connection may send per second on average…
+    #[arg(long, env = "CHAT_SEND_RATE", default_value_t = 20)]
+    pub send_rate: u32,
+
+    /// …and in a burst (more get `rate_limited`; the client sends them again).
+    #[arg(long, env = "CHAT_SEND_BURST", default_value_t = 60)]
+    pub send_burst: u32,
+
+    /// Failed log-ins allowed per handle (then one more per minute) and per
+    /// address (then one more per 15 s), to slow down password guessing.
+    #[arg(long, env = "CHAT_LOGIN_FAILURES", default_value_t = 5)]
+    pub login_failures: u32,
+
     /// Who runs this deployment, for push services (the VAPID `sub` claim):
     /// a `mailto:` or `https:` URL they can write to about problems.
     #[arg(long, env = "CHAT_PUSH_CONTACT", default_value = "mailto:admin@localhost")]
@@ -175,6 +188,9 @@ impl Config {
         }
         if !(self.push_contact.starts_with("mailto:") || self.push_contact.starts_with("https://")) {
             return Err("CHAT_PUSH_CONTACT must be a mailto: or https:// URL".into());
+        }
+        if self.send_rate == 0 || self.send_burst == 0 || self.login_failures == 0 {
+            return Err("CHAT_SEND_RATE, CHAT_SEND_BURST and CHAT_LOGIN_FAILURES must be at least 1".into());
         }
         if self.session_days == 0 {
             return Err("CHAT_SESSION_DAYS must be at least 1".into());

@@ -21,6 +21,28 @@ pub fn session_token() -> Option<String> {
     use_context::<Parts>().and_then(|parts| auth::token_from_headers(&parts.headers))
 }
 
+/// The address the request came from: the peer, or, when the peer is a
+/// proxy on this machine (nginx in front of the nodes), the last address of
+/// its `X-Forwarded-For`.
+pub fn client_addr() -> Option<std::net::IpAddr> {
+    let parts = use_context::<Parts>()?;
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?
+        .0
+        .ip();
+    if !peer.is_loopback() {
+        return Some(peer);
+    }
+    let forwarded = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse().ok());
+    Some(forwarded.unwrap_or(peer))
+}
+
 /// The logged-in caller, or `Unauthenticated`.
 pub async fn caller(state: &AppState) -> Result<User, ApiError> {
     let token = session_token().ok_or(ApiError::Unauthenticated)?;

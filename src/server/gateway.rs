@@ -20,6 +20,7 @@ use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
 
 use super::hub::{encode, Conn};
+use super::limits::Bucket;
 use super::storage::{Access, StoreError};
 use super::typing::Typing;
 use super::{auth, context::now_ms, state::AppState};
@@ -28,6 +29,8 @@ use crate::protocol::{ClientFrame, ErrorCode, Message, Seq, ServerFrame, PAGE_DE
 
 /// Sends a connection may have waiting for their commit at once.
 const SENDS_IN_FLIGHT: usize = 64;
+/// How long a closing connection waits for the client's close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, headers: HeaderMap) -> Response {
     let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
@@ -80,7 +83,7 @@ where
     let (reply_tx, mut reply_rx) = mpsc::channel::<ServerFrame>(64);
     let heard = Arc::new(AtomicI64::new(now_ms()));
     let sends = Arc::new(Semaphore::new(SENDS_IN_FLIGHT));
-    let reader = tokio::spawn(read_loop(
+    let mut reader = tokio::spawn(read_loop(
         stream,
         state.clone(),
         user.clone(),
@@ -112,9 +115,9 @@ where
                 None => break, // the reader ended: the client went away
             },
             () = async { drop(draining.wait_for(|d| *d).await) } => {
-                // Shutting down: read nothing more; the sends already read
-                // are committed and acknowledged, then goodbye.
-                reader.abort();
+                // Shutting down: the reader handles nothing more; the sends
+                // already read are committed and acknowledged, then goodbye,
+                // and the reader waits for the client's close frame.
                 let grace = Duration::from_millis(state.config.shutdown_grace_ms);
                 let _ = tokio::time::timeout(grace, sends.acquire_many(SENDS_IN_FLIGHT as u32)).await;
                 while let Ok(frame) = reply_rx.try_recv() {
@@ -124,6 +127,7 @@ where
                 }
                 let bye = CloseFrame { code: 1001, reason: "server shutting down".into() };
                 let _ = sink.send(WsMessage::Close(Some(bye))).await;
+                let _ = tokio::time::timeout(CLOSE_WAIT, &mut reader).await;
                 break;
             }
             _ = ping.tick() => {
@@ -156,8 +160,19 @@ async fn read_loop<R>(
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
 {
     let mut typing = Typing::default();
+    let mut send_bucket = Bucket::new(state.config.send_rate.into(), state.config.send_burst.into());
+    let draining = state.draining.subscribe();
     while let Some(Ok(msg)) = stream.next().await {
         heard.store(now_ms(), Ordering::Relaxed);
+        if *draining.borrow() {
+            // Shutting down: nothing more is handled (the client sends it
+            // again elsewhere); reading on until the client's close frame
+            // lets the connection end cleanly instead of with a reset.
+            if matches!(msg, WsMessage::Close(_)) {
+                break;
+            }
+            continue;
+        }
         let text = match msg {
             WsMessage::Text(text) => text,
             WsMessage::Binary(_) => {
@@ -187,6 +202,17 @@ async fn read_loop<R>(
                     format!("Not a frame of this protocol: {e}."),
                     None,
                 )),
+                Ok(ClientFrame::Send { cid, .. }) if !send_bucket.take(std::time::Instant::now()) => {
+                    state.hub.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    Some(ServerFrame::error(
+                        ErrorCode::RateLimited,
+                        format!(
+                            "Too many messages: at most {} a second. This one was not stored; send it again.",
+                            state.config.send_rate
+                        ),
+                        Some(cid),
+                    ))
+                }
                 Ok(ClientFrame::Send { room, cid, body }) => {
                     let Ok(permit) = sends.clone().acquire_owned().await else {
                         break;

@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod gateway;
 mod http;
 pub mod hub;
+mod limits;
 pub mod metrics;
 pub mod presence;
 pub mod push;
@@ -125,9 +126,8 @@ pub async fn run(
         );
         draining.send_replace(true);
     };
-    axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(stop)
-        .await?;
+    let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(stop).await?;
     // Upgraded connections are not HTTP requests any more: wait for them.
     let deadline =
         tokio::time::Instant::now() + std::time::Duration::from_millis(state.config.shutdown_grace_ms);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use super::accounts::LoginLimits;
 use super::bus::{redis::RedisBus, Bus, LocalBus};
 use super::cache::{redis::RedisCache, Cache, LocalCache};
 use super::config::Config;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub vapid: Arc<Vapid>,
     /// Notifies offline members of what this node commits.
     pub pusher: Pusher,
+    /// Failed log-ins per handle and address (this node's count).
+    pub logins: Arc<LoginLimits>,
     /// Set when the node is shutting down: connections finish their sends
     /// and close with 1001 so clients resume elsewhere.
     pub draining: Arc<tokio::sync::watch::Sender<bool>>,
@@ -99,6 +102,7 @@ impl AppState {
             vapid,
             pusher,
             draining: Arc::new(tokio::sync::watch::Sender::new(false)),
+            logins: Arc::new(LoginLimits::new(config.login_failures)),
             store,
             config: Arc::new(config),
             origins,

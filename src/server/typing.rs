@@ -9,6 +9,7 @@ use super::bus::Event;
 use super::context::now_ms;
 use super::gateway::member;
 use super::hub::Conn;
+use super::limits::Bucket;
 use super::state::AppState;
 use crate::model::{RoomId, User};
 use crate::protocol::{ErrorCode, ServerFrame};
@@ -19,12 +20,27 @@ const EVERY_MS: i64 = 1_500;
 /// The flooding client is told so at most this often.
 const WARN_EVERY_MS: i64 = 10_000;
 
-/// Per connection: when each room last relayed typing, and when the client
-/// was last told it floods.
-#[derive(Default)]
+/// Typing frames one connection may send over all its rooms: a burst, then
+/// one a second.
+const CONN_BURST: f64 = 5.0;
+const CONN_PER_SEC: f64 = 1.0;
+
+/// Per connection: when each room last relayed typing, its bucket over all
+/// rooms, and when the client was last told it floods.
 pub struct Typing {
     last: HashMap<RoomId, i64>,
+    bucket: Bucket,
     warned: i64,
+}
+
+impl Default for Typing {
+    fn default() -> Self {
+        Self {
+            last: HashMap::new(),
+            bucket: Bucket::new(CONN_PER_SEC, CONN_BURST),
+            warned: 0,
+        }
+    }
 }
 
 impl Typing {
@@ -37,7 +53,8 @@ impl Typing {
         room: RoomId,
     ) -> Option<ServerFrame> {
         let now = now_ms();
-        if self.last.get(&room).is_some_and(|&t| now - t < EVERY_MS) {
+        let too_soon = self.last.get(&room).is_some_and(|&t| now - t < EVERY_MS);
+        if too_soon || !self.bucket.take(std::time::Instant::now()) {
             state
                 .hub
                 .metrics
