@@ -742,3 +742,129 @@ fn presence_comes_with_the_welcome_and_then_live() {
     c.handle(ServerFrame::Presence(p(false, Some(9))), 0);
     assert_eq!(c.presence(2), Some(&p(false, Some(9))));
 }
+
+/// Property: whatever order, duplication and loss the network brings, and
+/// however often the connection drops, a client that reconnects ends up
+/// holding every message exactly once, in seq order, and never holds one
+/// that does not exist.
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Net {
+        /// A live `msg` frame arrives (possibly again, possibly early).
+        Live(Seq),
+        /// Sync requests start (or stop) being lost.
+        ToggleLoss,
+        /// The socket drops; the client reconnects and is welcomed.
+        Reconnect,
+        /// Time passes (retries).
+        Tick,
+    }
+
+    fn net(max: Seq) -> impl Strategy<Value = Vec<Net>> {
+        prop::collection::vec(
+            prop_oneof![
+                4 => (1..=max).prop_map(Net::Live),
+                1 => Just(Net::ToggleLoss),
+                1 => Just(Net::Reconnect),
+                1 => Just(Net::Tick),
+            ],
+            0..120,
+        )
+    }
+
+    /// The server of room 1, holding messages 1..=head: answers the client's
+    /// syncs (unless they are lost) until it asks nothing more.
+    fn serve(c: &mut Client, mut frames: Vec<ClientFrame>, head: Seq, lose: bool, now: i64) {
+        while let Some(frame) = frames.pop() {
+            if let ClientFrame::Sync {
+                room: 1,
+                after,
+                limit,
+            } = frame
+            {
+                if lose {
+                    continue;
+                }
+                let upto = (after + Seq::from(limit.unwrap_or(100))).min(head);
+                let batch = ServerFrame::Batch {
+                    room: 1,
+                    msgs: (after + 1..=upto).map(|s| msg(1, s)).collect(),
+                    more: upto < head,
+                    history: false,
+                };
+                frames.extend(c.handle(batch, now).frames);
+            }
+        }
+    }
+
+    fn welcome(c: &mut Client, head: Seq, now: i64) -> Vec<ClientFrame> {
+        c.disconnected();
+        c.connected();
+        let welcome = ServerFrame::Welcome {
+            user: user(),
+            rooms: vec![summary(1, head)],
+            contacts: vec![],
+        };
+        c.handle(welcome, now).frames
+    }
+
+    proptest! {
+        #[test]
+        fn every_message_once_in_order_whatever_the_network_does(head in 1i64..60, events in net(70)) {
+            let (mut c, _) = welcomed(vec![summary(1, 0)]);
+            let (mut now, mut lose) = (0, false);
+            for event in events {
+                now += 700;
+                let frames = match event {
+                    Net::Live(s) if s <= head => c.handle(ServerFrame::Msg(msg(1, s)), now).frames,
+                    Net::Live(_) => Vec::new(),
+                    Net::ToggleLoss => {
+                        lose = !lose;
+                        Vec::new()
+                    }
+                    Net::Reconnect => welcome(&mut c, head, now),
+                    Net::Tick => c.tick(now).frames,
+                };
+                serve(&mut c, frames, head, lose, now);
+                let held = &c.room(1).unwrap().msgs;
+                prop_assert!(held.keys().all(|s| (1..=head).contains(s)), "only messages that exist");
+                let intact = held.iter().all(|(s, m)| m.seq == *s && m.body == format!("m{}", s));
+                prop_assert!(intact, "each held message is the one with its seq");
+            }
+            // The network heals: one more reconnect, and the client catches up.
+            let frames = welcome(&mut c, head, now + 1_000);
+            serve(&mut c, frames, head, false, now + 1_000);
+            for i in 2..20 {
+                let frames = c.tick(now + i * 10_000).frames;
+                serve(&mut c, frames, head, false, now + i * 10_000);
+            }
+            let seqs: Vec<Seq> = c.room(1).unwrap().msgs.keys().copied().collect();
+            prop_assert_eq!(seqs, (1..=head).collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn any_text_decodes_to_a_frame_or_an_error_never_a_panic(
+            text in ".{0,200}",
+            almost in r#"\{"t":"(send|sync|history|read|delivered|typing|members|hello|ping|x)"(,"(room|after|before|seq|limit|cid|body)":(-?[0-9]{1,22}|"[^"]{0,40}"|null|\[\]|\{\}|true))*\}"#,
+        ) {
+            let _ = serde_json::from_str::<ClientFrame>(&text);
+            let _ = serde_json::from_str::<ClientFrame>(&almost);
+        }
+
+        #[test]
+        fn frames_survive_encoding(room in any::<i64>(), after in any::<i64>(), body in ".{0,50}", cid in any::<u128>()) {
+            for frame in [
+                ClientFrame::Sync { room, after, limit: None },
+                ClientFrame::Send { room, cid: Uuid::from_u128(cid), body: body.clone() },
+                ClientFrame::Read { room, seq: after },
+                ClientFrame::Typing { room },
+            ] {
+                let text = serde_json::to_string(&frame).unwrap();
+                prop_assert_eq!(serde_json::from_str::<ClientFrame>(&text).unwrap(), frame);
+            }
+        }
+    }
+}
