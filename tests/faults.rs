@@ -186,6 +186,12 @@ async fn a_node_killed_mid_traffic_loses_no_acked_message() {
     );
 }
 
+/// `/readyz`: its status and body.
+async fn ready(node: &TestServer) -> (u16, String) {
+    let res = reqwest::get(node.url("/readyz")).await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
     let Some(database) = common::postgres_url().await else {
@@ -240,6 +246,7 @@ async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
         sender.run_until(|p| p.acks.len() >= sent).await,
         "every send acked while Redis was down"
     );
+    assert_eq!(ready(&nodes[0]).await, (503, "Redis unreachable".to_string()));
     redis.restart();
     let all = bodies.len() as i64;
     assert!(
@@ -276,6 +283,7 @@ async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let refilled = refilled.expect("the cache serves again after Redis is back");
+    assert_eq!(ready(&nodes[0]).await.0, 200, "ready again");
     eprintln!(
         "redis restart: {TOTAL} sent across a restart and 30 during an outage, all {} acked, \
          reader got all {} in order; cache hit again at message {refilled} after",

@@ -207,19 +207,24 @@ async fn say(ws: &mut Ws, room: i64, body: &str) -> i64 {
     }
 }
 
-#[tokio::test]
-async fn an_offline_member_gets_a_signed_encrypted_notice_and_an_online_one_does_not() {
-    let (server, _dir) = pushing_server(300).await;
-    let (alice, a) = sign_up(&server, "alice").await;
-    let (bob, b) = sign_up(&server, "bob").await;
-    let key: String = api(&server, &b, "push_key", json!({})).await;
+/// Alice (on `alice_node`) writes to Bob (on `bob_node`, subscribed) while
+/// he is online, then after he went away. Returns the push service (after
+/// checking that the first message made no notice), the room, the second
+/// message's seq and the one notice it made.
+async fn bob_online_then_away(
+    alice_node: &TestServer,
+    bob_node: &TestServer,
+) -> (PushService, i64, i64, Received) {
+    let (_, a) = sign_up(alice_node, "alice").await;
+    let (bob, b) = sign_up(bob_node, "bob").await;
+    let key: String = api(alice_node, &b, "push_key", json!({})).await;
     let mut service = PushService::start(&key).await;
-    subscribe(&server, &b, &service.endpoint("bobs-phone")).await;
-    let room: RoomSummary = api(&server, &a, "open_direct", json!({"handle": "bob"})).await;
-    let (mut wa, _) = connect(&server, &a).await;
+    subscribe(bob_node, &b, &service.endpoint("bobs-phone")).await;
+    let room: RoomSummary = api(alice_node, &a, "open_direct", json!({"handle": "bob"})).await;
+    let (mut wa, _) = connect(alice_node, &a).await;
 
     // Bob is online: his socket gets the message, his phone no notice.
-    let (mut wb, _) = connect(&server, &b).await;
+    let (mut wb, _) = connect(bob_node, &b).await;
     say(&mut wa, room.id, "first").await;
     wb.recv_until(|f| matches!(f, ServerFrame::Msg(m) if m.body == "first"))
         .await;
@@ -228,7 +233,7 @@ async fn an_offline_member_gets_a_signed_encrypted_notice_and_an_online_one_does
         "no push while online"
     );
 
-    // Bob goes away (Alice sees him go), then one notice per message.
+    // Bob goes away (Alice sees him go), then a notice.
     drop(wb);
     wa.recv_until(|f| matches!(f, ServerFrame::Presence(p) if p.user == bob.id && !p.online))
         .await;
@@ -237,20 +242,26 @@ async fn an_offline_member_gets_a_signed_encrypted_notice_and_an_online_one_does
         .next(Duration::from_secs(10))
         .await
         .expect("a notice for the offline member");
+    (service, room.id, seq, got)
+}
+
+#[tokio::test]
+async fn an_offline_member_gets_a_signed_encrypted_notice_and_an_online_one_does_not() {
+    let (server, _dir) = pushing_server(300).await;
+    let (mut service, room, seq, got) = bob_online_then_away(&server, &server).await;
     assert_eq!(got.path, "/push/bobs-phone");
-    assert_eq!(got.topic, format!("room-{}", room.id), "one topic per room");
+    assert_eq!(got.topic, format!("room-{room}"), "one topic per room");
     assert_eq!(
         got.notice,
         json!({
-            "room": room.id, "seq": seq, "title": "alice", "body": "second", "from": "alice",
-            "room_name": "alice", "unread": 2, "total": 2, "url": format!("/r/{}", room.id),
+            "room": room, "seq": seq, "title": "alice", "body": "second", "from": "alice",
+            "room_name": "alice", "unread": 2, "total": 2, "url": format!("/r/{room}"),
         })
     );
     assert!(
         service.next(Duration::from_millis(800)).await.is_none(),
         "nothing else"
     );
-    let _ = alice;
 }
 
 async fn call(server: &TestServer, cookie: Option<&str>, name: &str, body: serde_json::Value) -> u16 {
@@ -371,29 +382,8 @@ async fn in_a_cluster_one_node_pushes_and_presence_on_another_node_counts() {
     let Some([n0, n1]) = pushing_cluster().await else {
         return;
     };
-    let (_, a) = sign_up(&n0, "alice").await;
-    let (bob, b) = sign_up(&n1, "bob").await;
-    let key: String = api(&n0, &a, "push_key", json!({})).await;
-    let mut service = PushService::start(&key).await;
-    subscribe(&n1, &b, &service.endpoint("bobs-phone")).await;
-    let room: RoomSummary = api(&n0, &a, "open_direct", json!({"handle": "bob"})).await;
-    let (mut wa, _) = connect(&n0, &a).await;
-
-    // Bob is online on the other node: the committing node knows it from Redis.
-    let (mut wb, _) = connect(&n1, &b).await;
-    say(&mut wa, room.id, "first").await;
-    wb.recv_until(|f| matches!(f, ServerFrame::Msg(m) if m.body == "first"))
-        .await;
-    assert!(
-        service.next(Duration::from_millis(800)).await.is_none(),
-        "no push while online"
-    );
-
-    drop(wb);
-    wa.recv_until(|f| matches!(f, ServerFrame::Presence(p) if p.user == bob.id && !p.online))
-        .await;
-    say(&mut wa, room.id, "second").await;
-    let got = service.next(Duration::from_secs(10)).await.expect("a notice");
+    // Bob's lease is on the other node: the committing node asks Redis.
+    let (mut service, _, _, got) = bob_online_then_away(&n0, &n1).await;
     assert_eq!(
         (&got.notice["body"], &got.notice["unread"]),
         (&json!("second"), &json!(2))

@@ -31,15 +31,25 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Ready when the database answers.
+/// Ready when the database and (in a cluster) Redis answer.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+    if let Err(e) = state.store.ping().await {
+        tracing::warn!(error = %e, "not ready: database");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response();
+    }
+    if let Some(redis) = &state.redis {
+        let (mut conn, cmd) = (redis.clone(), redis::cmd("PING"));
+        let ping = cmd.query_async::<String>(&mut conn);
+        match tokio::time::timeout(std::time::Duration::from_secs(1), ping).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "not ready: Redis");
+                return (StatusCode::SERVICE_UNAVAILABLE, "Redis unreachable").into_response();
+            }
+            Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "Redis unreachable").into_response(),
         }
     }
+    (StatusCode::OK, "ready").into_response()
 }
 
 /// This node's figures, as JSON: which node answered, its open

@@ -48,6 +48,8 @@ pub struct AppState {
     pub vapid: Arc<Vapid>,
     /// Notifies offline members of what this node commits.
     pub pusher: Pusher,
+    /// The Redis command connection of a cluster node (for `/readyz`).
+    pub redis: Option<redis::aio::ConnectionManager>,
     /// Failed log-ins per handle and address (this node's count).
     pub logins: Arc<LoginLimits>,
     /// Set when the node is shutting down: connections finish their sends
@@ -73,6 +75,7 @@ impl AppState {
             .build();
         let origins = config.origins(addr.port()).into();
         let hub = Hub::new(config.send_queue);
+        let redis_commands = redis.as_ref().map(|r| r.commands.clone());
         let Shared { bus, cache, registry } = Shared::new(&config, &hub, redis);
         let receipts = Receipts::new(bus.clone());
         let node = registry
@@ -103,6 +106,7 @@ impl AppState {
             pusher,
             draining: Arc::new(tokio::sync::watch::Sender::new(false)),
             logins: Arc::new(LoginLimits::new(config.login_failures)),
+            redis: redis_commands,
             store,
             config: Arc::new(config),
             origins,
