@@ -3,16 +3,23 @@ import { Browser, BrowserContext, expect, Page, test } from "@playwright/test";
 /** Script errors (a WASM panic among them) on any page of the running test. */
 const pageErrors: string[] = [];
 
+/** Browser contexts of the running test: closed after it, so pages of
+ * earlier tests (sockets, timers) do not pile up and slow the later ones. */
+const contexts = new Set<BrowserContext>();
+
 /** A page that panics stops reacting: fail the test that saw it, saying why. */
 export function trackErrors(page: Page) {
+  contexts.add(page.context());
   page.on("pageerror", (e) => pageErrors.push(`${page.url()}: ${e.message}`));
   page.on("console", (m) => {
     if (m.type() === "error" && m.text().includes("panicked")) pageErrors.push(`${page.url()}: ${m.text()}`);
   });
 }
 
-test.afterEach(() => {
+test.afterEach(async () => {
   const seen = pageErrors.splice(0);
+  for (const context of contexts) await context.close().catch(() => {});
+  contexts.clear();
   expect(seen, "no script errors or panics in the pages").toEqual([]);
 });
 

@@ -43,6 +43,9 @@ async function registration(page: Page) {
 test("a push shows its notification, but not while that room is open and visible", async ({ browser }) => {
   const { bob, a, b, bctx } = await twoPeople(browser);
   await bctx.grantPermissions(["notifications"], { origin: new URL(b.url()).origin });
+  // With the permission granted, a page load registers the service worker.
+  await b.reload();
+  await hydrated(b);
   const script = await b.evaluate(async () => (await navigator.serviceWorker.ready).active?.scriptURL);
   expect(script).toMatch(/\/sw\.js$/);
   await expect(b.getByRole("button", { name: "Enable notifications" })).toBeVisible();

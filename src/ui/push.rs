@@ -25,14 +25,21 @@ fn supported() -> bool {
     has(&w.navigator(), "serviceWorker") && has(&w, "PushManager") && has(&w, "Notification")
 }
 
-/// Where this device stands, after registering the service worker. A
-/// subscription the browser still holds is handed to the server again
+/// Where this device stands; with the permission granted, the service
+/// worker is registered (again) and a subscription the browser still holds
+/// is handed to the server again
 /// (logging out on another tab, or a restored database, lost it there).
 pub async fn status() -> Status {
     if !supported() {
         return Status::Unsupported;
     }
     answer_worker();
+    match Notification::permission() {
+        NotificationPermission::Denied => return Status::Blocked,
+        NotificationPermission::Granted => {}
+        // No service worker for people who never turned notifications on.
+        _ => return Status::Off,
+    }
     let reg = match registration().await {
         Ok(reg) => reg,
         Err(e) => {
@@ -40,12 +47,8 @@ pub async fn status() -> Status {
             return Status::Unsupported;
         }
     };
-    match Notification::permission() {
-        NotificationPermission::Denied => Status::Blocked,
-        NotificationPermission::Granted => match current(&reg).await {
-            Some(sub) if save(&sub).await.is_ok() => Status::On,
-            _ => Status::Off,
-        },
+    match current(&reg).await {
+        Some(sub) if save(&sub).await.is_ok() => Status::On,
         _ => Status::Off,
     }
 }
