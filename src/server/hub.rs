@@ -178,6 +178,7 @@ impl Hub {
         let Some(bytes) = encode(frame) else { return };
         let Ok(index) = self.index.read() else { return };
         if let Some(conns) = index.rooms.get(&room) {
+            self.delivered(conns.len());
             for conn in conns.values() {
                 self.push(conn, &bytes);
             }
@@ -194,16 +195,21 @@ impl Hub {
         let Some(bytes) = encode(frame) else { return };
         let Ok(index) = self.index.read() else { return };
         for conns in users.iter().filter_map(|u| index.users.get(u)) {
+            self.delivered(conns.len());
             for conn in conns.values() {
                 self.push(conn, &bytes);
             }
         }
     }
 
+    /// Counts `n` frames queued (once per fan-out, not per connection).
+    fn delivered(&self, n: usize) {
+        self.metrics.deliveries.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
     fn push(&self, conn: &Conn, bytes: &Utf8Bytes) {
         let was = conn.lagging.load(Ordering::Acquire);
         conn.push(bytes);
-        self.metrics.deliveries.fetch_add(1, Ordering::Relaxed);
         if !was && conn.lagging.load(Ordering::Acquire) {
             self.metrics.lagged.fetch_add(1, Ordering::Relaxed);
         }
@@ -218,9 +224,12 @@ impl Hub {
         };
         let Ok(index) = self.index.read() else { return };
         for conns in index.users.values() {
+            self.delivered(conns.len());
+            self.metrics
+                .resyncs
+                .fetch_add(conns.len() as u64, Ordering::Relaxed);
             for conn in conns.values() {
                 self.push(conn, &bytes);
-                self.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
             }
         }
     }

@@ -33,6 +33,9 @@ pub struct Metrics {
     pub ack_latency: Histogram,
 }
 
+/// Per bucket, the samples that fell in it alone (one increment per
+/// sample on the send path); the exposition sums them into the cumulative
+/// buckets Prometheus expects.
 #[derive(Default)]
 pub struct Histogram {
     buckets: [AtomicU64; ACK_BOUNDS.len()],
@@ -43,10 +46,8 @@ pub struct Histogram {
 impl Histogram {
     pub fn observe(&self, took: Duration) {
         let secs = took.as_secs_f64();
-        for (bucket, bound) in self.buckets.iter().zip(ACK_BOUNDS) {
-            if secs <= bound {
-                bucket.fetch_add(1, Relaxed);
-            }
+        if let Some(bucket) = ACK_BOUNDS.iter().position(|b| secs <= *b) {
+            self.buckets[bucket].fetch_add(1, Relaxed);
         }
         self.count.fetch_add(1, Relaxed);
         self.sum_micros.fetch_add(took.as_micros() as u64, Relaxed);
@@ -132,12 +133,10 @@ pub fn render(state: &AppState) -> String {
         out,
         "# HELP chat_ack_seconds Time from reading a send to its answer.\n# TYPE chat_ack_seconds histogram"
     );
+    let mut cumulative = 0;
     for (bucket, bound) in h.buckets.iter().zip(ACK_BOUNDS) {
-        let _ = writeln!(
-            out,
-            "chat_ack_seconds_bucket{{le=\"{bound}\"}} {}",
-            bucket.load(Relaxed)
-        );
+        cumulative += bucket.load(Relaxed);
+        let _ = writeln!(out, "chat_ack_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
     }
     let count = h.count.load(Relaxed);
     let _ = writeln!(out, "chat_ack_seconds_bucket{{le=\"+Inf\"}} {count}");
