@@ -38,12 +38,12 @@ pub fn start(live: Live) {
     set_interval(
         move || {
             live.tick();
-            heartbeat();
+            heartbeat(live);
         },
         Duration::from_secs(1),
     );
     // The browser knows before the socket does: show it, and come back at once.
-    let offline = window_event_listener(leptos::ev::offline, move |_| close());
+    let offline = window_event_listener(leptos::ev::offline, move |_| drop_now(live));
     let online = window_event_listener(leptos::ev::online, move |_| {
         ATTEMPT.set(0);
         connect(live);
@@ -140,8 +140,24 @@ fn close() {
     });
 }
 
+/// The network is gone (or silent): the socket counts as closed now, not
+/// when its closing handshake ends (which cannot happen while offline and
+/// may take the browser a long time to give up on), and a reconnect is
+/// scheduled. The old socket's handlers are detached before it is dropped.
+fn drop_now(live: Live) {
+    let Some(old) = SOCKET.with(|s| s.borrow_mut().take()) else {
+        return;
+    };
+    old.ws.set_onopen(None);
+    old.ws.set_onmessage(None);
+    old.ws.set_onclose(None);
+    let _ = old.ws.close();
+    live.closed();
+    reconnect_later(live);
+}
+
 /// Pings when idle; a socket silent past the limit is closed and replaced.
-fn heartbeat() {
+fn heartbeat(live: Live) {
     let now = js_sys::Date::now();
     let open = SOCKET.with(|s| {
         s.borrow()
@@ -152,7 +168,7 @@ fn heartbeat() {
         return;
     }
     if now - HEARD.get() > SILENT_MAX_MS {
-        close();
+        drop_now(live);
     } else if now - PINGED.get() > PING_EVERY_MS {
         PINGED.set(now);
         send(&[ClientFrame::Ping]);
