@@ -542,9 +542,17 @@ impl Client {
                     None => self.rooms.keys().copied().collect(),
                 };
                 for id in ids {
+                    let watched = self.watched.contains(&id);
+                    let Some(r) = self.rooms.get_mut(&id) else {
+                        continue;
+                    };
                     // One sync per room at a time: one in flight pages on to the head anyway.
-                    if let Some(r) = self.rooms.get_mut(&id).filter(|r| !r.sync_in_flight) {
+                    if !r.sync_in_flight {
                         out.frames.push(r.sync_frame(id));
+                    }
+                    // Receipts were dropped with the rest: the marks are asked again.
+                    if watched {
+                        r.ask_members(id, &mut out);
                     }
                 }
             }
@@ -648,6 +656,15 @@ impl Client {
             if self.me.as_ref().is_some_and(|me| me.id == m.sender) {
                 s.read_seq = s.read_seq.max(m.seq);
             }
+        }
+        // The server raised the sender's marks with the message, and says so
+        // with nothing else.
+        if room
+            .marks
+            .as_mut()
+            .is_some_and(|k| k.raise(m.sender, m.seq, m.seq))
+        {
+            out.changed.insert(m.room);
         }
         if room.msgs.contains_key(&m.seq) {
             return; // a duplicate: the UI never shows a message twice

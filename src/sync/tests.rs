@@ -683,6 +683,16 @@ fn ticks_follow_the_other_members_marks_once_the_room_is_watched() {
     assert_eq!(c.read_by(1, 1), (vec!["u2".to_string()], 2));
     c.handle(receipt(3, 1, 1), 0);
     assert_eq!(c.tick_of(1, 1), Tick::Read);
+    // A message from a member raises their marks to it (no receipt says so).
+    c.handle(receipt(3, 2, 1), 0);
+    assert_eq!(c.tick_of(1, 2), Tick::Sent, "2 does not have 2 yet");
+    let out = c.handle(ServerFrame::Msg(msg(1, 2)), 0);
+    assert!(out.changed.contains(&1));
+    assert_eq!(
+        c.tick_of(1, 2),
+        Tick::Delivered,
+        "2 wrote 2; 3 holds it but has not read it"
+    );
     // After a reconnect the members are asked again (marks moved meanwhile).
     c.disconnected();
     c.connected();
@@ -694,6 +704,16 @@ fn ticks_follow_the_other_members_marks_once_the_room_is_watched() {
         },
         0,
     );
+    assert!(out.frames.contains(&ClientFrame::Members { room: 1 }));
+    // So are they after a resync: receipts were among the frames dropped.
+    c.handle(
+        ServerFrame::Members {
+            room: 1,
+            members: vec![],
+        },
+        0,
+    );
+    let out = c.handle(ServerFrame::Resync { room: None }, 0);
     assert!(out.frames.contains(&ClientFrame::Members { room: 1 }));
 }
 

@@ -339,16 +339,31 @@ impl NodeProcess {
             .local_addr()
             .unwrap()
             .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        Self::start_at(format!("127.0.0.1:{port}").parse().unwrap(), env, None).await
+    }
+
+    /// A node on `addr` (again, after a kill), its log appended to `log`
+    /// (else to this test's stderr).
+    pub async fn start_at(addr: SocketAddr, env: &[(&str, &str)], log: Option<&std::path::Path>) -> Self {
+        let stderr = match log {
+            Some(path) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("open the node log")
+                .into(),
+            None => std::process::Stdio::inherit(),
+        };
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_chat"))
             .envs(env.iter().copied())
             .env("CHAT_BIND", addr.to_string())
             .env("CHAT_LOG", "warn")
             .stdout(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start a node");
         let node = Self { child, addr };
-        for _ in 0..200 {
+        for _ in 0..400 {
             if reqwest::get(node.url("/healthz"))
                 .await
                 .is_ok_and(|r| r.status().is_success())
