@@ -1,5 +1,5 @@
 # The two set-up commands (see README): `make run` and `make test`.
-.PHONY: run test install watch fmt clean cluster cluster-stop
+.PHONY: run test install watch fmt clean cluster cluster-stop chaos
 
 run:
 	bash scripts/run.sh
@@ -17,6 +17,14 @@ cluster: install
 
 cluster-stop:
 	bash scripts/cluster.sh stop
+
+# The chaos checker, long: `make chaos SECONDS=600`, or replay a run with
+# `make chaos SEED=… SECONDS=…` (both shapes; `make test` runs them briefly).
+SEED ?=
+SECONDS ?= 300
+chaos: install
+	. scripts/env.sh && CHAOS_SEED=$(SEED) CHAOS_SECONDS=$(SECONDS) \
+	  cargo test --features ssr --test chaos -- --ignored --nocapture --test-threads=1
 
 # Developer loop: rebuild and reload on every change.
 watch: install

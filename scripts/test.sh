@@ -65,6 +65,9 @@ stage redis start_redis
 # Tests that need PostgreSQL or Redis fail rather than skip here.
 export CHAT_REQUIRE_POSTGRES=1
 stage cargo-test cargo test --features ssr
+# The chaos checker in both shapes, briefly (its own PostgreSQL and Redis); prints its counts.
+stage chaos env CHAOS_SECONDS="${CHAOS_SECONDS:-20}" \
+  cargo test --features ssr --test chaos -- --ignored --nocapture --test-threads=1
 
 stage build-release cargo leptos build --release
 

@@ -279,7 +279,7 @@ impl Client {
     /// next welcome.
     pub fn disconnected(&mut self) {
         self.welcomed = false;
-        self.reports.disconnected();
+        self.reports.in_flight_lost();
         for room in self.rooms.values_mut() {
             room.sync_in_flight = false;
             room.history_in_flight = false;
@@ -570,7 +570,8 @@ impl Client {
                     }
                 }
                 None if code == ErrorCode::Unavailable || code == ErrorCode::RateLimited => {
-                    // A sync or history request was refused: ask again later.
+                    // A sync, history request or report was refused: ask again later.
+                    self.reports.in_flight_lost();
                     for r in self.rooms.values_mut() {
                         r.sync_in_flight = false;
                         r.history_in_flight = false;

@@ -128,8 +128,9 @@ impl Reports {
         r.want = r.want.max(seq);
     }
 
-    /// The connection dropped: whatever was in flight may be lost.
-    pub fn disconnected(&mut self) {
+    /// Whatever was in flight may be lost (the connection dropped, or
+    /// storage refused a round): it is owed again.
+    pub fn in_flight_lost(&mut self) {
         for (d, r) in self.rooms.values_mut() {
             d.sent = 0;
             r.sent = 0;
@@ -246,10 +247,10 @@ mod tests {
         let mut r = Reports::default();
         r.read(1, 4);
         assert_eq!(r.flush(0).len(), 1);
-        r.disconnected();
+        r.in_flight_lost();
         assert_eq!(r.flush(1_000), vec![ClientFrame::Read { room: 1, seq: 4 }]);
         r.confirmed(1, 4, 4);
-        r.disconnected();
+        r.in_flight_lost();
         assert!(r.flush(2_000).is_empty(), "confirmed: nothing owed");
     }
 }

@@ -601,6 +601,23 @@ fn leaving_the_page_sends_the_owed_read_mark_at_once() {
 }
 
 #[test]
+fn a_report_refused_by_storage_goes_again() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    c.handle(ServerFrame::Msg(msg(1, 1)), 0);
+    assert_eq!(
+        reports(&c.saw(1, 1, 10_000)),
+        vec![ClientFrame::Read { room: 1, seq: 1 }]
+    );
+    assert!(reports(&c.tick(10_500)).is_empty(), "in flight");
+    let unavailable = ServerFrame::error(ErrorCode::Unavailable, "storage down", None);
+    assert_eq!(
+        reports(&c.handle(unavailable, 10_600)),
+        vec![ClientFrame::Read { room: 1, seq: 1 }],
+        "with the next round of reports"
+    );
+}
+
+#[test]
 fn seeing_a_message_clears_unread_at_once_and_reports_read() {
     let (mut c, _) = welcomed(vec![summary(1, 0)]);
     for s in 1..=5 {

@@ -263,7 +263,7 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "  recovery: {} connects ({} refused), {} sockets dropped by the person, {} found silent, \
-             {} resyncs (lagging), {} syncs, {} live frames out of order, refusals {:?}",
+             {} resyncs (lagging), {} syncs, {} live msgs behind an earlier one (gaps the client filled), refusals {:?}",
             self.connects,
             self.connect_failures,
             self.drops,
