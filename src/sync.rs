@@ -83,6 +83,9 @@ pub struct Room {
     pub marks: Option<Marks>,
     members_in_flight: bool,
     sync_in_flight: bool,
+    /// A `resync` came while a sync was in flight: that sync may have been
+    /// served before the missed messages existed, so another follows it.
+    sync_again: bool,
     history_in_flight: bool,
 }
 
@@ -112,6 +115,7 @@ impl Room {
     /// The `sync` that resumes this room, marked as in flight.
     fn sync_frame(&mut self, id: RoomId) -> ClientFrame {
         self.sync_in_flight = true;
+        self.sync_again = false;
         ClientFrame::Sync {
             room: id,
             after: self.last,
@@ -282,6 +286,7 @@ impl Client {
         self.reports.in_flight_lost();
         for room in self.rooms.values_mut() {
             room.sync_in_flight = false;
+            room.sync_again = false;
             room.history_in_flight = false;
             room.members_in_flight = false;
         }
@@ -385,7 +390,7 @@ impl Client {
         }
         if now >= self.sync_retry_at {
             for (&id, room) in self.rooms.iter_mut() {
-                if room.gap() && !room.sync_in_flight {
+                if (room.gap() || room.sync_again) && !room.sync_in_flight {
                     out.frames.push(room.sync_frame(id));
                 }
             }
@@ -525,9 +530,13 @@ impl Client {
                     self.apply(m, &mut out);
                 }
                 if !history {
-                    if more {
-                        // The page was full: there is more after it, whatever
-                        // head this client knows of.
+                    let again = self
+                        .rooms
+                        .get_mut(&room)
+                        .is_some_and(|r| std::mem::take(&mut r.sync_again));
+                    if more || again {
+                        // The page was full (there is more after it, whatever
+                        // head this client knows of), or a resync came meanwhile.
                         if let Some(r) = self.rooms.get_mut(&room) {
                             out.frames.push(r.sync_frame(room));
                         }
@@ -546,8 +555,10 @@ impl Client {
                     let Some(r) = self.rooms.get_mut(&id) else {
                         continue;
                     };
-                    // One sync per room at a time: one in flight pages on to the head anyway.
-                    if !r.sync_in_flight {
+                    // One sync per room at a time; one in flight is followed by another.
+                    if r.sync_in_flight {
+                        r.sync_again = true;
+                    } else {
                         out.frames.push(r.sync_frame(id));
                     }
                     // Receipts were dropped with the rest: the marks are asked again.
@@ -573,7 +584,8 @@ impl Client {
                     // A sync, history request or report was refused: ask again later.
                     self.reports.in_flight_lost();
                     for r in self.rooms.values_mut() {
-                        r.sync_in_flight = false;
+                        // A refused sync is asked again even with no gap known (it may answer a resync).
+                        r.sync_again |= std::mem::take(&mut r.sync_in_flight);
                         r.history_in_flight = false;
                     }
                     self.sync_retry_at = now + self.config.retry_first_ms.min(2_000);

@@ -387,6 +387,24 @@ fn a_resync_during_a_sync_does_not_start_a_second_one() {
 }
 
 #[test]
+fn a_resync_during_a_sync_is_followed_by_another_sync() {
+    // The sync in flight may have been served before the missed messages were stored.
+    let (mut c, out) = welcomed(vec![summary(1, 3)]);
+    assert_eq!(sent(&out).len(), 1);
+    c.handle(ServerFrame::Resync { room: None }, 0);
+    let out = c.handle(batch(1, 1..=3, false), 0);
+    assert_eq!(
+        sent(&out),
+        vec![ClientFrame::Sync {
+            room: 1,
+            after: 3,
+            limit: None
+        }]
+    );
+    assert!(sent(&c.handle(batch(1, 4..=3, false), 0)).is_empty(), "once");
+}
+
+#[test]
 fn a_refused_sync_is_asked_again_later() {
     let (mut c, out) = welcomed(vec![summary(1, 3)]);
     assert_eq!(sent(&out).len(), 1);
@@ -400,6 +418,23 @@ fn a_refused_sync_is_asked_again_later() {
             limit: None
         }]
     );
+}
+
+#[test]
+fn a_refused_resync_is_asked_again_later_though_no_gap_is_known() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    assert_eq!(sent(&c.handle(ServerFrame::Resync { room: None }, 0)).len(), 1);
+    c.handle(ServerFrame::error(ErrorCode::Unavailable, "db down", None), 1_000);
+    assert_eq!(
+        sent(&c.tick(3_000)),
+        vec![ClientFrame::Sync {
+            room: 1,
+            after: 0,
+            limit: None
+        }]
+    );
+    c.handle(batch(1, 1..=0, false), 3_100);
+    assert!(sent(&c.tick(5_000)).is_empty(), "answered: done");
 }
 
 #[test]

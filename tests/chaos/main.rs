@@ -61,7 +61,8 @@ async fn cluster() {
 enum Fault {
     /// A socket lost without a close frame (closed, or left open and unread).
     Drop,
-    /// A person stops reading for up to 2.5 s (the lagging path, or a heartbeat timeout).
+    /// A person stops reading for up to 2.5 s while a burst comes their way
+    /// (the lagging path, or a heartbeat timeout).
     Stall,
     /// A node killed with SIGKILL and started again on its address.
     Kill,
@@ -162,7 +163,7 @@ impl Shape {
     }
 
     /// Breaks something (chosen by `rng`) that is not already broken.
-    async fn inject(&mut self, rng: &mut StdRng, people: &[Handle]) {
+    async fn inject(&mut self, rng: &mut StdRng, people: &[Handle], rooms: &[(RoomId, Vec<usize>)]) {
         let menu = self.menu();
         let total: u32 = menu.iter().map(|m| m.1).sum();
         let mut pick = rng.gen_range(0..total);
@@ -183,8 +184,8 @@ impl Shape {
                 true
             }
             Fault::Stall => {
-                let d = Duration::from_millis(rng.gen_range(300..2_500));
-                people[rng.gen_range(0..people.len())].cmd(Cmd::Stall(d)).await;
+                let stall = Duration::from_millis(rng.gen_range(300..2_500));
+                storm(people, rooms, rng, stall).await;
                 true
             }
             Fault::Kill => {
@@ -322,15 +323,8 @@ async fn run(mut shape: Shape) {
             Person::spawn(user, cookie, addrs.clone(), rng)
         })
         .collect();
-    let mine: Vec<Vec<RoomId>> = people
-        .iter()
-        .map(|p| {
-            rooms
-                .iter()
-                .filter(|(_, members)| members.contains(&p.user.id))
-                .map(|r| r.0)
-                .collect()
-        })
+    let mine: Vec<Vec<RoomId>> = (0..people.len())
+        .map(|p| rooms.iter().filter(|r| r.1.contains(&p)).map(|r| r.0).collect())
         .collect();
     assert!(
         wait(&people, Duration::from_secs(30), |s| s.iter().all(|p| p.welcomed)).await,
@@ -355,10 +349,15 @@ async fn run(mut shape: Shape) {
         };
         people[p].cmd(cmd).await;
         if now >= next_fault {
-            shape.inject(&mut rng, &people).await;
+            shape.inject(&mut rng, &people, &rooms).await;
             next_fault = now + Duration::from_millis(rng.gen_range(500..1_500));
         }
     }
+
+    // The last burst goes to a stalled reader with nothing after it: a
+    // dropped tail has no later message to reveal the gap.
+    storm(&people, &rooms, &mut rng, Duration::from_millis(1_000)).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
 
     // Heal everything, let every person finish, then compare with the database.
     shape.heal().await;
@@ -418,7 +417,7 @@ async fn run(mut shape: Shape) {
 
 /// Signs the people up and makes the rooms: one group of everyone, a few
 /// smaller groups and a few direct rooms, members chosen by `rng`.
-async fn populate(shape: &Shape, rng: &mut StdRng) -> (Vec<(User, String)>, Vec<(RoomId, Vec<i64>)>) {
+async fn populate(shape: &Shape, rng: &mut StdRng) -> (Vec<(User, String)>, Vec<(RoomId, Vec<usize>)>) {
     let node = shape.nodes[0].node.as_ref().expect("up");
     let handle = |i: usize| format!("person{i}");
     let mut people = Vec::new();
@@ -435,7 +434,7 @@ async fn populate(shape: &Shape, rng: &mut StdRng) -> (Vec<(User, String)>, Vec<
         json!({"name": "All", "members": everyone}),
     )
     .await;
-    rooms.push((all.id, people.iter().map(|p| p.0.id).collect()));
+    rooms.push((all.id, (0..PEOPLE).collect()));
     for g in 0..3 {
         let size = rng.gen_range(3..=5);
         let mut members: Vec<usize> = Vec::new();
@@ -453,7 +452,7 @@ async fn populate(shape: &Shape, rng: &mut StdRng) -> (Vec<(User, String)>, Vec<
             json!({"name": format!("Group {g}"), "members": others}),
         )
         .await;
-        rooms.push((room.id, members.iter().map(|&i| people[i].0.id).collect()));
+        rooms.push((room.id, members));
     }
     let mut pairs = Vec::new();
     while pairs.len() < 4 {
@@ -464,9 +463,24 @@ async fn populate(shape: &Shape, rng: &mut StdRng) -> (Vec<(User, String)>, Vec<
     }
     for (a, b) in pairs {
         let room: RoomSummary = api(node, &people[a].1, "open_direct", json!({"handle": handle(b)})).await;
-        rooms.push((room.id, vec![people[a].0.id, people[b].0.id]));
+        rooms.push((room.id, vec![a, b]));
     }
     (people, rooms)
+}
+
+/// A person stops reading while the others of one of their rooms send a
+/// burst into it: the server's queue for them overflows (the lagging path).
+async fn storm(people: &[Handle], rooms: &[(RoomId, Vec<usize>)], rng: &mut StdRng, stall: Duration) {
+    let p = rng.gen_range(0..people.len());
+    let theirs: Vec<&(RoomId, Vec<usize>)> = rooms.iter().filter(|r| r.1.contains(&p)).collect();
+    let (room, members) = theirs[rng.gen_range(0..theirs.len())];
+    let others: Vec<usize> = members.iter().copied().filter(|&m| m != p).collect();
+    people[p].cmd(Cmd::Stall(stall)).await;
+    for _ in 0..rng.gen_range(100..300) {
+        people[others[rng.gen_range(0..others.len())]]
+            .cmd(Cmd::Send(*room))
+            .await;
+    }
 }
 
 async fn snapshots(people: &[Handle]) -> Vec<Snapshot> {

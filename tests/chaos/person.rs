@@ -200,7 +200,9 @@ impl Person {
         match cmd {
             Cmd::Send(room) => {
                 let cid = uuid::Builder::from_random_bytes(self.rng.gen()).into_uuid();
-                let body = format!("{} #{}", self.user.handle, self.log.sent.len() + 1);
+                // Of all lengths, so a burst fills a stalled reader's buffers fast.
+                let pad = "x".repeat(self.rng.gen_range(0..400));
+                let body = format!("{} #{} {pad}", self.user.handle, self.log.sent.len() + 1);
                 self.log.sent.push((room, cid, body.clone()));
                 let out = self.client.send(room, cid, body, now);
                 self.send(out.frames).await;
