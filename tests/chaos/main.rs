@@ -61,7 +61,7 @@ async fn cluster() {
 enum Fault {
     /// A socket lost without a close frame (closed, or left open and unread).
     Drop,
-    /// A person stops reading for up to 2.5 s while a burst comes their way
+    /// A person stops reading for up to 3.5 s while a burst comes their way
     /// (the lagging path, or a heartbeat timeout).
     Stall,
     /// A node killed with SIGKILL and started again on its address.
@@ -104,7 +104,7 @@ impl Shape {
             ("DATABASE_URL".to_string(), database_url.clone()),
             // Heartbeats fast enough for a run of seconds.
             ("CHAT_HEARTBEAT_MS".into(), "500".into()),
-            ("CHAT_HEARTBEAT_TIMEOUT_MS".into(), "1500".into()),
+            ("CHAT_HEARTBEAT_TIMEOUT_MS".into(), "3000".into()),
             // A short queue per connection, so a stalled reader lags soon.
             ("CHAT_SEND_QUEUE".into(), "16".into()),
             ("CHAT_SEND_RATE".into(), "100000".into()),
@@ -184,8 +184,8 @@ impl Shape {
                 true
             }
             Fault::Stall => {
-                let stall = Duration::from_millis(rng.gen_range(300..2_500));
-                storm(people, rooms, rng, stall).await;
+                let stall = Duration::from_millis(rng.gen_range(300..3_500));
+                storm(people, rooms, rng, stall, 100).await;
                 true
             }
             Fault::Kill => {
@@ -356,8 +356,8 @@ async fn run(mut shape: Shape) {
 
     // The last burst goes to a stalled reader with nothing after it: a
     // dropped tail has no later message to reveal the gap.
-    storm(&people, &rooms, &mut rng, Duration::from_millis(1_000)).await;
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    storm(&people, &rooms, &mut rng, Duration::from_millis(2_000), 400).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
 
     // Heal everything, let every person finish, then compare with the database.
     shape.heal().await;
@@ -470,13 +470,19 @@ async fn populate(shape: &Shape, rng: &mut StdRng) -> (Vec<(User, String)>, Vec<
 
 /// A person stops reading while the others of one of their rooms send a
 /// burst into it: the server's queue for them overflows (the lagging path).
-async fn storm(people: &[Handle], rooms: &[(RoomId, Vec<usize>)], rng: &mut StdRng, stall: Duration) {
+async fn storm(
+    people: &[Handle],
+    rooms: &[(RoomId, Vec<usize>)],
+    rng: &mut StdRng,
+    stall: Duration,
+    least: usize,
+) {
     let p = rng.gen_range(0..people.len());
     let theirs: Vec<&(RoomId, Vec<usize>)> = rooms.iter().filter(|r| r.1.contains(&p)).collect();
     let (room, members) = theirs[rng.gen_range(0..theirs.len())];
     let others: Vec<usize> = members.iter().copied().filter(|&m| m != p).collect();
     people[p].cmd(Cmd::Stall(stall)).await;
-    for _ in 0..rng.gen_range(100..300) {
+    for _ in 0..rng.gen_range(least..least + 200) {
         people[others[rng.gen_range(0..others.len())]]
             .cmd(Cmd::Send(*room))
             .await;

@@ -97,7 +97,6 @@ pub struct RoomView {
 
 /// The run's side of a person.
 pub struct Handle {
-    pub user: User,
     tx: mpsc::Sender<Cmd>,
 }
 
@@ -145,7 +144,7 @@ impl Person {
         let (tx, rx) = mpsc::channel(64);
         let now = Instant::now();
         let person = Self {
-            user: user.clone(),
+            user,
             cookie,
             nodes,
             rng,
@@ -167,7 +166,7 @@ impl Person {
             log: Log::default(),
         };
         tokio::spawn(person.run(rx));
-        Handle { user, tx }
+        Handle { tx }
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
