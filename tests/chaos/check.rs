@@ -180,7 +180,24 @@ pub fn check(db: &BTreeMap<RoomId, Stored>, people: &[(Log, Snapshot)]) -> Repor
         }
         for (room, view) in &snap.rooms {
             let Some(s) = db.get(room) else { continue };
+            let lost = r.lost;
             compare_timeline(&mut r, s, view);
+            if r.lost > lost {
+                let missing: Vec<Seq> = s
+                    .msgs
+                    .iter()
+                    .map(|m| m.seq)
+                    .filter(|q| !view.msgs.iter().any(|v| v.0 == *q))
+                    .collect();
+                r.example(format!(
+                    "user {} room {room}: holds up to {} of {} ({} missing: {:?}…)",
+                    snap.me,
+                    view.last,
+                    s.head(),
+                    missing.len(),
+                    &missing[..missing.len().min(5)]
+                ));
+            }
             let (delivered, read) = s.marks_of(snap.me);
             let saw = snap.saw.get(room).copied().unwrap_or(0);
             if read != s.expected_read(snap.me, saw) || delivered < s.head() {

@@ -9,8 +9,11 @@
 //! owns the subscription connection. When that connection drops, the task
 //! reconnects with backoff, subscribes again and tells every local client
 //! to resync: events published meanwhile were missed, and storage has them.
+//! So it does after a welcome that went ahead without a confirmed
+//! subscription (Redis down or slow): that client may have missed some too.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +44,8 @@ pub struct RedisBus {
     registry: Arc<Registry>,
     /// Asks the subscription task to catch up with the hub, and to say when it did.
     catch_up: mpsc::Sender<oneshot::Sender<()>>,
+    /// A welcome went ahead without a confirmed subscription: resync once subscribed.
+    unsure: Arc<AtomicBool>,
 }
 
 impl RedisBus {
@@ -52,18 +57,20 @@ impl RedisBus {
         hub: Arc<Hub>,
     ) -> Self {
         let (catch_up, requests) = mpsc::channel(64);
+        let unsure = Arc::new(AtomicBool::new(false));
         tokio::spawn(subscriber(
             client,
             hub.clone(),
             registry.keys().clone(),
             registry.node().to_string(),
-            requests,
+            (requests, unsure.clone()),
         ));
         Self {
             hub,
             redis,
             registry,
             catch_up,
+            unsure,
         }
     }
 
@@ -167,8 +174,10 @@ impl Bus for RedisBus {
 
     async fn subscribed(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.catch_up.send(tx).await.is_ok() {
-            let _ = tokio::time::timeout(SUBSCRIBE_WAIT, rx).await;
+        let confirmed = self.catch_up.send(tx).await.is_ok()
+            && matches!(tokio::time::timeout(SUBSCRIBE_WAIT, rx).await, Ok(Ok(())));
+        if !confirmed {
+            self.unsure.store(true, Ordering::Release);
         }
     }
 }
@@ -179,7 +188,7 @@ async fn subscriber(
     hub: Arc<Hub>,
     keys: Keys,
     node: String,
-    mut requests: mpsc::Receiver<oneshot::Sender<()>>,
+    (mut requests, unsure): (mpsc::Receiver<oneshot::Sender<()>>, Arc<AtomicBool>),
 ) {
     let mut attempt = 0u32;
     let mut connected_before = false;
@@ -190,10 +199,8 @@ async fn subscriber(
                 attempt += 1;
                 let wait = Duration::from_millis((100u64 << attempt.min(6)).min(5_000));
                 tracing::warn!(error = %e, ?wait, "Redis subscription connection failed; retrying");
-                // Nobody waits for a dead connection.
-                while let Ok(reply) = requests.try_recv() {
-                    let _ = reply.send(());
-                }
+                // Nobody waits for a dead connection (unanswered, they count as unsure).
+                while requests.try_recv().is_ok() {}
                 tokio::time::sleep(wait).await;
                 continue;
             }
@@ -208,12 +215,19 @@ async fn subscriber(
         if catch_up(&mut sink, &mut subscribed, &hub, &keys).await.is_err() {
             continue;
         }
+        // Every client resyncs: events were missed while the connection was
+        // down, or (first time) while the node's welcomes went ahead without it.
         if connected_before {
             tracing::info!("Redis subscriptions back: every client resyncs");
-            hub.resync_all();
         }
+        unsure.store(false, Ordering::Release);
+        hub.resync_all();
         connected_before = true;
         loop {
+            if unsure.swap(false, Ordering::AcqRel) {
+                tracing::info!("a welcome went ahead unsubscribed: every client resyncs");
+                hub.resync_all();
+            }
             tokio::select! {
                 msg = stream.next() => {
                     let Some(msg) = msg else { break };
@@ -231,7 +245,6 @@ async fn subscriber(
                 request = requests.recv() => {
                     let Some(reply) = request else { return };
                     if catch_up(&mut sink, &mut subscribed, &hub, &keys).await.is_err() {
-                        let _ = reply.send(());
                         break;
                     }
                     let _ = reply.send(());
