@@ -1,5 +1,5 @@
 # The two set-up commands (see README): `make run` and `make test`.
-.PHONY: run test install watch fmt clean cluster cluster-stop chaos
+.PHONY: run test install watch fmt clean cluster cluster-stop chaos bench bench-quick
 
 run:
 	bash scripts/run.sh
@@ -25,6 +25,14 @@ SECONDS ?= 300
 chaos: install
 	. scripts/env.sh && CHAOS_SEED=$(SEED) CHAOS_SECONDS=$(SECONDS) \
 	  cargo test --features ssr --test chaos -- --ignored --nocapture --test-threads=1
+
+# The benchmark against the peers (Node ws, Socket.IO, a bare Rust broadcast
+# server): prints the table, writes JSON under bench/results/ (docs/BENCHMARKS.md).
+bench: install
+	bash scripts/bench.sh full
+
+bench-quick: install
+	bash scripts/bench.sh quick
 
 # Developer loop: rebuild and reload on every change.
 watch: install

@@ -70,6 +70,8 @@ stage chaos env CHAOS_SECONDS="${CHAOS_SECONDS:-20}" \
   cargo test --features ssr --test chaos -- --ignored --nocapture --test-threads=1
 
 stage build-release cargo leptos build --release
+# The benchmark harness, tiny (every server, seconds): so it cannot rot. `make bench` measures.
+stage bench-smoke bash scripts/bench.sh smoke
 
 e2e() {
   local port; port=$(bash scripts/free-port.sh)

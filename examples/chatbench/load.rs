@@ -1,0 +1,239 @@
+//! The workloads: idle connections (memory per connection) and a room's
+//! fan-out (latency, loss, CPU per delivery). Senders are open-loop: each
+//! message has an intended send time on a fixed schedule and its latency is
+//! counted from then, so a server that falls behind cannot hide it by
+//! slowing the sender down (no coordinated omission).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::peer::{body, marker, Kind, Paths, Server, Setup, Socket};
+use crate::procstat;
+
+/// Client connections come from 127.0.0.1–4, so many fit the ephemeral ports.
+fn source(i: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % 4) as u8))
+}
+
+/// Opens `n` connections, `parallel` at a time; connection i is for `user(i)` in `room(i)`.
+async fn connect_all(
+    server: &Arc<Server>,
+    n: usize,
+    user: impl Fn(usize) -> usize,
+    room: impl Fn(usize) -> usize,
+) -> anyhow::Result<Vec<Socket>> {
+    let mut out = Vec::with_capacity(n);
+    let mut pending = futures::stream::iter((0..n).map(|i| {
+        let server = server.clone();
+        let (u, r) = (user(i), room(i));
+        async move { server.connect(u, r, source(i)).await }
+    }))
+    .buffered(100);
+    while let Some(ws) = pending.next().await {
+        out.push(ws?);
+    }
+    Ok(out)
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Idle {
+    pub connections: usize,
+    pub rss_before_kib: u64,
+    pub rss_after_kib: u64,
+    pub kib_per_connection: f64,
+}
+
+/// W1: memory per idle connection.
+pub async fn idle(kind: Kind, paths: &Paths, n: usize) -> anyhow::Result<Idle> {
+    let users = n.min(1_000);
+    let setup = Setup {
+        users,
+        rooms: Vec::new(),
+    };
+    let server = Arc::new(Server::start(kind, &setup, paths).await?);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = procstat::rss_kib(server.pid);
+    let sockets = connect_all(&server, n, |i| i % users, |_| 0).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = procstat::rss_kib(server.pid);
+    drop(sockets);
+    let server = Arc::into_inner(server).expect("no other holder");
+    server.stop();
+    Ok(Idle {
+        connections: n,
+        rss_before_kib: before,
+        rss_after_kib: after,
+        kib_per_connection: after.saturating_sub(before) as f64 / n as f64,
+    })
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Fanout {
+    pub receivers: usize,
+    pub msgs_per_sec: u64,
+    pub offered_deliveries_per_sec: u64,
+    pub delivered: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    pub server_cpu_us_per_delivery: f64,
+    pub server_cpu_percent: f64,
+    pub server_rss_kib: u64,
+    pub generator_cpu_percent: f64,
+    /// How late the sender was on its schedule at worst (ms): the generator's own lag.
+    pub sender_late_ms: f64,
+}
+
+/// What one receiver saw.
+struct Seen {
+    latencies_us: Vec<u64>,
+    got: Vec<bool>,
+    duplicated: u64,
+    reordered: u64,
+}
+
+/// W2: one room of `receivers`, one sender at `rate` messages/s for `secs`.
+pub async fn fanout(
+    kind: Kind,
+    paths: &Paths,
+    receivers: usize,
+    rate: u64,
+    secs: u64,
+) -> anyhow::Result<Fanout> {
+    let setup = Setup {
+        users: receivers + 1,
+        rooms: vec![(0..=receivers).collect()],
+    };
+    let server = Arc::new(Server::start(kind, &setup, paths).await?);
+    let total = rate * secs;
+    let sockets = connect_all(&server, receivers, |i| i + 1, |_| 0).await?;
+    let sender = server.connect(0, 0, source(receivers)).await?;
+    let (stop_tx, stop) = watch::channel(false);
+    let epoch = Instant::now();
+    let tasks: Vec<_> = sockets
+        .into_iter()
+        .map(|ws| tokio::spawn(receive(ws, total, epoch, stop.clone())))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (server_cpu0, own_cpu0, t0) = (
+        procstat::cpu(server.pid),
+        procstat::cpu(std::process::id()),
+        Instant::now(),
+    );
+    let (mut sink, mut echoes) = sender.split();
+    // The sender's own socket is drained (acks, its own messages) so it never blocks.
+    let drain = tokio::spawn(async move { while let Some(Ok(_)) = echoes.next().await {} });
+    let start = Instant::now() + Duration::from_millis(10);
+    let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
+    let mut late = Duration::ZERO;
+    for n in 0..total {
+        let due = start + interval * n as u32;
+        tokio::time::sleep_until(due.into()).await;
+        late = late.max(Instant::now().saturating_duration_since(due));
+        let sent_us = due.duration_since(epoch).as_micros() as u64;
+        let frame = server.send_frame(0, &body(sent_us, n, 100), n);
+        sink.send(Message::text(frame)).await?;
+    }
+    // Give the last messages time to arrive, then stop the receivers.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let server_cpu = (procstat::cpu(server.pid) - server_cpu0).as_secs_f64();
+    let own_cpu = (procstat::cpu(std::process::id()) - own_cpu0).as_secs_f64();
+    let rss = procstat::rss_kib(server.pid);
+    let _ = stop_tx.send(true);
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.push(t.await?);
+    }
+    drain.abort();
+    let server = Arc::into_inner(server).expect("no other holder");
+    server.stop();
+
+    let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    let (mut delivered, mut lost, mut duplicated, mut reordered) = (0, 0, 0, 0);
+    for s in &seen {
+        for &l in &s.latencies_us {
+            hist.saturating_record(l.max(1));
+        }
+        let got = s.got.iter().filter(|g| **g).count() as u64;
+        delivered += got;
+        lost += total - got;
+        duplicated += s.duplicated;
+        reordered += s.reordered;
+    }
+    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    Ok(Fanout {
+        receivers,
+        msgs_per_sec: rate,
+        offered_deliveries_per_sec: rate * receivers as u64,
+        delivered,
+        lost,
+        duplicated,
+        reordered,
+        p50_ms: ms(0.5),
+        p99_ms: ms(0.99),
+        p999_ms: ms(0.999),
+        max_ms: hist.max() as f64 / 1000.0,
+        server_cpu_us_per_delivery: server_cpu * 1e6 / delivered.max(1) as f64,
+        server_cpu_percent: 100.0 * server_cpu / elapsed,
+        server_rss_kib: rss,
+        generator_cpu_percent: 100.0 * own_cpu / elapsed,
+        sender_late_ms: late.as_secs_f64() * 1000.0,
+    })
+}
+
+async fn receive(mut ws: Socket, total: u64, epoch: Instant, mut stop: watch::Receiver<bool>) -> Seen {
+    let mut seen = Seen {
+        latencies_us: Vec::with_capacity(total as usize),
+        got: vec![false; total as usize],
+        duplicated: 0,
+        reordered: 0,
+    };
+    let mut highest = None;
+    loop {
+        let msg = tokio::select! {
+            msg = ws.next() => msg,
+            _ = stop.changed() => break,
+        };
+        let Some(Ok(Message::Text(text))) = msg else {
+            if msg.is_none() {
+                break;
+            }
+            continue;
+        };
+        if &*text == "2" {
+            // Socket.IO's ping.
+            let _ = ws.send(Message::text("3")).await;
+            continue;
+        }
+        let Some((sent_us, n)) = marker(&text) else {
+            continue;
+        };
+        let now_us = epoch.elapsed().as_micros() as u64;
+        let Some(slot) = seen.got.get_mut(n as usize) else {
+            continue;
+        };
+        if *slot {
+            seen.duplicated += 1;
+            continue;
+        }
+        *slot = true;
+        if highest.is_some_and(|h| n < h) {
+            seen.reordered += 1;
+        }
+        highest = highest.max(Some(n));
+        seen.latencies_us.push(now_us.saturating_sub(sent_us));
+    }
+    seen
+}

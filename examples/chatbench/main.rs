@@ -1,0 +1,111 @@
+//! chatbench: one load generator for every server under test, so the
+//! comparison is fair. `chatbench run` starts each server in turn (pinned to
+//! the server cores with `taskset`; run the bench itself on another core),
+//! runs the workloads against it, interleaving servers round by round, and
+//! prints a table of figures and ratios against the bare peer, writing
+//! the same as JSON under `bench/results/`. `make bench-quick` and
+//! `make bench` are the ways in; docs/BENCHMARKS.md explains the method.
+//!
+//! Workloads here: W1 idle connections (server memory per connection) and
+//! W2 one room, one sender (latency from the intended send time, loss,
+//! duplicates, order, server CPU per delivery).
+
+mod bare;
+mod load;
+mod peer;
+mod procstat;
+mod report;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use peer::{Kind, Paths};
+
+#[derive(Parser)]
+#[command(about = "Load generator and comparison for the chat server and its peers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the workloads against the servers and print the table.
+    Run(RunArgs),
+    /// Serve the bare broadcast peer (started by `run`).
+    Bare {
+        #[arg(long)]
+        port: u16,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+pub struct RunArgs {
+    /// quick (about 3 minutes), full (up to 20), or smoke (seconds: keeps the harness alive in `make test`).
+    #[arg(long, value_enum, default_value = "quick")]
+    pub mode: report::Mode,
+    /// The servers, in the order of the first round.
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["chat", "bare", "ws", "sio"])]
+    pub peers: Vec<Kind>,
+    /// The product's server binary (a release build).
+    #[arg(long, env = "CHAT_BIN")]
+    pub chat_bin: PathBuf,
+    /// Where the Node peers are, with their node_modules installed.
+    #[arg(long, default_value = "bench/node")]
+    pub node_dir: PathBuf,
+    /// The cores the servers run on (taskset -c).
+    #[arg(long, default_value = "0")]
+    pub server_cores: String,
+    /// Where the JSON results go (none in smoke mode).
+    #[arg(long, default_value = "bench/results")]
+    pub out: PathBuf,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    // The generator is one thread-pool on its own core(s); see the Makefile's taskset.
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Cmd::Bare { port } => runtime.block_on(bare::serve(port)),
+        Cmd::Run(args) => runtime.block_on(run(args)),
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let paths = Paths {
+        chat_bin: args.chat_bin.clone(),
+        node_dir: args.node_dir.clone(),
+        server_cores: args.server_cores.clone(),
+    };
+    let plan = args.mode.plan();
+    let mut results = report::Results::new(&args, &plan);
+    for round in 0..plan.rounds {
+        // Interleaved: each round starts with the next server.
+        let mut order = args.peers.clone();
+        let turn = round % order.len().max(1);
+        order.rotate_left(turn);
+        for &kind in &order {
+            tracing::info!(peer = kind.name(), round, "W1 idle connections");
+            match load::idle(kind, &paths, plan.idle).await {
+                Ok(r) => results.idle.entry(kind).or_default().push(r),
+                Err(e) => results.failed(kind, "W1", e),
+            }
+            for &rate in &plan.rates {
+                tracing::info!(peer = kind.name(), round, rate, "W2 one room fan-out");
+                match load::fanout(kind, &paths, plan.receivers, rate, plan.secs).await {
+                    Ok(r) => results.fanout.entry((kind, rate)).or_default().push(r),
+                    Err(e) => results.failed(kind, "W2", e),
+                }
+            }
+        }
+    }
+    println!("{}", results.table(&args.peers, &plan));
+    results.write(&args.out)?;
+    if args.mode == report::Mode::Smoke {
+        // The smoke run (in `make test`) keeps the harness honest; loads too
+        // high for a server are findings of the real runs, not failures.
+        anyhow::ensure!(results.clean(), "a run failed or lost messages (see above)");
+    }
+    Ok(())
+}
