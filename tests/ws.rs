@@ -115,6 +115,33 @@ async fn an_ack_carries_the_seq_and_a_resend_gets_the_same_one() {
     assert_eq!(stored[0].body, "hello");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connections_sends_are_stored_in_the_order_sent() {
+    // Sends pipeline (up to 64 in flight) but must not overtake one another.
+    let (server, _dir) = embedded().await;
+    let ([a, _, _], room) = trio(&server).await;
+    let (mut ws, _) = connect(&server, &a).await;
+    const N: usize = 300;
+    for i in 0..N {
+        ws.send(&send(room.id, Uuid::new_v4(), &format!("{i}"))).await;
+    }
+    acks(&mut ws, N).await;
+    let mut stored = Vec::new();
+    while stored.len() < N {
+        let after = stored.len() as i64;
+        stored.extend(
+            server
+                .state
+                .store
+                .messages_after(room.id, after, 200)
+                .await
+                .unwrap(),
+        );
+    }
+    let bodies: Vec<String> = stored.into_iter().map(|m| m.body).collect();
+    assert_eq!(bodies, (0..N).map(|i| i.to_string()).collect::<Vec<_>>());
+}
+
 #[tokio::test]
 async fn members_receive_live_messages_and_strangers_do_not() {
     let (server, _dir) = embedded().await;

@@ -3,6 +3,7 @@
 // rest of the room. With REDIS_URL, @socket.io/redis-adapter carries rooms
 // across nodes. No persistence, no acks.
 'use strict';
+const http = require('http');
 const { Server } = require('socket.io');
 
 const port = Number(process.env.PORT);
@@ -22,8 +23,11 @@ async function main() {
     socket.join(room);
     socket.on('msg', (data) => socket.to(room).emit('msg', data));
   });
-  io.listen(port);
-  console.log(`socket.io peer on ${port}`);
+  // Loopback only, like the other servers (a wildcard listen can collide
+  // with the bench's own connections from 127.0.0.2–4).
+  const server = http.createServer();
+  io.attach(server);
+  server.listen(port, '127.0.0.1', () => console.log(`socket.io peer on ${port}`));
 }
 main().catch((e) => {
   console.error(e);

@@ -72,7 +72,21 @@ pub struct Paths {
 }
 
 impl Server {
+    /// Starts a server on a free port (again on another, should the port be taken meanwhile).
     pub async fn start(kind: Kind, setup: &Setup, paths: &Paths) -> anyhow::Result<Self> {
+        let mut tries = 0;
+        loop {
+            match Self::start_once(kind, setup, paths).await {
+                Err(e) if tries < 2 => {
+                    tries += 1;
+                    tracing::warn!(peer = kind.name(), error = %e, "start failed; trying another port");
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_once(kind: Kind, setup: &Setup, paths: &Paths) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let port = free_port()?;
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
@@ -114,7 +128,7 @@ impl Server {
             .spawn()
             .with_context(|| format!("start {}", kind.name()))?;
         let pid = child.id();
-        let server = Self {
+        let mut server = Self {
             kind,
             addr,
             pid,
@@ -124,6 +138,9 @@ impl Server {
             room_ids,
         };
         for _ in 0..300 {
+            if let Some(status) = server.child.try_wait()? {
+                bail!("{} exited at start: {status}", kind.name());
+            }
             if TcpStream::connect(addr).await.is_ok() {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 return Ok(server);

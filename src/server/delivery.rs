@@ -80,6 +80,19 @@ impl Delivery {
         cid: Uuid,
         body: String,
     ) -> Result<Message, SendError> {
+        self.enqueue(sender, room, cid, body).await?.stored().await
+    }
+
+    /// Hands a message to the writer and returns at once: sends enqueued one
+    /// after the other are stored in that order (a connection's messages keep
+    /// the order they were sent in), while their commits may be awaited apart.
+    pub async fn enqueue(
+        &self,
+        sender: &User,
+        room: RoomId,
+        cid: Uuid,
+        body: String,
+    ) -> Result<Pending, SendError> {
         if body.trim().is_empty() {
             return Err(SendError::Empty);
         }
@@ -104,10 +117,23 @@ impl Delivery {
             .send(Job { msg, reply })
             .await
             .map_err(|_| SendError::Unavailable)?;
-        match answer.await {
+        Ok(Pending { room, answer })
+    }
+}
+
+/// A message handed to the writer, not yet stored.
+pub struct Pending {
+    room: RoomId,
+    answer: oneshot::Receiver<Result<Appended, StoreError>>,
+}
+
+impl Pending {
+    /// The message as stored (once committed), or why not.
+    pub async fn stored(self) -> Result<Message, SendError> {
+        match self.answer.await {
             Ok(Ok(Appended::Stored(m) | Appended::Duplicate(m))) => Ok(m),
-            Ok(Ok(Appended::NotMember)) => Err(SendError::NotMember(room)),
-            Ok(Ok(Appended::NoSuchRoom)) => Err(SendError::NoSuchRoom(room)),
+            Ok(Ok(Appended::NotMember)) => Err(SendError::NotMember(self.room)),
+            Ok(Ok(Appended::NoSuchRoom)) => Err(SendError::NoSuchRoom(self.room)),
             Ok(Err(_)) | Err(_) => Err(SendError::Unavailable),
         }
     }

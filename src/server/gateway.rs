@@ -217,12 +217,17 @@ async fn read_loop<R>(
                     let Ok(permit) = sends.clone().acquire_owned().await else {
                         break;
                     };
-                    let (state, user, reply) = (state.clone(), user.clone(), reply.clone());
-                    // The commit happens off the read loop, so sends pipeline
-                    // (and share transactions) instead of waiting in turn.
+                    let started = std::time::Instant::now();
+                    // Enqueued here, in the order read; the commit is awaited
+                    // off the read loop, so sends pipeline (and share
+                    // transactions) instead of waiting in turn.
+                    let pending = state.delivery.enqueue(&user, room, cid, body).await;
+                    let (state, reply) = (state.clone(), reply.clone());
                     tokio::spawn(async move {
-                        let started = std::time::Instant::now();
-                        let result = state.delivery.send(&user, room, cid, body).await;
+                        let result = match pending {
+                            Ok(pending) => pending.stored().await,
+                            Err(e) => Err(e),
+                        };
                         let m = &state.hub.metrics;
                         m.ack_latency.observe(started.elapsed());
                         let counter = if result.is_ok() {
