@@ -75,7 +75,11 @@ pub async fn idle(kind: Kind, paths: &Paths, n: usize) -> anyhow::Result<Idle> {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Fanout {
+    pub rooms: usize,
+    /// Receivers per room (each room also has its sender).
     pub receivers: usize,
+    /// Messages sent in all.
+    pub messages: u64,
     pub msgs_per_sec: u64,
     pub offered_deliveries_per_sec: u64,
     pub delivered: u64,
@@ -102,28 +106,45 @@ struct Seen {
     reordered: u64,
 }
 
-/// W2: one room of `receivers`, one sender at `rate` messages/s for `secs`.
+/// W2 (`rooms` = 1) and W3: `rooms` rooms of one sender and `receivers`
+/// receivers each; messages go round the rooms at `rate` messages/s in all,
+/// for `secs`.
 pub async fn fanout(
     kind: Kind,
     paths: &Paths,
-    receivers: usize,
+    (rooms, receivers): (usize, usize),
     rate: u64,
     secs: u64,
 ) -> anyhow::Result<Fanout> {
+    let size = receivers + 1;
     let setup = Setup {
-        users: receivers + 1,
-        rooms: vec![(0..=receivers).collect()],
+        users: rooms * size,
+        rooms: (0..rooms).map(|r| (r * size..(r + 1) * size).collect()).collect(),
     };
     let server = Arc::new(Server::start(kind, &setup, paths).await?);
-    let total = rate * secs;
-    let sockets = connect_all(&server, receivers, |i| i + 1, |_| 0).await?;
-    let sender = server.connect(0, 0, source(receivers)).await?;
+    // Every room gets the same number of messages.
+    let per_room = (rate * secs).div_ceil(rooms as u64);
+    let total = per_room * rooms as u64;
+    // Connection i is receiver i % receivers of room i / receivers; user 0 of each room sends.
+    let receiver = |i: usize| (i / receivers) * size + 1 + i % receivers;
+    let sockets = connect_all(&server, rooms * receivers, receiver, |i| i / receivers).await?;
+    let senders = connect_all(&server, rooms, |r| r * size, |r| r).await?;
     let (stop_tx, stop) = watch::channel(false);
     let epoch = Instant::now();
     let tasks: Vec<_> = sockets
         .into_iter()
-        .map(|ws| tokio::spawn(receive(ws, total, epoch, stop.clone())))
+        .map(|ws| tokio::spawn(receive(ws, (rooms as u64, per_room), epoch, stop.clone())))
         .collect();
+    let mut sinks = Vec::with_capacity(rooms);
+    let mut drains = Vec::with_capacity(rooms);
+    for ws in senders {
+        let (sink, mut echoes) = ws.split();
+        sinks.push(sink);
+        // A sender's own socket is drained (acks, its own messages) so it never blocks.
+        drains.push(tokio::spawn(async move {
+            while let Some(Ok(_)) = echoes.next().await {}
+        }));
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let (server_cpu0, own_cpu0, t0) = (
@@ -131,9 +152,6 @@ pub async fn fanout(
         procstat::cpu(std::process::id()),
         Instant::now(),
     );
-    let (mut sink, mut echoes) = sender.split();
-    // The sender's own socket is drained (acks, its own messages) so it never blocks.
-    let drain = tokio::spawn(async move { while let Some(Ok(_)) = echoes.next().await {} });
     let start = Instant::now() + Duration::from_millis(10);
     let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
     let mut late = Duration::ZERO;
@@ -142,8 +160,9 @@ pub async fn fanout(
         tokio::time::sleep_until(due.into()).await;
         late = late.max(Instant::now().saturating_duration_since(due));
         let sent_us = due.duration_since(epoch).as_micros() as u64;
-        let frame = server.send_frame(0, &body(sent_us, n, 100), n);
-        sink.send(Message::text(frame)).await?;
+        let room = (n % rooms as u64) as usize;
+        let frame = server.send_frame(room, &body(sent_us, n, 100), n);
+        sinks[room].send(Message::text(frame)).await?;
     }
     // Give the last messages time to arrive, then stop the receivers.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -156,7 +175,9 @@ pub async fn fanout(
     for t in tasks {
         seen.push(t.await?);
     }
-    drain.abort();
+    for d in drains {
+        d.abort();
+    }
     let server = Arc::into_inner(server).expect("no other holder");
     server.stop();
 
@@ -168,15 +189,17 @@ pub async fn fanout(
         }
         let got = s.got.iter().filter(|g| **g).count() as u64;
         delivered += got;
-        lost += total - got;
+        lost += per_room - got;
         duplicated += s.duplicated;
         reordered += s.reordered;
     }
     let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
     Ok(Fanout {
+        rooms,
         receivers,
         msgs_per_sec: rate,
         offered_deliveries_per_sec: rate * receivers as u64,
+        messages: total,
         delivered,
         lost,
         duplicated,
@@ -193,10 +216,16 @@ pub async fn fanout(
     })
 }
 
-async fn receive(mut ws: Socket, total: u64, epoch: Instant, mut stop: watch::Receiver<bool>) -> Seen {
+/// Reads one receiver's socket until `stop`; message n is its room's number n / rooms.
+async fn receive(
+    mut ws: Socket,
+    (rooms, per_room): (u64, u64),
+    epoch: Instant,
+    mut stop: watch::Receiver<bool>,
+) -> Seen {
     let mut seen = Seen {
-        latencies_us: Vec::with_capacity(total as usize),
-        got: vec![false; total as usize],
+        latencies_us: Vec::with_capacity(per_room as usize),
+        got: vec![false; per_room as usize],
         duplicated: 0,
         reordered: 0,
     };
@@ -220,6 +249,7 @@ async fn receive(mut ws: Socket, total: u64, epoch: Instant, mut stop: watch::Re
         let Some((sent_us, n)) = marker(&text) else {
             continue;
         };
+        let n = n / rooms;
         let now_us = epoch.elapsed().as_micros() as u64;
         let Some(slot) = seen.got.get_mut(n as usize) else {
             continue;

@@ -6,9 +6,9 @@
 //! the same as JSON under `bench/results/`. `make bench-quick` and
 //! `make bench` are the ways in; docs/BENCHMARKS.md explains the method.
 //!
-//! Workloads here: W1 idle connections (server memory per connection) and
-//! W2 one room, one sender (latency from the intended send time, loss,
-//! duplicates, order, server CPU per delivery).
+//! Workloads here: W1 idle connections (server memory per connection), W2
+//! one room, one sender, and W3 many rooms of ten (latency from the intended
+//! send time, loss, duplicates, order, server CPU per delivery).
 
 mod bare;
 mod load;
@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use peer::{Kind, Paths};
+use report::Workload;
 
 #[derive(Parser)]
 #[command(about = "Load generator and comparison for the chat server and its peers")]
@@ -91,11 +92,16 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 Ok(r) => results.idle.entry(kind).or_default().push(r),
                 Err(e) => results.failed(kind, "W1", e),
             }
-            for &rate in &plan.rates {
-                tracing::info!(peer = kind.name(), round, rate, "W2 one room fan-out");
-                match load::fanout(kind, &paths, plan.receivers, rate, plan.secs).await {
-                    Ok(r) => results.fanout.entry((kind, rate)).or_default().push(r),
-                    Err(e) => results.failed(kind, "W2", e),
+            let loads = plan.rates.iter().map(|&r| (Workload::W2, (1, plan.receivers), r));
+            let room_loads = plan
+                .room_rates
+                .iter()
+                .map(|&r| (Workload::W3, (plan.rooms, 9), r));
+            for (w, shape, rate) in loads.chain(room_loads) {
+                tracing::info!(peer = kind.name(), round, rate, "{w:?} fan-out");
+                match load::fanout(kind, &paths, shape, rate, plan.secs).await {
+                    Ok(r) => results.fanout.entry((w, kind, rate)).or_default().push(r),
+                    Err(e) => results.failed(kind, &format!("{w:?}"), e),
                 }
             }
         }

@@ -28,6 +28,18 @@ pub struct Plan {
     pub receivers: usize,
     pub rates: Vec<u64>,
     pub secs: u64,
+    /// W3: rooms (of one sender and 9 receivers), messages/s steps in all.
+    pub rooms: usize,
+    pub room_rates: Vec<u64>,
+}
+
+/// The fan-out workloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Workload {
+    /// One big room.
+    W2,
+    /// Many rooms of ten.
+    W3,
 }
 
 impl Mode {
@@ -39,6 +51,8 @@ impl Mode {
                 receivers: 20,
                 rates: vec![20],
                 secs: 2,
+                rooms: 5,
+                room_rates: vec![20],
             },
             Mode::Quick => Plan {
                 rounds: 1,
@@ -46,6 +60,8 @@ impl Mode {
                 receivers: 1_000,
                 rates: vec![60],
                 secs: 5,
+                rooms: 1_000,
+                room_rates: vec![2_000],
             },
             Mode::Full => Plan {
                 rounds: 2,
@@ -53,6 +69,8 @@ impl Mode {
                 receivers: 1_000,
                 rates: vec![60, 120, 180, 240],
                 secs: 10,
+                rooms: 1_000,
+                room_rates: vec![2_000, 6_000],
             },
         }
     }
@@ -69,12 +87,15 @@ pub struct Results {
     machine: String,
     pub idle: BTreeMap<Kind, Vec<Idle>>,
     #[serde(serialize_with = "pairs")]
-    pub fanout: BTreeMap<(Kind, u64), Vec<Fanout>>,
+    pub fanout: BTreeMap<(Workload, Kind, u64), Vec<Fanout>>,
     failures: Vec<String>,
 }
 
-fn pairs<S: serde::Serializer>(map: &BTreeMap<(Kind, u64), Vec<Fanout>>, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(map.iter().map(|((k, rate), runs)| (k, rate, runs)))
+fn pairs<S: serde::Serializer>(
+    map: &BTreeMap<(Workload, Kind, u64), Vec<Fanout>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(map.iter().map(|((w, k, rate), runs)| (w, k, rate, runs)))
 }
 
 impl Results {
@@ -118,25 +139,71 @@ impl Results {
                 let _ = writeln!(t, "| {} | {kib:.1} | {} |", k.name(), ratio(kib, bare_idle));
             }
         }
+        let mut warnings = Vec::new();
         let _ = writeln!(
             t,
             "\nW2 one room of {} receivers, one sender, 100-byte bodies ({} s per load)",
             plan.receivers, plan.secs
         );
+        self.fanout_rows(&mut t, &mut warnings, Workload::W2, peers, &plan.rates);
+        let _ = writeln!(
+            t,
+            "\nW3 {} rooms of 10 (one sender, 9 receivers each), messages round the rooms ({} s per load)",
+            plan.rooms, plan.secs
+        );
+        self.fanout_rows(&mut t, &mut warnings, Workload::W3, peers, &plan.room_rates);
+        if plan.rates.len() > 1 {
+            let _ = writeln!(t, "\nHighest load held (p99 ≤ {HELD_P99_MS} ms, nothing lost):");
+            for &k in peers {
+                let held = plan
+                    .rates
+                    .iter()
+                    .filter(|&&rate| {
+                        self.fanout
+                            .get(&(Workload::W2, k, rate))
+                            .and_then(|r| pick(r))
+                            .is_some_and(|f| f.lost == 0 && f.p99_ms <= HELD_P99_MS)
+                    })
+                    .max();
+                let _ = match held {
+                    Some(rate) => {
+                        writeln!(t, "- {}: {} deliveries/s", k.name(), rate * plan.receivers as u64)
+                    }
+                    None => writeln!(t, "- {}: none of the loads tried", k.name()),
+                };
+            }
+        }
+        for w in warnings {
+            let _ = writeln!(t, "warning: {w}");
+        }
+        for f in &self.failures {
+            let _ = writeln!(t, "FAILED: {f}");
+        }
+        t
+    }
+
+    /// One table row per server and load of a fan-out workload.
+    fn fanout_rows(
+        &self,
+        t: &mut String,
+        warnings: &mut Vec<String>,
+        w: Workload,
+        peers: &[Kind],
+        rates: &[u64],
+    ) {
         let _ = writeln!(
             t,
             "| server | msgs/s | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | lost | dup | reordered | server CPU µs/delivery | × bare | server CPU % | RSS MiB |"
         );
         let _ = writeln!(t, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-        let mut warnings = Vec::new();
-        for &rate in &plan.rates {
+        for &rate in rates {
             let bare = self
                 .fanout
-                .get(&(Kind::Bare, rate))
+                .get(&(w, Kind::Bare, rate))
                 .and_then(|r| pick(r))
                 .map(|f| f.server_cpu_us_per_delivery);
             for &k in peers {
-                let Some(f) = self.fanout.get(&(k, rate)).and_then(|r| pick(r)) else {
+                let Some(f) = self.fanout.get(&(w, k, rate)).and_then(|r| pick(r)) else {
                     continue;
                 };
                 let _ = writeln!(
@@ -159,7 +226,7 @@ impl Results {
                 );
                 if f.generator_cpu_percent > 90.0 || f.sender_late_ms > 20.0 {
                     warnings.push(format!(
-                        "{} at {rate} msgs/s: the generator may be the bottleneck (its CPU {:.0} %, sender up to {:.1} ms late)",
+                        "{w:?} {} at {rate} msgs/s: the generator may be the bottleneck (its CPU {:.0} %, sender up to {:.1} ms late)",
                         k.name(),
                         f.generator_cpu_percent,
                         f.sender_late_ms
@@ -167,34 +234,6 @@ impl Results {
                 }
             }
         }
-        if plan.rates.len() > 1 {
-            let _ = writeln!(t, "\nHighest load held (p99 ≤ {HELD_P99_MS} ms, nothing lost):");
-            for &k in peers {
-                let held = plan
-                    .rates
-                    .iter()
-                    .filter(|&&rate| {
-                        self.fanout
-                            .get(&(k, rate))
-                            .and_then(|r| pick(r))
-                            .is_some_and(|f| f.lost == 0 && f.p99_ms <= HELD_P99_MS)
-                    })
-                    .max();
-                let _ = match held {
-                    Some(rate) => {
-                        writeln!(t, "- {}: {} deliveries/s", k.name(), rate * plan.receivers as u64)
-                    }
-                    None => writeln!(t, "- {}: none of the loads tried", k.name()),
-                };
-            }
-        }
-        for w in warnings {
-            let _ = writeln!(t, "warning: {w}");
-        }
-        for f in &self.failures {
-            let _ = writeln!(t, "FAILED: {f}");
-        }
-        t
     }
 
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
