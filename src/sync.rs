@@ -1,7 +1,7 @@
 //! The client state machine: what a client holds and what it must send,
 //! as pure Rust with no I/O and no clock (callers pass `now` in ms). The
-//! browser, the Rust tests, the load generator and the chaos checker all
-//! drive this one implementation.
+//! browser, the Rust tests and the chaos checker all drive this one
+//! implementation.
 //!
 //! Per room it keeps the timeline by seq and `last`, the highest seq up to
 //! which it holds everything (design §2 rule 5): `seq == last + 1` extends
