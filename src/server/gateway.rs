@@ -80,7 +80,9 @@ where
     let mut reg = state.hub.register(user.id);
     // Online while this connection lives (it ends when the heartbeat does).
     let _lease = state.leases.take(user.id).await;
-    let (reply_tx, mut reply_rx) = mpsc::channel::<ServerFrame>(64);
+    // Boxed: a channel allocates its slots in blocks, and a frame is large
+    // (an idle connection's memory is mostly such buffers).
+    let (reply_tx, mut reply_rx) = mpsc::channel::<Box<ServerFrame>>(64);
     let heard = Arc::new(AtomicI64::new(now_ms()));
     let sends = Arc::new(Semaphore::new(SENDS_IN_FLIGHT));
     let mut reader = tokio::spawn(read_loop(
@@ -110,7 +112,7 @@ where
                 Some(bytes) => WsMessage::Text(bytes),
                 None => break,
             },
-            reply = reply_rx.recv() => match reply.as_ref().and_then(encode) {
+            reply = reply_rx.recv() => match reply.as_deref().and_then(encode) {
                 Some(bytes) => WsMessage::Text(bytes),
                 None => break, // the reader ended: the client went away
             },
@@ -154,7 +156,7 @@ async fn read_loop<R>(
     state: AppState,
     user: User,
     conn: Arc<Conn>,
-    (reply, sends): (mpsc::Sender<ServerFrame>, Arc<Semaphore>),
+    (reply, sends): (mpsc::Sender<Box<ServerFrame>>, Arc<Semaphore>),
     heard: Arc<AtomicI64>,
 ) where
     R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
@@ -177,7 +179,7 @@ async fn read_loop<R>(
             WsMessage::Text(text) => text,
             WsMessage::Binary(_) => {
                 let e = ServerFrame::error(ErrorCode::BadFrame, "Frames are JSON text, not binary.", None);
-                if reply.send(e).await.is_err() {
+                if reply.send(Box::new(e)).await.is_err() {
                     break;
                 }
                 continue;
@@ -246,7 +248,7 @@ async fn read_loop<R>(
                             },
                             Err(e) => ServerFrame::error(e.code(), e.to_string(), Some(cid)),
                         };
-                        let _ = reply.send(frame).await;
+                        let _ = reply.send(Box::new(frame)).await;
                         drop(permit);
                     });
                     None
@@ -256,7 +258,7 @@ async fn read_loop<R>(
             }
         };
         if let Some(frame) = answer {
-            if reply.send(frame).await.is_err() {
+            if reply.send(Box::new(frame)).await.is_err() {
                 break;
             }
         }
