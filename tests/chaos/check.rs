@@ -11,7 +11,7 @@ use chat::server::storage::DynStore;
 use chat::sync::Tick;
 use uuid::Uuid;
 
-use crate::person::{Log, Snapshot};
+use crate::person::{Counts, Log, Snapshot};
 
 /// One room as the database holds it.
 pub struct Stored {
@@ -92,16 +92,7 @@ pub struct Report {
     pub sent: usize,
     pub stored: usize,
     pub acks: usize,
-    pub send_frames: u64,
-    pub resends: u64,
-    pub connects: u64,
-    pub connect_failures: u64,
-    pub drops: u64,
-    pub silent: u64,
-    pub resyncs: u64,
-    pub syncs: u64,
-    pub live_out_of_order: u64,
-    pub refused: BTreeMap<String, u64>,
+    pub counts: Counts,
     // What must be zero.
     /// A stored message missing from a member's final timeline, or a sent one never stored.
     pub lost: usize,
@@ -117,7 +108,6 @@ pub struct Report {
     pub ack_mismatch: usize,
     /// A person's stored read mark not where their reads put it, or delivered below the head.
     pub marks_wrong: usize,
-    pub ticks_backwards: u64,
     /// A final tick other than the database's marks make it.
     pub ticks_wrong: usize,
     /// A final unread count other than head − read.
@@ -149,20 +139,8 @@ pub fn check(db: &BTreeMap<RoomId, Stored>, people: &[(Log, Snapshot)]) -> Repor
     for (log, snap) in people {
         r.sent += log.sent.len();
         r.acks += log.acks.len();
-        r.send_frames += log.send_frames;
-        r.resends += log.resends;
-        r.connects += log.connects;
-        r.connect_failures += log.connect_failures;
-        r.drops += log.drops;
-        r.silent += log.silent;
-        r.resyncs += log.resyncs;
-        r.syncs += log.syncs;
-        r.live_out_of_order += log.live_out_of_order;
-        r.ticks_backwards += log.ticks_backwards;
+        r.counts.add(&log.counts);
         r.unacked += snap.outbox;
-        for (code, n) in &log.refused {
-            *r.refused.entry(code.clone()).or_default() += n;
-        }
         // Every send stored; every ack names the stored message, and the same one each time.
         r.lost += log
             .sent
@@ -257,7 +235,7 @@ impl Report {
             ("acked but not stored", self.acked_not_stored),
             ("one cid acked with two seqs", self.ack_mismatch),
             ("marks wrong", self.marks_wrong),
-            ("ticks backwards", self.ticks_backwards as usize),
+            ("ticks backwards", self.counts.ticks_backwards as usize),
             ("ticks wrong", self.ticks_wrong),
             ("unread wrong", self.unread_wrong),
             ("unacked at the end", self.unacked),
@@ -275,20 +253,26 @@ impl fmt::Display for Report {
             f,
             "  traffic: {} people in {} rooms; {} messages sent, {} stored; {} send frames \
              ({} deliberate resends), {} acks",
-            self.people, self.rooms, self.sent, self.stored, self.send_frames, self.resends, self.acks
+            self.people,
+            self.rooms,
+            self.sent,
+            self.stored,
+            self.counts.send_frames,
+            self.counts.resends,
+            self.acks
         )?;
         writeln!(
             f,
             "  recovery: {} connects ({} refused), {} sockets dropped by the person, {} found silent, \
              {} resyncs (lagging), {} syncs, {} live msgs behind an earlier one (gaps the client filled), refusals {:?}",
-            self.connects,
-            self.connect_failures,
-            self.drops,
-            self.silent,
-            self.resyncs,
-            self.syncs,
-            self.live_out_of_order,
-            self.refused
+            self.counts.connects,
+            self.counts.connect_failures,
+            self.counts.drops,
+            self.counts.silent,
+            self.counts.resyncs,
+            self.counts.syncs,
+            self.counts.live_out_of_order,
+            self.counts.refused
         )?;
         write!(
             f,
@@ -302,7 +286,7 @@ impl fmt::Display for Report {
             self.acked_not_stored,
             self.ack_mismatch,
             self.marks_wrong,
-            self.ticks_backwards,
+            self.counts.ticks_backwards,
             self.ticks_wrong,
             self.unread_wrong,
             self.unacked

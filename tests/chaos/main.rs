@@ -125,12 +125,7 @@ impl Shape {
             faults: BTreeMap::new(),
         };
         for i in 0..nodes {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            let addr = common::free_addr();
             let node = shape.launch(i, addr).await;
             shape.nodes.push(Slot {
                 addr,

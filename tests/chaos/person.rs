@@ -58,6 +58,12 @@ pub struct Log {
     pub sent: Vec<(RoomId, Uuid, String)>,
     /// Every ack received: cid, room, seq.
     pub acks: Vec<(Uuid, RoomId, Seq)>,
+    pub counts: Counts,
+}
+
+/// How often things happened (summed over people for the report).
+#[derive(Debug, Default)]
+pub struct Counts {
     pub send_frames: u64,
     pub resends: u64,
     pub connects: u64,
@@ -66,11 +72,29 @@ pub struct Log {
     pub silent: u64,
     pub resyncs: u64,
     pub syncs: u64,
-    pub refused: BTreeMap<String, u64>,
     /// A live `msg` not above the last live one of its room on that connection.
     pub live_out_of_order: u64,
     /// A tick of one of my messages that fell (read → delivered → sent).
     pub ticks_backwards: u64,
+    pub refused: BTreeMap<String, u64>,
+}
+
+impl Counts {
+    pub fn add(&mut self, o: &Counts) {
+        self.send_frames += o.send_frames;
+        self.resends += o.resends;
+        self.connects += o.connects;
+        self.connect_failures += o.connect_failures;
+        self.drops += o.drops;
+        self.silent += o.silent;
+        self.resyncs += o.resyncs;
+        self.syncs += o.syncs;
+        self.live_out_of_order += o.live_out_of_order;
+        self.ticks_backwards += o.ticks_backwards;
+        for (code, n) in &o.refused {
+            *self.refused.entry(code.clone()).or_default() += n;
+        }
+    }
 }
 
 /// What a person holds right now.
@@ -220,12 +244,12 @@ impl Person {
                     return;
                 }
                 let (room, cid, body) = self.log.sent[self.rng.gen_range(0..self.log.sent.len())].clone();
-                self.log.resends += 1;
+                self.log.counts.resends += 1;
                 self.send(vec![ClientFrame::Send { room, cid, body }]).await;
             }
             Cmd::Drop => {
                 if let Some(ws) = self.ws.take() {
-                    self.log.drops += 1;
+                    self.log.counts.drops += 1;
                     // Either the TCP connection ends (FIN, no close frame) or
                     // it stays open and unread, as after a network change.
                     if self.rng.gen_bool(0.5) {
@@ -272,13 +296,13 @@ impl Person {
             ServerFrame::Msg(m) => {
                 let last = self.live.entry(m.room).or_default();
                 if m.seq <= *last {
-                    self.log.live_out_of_order += 1;
+                    self.log.counts.live_out_of_order += 1;
                 }
                 *last = (*last).max(m.seq);
             }
-            ServerFrame::Resync { .. } => self.log.resyncs += 1,
+            ServerFrame::Resync { .. } => self.log.counts.resyncs += 1,
             ServerFrame::Error { code, .. } => {
-                *self.log.refused.entry(format!("{code:?}")).or_default() += 1;
+                *self.log.counts.refused.entry(format!("{code:?}")).or_default() += 1;
             }
             _ => {}
         }
@@ -302,7 +326,7 @@ impl Person {
         }
         self.abandoned.retain(|(_, until)| now < *until);
         if self.ws.is_some() && now - self.last_frame > SILENCE {
-            self.log.silent += 1;
+            self.log.counts.silent += 1;
             self.ws = None;
             self.lost();
         }
@@ -318,7 +342,7 @@ impl Person {
         let addr = self.nodes[self.rng.gen_range(0..self.nodes.len())];
         match tokio::time::timeout(Duration::from_secs(2), open(addr, &self.cookie)).await {
             Ok(Ok(ws)) => {
-                self.log.connects += 1;
+                self.log.counts.connects += 1;
                 self.ws = Some(ws);
                 self.last_frame = Instant::now();
                 self.live.clear();
@@ -326,7 +350,7 @@ impl Person {
                 self.send(out.frames).await;
             }
             _ => {
-                self.log.connect_failures += 1;
+                self.log.counts.connect_failures += 1;
                 self.retry_at = Instant::now() + Duration::from_millis(self.rng.gen_range(100..300));
             }
         }
@@ -342,8 +366,8 @@ impl Person {
         for frame in frames {
             let Some(ws) = self.ws.as_mut() else { return };
             match &frame {
-                ClientFrame::Send { .. } => self.log.send_frames += 1,
-                ClientFrame::Sync { .. } => self.log.syncs += 1,
+                ClientFrame::Send { .. } => self.log.counts.send_frames += 1,
+                ClientFrame::Sync { .. } => self.log.counts.syncs += 1,
                 _ => {}
             }
             let text = serde_json::to_string(&frame).expect("encode");
@@ -364,7 +388,7 @@ impl Person {
                 let tick = self.client.tick_of(room, m.seq);
                 let best = self.ticks.entry((room, m.seq)).or_insert(tick);
                 if rank(tick) < rank(*best) {
-                    self.log.ticks_backwards += 1;
+                    self.log.counts.ticks_backwards += 1;
                 } else {
                     *best = tick;
                 }

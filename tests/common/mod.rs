@@ -7,6 +7,12 @@ use chat::server::{self, storage, Config};
 use sqlx::{Connection, Executor};
 use tokio::net::TcpListener;
 
+/// A loopback address with a port nobody listens on (for a process to bind).
+pub fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("local address")
+}
+
 /// A temporary SQLite file (removed with the returned guard).
 pub fn sqlite_url() -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -141,11 +147,7 @@ impl OwnService {
 
     fn start(name: &'static str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_addr().port();
         let url = script(
             name,
             &["start", &dir.path().display().to_string(), &port.to_string()],
@@ -334,12 +336,7 @@ pub struct NodeProcess {
 
 impl NodeProcess {
     pub async fn start(env: &[(&str, &str)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_at(format!("127.0.0.1:{port}").parse().unwrap(), env, None).await
+        Self::start_at(free_addr(), env, None).await
     }
 
     /// A node on `addr` (again, after a kill), its log appended to `log`
