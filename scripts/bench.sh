@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The benchmark: `bench.sh quick|full|smoke`. Builds the release server and
 # chatbench (smoke uses the debug chatbench `cargo test` built), installs the
-# Node peers from npm, raises the open-file limit, and runs chatbench on the
-# last core(s) with the servers pinned to core 0. Prints the table; quick and
-# full also write JSON under bench/results/.
+# Node peers from npm, starts a PostgreSQL and a Redis of its own on loopback
+# (the two-node and PostgreSQL runs; stopped at the end), raises the open-file
+# limit, and runs chatbench on the last core(s) with the servers pinned to
+# core 0. Prints the table; quick and full also write JSON under bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -20,6 +21,20 @@ else
 fi
 chat="$CARGO_TARGET_DIR/release/chat"
 [ -x "$chat" ] || cargo leptos build --release
+
+STATE=$(mktemp -d /tmp/chat-bench.XXXXXX)
+chmod 755 "$STATE"
+cleanup() {
+  bash scripts/pg.sh stop "$STATE/pg" || true
+  bash scripts/redis.sh stop "$STATE/redis" || true
+  rm -rf "$STATE"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# The services run on core 0 with the servers under test: they are part of the server side.
+BENCH_POSTGRES_URL=$(taskset -c 0 bash scripts/pg.sh start "$STATE/pg" "$(bash scripts/free-port.sh)")
+BENCH_REDIS_URL=$(taskset -c 0 bash scripts/redis.sh start "$STATE/redis" "$(bash scripts/free-port.sh)")
+export BENCH_POSTGRES_URL BENCH_REDIS_URL
 
 ulimit -n "$(ulimit -Hn)"
 last=$(($(nproc) - 1))

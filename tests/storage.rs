@@ -248,8 +248,8 @@ async fn append_assigns_consecutive_seqs_and_dedups(store: DynStore) {
     assert_eq!(stored(&out[1]).seq, 2);
     assert_eq!(
         out[2],
-        Appended::Duplicate(original.clone()),
-        "same cid in one batch"
+        Appended::Duplicate(stored(&out[0]).clone()),
+        "same cid in one batch: the first, as stored"
     );
     let again = store
         .append(&[new_message(g, a, 1, "resent later")])

@@ -22,6 +22,8 @@ pub async fn serve(port: u16) -> anyhow::Result<()> {
     let mut next = 0u64;
     loop {
         let (stream, _) = listener.accept().await?;
+        // As every server here: frames go out at once, not after Nagle's wait.
+        stream.set_nodelay(true)?;
         next += 1;
         tokio::spawn(connection(stream, rooms.clone(), next));
     }

@@ -17,22 +17,24 @@ use crate::peer::{body, marker, Kind, Paths, Server, Setup, Socket};
 use crate::procstat;
 
 /// Client connections come from 127.0.0.1–4, so many fit the ephemeral ports.
-fn source(i: usize) -> IpAddr {
+pub(crate) fn source(i: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % 4) as u8))
 }
 
-/// Opens `n` connections, `parallel` at a time; connection i is for `user(i)` in `room(i)`.
-async fn connect_all(
+/// Opens `n` connections, 100 at a time; connection i is for `user(i)` in
+/// `room(i)` on node `node(i)`.
+pub(crate) async fn connect_all(
     server: &Arc<Server>,
     n: usize,
     user: impl Fn(usize) -> usize,
     room: impl Fn(usize) -> usize,
+    node: impl Fn(usize) -> usize,
 ) -> anyhow::Result<Vec<Socket>> {
     let mut out = Vec::with_capacity(n);
     let mut pending = futures::stream::iter((0..n).map(|i| {
         let server = server.clone();
-        let (u, r) = (user(i), room(i));
-        async move { server.connect(u, r, source(i)).await }
+        let (u, r, at) = (user(i), room(i), node(i));
+        async move { Ok::<_, anyhow::Error>(server.connect(at, u, r, source(i)).await?.0) }
     }))
     .buffered(100);
     while let Some(ws) = pending.next().await {
@@ -58,10 +60,10 @@ pub async fn idle(kind: Kind, paths: &Paths, n: usize) -> anyhow::Result<Idle> {
     };
     let server = Arc::new(Server::start(kind, &setup, paths).await?);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = procstat::rss_kib(server.pid);
-    let sockets = connect_all(&server, n, |i| i % users, |_| 0).await?;
+    let before = server.rss_kib();
+    let sockets = connect_all(&server, n, |i| i % users, |_| 0, |_| 0).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = procstat::rss_kib(server.pid);
+    let after = server.rss_kib();
     drop(sockets);
     let server = Arc::into_inner(server).expect("no other holder");
     server.stop();
@@ -96,6 +98,31 @@ pub struct Fanout {
     pub generator_cpu_percent: f64,
     /// How late the sender was on its schedule at worst (ms): the generator's own lag.
     pub sender_late_ms: f64,
+    /// With several nodes (W4): the receivers on the sender's node, and on the others.
+    pub same_node: Option<Latency>,
+    pub cross_node: Option<Latency>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Latency {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Latency {
+    pub(crate) fn of(hist: &hdrhistogram::Histogram<u64>) -> Self {
+        let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+        Self {
+            p50_ms: ms(0.5),
+            p99_ms: ms(0.99),
+            max_ms: hist.max() as f64 / 1000.0,
+        }
+    }
+}
+
+pub(crate) fn histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds")
 }
 
 /// What one receiver saw.
@@ -106,29 +133,43 @@ struct Seen {
     reordered: u64,
 }
 
-/// W2 (`rooms` = 1) and W3: `rooms` rooms of one sender and `receivers`
-/// receivers each; messages go round the rooms at `rate` messages/s in all,
-/// for `secs`.
-pub async fn fanout(
-    kind: Kind,
-    paths: &Paths,
-    (rooms, receivers): (usize, usize),
-    rate: u64,
-    secs: u64,
-) -> anyhow::Result<Fanout> {
+/// The shape of a fan-out run: `rooms` rooms of one sender and `receivers`
+/// receivers each, on `nodes` nodes (receivers spread over them, senders on the first).
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    pub rooms: usize,
+    pub receivers: usize,
+    pub nodes: usize,
+}
+
+/// W2 (one room), W3 (many rooms) and W4 (two nodes): messages go round the
+/// rooms at `rate` messages/s in all, for `secs`.
+pub async fn fanout(kind: Kind, paths: &Paths, shape: Shape, rate: u64, secs: u64) -> anyhow::Result<Fanout> {
+    let Shape {
+        rooms,
+        receivers,
+        nodes,
+    } = shape;
     let size = receivers + 1;
     let setup = Setup {
         users: rooms * size,
         rooms: (0..rooms).map(|r| (r * size..(r + 1) * size).collect()).collect(),
     };
-    let server = Arc::new(Server::start(kind, &setup, paths).await?);
+    let server = Arc::new(Server::start_nodes(kind, &setup, paths, nodes).await?);
     // Every room gets the same number of messages.
     let per_room = (rate * secs).div_ceil(rooms as u64);
     let total = per_room * rooms as u64;
     // Connection i is receiver i % receivers of room i / receivers; user 0 of each room sends.
     let receiver = |i: usize| (i / receivers) * size + 1 + i % receivers;
-    let sockets = connect_all(&server, rooms * receivers, receiver, |i| i / receivers).await?;
-    let senders = connect_all(&server, rooms, |r| r * size, |r| r).await?;
+    let sockets = connect_all(
+        &server,
+        rooms * receivers,
+        receiver,
+        |i| i / receivers,
+        |i| i % nodes,
+    )
+    .await?;
+    let senders = connect_all(&server, rooms, |r| r * size, |r| r, |_| 0).await?;
     let (stop_tx, stop) = watch::channel(false);
     let epoch = Instant::now();
     let tasks: Vec<_> = sockets
@@ -147,11 +188,7 @@ pub async fn fanout(
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let (server_cpu0, own_cpu0, t0) = (
-        procstat::cpu(server.pid),
-        procstat::cpu(std::process::id()),
-        Instant::now(),
-    );
+    let (server_cpu0, own_cpu0, t0) = (server.cpu(), procstat::cpu(std::process::id()), Instant::now());
     let start = Instant::now() + Duration::from_millis(10);
     let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
     let mut late = Duration::ZERO;
@@ -167,9 +204,9 @@ pub async fn fanout(
     // Give the last messages time to arrive, then stop the receivers.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let elapsed = t0.elapsed().as_secs_f64();
-    let server_cpu = (procstat::cpu(server.pid) - server_cpu0).as_secs_f64();
+    let server_cpu = (server.cpu() - server_cpu0).as_secs_f64();
     let own_cpu = (procstat::cpu(std::process::id()) - own_cpu0).as_secs_f64();
-    let rss = procstat::rss_kib(server.pid);
+    let rss = server.rss_kib();
     let _ = stop_tx.send(true);
     let mut seen = Vec::new();
     for t in tasks {
@@ -181,11 +218,14 @@ pub async fn fanout(
     let server = Arc::into_inner(server).expect("no other holder");
     server.stop();
 
-    let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    // Receiver i is on node i % nodes; the senders are on node 0.
+    let (mut hist, mut same, mut cross) = (histogram(), histogram(), histogram());
     let (mut delivered, mut lost, mut duplicated, mut reordered) = (0, 0, 0, 0);
-    for s in &seen {
+    for (i, s) in seen.iter().enumerate() {
+        let side = if i % nodes == 0 { &mut same } else { &mut cross };
         for &l in &s.latencies_us {
             hist.saturating_record(l.max(1));
+            side.saturating_record(l.max(1));
         }
         let got = s.got.iter().filter(|g| **g).count() as u64;
         delivered += got;
@@ -213,6 +253,8 @@ pub async fn fanout(
         server_rss_kib: rss,
         generator_cpu_percent: 100.0 * own_cpu / elapsed,
         sender_late_ms: late.as_secs_f64() * 1000.0,
+        same_node: (nodes > 1).then(|| Latency::of(&same)),
+        cross_node: (nodes > 1).then(|| Latency::of(&cross)),
     })
 }
 

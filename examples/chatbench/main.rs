@@ -6,19 +6,24 @@
 //! the same as JSON under `bench/results/`. `make bench-quick` and
 //! `make bench` are the ways in; docs/BENCHMARKS.md explains the method.
 //!
-//! Workloads here: W1 idle connections (server memory per connection), W2
-//! one room, one sender, and W3 many rooms of ten (latency from the intended
-//! send time, loss, duplicates, order, server CPU per delivery).
+//! Workloads: W1 idle connections (server memory per connection); W2 one
+//! room, one sender, W3 many rooms of ten and W4 one room over two nodes
+//! (latency from the intended send time, loss, duplicates, order, server CPU
+//! per delivery); W5 a reconnect storm and W6 durable writes (the product
+//! only: the peers keep nothing).
 
 mod bare;
+mod durable;
 mod load;
 mod peer;
 mod procstat;
+mod reconnect;
 mod report;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use load::Shape;
 use peer::{Kind, Paths};
 use report::Workload;
 
@@ -60,6 +65,12 @@ pub struct RunArgs {
     /// Where the JSON results go (none in smoke mode).
     #[arg(long, default_value = "bench/results")]
     pub out: PathBuf,
+    /// A PostgreSQL server whose role may create databases (W4, W6); one database per run.
+    #[arg(long, env = "BENCH_POSTGRES_URL")]
+    pub postgres_url: Option<String>,
+    /// A Redis for the two-node runs (W4); each run has a key prefix of its own.
+    #[arg(long, env = "BENCH_REDIS_URL")]
+    pub redis_url: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -78,6 +89,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         chat_bin: args.chat_bin.clone(),
         node_dir: args.node_dir.clone(),
         server_cores: args.server_cores.clone(),
+        postgres: args.postgres_url.clone(),
+        redis: args.redis_url.clone(),
     };
     let plan = args.mode.plan();
     let mut results = report::Results::new(&args, &plan);
@@ -92,16 +105,48 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 Ok(r) => results.idle.entry(kind).or_default().push(r),
                 Err(e) => results.failed(kind, "W1", e),
             }
-            let loads = plan.rates.iter().map(|&r| (Workload::W2, (1, plan.receivers), r));
+            let one = |rooms, receivers, nodes| Shape {
+                rooms,
+                receivers,
+                nodes,
+            };
+            let loads = plan
+                .rates
+                .iter()
+                .map(|&r| (Workload::W2, one(1, plan.receivers, 1), r));
             let room_loads = plan
                 .room_rates
                 .iter()
-                .map(|&r| (Workload::W3, (plan.rooms, 9), r));
-            for (w, shape, rate) in loads.chain(room_loads) {
+                .map(|&r| (Workload::W3, one(plan.rooms, 9, 1), r));
+            // Two nodes: the peers that have a cluster mode.
+            let clustered = matches!(kind, Kind::Chat | Kind::Sio);
+            let cluster_loads = plan
+                .cluster_rates
+                .iter()
+                .filter(|_| clustered)
+                .map(|&r| (Workload::W4, one(1, plan.receivers, 2), r));
+            for (w, shape, rate) in loads.chain(room_loads).chain(cluster_loads) {
                 tracing::info!(peer = kind.name(), round, rate, "{w:?} fan-out");
                 match load::fanout(kind, &paths, shape, rate, plan.secs).await {
                     Ok(r) => results.fanout.entry((w, kind, rate)).or_default().push(r),
                     Err(e) => results.failed(kind, &format!("{w:?}"), e),
+                }
+            }
+        }
+        // The product alone: the reconnect storm, and durable writes on both backends.
+        if args.peers.contains(&Kind::Chat) {
+            tracing::info!(round, clients = plan.reconnecting, "W5 reconnect storm");
+            match reconnect::reconnect(&paths, plan.reconnecting, plan.missed).await {
+                Ok(r) => results.reconnect.push(r),
+                Err(e) => results.failed(Kind::Chat, "W5", e),
+            }
+            for kind in [Kind::Chat, Kind::ChatPg] {
+                tracing::info!(peer = kind.name(), round, "W6 durable writes");
+                match durable::durable(kind, &paths, plan.durable_senders, plan.durable_window, plan.secs)
+                    .await
+                {
+                    Ok(d) => results.durable.entry(kind).or_default().push(d),
+                    Err(e) => results.failed(kind, "W6", e),
                 }
             }
         }

@@ -1,9 +1,10 @@
-//! The servers under test and how to talk to each: start one (pinned to a
-//! core with `taskset`), open a client connection to a room, frame a send,
-//! and find the bench's marker in what arrives. The product gets its users,
-//! sessions and rooms written straight into its SQLite database before it
-//! starts (signing up thousands of people through argon2 would measure
-//! argon2); the peers only need a room name in the URL.
+//! The servers under test and how to talk to each: start one (one node or
+//! several sharing PostgreSQL and Redis, pinned to the server cores with
+//! `taskset`), open a client connection to a room, frame a send, and find the
+//! bench's marker in what arrives. The product gets its users, sessions and
+//! rooms written straight into its database before it starts (signing up
+//! thousands of people through argon2 would measure argon2); the peers only
+//! need a room name in the URL.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -12,6 +13,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use chat::server::{auth, storage};
+
+use crate::procstat;
 use futures::{SinkExt, StreamExt};
 use serde::Serialize;
 use tokio::net::{TcpSocket, TcpStream};
@@ -25,8 +28,11 @@ pub type Socket = tokio_tungstenite::WebSocketStream<TcpStream>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
-    /// This product, embedded (SQLite, in-process bus), persistence on.
+    /// This product, embedded (SQLite, in-process bus), persistence on; with
+    /// several nodes, the cluster shape (PostgreSQL and Redis).
     Chat,
+    /// This product on PostgreSQL (one node, in-process bus).
+    ChatPg,
     /// The bare tokio-tungstenite broadcast server (no persistence).
     Bare,
     /// A Node `ws` broadcast server.
@@ -36,9 +42,23 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The name of `nodes` of this server side by side.
+    pub fn cluster_name(self) -> &'static str {
+        match self {
+            Kind::Chat | Kind::ChatPg => "chat (2 nodes, PostgreSQL, Redis)",
+            Kind::Sio => "Socket.IO (2 nodes, Redis adapter)",
+            Kind::Bare | Kind::Ws => self.name(),
+        }
+    }
+
+    pub fn is_chat(self) -> bool {
+        matches!(self, Kind::Chat | Kind::ChatPg)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Chat => "chat (SQLite)",
+            Kind::ChatPg => "chat (PostgreSQL)",
             Kind::Bare => "bare Rust broadcast",
             Kind::Ws => "Node ws",
             Kind::Sio => "Socket.IO",
@@ -54,9 +74,7 @@ pub struct Setup {
 
 pub struct Server {
     pub kind: Kind,
-    pub addr: SocketAddr,
-    pub pid: u32,
-    child: Child,
+    nodes: Vec<(SocketAddr, Child)>,
     _dir: tempfile::TempDir,
     /// Per user, the session cookie (the product only).
     cookies: Vec<String>,
@@ -64,19 +82,28 @@ pub struct Server {
     pub room_ids: Vec<i64>,
 }
 
-/// Where the product's binary and the Node peers are.
+/// Where the product's binary and the Node peers are, and the services the
+/// product's PostgreSQL and cluster runs use (a database is created per run).
 pub struct Paths {
     pub chat_bin: PathBuf,
     pub node_dir: PathBuf,
     pub server_cores: String,
+    pub postgres: Option<String>,
+    pub redis: Option<String>,
 }
 
 impl Server {
     /// Starts a server on a free port (again on another, should the port be taken meanwhile).
     pub async fn start(kind: Kind, setup: &Setup, paths: &Paths) -> anyhow::Result<Self> {
+        Self::start_nodes(kind, setup, paths, 1).await
+    }
+
+    /// Starts `nodes` nodes of a server sharing their state (the product on
+    /// PostgreSQL and Redis, Socket.IO with its Redis adapter).
+    pub async fn start_nodes(kind: Kind, setup: &Setup, paths: &Paths, nodes: usize) -> anyhow::Result<Self> {
         let mut tries = 0;
         loop {
-            match Self::start_once(kind, setup, paths).await {
+            match Self::start_once(kind, setup, paths, nodes).await {
                 Err(e) if tries < 2 => {
                     tries += 1;
                     tracing::warn!(peer = kind.name(), error = %e, "start failed; trying another port");
@@ -86,81 +113,138 @@ impl Server {
         }
     }
 
-    async fn start_once(kind: Kind, setup: &Setup, paths: &Paths) -> anyhow::Result<Self> {
+    async fn start_once(kind: Kind, setup: &Setup, paths: &Paths, nodes: usize) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let port = free_port()?;
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
         let mut cookies = Vec::new();
         let mut room_ids: Vec<i64> = (0..setup.rooms.len() as i64).collect();
-        let mut cmd = Command::new("taskset");
-        cmd.args(["-c", &paths.server_cores]);
-        match kind {
-            Kind::Chat => {
-                let url = format!("sqlite://{}/chat.db", dir.path().display());
-                (cookies, room_ids) = seed(&url, setup).await?;
-                cmd.arg(&paths.chat_bin)
-                    .env("DATABASE_URL", &url)
-                    .env("CHAT_BIND", addr.to_string())
-                    .env("CHAT_LOG", "warn")
-                    .env("CHAT_SEND_RATE", "1000000")
-                    .env("CHAT_SEND_BURST", "1000000")
-                    .env("CHAT_MAX_ROOM_MEMBERS", "100000")
-                    .env("LEPTOS_SITE_ROOT", dir.path());
-            }
-            Kind::Bare => {
-                cmd.arg(std::env::current_exe()?)
-                    .args(["bare", "--port", &port.to_string()]);
-            }
-            Kind::Ws | Kind::Sio => {
-                let script = if kind == Kind::Ws {
-                    "ws-server.js"
-                } else {
-                    "sio-server.js"
-                };
-                cmd.arg("node")
-                    .arg(paths.node_dir.join(script))
-                    .env("PORT", port.to_string());
-            }
+        // What every node of this server gets in its environment.
+        let mut env: Vec<(&str, String)> = Vec::new();
+        if nodes > 1 || kind == Kind::ChatPg {
+            anyhow::ensure!(
+                kind != Kind::Bare && kind != Kind::Ws,
+                "{} has no cluster mode",
+                kind.name()
+            );
         }
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("start {}", kind.name()))?;
-        let pid = child.id();
+        if nodes > 1 {
+            let redis = paths.redis.clone().context("a cluster run needs --redis-url")?;
+            env.push(("REDIS_URL", redis));
+            env.push(("CHAT_REDIS_PREFIX", format!("b{:x}", rand::random::<u64>())));
+        }
+        if kind.is_chat() {
+            let url = if kind == Kind::ChatPg || nodes > 1 {
+                let admin = paths
+                    .postgres
+                    .as_deref()
+                    .context("this run needs --postgres-url")?;
+                fresh_database(admin).await?
+            } else {
+                format!("sqlite://{}/chat.db", dir.path().display())
+            };
+            (cookies, room_ids) = seed(&url, setup).await?;
+            env.extend([
+                ("DATABASE_URL", url),
+                ("CHAT_LOG", "warn".into()),
+                ("CHAT_SEND_RATE", "1000000".into()),
+                ("CHAT_SEND_BURST", "1000000".into()),
+                ("CHAT_MAX_ROOM_MEMBERS", "100000".into()),
+                ("LEPTOS_SITE_ROOT", dir.path().display().to_string()),
+            ]);
+        }
         let mut server = Self {
             kind,
-            addr,
-            pid,
-            child,
+            nodes: Vec::new(),
             _dir: dir,
             cookies,
             room_ids,
         };
+        for _ in 0..nodes {
+            let port = free_port()?;
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+            let mut cmd = Command::new("taskset");
+            cmd.args(["-c", &paths.server_cores]);
+            cmd.envs(env.iter().map(|(k, v)| (k, v)));
+            match kind {
+                Kind::Chat | Kind::ChatPg => {
+                    cmd.arg(&paths.chat_bin).env("CHAT_BIND", addr.to_string());
+                }
+                Kind::Bare => {
+                    cmd.arg(std::env::current_exe()?)
+                        .args(["bare", "--port", &port.to_string()]);
+                }
+                Kind::Ws | Kind::Sio => {
+                    let script = if kind == Kind::Ws {
+                        "ws-server.js"
+                    } else {
+                        "sio-server.js"
+                    };
+                    cmd.arg("node")
+                        .arg(paths.node_dir.join(script))
+                        .env("PORT", port.to_string());
+                }
+            }
+            let child = cmd
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .with_context(|| format!("start {}", kind.name()))?;
+            server.nodes.push((addr, child));
+            server.wait_up(addr).await?;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(server)
+    }
+
+    /// Waits until the last node started answers on `addr`.
+    async fn wait_up(&mut self, addr: SocketAddr) -> anyhow::Result<()> {
         for _ in 0..300 {
-            if let Some(status) = server.child.try_wait()? {
-                bail!("{} exited at start: {status}", kind.name());
+            if let Some((_, child)) = self.nodes.last_mut() {
+                if let Some(status) = child.try_wait()? {
+                    bail!("{} exited at start: {status}", self.kind.name());
+                }
             }
             if TcpStream::connect(addr).await.is_ok() {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                return Ok(server);
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        bail!("{} did not come up on {addr}", kind.name())
+        bail!("{} did not come up on {addr}", self.kind.name())
     }
 
-    /// Opens a connection for `user` to `room` (an index of the setup) from `src`,
-    /// ready for traffic (the product's welcome, Socket.IO's handshake done).
-    pub async fn connect(&self, user: usize, room: usize, src: IpAddr) -> anyhow::Result<Socket> {
+    /// The nodes' process ids.
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().map(|(_, c)| c.id()).collect()
+    }
+
+    /// CPU time of all the nodes so far.
+    pub fn cpu(&self) -> Duration {
+        self.pids().into_iter().map(procstat::cpu).sum()
+    }
+
+    /// Resident memory of all the nodes, KiB.
+    pub fn rss_kib(&self) -> u64 {
+        self.pids().into_iter().map(procstat::rss_kib).sum()
+    }
+
+    /// Opens a connection for `user` to `room` (an index of the setup) from
+    /// `src` to node `node`, ready for traffic (the product's welcome,
+    /// Socket.IO's handshake done), with the last handshake frame.
+    pub async fn connect(
+        &self,
+        node: usize,
+        user: usize,
+        room: usize,
+        src: IpAddr,
+    ) -> anyhow::Result<(Socket, String)> {
+        let addr = self.nodes[node % self.nodes.len()].0;
         let path = match self.kind {
-            Kind::Chat => "/ws".to_string(),
+            Kind::Chat | Kind::ChatPg => "/ws".to_string(),
             Kind::Bare | Kind::Ws => format!("/?room={room}"),
             Kind::Sio => format!("/socket.io/?EIO=4&transport=websocket&room={room}"),
         };
-        let mut req = format!("ws://{}{path}", self.addr).into_client_request()?;
-        if self.kind == Kind::Chat {
-            let origin = format!("http://127.0.0.1:{}", self.addr.port());
+        let mut req = format!("ws://{addr}{path}").into_client_request()?;
+        if self.kind.is_chat() {
+            let origin = format!("http://127.0.0.1:{}", addr.port());
             req.headers_mut()
                 .insert("origin", HeaderValue::from_str(&origin)?);
             req.headers_mut()
@@ -168,29 +252,34 @@ impl Server {
         }
         let socket = TcpSocket::new_v4()?;
         socket.bind(SocketAddr::new(src, 0))?;
-        let stream = socket.connect(self.addr).await?;
+        let stream = socket.connect(addr).await?;
         stream.set_nodelay(true)?;
         let config = WebSocketConfig::default().read_buffer_size(4096);
         let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, stream, Some(config)).await?;
-        match self.kind {
-            Kind::Chat => {
+        let last = match self.kind {
+            Kind::Chat | Kind::ChatPg => {
                 ws.send(Message::text(r#"{"t":"hello"}"#)).await?;
-                wait_for(&mut ws, |t| t.contains(r#""t":"welcome""#)).await?;
+                wait_for(&mut ws, |t| t.contains(r#""t":"welcome""#)).await?
             }
             Kind::Sio => {
                 wait_for(&mut ws, |t| t.starts_with('0')).await?;
                 ws.send(Message::text("40")).await?;
-                wait_for(&mut ws, |t| t.starts_with("40")).await?;
+                wait_for(&mut ws, |t| t.starts_with("40")).await?
             }
-            Kind::Bare | Kind::Ws => {}
-        }
-        Ok(ws)
+            Kind::Bare | Kind::Ws => String::new(),
+        };
+        Ok((ws, last))
+    }
+
+    /// The product's id of room `room` (an index of the setup).
+    pub fn room_id(&self, room: usize) -> i64 {
+        self.room_ids[room]
     }
 
     /// The frame that sends `body` to `room` (an index of the setup); `n` makes the product's cid.
     pub fn send_frame(&self, room: usize, body: &str, n: u64) -> String {
         match self.kind {
-            Kind::Chat => format!(
+            Kind::Chat | Kind::ChatPg => format!(
                 r#"{{"t":"send","room":{},"cid":"{}","body":"{body}"}}"#,
                 self.room_ids[room],
                 uuid::Uuid::from_u64_pair(0xbe9c, n)
@@ -201,8 +290,10 @@ impl Server {
     }
 
     pub fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for (_, child) in &mut self.nodes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -224,10 +315,11 @@ pub fn body(sent_us: u64, n: u64, len: usize) -> String {
     b
 }
 
-async fn wait_for(ws: &mut Socket, done: impl Fn(&str) -> bool) -> anyhow::Result<()> {
+/// Reads until a text frame `done` accepts, and returns it.
+async fn wait_for(ws: &mut Socket, done: impl Fn(&str) -> bool) -> anyhow::Result<String> {
     loop {
         match tokio::time::timeout(Duration::from_secs(20), ws.next()).await {
-            Ok(Some(Ok(Message::Text(t)))) if done(&t) => return Ok(()),
+            Ok(Some(Ok(Message::Text(t)))) if done(&t) => return Ok(t.to_string()),
             Ok(Some(Ok(_))) => continue,
             Ok(Some(Err(e))) => return Err(e.into()),
             Ok(None) => bail!("closed during the handshake"),
@@ -262,6 +354,20 @@ async fn seed(url: &str, setup: &Setup) -> anyhow::Result<(Vec<String>, Vec<i64>
         );
     }
     Ok((cookies, ids))
+}
+
+/// A new database on the PostgreSQL server of `admin` (a URL whose role may create databases).
+async fn fresh_database(admin: &str) -> anyhow::Result<String> {
+    use sqlx::{Connection, Executor};
+    let name = format!("bench_{:016x}", rand::random::<u64>());
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .context("connect to --postgres-url")?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    let (base, _) = admin
+        .rsplit_once('/')
+        .context("a PostgreSQL URL names a database")?;
+    Ok(format!("{base}/{name}"))
 }
 
 fn now_ms() -> i64 {

@@ -6,8 +6,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::durable::Durable;
 use crate::load::{Fanout, Idle};
 use crate::peer::Kind;
+use crate::reconnect::Reconnect;
 use crate::RunArgs;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -31,6 +33,14 @@ pub struct Plan {
     /// W3: rooms (of one sender and 9 receivers), messages/s steps in all.
     pub rooms: usize,
     pub room_rates: Vec<u64>,
+    /// W4: messages/s steps into the room of `receivers` spread over two nodes.
+    pub cluster_rates: Vec<u64>,
+    /// W5: clients coming back at once, messages each room got meanwhile.
+    pub reconnecting: usize,
+    pub missed: u64,
+    /// W6: connections, sends in flight on each.
+    pub durable_senders: usize,
+    pub durable_window: usize,
 }
 
 /// The fan-out workloads.
@@ -40,6 +50,8 @@ pub enum Workload {
     W2,
     /// Many rooms of ten.
     W3,
+    /// One room over two nodes.
+    W4,
 }
 
 impl Mode {
@@ -53,6 +65,11 @@ impl Mode {
                 secs: 2,
                 rooms: 5,
                 room_rates: vec![20],
+                cluster_rates: vec![10],
+                reconnecting: 100,
+                missed: 5,
+                durable_senders: 4,
+                durable_window: 8,
             },
             Mode::Quick => Plan {
                 rounds: 1,
@@ -62,6 +79,11 @@ impl Mode {
                 secs: 5,
                 rooms: 1_000,
                 room_rates: vec![2_000],
+                cluster_rates: vec![30],
+                reconnecting: 10_000,
+                missed: 10,
+                durable_senders: 50,
+                durable_window: 20,
             },
             Mode::Full => Plan {
                 rounds: 2,
@@ -71,6 +93,11 @@ impl Mode {
                 secs: 10,
                 rooms: 1_000,
                 room_rates: vec![2_000, 6_000],
+                cluster_rates: vec![30, 60],
+                reconnecting: 10_000,
+                missed: 50,
+                durable_senders: 100,
+                durable_window: 32,
             },
         }
     }
@@ -88,6 +115,8 @@ pub struct Results {
     pub idle: BTreeMap<Kind, Vec<Idle>>,
     #[serde(serialize_with = "pairs")]
     pub fanout: BTreeMap<(Workload, Kind, u64), Vec<Fanout>>,
+    pub reconnect: Vec<Reconnect>,
+    pub durable: BTreeMap<Kind, Vec<Durable>>,
     failures: Vec<String>,
 }
 
@@ -107,6 +136,8 @@ impl Results {
             machine: machine(),
             idle: BTreeMap::new(),
             fanout: BTreeMap::new(),
+            reconnect: Vec::new(),
+            durable: BTreeMap::new(),
             failures: Vec::new(),
         }
     }
@@ -173,6 +204,9 @@ impl Results {
                 };
             }
         }
+        self.cluster_rows(&mut t, peers, plan);
+        self.reconnect_rows(&mut t, plan);
+        self.durable_rows(&mut t, plan);
         for w in warnings {
             let _ = writeln!(t, "warning: {w}");
         }
@@ -236,6 +270,111 @@ impl Results {
         }
     }
 
+    /// W4: same-node against cross-node latency, per peer with a cluster mode.
+    fn cluster_rows(&self, t: &mut String, peers: &[Kind], plan: &Plan) {
+        let _ = writeln!(
+            t,
+            "\nW4 one room of {} receivers over two nodes (half on the sender's node), one sender ({} s per load)",
+            plan.receivers, plan.secs
+        );
+        let _ = writeln!(
+            t,
+            "| server | msgs/s | deliveries/s | same-node p50 / p99 ms | cross-node p50 / p99 ms | cross ÷ same p99 | lost | dup | server CPU µs/delivery (both nodes) |"
+        );
+        let _ = writeln!(t, "|---|---|---|---|---|---|---|---|---|");
+        for &rate in &plan.cluster_rates {
+            for &k in peers {
+                let Some(f) = self.fanout.get(&(Workload::W4, k, rate)).and_then(|r| pick(r)) else {
+                    continue;
+                };
+                let (Some(same), Some(cross)) = (&f.same_node, &f.cross_node) else {
+                    continue;
+                };
+                let _ = writeln!(
+                    t,
+                    "| {} | {} | {} | {:.1} / {:.1} | {:.1} / {:.1} | {} | {} | {} | {:.2} |",
+                    k.cluster_name(),
+                    f.msgs_per_sec,
+                    f.offered_deliveries_per_sec,
+                    same.p50_ms,
+                    same.p99_ms,
+                    cross.p50_ms,
+                    cross.p99_ms,
+                    ratio(cross.p99_ms, Some(same.p99_ms)),
+                    f.lost,
+                    f.duplicated,
+                    f.server_cpu_us_per_delivery,
+                );
+            }
+        }
+    }
+
+    /// W5: the reconnect storm (the product only: the peers keep no history).
+    fn reconnect_rows(&self, t: &mut String, plan: &Plan) {
+        let _ = writeln!(
+            t,
+            "\nW5 {} clients (rooms of 10) come back at once and sync the {} messages each room got while they were away (chat only: the peers keep no history)",
+            plan.reconnecting, plan.missed
+        );
+        let _ = writeln!(
+            t,
+            "| server | all resynced s | per client p50 / p99 s | gaps | gave up | connect retries | server CPU s | RSS MiB |"
+        );
+        let _ = writeln!(t, "|---|---|---|---|---|---|---|---|");
+        let mut runs: Vec<&Reconnect> = self.reconnect.iter().collect();
+        runs.sort_by(|a, b| a.all_resynced_ms.total_cmp(&b.all_resynced_ms));
+        if let Some(r) = runs.get(runs.len() / 2) {
+            let _ = writeln!(
+                t,
+                "| {} | {:.2} | {:.2} / {:.2} | {} | {} | {} | {:.1} | {:.0} |",
+                Kind::Chat.name(),
+                r.all_resynced_ms / 1000.0,
+                r.resynced.p50_ms / 1000.0,
+                r.resynced.p99_ms / 1000.0,
+                r.gaps,
+                r.unfinished,
+                r.retries,
+                r.server_cpu_s,
+                r.server_rss_kib as f64 / 1024.0
+            );
+        }
+    }
+
+    /// W6: durable acked messages a second, per backend.
+    fn durable_rows(&self, t: &mut String, plan: &Plan) {
+        let _ = writeln!(
+            t,
+            "\nW6 durable writes: {} connections (a room each) keep {} sends in flight; acked messages/s with fsync on (chat only: the peers store nothing)",
+            plan.durable_senders, plan.durable_window
+        );
+        let _ = writeln!(
+            t,
+            "| server | acked msgs/s | ack p50 / p99 / max ms | errors | unanswered | seq breaks | server CPU µs/message | server CPU % |"
+        );
+        let _ = writeln!(t, "|---|---|---|---|---|---|---|---|");
+        for (k, runs) in &self.durable {
+            let mut runs: Vec<&Durable> = runs.iter().collect();
+            runs.sort_by(|a, b| a.acked_per_sec.total_cmp(&b.acked_per_sec));
+            let Some(d) = runs.get(runs.len() / 2) else {
+                continue;
+            };
+            let _ = writeln!(
+                t,
+                "| {} | {:.0} | {:.1} / {:.1} / {:.1} | {} | {} | {} | {:.1} | {:.0} |",
+                k.name(),
+                d.acked_per_sec,
+                d.ack.p50_ms,
+                d.ack.p99_ms,
+                d.ack.max_ms,
+                d.errors,
+                d.unanswered,
+                d.seq_breaks,
+                d.server_cpu_us_per_message,
+                d.server_cpu_percent
+            );
+        }
+    }
+
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         if self.mode == Mode::Smoke {
             return Ok(());
@@ -258,6 +397,12 @@ impl Results {
                 .values()
                 .flatten()
                 .all(|f| f.lost == 0 && f.duplicated == 0)
+            && self.reconnect.iter().all(|r| r.gaps == 0 && r.unfinished == 0)
+            && self
+                .durable
+                .values()
+                .flatten()
+                .all(|d| d.errors == 0 && d.unanswered == 0 && d.seq_breaks == 0)
     }
 }
 

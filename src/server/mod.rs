@@ -127,6 +127,13 @@ pub async fn run(
         draining.send_replace(true);
     };
     let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Frames are small and written in batches already: Nagle's algorithm
+    // would only hold them back (up to a delayed-ACK timeout, 40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app).with_graceful_shutdown(stop).await?;
     // Upgraded connections are not HTTP requests any more: wait for them.
     let deadline =

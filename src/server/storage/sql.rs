@@ -135,8 +135,52 @@ pub(super) fn direct_key(a: i64, b: i64) -> String {
     format!("{}:{}", a.min(b), a.max(b))
 }
 
+/// Messages per `INSERT` (7 parameters each, well within both databases' limits).
+pub(super) const INSERT_CHUNK: usize = 200;
+
+/// `$first, $first+1, …`: `n` placeholders.
+pub(super) fn params(n: usize, first: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, $2), ($3, $4), …`: `rows` rows of `cols` placeholders, for a `VALUES`
+/// list (whose columns both databases call `column1`, `column2`, …).
+pub(super) fn values(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", params(cols, 1 + r * cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The messages already stored for `n` (sender, cid) pairs. The pairs come
+/// first (`CROSS JOIN` keeps SQLite from reordering), each looked up in the
+/// unique (sender, cid) index.
+pub(super) fn dedup_query(n: usize) -> String {
+    format!(
+        "SELECT m.room_id, m.seq, m.id, m.sender_id, u.display_name, m.body, m.created_at, m.client_msg_id
+           FROM (VALUES {}) AS v CROSS JOIN messages m JOIN users u ON u.id = m.sender_id
+          WHERE m.sender_id = v.column1 AND m.client_msg_id = v.column2",
+        values(n, 2)
+    )
+}
+
+/// Which of `n` (room, user) pairs are memberships.
+pub(super) fn membership_query(n: usize) -> String {
+    format!(
+        "SELECT mb.room_id, mb.user_id FROM (VALUES {}) AS v CROSS JOIN members mb
+          WHERE mb.room_id = v.column1 AND mb.user_id = v.column2",
+        values(n, 2)
+    )
+}
+
+/// `impl_store!(Type, "backend", "row lock clause")`: the lock clause ends
+/// the `SELECT` that locks a batch's rooms (`FOR UPDATE` in PostgreSQL;
+/// SQLite has one writer and no such clause).
 macro_rules! impl_store {
-    ($store:ty, $backend:literal) => {
+    ($store:ty, $backend:literal, $lock:literal) => {
         #[async_trait::async_trait]
         impl $crate::server::storage::Store for $store {
             fn backend(&self) -> &'static str {
@@ -394,86 +438,129 @@ macro_rules! impl_store {
             }
 
             async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
+                use std::collections::{BTreeSet, HashMap, HashSet};
+                // A batch costs a fixed handful of statements, however many
+                // messages it holds: that is what makes group commit pay.
                 let mut tx = self.write.begin().await?;
-                // Lock the batch's rooms in id order first: sends to one room
-                // from several nodes queue here, and the dedup read below sees
-                // whatever committed before us.
-                let rooms: std::collections::BTreeSet<RoomId> = batch.iter().map(|m| m.room).collect();
-                for room in rooms {
-                    sqlx::query("UPDATE rooms SET head_seq = head_seq WHERE id = $1")
-                        .bind(room)
-                        .execute(&mut *tx)
-                        .await?;
+                // Lock the batch's rooms in id order and read their heads:
+                // sends to one room from several nodes queue here, and the
+                // dedup read below sees whatever committed before us.
+                let rooms: Vec<RoomId> = batch.iter().map(|m| m.room).collect::<BTreeSet<_>>().into_iter().collect();
+                let q = format!(
+                    "SELECT id, head_seq FROM rooms WHERE id IN ({}) ORDER BY id {}",
+                    sql::params(rooms.len(), 1),
+                    $lock
+                );
+                let mut heads: HashMap<RoomId, Seq> =
+                    rooms.iter().fold(sqlx::query_as(&q), |q, r| q.bind(*r)).fetch_all(&mut *tx).await?.into_iter().collect();
+
+                let q = sql::dedup_query(batch.len());
+                let earlier: Vec<sql::MessageRow> = batch
+                    .iter()
+                    .fold(sqlx::query_as(&q), |q, m| q.bind(m.sender).bind(m.cid.as_bytes().as_slice()))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut sent: HashMap<(UserId, uuid::Uuid), Message> = HashMap::new();
+                for row in earlier {
+                    let m = sql::message(row)?;
+                    sent.insert((m.sender, m.cid), m);
                 }
-                let dedup = format!("{} WHERE m.sender_id = $1 AND m.client_msg_id = $2", sql::MESSAGE_SELECT);
+
+                let q = sql::membership_query(batch.len());
+                let members: HashSet<(RoomId, UserId)> = batch
+                    .iter()
+                    .fold(sqlx::query_as(&q), |q, m| q.bind(m.room).bind(m.sender))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+
+                // Seqs in batch order; a cid twice in one batch is stored once.
                 let mut out = Vec::with_capacity(batch.len());
+                let mut new = Vec::new();
                 for m in batch {
-                    let earlier: Option<sql::MessageRow> = sqlx::query_as(&dedup)
-                        .bind(m.sender)
-                        .bind(m.cid.as_bytes().as_slice())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if let Some(row) = earlier {
-                        out.push(Appended::Duplicate(sql::message(row)?));
+                    if let Some(original) = sent.get(&(m.sender, m.cid)) {
+                        out.push(Appended::Duplicate(original.clone()));
                         continue;
                     }
-                    let member: Option<(i64,)> =
-                        sqlx::query_as("SELECT user_id FROM members WHERE room_id = $1 AND user_id = $2")
-                            .bind(m.room)
-                            .bind(m.sender)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    if member.is_none() {
-                        let room: Option<(i64,)> = sqlx::query_as("SELECT id FROM rooms WHERE id = $1")
-                            .bind(m.room)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        out.push(if room.is_some() { Appended::NotMember } else { Appended::NoSuchRoom });
+                    let Some(head) = heads.get_mut(&m.room) else {
+                        out.push(Appended::NoSuchRoom);
+                        continue;
+                    };
+                    if !members.contains(&(m.room, m.sender)) {
+                        out.push(Appended::NotMember);
                         continue;
                     }
-                    let (seq,): (i64,) = sqlx::query_as(
-                        "UPDATE rooms SET head_seq = head_seq + 1, last_activity = $2 WHERE id = $1
-                         RETURNING head_seq",
-                    )
-                    .bind(m.room)
-                    .bind(m.ts)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "INSERT INTO messages (room_id, seq, id, sender_id, client_msg_id, body, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(m.room)
-                    .bind(seq)
-                    .bind(m.id.as_bytes().as_slice())
-                    .bind(m.sender)
-                    .bind(m.cid.as_bytes().as_slice())
-                    .bind(&m.body)
-                    .bind(m.ts)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "UPDATE members
-                            SET read_seq = CASE WHEN read_seq < $3 THEN $3 ELSE read_seq END,
-                                delivered_seq = CASE WHEN delivered_seq < $3 THEN $3 ELSE delivered_seq END
-                          WHERE room_id = $1 AND user_id = $2",
-                    )
-                    .bind(m.room)
-                    .bind(m.sender)
-                    .bind(seq)
-                    .execute(&mut *tx)
-                    .await?;
-                    out.push(Appended::Stored(Message {
+                    *head += 1;
+                    let stored = Message {
                         room: m.room,
-                        seq,
+                        seq: *head,
                         id: m.id,
                         sender: m.sender,
                         from: m.from.clone(),
                         body: m.body.clone(),
                         ts: m.ts,
                         cid: m.cid,
-                    }));
+                    };
+                    sent.insert((m.sender, m.cid), stored.clone());
+                    new.push(stored.clone());
+                    out.push(Appended::Stored(stored));
                 }
+                if new.is_empty() {
+                    tx.commit().await?;
+                    return Ok(out);
+                }
+
+                for chunk in new.chunks(sql::INSERT_CHUNK) {
+                    let q = format!(
+                        "INSERT INTO messages (room_id, seq, id, sender_id, client_msg_id, body, created_at) VALUES {}",
+                        sql::values(chunk.len(), 7)
+                    );
+                    chunk
+                        .iter()
+                        .fold(sqlx::query(&q), |q, m| {
+                            q.bind(m.room)
+                                .bind(m.seq)
+                                .bind(m.id.as_bytes().as_slice())
+                                .bind(m.sender)
+                                .bind(m.cid.as_bytes().as_slice())
+                                .bind(&m.body)
+                                .bind(m.ts)
+                        })
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                // Each room's new head and last activity (its last message's time).
+                let mut rooms_now: HashMap<RoomId, (Seq, i64)> = HashMap::new();
+                // Sending raises the sender's own marks to the message.
+                let mut marks: HashMap<(RoomId, UserId), Seq> = HashMap::new();
+                for m in &new {
+                    rooms_now.insert(m.room, (m.seq, m.ts));
+                    marks.insert((m.room, m.sender), m.seq);
+                }
+                let q = format!(
+                    "UPDATE rooms SET head_seq = v.column2, last_activity = v.column3
+                       FROM (VALUES {}) AS v WHERE rooms.id = v.column1",
+                    sql::values(rooms_now.len(), 3)
+                );
+                rooms_now
+                    .iter()
+                    .fold(sqlx::query(&q), |q, (room, (seq, ts))| q.bind(*room).bind(*seq).bind(*ts))
+                    .execute(&mut *tx)
+                    .await?;
+                let q = format!(
+                    "UPDATE members
+                        SET read_seq = CASE WHEN read_seq < v.column3 THEN v.column3 ELSE read_seq END,
+                            delivered_seq = CASE WHEN delivered_seq < v.column3 THEN v.column3 ELSE delivered_seq END
+                       FROM (VALUES {}) AS v
+                      WHERE members.room_id = v.column1 AND members.user_id = v.column2",
+                    sql::values(marks.len(), 3)
+                );
+                marks
+                    .iter()
+                    .fold(sqlx::query(&q), |q, ((room, user), seq)| q.bind(*room).bind(*user).bind(*seq))
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(out)
             }

@@ -54,4 +54,4 @@ impl SqliteStore {
     }
 }
 
-sql::impl_store!(SqliteStore, "sqlite");
+sql::impl_store!(SqliteStore, "sqlite", "");

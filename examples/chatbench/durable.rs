@@ -1,0 +1,170 @@
+//! W6, durable persistence: how many messages a second the product stores and
+//! acknowledges with fsync on (SQLite `synchronous=FULL`, PostgreSQL's
+//! default `synchronous_commit`). Closed loop: `senders` connections, each in
+//! a room of its own, keep `window` sends in flight, so the figure is the
+//! ceiling of the write path (group commit), and the ack times are those
+//! under that load. Only the product persists, so only it runs here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chat::protocol::ServerFrame;
+use futures::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::load::{connect_all, histogram, Latency};
+use crate::peer::{body, Kind, Paths, Server, Setup, Socket};
+use crate::procstat;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Durable {
+    pub senders: usize,
+    pub window: usize,
+    pub secs: u64,
+    /// Acks received within the run's seconds.
+    pub acked: u64,
+    pub acked_per_sec: f64,
+    pub ack: Latency,
+    /// Sends refused (any `error`), and sends never answered.
+    pub errors: u64,
+    pub unanswered: u64,
+    /// Acks whose seq was not the room's next one (the room has one sender).
+    pub seq_breaks: u64,
+    pub server_cpu_us_per_message: f64,
+    pub server_cpu_percent: f64,
+    pub generator_cpu_percent: f64,
+}
+
+/// What one sender saw.
+#[derive(Default)]
+struct Log {
+    acked: u64,
+    latencies_us: Vec<u64>,
+    errors: u64,
+    unanswered: u64,
+    seq_breaks: u64,
+}
+
+pub async fn durable(
+    kind: Kind,
+    paths: &Paths,
+    senders: usize,
+    window: usize,
+    secs: u64,
+) -> anyhow::Result<Durable> {
+    let setup = Setup {
+        users: senders,
+        rooms: (0..senders).map(|i| vec![i]).collect(),
+    };
+    let server = Arc::new(Server::start(kind, &setup, paths).await?);
+    let sockets = connect_all(&server, senders, |i| i, |i| i, |_| 0).await?;
+    let (cpu0, own0) = (server.cpu(), procstat::cpu(std::process::id()));
+    let t0 = Instant::now();
+    let until = t0 + Duration::from_secs(secs);
+    let tasks: Vec<_> = sockets
+        .into_iter()
+        .enumerate()
+        .map(|(i, ws)| tokio::spawn(send_loop(server.clone(), i, ws, window, until)))
+        .collect();
+    let mut logs = Vec::new();
+    for t in tasks {
+        logs.push(t.await??);
+    }
+    // CPU while sending (the last window's acks are in, not counted as throughput).
+    let elapsed = t0.elapsed().as_secs_f64();
+    let cpu = (server.cpu() - cpu0).as_secs_f64();
+    let own = (procstat::cpu(std::process::id()) - own0).as_secs_f64();
+    let server = Arc::into_inner(server).expect("no other holder");
+    server.stop();
+
+    let mut hist = histogram();
+    let mut sum = Log::default();
+    let mut stored = 0;
+    for log in &logs {
+        for &l in &log.latencies_us {
+            hist.saturating_record(l.max(1));
+        }
+        stored += log.latencies_us.len() as u64;
+        sum.acked += log.acked;
+        sum.errors += log.errors;
+        sum.unanswered += log.unanswered;
+        sum.seq_breaks += log.seq_breaks;
+    }
+    Ok(Durable {
+        senders,
+        window,
+        secs,
+        acked: sum.acked,
+        acked_per_sec: sum.acked as f64 / secs as f64,
+        ack: Latency::of(&hist),
+        errors: sum.errors,
+        unanswered: sum.unanswered,
+        seq_breaks: sum.seq_breaks,
+        server_cpu_us_per_message: cpu * 1e6 / stored.max(1) as f64,
+        server_cpu_percent: 100.0 * cpu / elapsed,
+        generator_cpu_percent: 100.0 * own / elapsed,
+    })
+}
+
+/// Keeps `window` sends in flight until `until`, then waits for the answers.
+async fn send_loop(
+    server: Arc<Server>,
+    room: usize,
+    ws: Socket,
+    window: usize,
+    until: Instant,
+) -> anyhow::Result<Log> {
+    let (mut sink, mut stream) = ws.split();
+    let mut log = Log::default();
+    let mut in_flight: HashMap<uuid::Uuid, Instant> = HashMap::new();
+    let mut n = 0u64;
+    let mut last_seq = 0;
+    loop {
+        while in_flight.len() < window && Instant::now() < until {
+            let number = ((room as u64) << 32) | n;
+            n += 1;
+            let frame = server.send_frame(room, &body(0, number, 100), number);
+            in_flight.insert(uuid::Uuid::from_u64_pair(0xbe9c, number), Instant::now());
+            sink.send(Message::text(frame)).await?;
+        }
+        if in_flight.is_empty() {
+            break;
+        }
+        let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(Duration::from_secs(20), stream.next()).await
+        else {
+            log.unanswered += in_flight.len() as u64;
+            break;
+        };
+        // Only acks and errors matter; the sender's own `msg` echoes are skipped unparsed.
+        if !(text.starts_with(r#"{"t":"ack""#) || text.starts_with(r#"{"t":"error""#)) {
+            continue;
+        }
+        match serde_json::from_str::<ServerFrame>(&text)? {
+            ServerFrame::Ack { cid, seq, .. } => {
+                let Some(sent) = in_flight.remove(&cid) else {
+                    continue;
+                };
+                let now = Instant::now();
+                if now <= until {
+                    log.acked += 1;
+                }
+                log.latencies_us.push(now.duration_since(sent).as_micros() as u64);
+                if seq != last_seq + 1 {
+                    log.seq_breaks += 1;
+                }
+                last_seq = seq;
+            }
+            ServerFrame::Error { cid, .. } => {
+                log.errors += 1;
+                if let Some(cid) = cid {
+                    in_flight.remove(&cid);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(log)
+}
