@@ -14,7 +14,7 @@ use futures::{SinkExt, StreamExt};
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::load::{connect_all, histogram, Latency};
+use crate::load::{connect_all, histogram, settle, Latency};
 use crate::peer::{body, Kind, Paths, Server, Setup, Socket};
 use crate::procstat;
 
@@ -30,8 +30,9 @@ pub struct Durable {
     /// Sends refused (any `error`), and sends never answered.
     pub errors: u64,
     pub unanswered: u64,
-    /// Acks whose seq was not the room's next one (the room has one sender).
-    pub seq_breaks: u64,
+    /// Holes or repeats in a room's acked seqs (each room has one sender, so
+    /// its acks must name 1, 2, 3, … in some order).
+    pub seq_holes: u64,
     pub server_cpu_us_per_message: f64,
     pub server_cpu_percent: f64,
     pub generator_cpu_percent: f64,
@@ -44,7 +45,7 @@ struct Log {
     latencies_us: Vec<u64>,
     errors: u64,
     unanswered: u64,
-    seq_breaks: u64,
+    seqs: Vec<i64>,
 }
 
 pub async fn durable(
@@ -60,6 +61,7 @@ pub async fn durable(
     };
     let server = Arc::new(Server::start(kind, &setup, paths).await?);
     let sockets = connect_all(&server, senders, |i| i, |i| i, |_| 0).await?;
+    settle(&server).await;
     let (cpu0, own0) = (server.cpu(), procstat::cpu(std::process::id()));
     let t0 = Instant::now();
     let until = t0 + Duration::from_secs(secs);
@@ -81,7 +83,7 @@ pub async fn durable(
 
     let mut hist = histogram();
     let mut sum = Log::default();
-    let mut stored = 0;
+    let (mut stored, mut seq_holes) = (0, 0);
     for log in &logs {
         for &l in &log.latencies_us {
             hist.saturating_record(l.max(1));
@@ -90,7 +92,9 @@ pub async fn durable(
         sum.acked += log.acked;
         sum.errors += log.errors;
         sum.unanswered += log.unanswered;
-        sum.seq_breaks += log.seq_breaks;
+        let mut seqs = log.seqs.clone();
+        seqs.sort_unstable();
+        seq_holes += seqs.iter().zip(1..).filter(|(s, n)| **s != *n).count() as u64;
     }
     Ok(Durable {
         senders,
@@ -101,7 +105,7 @@ pub async fn durable(
         ack: Latency::of(&hist),
         errors: sum.errors,
         unanswered: sum.unanswered,
-        seq_breaks: sum.seq_breaks,
+        seq_holes,
         server_cpu_us_per_message: cpu * 1e6 / stored.max(1) as f64,
         server_cpu_percent: 100.0 * cpu / elapsed,
         generator_cpu_percent: 100.0 * own / elapsed,
@@ -120,7 +124,6 @@ async fn send_loop(
     let mut log = Log::default();
     let mut in_flight: HashMap<uuid::Uuid, Instant> = HashMap::new();
     let mut n = 0u64;
-    let mut last_seq = 0;
     loop {
         while in_flight.len() < window && Instant::now() < until {
             let number = ((room as u64) << 32) | n;
@@ -152,10 +155,7 @@ async fn send_loop(
                     log.acked += 1;
                 }
                 log.latencies_us.push(now.duration_since(sent).as_micros() as u64);
-                if seq != last_seq + 1 {
-                    log.seq_breaks += 1;
-                }
-                last_seq = seq;
+                log.seqs.push(seq);
             }
             ServerFrame::Error { cid, .. } => {
                 log.errors += 1;

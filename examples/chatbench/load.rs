@@ -43,6 +43,28 @@ pub(crate) async fn connect_all(
     Ok(out)
 }
 
+/// Waits (up to 30 s) until the server is nearly idle: what connecting set
+/// off (the product tells each newcomer's contacts they are online) is
+/// connection cost, not part of the load measured next.
+pub(crate) async fn settle(server: &Server) {
+    let step = Duration::from_millis(250);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut before = server.cpu();
+    while Instant::now() < deadline {
+        tokio::time::sleep(step).await;
+        let now = server.cpu();
+        // Below 5 % of a core (the clock ticks are 10 ms).
+        if (now - before).as_secs_f64() < 0.05 * step.as_secs_f64() * server.pids().len() as f64 + 0.011 {
+            return;
+        }
+        before = now;
+    }
+    tracing::warn!(
+        peer = server.kind.name(),
+        "the server did not go idle after connecting"
+    );
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Idle {
     pub connections: usize,
@@ -186,7 +208,8 @@ pub async fn fanout(kind: Kind, paths: &Paths, shape: Shape, rate: u64, secs: u6
             while let Some(Ok(_)) = echoes.next().await {}
         }));
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    settle(&server).await;
+    tracing::info!(messages = total, pids = ?server.pids(), "connected; sending");
 
     let (server_cpu0, own_cpu0, t0) = (server.cpu(), procstat::cpu(std::process::id()), Instant::now());
     let start = Instant::now() + Duration::from_millis(10);

@@ -51,7 +51,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "quick")]
     pub mode: report::Mode,
     /// The servers, in the order of the first round.
-    #[arg(long, value_enum, value_delimiter = ',', default_values = ["chat", "bare", "ws", "sio"])]
+    #[arg(long, value_enum, value_delimiter = ',', env = "BENCH_PEERS", default_values = ["chat", "bare", "ws", "sio"])]
     pub peers: Vec<Kind>,
     /// The product's server binary (a release build).
     #[arg(long, env = "CHAT_BIN")]
@@ -62,6 +62,10 @@ pub struct RunArgs {
     /// The cores the servers run on (taskset -c).
     #[arg(long, default_value = "0")]
     pub server_cores: String,
+    /// The workloads to run (all by default).
+    #[arg(long, value_enum, value_delimiter = ',', env = "BENCH_WORKLOADS",
+          default_values = ["w1", "w2", "w3", "w4", "w5", "w6"])]
+    pub workloads: Vec<Workload>,
     /// Where the JSON results go (none in smoke mode).
     #[arg(long, default_value = "bench/results")]
     pub out: PathBuf,
@@ -100,10 +104,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         let turn = round % order.len().max(1);
         order.rotate_left(turn);
         for &kind in &order {
-            tracing::info!(peer = kind.name(), round, "W1 idle connections");
-            match load::idle(kind, &paths, plan.idle).await {
-                Ok(r) => results.idle.entry(kind).or_default().push(r),
-                Err(e) => results.failed(kind, "W1", e),
+            if args.workloads.contains(&Workload::W1) {
+                tracing::info!(peer = kind.name(), round, "W1 idle connections");
+                match load::idle(kind, &paths, plan.idle).await {
+                    Ok(r) => results.idle.entry(kind).or_default().push(r),
+                    Err(e) => results.failed(kind, "W1", e),
+                }
             }
             let one = |rooms, receivers, nodes| Shape {
                 rooms,
@@ -125,7 +131,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 .iter()
                 .filter(|_| clustered)
                 .map(|&r| (Workload::W4, one(1, plan.receivers, 2), r));
-            for (w, shape, rate) in loads.chain(room_loads).chain(cluster_loads) {
+            let fanouts = loads.chain(room_loads).chain(cluster_loads);
+            for (w, shape, rate) in fanouts.filter(|(w, ..)| args.workloads.contains(w)) {
                 tracing::info!(peer = kind.name(), round, rate, "{w:?} fan-out");
                 match load::fanout(kind, &paths, shape, rate, plan.secs).await {
                     Ok(r) => results.fanout.entry((w, kind, rate)).or_default().push(r),
@@ -134,12 +141,17 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             }
         }
         // The product alone: the reconnect storm, and durable writes on both backends.
-        if args.peers.contains(&Kind::Chat) {
+        if !args.peers.contains(&Kind::Chat) {
+            continue;
+        }
+        if args.workloads.contains(&Workload::W5) {
             tracing::info!(round, clients = plan.reconnecting, "W5 reconnect storm");
             match reconnect::reconnect(&paths, plan.reconnecting, plan.missed).await {
                 Ok(r) => results.reconnect.push(r),
                 Err(e) => results.failed(Kind::Chat, "W5", e),
             }
+        }
+        if args.workloads.contains(&Workload::W6) {
             for kind in [Kind::Chat, Kind::ChatPg] {
                 tracing::info!(peer = kind.name(), round, "W6 durable writes");
                 match durable::durable(kind, &paths, plan.durable_senders, plan.durable_window, plan.secs)

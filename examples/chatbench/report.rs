@@ -43,15 +43,21 @@ pub struct Plan {
     pub durable_window: usize,
 }
 
-/// The fan-out workloads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// The workloads (W2–W4 are the fan-out ones, keyed in `Results::fanout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 pub enum Workload {
+    /// Idle connections.
+    W1,
     /// One big room.
     W2,
     /// Many rooms of ten.
     W3,
     /// One room over two nodes.
     W4,
+    /// A reconnect storm.
+    W5,
+    /// Durable writes.
+    W6,
 }
 
 impl Mode {
@@ -349,7 +355,7 @@ impl Results {
         );
         let _ = writeln!(
             t,
-            "| server | acked msgs/s | ack p50 / p99 / max ms | errors | unanswered | seq breaks | server CPU µs/message | server CPU % |"
+            "| server | acked msgs/s | ack p50 / p99 / max ms | errors | unanswered | seq holes | server CPU µs/message | server CPU % |"
         );
         let _ = writeln!(t, "|---|---|---|---|---|---|---|---|");
         for (k, runs) in &self.durable {
@@ -368,7 +374,7 @@ impl Results {
                 d.ack.max_ms,
                 d.errors,
                 d.unanswered,
-                d.seq_breaks,
+                d.seq_holes,
                 d.server_cpu_us_per_message,
                 d.server_cpu_percent
             );
@@ -402,7 +408,7 @@ impl Results {
                 .durable
                 .values()
                 .flatten()
-                .all(|d| d.errors == 0 && d.unanswered == 0 && d.seq_breaks == 0)
+                .all(|d| d.errors == 0 && d.unanswered == 0 && d.seq_holes == 0)
     }
 }
 

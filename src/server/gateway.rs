@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::{
     extract::{
-        ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade},
+        ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade},
         State,
     },
     http::{header, HeaderMap, StatusCode},
@@ -19,7 +19,7 @@ use axum::{
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
 
-use super::hub::{encode, Conn};
+use super::hub::{encode, Conn, Registration};
 use super::limits::Bucket;
 use super::storage::{Access, StoreError};
 use super::typing::Typing;
@@ -31,6 +31,10 @@ use crate::protocol::{ClientFrame, ErrorCode, Message, Seq, ServerFrame, PAGE_DE
 const SENDS_IN_FLIGHT: usize = 64;
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// Frames already queued for a connection go out in one write (one system
+/// call), up to this many frames or bytes.
+const WRITE_BATCH_FRAMES: usize = 64;
+const WRITE_BATCH_BYTES: usize = 16 * 1024;
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, headers: HeaderMap) -> Response {
     let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
@@ -67,7 +71,8 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, header
     ws.max_message_size(transport_max)
         .max_frame_size(transport_max)
         .read_buffer_size(4096)
-        .write_buffer_size(0)
+        // Frames queue here until a flush (see `serve`) or this many bytes.
+        .write_buffer_size(WRITE_BATCH_BYTES)
         .on_upgrade(move |socket: WebSocket| serve(socket, state, user))
 }
 
@@ -102,14 +107,7 @@ where
     loop {
         let out = tokio::select! {
             live = reg.rx.recv() => match live {
-                Some(bytes) if reg.conn.take_lagging() => {
-                    // Frames were dropped for this slow connection: clear the
-                    // queue and have the client fetch what it missed.
-                    while reg.rx.try_recv().is_ok() {}
-                    state.hub.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
-                    encode(&ServerFrame::Resync { room: None }).map(WsMessage::Text).unwrap_or(WsMessage::Text(bytes))
-                }
-                Some(bytes) => WsMessage::Text(bytes),
+                Some(bytes) => live_frame(&state, &mut reg, bytes),
                 None => break,
             },
             reply = reply_rx.recv() => match reply.as_deref().and_then(encode) {
@@ -143,12 +141,45 @@ where
                 WsMessage::Ping(Default::default())
             }
         };
-        if sink.send(out).await.is_err() {
+        // Whatever else is queued already goes out in the same write.
+        if sink.feed(out).await.is_err() {
+            break;
+        }
+        let mut fed = 1;
+        while fed < WRITE_BATCH_FRAMES {
+            let next = if let Ok(frame) = reply_rx.try_recv() {
+                encode(&frame).map(WsMessage::Text)
+            } else if let Ok(bytes) = reg.rx.try_recv() {
+                Some(live_frame(&state, &mut reg, bytes))
+            } else {
+                break;
+            };
+            if let Some(out) = next {
+                if sink.feed(out).await.is_err() {
+                    break;
+                }
+            }
+            fed += 1;
+        }
+        if sink.flush().await.is_err() {
             break;
         }
     }
     reader.abort();
     tracing::debug!(user = user.id, "disconnected");
+}
+
+/// A live frame, or `resync` if frames were dropped for this slow connection
+/// (then its queue is cleared and the client fetches what it missed).
+fn live_frame(state: &AppState, reg: &mut Registration, bytes: Utf8Bytes) -> WsMessage {
+    if !reg.conn.take_lagging() {
+        return WsMessage::Text(bytes);
+    }
+    while reg.rx.try_recv().is_ok() {}
+    state.hub.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
+    encode(&ServerFrame::Resync { room: None })
+        .map(WsMessage::Text)
+        .unwrap_or(WsMessage::Text(bytes))
 }
 
 async fn read_loop<R>(
