@@ -98,41 +98,48 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let plan = args.mode.plan();
     let mut results = report::Results::new(&args, &plan);
+    let one = |rooms, receivers, nodes| Shape {
+        rooms,
+        receivers,
+        nodes,
+    };
+    let fanouts: Vec<(Workload, Shape, u64)> = (plan
+        .rates
+        .iter()
+        .map(|&r| (Workload::W2, one(1, plan.receivers, 1), r)))
+    .chain(
+        plan.room_rates
+            .iter()
+            .map(|&r| (Workload::W3, one(plan.rooms, 9, 1), r)),
+    )
+    .chain(
+        plan.cluster_rates
+            .iter()
+            .map(|&r| (Workload::W4, one(1, plan.receivers, 2), r)),
+    )
+    .filter(|(w, ..)| args.workloads.contains(w))
+    .collect();
     for round in 0..plan.rounds {
-        // Interleaved: each round starts with the next server.
+        // Interleaved: the servers take turns at each load, and each round
+        // starts with the next server, so drift on the machine hits all alike.
         let mut order = args.peers.clone();
         let turn = round % order.len().max(1);
         order.rotate_left(turn);
-        for &kind in &order {
-            if args.workloads.contains(&Workload::W1) {
+        if args.workloads.contains(&Workload::W1) {
+            for &kind in &order {
                 tracing::info!(peer = kind.name(), round, "W1 idle connections");
                 match load::idle(kind, &paths, plan.idle).await {
                     Ok(r) => results.idle.entry(kind).or_default().push(r),
                     Err(e) => results.failed(kind, "W1", e),
                 }
             }
-            let one = |rooms, receivers, nodes| Shape {
-                rooms,
-                receivers,
-                nodes,
-            };
-            let loads = plan
-                .rates
-                .iter()
-                .map(|&r| (Workload::W2, one(1, plan.receivers, 1), r));
-            let room_loads = plan
-                .room_rates
-                .iter()
-                .map(|&r| (Workload::W3, one(plan.rooms, 9, 1), r));
+        }
+        for &(w, shape, rate) in &fanouts {
             // Two nodes: the peers that have a cluster mode.
-            let clustered = matches!(kind, Kind::Chat | Kind::Sio);
-            let cluster_loads = plan
-                .cluster_rates
+            let peers = order
                 .iter()
-                .filter(|_| clustered)
-                .map(|&r| (Workload::W4, one(1, plan.receivers, 2), r));
-            let fanouts = loads.chain(room_loads).chain(cluster_loads);
-            for (w, shape, rate) in fanouts.filter(|(w, ..)| args.workloads.contains(w)) {
+                .filter(|k| shape.nodes == 1 || matches!(k, Kind::Chat | Kind::Sio));
+            for &kind in peers {
                 tracing::info!(peer = kind.name(), round, rate, "{w:?} fan-out");
                 match load::fanout(kind, &paths, shape, rate, plan.secs).await {
                     Ok(r) => results.fanout.entry((w, kind, rate)).or_default().push(r),

@@ -95,7 +95,7 @@ impl Mode {
                 rounds: 2,
                 idle: 15_000,
                 receivers: 1_000,
-                rates: vec![60, 120, 180, 240],
+                rates: vec![60, 120, 240],
                 secs: 10,
                 rooms: 1_000,
                 room_rates: vec![2_000, 6_000],
