@@ -318,8 +318,8 @@ async fn answer(state: &AppState, user: &User, conn: &Arc<Conn>, frame: ClientFr
 /// Subscribes the connection to the user's rooms, then reads their heads:
 /// a message committed in between arrives live and is in the heads.
 async fn welcome(state: &AppState, user: &User, conn: &Arc<Conn>) -> Result<ServerFrame, ServerFrame> {
-    let before = state.store.rooms_of(user.id).await.map_err(unavailable)?;
-    state.hub.subscribe(conn, before.iter().map(|r| r.id));
+    let before = state.store.room_ids_of(user.id).await.map_err(unavailable)?;
+    state.hub.subscribe(conn, before);
     // Cluster: the events of these rooms reach this node before their heads
     // are read, so nothing committed after the heads is missed live.
     state.bus.subscribed().await;

@@ -176,6 +176,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn members(&self, room: RoomId) -> Result<Vec<Member>, StoreError>;
 
+    /// The ids of a user's rooms (what a connection subscribes to).
+    async fn room_ids_of(&self, user: UserId) -> Result<Vec<RoomId>, StoreError>;
+
     /// The rooms of a user, latest activity first.
     async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError>;
 

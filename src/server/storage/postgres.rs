@@ -36,4 +36,4 @@ impl PgStore {
     }
 }
 
-sql::impl_store!(PgStore, "postgres", "FOR UPDATE");
+sql::impl_store!(PgStore, "postgres", "FOR UPDATE", true);

@@ -138,8 +138,13 @@ pub(super) fn direct_key(a: i64, b: i64) -> String {
 /// Messages per `INSERT` (7 parameters each, well within both databases' limits).
 pub(super) const INSERT_CHUNK: usize = 200;
 
-/// `$first, $first+1, …`: `n` placeholders.
-pub(super) fn params(n: usize, first: usize) -> String {
+/// `n` placeholders: `$first, $first+1, …` when `numbered` (PostgreSQL
+/// knows no other kind), else `?, ?, …` (SQLite: binding a long statement's
+/// numbered parameters costs time quadratic in their number).
+pub(super) fn params(n: usize, first: usize, numbered: bool) -> String {
+    if !numbered {
+        return vec!["?"; n].join(", ");
+    }
     (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -148,9 +153,9 @@ pub(super) fn params(n: usize, first: usize) -> String {
 
 /// `($1, $2), ($3, $4), …`: `rows` rows of `cols` placeholders, for a `VALUES`
 /// list (whose columns both databases call `column1`, `column2`, …).
-pub(super) fn values(rows: usize, cols: usize) -> String {
+pub(super) fn values(rows: usize, cols: usize, numbered: bool) -> String {
     (0..rows)
-        .map(|r| format!("({})", params(cols, 1 + r * cols)))
+        .map(|r| format!("({})", params(cols, 1 + r * cols, numbered)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -158,29 +163,30 @@ pub(super) fn values(rows: usize, cols: usize) -> String {
 /// The messages already stored for `n` (sender, cid) pairs. The pairs come
 /// first (`CROSS JOIN` keeps SQLite from reordering), each looked up in the
 /// unique (sender, cid) index.
-pub(super) fn dedup_query(n: usize) -> String {
+pub(super) fn dedup_query(n: usize, numbered: bool) -> String {
     format!(
         "SELECT m.room_id, m.seq, m.id, m.sender_id, u.display_name, m.body, m.created_at, m.client_msg_id
            FROM (VALUES {}) AS v CROSS JOIN messages m JOIN users u ON u.id = m.sender_id
           WHERE m.sender_id = v.column1 AND m.client_msg_id = v.column2",
-        values(n, 2)
+        values(n, 2, numbered)
     )
 }
 
 /// Which of `n` (room, user) pairs are memberships.
-pub(super) fn membership_query(n: usize) -> String {
+pub(super) fn membership_query(n: usize, numbered: bool) -> String {
     format!(
         "SELECT mb.room_id, mb.user_id FROM (VALUES {}) AS v CROSS JOIN members mb
           WHERE mb.room_id = v.column1 AND mb.user_id = v.column2",
-        values(n, 2)
+        values(n, 2, numbered)
     )
 }
 
-/// `impl_store!(Type, "backend", "row lock clause")`: the lock clause ends
-/// the `SELECT` that locks a batch's rooms (`FOR UPDATE` in PostgreSQL;
-/// SQLite has one writer and no such clause).
+/// `impl_store!(Type, "backend", "row lock clause", numbered)`: the lock
+/// clause ends the `SELECT` that locks a batch's rooms (`FOR UPDATE` in
+/// PostgreSQL; SQLite has one writer and no such clause); `numbered` says
+/// how a batch's generated statements write placeholders (see `params`).
 macro_rules! impl_store {
-    ($store:ty, $backend:literal, $lock:literal) => {
+    ($store:ty, $backend:literal, $lock:literal, $numbered:literal) => {
         #[async_trait::async_trait]
         impl $crate::server::storage::Store for $store {
             fn backend(&self) -> &'static str {
@@ -420,6 +426,14 @@ macro_rules! impl_store {
                 rows.into_iter().map(sql::member).collect()
             }
 
+            async fn room_ids_of(&self, user: UserId) -> Result<Vec<RoomId>, StoreError> {
+                let rows: Vec<(i64,)> = sqlx::query_as("SELECT room_id FROM members WHERE user_id = $1")
+                    .bind(user)
+                    .fetch_all(&self.read)
+                    .await?;
+                Ok(rows.into_iter().map(|r| r.0).collect())
+            }
+
             async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError> {
                 let q = format!(
                     "{} ORDER BY r.last_activity DESC, r.id DESC",
@@ -448,13 +462,13 @@ macro_rules! impl_store {
                 let rooms: Vec<RoomId> = batch.iter().map(|m| m.room).collect::<BTreeSet<_>>().into_iter().collect();
                 let q = format!(
                     "SELECT id, head_seq FROM rooms WHERE id IN ({}) ORDER BY id {}",
-                    sql::params(rooms.len(), 1),
+                    sql::params(rooms.len(), 1, $numbered),
                     $lock
                 );
                 let mut heads: HashMap<RoomId, Seq> =
                     rooms.iter().fold(sqlx::query_as(&q), |q, r| q.bind(*r)).fetch_all(&mut *tx).await?.into_iter().collect();
 
-                let q = sql::dedup_query(batch.len());
+                let q = sql::dedup_query(batch.len(), $numbered);
                 let earlier: Vec<sql::MessageRow> = batch
                     .iter()
                     .fold(sqlx::query_as(&q), |q, m| q.bind(m.sender).bind(m.cid.as_bytes().as_slice()))
@@ -466,7 +480,7 @@ macro_rules! impl_store {
                     sent.insert((m.sender, m.cid), m);
                 }
 
-                let q = sql::membership_query(batch.len());
+                let q = sql::membership_query(batch.len(), $numbered);
                 let members: HashSet<(RoomId, UserId)> = batch
                     .iter()
                     .fold(sqlx::query_as(&q), |q, m| q.bind(m.room).bind(m.sender))
@@ -514,7 +528,7 @@ macro_rules! impl_store {
                 for chunk in new.chunks(sql::INSERT_CHUNK) {
                     let q = format!(
                         "INSERT INTO messages (room_id, seq, id, sender_id, client_msg_id, body, created_at) VALUES {}",
-                        sql::values(chunk.len(), 7)
+                        sql::values(chunk.len(), 7, $numbered)
                     );
                     chunk
                         .iter()
@@ -541,7 +555,7 @@ macro_rules! impl_store {
                 let q = format!(
                     "UPDATE rooms SET head_seq = v.column2, last_activity = v.column3
                        FROM (VALUES {}) AS v WHERE rooms.id = v.column1",
-                    sql::values(rooms_now.len(), 3)
+                    sql::values(rooms_now.len(), 3, $numbered)
                 );
                 rooms_now
                     .iter()
@@ -554,7 +568,7 @@ macro_rules! impl_store {
                             delivered_seq = CASE WHEN delivered_seq < v.column3 THEN v.column3 ELSE delivered_seq END
                        FROM (VALUES {}) AS v
                       WHERE members.room_id = v.column1 AND members.user_id = v.column2",
-                    sql::values(marks.len(), 3)
+                    sql::values(marks.len(), 3, $numbered)
                 );
                 marks
                     .iter()

@@ -27,6 +27,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // A multi-row statement inside a transaction keeps a statement
+            // journal (to undo just that statement): in memory, not a temp file.
+            .pragma("temp_store", "memory")
             .busy_timeout(Duration::from_secs(5));
         if let Some(dir) = options.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
@@ -54,4 +57,4 @@ impl SqliteStore {
     }
 }
 
-sql::impl_store!(SqliteStore, "sqlite", "");
+sql::impl_store!(SqliteStore, "sqlite", "", false);
