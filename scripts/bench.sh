@@ -16,8 +16,10 @@ if [ "$mode" = smoke ]; then
   [ -x "$bench" ] || cargo build --features ssr --example chatbench
 else
   cargo leptos build --release
-  cargo build --release --features ssr --example chatbench
-  bench="$CARGO_TARGET_DIR/release/examples/chatbench"
+  # A build directory of its own: cargo-leptos builds leptos with other
+  # settings, and sharing one directory would rebuild both every time.
+  CARGO_TARGET_DIR="$CARGO_TARGET_DIR/bench" cargo build --release --features ssr --example chatbench
+  bench="$CARGO_TARGET_DIR/bench/release/examples/chatbench"
 fi
 chat="$CARGO_TARGET_DIR/release/chat"
 [ -x "$chat" ] || cargo leptos build --release
