@@ -124,6 +124,7 @@ pub struct Results {
     pub reconnect: Vec<Reconnect>,
     pub durable: BTreeMap<Kind, Vec<Durable>>,
     failures: Vec<String>,
+    workloads: Vec<Workload>,
 }
 
 fn pairs<S: serde::Serializer>(
@@ -145,6 +146,7 @@ impl Results {
             reconnect: Vec::new(),
             durable: BTreeMap::new(),
             failures: Vec::new(),
+            workloads: args.workloads.clone(),
         }
     }
 
@@ -156,6 +158,48 @@ impl Results {
     pub fn table(&self, peers: &[Kind], plan: &Plan) -> String {
         let mut t = String::new();
         let _ = writeln!(t, "machine: {}", self.machine);
+        let ran = |w| self.workloads.contains(&w);
+        if ran(Workload::W1) {
+            self.idle_rows(&mut t, peers, plan);
+        }
+        let mut warnings = Vec::new();
+        if ran(Workload::W2) {
+            let _ = writeln!(
+                t,
+                "\nW2 one room of {} receivers, one sender, 100-byte bodies ({} s per load)",
+                plan.receivers, plan.secs
+            );
+            self.fanout_rows(&mut t, &mut warnings, Workload::W2, peers, &plan.rates);
+            self.held_rows(&mut t, peers, plan);
+        }
+        if ran(Workload::W3) {
+            let _ = writeln!(
+                t,
+                "\nW3 {} rooms of 10 (one sender, 9 receivers each), messages round the rooms ({} s per load)",
+                plan.rooms, plan.secs
+            );
+            self.fanout_rows(&mut t, &mut warnings, Workload::W3, peers, &plan.room_rates);
+        }
+        if ran(Workload::W4) {
+            self.cluster_rows(&mut t, peers, plan);
+        }
+        if ran(Workload::W5) {
+            self.reconnect_rows(&mut t, plan);
+        }
+        if ran(Workload::W6) {
+            self.durable_rows(&mut t, plan);
+        }
+        for w in warnings {
+            let _ = writeln!(t, "warning: {w}");
+        }
+        for f in &self.failures {
+            let _ = writeln!(t, "FAILED: {f}");
+        }
+        t
+    }
+
+    /// W1: memory per idle connection.
+    fn idle_rows(&self, t: &mut String, peers: &[Kind], plan: &Plan) {
         let _ = writeln!(
             t,
             "\nW1 idle connections ({}): server memory per connection",
@@ -176,50 +220,30 @@ impl Results {
                 let _ = writeln!(t, "| {} | {kib:.1} | {} |", k.name(), ratio(kib, bare_idle));
             }
         }
-        let mut warnings = Vec::new();
-        let _ = writeln!(
-            t,
-            "\nW2 one room of {} receivers, one sender, 100-byte bodies ({} s per load)",
-            plan.receivers, plan.secs
-        );
-        self.fanout_rows(&mut t, &mut warnings, Workload::W2, peers, &plan.rates);
-        let _ = writeln!(
-            t,
-            "\nW3 {} rooms of 10 (one sender, 9 receivers each), messages round the rooms ({} s per load)",
-            plan.rooms, plan.secs
-        );
-        self.fanout_rows(&mut t, &mut warnings, Workload::W3, peers, &plan.room_rates);
-        if plan.rates.len() > 1 {
-            let _ = writeln!(t, "\nHighest load held (p99 ≤ {HELD_P99_MS} ms, nothing lost):");
-            for &k in peers {
-                let held = plan
-                    .rates
-                    .iter()
-                    .filter(|&&rate| {
-                        self.fanout
-                            .get(&(Workload::W2, k, rate))
-                            .and_then(|r| pick(r))
-                            .is_some_and(|f| f.lost == 0 && f.p99_ms <= HELD_P99_MS)
-                    })
-                    .max();
-                let _ = match held {
-                    Some(rate) => {
-                        writeln!(t, "- {}: {} deliveries/s", k.name(), rate * plan.receivers as u64)
-                    }
-                    None => writeln!(t, "- {}: none of the loads tried", k.name()),
-                };
-            }
+    }
+
+    /// W2: the highest load each server held, when several were tried.
+    fn held_rows(&self, t: &mut String, peers: &[Kind], plan: &Plan) {
+        if plan.rates.len() < 2 {
+            return;
         }
-        self.cluster_rows(&mut t, peers, plan);
-        self.reconnect_rows(&mut t, plan);
-        self.durable_rows(&mut t, plan);
-        for w in warnings {
-            let _ = writeln!(t, "warning: {w}");
+        let _ = writeln!(t, "\nHighest load held (p99 ≤ {HELD_P99_MS} ms, nothing lost):");
+        for &k in peers {
+            let held = plan
+                .rates
+                .iter()
+                .filter(|&&rate| {
+                    self.fanout
+                        .get(&(Workload::W2, k, rate))
+                        .and_then(|r| pick(r))
+                        .is_some_and(|f| f.lost == 0 && f.p99_ms <= HELD_P99_MS)
+                })
+                .max();
+            let _ = match held {
+                Some(rate) => writeln!(t, "- {}: {} deliveries/s", k.name(), rate * plan.receivers as u64),
+                None => writeln!(t, "- {}: none of the loads tried", k.name()),
+            };
         }
-        for f in &self.failures {
-            let _ = writeln!(t, "FAILED: {f}");
-        }
-        t
     }
 
     /// One table row per server and load of a fan-out workload.

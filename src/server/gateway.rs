@@ -284,8 +284,10 @@ async fn read_loop<R>(
                     });
                     None
                 }
-                Ok(ClientFrame::Typing { room }) => typing.relay(&state, &user, &conn, room).await,
-                Ok(frame) => Some(answer(&state, &user, &conn, frame).await),
+                // Boxed: a task is as large as its largest await, and an
+                // idle connection should not carry these states all its life.
+                Ok(ClientFrame::Typing { room }) => Box::pin(typing.relay(&state, &user, &conn, room)).await,
+                Ok(frame) => Some(Box::pin(answer(&state, &user, &conn, frame)).await),
             }
         };
         if let Some(frame) = answer {
