@@ -16,7 +16,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::load::{connect_all, histogram, settle, Latency};
 use crate::peer::{body, Kind, Paths, Server, Setup, Socket};
-use crate::procstat;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Durable {
@@ -62,9 +61,8 @@ pub async fn durable(
     let server = Arc::new(Server::start(kind, &setup, paths).await?);
     let sockets = connect_all(&server, senders, |i| i, |i| i, |_| 0).await?;
     settle(&server).await;
-    let (cpu0, own0) = (server.cpu(), procstat::cpu(std::process::id()));
-    let t0 = Instant::now();
-    let until = t0 + Duration::from_secs(secs);
+    let measuring = server.window();
+    let until = measuring.at + Duration::from_secs(secs);
     let tasks: Vec<_> = sockets
         .into_iter()
         .enumerate()
@@ -75,41 +73,45 @@ pub async fn durable(
         logs.push(t.await??);
     }
     // CPU while sending (the last window's acks are in, not counted as throughput).
-    let elapsed = t0.elapsed().as_secs_f64();
-    let cpu = (server.cpu() - cpu0).as_secs_f64();
-    let own = (procstat::cpu(std::process::id()) - own0).as_secs_f64();
+    let spent = measuring.end(&server);
     let server = Arc::into_inner(server).expect("no other holder");
     server.stop();
 
     let mut hist = histogram();
-    let mut sum = Log::default();
-    let (mut stored, mut seq_holes) = (0, 0);
-    for log in &logs {
+    let (mut acked, mut errors, mut unanswered, mut stored, mut seq_holes) = (0, 0, 0, 0, 0);
+    for mut log in logs {
         for &l in &log.latencies_us {
             hist.saturating_record(l.max(1));
         }
         stored += log.latencies_us.len() as u64;
-        sum.acked += log.acked;
-        sum.errors += log.errors;
-        sum.unanswered += log.unanswered;
-        let mut seqs = log.seqs.clone();
-        seqs.sort_unstable();
-        seq_holes += seqs.iter().zip(1..).filter(|(s, n)| **s != *n).count() as u64;
+        acked += log.acked;
+        errors += log.errors;
+        unanswered += log.unanswered;
+        seq_holes += holes(&mut log.seqs);
     }
     Ok(Durable {
         senders,
         window,
         secs,
-        acked: sum.acked,
-        acked_per_sec: sum.acked as f64 / secs as f64,
+        acked,
+        acked_per_sec: acked as f64 / secs as f64,
         ack: Latency::of(&hist),
-        errors: sum.errors,
-        unanswered: sum.unanswered,
+        errors,
+        unanswered,
         seq_holes,
-        server_cpu_us_per_message: cpu * 1e6 / stored.max(1) as f64,
-        server_cpu_percent: 100.0 * cpu / elapsed,
-        generator_cpu_percent: 100.0 * own / elapsed,
+        server_cpu_us_per_message: spent.server_cpu * 1e6 / stored.max(1) as f64,
+        server_cpu_percent: spent.server_percent(),
+        generator_cpu_percent: spent.own_percent(),
     })
+}
+
+/// Seqs missing from 1..=max, plus repeats: 0 when `seqs` is exactly 1, 2, 3, … in some order.
+fn holes(seqs: &mut [i64]) -> u64 {
+    seqs.sort_unstable();
+    let repeats = seqs.windows(2).filter(|w| w[0] == w[1]).count() as u64;
+    let distinct = seqs.len() as u64 - repeats;
+    let max = seqs.last().copied().unwrap_or(0).max(0) as u64;
+    max.saturating_sub(distinct) + repeats
 }
 
 /// Keeps `window` sends in flight until `until`, then waits for the answers.

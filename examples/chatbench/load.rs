@@ -14,7 +14,6 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::peer::{body, marker, Kind, Paths, Server, Setup, Socket};
-use crate::procstat;
 
 /// Client connections come from 127.0.0.1–4, so many fit the ephemeral ports.
 pub(crate) fn source(i: usize) -> IpAddr {
@@ -211,7 +210,7 @@ pub async fn fanout(kind: Kind, paths: &Paths, shape: Shape, rate: u64, secs: u6
     settle(&server).await;
     tracing::info!(messages = total, pids = ?server.pids(), "connected; sending");
 
-    let (server_cpu0, own_cpu0, t0) = (server.cpu(), procstat::cpu(std::process::id()), Instant::now());
+    let window = server.window();
     let start = Instant::now() + Duration::from_millis(10);
     let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
     let mut late = Duration::ZERO;
@@ -226,9 +225,7 @@ pub async fn fanout(kind: Kind, paths: &Paths, shape: Shape, rate: u64, secs: u6
     }
     // Give the last messages time to arrive, then stop the receivers.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let elapsed = t0.elapsed().as_secs_f64();
-    let server_cpu = (server.cpu() - server_cpu0).as_secs_f64();
-    let own_cpu = (procstat::cpu(std::process::id()) - own_cpu0).as_secs_f64();
+    let spent = window.end(&server);
     let rss = server.rss_kib();
     let _ = stop_tx.send(true);
     let mut seen = Vec::new();
@@ -271,10 +268,10 @@ pub async fn fanout(kind: Kind, paths: &Paths, shape: Shape, rate: u64, secs: u6
         p99_ms: ms(0.99),
         p999_ms: ms(0.999),
         max_ms: hist.max() as f64 / 1000.0,
-        server_cpu_us_per_delivery: server_cpu * 1e6 / delivered.max(1) as f64,
-        server_cpu_percent: 100.0 * server_cpu / elapsed,
+        server_cpu_us_per_delivery: spent.server_cpu * 1e6 / delivered.max(1) as f64,
+        server_cpu_percent: spent.server_percent(),
         server_rss_kib: rss,
-        generator_cpu_percent: 100.0 * own_cpu / elapsed,
+        generator_cpu_percent: spent.own_percent(),
         sender_late_ms: late.as_secs_f64() * 1000.0,
         same_node: (nodes > 1).then(|| Latency::of(&same)),
         cross_node: (nodes > 1).then(|| Latency::of(&cross)),

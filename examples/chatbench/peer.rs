@@ -9,7 +9,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use chat::server::{auth, storage};
@@ -221,6 +221,15 @@ impl Server {
         self.pids().into_iter().map(procstat::cpu).sum()
     }
 
+    /// Starts measuring what the nodes and the generator itself spend.
+    pub fn window(&self) -> Window {
+        Window {
+            at: Instant::now(),
+            server: self.cpu(),
+            own: procstat::cpu(std::process::id()),
+        }
+    }
+
     /// Resident memory of all the nodes, KiB.
     pub fn rss_kib(&self) -> u64 {
         self.pids().into_iter().map(procstat::rss_kib).sum()
@@ -293,6 +302,40 @@ impl Server {
         for (_, child) in &mut self.nodes {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// A measuring window: when it started, and the CPU time spent by then.
+pub struct Window {
+    pub at: Instant,
+    server: Duration,
+    own: Duration,
+}
+
+/// What a window cost: its length, the server's CPU and the generator's (seconds).
+pub struct Spent {
+    pub secs: f64,
+    pub server_cpu: f64,
+    pub own_cpu: f64,
+}
+
+impl Spent {
+    pub fn server_percent(&self) -> f64 {
+        100.0 * self.server_cpu / self.secs
+    }
+
+    pub fn own_percent(&self) -> f64 {
+        100.0 * self.own_cpu / self.secs
+    }
+}
+
+impl Window {
+    pub fn end(&self, server: &Server) -> Spent {
+        Spent {
+            secs: self.at.elapsed().as_secs_f64(),
+            server_cpu: (server.cpu() - self.server).as_secs_f64(),
+            own_cpu: (procstat::cpu(std::process::id()) - self.own).as_secs_f64(),
         }
     }
 }

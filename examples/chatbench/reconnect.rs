@@ -17,7 +17,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::load::{connect_all, histogram, source, Latency};
 use crate::peer::{body, Kind, Paths, Server, Setup, Socket};
-use crate::procstat;
 
 /// People per room.
 const ROOM_SIZE: usize = 10;
@@ -73,18 +72,15 @@ pub async fn reconnect(paths: &Paths, clients: usize, missed: u64) -> anyhow::Re
     }
 
     // Then everyone comes back at once.
-    let (cpu0, own0) = (server.cpu(), procstat::cpu(std::process::id()));
-    let t0 = Instant::now();
+    let window = server.window();
     let tasks: Vec<_> = (0..clients)
-        .map(|i| tokio::spawn(resync(server.clone(), i, i / ROOM_SIZE, t0)))
+        .map(|i| tokio::spawn(resync(server.clone(), i, i / ROOM_SIZE, window.at)))
         .collect();
     let mut outcomes = Vec::with_capacity(clients);
     for t in tasks {
         outcomes.push(t.await?);
     }
-    let elapsed = t0.elapsed().as_secs_f64();
-    let cpu = (server.cpu() - cpu0).as_secs_f64();
-    let own = (procstat::cpu(std::process::id()) - own0).as_secs_f64();
+    let spent = window.end(&server);
     let rss = server.rss_kib();
     let server = Arc::into_inner(server).expect("no other holder");
     server.stop();
@@ -111,9 +107,9 @@ pub async fn reconnect(paths: &Paths, clients: usize, missed: u64) -> anyhow::Re
         gaps,
         unfinished,
         retries,
-        server_cpu_s: cpu,
+        server_cpu_s: spent.server_cpu,
         server_rss_kib: rss,
-        generator_cpu_percent: 100.0 * own / elapsed,
+        generator_cpu_percent: spent.own_percent(),
     })
 }
 
