@@ -1,12 +1,13 @@
 //! The WebSocket gateway: `GET /ws`, authenticated by the session cookie
-//! with the `Origin` checked, then one connection = a reader task (frames
-//! in) and a writer loop (live frames, replies, heartbeat). The socket logic
-//! is generic over `Stream`/`Sink`, so it does not care what carries it.
+//! with the `Origin` checked, then one connection = one task (frames in,
+//! live frames, answers and heartbeats out). The socket logic is generic
+//! over `Stream`/`Sink`, so it does not care what carries it.
 //! Messages are written by `delivery` only; this module just asks.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::{
     extract::{
@@ -16,9 +17,12 @@ use axum::{
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use futures::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::{mpsc, Semaphore};
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
+use uuid::Uuid;
 
+use super::delivery::{Pending, SendError};
 use super::hub::{encode, Conn, Registration};
 use super::limits::Bucket;
 use super::storage::{Access, StoreError};
@@ -27,7 +31,8 @@ use super::{auth, context::now_ms, state::AppState};
 use crate::model::{RoomId, RoomKind, User};
 use crate::protocol::{ClientFrame, ErrorCode, Message, Seq, ServerFrame, PAGE_DEFAULT, PAGE_MAX};
 
-/// Sends a connection may have waiting for their commit at once.
+/// Sends a connection may have waiting for their commit at once (then it
+/// reads no more frames until one is acknowledged).
 const SENDS_IN_FLIGHT: usize = 64;
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -35,6 +40,8 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// call), up to this many frames or bytes.
 const WRITE_BATCH_FRAMES: usize = 64;
 const WRITE_BATCH_BYTES: usize = 16 * 1024;
+/// Bytes read from the socket at a time.
+const READ_BUFFER: usize = 1024;
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, headers: HeaderMap) -> Response {
     let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
@@ -70,230 +77,308 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, header
     let transport_max = state.config.max_frame_bytes.saturating_mul(16).max(1 << 20);
     ws.max_message_size(transport_max)
         .max_frame_size(transport_max)
-        .read_buffer_size(4096)
+        // Client frames are small: a small read buffer (grown for a large
+        // frame) keeps an idle connection lean.
+        .read_buffer_size(READ_BUFFER)
         // Frames queue here until a flush (see `serve`) or this many bytes.
         .write_buffer_size(WRITE_BATCH_BYTES)
         .on_upgrade(move |socket: WebSocket| serve(socket, state, user))
 }
 
-/// Serves one connection until it closes or stops answering.
-pub async fn serve<S>(socket: S, state: AppState, user: User)
+/// Serves one connection until it closes or stops answering: one task
+/// that reads frames, handles them one at a time in the order read, waits
+/// for the commits of the sends among them, and writes live frames,
+/// answers and heartbeats. While a frame is being handled the socket is
+/// not read (backpressure), but writing goes on.
+///
+/// Not an `async fn`: its arguments would be kept twice in the future,
+/// and an idle connection's memory is mostly this future.
+#[allow(clippy::manual_async_fn)]
+pub fn serve<S>(mut socket: S, state: AppState, user: User) -> impl Future<Output = ()> + Send
 where
-    S: Stream<Item = Result<WsMessage, axum::Error>> + Sink<WsMessage> + Send + 'static,
+    S: Stream<Item = Result<WsMessage, axum::Error>> + Sink<WsMessage> + Send + Unpin + 'static,
 {
-    let (mut sink, stream) = socket.split();
-    let mut reg = state.hub.register(user.id);
-    // Online while this connection lives (it ends when the heartbeat does).
-    let _lease = state.leases.take(user.id).await;
-    // Boxed: a channel allocates its slots in blocks, and a frame is large
-    // (an idle connection's memory is mostly such buffers).
-    let (reply_tx, mut reply_rx) = mpsc::channel::<Box<ServerFrame>>(64);
-    let heard = Arc::new(AtomicI64::new(now_ms()));
-    let sends = Arc::new(Semaphore::new(SENDS_IN_FLIGHT));
-    let mut reader = tokio::spawn(read_loop(
-        stream,
-        state.clone(),
-        user.clone(),
-        reg.conn.clone(),
-        (reply_tx, sends.clone()),
-        heard.clone(),
-    ));
-    let mut draining = state.draining.subscribe();
-    let mut ping = tokio::time::interval(Duration::from_millis(state.config.heartbeat_ms));
-    ping.tick().await;
-    let timeout = state.config.heartbeat_timeout_ms as i64;
-    tracing::debug!(user = user.id, conn = reg.conn.id, "connected");
+    async move {
+        let reg = state.hub.register(user.id);
+        // Online while this connection lives (it ends when the heartbeat does).
+        let _lease = Box::pin(state.leases.take(user.id)).await;
+        // The session is either idle, waiting for the next frame, or busy
+        // with one (the future that handles it gives it back).
+        let mut idle = Some(Session::new(&state, &user, &reg.conn));
+        let mut busy: Option<BoxFuture<'_, (Session<'_>, Step)>> = None;
+        // Sends stored in order, waiting for their commits.
+        let mut acks: FuturesUnordered<BoxFuture<'_, ServerFrame>> = FuturesUnordered::new();
+        let mut heard = Instant::now();
+        let mut draining = state.draining.subscribe();
+        let mut ping = tokio::time::interval(Duration::from_millis(state.config.heartbeat_ms));
+        ping.tick().await;
+        let timeout = Duration::from_millis(state.config.heartbeat_timeout_ms);
+        tracing::debug!(user = user.id, conn = reg.conn.id, "connected");
 
-    loop {
-        let out = tokio::select! {
-            live = reg.rx.recv() => match live {
-                Some(bytes) => live_frame(&state, &mut reg, bytes),
-                None => break,
-            },
-            reply = reply_rx.recv() => match reply.as_deref().and_then(encode) {
-                Some(bytes) => WsMessage::Text(bytes),
-                None => break, // the reader ended: the client went away
-            },
-            () = async { drop(draining.wait_for(|d| *d).await) } => {
-                // Shutting down: the reader handles nothing more; the sends
-                // already read are committed and acknowledged, then goodbye,
-                // and the reader waits for the client's close frame.
-                let grace = Duration::from_millis(state.config.shutdown_grace_ms);
-                let _ = tokio::time::timeout(grace, sends.acquire_many(SENDS_IN_FLIGHT as u32)).await;
-                while let Ok(frame) = reply_rx.try_recv() {
-                    if let Some(bytes) = encode(&frame) {
-                        let _ = sink.send(WsMessage::Text(bytes)).await;
+        loop {
+            let reading = idle.is_some() && acks.len() < SENDS_IN_FLIGHT;
+            let out = tokio::select! {
+                bytes = reg.recv() => Some(live_frame(&state, &reg, bytes)),
+                Some(frame) = acks.next(), if !acks.is_empty() => text(&frame),
+                (session, step) = run(&mut busy), if busy.is_some() => {
+                    busy = None;
+                    idle = Some(session);
+                    match step {
+                        Step::Reply(frame) => text(&frame),
+                        Step::Quiet => continue,
+                        Step::Sent(sent) => {
+                            acks.push(Box::pin(ack(&state, sent)));
+                            continue;
+                        }
                     }
                 }
-                let bye = CloseFrame { code: 1001, reason: "server shutting down".into() };
-                let _ = sink.send(WsMessage::Close(Some(bye))).await;
-                let _ = tokio::time::timeout(CLOSE_WAIT, &mut reader).await;
-                break;
-            }
-            _ = ping.tick() => {
-                if now_ms() - heard.load(Ordering::Relaxed) > timeout {
-                    tracing::debug!(user = user.id, "no pong in time: closing");
-                    let _ = sink
-                        .send(WsMessage::Close(Some(CloseFrame { code: 4000, reason: "heartbeat timeout".into() })))
-                        .await;
+                msg = socket.next(), if reading => {
+                    heard = Instant::now();
+                    match msg {
+                        Some(Ok(WsMessage::Text(text))) => {
+                            if let Some(session) = idle.take() {
+                                busy = Some(Box::pin(session.handle(text)));
+                            }
+                            continue;
+                        }
+                        Some(Ok(WsMessage::Binary(_))) => text(&ServerFrame::error(
+                            ErrorCode::BadFrame,
+                            "Frames are JSON text, not binary.",
+                            None,
+                        )),
+                        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+                        // The client went away.
+                        Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
+                    }
+                }
+                () = async { drop(draining.wait_for(|d| *d).await) } => {
+                    Box::pin(farewell(&mut socket, &state, busy.take(), acks)).await;
                     break;
                 }
-                WsMessage::Ping(Default::default())
-            }
-        };
-        // Whatever else is queued already goes out in the same write.
-        if sink.feed(out).await.is_err() {
-            break;
-        }
-        let mut fed = 1;
-        while fed < WRITE_BATCH_FRAMES {
-            let next = if let Ok(frame) = reply_rx.try_recv() {
-                encode(&frame).map(WsMessage::Text)
-            } else if let Ok(bytes) = reg.rx.try_recv() {
-                Some(live_frame(&state, &mut reg, bytes))
-            } else {
-                break;
+                _ = ping.tick() => {
+                    if !reading {
+                        // The silence is ours: the socket was not being read.
+                        heard = Instant::now();
+                    }
+                    if heard.elapsed() > timeout {
+                        tracing::debug!(user = user.id, "no pong in time: closing");
+                        let bye = CloseFrame { code: 4000, reason: "heartbeat timeout".into() };
+                        let _ = socket.send(WsMessage::Close(Some(bye))).await;
+                        break;
+                    }
+                    Some(WsMessage::Ping(Default::default()))
+                }
             };
-            if let Some(out) = next {
-                if sink.feed(out).await.is_err() {
+            let Some(out) = out else { continue };
+            // Whatever else is ready already goes out in the same write.
+            if socket.feed(out).await.is_err() {
+                break;
+            }
+            let mut fed = 1;
+            while fed < WRITE_BATCH_FRAMES {
+                let next = if let Some(bytes) = reg.try_recv() {
+                    Some(live_frame(&state, &reg, bytes))
+                } else if let Some(Some(frame)) = acks.next().now_or_never() {
+                    text(&frame)
+                } else {
                     break;
+                };
+                if let Some(out) = next {
+                    if socket.feed(out).await.is_err() {
+                        break;
+                    }
+                }
+                fed += 1;
+            }
+            if socket.flush().await.is_err() {
+                break;
+            }
+        }
+        tracing::debug!(user = user.id, "disconnected");
+    }
+}
+
+/// Shutting down: frames not yet read are not handled (the client sends
+/// them again elsewhere); the frame in hand and the sends waiting for their
+/// commit finish within the grace period and are answered, then goodbye,
+/// and the client's close frame is awaited so the connection ends cleanly.
+async fn farewell<'a, S>(
+    socket: &mut S,
+    state: &'a AppState,
+    mut busy: Option<BoxFuture<'a, (Session<'a>, Step)>>,
+    mut acks: FuturesUnordered<BoxFuture<'a, ServerFrame>>,
+) where
+    S: Stream<Item = Result<WsMessage, axum::Error>> + Sink<WsMessage> + Unpin,
+{
+    let grace = tokio::time::sleep(Duration::from_millis(state.config.shutdown_grace_ms));
+    tokio::pin!(grace);
+    while busy.is_some() || !acks.is_empty() {
+        let frame = tokio::select! {
+            () = &mut grace => break,
+            (_, step) = run(&mut busy), if busy.is_some() => {
+                busy = None;
+                match step {
+                    Step::Reply(frame) => frame,
+                    Step::Quiet => continue,
+                    Step::Sent(sent) => {
+                        acks.push(Box::pin(ack(state, sent)));
+                        continue;
+                    }
                 }
             }
-            fed += 1;
-        }
-        if sink.flush().await.is_err() {
-            break;
+            Some(frame) = acks.next(), if !acks.is_empty() => frame,
+        };
+        if let Some(out) = text(&frame) {
+            let _ = socket.send(out).await;
         }
     }
-    reader.abort();
-    tracing::debug!(user = user.id, "disconnected");
+    let bye = CloseFrame {
+        code: 1001,
+        reason: "server shutting down".into(),
+    };
+    let _ = socket.send(WsMessage::Close(Some(bye))).await;
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        while let Some(Ok(msg)) = socket.next().await {
+            if matches!(msg, WsMessage::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Polls the frame in hand, if any (a disabled `select!` branch still
+/// builds its future).
+async fn run<T>(busy: &mut Option<BoxFuture<'_, T>>) -> T {
+    match busy {
+        Some(fut) => fut.await,
+        None => std::future::pending().await,
+    }
+}
+
+fn text(frame: &ServerFrame) -> Option<WsMessage> {
+    encode(frame).map(WsMessage::Text)
 }
 
 /// A live frame, or `resync` if frames were dropped for this slow connection
 /// (then its queue is cleared and the client fetches what it missed).
-fn live_frame(state: &AppState, reg: &mut Registration, bytes: Utf8Bytes) -> WsMessage {
+fn live_frame(state: &AppState, reg: &Registration, bytes: Utf8Bytes) -> WsMessage {
     if !reg.conn.take_lagging() {
         return WsMessage::Text(bytes);
     }
-    while reg.rx.try_recv().is_ok() {}
+    reg.clear();
     state.hub.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
-    encode(&ServerFrame::Resync { room: None })
-        .map(WsMessage::Text)
-        .unwrap_or(WsMessage::Text(bytes))
+    text(&ServerFrame::Resync { room: None }).unwrap_or(WsMessage::Text(bytes))
 }
 
-async fn read_loop<R>(
-    mut stream: R,
-    state: AppState,
-    user: User,
-    conn: Arc<Conn>,
-    (reply, sends): (mpsc::Sender<Box<ServerFrame>>, Arc<Semaphore>),
-    heard: Arc<AtomicI64>,
-) where
-    R: Stream<Item = Result<WsMessage, axum::Error>> + Unpin,
-{
-    let mut typing = Typing::default();
-    let mut send_bucket = Bucket::new(state.config.send_rate.into(), state.config.send_burst.into());
-    let draining = state.draining.subscribe();
-    while let Some(Ok(msg)) = stream.next().await {
-        heard.store(now_ms(), Ordering::Relaxed);
-        if *draining.borrow() {
-            // Shutting down: nothing more is handled (the client sends it
-            // again elsewhere); reading on until the client's close frame
-            // lets the connection end cleanly instead of with a reset.
-            if matches!(msg, WsMessage::Close(_)) {
-                break;
-            }
-            continue;
+/// What handling a frame came to.
+enum Step {
+    Reply(ServerFrame),
+    Quiet,
+    /// A send handed to delivery (in the order read), its commit awaited apart.
+    Sent(Sent),
+}
+
+struct Sent {
+    pending: Result<Pending, SendError>,
+    cid: Uuid,
+    started: Instant,
+}
+
+/// The acknowledgement of a send, once committed (or why it was not).
+async fn ack(state: &AppState, sent: Sent) -> ServerFrame {
+    let result = match sent.pending {
+        Ok(pending) => pending.stored().await,
+        Err(e) => Err(e),
+    };
+    let m = &state.hub.metrics;
+    m.ack_latency.observe(sent.started.elapsed());
+    let counter = if result.is_ok() {
+        &m.sends_acked
+    } else {
+        &m.sends_refused
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    match result {
+        Ok(m) => ServerFrame::Ack {
+            cid: sent.cid,
+            room: m.room,
+            seq: m.seq,
+            id: m.id,
+            ts: m.ts,
+        },
+        Err(e) => ServerFrame::error(e.code(), e.to_string(), Some(sent.cid)),
+    }
+}
+
+/// What a connection keeps between frames: who it is, its rate limits.
+struct Session<'a> {
+    state: &'a AppState,
+    user: &'a User,
+    conn: &'a Arc<Conn>,
+    typing: Typing,
+    sends: Bucket,
+}
+
+impl<'a> Session<'a> {
+    fn new(state: &'a AppState, user: &'a User, conn: &'a Arc<Conn>) -> Self {
+        let sends = Bucket::new(state.config.send_rate.into(), state.config.send_burst.into());
+        Self {
+            state,
+            user,
+            conn,
+            typing: Typing::default(),
+            sends,
         }
-        let text = match msg {
-            WsMessage::Text(text) => text,
-            WsMessage::Binary(_) => {
-                let e = ServerFrame::error(ErrorCode::BadFrame, "Frames are JSON text, not binary.", None);
-                if reply.send(Box::new(e)).await.is_err() {
-                    break;
-                }
-                continue;
-            }
-            WsMessage::Close(_) => break,
-            WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
-        };
-        let answer = if text.len() > state.config.max_frame_bytes {
-            Some(ServerFrame::error(
+    }
+
+    /// Handles one text frame; gives the session back with the outcome.
+    async fn handle(mut self, text: Utf8Bytes) -> (Self, Step) {
+        let step = self.step(&text).await;
+        (self, step)
+    }
+
+    async fn step(&mut self, text: &str) -> Step {
+        let (state, user, conn) = (self.state, self.user, self.conn);
+        let max = state.config.max_frame_bytes;
+        if text.len() > max {
+            return Step::Reply(ServerFrame::error(
                 ErrorCode::TooLarge,
-                format!(
-                    "A frame has at most {} bytes (this one has {}).",
-                    state.config.max_frame_bytes,
-                    text.len()
-                ),
+                format!("A frame has at most {max} bytes (this one has {}).", text.len()),
                 None,
-            ))
-        } else {
-            match serde_json::from_str::<ClientFrame>(&text) {
-                Err(e) => Some(ServerFrame::error(
-                    ErrorCode::BadFrame,
-                    format!("Not a frame of this protocol: {e}."),
-                    None,
-                )),
-                Ok(ClientFrame::Send { cid, .. }) if !send_bucket.take(std::time::Instant::now()) => {
-                    state.hub.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    Some(ServerFrame::error(
-                        ErrorCode::RateLimited,
-                        format!(
-                            "Too many messages: at most {} a second. This one was not stored; send it again.",
-                            state.config.send_rate
-                        ),
-                        Some(cid),
-                    ))
-                }
-                Ok(ClientFrame::Send { room, cid, body }) => {
-                    let Ok(permit) = sends.clone().acquire_owned().await else {
-                        break;
-                    };
-                    let started = std::time::Instant::now();
-                    // Enqueued here, in the order read; the commit is awaited
-                    // off the read loop, so sends pipeline (and share
-                    // transactions) instead of waiting in turn.
-                    let pending = state.delivery.enqueue(&user, room, cid, body).await;
-                    let (state, reply) = (state.clone(), reply.clone());
-                    tokio::spawn(async move {
-                        let result = match pending {
-                            Ok(pending) => pending.stored().await,
-                            Err(e) => Err(e),
-                        };
-                        let m = &state.hub.metrics;
-                        m.ack_latency.observe(started.elapsed());
-                        let counter = if result.is_ok() {
-                            &m.sends_acked
-                        } else {
-                            &m.sends_refused
-                        };
-                        counter.fetch_add(1, Ordering::Relaxed);
-                        let frame = match result {
-                            Ok(m) => ServerFrame::Ack {
-                                cid,
-                                room: m.room,
-                                seq: m.seq,
-                                id: m.id,
-                                ts: m.ts,
-                            },
-                            Err(e) => ServerFrame::error(e.code(), e.to_string(), Some(cid)),
-                        };
-                        let _ = reply.send(Box::new(frame)).await;
-                        drop(permit);
-                    });
-                    None
-                }
-                // Boxed: a task is as large as its largest await, and an
-                // idle connection should not carry these states all its life.
-                Ok(ClientFrame::Typing { room }) => Box::pin(typing.relay(&state, &user, &conn, room)).await,
-                Ok(frame) => Some(Box::pin(answer(&state, &user, &conn, frame)).await),
+            ));
+        }
+        match serde_json::from_str::<ClientFrame>(text) {
+            Err(e) => Step::Reply(ServerFrame::error(
+                ErrorCode::BadFrame,
+                format!("Not a frame of this protocol: {e}."),
+                None,
+            )),
+            Ok(ClientFrame::Send { cid, .. }) if !self.sends.take(Instant::now()) => {
+                state.hub.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+                Step::Reply(ServerFrame::error(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "Too many messages: at most {} a second. This one was not stored; send it again.",
+                        state.config.send_rate
+                    ),
+                    Some(cid),
+                ))
             }
-        };
-        if let Some(frame) = answer {
-            if reply.send(Box::new(frame)).await.is_err() {
-                break;
+            Ok(ClientFrame::Send { room, cid, body }) => {
+                let started = Instant::now();
+                let pending = state.delivery.enqueue(user, room, cid, body).await;
+                Step::Sent(Sent {
+                    pending,
+                    cid,
+                    started,
+                })
             }
+            Ok(ClientFrame::Typing { room }) => match self.typing.relay(state, user, conn, room).await {
+                Some(frame) => Step::Reply(frame),
+                None => Step::Quiet,
+            },
+            Ok(frame) => Step::Reply(answer(state, user, conn, frame).await),
         }
     }
 }
@@ -310,7 +395,7 @@ async fn answer(state: &AppState, user: &User, conn: &Arc<Conn>, frame: ClientFr
         ClientFrame::Ping => Ok(ServerFrame::Pong),
         ClientFrame::Send { .. } | ClientFrame::Typing { .. } => Err(ServerFrame::error(
             ErrorCode::BadFrame,
-            "handled by the read loop",
+            "handled by the session",
             None,
         )),
     };

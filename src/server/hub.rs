@@ -7,12 +7,12 @@
 //! Nothing here touches storage or sockets; the lock is never held across
 //! an await.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 use super::metrics::Metrics;
 
@@ -21,11 +21,19 @@ use crate::protocol::ServerFrame;
 
 pub type ConnId = u64;
 
+/// A queue that grew past this many frames is given back once emptied.
+const KEEP_QUEUE: usize = 64;
+
 /// One open connection as the hub sees it.
 pub struct Conn {
     pub id: ConnId,
     pub user: UserId,
-    tx: mpsc::Sender<Utf8Bytes>,
+    /// Live frames waiting for the connection's writer, at most `cap`. A
+    /// plain queue rather than a channel: it holds no memory while empty,
+    /// and most connections are idle most of the time.
+    queue: Mutex<VecDeque<Utf8Bytes>>,
+    cap: usize,
+    ready: Notify,
     lagging: AtomicBool,
     rooms: Mutex<HashSet<RoomId>>,
 }
@@ -36,14 +44,20 @@ impl Conn {
         if self.lagging.load(Ordering::Acquire) {
             return;
         }
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(frame.clone()) {
-            self.lagging.store(true, Ordering::Release);
-            tracing::debug!(
-                conn = self.id,
-                user = self.user,
-                "connection lagging: it will resync"
-            );
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if queue.len() < self.cap {
+            queue.push_back(frame.clone());
+            drop(queue);
+            self.ready.notify_one();
+            return;
         }
+        drop(queue);
+        self.lagging.store(true, Ordering::Release);
+        tracing::debug!(
+            conn = self.id,
+            user = self.user,
+            "connection lagging: it will resync"
+        );
     }
 
     /// True once after the connection fell behind.
@@ -73,12 +87,39 @@ pub struct Hub {
     pub changed: Notify,
 }
 
-/// A connection's place in the hub; dropping it removes the connection.
+/// A connection's place in the hub, held by its writer; dropping it
+/// removes the connection.
 pub struct Registration {
     hub: Arc<Hub>,
     pub conn: Arc<Conn>,
-    /// The connection's live frames, in publish order.
-    pub rx: mpsc::Receiver<Utf8Bytes>,
+}
+
+impl Registration {
+    /// The next live frame, in publish order.
+    pub async fn recv(&self) -> Utf8Bytes {
+        loop {
+            if let Some(frame) = self.try_recv() {
+                return frame;
+            }
+            // A frame queued since the check left a permit: no wake-up is lost.
+            self.conn.ready.notified().await;
+        }
+    }
+
+    /// The next live frame if one is queued.
+    pub fn try_recv(&self) -> Option<Utf8Bytes> {
+        let mut queue = self.conn.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let frame = queue.pop_front();
+        if queue.is_empty() && queue.capacity() > KEEP_QUEUE {
+            *queue = VecDeque::new();
+        }
+        frame
+    }
+
+    /// Drops every queued frame (the client is told to resync instead).
+    pub fn clear(&self) {
+        *self.conn.queue.lock().unwrap_or_else(|p| p.into_inner()) = VecDeque::new();
+    }
 }
 
 impl Drop for Registration {
@@ -101,11 +142,12 @@ impl Hub {
 
     /// Adds a connection of `user`, in no room yet.
     pub fn register(self: &Arc<Self>, user: UserId) -> Registration {
-        let (tx, rx) = mpsc::channel(self.queue.max(1));
         let conn = Arc::new(Conn {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             user,
-            tx,
+            queue: Mutex::default(),
+            cap: self.queue.max(1),
+            ready: Notify::new(),
             lagging: AtomicBool::new(false),
             rooms: Mutex::default(),
         });
@@ -116,7 +158,6 @@ impl Hub {
         Registration {
             hub: self.clone(),
             conn,
-            rx,
         }
     }
 
@@ -283,16 +324,16 @@ mod tests {
     #[test]
     fn frames_reach_the_room_members_connections_only() {
         let hub = Hub::new(8);
-        let mut a = hub.register(1);
-        let mut b = hub.register(2);
+        let a = hub.register(1);
+        let b = hub.register(2);
         hub.subscribe(&a.conn, [10]);
         hub.subscribe(&b.conn, [11]);
         hub.to_room(10, &ServerFrame::Pong);
-        assert_eq!(a.rx.try_recv().unwrap().as_str(), r#"{"t":"pong"}"#);
-        assert!(b.rx.try_recv().is_err());
+        assert_eq!(a.try_recv().unwrap().as_str(), r#"{"t":"pong"}"#);
+        assert!(b.try_recv().is_none());
         hub.join(2, 10);
         hub.to_room(10, &ServerFrame::Pong);
-        assert!(a.rx.try_recv().is_ok() && b.rx.try_recv().is_ok());
+        assert!(a.try_recv().is_some() && b.try_recv().is_some());
         assert!(hub.is_online(2));
         drop(b);
         assert!(!hub.is_online(2));
@@ -302,7 +343,7 @@ mod tests {
     #[test]
     fn a_full_queue_marks_the_connection_lagging_instead_of_dropping_silently() {
         let hub = Hub::new(2);
-        let mut a = hub.register(1);
+        let a = hub.register(1);
         hub.subscribe(&a.conn, [10]);
         for _ in 0..5 {
             hub.to_room(10, &ServerFrame::Pong);
@@ -310,19 +351,19 @@ mod tests {
         assert!(a.conn.take_lagging());
         assert!(!a.conn.take_lagging(), "reported once");
         assert_eq!(hub.metrics.lagged.load(Ordering::Relaxed), 1);
-        assert!(a.rx.try_recv().is_ok() && a.rx.try_recv().is_ok() && a.rx.try_recv().is_err());
+        assert!(a.try_recv().is_some() && a.try_recv().is_some() && a.try_recv().is_none());
     }
 
     #[test]
     fn resync_all_reaches_every_connection_through_its_queue() {
         let hub = Hub::new(4);
-        let mut a = hub.register(1);
-        let mut b = hub.register(2);
+        let a = hub.register(1);
+        let b = hub.register(2);
         hub.subscribe(&a.conn, [10]);
         assert_eq!(hub.rooms(), vec![10]);
         hub.resync_all();
-        assert_eq!(a.rx.try_recv().unwrap().as_str(), r#"{"t":"resync"}"#);
-        assert_eq!(b.rx.try_recv().unwrap().as_str(), r#"{"t":"resync"}"#);
+        assert_eq!(a.try_recv().unwrap().as_str(), r#"{"t":"resync"}"#);
+        assert_eq!(b.try_recv().unwrap().as_str(), r#"{"t":"resync"}"#);
         drop(a);
         assert!(hub.rooms().is_empty());
         assert_eq!(hub.users(), vec![2]);

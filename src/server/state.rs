@@ -1,5 +1,6 @@
 //! The state every request handler shares: the store, the settings and the
-//! Leptos options. Cheap to clone.
+//! Leptos options. Cloning it clones one `Arc` (each request and each
+//! connection holds one).
 
 use std::sync::Arc;
 
@@ -28,8 +29,19 @@ pub struct Redis {
     pub commands: redis::aio::ConnectionManager,
 }
 
+/// One node's state, shared by every handler through `AppState`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<NodeState>);
+
+impl std::ops::Deref for AppState {
+    type Target = NodeState;
+
+    fn deref(&self) -> &NodeState {
+        &self.0
+    }
+}
+
+pub struct NodeState {
     pub store: DynStore,
     pub config: Arc<Config>,
     /// Origins allowed to call the API and open the socket.
@@ -98,7 +110,7 @@ impl AppState {
             pusher.clone(),
             config.max_body_chars,
         );
-        Self {
+        Self(Arc::new(NodeState {
             receipts,
             leases,
             node,
@@ -115,7 +127,7 @@ impl AppState {
             bus,
             cache,
             delivery,
-        }
+        }))
     }
 }
 
