@@ -152,7 +152,10 @@ async fn writer(
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let batch: Vec<NewMessage> = jobs.iter().map(|j| j.msg.clone()).collect();
-        match store.append(&batch).await {
+        let started = std::time::Instant::now();
+        let appended = store.append(&batch).await;
+        tracing::debug!(sends = batch.len(), took = ?started.elapsed(), "batch appended");
+        match appended {
             Ok(results) => {
                 let mut committed = Vec::new();
                 for (job, result) in jobs.drain(..).zip(results) {

@@ -135,8 +135,36 @@ pub(super) fn direct_key(a: i64, b: i64) -> String {
     format!("{}:{}", a.min(b), a.max(b))
 }
 
-/// Messages per `INSERT` (7 parameters each, well within both databases' limits).
-pub(super) const INSERT_CHUNK: usize = 200;
+/// The most messages one `INSERT` takes (7 parameters each, well within
+/// both databases' limits).
+pub(super) const INSERT_CHUNK: usize = 128;
+
+/// A batch's statements come in a few sizes only, each prepared once and
+/// kept in the connection's statement cache (a statement per batch length
+/// would be prepared anew nearly every time): lookups and updates take their
+/// keys without repeats, padded to a power of two by repeating the last one
+/// (a repeat finds or sets the same row again); inserts go in chunks whose
+/// sizes are powers of two.
+pub(super) fn padded<T: Ord + Copy>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut keys: Vec<T> = items.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    if let Some(&last) = keys.last() {
+        keys.resize(keys.len().next_power_of_two(), last);
+    }
+    keys
+}
+
+/// `items` in chunks of at most `INSERT_CHUNK`, each a power of two long.
+pub(super) fn pow2_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if items.is_empty() {
+            return None;
+        }
+        let n = INSERT_CHUNK.min(1 << items.len().ilog2());
+        let (chunk, rest) = items.split_at(n);
+        items = rest;
+        Some(chunk)
+    })
+}
 
 /// `n` placeholders: `$first, $first+1, …` when `numbered` (PostgreSQL
 /// knows no other kind), else `?, ?, …` (SQLite: binding a long statement's
@@ -452,14 +480,14 @@ macro_rules! impl_store {
             }
 
             async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
-                use std::collections::{BTreeSet, HashMap, HashSet};
+                use std::collections::{HashMap, HashSet};
                 // A batch costs a fixed handful of statements, however many
                 // messages it holds: that is what makes group commit pay.
                 let mut tx = self.write.begin().await?;
                 // Lock the batch's rooms in id order and read their heads:
                 // sends to one room from several nodes queue here, and the
                 // dedup read below sees whatever committed before us.
-                let rooms: Vec<RoomId> = batch.iter().map(|m| m.room).collect::<BTreeSet<_>>().into_iter().collect();
+                let rooms = sql::padded(batch.iter().map(|m| m.room));
                 let q = format!(
                     "SELECT id, head_seq FROM rooms WHERE id IN ({}) ORDER BY id {}",
                     sql::params(rooms.len(), 1, $numbered),
@@ -468,10 +496,11 @@ macro_rules! impl_store {
                 let mut heads: HashMap<RoomId, Seq> =
                     rooms.iter().fold(sqlx::query_as(&q), |q, r| q.bind(*r)).fetch_all(&mut *tx).await?.into_iter().collect();
 
-                let q = sql::dedup_query(batch.len(), $numbered);
-                let earlier: Vec<sql::MessageRow> = batch
+                let cids = sql::padded(batch.iter().map(|m| (m.sender, m.cid)));
+                let q = sql::dedup_query(cids.len(), $numbered);
+                let earlier: Vec<sql::MessageRow> = cids
                     .iter()
-                    .fold(sqlx::query_as(&q), |q, m| q.bind(m.sender).bind(m.cid.as_bytes().as_slice()))
+                    .fold(sqlx::query_as(&q), |q, (sender, cid)| q.bind(*sender).bind(cid.as_bytes().as_slice()))
                     .fetch_all(&mut *tx)
                     .await?;
                 let mut sent: HashMap<(UserId, uuid::Uuid), Message> = HashMap::new();
@@ -480,10 +509,11 @@ macro_rules! impl_store {
                     sent.insert((m.sender, m.cid), m);
                 }
 
-                let q = sql::membership_query(batch.len(), $numbered);
-                let members: HashSet<(RoomId, UserId)> = batch
+                let pairs = sql::padded(batch.iter().map(|m| (m.room, m.sender)));
+                let q = sql::membership_query(pairs.len(), $numbered);
+                let members: HashSet<(RoomId, UserId)> = pairs
                     .iter()
-                    .fold(sqlx::query_as(&q), |q, m| q.bind(m.room).bind(m.sender))
+                    .fold(sqlx::query_as(&q), |q, (room, user)| q.bind(*room).bind(*user))
                     .fetch_all(&mut *tx)
                     .await?
                     .into_iter()
@@ -525,7 +555,7 @@ macro_rules! impl_store {
                     return Ok(out);
                 }
 
-                for chunk in new.chunks(sql::INSERT_CHUNK) {
+                for chunk in sql::pow2_chunks(&new) {
                     let q = format!(
                         "INSERT INTO messages (room_id, seq, id, sender_id, client_msg_id, body, created_at) VALUES {}",
                         sql::values(chunk.len(), 7, $numbered)
@@ -552,6 +582,7 @@ macro_rules! impl_store {
                     rooms_now.insert(m.room, (m.seq, m.ts));
                     marks.insert((m.room, m.sender), m.seq);
                 }
+                let rooms_now = sql::padded(rooms_now);
                 let q = format!(
                     "UPDATE rooms SET head_seq = v.column2, last_activity = v.column3
                        FROM (VALUES {}) AS v WHERE rooms.id = v.column1",
@@ -562,6 +593,7 @@ macro_rules! impl_store {
                     .fold(sqlx::query(&q), |q, (room, (seq, ts))| q.bind(*room).bind(*seq).bind(*ts))
                     .execute(&mut *tx)
                     .await?;
+                let marks = sql::padded(marks);
                 let q = format!(
                     "UPDATE members
                         SET read_seq = CASE WHEN read_seq < v.column3 THEN v.column3 ELSE read_seq END,
@@ -811,3 +843,30 @@ macro_rules! impl_store {
 }
 
 pub(super) use impl_store;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_take_keys_once_padded_to_a_power_of_two() {
+        assert_eq!(padded([3, 1, 3, 2]), vec![1, 2, 3, 3]);
+        assert_eq!(padded([5, 5]), vec![5]);
+        assert!(padded(Vec::<i64>::new()).is_empty());
+        assert_eq!(padded(0..5).len(), 8);
+    }
+
+    #[test]
+    fn inserts_go_in_power_of_two_chunks_that_cover_every_row_once() {
+        let lens = |n: usize| {
+            let rows: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = pow2_chunks(&rows).collect();
+            assert_eq!(chunks.concat(), rows);
+            chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
+        };
+        assert_eq!(lens(255), vec![128, 64, 32, 16, 8, 4, 2, 1]);
+        assert_eq!(lens(300), vec![128, 128, 32, 8, 4]);
+        assert_eq!(lens(1), vec![1]);
+        assert!(lens(0).is_empty());
+    }
+}

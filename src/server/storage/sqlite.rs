@@ -30,6 +30,11 @@ impl SqliteStore {
             // A multi-row statement inside a transaction keeps a statement
             // journal (to undo just that statement): in memory, not a temp file.
             .pragma("temp_store", "memory")
+            // Rows come from sqlx's worker thread through a channel: a
+            // result larger than it makes the worker wait for the reader
+            // again and again, a thread switch each time (a batch's
+            // membership check returned 256 rows through a channel of 50).
+            .row_buffer_size(1024)
             .busy_timeout(Duration::from_secs(5));
         if let Some(dir) = options.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
