@@ -43,6 +43,7 @@ conformance!(
     rooms_list_latest_first_with_counts,
     concurrent_direct_opens_make_one_room,
     append_assigns_consecutive_seqs_and_dedups,
+    a_resend_among_new_messages_leaves_no_hole,
     append_refuses_strangers_and_unknown_rooms,
     sync_pages_forward_and_history_backward,
     concurrent_appends_make_one_gap_free_order,
@@ -226,6 +227,41 @@ fn stored(a: &Appended) -> &chat::protocol::Message {
         Appended::Stored(m) => m,
         other => panic!("not stored: {other:?}"),
     }
+}
+
+/// A batch is stored without looking its cids up first; a resend in it is
+/// found by the insert, and the batch is stored again, looking: the resend
+/// answers the original and the new messages take the next seqs, no hole.
+async fn a_resend_among_new_messages_leaves_no_hole(store: DynStore) {
+    let [a, b] = users(&store, &["alice", "bob"]).await[..] else {
+        unreachable!()
+    };
+    let g = store.create_group(a, "Team", &[b], 1).await.unwrap();
+    let first = store.append(&[new_message(g, a, 1, "one")]).await.unwrap();
+    let out = store
+        .append(&[
+            new_message(g, b, 7, "two"),
+            new_message(g, a, 1, "one, resent"),
+            new_message(g, a, 2, "three"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(stored(&out[0]).seq, 2);
+    assert!(
+        matches!(&out[1], Appended::Duplicate(m) if m.seq == 1 && m.id == stored(&first[0]).id),
+        "the resend answers the original: {:?}",
+        out[1]
+    );
+    assert_eq!(stored(&out[2]).seq, 3);
+    assert_eq!(store.head(g).await.unwrap(), Some(3));
+    let seqs: Vec<i64> = store
+        .messages_after(g, 0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
 }
 
 async fn append_assigns_consecutive_seqs_and_dedups(store: DynStore) {

@@ -146,7 +146,11 @@ pub(super) const INSERT_CHUNK: usize = 128;
 /// (a repeat finds or sets the same row again); inserts go in chunks whose
 /// sizes are powers of two.
 pub(super) fn padded<T: Ord + Copy>(items: impl IntoIterator<Item = T>) -> Vec<T> {
-    let mut keys: Vec<T> = items.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let mut keys: Vec<T> = items
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     if let Some(&last) = keys.last() {
         keys.resize(keys.len().next_power_of_two(), last);
     }
@@ -480,135 +484,18 @@ macro_rules! impl_store {
             }
 
             async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
-                use std::collections::{HashMap, HashSet};
-                // A batch costs a fixed handful of statements, however many
-                // messages it holds: that is what makes group commit pay.
-                let mut tx = self.write.begin().await?;
-                // Lock the batch's rooms in id order and read their heads:
-                // sends to one room from several nodes queue here, and the
-                // dedup read below sees whatever committed before us.
-                let rooms = sql::padded(batch.iter().map(|m| m.room));
-                let q = format!(
-                    "SELECT id, head_seq FROM rooms WHERE id IN ({}) ORDER BY id {}",
-                    sql::params(rooms.len(), 1, $numbered),
-                    $lock
-                );
-                let mut heads: HashMap<RoomId, Seq> =
-                    rooms.iter().fold(sqlx::query_as(&q), |q, r| q.bind(*r)).fetch_all(&mut *tx).await?.into_iter().collect();
-
-                let cids = sql::padded(batch.iter().map(|m| (m.sender, m.cid)));
-                let q = sql::dedup_query(cids.len(), $numbered);
-                let earlier: Vec<sql::MessageRow> = cids
-                    .iter()
-                    .fold(sqlx::query_as(&q), |q, (sender, cid)| q.bind(*sender).bind(cid.as_bytes().as_slice()))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let mut sent: HashMap<(UserId, uuid::Uuid), Message> = HashMap::new();
-                for row in earlier {
-                    let m = sql::message(row)?;
-                    sent.insert((m.sender, m.cid), m);
+                // Nearly every batch is new messages only: it skips the
+                // lookup of earlier sends. One that turns out to hold a
+                // resend is rolled back and stored again, looking first.
+                let repeats = batch.iter().map(|m| (m.sender, m.cid)).collect::<std::collections::HashSet<_>>().len() < batch.len();
+                if !repeats {
+                    if let Some(out) = self.append_batch(batch, false).await? {
+                        return Ok(out);
+                    }
                 }
-
-                let pairs = sql::padded(batch.iter().map(|m| (m.room, m.sender)));
-                let q = sql::membership_query(pairs.len(), $numbered);
-                let members: HashSet<(RoomId, UserId)> = pairs
-                    .iter()
-                    .fold(sqlx::query_as(&q), |q, (room, user)| q.bind(*room).bind(*user))
-                    .fetch_all(&mut *tx)
+                self.append_batch(batch, true)
                     .await?
-                    .into_iter()
-                    .collect();
-
-                // Seqs in batch order; a cid twice in one batch is stored once.
-                let mut out = Vec::with_capacity(batch.len());
-                let mut new = Vec::new();
-                for m in batch {
-                    if let Some(original) = sent.get(&(m.sender, m.cid)) {
-                        out.push(Appended::Duplicate(original.clone()));
-                        continue;
-                    }
-                    let Some(head) = heads.get_mut(&m.room) else {
-                        out.push(Appended::NoSuchRoom);
-                        continue;
-                    };
-                    if !members.contains(&(m.room, m.sender)) {
-                        out.push(Appended::NotMember);
-                        continue;
-                    }
-                    *head += 1;
-                    let stored = Message {
-                        room: m.room,
-                        seq: *head,
-                        id: m.id,
-                        sender: m.sender,
-                        from: m.from.clone(),
-                        body: m.body.clone(),
-                        ts: m.ts,
-                        cid: m.cid,
-                    };
-                    sent.insert((m.sender, m.cid), stored.clone());
-                    new.push(stored.clone());
-                    out.push(Appended::Stored(stored));
-                }
-                if new.is_empty() {
-                    tx.commit().await?;
-                    return Ok(out);
-                }
-
-                for chunk in sql::pow2_chunks(&new) {
-                    let q = format!(
-                        "INSERT INTO messages (room_id, seq, id, sender_id, client_msg_id, body, created_at) VALUES {}",
-                        sql::values(chunk.len(), 7, $numbered)
-                    );
-                    chunk
-                        .iter()
-                        .fold(sqlx::query(&q), |q, m| {
-                            q.bind(m.room)
-                                .bind(m.seq)
-                                .bind(m.id.as_bytes().as_slice())
-                                .bind(m.sender)
-                                .bind(m.cid.as_bytes().as_slice())
-                                .bind(&m.body)
-                                .bind(m.ts)
-                        })
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                // Each room's new head and last activity (its last message's time).
-                let mut rooms_now: HashMap<RoomId, (Seq, i64)> = HashMap::new();
-                // Sending raises the sender's own marks to the message.
-                let mut marks: HashMap<(RoomId, UserId), Seq> = HashMap::new();
-                for m in &new {
-                    rooms_now.insert(m.room, (m.seq, m.ts));
-                    marks.insert((m.room, m.sender), m.seq);
-                }
-                let rooms_now = sql::padded(rooms_now);
-                let q = format!(
-                    "UPDATE rooms SET head_seq = v.column2, last_activity = v.column3
-                       FROM (VALUES {}) AS v WHERE rooms.id = v.column1",
-                    sql::values(rooms_now.len(), 3, $numbered)
-                );
-                rooms_now
-                    .iter()
-                    .fold(sqlx::query(&q), |q, (room, (seq, ts))| q.bind(*room).bind(*seq).bind(*ts))
-                    .execute(&mut *tx)
-                    .await?;
-                let marks = sql::padded(marks);
-                let q = format!(
-                    "UPDATE members
-                        SET read_seq = CASE WHEN read_seq < v.column3 THEN v.column3 ELSE read_seq END,
-                            delivered_seq = CASE WHEN delivered_seq < v.column3 THEN v.column3 ELSE delivered_seq END
-                       FROM (VALUES {}) AS v
-                      WHERE members.room_id = v.column1 AND members.user_id = v.column2",
-                    sql::values(marks.len(), 3, $numbered)
-                );
-                marks
-                    .iter()
-                    .fold(sqlx::query(&q), |q, ((room, user), seq)| q.bind(*room).bind(*user).bind(*seq))
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(out)
+                    .ok_or_else(|| StoreError::Internal("a batch conflicted after its cids were looked up".into()))
             }
 
             async fn raise_marks(
@@ -837,6 +724,154 @@ macro_rules! impl_store {
                     .fetch_optional(&self.read)
                     .await?;
                 row.map(sql::summary).transpose()
+            }
+        }
+
+        impl $store {
+            /// Stores a batch in one transaction. `careful`: the batch's
+            /// (sender, cid) pairs are looked up first and a resend answers
+            /// the message as stored; else none is expected, and the first
+            /// one met rolls the batch back (None).
+            async fn append_batch(&self, batch: &[NewMessage], careful: bool) -> Result<Option<Vec<Appended>>, StoreError> {
+                use std::collections::{HashMap, HashSet};
+                // A batch costs a fixed handful of statements, however many
+                // messages it holds: that is what makes group commit pay.
+                let mut tx = self.write.begin().await?;
+                // Lock the batch's rooms in id order and read their heads:
+                // sends to one room from several nodes queue here, and the
+                // dedup read below sees whatever committed before us.
+                let rooms = sql::padded(batch.iter().map(|m| m.room));
+                let q = format!(
+                    "SELECT id, head_seq FROM rooms WHERE id IN ({}) ORDER BY id {}",
+                    sql::params(rooms.len(), 1, $numbered),
+                    $lock
+                );
+                let mut heads: HashMap<RoomId, Seq> =
+                    rooms.iter().fold(sqlx::query_as(&q), |q, r| q.bind(*r)).fetch_all(&mut *tx).await?.into_iter().collect();
+
+                let mut sent: HashMap<(UserId, uuid::Uuid), Message> = HashMap::new();
+                let cids = sql::padded(batch.iter().map(|m| (m.sender, m.cid)));
+                let q = sql::dedup_query(cids.len(), $numbered);
+                let earlier: Vec<sql::MessageRow> = if careful {
+                    cids.iter()
+                        .fold(sqlx::query_as(&q), |q, (sender, cid)| q.bind(*sender).bind(cid.as_bytes().as_slice()))
+                        .fetch_all(&mut *tx)
+                        .await?
+                } else {
+                    Vec::new()
+                };
+                for row in earlier {
+                    let m = sql::message(row)?;
+                    sent.insert((m.sender, m.cid), m);
+                }
+
+                let pairs = sql::padded(batch.iter().map(|m| (m.room, m.sender)));
+                let q = sql::membership_query(pairs.len(), $numbered);
+                let members: HashSet<(RoomId, UserId)> = pairs
+                    .iter()
+                    .fold(sqlx::query_as(&q), |q, (room, user)| q.bind(*room).bind(*user))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+
+                // Seqs in batch order; a cid twice in one batch is stored once.
+                let mut out = Vec::with_capacity(batch.len());
+                let mut new = Vec::new();
+                for m in batch {
+                    if let Some(original) = sent.get(&(m.sender, m.cid)) {
+                        out.push(Appended::Duplicate(original.clone()));
+                        continue;
+                    }
+                    let Some(head) = heads.get_mut(&m.room) else {
+                        out.push(Appended::NoSuchRoom);
+                        continue;
+                    };
+                    if !members.contains(&(m.room, m.sender)) {
+                        out.push(Appended::NotMember);
+                        continue;
+                    }
+                    *head += 1;
+                    let stored = Message {
+                        room: m.room,
+                        seq: *head,
+                        id: m.id,
+                        sender: m.sender,
+                        from: m.from.clone(),
+                        body: m.body.clone(),
+                        ts: m.ts,
+                        cid: m.cid,
+                    };
+                    sent.insert((m.sender, m.cid), stored.clone());
+                    new.push(stored.clone());
+                    out.push(Appended::Stored(stored));
+                }
+                if new.is_empty() {
+                    tx.commit().await?;
+                    return Ok(Some(out));
+                }
+
+                for chunk in sql::pow2_chunks(&new) {
+                    // Not careful: a resend (or a send racing in from another
+                    // node) inserts nothing, and the count says so.
+                    let q = format!(
+                        "INSERT INTO messages (room_id, seq, id, sender_id, client_msg_id, body, created_at) VALUES {} {}",
+                        sql::values(chunk.len(), 7, $numbered),
+                        if careful { "" } else { "ON CONFLICT DO NOTHING" }
+                    );
+                    let done = chunk
+                        .iter()
+                        .fold(sqlx::query(&q), |q, m| {
+                            q.bind(m.room)
+                                .bind(m.seq)
+                                .bind(m.id.as_bytes().as_slice())
+                                .bind(m.sender)
+                                .bind(m.cid.as_bytes().as_slice())
+                                .bind(&m.body)
+                                .bind(m.ts)
+                        })
+                        .execute(&mut *tx)
+                        .await?;
+                    if done.rows_affected() < chunk.len() as u64 {
+                        tx.rollback().await?;
+                        return Ok(None);
+                    }
+                }
+                // Each room's new head and last activity (its last message's time).
+                let mut rooms_now: HashMap<RoomId, (Seq, i64)> = HashMap::new();
+                // Sending raises the sender's own marks to the message.
+                let mut marks: HashMap<(RoomId, UserId), Seq> = HashMap::new();
+                for m in &new {
+                    rooms_now.insert(m.room, (m.seq, m.ts));
+                    marks.insert((m.room, m.sender), m.seq);
+                }
+                let rooms_now = sql::padded(rooms_now);
+                let q = format!(
+                    "UPDATE rooms SET head_seq = v.column2, last_activity = v.column3
+                       FROM (VALUES {}) AS v WHERE rooms.id = v.column1",
+                    sql::values(rooms_now.len(), 3, $numbered)
+                );
+                rooms_now
+                    .iter()
+                    .fold(sqlx::query(&q), |q, (room, (seq, ts))| q.bind(*room).bind(*seq).bind(*ts))
+                    .execute(&mut *tx)
+                    .await?;
+                let marks = sql::padded(marks);
+                let q = format!(
+                    "UPDATE members
+                        SET read_seq = CASE WHEN read_seq < v.column3 THEN v.column3 ELSE read_seq END,
+                            delivered_seq = CASE WHEN delivered_seq < v.column3 THEN v.column3 ELSE delivered_seq END
+                       FROM (VALUES {}) AS v
+                      WHERE members.room_id = v.column1 AND members.user_id = v.column2",
+                    sql::values(marks.len(), 3, $numbered)
+                );
+                marks
+                    .iter()
+                    .fold(sqlx::query(&q), |q, ((room, user), seq)| q.bind(*room).bind(*user).bind(*seq))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some(out))
             }
         }
     };
