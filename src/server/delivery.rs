@@ -17,7 +17,7 @@ use crate::model::{RoomId, User};
 use crate::protocol::{ErrorCode, Message};
 
 /// The most sends one transaction takes.
-const MAX_BATCH: usize = 256;
+const MAX_BATCH: usize = 1024;
 
 /// Why a send was refused; `code()` is what the client is told.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
