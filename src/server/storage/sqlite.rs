@@ -42,8 +42,11 @@ impl SqliteStore {
                     .with_context(|| format!("cannot create the directory {}", dir.display()))?;
             }
         }
+        // A connection to a local file does not go stale: no ping (a round
+        // trip to sqlx's worker thread) before every use.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options.clone())
             .await
@@ -54,6 +57,7 @@ impl SqliteStore {
             .context("cannot apply the migrations")?;
         let read = SqlitePoolOptions::new()
             .max_connections(pool_size.max(1))
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options.read_only(true))
             .await
