@@ -11,15 +11,10 @@
 //! direct room or a small group with them) and at most once per
 //! `MIN_GAP` per person: a flapping connection costs one announcement per
 //! gap, carrying the state at that moment, never a frame per flap.
-//!
-//! A storm of reconnections stays cheap: "last seen" times are stored in
-//! batches, one statement for all that are waiting.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use tokio::sync::{mpsc, oneshot};
 
 use super::bus::{Bus, Event};
 use super::context::now_ms;
@@ -31,9 +26,6 @@ use crate::protocol::Presence;
 
 /// The shortest time between two announcements about one person.
 const MIN_GAP: Duration = Duration::from_millis(500);
-/// "Last seen" times waiting to be stored, and the most one statement takes.
-const SEEN_QUEUE: usize = 4096;
-const SEEN_BATCH: usize = 512;
 
 #[derive(Default)]
 struct Entry {
@@ -57,8 +49,6 @@ struct Inner {
     users: Mutex<HashMap<UserId, Entry>>,
     /// The cluster's leases (None in embedded mode).
     registry: Option<Arc<Registry>>,
-    /// To the task that stores "last seen" times; answered once stored.
-    seen: mpsc::Sender<(UserId, i64, oneshot::Sender<()>)>,
 }
 
 /// One connection's hold on its user's presence; dropping it lets go.
@@ -80,11 +70,8 @@ impl Leases {
         max_members: u32,
         registry: Option<Arc<Registry>>,
     ) -> Self {
-        let (seen, waiting) = mpsc::channel(SEEN_QUEUE);
-        tokio::spawn(store_last_seen(store.clone(), waiting));
         Self {
             inner: Arc::new(Inner {
-                seen,
                 store,
                 bus,
                 max_members: i64::from(max_members),
@@ -291,10 +278,8 @@ impl Leases {
             return;
         };
         let now = now_ms();
-        // Stored before it is announced (a contact who asks next reads it).
-        let (stored, done) = oneshot::channel();
-        if self.inner.seen.send((user, now, stored)).await.is_ok() {
-            let _ = done.await;
+        if let Err(e) = self.inner.store.set_last_seen(user, now).await {
+            tracing::warn!(error = %e, user, "cannot store last seen");
         }
         let to = match self.inner.store.contacts(user, self.inner.max_members).await {
             Ok(c) => c.into_iter().map(|(id, _)| id).collect(),
@@ -327,20 +312,5 @@ impl Leases {
                 }
             }
         });
-    }
-}
-
-/// Stores the "last seen" times that are waiting, all in one statement,
-/// then tells each announcement it may go.
-async fn store_last_seen(store: DynStore, mut waiting: mpsc::Receiver<(UserId, i64, oneshot::Sender<()>)>) {
-    let mut batch = Vec::with_capacity(SEEN_BATCH);
-    while waiting.recv_many(&mut batch, SEEN_BATCH).await > 0 {
-        let seen: Vec<(UserId, i64)> = batch.iter().map(|(user, at, _)| (*user, *at)).collect();
-        if let Err(e) = store.set_last_seen(&seen).await {
-            tracing::warn!(error = %e, users = seen.len(), "cannot store last seen");
-        }
-        for (_, _, stored) in batch.drain(..) {
-            let _ = stored.send(());
-        }
     }
 }

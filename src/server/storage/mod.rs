@@ -255,9 +255,8 @@ pub trait Store: Send + Sync + 'static {
     /// When the user was last online, if ever.
     async fn last_seen(&self, user: UserId) -> Result<Option<i64>, StoreError>;
 
-    /// Records when each user was last online (never moves back), in one
-    /// statement: a storm of reconnections is a few writes, not thousands.
-    async fn set_last_seen(&self, seen: &[(UserId, i64)]) -> Result<(), StoreError>;
+    /// Records when the user was last online (never moves back).
+    async fn set_last_seen(&self, user: UserId, at: i64) -> Result<(), StoreError>;
 
     /// Up to `limit` messages with seq > `after`, oldest first.
     async fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> Result<Vec<Message>, StoreError>;

@@ -680,24 +680,10 @@ macro_rules! impl_store {
                 Ok(row.and_then(|r| r.0))
             }
 
-            async fn set_last_seen(&self, seen: &[(UserId, i64)]) -> Result<(), StoreError> {
-                // One time per user (the latest), so no row is set twice.
-                let mut latest: std::collections::HashMap<UserId, i64> = std::collections::HashMap::new();
-                for &(user, at) in seen {
-                    let t = latest.entry(user).or_insert(at);
-                    *t = (*t).max(at);
-                }
-                let rows = sql::padded(latest);
-                if rows.is_empty() {
-                    return Ok(());
-                }
-                let q = format!(
-                    "UPDATE users SET last_seen = v.column2 FROM (VALUES {}) AS v
-                      WHERE users.id = v.column1 AND (users.last_seen IS NULL OR users.last_seen < v.column2)",
-                    sql::values(rows.len(), 2, $numbered)
-                );
-                rows.iter()
-                    .fold(sqlx::query(&q), |q, (user, at)| q.bind(*user).bind(*at))
+            async fn set_last_seen(&self, user: UserId, at: i64) -> Result<(), StoreError> {
+                sqlx::query("UPDATE users SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $2)")
+                    .bind(user)
+                    .bind(at)
                     .execute(&self.write)
                     .await?;
                 Ok(())
