@@ -123,13 +123,9 @@ where
                 (session, step) = run(&mut busy), if busy.is_some() => {
                     busy = None;
                     idle = Some(session);
-                    match step {
-                        Step::Reply(frame) => text(&frame),
-                        Step::Quiet => continue,
-                        Step::Sent(sent) => {
-                            acks.push(Box::pin(ack(&state, sent)));
-                            continue;
-                        }
+                    match step.answer(&state, &acks) {
+                        Some(frame) => text(&frame),
+                        None => continue,
                     }
                 }
                 msg = socket.next(), if reading => {
@@ -178,7 +174,9 @@ where
             while fed < WRITE_BATCH_FRAMES {
                 let next = if let Some(bytes) = reg.try_recv() {
                     Some(live_frame(&state, &reg, bytes))
-                } else if let Some(Some(frame)) = acks.next().now_or_never() {
+                } else if let Some(Some(frame)) =
+                    (!acks.is_empty()).then(|| acks.next().now_or_never()).flatten()
+                {
                     text(&frame)
                 } else {
                     break;
@@ -217,13 +215,9 @@ async fn farewell<'a, S>(
             () = &mut grace => break,
             (_, step) = run(&mut busy), if busy.is_some() => {
                 busy = None;
-                match step {
-                    Step::Reply(frame) => frame,
-                    Step::Quiet => continue,
-                    Step::Sent(sent) => {
-                        acks.push(Box::pin(ack(state, sent)));
-                        continue;
-                    }
+                match step.answer(state, &acks) {
+                    Some(frame) => frame,
+                    None => continue,
                 }
             }
             Some(frame) = acks.next(), if !acks.is_empty() => frame,
@@ -277,6 +271,25 @@ enum Step {
     Quiet,
     /// A send handed to delivery (in the order read), its commit awaited apart.
     Sent(Sent),
+}
+
+impl Step {
+    /// What goes to the client now, if anything; a send joins the acks
+    /// waiting for their commits.
+    fn answer<'a>(
+        self,
+        state: &'a AppState,
+        acks: &FuturesUnordered<BoxFuture<'a, ServerFrame>>,
+    ) -> Option<ServerFrame> {
+        match self {
+            Step::Reply(frame) => Some(frame),
+            Step::Quiet => None,
+            Step::Sent(sent) => {
+                acks.push(Box::pin(ack(state, sent)));
+                None
+            }
+        }
+    }
 }
 
 struct Sent {

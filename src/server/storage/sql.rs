@@ -750,19 +750,18 @@ macro_rules! impl_store {
                     rooms.iter().fold(sqlx::query_as(&q), |q, r| q.bind(*r)).fetch_all(&mut *tx).await?.into_iter().collect();
 
                 let mut sent: HashMap<(UserId, uuid::Uuid), Message> = HashMap::new();
-                let cids = sql::padded(batch.iter().map(|m| (m.sender, m.cid)));
-                let q = sql::dedup_query(cids.len(), $numbered);
-                let earlier: Vec<sql::MessageRow> = if careful {
-                    cids.iter()
+                if careful {
+                    let cids = sql::padded(batch.iter().map(|m| (m.sender, m.cid)));
+                    let q = sql::dedup_query(cids.len(), $numbered);
+                    let earlier: Vec<sql::MessageRow> = cids
+                        .iter()
                         .fold(sqlx::query_as(&q), |q, (sender, cid)| q.bind(*sender).bind(cid.as_bytes().as_slice()))
                         .fetch_all(&mut *tx)
-                        .await?
-                } else {
-                    Vec::new()
-                };
-                for row in earlier {
-                    let m = sql::message(row)?;
-                    sent.insert((m.sender, m.cid), m);
+                        .await?;
+                    for row in earlier {
+                        let m = sql::message(row)?;
+                        sent.insert((m.sender, m.cid), m);
+                    }
                 }
 
                 let pairs = sql::padded(batch.iter().map(|m| (m.room, m.sender)));
