@@ -82,6 +82,9 @@ pub struct Room {
     /// The members and their marks, once asked for (the room was opened).
     pub marks: Option<Marks>,
     members_in_flight: bool,
+    /// A `resync` came while the members were asked, or the request was
+    /// refused: the answer may miss a receipt, so they are asked again.
+    members_again: bool,
     sync_in_flight: bool,
     /// A `resync` came while a sync was in flight: that sync may have been
     /// served before the missed messages existed, so another follows it.
@@ -106,8 +109,11 @@ impl Room {
     }
 
     fn ask_members(&mut self, id: RoomId, out: &mut Output) {
-        if !self.members_in_flight {
+        if self.members_in_flight {
+            self.members_again = true;
+        } else {
             self.members_in_flight = true;
+            self.members_again = false;
             out.frames.push(ClientFrame::Members { room: id });
         }
     }
@@ -289,6 +295,7 @@ impl Client {
             room.sync_again = false;
             room.history_in_flight = false;
             room.members_in_flight = false;
+            room.members_again = false;
         }
     }
 
@@ -372,7 +379,7 @@ impl Client {
         out
     }
 
-    /// Time passes: retransmit due sends, retry refused syncs.
+    /// Time passes: retransmit due sends, retry refused syncs and member lists.
     pub fn tick(&mut self, now: i64) -> Output {
         let mut out = Output::default();
         out.typing.extend(self.typing.expire(now));
@@ -392,6 +399,9 @@ impl Client {
             for (&id, room) in self.rooms.iter_mut() {
                 if (room.gap() || room.sync_again) && !room.sync_in_flight {
                     out.frames.push(room.sync_frame(id));
+                }
+                if room.members_again {
+                    room.ask_members(id, &mut out);
                 }
             }
         }
@@ -455,6 +465,9 @@ impl Client {
                     r.members_in_flight = false;
                     r.marks.get_or_insert_with(Marks::default).set(members);
                     out.changed.insert(room);
+                    if r.members_again {
+                        r.ask_members(room, &mut out);
+                    }
                 }
             }
             ServerFrame::Presence(p) => {
@@ -586,6 +599,7 @@ impl Client {
                     for r in self.rooms.values_mut() {
                         // A refused sync is asked again even with no gap known (it may answer a resync).
                         r.sync_again |= std::mem::take(&mut r.sync_in_flight);
+                        r.members_again |= std::mem::take(&mut r.members_in_flight);
                         r.history_in_flight = false;
                     }
                     self.sync_retry_at = now + self.config.retry_first_ms.min(2_000);

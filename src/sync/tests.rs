@@ -780,6 +780,47 @@ fn ticks_follow_the_other_members_marks_once_the_room_is_watched() {
 }
 
 #[test]
+fn members_asked_again_after_a_resync_or_a_refusal_while_in_flight() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    assert_eq!(c.watch(1).frames, vec![ClientFrame::Members { room: 1 }]);
+    // The answer may have been read before a receipt the resync stands for.
+    let out = c.handle(ServerFrame::Resync { room: None }, 0);
+    assert!(
+        !out.frames.contains(&ClientFrame::Members { room: 1 }),
+        "one at a time"
+    );
+    let stale = ServerFrame::Members {
+        room: 1,
+        members: vec![],
+    };
+    let out = c.handle(stale.clone(), 0);
+    assert_eq!(out.frames, vec![ClientFrame::Members { room: 1 }], "asked again");
+    let out = c.handle(stale, 0);
+    assert!(out.frames.is_empty(), "and only once");
+    // A refused request is asked again once the retry delay has passed.
+    c.watch(1);
+    c.handle(ServerFrame::Resync { room: Some(1) }, 0);
+    c.handle(
+        ServerFrame::Error {
+            code: ErrorCode::Unavailable,
+            message: "storage".into(),
+            cid: None,
+        },
+        0,
+    );
+    assert!(
+        !c.tick(1).frames.contains(&ClientFrame::Members { room: 1 }),
+        "not at once"
+    );
+    let out = c.tick(5_000);
+    assert!(out.frames.contains(&ClientFrame::Members { room: 1 }));
+    assert!(
+        !c.tick(10_000).frames.contains(&ClientFrame::Members { room: 1 }),
+        "in flight"
+    );
+}
+
+#[test]
 fn a_room_watched_before_it_arrives_asks_for_its_members_when_it_does() {
     let (mut c, _) = welcomed(vec![]);
     assert!(c.watch(9).frames.is_empty(), "not here yet");

@@ -402,11 +402,14 @@ async fn run(mut shape: Shape) {
     if !failures.is_empty() {
         eprintln!("{}", shape.logs_tail());
     }
+    // The examples again, last: CI keeps the tail of what a failing run printed.
     assert!(
         failures.is_empty(),
-        "chaos [{}] seed {seed} failed: {} (replay: make chaos SEED={seed} SECONDS={seconds})",
+        "chaos [{}] seed {seed} failed: {} (replay: make chaos SEED={seed} SECONDS={seconds})\n  faults: {}\n    {}",
         shape.name,
-        failures.join(", ")
+        failures.join(", "),
+        shape.faults_line(),
+        report.examples.join("\n    ")
     );
 }
 
