@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chat::model::RoomSummary;
@@ -293,4 +294,60 @@ async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
         bodies.len(),
         reader.held(room.id).len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_lost_while_the_other_node_stays_subscribed_makes_its_clients_resync() {
+    let Some(database) = common::postgres_url().await else {
+        return;
+    };
+    let redis = OwnService::redis();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let mut config = Config::for_database(&database);
+        config.redis_url = Some(redis.url.clone());
+        nodes.push(TestServer::start(config).await);
+    }
+    let (_, ann) = sign_up(&nodes[0], "ann").await;
+    let (_, ben) = sign_up(&nodes[1], "ben").await;
+    let room: RoomSummary = api(&nodes[0], &ann, "open_direct", json!({"handle": "ben"})).await;
+    let mut sender = Person::on(&nodes[0], &ann).await;
+    let mut reader = Person::on(&nodes[1], &ben).await;
+    let holds = |n: i64| move |p: &Person| p.client.room(room.id).is_some_and(|r| r.last >= n);
+    let out = sender.client.send(room.id, Uuid::new_v4(), "live".into(), 0);
+    sender.send_all(out.frames).await;
+    assert!(reader.run_until(holds(1)).await, "delivered live across nodes");
+
+    // Redis drops the publishing connections (not the subscriptions): the
+    // next publish fails and nothing else tells the other node.
+    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert!(killed > 0, "the nodes' connections were dropped");
+    let out = sender
+        .client
+        .send(room.id, Uuid::new_v4(), "unpublished".into(), 0);
+    sender.send_all(out.frames).await;
+    assert!(sender.run_until(|p| p.client.outbox().is_empty()).await, "acked");
+    let failures = || {
+        nodes[0]
+            .state
+            .hub
+            .metrics
+            .bus_publish_failures
+            .load(Ordering::Relaxed)
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while failures() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(failures() > 0, "the publish failed");
+    // Once Redis answers the sender's node again, the reader's node is asked to resync.
+    let caught_up = tokio::time::timeout(Duration::from_secs(10), reader.run_until(holds(2))).await;
+    assert_eq!(caught_up, Ok(true), "the lost message reached the reader");
+    assert_complete(&reader.held(room.id), &["live".into(), "unpublished".into()]);
 }

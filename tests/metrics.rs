@@ -107,6 +107,7 @@ async fn metrics_move_with_the_traffic() {
         "chat_resyncs_total",
         "chat_lagging_connections_total",
         "chat_bus_reconnects_total",
+        "chat_bus_publish_failures_total",
         "chat_cache_reads_total{result=\"hit\"}",
         "chat_push_total{result=\"sent\"}",
     ] {

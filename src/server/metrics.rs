@@ -27,6 +27,8 @@ pub struct Metrics {
     pub lagged: AtomicU64,
     /// Times the cluster bus lost its Redis subscription and reconnected.
     pub bus_reconnects: AtomicU64,
+    /// Publishes to Redis that failed (the other nodes' clients resync once it answers).
+    pub bus_publish_failures: AtomicU64,
     /// Frames refused for coming too fast.
     pub rate_limited: AtomicU64,
     /// From reading a `send` to having its answer: commit included.
@@ -116,6 +118,12 @@ pub fn render(state: &AppState) -> String {
         "counter",
         "Times the cluster bus lost its Redis subscription and reconnected.",
         &[("", m.bus_reconnects.load(Relaxed))],
+    );
+    one(
+        "chat_bus_publish_failures_total",
+        "counter",
+        "Publishes to Redis that failed; the other nodes' clients resync once it answers.",
+        &[("", m.bus_publish_failures.load(Relaxed))],
     );
     one(
         "chat_push_total",

@@ -54,6 +54,11 @@ impl Keys {
     pub fn node_channel(&self, node: &str) -> String {
         format!("{}:node:{node}", self.prefix)
     }
+    /// The channel on which a node that failed to publish some events,
+    /// once Redis answers again, asks every other node to resync its clients.
+    pub fn resync_channel(&self) -> String {
+        format!("{}:resync", self.prefix)
+    }
     /// The channel of a room's events.
     pub fn room_channel(&self, room: crate::model::RoomId) -> String {
         format!("{}:room:{room}", self.prefix)

@@ -167,14 +167,17 @@ pub fn check(db: &BTreeMap<RoomId, Stored>, people: &[(Log, Snapshot)]) -> Repor
                     .map(|m| m.seq)
                     .filter(|q| !view.msgs.iter().any(|v| v.0 == *q))
                     .collect();
-                r.example(format!(
-                    "user {} room {room}: holds up to {} of {} ({} missing: {:?}…)",
-                    snap.me,
-                    view.last,
-                    s.head(),
-                    missing.len(),
-                    &missing[..missing.len().min(5)]
-                ));
+                r.example(
+                    "lost",
+                    format!(
+                        "user {} room {room}: holds up to {} of {} ({} missing: {:?}…)",
+                        snap.me,
+                        view.last,
+                        s.head(),
+                        missing.len(),
+                        &missing[..missing.len().min(5)]
+                    ),
+                );
             }
             let (delivered, read) = s.marks_of(snap.me);
             let saw = snap.saw.get(room).copied().unwrap_or(0);
@@ -188,7 +191,7 @@ pub fn check(db: &BTreeMap<RoomId, Stored>, people: &[(Log, Snapshot)]) -> Repor
                 let want = s.tick(snap.me, seq);
                 if tick != want {
                     r.ticks_wrong += 1;
-                    r.example(format!(
+                    r.example("tick", format!(
                         "user {} room {room}: message {seq} shows {tick:?}, the marks make it {want:?} ({:?}) held {}",
                         snap.me, s.marks, view.marks
                     ));
@@ -219,9 +222,10 @@ fn compare_timeline(r: &mut Report, s: &Stored, view: &crate::person::RoomView) 
 }
 
 impl Report {
-    fn example(&mut self, text: String) {
-        if self.examples.len() < 5 {
-            self.examples.push(text);
+    /// Keeps the first three failures of each kind.
+    fn example(&mut self, kind: &str, text: String) {
+        if self.examples.iter().filter(|e| e.starts_with(kind)).count() < 3 {
+            self.examples.push(format!("{kind}: {text}"));
         }
     }
 

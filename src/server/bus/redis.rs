@@ -11,6 +11,10 @@
 //! to resync: events published meanwhile were missed, and storage has them.
 //! So it does after a welcome that went ahead without a confirmed
 //! subscription (Redis down or slow): that client may have missed some too.
+//! And events this node failed to publish (Redis down, or skipped by the
+//! breaker after the other nodes' subscriptions were back) were missed by
+//! clients elsewhere with nothing to tell them: once Redis answers, this
+//! node asks every other one, on the resync channel, to resync its clients.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,8 +24,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use redis::aio::{ConnectionManager, PubSubSink};
+use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::{deliver, Bus, Event};
 use crate::server::hub::Hub;
@@ -29,6 +34,8 @@ use crate::server::registry::{Keys, Registry};
 
 /// How long `subscribed` waits for the subscription task before going on.
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
+/// How often the call for a resync is tried while Redis does not answer.
+const RESYNC_RETRY: Duration = Duration::from_millis(250);
 
 /// What goes over Redis: the event and the node that published it (which
 /// delivered it locally already and skips it when it comes back).
@@ -46,6 +53,8 @@ pub struct RedisBus {
     catch_up: mpsc::Sender<oneshot::Sender<()>>,
     /// A welcome went ahead without a confirmed subscription: resync once subscribed.
     unsure: Arc<AtomicBool>,
+    /// Some events were not published: the other nodes' clients must resync.
+    missed: Arc<Notify>,
 }
 
 impl RedisBus {
@@ -65,12 +74,15 @@ impl RedisBus {
             registry.node().to_string(),
             (requests, unsure.clone()),
         ));
+        let missed = Arc::new(Notify::new());
+        tokio::spawn(call_for_resync(redis.clone(), registry.clone(), missed.clone()));
         Self {
             hub,
             redis,
             registry,
             catch_up,
             unsure,
+            missed,
         }
     }
 
@@ -93,10 +105,17 @@ impl RedisBus {
         }
         let mut r = self.redis.clone();
         if let Err(e) = self.registry.breaker().call(pipe.exec_async(&mut r)).await {
-            // Local delivery happened; the other nodes' clients catch up by
-            // sync (a gap, a resync after reconnect, the next welcome).
+            // Local delivery happened; the other nodes' clients resync once Redis answers.
             tracing::debug!(error = %e, "not published to Redis");
+            self.unpublished();
         }
+    }
+
+    /// Events were not published: counted, and the call for a resync goes out.
+    fn unpublished(&self) {
+        let failures = &self.hub.metrics.bus_publish_failures;
+        failures.fetch_add(1, Ordering::Relaxed);
+        self.missed.notify_one();
     }
 
     /// The room channel of an event about a room (None: it is for people).
@@ -119,6 +138,7 @@ impl RedisBus {
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the registry: event stays on this node");
+                self.unpublished();
                 return;
             }
         };
@@ -182,6 +202,24 @@ impl Bus for RedisBus {
     }
 }
 
+/// Each time events were not published, asks the other nodes (once Redis
+/// answers again) to resync their clients: storage holds what they missed.
+async fn call_for_resync(redis: ConnectionManager, registry: Arc<Registry>, missed: Arc<Notify>) {
+    let channel = registry.keys().resync_channel();
+    loop {
+        missed.notified().await;
+        loop {
+            tokio::time::sleep(RESYNC_RETRY).await;
+            let mut r = redis.clone();
+            let call = r.publish::<_, _, ()>(&channel, registry.node());
+            if registry.breaker().call(call).await.is_ok() {
+                tracing::info!("Redis answers again: the other nodes' clients resync");
+                break;
+            }
+        }
+    }
+}
+
 /// Owns the subscription connection for the node's lifetime.
 async fn subscriber(
     client: redis::Client,
@@ -208,8 +246,12 @@ async fn subscriber(
         attempt = 0;
         let (mut sink, mut stream) = pubsub.split();
         let mut subscribed = HashSet::new();
-        let own = keys.node_channel(&node);
-        if sink.subscribe(&own).await.is_err() {
+        let resync = keys.resync_channel();
+        if sink
+            .subscribe(&[keys.node_channel(&node), resync.clone()])
+            .await
+            .is_err()
+        {
             continue;
         }
         if catch_up(&mut sink, &mut subscribed, &hub, &keys).await.is_err() {
@@ -231,6 +273,13 @@ async fn subscriber(
             tokio::select! {
                 msg = stream.next() => {
                     let Some(msg) = msg else { break };
+                    if msg.get_channel_name() == resync {
+                        if msg.get_payload_bytes() != node.as_bytes() {
+                            tracing::info!("another node could not publish: every client resyncs");
+                            hub.resync_all();
+                        }
+                        continue;
+                    }
                     match serde_json::from_slice::<Envelope>(msg.get_payload_bytes()) {
                         Ok(envelope) if envelope.from != node => deliver(&hub, envelope.event),
                         Ok(_) => {}
