@@ -191,7 +191,7 @@ async fn a_node_killed_mid_traffic_loses_no_acked_message() {
 }
 
 /// `/readyz`: its status and body.
-async fn ready(node: &TestServer) -> (u16, String) {
+async fn ready(node: &impl Node) -> (u16, String) {
     let res = reqwest::get(node.url("/readyz")).await.unwrap();
     (res.status().as_u16(), res.text().await.unwrap())
 }
@@ -350,4 +350,27 @@ async fn a_publish_lost_while_the_other_node_stays_subscribed_makes_its_clients_
     let caught_up = tokio::time::timeout(Duration::from_secs(10), reader.run_until(holds(2))).await;
     assert_eq!(caught_up, Ok(true), "the lost message reached the reader");
     assert_complete(&reader.held(room.id), &["live".into(), "unpublished".into()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_started_while_redis_is_down_waits_for_it() {
+    let Some(database) = common::postgres_url().await else {
+        return;
+    };
+    let redis = OwnService::redis();
+    let url = redis.url.clone();
+    redis.stop();
+    let back = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1_500));
+        redis.restart();
+        redis
+    });
+    let started = Instant::now();
+    let node = NodeProcess::start(&[("DATABASE_URL", database.as_str()), ("REDIS_URL", url.as_str())]).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(1_000),
+        "it waited for Redis"
+    );
+    assert_eq!(ready(&node).await, (200, "ready".to_string()));
+    let _redis = back.join().expect("Redis restarted");
 }

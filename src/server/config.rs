@@ -99,6 +99,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
 
+    /// At start, how long (ms) to keep trying to reach PostgreSQL and Redis:
+    /// a node started while they restart waits for them instead of exiting.
+    #[arg(long, env = "CHAT_START_WAIT_MS", default_value_t = 30_000)]
+    pub start_wait_ms: u64,
+
     /// Days a log-in stays valid.
     #[arg(long, env = "CHAT_SESSION_DAYS", default_value_t = 30)]
     pub session_days: u32,

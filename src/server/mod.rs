@@ -63,9 +63,18 @@ async fn start(config: Config) -> Result<(), String> {
 
 /// Opens the store named by the settings; the error names the setting.
 pub async fn prepare(config: Config, addr: std::net::SocketAddr) -> Result<AppState, String> {
-    let store = storage::open(&config.database_url, config.db_pool)
-        .await
-        .map_err(|e| format!("DATABASE_URL ({}): {e:#}", storage::redact(&config.database_url)))?;
+    // SQLite is a file: nothing to wait for.
+    let wait = if config.database_url.starts_with("sqlite:") {
+        0
+    } else {
+        config.start_wait_ms
+    };
+    let store = patiently(wait, || async {
+        storage::open(&config.database_url, config.db_pool)
+            .await
+            .map_err(|e| format!("DATABASE_URL ({}): {e:#}", storage::redact(&config.database_url)))
+    })
+    .await?;
     let redis = match &config.redis_url {
         None => None,
         Some(_) if store.backend() == "sqlite" => {
@@ -76,15 +85,38 @@ pub async fn prepare(config: Config, addr: std::net::SocketAddr) -> Result<AppSt
             )
         }
         Some(url) => Some(
-            connect_redis(url)
-                .await
-                .map_err(|e| format!("REDIS_URL ({}): {e}", storage::redact(url)))?,
+            patiently(config.start_wait_ms, || async {
+                connect_redis(url)
+                    .await
+                    .map_err(|e| format!("REDIS_URL ({}): {e}", storage::redact(url)))
+            })
+            .await?,
         ),
     };
     let vapid = push::Vapid::load(&store)
         .await
         .map_err(|e| format!("DATABASE_URL: cannot keep the Web Push key: {e:#}"))?;
     Ok(AppState::new(config, store, addr, redis, vapid))
+}
+
+/// Tries `connect` again (backing off up to 2 s) until it succeeds or
+/// `wait_ms` have passed; then its last error stands.
+async fn patiently<T, F: Future<Output = Result<T, String>>>(
+    wait_ms: u64,
+    mut connect: impl FnMut() -> F,
+) -> Result<T, String> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(wait_ms);
+    let mut pause = std::time::Duration::from_millis(200);
+    loop {
+        match connect().await {
+            Err(e) if tokio::time::Instant::now() + pause < deadline => {
+                tracing::warn!(error = %e, ?pause, "not reachable yet; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Opens the command connection (checked with a PING) and keeps the client

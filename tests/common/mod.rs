@@ -359,8 +359,11 @@ impl NodeProcess {
             .stderr(stderr)
             .spawn()
             .expect("start a node");
-        let node = Self { child, addr };
+        let mut node = Self { child, addr };
         for _ in 0..400 {
+            if let Ok(Some(status)) = node.child.try_wait() {
+                panic!("the node on {addr} exited at start ({status}); its log says why");
+            }
             if reqwest::get(node.url("/healthz"))
                 .await
                 .is_ok_and(|r| r.status().is_success())
