@@ -156,6 +156,11 @@ pub struct Client {
     outbox: Vec<Outgoing>,
     /// After a refused sync, wait until then before syncing again.
     sync_retry_at: i64,
+    /// A `hello` asked again on this connection (after `resync`) awaits its
+    /// `welcome`; `refresh_again`: one more follows it (a `resync` came
+    /// meanwhile, or it was refused).
+    refreshing: bool,
+    refresh_again: bool,
     reports: Reports,
     typing: Typing,
     presence: BTreeMap<UserId, Presence>,
@@ -289,6 +294,7 @@ impl Client {
     /// next welcome.
     pub fn disconnected(&mut self) {
         self.welcomed = false;
+        (self.refreshing, self.refresh_again) = (false, false);
         self.reports.in_flight_lost();
         for room in self.rooms.values_mut() {
             room.sync_in_flight = false;
@@ -297,6 +303,12 @@ impl Client {
             room.members_in_flight = false;
             room.members_again = false;
         }
+    }
+
+    /// `hello` again on a live connection, as in flight.
+    fn refresh(&mut self) -> ClientFrame {
+        self.refreshing = true;
+        ClientFrame::Hello
     }
 
     /// Queues a new message; it is sent now if connected, else on connect.
@@ -396,6 +408,9 @@ impl Client {
             out.frames.push(attempt(o, now, first, max));
         }
         if now >= self.sync_retry_at {
+            if self.refresh_again && !self.refreshing {
+                out.frames.push(self.refresh());
+            }
             for (&id, room) in self.rooms.iter_mut() {
                 if (room.gap() || room.sync_again) && !room.sync_in_flight {
                     out.frames.push(room.sync_frame(id));
@@ -424,7 +439,12 @@ impl Client {
                 contacts,
             } => {
                 self.me = Some(user);
-                self.welcomed = true;
+                // A refresh on a live connection: its sends are in flight already.
+                let refresh = std::mem::replace(&mut self.welcomed, true);
+                self.refreshing = false;
+                if std::mem::take(&mut self.refresh_again) {
+                    out.frames.push(self.refresh());
+                }
                 for summary in rooms {
                     self.upsert_room(summary, &mut out);
                 }
@@ -437,7 +457,7 @@ impl Client {
                     }
                 }
                 let (first, max) = (self.config.retry_first_ms, self.config.retry_max_ms);
-                for o in self.outbox.iter_mut().filter(|o| o.failed.is_none()) {
+                for o in self.outbox.iter_mut().filter(|o| !refresh && o.failed.is_none()) {
                     out.frames.push(attempt(o, now, first, max));
                 }
                 out.rooms_changed = true;
@@ -558,16 +578,19 @@ impl Client {
                     }
                 }
             }
-            ServerFrame::Resync { room } => {
-                let ids: Vec<RoomId> = match room {
-                    Some(r) => vec![r],
-                    None => self.rooms.keys().copied().collect(),
-                };
-                for id in ids {
-                    let watched = self.watched.contains(&id);
-                    let Some(r) = self.rooms.get_mut(&id) else {
-                        continue;
-                    };
+            ServerFrame::Resync { room: None } => {
+                // Anything may have been dropped: messages, receipts,
+                // presence, new rooms. A fresh `welcome` has it all, and
+                // the rooms it shows behind are synced.
+                if self.refreshing {
+                    self.refresh_again = true;
+                } else if self.welcomed {
+                    out.frames.push(self.refresh());
+                }
+            }
+            ServerFrame::Resync { room: Some(id) } => {
+                let watched = self.watched.contains(&id);
+                if let Some(r) = self.rooms.get_mut(&id) {
                     // One sync per room at a time; one in flight is followed by another.
                     if r.sync_in_flight {
                         r.sync_again = true;
@@ -596,6 +619,7 @@ impl Client {
                 None if code == ErrorCode::Unavailable || code == ErrorCode::RateLimited => {
                     // A sync, history request or report was refused: ask again later.
                     self.reports.in_flight_lost();
+                    self.refresh_again |= std::mem::take(&mut self.refreshing);
                     for r in self.rooms.values_mut() {
                         // A refused sync is asked again even with no gap known (it may answer a resync).
                         r.sync_again |= std::mem::take(&mut r.sync_in_flight);

@@ -78,16 +78,6 @@ fn batch(room: RoomId, range: std::ops::RangeInclusive<Seq>, more: bool) -> Serv
     }
 }
 
-/// A sync's answer when there is nothing new.
-fn empty_batch(room: RoomId) -> ServerFrame {
-    ServerFrame::Batch {
-        room,
-        msgs: vec![],
-        more: false,
-        history: false,
-    }
-}
-
 #[test]
 fn welcome_syncs_rooms_that_are_behind() {
     let (c, out) = welcomed(vec![summary(1, 0), summary(2, 5)]);
@@ -358,25 +348,51 @@ fn refused_sends_fail_and_retryable_ones_wait() {
     assert_eq!(sent(&out).len(), 1);
 }
 
+/// A `welcome` answering a `hello` asked again on a live connection.
+fn rewelcome(rooms: Vec<RoomSummary>, contacts: Vec<Presence>) -> ServerFrame {
+    ServerFrame::Welcome {
+        user: user(),
+        rooms,
+        contacts,
+    }
+}
+
 #[test]
-fn resync_asks_every_room_from_its_last() {
+fn a_resync_asks_for_a_fresh_welcome_and_syncs_the_rooms_it_shows_behind() {
     let (mut c, _) = welcomed(vec![summary(1, 0), summary(2, 0)]);
     c.handle(ServerFrame::Msg(msg(2, 1)), 0);
+    c.send(2, Uuid::from_u128(7), "in flight".into(), 0);
     let out = c.handle(ServerFrame::Resync { room: None }, 0);
+    assert_eq!(sent(&out), vec![ClientFrame::Hello]);
+    // Presence dropped with the rest comes back with the welcome.
+    let away = Presence {
+        user: 2,
+        online: false,
+        last_seen: Some(5),
+    };
+    let out = c.handle(
+        rewelcome(vec![summary(1, 2), summary(2, 1)], vec![away.clone()]),
+        0,
+    );
     assert_eq!(
         sent(&out),
-        vec![
-            ClientFrame::Sync {
-                room: 1,
-                after: 0,
-                limit: None
-            },
-            ClientFrame::Sync {
-                room: 2,
-                after: 1,
-                limit: None
-            },
-        ]
+        vec![ClientFrame::Sync {
+            room: 1,
+            after: 0,
+            limit: None
+        }],
+        "room 2 is whole; the send in flight is not sent again"
+    );
+    assert_eq!(c.contacts().collect::<Vec<_>>(), vec![&away]);
+    // One room's resync syncs that room.
+    let out = c.handle(ServerFrame::Resync { room: Some(2) }, 0);
+    assert_eq!(
+        sent(&out),
+        vec![ClientFrame::Sync {
+            room: 2,
+            after: 1,
+            limit: None
+        }]
     );
 }
 
@@ -384,7 +400,10 @@ fn resync_asks_every_room_from_its_last() {
 fn a_resync_during_a_sync_does_not_start_a_second_one() {
     let (mut c, out) = welcomed(vec![summary(1, 300)]);
     assert_eq!(sent(&out).len(), 1);
-    assert!(sent(&c.handle(ServerFrame::Resync { room: None }, 0)).is_empty());
+    assert_eq!(
+        sent(&c.handle(ServerFrame::Resync { room: None }, 0)),
+        vec![ClientFrame::Hello]
+    );
     let out = c.handle(batch(1, 1..=100, true), 0);
     assert_eq!(
         sent(&out),
@@ -394,15 +413,18 @@ fn a_resync_during_a_sync_does_not_start_a_second_one() {
             limit: None
         }]
     );
+    assert!(sent(&c.handle(rewelcome(vec![summary(1, 300)], vec![]), 0)).is_empty());
 }
 
 #[test]
 fn a_resync_during_a_sync_is_followed_by_another_sync() {
-    // The sync in flight may have been served before the missed messages were stored.
+    // The sync in flight may have been served before the missed messages
+    // were stored: the welcome after it knows the head.
     let (mut c, out) = welcomed(vec![summary(1, 3)]);
     assert_eq!(sent(&out).len(), 1);
     c.handle(ServerFrame::Resync { room: None }, 0);
-    let out = c.handle(batch(1, 1..=3, false), 0);
+    assert!(sent(&c.handle(batch(1, 1..=3, false), 0)).is_empty());
+    let out = c.handle(rewelcome(vec![summary(1, 5)], vec![]), 0);
     assert_eq!(
         sent(&out),
         vec![ClientFrame::Sync {
@@ -411,7 +433,23 @@ fn a_resync_during_a_sync_is_followed_by_another_sync() {
             limit: None
         }]
     );
-    assert!(sent(&c.handle(empty_batch(1), 0)).is_empty(), "once");
+    assert!(sent(&c.handle(batch(1, 4..=5, false), 0)).is_empty(), "once");
+}
+
+#[test]
+fn a_resync_during_a_refresh_asks_once_more_after_it() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    assert_eq!(
+        sent(&c.handle(ServerFrame::Resync { room: None }, 0)),
+        vec![ClientFrame::Hello]
+    );
+    assert!(
+        sent(&c.handle(ServerFrame::Resync { room: None }, 0)).is_empty(),
+        "one at a time"
+    );
+    let again = c.handle(rewelcome(vec![summary(1, 0)], vec![]), 0);
+    assert_eq!(sent(&again), vec![ClientFrame::Hello]);
+    assert!(sent(&c.handle(rewelcome(vec![summary(1, 0)], vec![]), 0)).is_empty());
 }
 
 #[test]
@@ -431,20 +469,18 @@ fn a_refused_sync_is_asked_again_later() {
 }
 
 #[test]
-fn a_refused_resync_is_asked_again_later_though_no_gap_is_known() {
+fn a_refused_refresh_is_asked_again_later() {
     let (mut c, _) = welcomed(vec![summary(1, 0)]);
-    assert_eq!(sent(&c.handle(ServerFrame::Resync { room: None }, 0)).len(), 1);
-    c.handle(ServerFrame::error(ErrorCode::Unavailable, "db down", None), 1_000);
     assert_eq!(
-        sent(&c.tick(3_000)),
-        vec![ClientFrame::Sync {
-            room: 1,
-            after: 0,
-            limit: None
-        }]
+        sent(&c.handle(ServerFrame::Resync { room: None }, 0)),
+        vec![ClientFrame::Hello]
     );
-    c.handle(empty_batch(1), 3_100);
-    assert!(sent(&c.tick(5_000)).is_empty(), "answered: done");
+    c.handle(ServerFrame::error(ErrorCode::Unavailable, "db down", None), 1_000);
+    assert!(sent(&c.tick(1_500)).is_empty());
+    assert_eq!(sent(&c.tick(3_000)), vec![ClientFrame::Hello]);
+    assert!(sent(&c.tick(3_500)).is_empty(), "in flight");
+    c.handle(rewelcome(vec![summary(1, 0)], vec![]), 3_600);
+    assert!(sent(&c.tick(6_000)).is_empty(), "answered: done");
 }
 
 #[test]
@@ -775,7 +811,21 @@ fn ticks_follow_the_other_members_marks_once_the_room_is_watched() {
         },
         0,
     );
-    let out = c.handle(ServerFrame::Resync { room: None }, 0);
+    let out = c.handle(ServerFrame::Resync { room: Some(1) }, 0);
+    assert!(out.frames.contains(&ClientFrame::Members { room: 1 }));
+    c.handle(
+        ServerFrame::Members {
+            room: 1,
+            members: vec![],
+        },
+        0,
+    );
+    // And after a fresh welcome, which a resync of every room asks for.
+    assert_eq!(
+        sent(&c.handle(ServerFrame::Resync { room: None }, 0)),
+        vec![ClientFrame::Hello]
+    );
+    let out = c.handle(rewelcome(vec![summary(1, 0)], vec![]), 0);
     assert!(out.frames.contains(&ClientFrame::Members { room: 1 }));
 }
 
@@ -784,7 +834,7 @@ fn members_asked_again_after_a_resync_or_a_refusal_while_in_flight() {
     let (mut c, _) = welcomed(vec![summary(1, 0)]);
     assert_eq!(c.watch(1).frames, vec![ClientFrame::Members { room: 1 }]);
     // The answer may have been read before a receipt the resync stands for.
-    let out = c.handle(ServerFrame::Resync { room: None }, 0);
+    let out = c.handle(ServerFrame::Resync { room: Some(1) }, 0);
     assert!(
         !out.frames.contains(&ClientFrame::Members { room: 1 }),
         "one at a time"
