@@ -196,11 +196,10 @@ async fn ready(node: &impl Node) -> (u16, String) {
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
-    let Some(database) = common::postgres_url().await else {
-        return;
-    };
+/// Two in-process nodes on a fresh database and a Redis of the test's own
+/// (to stop or disturb), without send limits.
+async fn two_nodes_on_own_redis() -> Option<(OwnService, Vec<TestServer>)> {
+    let database = common::postgres_url().await?;
     let redis = OwnService::redis();
     let mut nodes = Vec::new();
     for _ in 0..2 {
@@ -209,6 +208,14 @@ async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
         (config.send_rate, config.send_burst) = (100_000, 100_000);
         nodes.push(TestServer::start(config).await);
     }
+    Some((redis, nodes))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
+    let Some((redis, nodes)) = two_nodes_on_own_redis().await else {
+        return;
+    };
     let (_, ann) = sign_up(&nodes[0], "ann").await;
     let (_, ben) = sign_up(&nodes[1], "ben").await;
     let room: RoomSummary = api(&nodes[0], &ann, "open_direct", json!({"handle": "ben"})).await;
@@ -298,16 +305,9 @@ async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_lost_while_the_other_node_stays_subscribed_makes_its_clients_resync() {
-    let Some(database) = common::postgres_url().await else {
+    let Some((redis, nodes)) = two_nodes_on_own_redis().await else {
         return;
     };
-    let redis = OwnService::redis();
-    let mut nodes = Vec::new();
-    for _ in 0..2 {
-        let mut config = Config::for_database(&database);
-        config.redis_url = Some(redis.url.clone());
-        nodes.push(TestServer::start(config).await);
-    }
     let (_, ann) = sign_up(&nodes[0], "ann").await;
     let (_, ben) = sign_up(&nodes[1], "ben").await;
     let room: RoomSummary = api(&nodes[0], &ann, "open_direct", json!({"handle": "ben"})).await;
