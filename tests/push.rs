@@ -479,3 +479,36 @@ fn base64_url(s: &str) -> Vec<u8> {
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
     URL_SAFE_NO_PAD.decode(s).expect("base64url")
 }
+
+#[tokio::test]
+async fn a_notice_held_back_for_its_collapse_window_goes_out_at_shutdown() {
+    let (server, _dir) = pushing_server(60_000).await;
+    let (_, a) = sign_up(&server, "alice").await;
+    let (_, b) = sign_up(&server, "bob").await;
+    let key: String = api(&server, &b, "push_key", json!({})).await;
+    let mut service = PushService::start(&key).await;
+    subscribe(&server, &b, &service.endpoint("bobs-phone")).await;
+    let room: RoomSummary = api(&server, &a, "open_direct", json!({"handle": "bob"})).await;
+    let (mut wa, _) = connect(&server, &a).await;
+    // Bob is away: the first message is pushed at once and opens a
+    // minute-long window, which holds the second back…
+    say(&mut wa, room.id, "one").await;
+    let first = service
+        .next(Duration::from_secs(10))
+        .await
+        .expect("pushed at once");
+    assert_eq!(first.notice["body"], "one");
+    say(&mut wa, room.id, "two").await;
+    assert!(
+        service.next(Duration::from_millis(500)).await.is_none(),
+        "held back"
+    );
+    drop(wa);
+    // …until the node shuts down, which does not end before it is pushed.
+    server.shut_down().await;
+    let got = service
+        .next(Duration::from_secs(1))
+        .await
+        .expect("pushed at shutdown");
+    assert_eq!(got.notice["body"], "two");
+}

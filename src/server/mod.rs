@@ -142,8 +142,9 @@ async fn connect_redis(url: &str) -> Result<state::Redis, String> {
 
 /// Serves HTTP on `listener` until `shutdown` completes. Then it takes no
 /// new connections, lets each open WebSocket finish the sends it has read
-/// (committed and acknowledged) and close with 1001 "going away", and
-/// returns when they are all closed or `CHAT_SHUTDOWN_GRACE_MS` has passed.
+/// (committed and acknowledged) and close with 1001 "going away", sends
+/// the Web Push notices still held back or queued, and returns when all of
+/// that is done or `CHAT_SHUTDOWN_GRACE_MS` has passed.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
@@ -179,6 +180,12 @@ pub async fn run(
             "connections still open at the end of the grace period"
         );
     }
+    // Every send read is committed by now: its notices go before the process does.
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    state
+        .pusher
+        .finish(left.max(std::time::Duration::from_secs(1)))
+        .await;
     Ok(())
 }
 

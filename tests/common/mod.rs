@@ -79,6 +79,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub state: server::AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stopped: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl TestServer {
@@ -87,6 +88,7 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let state = server::prepare(config, addr).await.expect("prepare");
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let (done, stopped) = tokio::sync::oneshot::channel();
         let s = state.clone();
         tokio::spawn(async move {
             server::run(listener, s, async {
@@ -94,11 +96,23 @@ impl TestServer {
             })
             .await
             .expect("serve");
+            let _ = done.send(());
         });
         Self {
             addr,
             state,
             stop: Some(tx),
+            stopped: Some(stopped),
+        }
+    }
+
+    /// Shuts it down as SIGTERM would and waits until `run` has returned.
+    pub async fn shut_down(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(stopped) = self.stopped.take() {
+            let _ = stopped.await;
         }
     }
 }

@@ -9,7 +9,9 @@
 //! message itself is stored and syncs when the person returns). Messages in
 //! a room within the collapse window make at most two notices: the first at
 //! once, the latest of the rest when the window ends. 429 and 5xx answers
-//! are retried with backoff; 404 and 410 delete the subscription.
+//! are retried with backoff; 404 and 410 delete the subscription. At
+//! shutdown the notices held back go at once, and the node waits (within
+//! its grace period) until every notice is with its push service.
 //!
 //! Nothing here decides presence (that is `Leases`) or writes messages.
 
@@ -21,7 +23,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use serde::Serialize;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
 use web_push_native::{p256::PublicKey, Auth, WebPushBuilder};
 
@@ -64,6 +66,8 @@ pub struct PushStats {
 #[derive(Clone)]
 pub struct Pusher {
     queue: mpsc::Sender<Message>,
+    /// Asks the task to push everything now and say when it is done.
+    finish: mpsc::Sender<oneshot::Sender<()>>,
     stats: Arc<PushStats>,
 }
 
@@ -120,8 +124,18 @@ impl Pusher {
             http,
             stats: stats.clone(),
         });
-        tokio::spawn(run(rx, sender, collapse));
-        Self { queue, stats }
+        let (finish, finishing) = mpsc::channel(1);
+        tokio::spawn(run((rx, finishing), sender, collapse));
+        Self { queue, finish, stats }
+    }
+
+    /// Shutting down: the notices held back for their collapse window go
+    /// now; returns once every notice is with its push service, or after `within`.
+    pub async fn finish(&self, within: Duration) {
+        let (done, finished) = oneshot::channel();
+        if self.finish.send(done).await.is_ok() {
+            let _ = tokio::time::timeout(within, finished).await;
+        }
     }
 
     /// Messages just committed on this node (in seq order). Never waits.
@@ -144,32 +158,50 @@ impl Pusher {
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Message>, sender: Arc<Sender>, collapse: Duration) {
+type Finishing = mpsc::Receiver<oneshot::Sender<()>>;
+
+async fn run(
+    (mut rx, mut finishing): (mpsc::Receiver<Message>, Finishing),
+    sender: Arc<Sender>,
+    collapse: Duration,
+) {
     let mut windows = Windows::new(collapse);
     let limit = Arc::new(Semaphore::new(CONCURRENT));
     loop {
         let due = windows.next_due();
-        let ready = tokio::select! {
+        tokio::select! {
             msg = rx.recv() => match msg {
-                Some(msg) => windows.offer(msg, Instant::now()).into_iter().collect(),
+                Some(msg) => push(windows.offer(msg, Instant::now()), &limit, &sender).await,
                 None => return,
             },
             _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
-                windows.due(Instant::now())
+                push(windows.due(Instant::now()), &limit, &sender).await;
             }
-        };
-        for msg in ready {
-            let Ok(permit) = limit.clone().acquire_owned().await else {
-                return;
-            };
-            let sender = sender.clone();
-            tokio::spawn(async move {
-                if let Err(e) = sender.notify(&msg).await {
-                    tracing::warn!(room = msg.room, seq = msg.seq, error = %e, "push notices not sent");
-                }
-                drop(permit);
-            });
+            done = finishing.recv() => {
+                let Some(done) = done else { return };
+                let queued: Vec<Message> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+                push(queued.into_iter().chain(windows.take_all()), &limit, &sender).await;
+                // Every push task holds a permit until it is done.
+                drop(limit.acquire_many(CONCURRENT as u32).await);
+                let _ = done.send(());
+            }
         }
+    }
+}
+
+/// Pushes each message in a task of its own, at most `CONCURRENT` at once.
+async fn push(msgs: impl IntoIterator<Item = Message>, limit: &Arc<Semaphore>, sender: &Arc<Sender>) {
+    for msg in msgs {
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            return;
+        };
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            if let Err(e) = sender.notify(&msg).await {
+                tracing::warn!(room = msg.room, seq = msg.seq, error = %e, "push notices not sent");
+            }
+            drop(permit);
+        });
     }
 }
 
@@ -208,6 +240,11 @@ impl Windows {
     /// When the next window ends.
     fn next_due(&self) -> Option<Instant> {
         self.open.values().map(|(until, _)| *until).min()
+    }
+
+    /// Every held-back message, at once (shutting down).
+    fn take_all(&mut self) -> Vec<Message> {
+        self.open.drain().filter_map(|(_, (_, held))| held).collect()
     }
 
     /// The held-back messages whose window has ended; each of them opens a
