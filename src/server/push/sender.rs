@@ -179,7 +179,11 @@ async fn run(
             }
             done = finishing.recv() => {
                 let Some(done) = done else { return };
-                let queued: Vec<Message> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+                // Those still queued go through the windows too: at most two per room.
+                let now = Instant::now();
+                let queued: Vec<Message> = std::iter::from_fn(|| rx.try_recv().ok())
+                    .filter_map(|msg| windows.offer(msg, now))
+                    .collect();
                 push(queued.into_iter().chain(windows.take_all()), &limit, &sender).await;
                 // Every push task holds a permit until it is done.
                 drop(limit.acquire_many(CONCURRENT as u32).await);
