@@ -196,9 +196,19 @@ async fn ready(node: &impl Node) -> (u16, String) {
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
-/// Two in-process nodes on a fresh database and a Redis of the test's own
-/// (to stop or disturb), without send limits.
-async fn two_nodes_on_own_redis() -> Option<(OwnService, Vec<TestServer>)> {
+/// Ann on one node writing to Ben on another, in a direct room: two
+/// in-process nodes on a fresh database and a Redis of the test's own (to
+/// stop or disturb), without send limits.
+struct AcrossNodes {
+    redis: OwnService,
+    nodes: Vec<TestServer>,
+    room: i64,
+    ben: String,
+    sender: Person,
+    reader: Person,
+}
+
+async fn ann_and_ben_across_nodes() -> Option<AcrossNodes> {
     let database = common::postgres_url().await?;
     let redis = OwnService::redis();
     let mut nodes = Vec::new();
@@ -208,19 +218,34 @@ async fn two_nodes_on_own_redis() -> Option<(OwnService, Vec<TestServer>)> {
         (config.send_rate, config.send_burst) = (100_000, 100_000);
         nodes.push(TestServer::start(config).await);
     }
-    Some((redis, nodes))
+    let (_, ann) = sign_up(&nodes[0], "ann").await;
+    let (_, ben) = sign_up(&nodes[1], "ben").await;
+    let room: RoomSummary = api(&nodes[0], &ann, "open_direct", json!({"handle": "ben"})).await;
+    let sender = Person::on(&nodes[0], &ann).await;
+    let reader = Person::on(&nodes[1], &ben).await;
+    Some(AcrossNodes {
+        redis,
+        nodes,
+        room: room.id,
+        ben,
+        sender,
+        reader,
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
-    let Some((redis, nodes)) = two_nodes_on_own_redis().await else {
+    let Some(AcrossNodes {
+        redis,
+        nodes,
+        room,
+        ben,
+        mut sender,
+        mut reader,
+    }) = ann_and_ben_across_nodes().await
+    else {
         return;
     };
-    let (_, ann) = sign_up(&nodes[0], "ann").await;
-    let (_, ben) = sign_up(&nodes[1], "ben").await;
-    let room: RoomSummary = api(&nodes[0], &ann, "open_direct", json!({"handle": "ben"})).await;
-    let mut sender = Person::on(&nodes[0], &ann).await;
-    let mut reader = Person::on(&nodes[1], &ben).await;
 
     const TOTAL: usize = 150;
     let bodies: Vec<String> = (0..TOTAL).map(|i| format!("r{i}")).collect();
@@ -228,7 +253,7 @@ async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
         if i == TOTAL / 3 {
             redis.restart();
         }
-        let out = sender.client.send(room.id, Uuid::new_v4(), body.clone(), 0);
+        let out = sender.client.send(room, Uuid::new_v4(), body.clone(), 0);
         sender.send_all(out.frames).await;
     }
     // Sends do not depend on Redis: all are acked.
@@ -236,10 +261,10 @@ async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
     // The reader's node resubscribes and makes its clients resync: nothing lost.
     assert!(
         reader
-            .run_until(|p| p.client.room(room.id).is_some_and(|r| r.last >= TOTAL as i64))
+            .run_until(|p| p.client.room(room).is_some_and(|r| r.last >= TOTAL as i64))
             .await
     );
-    assert_complete(&reader.held(room.id), &bodies);
+    assert_complete(&reader.held(room), &bodies);
 
     // A longer outage: sends go on (storage is the truth, the breaker skips
     // Redis), local delivery goes on; cross-node delivery resumes with a
@@ -248,7 +273,7 @@ async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
     let mut bodies = bodies;
     for i in 0..30 {
         let body = format!("down {i}");
-        let out = sender.client.send(room.id, Uuid::new_v4(), body.clone(), 0);
+        let out = sender.client.send(room, Uuid::new_v4(), body.clone(), 0);
         sender.send_all(out.frames).await;
         bodies.push(body);
     }
@@ -262,10 +287,10 @@ async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
     let all = bodies.len() as i64;
     assert!(
         reader
-            .run_until(|p| p.client.room(room.id).is_some_and(|r| r.last >= all))
+            .run_until(|p| p.client.room(room).is_some_and(|r| r.last >= all))
             .await
     );
-    assert_complete(&reader.held(room.id), &bodies);
+    assert_complete(&reader.held(room), &bodies);
 
     // Messages committed while Redis was down are not in the cache (syncs
     // went to the database); the ones after it is back are: a resume from
@@ -274,13 +299,13 @@ async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
     let mut refilled = None;
     for n in 1..=60 {
         let cid = Uuid::new_v4();
-        let out = sender.client.send(room.id, cid, format!("after {n}"), 0);
+        let out = sender.client.send(room, cid, format!("after {n}"), 0);
         sender.send_all(out.frames).await;
         assert!(sender.run_until(|p| p.acks.contains_key(&cid)).await);
         let seq = sender.acks[&cid];
         let (hits_before, _) = nodes[1].state.cache.stats();
         ws.send(&ClientFrame::Sync {
-            room: room.id,
+            room,
             after: seq - 1,
             limit: None,
         })
@@ -299,22 +324,25 @@ async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
         "redis restart: {TOTAL} sent across a restart and 30 during an outage, all {} acked, \
          reader got all {} in order; cache hit again at message {refilled} after",
         bodies.len(),
-        reader.held(room.id).len()
+        reader.held(room).len()
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_lost_while_the_other_node_stays_subscribed_makes_its_clients_resync() {
-    let Some((redis, nodes)) = two_nodes_on_own_redis().await else {
+    let Some(AcrossNodes {
+        redis,
+        nodes,
+        room,
+        ben: _,
+        mut sender,
+        mut reader,
+    }) = ann_and_ben_across_nodes().await
+    else {
         return;
     };
-    let (_, ann) = sign_up(&nodes[0], "ann").await;
-    let (_, ben) = sign_up(&nodes[1], "ben").await;
-    let room: RoomSummary = api(&nodes[0], &ann, "open_direct", json!({"handle": "ben"})).await;
-    let mut sender = Person::on(&nodes[0], &ann).await;
-    let mut reader = Person::on(&nodes[1], &ben).await;
-    let holds = |n: i64| move |p: &Person| p.client.room(room.id).is_some_and(|r| r.last >= n);
-    let out = sender.client.send(room.id, Uuid::new_v4(), "live".into(), 0);
+    let holds = |n: i64| move |p: &Person| p.client.room(room).is_some_and(|r| r.last >= n);
+    let out = sender.client.send(room, Uuid::new_v4(), "live".into(), 0);
     sender.send_all(out.frames).await;
     assert!(reader.run_until(holds(1)).await, "delivered live across nodes");
 
@@ -328,9 +356,7 @@ async fn a_publish_lost_while_the_other_node_stays_subscribed_makes_its_clients_
         .await
         .unwrap();
     assert!(killed > 0, "the nodes' connections were dropped");
-    let out = sender
-        .client
-        .send(room.id, Uuid::new_v4(), "unpublished".into(), 0);
+    let out = sender.client.send(room, Uuid::new_v4(), "unpublished".into(), 0);
     sender.send_all(out.frames).await;
     assert!(sender.run_until(|p| p.client.outbox().is_empty()).await, "acked");
     let failures = || {
@@ -349,7 +375,7 @@ async fn a_publish_lost_while_the_other_node_stays_subscribed_makes_its_clients_
     // Once Redis answers the sender's node again, the reader's node is asked to resync.
     let caught_up = tokio::time::timeout(Duration::from_secs(10), reader.run_until(holds(2))).await;
     assert_eq!(caught_up, Ok(true), "the lost message reached the reader");
-    assert_complete(&reader.held(room.id), &["live".into(), "unpublished".into()]);
+    assert_complete(&reader.held(room), &["live".into(), "unpublished".into()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -360,10 +386,13 @@ async fn a_node_started_while_redis_is_down_waits_for_it() {
     let redis = OwnService::redis();
     let url = redis.url.clone();
     redis.stop();
-    let back = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(1_500));
-        redis.restart();
-        redis
+    let back = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        tokio::task::spawn_blocking(move || {
+            redis.restart();
+            redis
+        })
+        .await
     });
     let started = Instant::now();
     let node = NodeProcess::start(&[("DATABASE_URL", database.as_str()), ("REDIS_URL", url.as_str())]).await;
@@ -372,5 +401,5 @@ async fn a_node_started_while_redis_is_down_waits_for_it() {
         "it waited for Redis"
     );
     assert_eq!(ready(&node).await, (200, "ready".to_string()));
-    let _redis = back.join().expect("Redis restarted");
+    let _redis = back.await.expect("joined").expect("Redis restarted");
 }
