@@ -15,6 +15,9 @@ pub const PASSWORD_MIN: usize = 8;
 pub const PASSWORD_MAX: usize = 256;
 pub const DISPLAY_NAME_MAX: usize = 64;
 pub const ROOM_NAME_MAX: usize = 80;
+/// Characters a message body may have unless the server says otherwise
+/// (`CHAT_MAX_BODY_CHARS`, sent in `welcome`).
+pub const BODY_MAX_DEFAULT: usize = 4_000;
 
 /// A person as other people see them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,10 +145,50 @@ pub fn clean_name(raw: &str, max: usize, what: &str) -> Result<String, String> {
     if name.is_empty() {
         return Err(format!("The {what} is empty."));
     }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "The {what} may not hold control characters (it has U+{:04X}).",
+            u32::from(c)
+        ));
+    }
     if name.chars().count() > max {
         return Err(format!("The {what} has at most {max} characters."));
     }
     Ok(name)
+}
+
+/// Why a message body cannot be sent. The same rule holds on every backend:
+/// a body is text (valid Unicode, which a Rust `String` always is) with at
+/// least one visible character, at most the configured number of characters,
+/// and no C0 control character other than tab and newline (U+0000 cannot be
+/// stored by PostgreSQL, and the others have no business in a message).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("A message cannot be empty.")]
+    Empty,
+    #[error("A message has at most {max} characters (this one has {len}).")]
+    TooLong { len: usize, max: usize },
+    #[error("A message may not hold control characters other than tab and newline (it has U+{0:04X} at character {1}).")]
+    Control(u32, usize),
+}
+
+/// Checks a message body against the rule above.
+pub fn check_body(body: &str, max_chars: usize) -> Result<(), BodyError> {
+    if let Some((at, c)) = body
+        .chars()
+        .enumerate()
+        .find(|(_, c)| *c < ' ' && *c != '\t' && *c != '\n')
+    {
+        return Err(BodyError::Control(u32::from(c), at + 1));
+    }
+    if body.trim().is_empty() {
+        return Err(BodyError::Empty);
+    }
+    let len = body.chars().count();
+    if len > max_chars {
+        return Err(BodyError::TooLong { len, max: max_chars });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -177,6 +220,30 @@ mod tests {
         );
         assert!(clean_name("   ", 80, "room name").is_err());
         assert!(clean_name(&"x".repeat(81), 80, "room name").is_err());
+    }
+
+    #[test]
+    fn names_hold_no_control_characters() {
+        assert!(clean_name("Team\u{0}chat", 80, "room name").is_err());
+        assert!(clean_name("Team\u{7}", 80, "room name").is_err());
+        assert_eq!(clean_name("팀 채팅", 80, "room name").unwrap(), "팀 채팅");
+    }
+
+    #[test]
+    fn bodies_are_text_without_control_characters() {
+        assert_eq!(check_body("hello\n\tworld 회의", 4000), Ok(()));
+        assert_eq!(check_body(" \n\t ", 4000), Err(BodyError::Empty));
+        assert_eq!(check_body("", 4000), Err(BodyError::Empty));
+        assert_eq!(check_body("a\u{0}b", 4000), Err(BodyError::Control(0, 2)));
+        assert_eq!(check_body("a\r\nb", 4000), Err(BodyError::Control(13, 2)));
+        assert_eq!(check_body("\u{1b}[31m", 4000), Err(BodyError::Control(0x1b, 1)));
+        assert_eq!(
+            check_body(&"é".repeat(5), 4),
+            Err(BodyError::TooLong { len: 5, max: 4 })
+        );
+        assert_eq!(check_body(&"é".repeat(4), 4), Ok(()));
+        // DEL and C1 controls are not C0: they pass.
+        assert_eq!(check_body("a\u{7f}\u{85}", 4000), Ok(()));
     }
 
     #[test]

@@ -222,6 +222,45 @@ fn new_message(room: i64, sender: i64, cid: u128, body: &str) -> NewMessage {
     }
 }
 
+/// PostgreSQL cannot store U+0000 (delivery refuses such a body before it
+/// gets here; this calls the writer's batch step directly). A batch with one
+/// message the database refuses fails that message alone: the others are
+/// stored in batch order with no hole, and the refused one fails again alone
+/// (a refusal, not an outage: the client is told not to send it again).
+#[tokio::test]
+async fn postgres_a_message_the_database_refuses_fails_alone() {
+    use chat::server::delivery::append_apart;
+    let Some(url) = common::postgres_url().await else {
+        return;
+    };
+    let store = common::open(&url).await;
+    let [a, b] = users(&store, &["alice", "bob"]).await[..] else {
+        unreachable!()
+    };
+    let g = store.create_group(a, "Team", &[b], 1).await.unwrap();
+    let d = store.open_direct(a, b, 1).await.unwrap();
+    let batch = [
+        new_message(g, a, 1, "one"),
+        new_message(d, b, 2, "two"),
+        new_message(g, a, 3, "bad \u{0} body"),
+        new_message(g, b, 4, "four"),
+        new_message(d, a, 5, "five"),
+    ];
+    let out = append_apart(store.as_ref(), &batch).await;
+    let seqs: Vec<Option<(i64, i64)>> = out
+        .iter()
+        .map(|r| r.as_ref().ok().map(|a| (stored(a).room, stored(a).seq)))
+        .collect();
+    assert_eq!(
+        seqs,
+        [Some((g, 1)), Some((d, 1)), None, Some((g, 2)), Some((d, 2))]
+    );
+    assert!(matches!(out[2], Err(StoreError::Internal(_))), "{:?}", out[2]);
+    let again = append_apart(store.as_ref(), &batch[2..3]).await;
+    assert!(matches!(again[0], Err(StoreError::Internal(_))), "{:?}", again[0]);
+    assert_eq!(store.head(g).await.unwrap(), Some(2));
+}
+
 fn stored(a: &Appended) -> &chat::protocol::Message {
     match a {
         Appended::Stored(m) => m,

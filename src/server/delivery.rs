@@ -2,7 +2,10 @@
 //! authorise, dedup on (sender, cid), take the room's next seq, commit →
 //! ack → cache → push queue → publish. One writer task batches the sends that arrive
 //! together into one transaction (group commit). No ack without a commit:
-//! a storage failure answers `unavailable` and the client sends again.
+//! a storage failure answers `unavailable` and the client sends again. One
+//! message never fails the others: a batch that fails for any reason but an
+//! unreachable database is split and stored in parts, in order, until the
+//! message that fails is alone, and each is answered on its own.
 
 use std::sync::Arc;
 
@@ -12,8 +15,8 @@ use uuid::Uuid;
 use super::bus::{Bus, Event};
 use super::cache::Cache;
 use super::push::Pusher;
-use super::storage::{Appended, DynStore, NewMessage, StoreError};
-use crate::model::{RoomId, User};
+use super::storage::{Appended, DynStore, NewMessage, Store, StoreError};
+use crate::model::{check_body, BodyError, RoomId, User};
 use crate::protocol::{ErrorCode, Message};
 
 /// The most sends one transaction takes.
@@ -22,23 +25,25 @@ const MAX_BATCH: usize = 1024;
 /// Why a send was refused; `code()` is what the client is told.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SendError {
-    #[error("A message cannot be empty.")]
-    Empty,
-    #[error("A message has at most {max} characters (this one has {len}).")]
-    TooLong { len: usize, max: usize },
+    #[error(transparent)]
+    Body(#[from] BodyError),
     #[error("You are not a member of room {0}.")]
     NotMember(RoomId),
     #[error("There is no room {0}.")]
     NoSuchRoom(RoomId),
     #[error("The message was not stored (storage is unavailable); it will be sent again.")]
     Unavailable,
+    /// The database refused this message alone (a bug, never input the
+    /// checks above let through): sending it again would fail again.
+    #[error("The message could not be stored.")]
+    Refused,
 }
 
 impl SendError {
     pub fn code(&self) -> ErrorCode {
         match self {
-            SendError::Empty => ErrorCode::BadFrame,
-            SendError::TooLong { .. } => ErrorCode::TooLarge,
+            SendError::Body(BodyError::TooLong { .. }) => ErrorCode::TooLarge,
+            SendError::Body(_) | SendError::Refused => ErrorCode::BadFrame,
             SendError::NotMember(_) => ErrorCode::NotMember,
             SendError::NoSuchRoom(_) => ErrorCode::UnknownRoom,
             SendError::Unavailable => ErrorCode::Unavailable,
@@ -93,16 +98,7 @@ impl Delivery {
         cid: Uuid,
         body: String,
     ) -> Result<Pending, SendError> {
-        if body.trim().is_empty() {
-            return Err(SendError::Empty);
-        }
-        let len = body.chars().count();
-        if len > self.max_chars {
-            return Err(SendError::TooLong {
-                len,
-                max: self.max_chars,
-            });
-        }
+        check_body(&body, self.max_chars)?;
         let msg = NewMessage {
             room,
             sender: sender.id,
@@ -137,7 +133,8 @@ impl Pending {
             Ok(Ok(Appended::Stored(m) | Appended::Duplicate(m))) => Ok(m),
             Ok(Ok(Appended::NotMember)) => Err(SendError::NotMember(self.room)),
             Ok(Ok(Appended::NoSuchRoom)) => Err(SendError::NoSuchRoom(self.room)),
-            Ok(Err(_)) | Err(_) => Err(SendError::Unavailable),
+            Ok(Err(StoreError::Unavailable(_))) | Err(_) => Err(SendError::Unavailable),
+            Ok(Err(_)) => Err(SendError::Refused),
         }
     }
 }
@@ -153,33 +150,52 @@ async fn writer(
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let batch: Vec<NewMessage> = jobs.iter().map(|j| j.msg.clone()).collect();
         let started = std::time::Instant::now();
-        let appended = store.append(&batch).await;
+        let results = append_apart(store.as_ref(), &batch).await;
         tracing::debug!(sends = batch.len(), took = ?started.elapsed(), "batch appended");
-        match appended {
-            Ok(results) => {
-                let mut committed = Vec::new();
-                for (job, result) in jobs.drain(..).zip(results) {
-                    if let Appended::Stored(m) = &result {
-                        committed.push(m.clone());
-                    }
-                    let _ = job.reply.send(Ok(result));
-                }
-                // After the commit, in seq order: cache, push queue (this
-                // node committed it, so this node alone notifies the offline),
-                // then fan-out, each in one go for the whole batch.
-                if !committed.is_empty() {
-                    cache.push(&committed).await;
-                    pusher.committed(&committed);
-                    bus.publish_all(committed.into_iter().map(|msg| Event::Message { msg }).collect())
-                        .await;
-                }
+        let mut committed = Vec::new();
+        for (job, result) in jobs.drain(..).zip(results) {
+            if let Ok(Appended::Stored(m)) = &result {
+                committed.push(m.clone());
+            }
+            let _ = job.reply.send(result);
+        }
+        // After the commit, in seq order: cache, push queue (this node
+        // committed it, so this node alone notifies the offline), then
+        // fan-out, each in one go for the whole batch.
+        if !committed.is_empty() {
+            cache.push(&committed).await;
+            pusher.committed(&committed);
+            bus.publish_all(committed.into_iter().map(|msg| Event::Message { msg }).collect())
+                .await;
+        }
+    }
+}
+
+/// Stores `batch` and answers each message. When the transaction fails and
+/// the database is reachable, the cause is in the batch: its halves are
+/// stored one after the other (so each sender's messages keep their order),
+/// split again while they fail, until the failing message is alone and is
+/// the only one refused. An unreachable database fails them all: each
+/// sender tries again later.
+pub async fn append_apart(store: &dyn Store, batch: &[NewMessage]) -> Vec<Result<Appended, StoreError>> {
+    let mut results = Vec::with_capacity(batch.len());
+    // Ranges (start, end) still to store, the next one last.
+    let mut todo = vec![(0, batch.len())];
+    while let Some((start, end)) = todo.pop() {
+        let part = &batch[start..end];
+        match store.append(part).await {
+            Ok(stored) => results.extend(stored.into_iter().map(Ok)),
+            Err(e) if part.len() == 1 || matches!(e, StoreError::Unavailable(_)) => {
+                tracing::warn!(error = %e, sends = part.len(), "sends were not stored");
+                results.extend(std::iter::repeat_n(Err(e), part.len()));
             }
             Err(e) => {
-                tracing::warn!(error = %e, sends = jobs.len(), "a batch of sends was not stored");
-                for job in jobs.drain(..) {
-                    let _ = job.reply.send(Err(e.clone()));
-                }
+                tracing::warn!(error = %e, sends = part.len(), "a batch of sends failed: storing it in halves");
+                let mid = start + part.len() / 2;
+                todo.push((mid, end));
+                todo.push((start, mid));
             }
         }
     }
+    results
 }

@@ -99,19 +99,27 @@ impl From<sqlx::Error> for StoreError {
             Io(_) | Tls(_) | PoolTimedOut | PoolClosed | WorkerCrashed | Protocol(_) => {
                 StoreError::Unavailable(e.to_string())
             }
-            Database(db) if is_transient(db.code().as_deref()) => StoreError::Unavailable(e.to_string()),
+            Database(db) if is_transient(db.as_ref()) => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Internal(e.to_string()),
         }
     }
 }
 
-/// PostgreSQL connection and shutdown classes, SQLite BUSY/LOCKED: the
-/// database is there but cannot serve now.
-fn is_transient(code: Option<&str>) -> bool {
-    match code {
-        Some(c) => c.starts_with("08") || c.starts_with("57P") || c == "5" || c == "6",
-        None => false,
+/// The database is there but cannot serve now, and the same statement may
+/// succeed later. PostgreSQL: connection (08), transaction rollback
+/// (40: serialization failure, deadlock), insufficient resources (53),
+/// operator intervention (57P: shutdown), system error (58). SQLite (its
+/// extended code; the primary one is the low byte): BUSY, LOCKED, IOERR,
+/// FULL, CANTOPEN.
+fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = db.code() else { return false };
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        let primary = code.parse::<i32>().unwrap_or(0) & 0xff;
+        return matches!(primary, 5 | 6 | 10 | 13 | 14);
     }
+    ["08", "40", "53", "57P", "58"]
+        .iter()
+        .any(|class| code.starts_with(class))
 }
 
 pub type DynStore = Arc<dyn Store>;
