@@ -87,6 +87,10 @@ pub struct Message {
     pub cid: Uuid,
 }
 
+fn default_max_body_chars() -> usize {
+    crate::model::BODY_MAX_DEFAULT
+}
+
 /// Frames the server sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
@@ -98,6 +102,10 @@ pub enum ServerFrame {
         rooms: Vec<RoomSummary>,
         #[serde(default)]
         contacts: Vec<Presence>,
+        /// The most characters a message body may have here (the composer
+        /// counts down to it).
+        #[serde(default = "default_max_body_chars")]
+        max_body_chars: usize,
     },
     /// Your message `cid` is stored durably as `seq` of `room`. The same
     /// answer for every resend of that `cid`.

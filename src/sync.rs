@@ -437,6 +437,7 @@ impl Client {
                 user,
                 rooms,
                 contacts,
+                ..
             } => {
                 self.me = Some(user);
                 // A refresh on a live connection: its sends are in flight already.

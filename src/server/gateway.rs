@@ -74,7 +74,7 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, header
     };
     // The transport refuses only absurd frames; larger-than-allowed ones get
     // a `too_large` error frame and the connection goes on.
-    let transport_max = state.config.max_frame_bytes.saturating_mul(16).max(1 << 20);
+    let transport_max = hard_limit(&state);
     ws.max_message_size(transport_max)
         .max_frame_size(transport_max)
         // Client frames are small: a small read buffer (grown for a large
@@ -143,8 +143,16 @@ where
                             None,
                         )),
                         Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+                        // A frame the transport cannot take: say why as it closes.
+                        Some(Err(e)) => {
+                            if let Some(bye) = refusal(e, &state) {
+                                tracing::debug!(user = user.id, code = bye.code, "frame refused: closing");
+                                let _ = socket.send(WsMessage::Close(Some(bye))).await;
+                            }
+                            break;
+                        }
                         // The client went away.
-                        Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
+                        Some(Ok(WsMessage::Close(_))) | None => break,
                     }
                 }
                 () = async { drop(draining.wait_for(|d| *d).await) } => {
@@ -248,6 +256,27 @@ async fn run<T>(busy: &mut Option<BoxFuture<'_, T>>) -> T {
         Some(fut) => fut.await,
         None => std::future::pending().await,
     }
+}
+
+/// The frame size past which the transport refuses a frame outright.
+fn hard_limit(state: &AppState) -> usize {
+    state.config.max_frame_bytes.saturating_mul(16).max(1 << 20)
+}
+
+/// The close frame for a frame the transport refused: 1007 for a text
+/// frame that is not UTF-8, 1009 for one over the hard limit. Other errors
+/// (the connection broke) have no one left to tell.
+fn refusal(e: axum::Error, state: &AppState) -> Option<CloseFrame> {
+    let e = e.into_inner();
+    let (code, reason) = match e.downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Utf8(_) => (1007, "text frames must be UTF-8".to_string()),
+        tungstenite::Error::Capacity(_) => (1009, format!("frames have at most {} bytes", hard_limit(state))),
+        _ => return None,
+    };
+    Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    })
 }
 
 fn text(frame: &ServerFrame) -> Option<WsMessage> {
@@ -433,6 +462,7 @@ async fn welcome(state: &AppState, user: &User, conn: &Arc<Conn>) -> Result<Serv
         user: user.clone(),
         rooms,
         contacts,
+        max_body_chars: state.config.max_body_chars,
     })
 }
 

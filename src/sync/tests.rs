@@ -50,6 +50,7 @@ fn welcomed(rooms: Vec<RoomSummary>) -> (Client, Output) {
             user: user(),
             rooms,
             contacts: vec![],
+            max_body_chars: 4_000,
         },
         0,
     );
@@ -273,6 +274,7 @@ fn reconnect_resends_the_outbox_and_resumes_from_last() {
             user: user(),
             rooms: vec![summary(1, 6)],
             contacts: vec![],
+            max_body_chars: 4_000,
         },
         200_000,
     );
@@ -354,6 +356,7 @@ fn rewelcome(rooms: Vec<RoomSummary>, contacts: Vec<Presence>) -> ServerFrame {
         user: user(),
         rooms,
         contacts,
+        max_body_chars: 4_000,
     }
 }
 
@@ -521,6 +524,7 @@ fn a_new_device_starts_near_the_head_and_pages_history() {
             user: user(),
             rooms: vec![summary(1, 120)],
             contacts: vec![],
+            max_body_chars: 4_000,
         },
         0,
     );
@@ -586,6 +590,7 @@ fn the_outbox_survives_a_reload_and_is_sent_once_connected() {
             user: user(),
             rooms: vec![summary(1, 0)],
             contacts: vec![],
+            max_body_chars: 4_000,
         },
         0,
     );
@@ -737,6 +742,7 @@ fn seeing_a_message_clears_unread_at_once_and_reports_read() {
             user: user(),
             rooms: vec![summary(1, 5)],
             contacts: vec![],
+            max_body_chars: 4_000,
         },
         20_000,
     );
@@ -799,6 +805,7 @@ fn ticks_follow_the_other_members_marks_once_the_room_is_watched() {
             user: user(),
             rooms: vec![summary(1, 0)],
             contacts: vec![],
+            max_body_chars: 4_000,
         },
         0,
     );
@@ -980,6 +987,7 @@ mod properties {
             user: user(),
             rooms: vec![summary(1, head)],
             contacts: vec![],
+            max_body_chars: 4_000,
         };
         c.handle(welcome, now).frames
     }
