@@ -75,8 +75,10 @@ stage bench-smoke bash scripts/bench.sh smoke
 
 e2e() {
   local port; port=$(bash scripts/free-port.sh)
-  # The push test runs its own push service on loopback, over http.
+  # The push test runs its own push service on loopback, over http; every
+  # test person signs up from loopback.
   CHAT_BIND=127.0.0.1:$port DATABASE_URL="sqlite://$STATE/e2e/chat.db" CHAT_PUSH_ALLOW_HTTP=1 \
+    CHAT_SIGNUP_BURST=10000 \
     LEPTOS_SITE_ROOT="$SITE_ROOT" \
     "$CARGO_TARGET_DIR/release/chat" >"$STATE/server.log" 2>&1 &
   SERVER_PID=$!
@@ -100,6 +102,7 @@ e2e_cluster() {
   port=$(bash scripts/free-port.sh); n1=$(bash scripts/free-port.sh); n2=$(bash scripts/free-port.sh)
   export CLUSTER_DIR="$STATE/cluster" CLUSTER_PORT=$port NODES=2 NODE_PORTS="$n1 $n2"
   export PG_PORT=$(bash scripts/free-port.sh) REDIS_PORT=$(bash scripts/free-port.sh)
+  export CHAT_SIGNUP_BURST=10000
   bash scripts/cluster.sh start || { tail -20 "$CLUSTER_DIR"/*.log; return 1; }
   (cd end2end && BASE_URL="http://127.0.0.1:$port" \
     CLUSTER_NODES="http://127.0.0.1:$n1,http://127.0.0.1:$n2" npx playwright test cluster) || rc=$?

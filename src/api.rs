@@ -37,6 +37,10 @@ pub enum ApiError {
     /// Too many attempts; the message says when to try again (429).
     #[error("{0}")]
     TooMany(String),
+    /// The server is too busy for this now (a full queue); try again in the
+    /// seconds `Retry-After` says (503).
+    #[error("The server is busy. Please try again in a moment.")]
+    Busy,
     /// The database cannot be reached; nothing was changed (503).
     #[error("The service is unavailable right now. Nothing was changed; please try again in a moment.")]
     Unavailable,
@@ -57,7 +61,7 @@ impl ApiError {
             ApiError::NotFound(_) => 404,
             ApiError::Conflict(_) => 409,
             ApiError::TooMany(_) => 429,
-            ApiError::Unavailable => 503,
+            ApiError::Busy | ApiError::Unavailable => 503,
             ApiError::Internal => 500,
             ApiError::Transport(_) => 502,
         }

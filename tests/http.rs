@@ -184,6 +184,83 @@ async fn failed_log_ins_are_throttled_per_handle_and_per_address() {
     );
 }
 
+/// A sign-up from `addr` (the server trusts `X-Forwarded-For` from loopback,
+/// as behind nginx): its status, its `Retry-After` and its body.
+async fn sign_up_from(server: &TestServer, addr: &str, handle: &str) -> (StatusCode, Option<String>, String) {
+    let res = Client::new()
+        .post(server.url("/api/sign_up"))
+        .header("x-forwarded-for", addr)
+        .json(&json!({"handle": handle, "display_name": "", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (res.status(), retry, res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn sign_ups_are_throttled_per_address() {
+    let (url, _dir) = common::sqlite_url();
+    let mut config = Config::for_database(&url);
+    config.signup_burst = 3;
+    let server = TestServer::start(config).await;
+    for i in 0..3 {
+        let (status, _, text) = sign_up_from(&server, "203.0.113.7", &format!("user{i}")).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+    }
+    let (status, retry, text) = sign_up_from(&server, "203.0.113.7", "user3").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{text}");
+    let e: ApiError = serde_json::from_str(&text).unwrap();
+    assert!(
+        matches!(&e, ApiError::TooMany(m) if m.contains("Try again in")),
+        "{e:?}"
+    );
+    let secs: u64 = retry.expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&secs), "{secs}");
+    // Nothing was written: the handle is still free for another address.
+    let (status, _, text) = sign_up_from(&server, "198.51.100.2", "user3").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+}
+
+#[tokio::test]
+async fn password_hashing_is_bounded_and_the_excess_told_to_come_back() {
+    let (url, _dir) = common::sqlite_url();
+    let mut config = Config::for_database(&url);
+    config.signup_burst = 1_000;
+    config.hash_queue = 0;
+    let server = TestServer::start(config).await;
+    // As many at once as cannot all run (a hash per core, no queue).
+    let tries = 6 * std::thread::available_parallelism().map_or(1, |n| n.get());
+    let handles: Vec<String> = (0..tries).map(|i| format!("flood{i}")).collect();
+    let answers =
+        futures::future::join_all(handles.iter().map(|h| sign_up_from(&server, "203.0.113.9", h))).await;
+    let mut busy = Vec::new();
+    for (i, (status, retry, text)) in answers.into_iter().enumerate() {
+        match status {
+            StatusCode::OK => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(serde_json::from_str::<ApiError>(&text).unwrap(), ApiError::Busy);
+                assert!(retry.is_some(), "503 says when to come back");
+                busy.push(i);
+            }
+            other => panic!("{other}: {text}"),
+        }
+    }
+    assert!(
+        !busy.is_empty(),
+        "more sign-ups than cores and no queue: some are refused"
+    );
+    assert!(busy.len() < tries, "some get through");
+    // Refused means nothing written: the same handles sign up now.
+    for i in busy {
+        let (status, _, text) = sign_up_from(&server, "203.0.113.9", &format!("flood{i}")).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+    }
+}
+
 #[tokio::test]
 async fn sign_up_rejects_bad_input_and_writes_nothing() {
     let (server, _dir) = embedded().await;

@@ -1,13 +1,16 @@
 //! Sign-up, log-in, log-out and "who am I": the account side of the API.
-//! Password hashing and cookies are `auth`'s; rows are the store's. Failed
-//! log-ins are throttled per handle and per address (`LoginLimits`).
+//! Password hashing and cookies are `auth`'s; rows are the store's. Sign-ups
+//! are throttled per address, failed log-ins per handle and per address
+//! (`AccountLimits`).
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::{
     auth,
-    context::{caller, client_addr, internal, now_ms, respond, session_token, set_cookie, state},
+    context::{
+        caller, client_addr, internal, now_ms, respond, retry_after, session_token, set_cookie, state,
+    },
     limits::Buckets,
     state::AppState,
     storage::StoreError,
@@ -28,7 +31,16 @@ pub async fn sign_up(handle: String, display_name: String, password: String) -> 
                 clean_name(&display_name, DISPLAY_NAME_MAX, "display name").map_err(ApiError::Invalid)?
             };
             let state = state()?;
-            let hash = auth::hash_password(password).await.map_err(internal)?;
+            let addr = client_addr();
+            let wait = state.accounts.signup_wait(addr);
+            if !wait.is_zero() {
+                return Err(too_many(
+                    "Too many accounts were made from your address. Try again in",
+                    wait,
+                ));
+            }
+            state.accounts.signed_up(addr);
+            let hash = state.hashing.hash_password(password).await.map_err(hash_error)?;
             let user = match state
                 .store
                 .create_user(&handle, &display_name, &hash, now_ms())
@@ -53,12 +65,9 @@ pub async fn log_in(handle: String, password: String) -> Result<User, ApiError> 
             let state = state()?;
             let key = normalize_handle(&handle).unwrap_or_else(|_| handle.trim().to_lowercase());
             let addr = client_addr();
-            let wait = state.logins.wait(&key, addr);
+            let wait = state.accounts.login_wait(&key, addr);
             if !wait.is_zero() {
-                return Err(ApiError::TooMany(format!(
-                    "Too many failed log-ins. Try again in {} s.",
-                    wait.as_secs().max(1)
-                )));
+                return Err(too_many("Too many failed log-ins. Try again in", wait));
             }
             // A malformed handle is only a wrong handle: the same answer as any other.
             let found = match normalize_handle(&handle) {
@@ -69,14 +78,18 @@ pub async fn log_in(handle: String, password: String) -> Result<User, ApiError> 
                 Some(c) => (Some(c.user), Some(c.password_hash)),
                 None => (None, None),
             };
-            let ok = auth::verify_password(password, hash).await.map_err(internal)?;
+            let ok = state
+                .hashing
+                .verify_password(password, hash)
+                .await
+                .map_err(hash_error)?;
             match user {
                 Some(user) if ok => {
                     start_session(&state, &user).await?;
                     Ok(user)
                 }
                 _ => {
-                    state.logins.failed(&key, addr);
+                    state.accounts.login_failed(&key, addr);
                     Err(ApiError::WrongCredentials)
                 }
             }
@@ -125,35 +138,69 @@ async fn start_session(state: &AppState, user: &User) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Failed log-ins per handle and per address: a few are free, then they
-/// come slowly (password guessing gets nowhere; a person who mistyped
-/// waits a minute at most).
-pub struct LoginLimits {
-    handles: Buckets<String>,
-    addresses: Buckets<IpAddr>,
+/// 429 with the wait in words and in `Retry-After`.
+fn too_many(what: &str, wait: Duration) -> ApiError {
+    let secs = wait.as_secs().max(1);
+    retry_after(secs);
+    ApiError::TooMany(format!("{what} {secs} s."))
 }
 
-impl LoginLimits {
-    pub fn new(failures: u32) -> Self {
-        let failures = f64::from(failures);
+/// The hashing pool is full: 503 and come back in a second or two.
+fn hash_error(e: auth::HashError) -> ApiError {
+    match e {
+        auth::HashError::Busy => {
+            tracing::warn!("password hashing pool full: a sign-up or log-in was refused");
+            retry_after(2);
+            ApiError::Busy
+        }
+        auth::HashError::Failed(e) => internal(e),
+    }
+}
+
+/// Throttles on the account endpoints. Sign-ups: a few per address, then
+/// one a minute (so a loop of sign-ups cannot fill the database or keep
+/// the hashing pool busy). Failed log-ins: a few per handle and per address
+/// are free, then they come slowly (password guessing gets nowhere; a
+/// person who mistyped waits a minute at most).
+pub struct AccountLimits {
+    handles: Buckets<String>,
+    addresses: Buckets<IpAddr>,
+    signups: Buckets<IpAddr>,
+}
+
+impl AccountLimits {
+    pub fn new(login_failures: u32, signup_burst: u32) -> Self {
+        let failures = f64::from(login_failures);
         Self {
             handles: Buckets::new(1.0 / 60.0, failures, 100_000),
             addresses: Buckets::new(1.0 / 15.0, failures * 4.0, 100_000),
+            signups: Buckets::new(1.0 / 60.0, f64::from(signup_burst), 100_000),
         }
     }
 
     /// How long before this handle (from this address) may try again.
-    fn wait(&self, handle: &String, addr: Option<IpAddr>) -> Duration {
+    fn login_wait(&self, handle: &String, addr: Option<IpAddr>) -> Duration {
         let now = Instant::now();
         let by_addr = addr.map_or(Duration::ZERO, |a| self.addresses.wait(&a, now));
         self.handles.wait(handle, now).max(by_addr)
     }
 
-    fn failed(&self, handle: &String, addr: Option<IpAddr>) {
+    fn login_failed(&self, handle: &String, addr: Option<IpAddr>) {
         let now = Instant::now();
         self.handles.spend(handle, now);
         if let Some(a) = addr {
             self.addresses.spend(&a, now);
+        }
+    }
+
+    /// How long before this address may make another account.
+    fn signup_wait(&self, addr: Option<IpAddr>) -> Duration {
+        addr.map_or(Duration::ZERO, |a| self.signups.wait(&a, Instant::now()))
+    }
+
+    fn signed_up(&self, addr: Option<IpAddr>) {
+        if let Some(a) = addr {
+            self.signups.spend(&a, Instant::now());
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Passwords and sessions: argon2id hashes (computed off the async threads),
+//! Passwords and sessions: argon2id hashes (computed off the async threads,
+//! a bounded number at once),
 //! 256-bit session tokens that are stored only as SHA-256 hashes, and the
 //! session cookie. No storage schema or HTTP routing lives here.
 
@@ -12,40 +13,89 @@ use axum::http::{header, HeaderMap};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::{rngs::OsRng, RngCore};
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 pub const COOKIE: &str = "chat_session";
 
-/// Hashes a password with argon2id on the blocking pool.
-pub async fn hash_password(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("argon2: {e}"))
-    })
-    .await?
+/// Password hashing, bounded. argon2id is slow and memory-hungry by design
+/// (19 MiB and tens of milliseconds a hash): unbounded, a loop of sign-ups
+/// or log-ins would take every blocking thread and the memory with them.
+/// At most `threads` hashes run at once, at most `queue` more wait for a
+/// turn, and past that the caller is told at once to come back later.
+pub struct Hashing {
+    /// Running or waiting: a permit to enter at all.
+    admitted: Semaphore,
+    /// Running: a permit to use a core.
+    running: Semaphore,
 }
 
-/// Checks a password against a stored hash on the blocking pool. With no
-/// hash (unknown handle) it checks against a dummy one, so the answer takes
-/// as long and says nothing about whether the handle exists.
-pub async fn verify_password(password: String, hash: Option<String>) -> anyhow::Result<bool> {
-    let known = hash.is_some();
-    let hash = match hash {
-        Some(h) => h,
-        None => dummy_hash()?.to_string(),
-    };
-    tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-        let ok = Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
-        Ok(ok && known)
-    })
-    .await?
+/// The hashing pool is full: try again in a moment (503 with `Retry-After`).
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("too many passwords are being checked right now")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
 }
 
+impl Hashing {
+    pub fn new(threads: usize, queue: usize) -> Self {
+        let threads = threads.max(1);
+        Self {
+            admitted: Semaphore::new(threads + queue),
+            running: Semaphore::new(threads),
+        }
+    }
+
+    /// `threads` = the cores this process may use.
+    pub fn for_this_machine(queue: usize) -> Self {
+        Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()), queue)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<T, HashError> {
+        let _entered = self.admitted.try_acquire().map_err(|_| HashError::Busy)?;
+        let _core = self.running.acquire().await.map_err(|_| HashError::Busy)?;
+        Ok(tokio::task::spawn_blocking(work)
+            .await
+            .map_err(anyhow::Error::from)??)
+    }
+
+    /// Hashes a password with argon2id.
+    pub async fn hash_password(&self, password: String) -> Result<String, HashError> {
+        self.run(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+        })
+        .await
+    }
+
+    /// Checks a password against a stored hash. With no hash (unknown
+    /// handle) it checks against a dummy one, so the answer takes as long
+    /// and says nothing about whether the handle exists.
+    pub async fn verify_password(&self, password: String, hash: Option<String>) -> Result<bool, HashError> {
+        self.run(move || {
+            let known = hash.is_some();
+            let hash = match hash {
+                Some(h) => h,
+                None => dummy_hash()?.to_string(),
+            };
+            let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
+            let ok = Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok();
+            Ok(ok && known)
+        })
+        .await
+    }
+}
+
+/// Made once, on a hashing thread.
 fn dummy_hash() -> anyhow::Result<&'static str> {
     static DUMMY: OnceLock<String> = OnceLock::new();
     if let Some(h) = DUMMY.get() {
@@ -134,14 +184,42 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_verify_and_unknown_handles_never_do() {
-        let h = hash_password("correct horse".into()).await.unwrap();
+        let pool = Hashing::new(2, 0);
+        let h = pool.hash_password("correct horse".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), Some(h.clone()))
+        assert!(pool
+            .verify_password("correct horse".into(), Some(h.clone()))
             .await
             .unwrap());
-        assert!(!verify_password("wrong horse".into(), Some(h)).await.unwrap());
-        assert!(!verify_password("not a password of anyone".into(), None)
+        assert!(!pool.verify_password("wrong horse".into(), Some(h)).await.unwrap());
+        assert!(!pool
+            .verify_password("not a password of anyone".into(), None)
             .await
             .unwrap());
+    }
+
+    #[tokio::test]
+    async fn hashing_past_its_queue_is_refused_at_once() {
+        let pool = std::sync::Arc::new(Hashing::new(1, 1));
+        let tries: Vec<_> = (0..6)
+            .map(|_| {
+                let pool = pool.clone();
+                tokio::spawn(async move { pool.hash_password("correct horse".into()).await })
+            })
+            .collect();
+        let mut done = 0;
+        let mut busy = 0;
+        for t in tries {
+            match t.await.unwrap() {
+                Ok(_) => done += 1,
+                Err(HashError::Busy) => busy += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(done >= 2, "one running and one waiting get through: {done}");
+        assert!(busy >= 1, "the rest are told to come back: {busy}");
+        assert_eq!(done + busy, 6);
+        // Free again once they are done.
+        assert!(pool.hash_password("again".into()).await.is_ok());
     }
 }

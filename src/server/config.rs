@@ -79,6 +79,15 @@ pub struct Config {
     #[arg(long, env = "CHAT_LOGIN_FAILURES", default_value_t = 5)]
     pub login_failures: u32,
 
+    /// Accounts one address may create at once (then one more a minute).
+    #[arg(long, env = "CHAT_SIGNUP_BURST", default_value_t = 10)]
+    pub signup_burst: u32,
+
+    /// Password checks that may wait for a core (as many as there are cores
+    /// run at once); past that, sign-up and log-in answer 503 with Retry-After.
+    #[arg(long, env = "CHAT_HASH_QUEUE", default_value_t = 16)]
+    pub hash_queue: usize,
+
     /// Who runs this deployment, for push services (the VAPID `sub` claim):
     /// a `mailto:` or `https:` URL they can write to about problems.
     #[arg(long, env = "CHAT_PUSH_CONTACT", default_value = "mailto:admin@localhost")]
@@ -194,8 +203,11 @@ impl Config {
         if !(self.push_contact.starts_with("mailto:") || self.push_contact.starts_with("https://")) {
             return Err("CHAT_PUSH_CONTACT must be a mailto: or https:// URL".into());
         }
-        if self.send_rate == 0 || self.send_burst == 0 || self.login_failures == 0 {
-            return Err("CHAT_SEND_RATE, CHAT_SEND_BURST and CHAT_LOGIN_FAILURES must be at least 1".into());
+        if self.send_rate == 0 || self.send_burst == 0 || self.login_failures == 0 || self.signup_burst == 0 {
+            return Err(
+                "CHAT_SEND_RATE, CHAT_SEND_BURST, CHAT_LOGIN_FAILURES and CHAT_SIGNUP_BURST must be at least 1"
+                    .into(),
+            );
         }
         if self.session_days == 0 {
             return Err("CHAT_SESSION_DAYS must be at least 1".into());

@@ -31,16 +31,20 @@ pub fn client_addr() -> Option<std::net::IpAddr> {
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?
         .0
         .ip();
+    Some(address_of(peer, &parts.headers))
+}
+
+/// `client_addr` for a handler that has the peer and the headers.
+pub fn address_of(peer: std::net::IpAddr, headers: &axum::http::HeaderMap) -> std::net::IpAddr {
     if !peer.is_loopback() {
-        return Some(peer);
+        return peer;
     }
-    let forwarded = parts
-        .headers
+    headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit(',').next())
-        .and_then(|v| v.trim().parse().ok());
-    Some(forwarded.unwrap_or(peer))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(peer)
 }
 
 /// The logged-in caller, or `Unauthenticated`.
@@ -56,6 +60,13 @@ pub async fn caller(state: &AppState) -> Result<User, ApiError> {
 pub fn set_cookie(value: &str) {
     if let (Some(res), Ok(v)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(value)) {
         res.append_header(header::SET_COOKIE, v);
+    }
+}
+
+/// Tells the caller how many seconds to wait before trying again.
+pub fn retry_after(secs: u64) {
+    if let Some(res) = use_context::<ResponseOptions>() {
+        res.insert_header(header::RETRY_AFTER, HeaderValue::from(secs));
     }
 }
 

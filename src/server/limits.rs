@@ -1,6 +1,7 @@
 //! Rate limits as token buckets: one per connection for sends and for
-//! typing (the gateway owns those), and keyed tables for log-in failures
-//! per handle and per address (shared by the node, bounded in size).
+//! typing (the gateway owns those), and keyed tables for sign-ups, log-in
+//! failures and browsers' reports, per handle or per address (shared by the
+//! node, bounded in size).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -80,6 +81,15 @@ impl<K: Hash + Eq + Clone> Buckets<K> {
             return Duration::ZERO;
         };
         table.get_mut(key).map_or(Duration::ZERO, |b| b.wait(now))
+    }
+
+    /// Takes one of `key`'s tokens if it has one.
+    pub fn take(&self, key: &K, now: Instant) -> bool {
+        if !self.wait(key, now).is_zero() {
+            return false;
+        }
+        self.spend(key, now);
+        true
     }
 
     /// Spends one of `key`'s tokens (if it has any left).

@@ -366,6 +366,8 @@ impl NodeProcess {
             None => std::process::Stdio::inherit(),
         };
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_chat"))
+            // Every test person signs up from loopback.
+            .env("CHAT_SIGNUP_BURST", "1000")
             .envs(env.iter().copied())
             .env("CHAT_BIND", addr.to_string())
             .env("CHAT_LOG", "warn")
