@@ -15,14 +15,14 @@ if [ "$mode" = smoke ]; then
   bench="$CARGO_TARGET_DIR/debug/examples/chatbench"
   [ -x "$bench" ] || cargo build --features ssr --example chatbench
 else
-  cargo leptos build --release
+  cargo leptos build --release --precompress
   # A build directory of its own: cargo-leptos builds leptos with other
   # settings, and sharing one directory would rebuild both every time.
   CARGO_TARGET_DIR="$CARGO_TARGET_DIR/bench" cargo build --release --features ssr --example chatbench
   bench="$CARGO_TARGET_DIR/bench/release/examples/chatbench"
 fi
 chat="$CARGO_TARGET_DIR/release/chat"
-[ -x "$chat" ] || cargo leptos build --release
+[ -x "$chat" ] || cargo leptos build --release --precompress
 
 STATE=$(mktemp -d /tmp/chat-bench.XXXXXX)
 chmod 755 "$STATE"

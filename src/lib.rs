@@ -21,6 +21,6 @@ pub mod server;
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    console_error_panic_hook::set_once();
+    ui::crash::install();
     leptos::mount::hydrate_body(ui::App);
 }

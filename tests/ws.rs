@@ -428,6 +428,113 @@ async fn bad_input_gets_an_error_frame_and_the_connection_goes_on() {
     assert!(matches!(ack(&mut ws, ok).await, ServerFrame::Ack { seq: 1, .. }));
 }
 
+/// A body holds text: no C0 control but tab and newline. The rest is refused
+/// with `bad_frame` on both backends alike — before, U+0000 was stored by
+/// SQLite and failed every PostgreSQL transaction it was in, forever — and
+/// a refused send stays refused when sent again, stores nothing and leaves
+/// no hole.
+async fn bodies_follow_one_rule(url: &str) {
+    let mut config = Config::for_database(url);
+    (config.send_rate, config.send_burst) = (100_000, 100_000);
+    let server = TestServer::start(config).await;
+    let ([a, b, _], room) = trio(&server).await;
+    let (mut ann, _) = connect(&server, &a).await;
+    let (mut bob, _) = connect(&server, &b).await;
+    for bad in ["a\u{0}b", "\u{0}", "bell\u{7}", "x\r\ny", "\u{1b}[31mred"] {
+        let cid = Uuid::new_v4();
+        // Bob sends at the same moment: his message must not share the fate.
+        let fine = Uuid::new_v4();
+        ann.send(&send(room.id, cid, bad)).await;
+        bob.send(&send(room.id, fine, "meanwhile")).await;
+        for _ in 0..2 {
+            match ack(&mut ann, cid).await {
+                ServerFrame::Error { code, message, .. } => {
+                    assert_eq!(code, ErrorCode::BadFrame, "{bad:?}: {message}");
+                    assert!(message.contains("control characters"), "{message}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+            ann.send(&send(room.id, cid, bad)).await;
+        }
+        assert!(matches!(ack(&mut bob, fine).await, ServerFrame::Ack { .. }));
+    }
+    let ok = Uuid::new_v4();
+    ann.send(&send(room.id, ok, "tab\there,\nnew line, 회의는 내일"))
+        .await;
+    let ServerFrame::Ack { seq, .. } = ack(&mut ann, ok).await else {
+        panic!("a body with tab, newline and Hangul is text")
+    };
+    assert_eq!(seq, 6, "five of Bob's, then this: nothing else was stored");
+    let stored = server.state.store.messages_after(room.id, 0, 100).await.unwrap();
+    assert_eq!(
+        stored.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (1..=6).collect::<Vec<_>>()
+    );
+    assert_eq!(stored[5].body, "tab\there,\nnew line, 회의는 내일");
+}
+
+#[tokio::test]
+async fn bodies_follow_one_rule_on_sqlite() {
+    let (url, _dir) = common::sqlite_url();
+    bodies_follow_one_rule(&url).await;
+}
+
+#[tokio::test]
+async fn bodies_follow_one_rule_on_postgres() {
+    if let Some(url) = common::postgres_url().await {
+        bodies_follow_one_rule(&url).await;
+    }
+}
+
+/// The close frame that ends a connection, skipping anything before it.
+async fn close_code(ws: &mut Ws) -> Option<(u16, String)> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    while let Ok(Some(msg)) = tokio::time::timeout(std::time::Duration::from_secs(10), ws.socket.next()).await
+    {
+        match msg {
+            Ok(Message::Close(frame)) => return frame.map(|f| (u16::from(f.code), f.reason.to_string())),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn frames_the_transport_refuses_are_closed_with_a_reason() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::protocol::frame::{coding::OpCode, Frame};
+    use tokio_tungstenite::tungstenite::Message;
+    let (server, _dir) = embedded().await;
+    let (_, a) = sign_up(&server, "alice").await;
+    // A text frame that is not UTF-8: 1007.
+    let (mut ws, _) = connect(&server, &a).await;
+    let frame = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(coding_text()), true);
+    ws.socket.send(Message::Frame(frame)).await.unwrap();
+    let (code, reason) = close_code(&mut ws)
+        .await
+        .expect("a close frame, not a dropped connection");
+    assert_eq!(code, 1007, "{reason}");
+    assert!(reason.contains("UTF-8"), "{reason}");
+    // A frame over the hard limit (16 × CHAT_MAX_FRAME_BYTES, at least 1 MiB): 1009.
+    let (mut ws, _) = connect(&server, &a).await;
+    let _ = ws.socket.send(Message::Text("x".repeat(1_100_000).into())).await;
+    let (code, reason) = close_code(&mut ws)
+        .await
+        .expect("a close frame, not a dropped connection");
+    assert_eq!(code, 1009, "{reason}");
+    assert!(reason.contains("1048576 bytes"), "{reason}");
+    // The server goes on.
+    let (mut ws, _) = connect(&server, &a).await;
+    ws.send(&ClientFrame::Ping).await;
+    assert_eq!(ws.next().await, Some(ServerFrame::Pong));
+}
+
+fn coding_text() -> tokio_tungstenite::tungstenite::protocol::frame::coding::Data {
+    tokio_tungstenite::tungstenite::protocol::frame::coding::Data::Text
+}
+
 #[tokio::test]
 async fn the_upgrade_checks_cookie_and_origin() {
     let (server, _dir) = embedded().await;

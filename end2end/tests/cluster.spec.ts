@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { bodies, hydrated, openDirect, openRoom, say, twoPeople } from "./helpers";
 
 // Runs against the cluster that `make test` starts (nginx in front of two

@@ -1,5 +1,5 @@
-import { expect, test } from "@playwright/test";
-import { bodies, openDirect, say, twoPeople } from "./helpers";
+import { expect, test } from "./fixtures";
+import { bodies, openDirect, openRoom, say, twoPeople } from "./helpers";
 
 test("a message that looks like HTML shows as text and runs nothing", async ({ browser }) => {
   const { bob, a, b } = await twoPeople(browser);
@@ -12,7 +12,7 @@ test("a message that looks like HTML shows as text and runs nothing", async ({ b
   ];
   await openDirect(a, bob, "Bob");
   for (const text of evil) await say(a, text);
-  await b.locator(".rooms .room", { hasText: "Alice" }).locator("a").click();
+  await openRoom(b, "Alice");
   await expect(bodies(b)).toHaveText(evil);
   await expect(bodies(a)).toHaveText(evil);
   for (const page of [a, b]) {

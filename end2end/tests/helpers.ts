@@ -1,27 +1,5 @@
-import { Browser, BrowserContext, expect, Page, test } from "@playwright/test";
-
-/** Script errors (a WASM panic among them) on any page of the running test. */
-const pageErrors: string[] = [];
-
-/** Browser contexts of the running test: closed after it, so pages of
- * earlier tests (sockets, timers) do not pile up and slow the later ones. */
-const contexts = new Set<BrowserContext>();
-
-/** A page that panics stops reacting: fail the test that saw it, saying why. */
-export function trackErrors(page: Page) {
-  contexts.add(page.context());
-  page.on("pageerror", (e) => pageErrors.push(`${page.url()}: ${e.message}`));
-  page.on("console", (m) => {
-    if (m.type() === "error" && m.text().includes("panicked")) pageErrors.push(`${page.url()}: ${m.text()}`);
-  });
-}
-
-test.afterEach(async () => {
-  const seen = pageErrors.splice(0);
-  for (const context of contexts) await context.close().catch(() => {});
-  contexts.clear();
-  expect(seen, "no script errors or panics in the pages").toEqual([]);
-});
+import { Browser, BrowserContext, Page } from "@playwright/test";
+import { expect } from "./fixtures";
 
 let counter = 0;
 /** A handle no earlier run used: letter first, [a-z0-9_], at most 32 characters. */
@@ -36,7 +14,6 @@ export async function hydrated(page: Page) {
 }
 
 export async function signUp(page: Page, handle: string, displayName: string, password = "correct horse") {
-  trackErrors(page);
   await page.goto("/login");
   await hydrated(page);
   await page.getByRole("tab", { name: "Sign up" }).click();
@@ -48,8 +25,23 @@ export async function signUp(page: Page, handle: string, displayName: string, pa
   await hydrated(page);
 }
 
+/** Whether the page is laid out for a phone: the room list and a room take turns. */
+export async function isPhone(page: Page) {
+  return (page.viewportSize()?.width ?? 1280) <= 720;
+}
+
+/** Shows the room list: on a phone, leaves the open room with its back link. */
+export async function toList(page: Page) {
+  const back = page.locator(".room-header .back");
+  if ((await isPhone(page)) && (await back.isVisible())) {
+    await back.click();
+    await expect(page.locator(".sidebar")).toBeVisible();
+  }
+}
+
 /** Opens (or creates) the direct conversation with `handle`, whose display name is `name`. */
 export async function openDirect(page: Page, handle: string, name: string) {
+  await toList(page);
   await page.getByRole("button", { name: "New message" }).click();
   await page.getByLabel("Handle of the person").fill(handle);
   await page.getByRole("button", { name: "Open conversation" }).click();
@@ -70,7 +62,6 @@ export async function twoPeople(browser: Browser) {
 }
 
 export async function logIn(page: Page, handle: string, password = "correct horse") {
-  trackErrors(page);
   await page.goto("/login");
   await hydrated(page);
   await page.getByRole("tab", { name: "Log in" }).click();
@@ -82,6 +73,7 @@ export async function logIn(page: Page, handle: string, password = "correct hors
 }
 
 export async function openRoom(page: Page, name: string) {
+  await toList(page);
   await page.locator(".rooms .room", { hasText: name }).locator("a").click();
   await expect(page.locator(".room-header h2")).toHaveText(name);
 }
@@ -101,16 +93,27 @@ export function stored(page: Page) {
   return page.locator(".msg.mine:is([data-state=sent], [data-state=delivered], [data-state=read])");
 }
 
-/** Ann, Ben and Cat in three browser contexts, and a group `name` of the three that Ann made. */
+/** Ann, Ben and Cat (display names ANN, BEN, CAT) signed up in three browser contexts. */
+export async function threePeople(browser: Browser) {
+  const handles = ["ann", "ben", "cat"].map(uniqueHandle);
+  const pages = await Promise.all(handles.map(async () => (await browser.newContext()).newPage()));
+  for (let i = 0; i < 3; i++) await signUp(pages[i], handles[i], handles[i].split("_")[0].toUpperCase());
+  return { handles, pages };
+}
+
+/** Ann, Ben and Cat, and a group `name` of the three that Ann made. */
 export async function threeInAGroup(browser: Browser, name: string) {
-  const names = ["ann", "ben", "cat"].map(uniqueHandle);
-  const pages = await Promise.all(names.map(async () => (await browser.newContext()).newPage()));
-  for (let i = 0; i < 3; i++) await signUp(pages[i], names[i], names[i].split("_")[0].toUpperCase());
-  const [ann] = pages;
-  await ann.getByRole("button", { name: "New group" }).click();
-  await ann.getByLabel("Group name").fill(name);
-  await ann.getByLabel("Members").fill(`${names[1]}, ${names[2]}`);
-  await ann.getByRole("button", { name: "Create group" }).click();
-  await expect(ann.locator(".room-header h2")).toHaveText(name);
+  const { handles, pages } = await threePeople(browser);
+  await newGroup(pages[0], name, handles.slice(1));
   return pages;
+}
+
+/** Creates the group `name` with the people `handles` and opens it. */
+export async function newGroup(page: Page, name: string, handles: string[]) {
+  await toList(page);
+  await page.getByRole("button", { name: "New group" }).click();
+  await page.getByLabel("Group name").fill(name);
+  await page.getByLabel("Members").fill(handles.join(", "));
+  await page.getByRole("button", { name: "Create group" }).click();
+  await expect(page.locator(".room-header h2")).toHaveText(name);
 }

@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { bodies, hydrated, openDirect, openRoom, say, stored, threeInAGroup, twoPeople } from "./helpers";
 
 test("a direct conversation both ways, live", async ({ browser }) => {

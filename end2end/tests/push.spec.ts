@@ -1,4 +1,5 @@
-import { CDPSession, expect, Page, test } from "@playwright/test";
+import { CDPSession, Page } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import crypto from "node:crypto";
 import http from "node:http";
 import { AddressInfo } from "node:net";
@@ -139,78 +140,89 @@ function checkVapid(header: string | undefined, serverKey: string, audience: str
   expect(c.exp * 1000).toBeGreaterThan(Date.now());
 }
 
-test("away, Bob's device is notified through the push service, and the app agrees on his return", async ({ browser }) => {
-  const service = await pushService();
-  const { bob, a, b, bctx } = await twoPeople(browser);
-  const origin = new URL(b.url()).origin;
-  await bctx.grantPermissions(["notifications"], { origin });
-  // Headless Chromium has no push service of its own (subscribing fails with
-  // "Registration failed - permission denied"): this browser's subscription
-  // points at the test's push service, with the RFC 8291 keys.
-  await bctx.addInitScript(({ endpoint, p256dh, auth }) => {
-    const sub = { endpoint, expirationTime: null, toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh, auth } }) };
-    PushManager.prototype.subscribe = async () => sub as unknown as PushSubscription;
-  }, { endpoint: `${service.origin}/push/bobs-laptop`, p256dh: UA_PUBLIC, auth: AUTH });
-  await b.reload();
-  await hydrated(b);
-  await b.getByRole("button", { name: "Enable notifications" }).click();
-  await expect(b.locator(".notifications")).toHaveText("Notifications on");
+test.describe("away from the app", () => {
+  // "/away" is a page of the site without the app: a 404 on purpose.
+  test.use({ allowedErrors: [/the server responded with a status of 404/] });
 
-  await openDirect(a, bob, "Bob");
-  await say(a, "hello");
-  const row = b.locator(".rooms .room", { hasText: "Alice" });
-  await expect(row.locator(".badge")).toHaveText("1");
-  await openRoom(b, "Alice");
-  await expect(row.locator(".badge")).toHaveCount(0);
-  await expect(a.locator(".msg.mine[data-state=read]")).toHaveCount(1);
-  expect(service.got, "no push while Bob is online").toHaveLength(0);
+  test("away, Bob's device is notified through the push service, and the app agrees on his return", async ({ browser }) => {
+    const service = await pushService();
+    const { bob, a, b, bctx } = await twoPeople(browser);
+    const origin = new URL(b.url()).origin;
+    await bctx.grantPermissions(["notifications"], { origin });
+    // Headless Chromium has no push service of its own (subscribing fails with
+    // "Registration failed - permission denied"): this browser's subscription
+    // points at the test's push service, with the RFC 8291 keys.
+    await bctx.addInitScript(({ endpoint, p256dh, auth }) => {
+      const sub = { endpoint, expirationTime: null, toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh, auth } }) };
+      PushManager.prototype.subscribe = async () => sub as unknown as PushSubscription;
+    }, { endpoint: `${service.origin}/push/bobs-laptop`, p256dh: UA_PUBLIC, auth: AUTH });
+    await b.reload();
+    await hydrated(b);
+    await b.getByRole("button", { name: "Enable notifications" }).click();
+    await expect(b.locator(".notifications")).toHaveText("Notifications on");
 
-  // Bob leaves the app (a page of the site without it, where his service worker still runs).
-  await b.goto("/away");
-  await expect(a.locator(".room-header .presence")).toContainText("last seen");
-  await say(a, "are you there?");
-  await say(a, "it's about lunch");
-  await expect.poll(() => service.got.length).toBeGreaterThan(0);
-  const first = service.got[0];
-  expect(first.headers["content-encoding"]).toBe("aes128gcm");
-  expect(first.headers["urgency"]).toBe("high");
-  expect(Number(first.headers["ttl"])).toBeGreaterThan(0);
-  const serverKey = await (await b.request.post("/api/push_key", { data: {} })).json();
-  checkVapid(first.headers["authorization"], serverKey, service.origin);
-  const room = Number((await a.locator(".timeline").getAttribute("data-room"))!);
-  expect(first.headers["topic"]).toBe(`room-${room}`);
-  // Two messages in the collapse window: one notice, or the first and then
-  // one with the latest message and count when the window ends.
-  const last = () => JSON.parse(decrypt(service.got[service.got.length - 1].body));
-  await expect.poll(() => last().body, { timeout: 15_000 }).toBe("it's about lunch");
-  expect(service.got.length).toBeLessThanOrEqual(2);
-  const latest = decrypt(service.got[service.got.length - 1].body);
-  expect(JSON.parse(latest)).toMatchObject({
-    room, title: "Alice", body: "it's about lunch", unread: 2, total: 2, url: `/r/${room}`,
+    await openDirect(a, bob, "Bob");
+    await say(a, "hello");
+    const row = b.locator(".rooms .room", { hasText: "Alice" });
+    await expect(row.locator(".badge")).toHaveText("1");
+    await openRoom(b, "Alice");
+    await expect(row.locator(".badge")).toHaveCount(0);
+    await expect(a.locator(".msg.mine[data-state=read]")).toHaveCount(1);
+    expect(service.got, "no push while Bob is online").toHaveLength(0);
+
+    // Bob leaves the app (a page of the site without it, where his service worker still runs).
+    await b.goto("/away");
+    await expect(a.locator(".room-header .presence")).toContainText("last seen");
+    await say(a, "are you there?");
+    await say(a, "it's about lunch");
+    await expect.poll(() => service.got.length).toBeGreaterThan(0);
+    const first = service.got[0];
+    expect(first.headers["content-encoding"]).toBe("aes128gcm");
+    expect(first.headers["urgency"]).toBe("high");
+    expect(Number(first.headers["ttl"])).toBeGreaterThan(0);
+    const serverKey = await (await b.request.post("/api/push_key", { data: {} })).json();
+    checkVapid(first.headers["authorization"], serverKey, service.origin);
+    const room = Number((await a.locator(".timeline").getAttribute("data-room"))!);
+    expect(first.headers["topic"]).toBe(`room-${room}`);
+    // Two messages in the collapse window: one notice, or the first and then
+    // one with the latest message and count when the window ends.
+    const last = () => JSON.parse(decrypt(service.got[service.got.length - 1].body));
+    await expect.poll(() => last().body, { timeout: 15_000 }).toBe("it's about lunch");
+    expect(service.got.length).toBeLessThanOrEqual(2);
+    const latest = decrypt(service.got[service.got.length - 1].body);
+    expect(JSON.parse(latest)).toMatchObject({
+      room, title: "Alice", body: "it's about lunch", unread: 2, total: 2, url: `/r/${room}`,
+    });
+
+    // The service worker gets what the push service got, and shows it.
+    const { cdp, id } = await registration(b);
+    await cdp.send("ServiceWorker.deliverPushMessage", { origin, registrationId: id, data: latest });
+    await expect
+      .poll(() => shown(b))
+      .toEqual([{ title: "Alice", body: "it's about lunch\n2 unread messages", tag: `room-${room}` }]);
+
+    // Back in the app: the badge and the title say what the notice said.
+    await b.goto("/");
+    await hydrated(b);
+    await expect(row.locator(".badge")).toHaveText("2");
+    await expect(b).toHaveTitle("(2) Chat");
+    await b.goto(`/r/${room}`);
+    await expect(b.locator(".unread-divider")).toHaveText("2 new messages");
+    await expect(bodies(b)).toHaveText(["hello", "are you there?", "it's about lunch"]);
+    service.close();
   });
-
-  // The service worker gets what the push service got, and shows it.
-  const { cdp, id } = await registration(b);
-  await cdp.send("ServiceWorker.deliverPushMessage", { origin, registrationId: id, data: latest });
-  await expect
-    .poll(() => shown(b))
-    .toEqual([{ title: "Alice", body: "it's about lunch\n2 unread messages", tag: `room-${room}` }]);
-
-  // Back in the app: the badge and the title say what the notice said.
-  await b.goto("/");
-  await hydrated(b);
-  await expect(row.locator(".badge")).toHaveText("2");
-  await expect(b).toHaveTitle("(2) Chat");
-  await b.goto(`/r/${room}`);
-  await expect(b.locator(".unread-divider")).toHaveText("2 new messages");
-  await expect(bodies(b)).toHaveText(["hello", "are you there?", "it's about lunch"]);
-  service.close();
 });
 
-test("where the browser cannot subscribe, the control says why", async ({ browser }) => {
-  const { b, bctx } = await twoPeople(browser);
-  await bctx.grantPermissions(["notifications"], { origin: new URL(b.url()).origin });
-  await b.getByRole("button", { name: "Enable notifications" }).click();
-  await expect(b.locator(".notifications [role=alert]")).toContainText("This browser could not subscribe");
-  await expect(b.getByRole("button", { name: "Enable notifications" })).toBeVisible();
+test.describe("no push service", () => {
+  // Headless Chromium says so in the console: that is the case under test.
+  test.use({ allowedErrors: [/does not support the Push API/] });
+
+  test("where the browser cannot subscribe, the control says why", async ({ browser }) => {
+    const { b, bctx } = await twoPeople(browser);
+    await bctx.grantPermissions(["notifications"], { origin: new URL(b.url()).origin });
+    await b.getByRole("button", { name: "Enable notifications" }).click();
+    await expect(b.locator(".notifications [role=alert]")).toContainText("This browser could not subscribe");
+    await expect(b.getByRole("button", { name: "Enable notifications" })).toBeVisible();
+  });
 });
+

@@ -1,4 +1,5 @@
-import { test, expect, Page } from "@playwright/test";
+import { Page } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { bodies, logIn, openDirect, openRoom, say, signUp, stored, threeInAGroup, twoPeople, uniqueHandle } from "./helpers";
 
 function badge(page: Page, name: string) {

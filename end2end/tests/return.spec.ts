@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { bodies, hydrated, openDirect, say, twoPeople } from "./helpers";
 
 test("a page opened on a room with unread messages shows the divider there", async ({ browser }) => {

@@ -1,19 +1,22 @@
 //! The HTTP surface: the server-rendered pages and static files, the API
-//! (server functions under `/api`), the health probes, and the Origin check
-//! that keeps other sites from calling the API with a visitor's cookie.
+//! (server functions under `/api`), the health probes, the browsers'
+//! reports of their panics, and the Origin check that keeps other sites
+//! from calling the API with a visitor's cookie.
+
+use std::net::SocketAddr;
 
 use axum::{
     body::Body,
-    extract::{Request, State},
-    http::{header, Method, StatusCode},
+    extract::{ConnectInfo, DefaultBodyLimit, Request, State},
+    http::{header, HeaderMap, Method, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
     Router,
 };
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use super::state::AppState;
+use super::{auth, state::AppState};
 use crate::ui::{shell, App};
 
 pub fn router(state: AppState) -> Router {
@@ -25,10 +28,60 @@ pub fn router(state: AppState) -> Router {
         .route("/statz", get(statz))
         .route("/metrics", get(metrics))
         .route("/ws", get(super::gateway::upgrade))
+        .route(
+            "/client-errors",
+            post(client_error).layer(DefaultBodyLimit::max(REPORT_MAX_BYTES)),
+        )
         .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(state.clone(), cache_headers))
         .layer(middleware::from_fn_with_state(state.clone(), check_origin))
         .with_state(state)
+}
+
+/// The largest report a browser may send.
+const REPORT_MAX_BYTES: usize = 16 * 1024;
+
+/// A browser's report that its app panicked (`ui/crash.rs`), written to this
+/// node's log with who and where. Limited per address, so a broken page in a
+/// loop, or anyone, cannot flood the log.
+async fn client_error(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: String,
+) -> StatusCode {
+    let addr = super::context::address_of(peer.ip(), &headers);
+    if !state.reports.take(&addr, std::time::Instant::now()) {
+        return StatusCode::TOO_MANY_REQUESTS;
+    }
+    let user = match auth::token_from_headers(&headers) {
+        Some(token) => state
+            .store
+            .session_user(&auth::token_hash(&token), super::context::now_ms())
+            .await
+            .ok()
+            .flatten()
+            .map(|u| u.id),
+        None => None,
+    };
+    let report: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
+    let field = |name: &str| {
+        report
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(|s| s.chars().take(4_000).collect::<String>())
+            .unwrap_or_default()
+    };
+    tracing::error!(
+        target: "chat::browser",
+        ?user,
+        %addr,
+        page = %field("page"),
+        message = %field("message"),
+        "the app panicked in a browser"
+    );
+    StatusCode::NO_CONTENT
 }
 
 /// Ready when the database and (in a cluster) Redis answer.
@@ -80,6 +133,43 @@ async fn metrics(State(state): State<AppState>) -> Response {
         super::metrics::render(&state),
     )
         .into_response()
+}
+
+/// How long browsers may keep what they got. The bundle (`/pkg/…`: the
+/// WASM, its JS and the CSS) has content-hashed names in a release build,
+/// so a name never changes its bytes: kept a year, never asked again. Its
+/// files are served precompressed (brotli or gzip, made at build time, by
+/// `Accept-Encoding`). Pages and the other files (the service worker, the
+/// icon) are asked again each time (`no-cache`: a 304 when unchanged), so a
+/// new release is seen at once.
+async fn cache_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let bundle = req
+        .uri()
+        .path()
+        .starts_with(&format!("/{}/", state.leptos.site_pkg_dir));
+    let mut res = next.run(req).await;
+    let headers = res.headers_mut();
+    if headers.contains_key(header::CACHE_CONTROL) {
+        return res;
+    }
+    let html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    let immutable = bundle && state.leptos.hash_files && res.status() == StatusCode::OK;
+    let value = if immutable {
+        "public, max-age=31536000, immutable"
+    } else if html || res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED {
+        "no-cache"
+    } else {
+        return res;
+    };
+    let headers = res.headers_mut();
+    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static(value));
+    if bundle {
+        headers.insert(header::VARY, header::HeaderValue::from_static("accept-encoding"));
+    }
+    res
 }
 
 /// Refuses state-changing requests that a browser sent from another origin.

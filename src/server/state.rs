@@ -7,12 +7,14 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
-use super::accounts::LoginLimits;
+use super::accounts::AccountLimits;
+use super::auth::Hashing;
 use super::bus::{redis::RedisBus, Bus, LocalBus};
 use super::cache::{redis::RedisCache, Cache, LocalCache};
 use super::config::Config;
 use super::delivery::Delivery;
 use super::hub::Hub;
+use super::limits::Buckets;
 use super::presence::Leases;
 use super::push::{Pusher, Vapid};
 use super::receipts::Receipts;
@@ -62,8 +64,12 @@ pub struct NodeState {
     pub pusher: Pusher,
     /// The Redis command connection of a cluster node (for `/readyz`).
     pub redis: Option<redis::aio::ConnectionManager>,
-    /// Failed log-ins per handle and address (this node's count).
-    pub logins: Arc<LoginLimits>,
+    /// Sign-ups per address, failed log-ins per handle and address (this node's count).
+    pub accounts: Arc<AccountLimits>,
+    /// Password hashing: a bounded number at once, a short queue, then 503.
+    pub hashing: Arc<Hashing>,
+    /// Browsers' reports (panics) per address: a few, then one a minute.
+    pub reports: Arc<Buckets<std::net::IpAddr>>,
     /// Set when the node is shutting down: connections finish their sends
     /// and close with 1001 so clients resume elsewhere.
     pub draining: Arc<tokio::sync::watch::Sender<bool>>,
@@ -84,6 +90,7 @@ impl AppState {
             .site_pkg_dir(config.site_pkg_dir.as_str())
             .site_addr(addr)
             .reload_port(config.reload_port)
+            .hash_files(hashed_bundle())
             .build();
         let origins = config.origins(addr.port()).into();
         let hub = Hub::new(config.send_queue);
@@ -117,7 +124,9 @@ impl AppState {
             vapid,
             pusher,
             draining: Arc::new(tokio::sync::watch::Sender::new(false)),
-            logins: Arc::new(LoginLimits::new(config.login_failures)),
+            accounts: Arc::new(AccountLimits::new(config.login_failures, config.signup_burst)),
+            hashing: Arc::new(Hashing::for_this_machine(config.hash_queue)),
+            reports: Arc::new(Buckets::new(1.0 / 60.0, 5.0, 10_000)),
             redis: redis_commands,
             store,
             config: Arc::new(config),
@@ -129,6 +138,17 @@ impl AppState {
             delivery,
         }))
     }
+}
+
+/// Whether the bundle's file names carry their content hashes: a release
+/// build (`cargo leptos build --release`, `hash-files` in Cargo.toml) writes
+/// them to `hash.txt` next to the binary, which the page's script and
+/// stylesheet tags then name. Ship that file with the binary.
+fn hashed_bundle() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt").is_file()))
+        .unwrap_or(false)
 }
 
 /// What the nodes share: the bus, the message cache and (cluster only) the registry.

@@ -11,11 +11,13 @@ use leptos_router::{
 };
 
 use super::dialogs::{AddMemberForm, NewDirectDialog, NewGroupDialog};
-use super::live::{presence_label, Live, Row, Status, Tick};
+use super::live::{list_time, presence_label, Live, Row, Status, Tick};
 use super::notifications::NotificationsControl;
-use super::seen;
+use super::text::{pieces, Piece};
+use super::{drafts, seen};
 use crate::api::{log_out, me, my_rooms, room_members, ApiError};
-use crate::model::{Member, RoomId, RoomKind, RoomSummary, User};
+use crate::model::{check_body, BodyError, Member, RoomId, RoomKind, RoomSummary, User};
+use crate::protocol::Seq;
 
 pub type RoomsResource = Resource<Result<Vec<RoomSummary>, ApiError>>;
 pub type MembersResource = Resource<Result<Vec<Member>, ApiError>>;
@@ -72,7 +74,10 @@ fn Layout(user: User) -> impl IntoView {
         n => format!("({n}) Chat"),
     };
     Effect::new(move |_| super::push::set_badge(unread.get()));
+    let me = user.id;
     let logout = move |_| {
+        // Nothing of this person stays on a shared device.
+        drafts::forget(me);
         spawn_local(async move {
             super::push::forget().await;
             let _ = log_out().await;
@@ -173,7 +178,8 @@ fn RoomItem(room: RoomSummary, selected: Memo<Option<RoomId>>) -> impl IntoView 
     let id = room.id;
     let unread = room.unread();
     let subtitle = match (&room.preview, room.kind, &room.peer_handle) {
-        (Some(p), _, _) => p.clone(),
+        // One line: the list is not the place for a message's line breaks.
+        (Some(p), _, _) => p.split_whitespace().collect::<Vec<_>>().join(" "),
         (None, RoomKind::Direct, Some(h)) => format!("@{h}"),
         (None, RoomKind::Direct, None) => "Direct message".to_string(),
         (None, RoomKind::Group, _) => match room.member_count {
@@ -184,6 +190,8 @@ fn RoomItem(room: RoomSummary, selected: Memo<Option<RoomId>>) -> impl IntoView 
     let live = expect_context::<Live>();
     let peer = room.peer;
     let online = move || peer.is_some_and(|p| live.presence.with(|m| m.get(&p).is_some_and(|p| p.online)));
+    let at = room.last_activity;
+    let when = move || list_time(at, live.clock.get());
     view! {
         <li class="room" class:active=move || selected.get() == Some(id) data-room=id
             data-online=move || online().then_some("true")>
@@ -195,7 +203,10 @@ fn RoomItem(room: RoomSummary, selected: Memo<Option<RoomId>>) -> impl IntoView 
                     </Show>
                 </span>
                 <span class="room-text">
-                    <span class="room-name">{room.name.clone()}</span>
+                    <span class="room-line">
+                        <span class="room-name">{room.name.clone()}</span>
+                        <time class="room-time">{when}</time>
+                    </span>
                     <span class="room-sub">{subtitle}</span>
                 </span>
                 <Show when=move || { unread > 0 && selected.get() != Some(id) }>
@@ -240,21 +251,41 @@ fn Room(id: RoomId) -> impl IntoView {
     Effect::new(move |_| live.open(id));
     on_cleanup(move || live.close(id));
     view! {
-        <header class="room-header">
-            <A href="/" attr:class="back" attr:aria-label="Back to the room list">"‹"</A>
-            // Awaited, so the server renders the header the browser hydrates.
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let initial = rooms.await.ok().and_then(|list| list.into_iter().find(|r| r.id == id));
-                    view! { <RoomHead id initial members/> }
-                })}
-            </Transition>
-        </header>
-        <Timeline room=id/>
-        <p class="typing" aria-live="polite">
-            {move || live.typing.with(|t| t.get(&id).cloned())}
-        </p>
-        <Composer room=id/>
+        // Awaited, so the server renders the room the browser hydrates.
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let initial = rooms.await.ok().and_then(|list| list.into_iter().find(|r| r.id == id));
+                // Whether the person is in the room: the server's list until
+                // the socket's `welcome`, the live one after (a room joined
+                // since the page loaded is in it).
+                let listed = initial.is_some();
+                let member = Memo::new(move |_| {
+                    if live.welcomed.get() {
+                        live.rooms.with(|r| r.iter().any(|r| r.id == id))
+                    } else {
+                        listed
+                    }
+                });
+                view! {
+                    <header class="room-header">
+                        <A href="/" attr:class="back" attr:aria-label="Back to the room list">"‹"</A>
+                        <RoomHead id initial members/>
+                    </header>
+                    <Show
+                        when=move || member.get()
+                        fallback=|| view! {
+                            <p class="not-member" role="status">"You are not a member of this room."</p>
+                        }
+                    >
+                        <Timeline room=id/>
+                        <p class="typing" aria-live="polite">
+                            {move || live.typing.with(|t| t.get(&id).cloned())}
+                        </p>
+                        <Composer room=id/>
+                    </Show>
+                }
+            })}
+        </Transition>
     }
 }
 
@@ -329,32 +360,66 @@ fn Timeline(room: RoomId) -> impl IntoView {
     let rows = live.timeline(room);
     let scroller = NodeRef::<leptos::html::Div>::new();
     // Follow new messages while the view is at the bottom; when older ones
-    // are put above, keep what the person was reading where it was.
+    // are put above, keep what the person was reading where it was; scrolled
+    // up, new messages do not move the view: "↓ N new" counts them.
     let stick = StoredValue::new(true);
     let shown = StoredValue::new((None::<String>, 0));
+    let below = RwSignal::new(0usize);
+    // The newest seq that was on screen at the bottom: others' messages
+    // after it are the new ones below.
+    let seen_to = StoredValue::new(0 as Seq);
     // Opening a room with unread messages jumps to the "N new messages"
     // divider, once; without one it starts at the bottom.
     let jumped = StoredValue::new(false);
-    Effect::new(move |_| {
-        let first = rows.with(|r| r.iter().find(|r| matches!(r, Row::Msg { .. })).map(|r| r.key()));
-        let Some(el) = scroller.get() else { return };
-        // After the list has rendered the change.
+    Effect::new(move |before: Option<Option<String>>| {
+        let (first, last) = rows.with(|r| {
+            let mut msgs = r.iter().filter(|r| matches!(r, Row::Msg { .. })).map(Row::key);
+            (
+                msgs.next(),
+                r.iter()
+                    .rev()
+                    .find(|r| matches!(r, Row::Msg { .. }))
+                    .map(Row::key),
+            )
+        });
+        let Some(el) = scroller.get() else { return last };
+        let grew = before.is_some_and(|b| b != last);
+        // After the list has rendered the change — unless the room was
+        // switched away from meanwhile (the pane and its state are gone).
         request_animation_frame(move || {
-            let (old_first, old_height) = shown.get_value();
+            let Some((old_first, old_height)) = shown.try_get_value() else {
+                return;
+            };
+            let Some(tail) = rows.try_with_untracked(|r| Tail::of(r)) else {
+                return;
+            };
+            // What the person just sent is followed down.
+            if grew && tail.last_mine {
+                stick.set_value(true);
+            }
             let divider = el.query_selector(".unread-divider").ok().flatten();
             if let Some(divider) = divider.filter(|_| !jumped.get_value()) {
                 jumped.set_value(true);
                 divider.scroll_into_view();
-                stick.set_value(el.scroll_top() + el.client_height() >= el.scroll_height() - 60);
+                stick.set_value(at_bottom(&el));
+                seen_to.set_value(tail.before_divider);
             } else if stick.get_value() {
                 el.set_scroll_top(el.scroll_height());
             } else if old_first.is_some() && first != old_first {
                 el.set_scroll_top(el.scroll_top() + el.scroll_height() - old_height);
             }
+            if stick.get_value() {
+                seen_to.set_value(tail.newest);
+            }
+            let new = rows.with_untracked(|r| Tail::others_after(r, seen_to.get_value()));
+            if below.get_untracked() != new {
+                below.set(new);
+            }
             shown.set_value((first, el.scroll_height()));
             // New message elements join the read watch.
             seen::observe(room);
         });
+        last
     });
     // Browser only: count what is on screen as read while the page has focus.
     Effect::new(move |_| {
@@ -363,12 +428,33 @@ fn Timeline(room: RoomId) -> impl IntoView {
         }
     });
     on_cleanup(move || seen::stop(room));
+    // Only the person scrolling up lets go of the bottom: a scroll event can
+    // report the position of the last follow-down after the next message
+    // already made the list taller.
+    let last_top = StoredValue::new(0);
     let on_scroll = move |_| {
         if let Some(el) = scroller.get_untracked() {
-            stick.set_value(el.scroll_top() + el.client_height() >= el.scroll_height() - 60);
+            let top = el.scroll_top();
+            if at_bottom(&el) {
+                stick.set_value(true);
+            } else if top < last_top.get_value() {
+                stick.set_value(false);
+            }
+            last_top.set_value(top);
+            if stick.get_value() {
+                seen_to.set_value(rows.with_untracked(|r| Tail::of(r).newest));
+                if below.get_untracked() != 0 {
+                    below.set(0);
+                }
+            }
             if el.scroll_top() < 80 {
                 live.load_older(room);
             }
+        }
+    };
+    let to_latest = move |_| {
+        if let Some(el) = scroller.get_untracked() {
+            el.set_scroll_top(el.scroll_height());
         }
     };
     view! {
@@ -379,7 +465,60 @@ fn Timeline(room: RoomId) -> impl IntoView {
             <For each=move || rows.get() key=|r| r.render_key() let:row>
                 {row_view(row, live)}
             </For>
+            <Show when=move || { below.get() > 0 }>
+                <button type="button" class="to-latest" on:click=to_latest
+                    aria-label=move || format!("{} new messages below: jump to the latest", below.get())>
+                    {move || format!("↓ {} new", below.get())}
+                </button>
+            </Show>
         </div>
+    }
+}
+
+/// Whether a timeline is scrolled to (near) its bottom.
+fn at_bottom(el: &leptos::web_sys::HtmlDivElement) -> bool {
+    el.scroll_top() + el.client_height() >= el.scroll_height() - 60
+}
+
+/// What the timeline's scrolling needs to know of its rows.
+struct Tail {
+    /// The newest stored seq.
+    newest: Seq,
+    /// The last row is one of mine.
+    last_mine: bool,
+    /// The seq before the "N new messages" divider, if there is one.
+    before_divider: Seq,
+}
+
+impl Tail {
+    fn of(rows: &[Row]) -> Self {
+        let mut tail = Tail {
+            newest: 0,
+            last_mine: false,
+            before_divider: 0,
+        };
+        let mut divider = false;
+        for row in rows {
+            match row {
+                Row::Msg { seq, mine, .. } => {
+                    tail.newest = tail.newest.max(seq.unwrap_or(0));
+                    tail.last_mine = *mine;
+                    if !divider {
+                        tail.before_divider = tail.newest;
+                    }
+                }
+                Row::Unread { .. } => divider = true,
+                Row::Day { .. } => {}
+            }
+        }
+        tail
+    }
+
+    /// Others' messages after `seq`.
+    fn others_after(rows: &[Row], seq: Seq) -> usize {
+        rows.iter()
+            .filter(|r| matches!(r, Row::Msg { seq: Some(s), mine: false, .. } if *s > seq))
+            .count()
     }
 }
 
@@ -414,7 +553,7 @@ fn row_view(row: Row, live: Live) -> AnyView {
             view! {
                 <div class="msg" class:mine=mine data-seq=seq data-state=state>
                     {(!mine).then(|| view! { <span class="from">{from}</span> })}
-                    <p class="body">{body}</p>
+                    <p class="body">{body_view(&body)}</p>
                     <span class="meta" on:click=move |_| open.update(|o| *o = !*o)>
                         <time>{time}</time>
                         {mine.then(|| view! { <span class="tick" title=title.clone() aria-label=title>{mark}</span> })}
@@ -440,16 +579,67 @@ fn row_view(row: Row, live: Live) -> AnyView {
     }
 }
 
-/// Enter sends, Shift+Enter starts a new line.
+/// A body as text, its web addresses as links that open in a new tab and
+/// tell the site nothing of where they came from.
+fn body_view(body: &str) -> Vec<AnyView> {
+    pieces(body)
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Text(text) => text.into_any(),
+            Piece::Link(url) => view! {
+                <a href=url.clone() target="_blank" rel="noopener noreferrer">{url.clone()}</a>
+            }
+            .into_any(),
+        })
+        .collect()
+}
+
+/// Enter sends, Shift+Enter starts a new line. What is typed is the room's
+/// draft until sent: it stays when the person switches rooms or reloads.
+/// Near the limit the remaining characters show; over it, or with a
+/// character a message may not hold, it cannot be sent and says why (the
+/// text is never cut).
 #[component]
 fn Composer(room: RoomId) -> impl IntoView {
     let live = expect_context::<Live>();
     let text = RwSignal::new(String::new());
+    let input = NodeRef::<leptos::html::Textarea>::new();
+    // Browser only: the saved draft, and the focus on a wide screen (on a
+    // phone it would cover the room with the keyboard).
+    Effect::new(move |_| {
+        let draft = drafts::load(live.user(), room);
+        if !draft.is_empty() {
+            text.set(draft);
+        }
+        if let Some(el) = input.get() {
+            if window()
+                .inner_width()
+                .ok()
+                .and_then(|w| w.as_f64())
+                .unwrap_or(0.0)
+                > 720.0
+            {
+                let _ = el.focus();
+            }
+        }
+    });
+    let problem = Memo::new(move |_| {
+        text.with(|t| match check_body(t, live.max_body.get()) {
+            Err(BodyError::Empty) | Ok(()) => None,
+            Err(e) => Some(e.to_string()),
+        })
+    });
+    let left = move || {
+        let max = live.max_body.get();
+        let used = text.with(|t| t.chars().count());
+        (used + 200 > max && used <= max).then(|| format!("{} left", max - used))
+    };
     let submit = move || {
         let body = text.get_untracked();
-        if !body.trim().is_empty() {
+        if check_body(&body, live.max_body.get_untracked()).is_ok() {
             live.send_message(room, body);
             text.set(String::new());
+            drafts::save(live.user(), room, "");
         }
     };
     view! {
@@ -457,23 +647,33 @@ fn Composer(room: RoomId) -> impl IntoView {
             ev.prevent_default();
             submit();
         }>
-            <textarea aria-label="Message" placeholder="Write a message…" rows="1" maxlength="4000"
-                prop:value=text
-                on:input=move |ev| {
-                    let value = event_target_value(&ev);
-                    if !value.trim().is_empty() {
-                        live.typing(room);
+            <div class="compose">
+                <textarea aria-label="Message" placeholder="Write a message…" rows="1" node_ref=input
+                    aria-invalid=move || problem.with(Option::is_some).then_some("true")
+                    aria-describedby=format!("compose-note-{room}")
+                    prop:value=text
+                    on:input=move |ev| {
+                        let value = event_target_value(&ev);
+                        if !value.trim().is_empty() {
+                            live.typing(room);
+                        }
+                        drafts::save(live.user(), room, &value);
+                        text.set(value);
                     }
-                    text.set(value);
-                }
-                on:keydown=move |ev: leptos::ev::KeyboardEvent| {
-                    if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
-                        ev.prevent_default();
-                        submit();
+                    on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+                            ev.prevent_default();
+                            submit();
+                        }
                     }
-                }
-            ></textarea>
-            <button type="submit" class="primary" disabled=move || text.with(|t| t.trim().is_empty())>"Send"</button>
+                ></textarea>
+                <p class="compose-note" id=format!("compose-note-{room}") aria-live="polite"
+                    class:error=move || problem.with(Option::is_some)>
+                    {move || problem.get().or_else(left)}
+                </p>
+            </div>
+            <button type="submit" class="primary"
+                disabled=move || text.with(|t| check_body(t, live.max_body.get()).is_err())>"Send"</button>
         </form>
     }
 }

@@ -1,6 +1,8 @@
 //! The "new direct message" and "new group" dialogs, and the form that adds
 //! a member to a group.
 
+use leptos::wasm_bindgen::JsCast;
+use leptos::web_sys;
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use leptos_router::hooks::use_navigate;
 
@@ -8,21 +10,70 @@ use super::chat::{Dialog, RoomsResource};
 use crate::api::{add_member, create_group, open_direct, ApiError};
 use crate::model::{Member, RoomId, HANDLE_RULES};
 
-/// A modal frame: closes on Escape, on the close button and on a click outside.
+/// A modal frame: closes on Escape, on the close button and on a click
+/// outside. Opening it moves the focus to its first field; Tab and
+/// Shift+Tab stay inside it; closing it gives the focus back to what had it
+/// (the button that opened it).
 #[component]
 fn Modal(title: &'static str, dialog: RwSignal<Option<Dialog>>, children: Children) -> impl IntoView {
     let close = move || dialog.set(None);
+    let panel = NodeRef::<leptos::html::Div>::new();
+    let opener = StoredValue::new_local(None::<web_sys::Element>);
     // Escape closes wherever the focus is (a disabled button drops it to <body>).
     let escape = window_event_listener(leptos::ev::keydown, move |ev| {
         if ev.key() == "Escape" {
             close();
         }
     });
-    on_cleanup(move || escape.remove());
+    // Browser only (effects do not run on the server).
+    Effect::new(move |_| {
+        let Some(el) = panel.get() else { return };
+        if opener.with_value(Option::is_none) {
+            opener.set_value(document().active_element());
+        }
+        if let Some(first) = focusable(&el)
+            .into_iter()
+            .find(|e| !e.class_list().contains("close"))
+        {
+            let _ = first.focus();
+        }
+    });
+    on_cleanup(move || {
+        escape.remove();
+        if let Some(el) = opener.try_get_value().flatten() {
+            if let Some(el) = el.dyn_ref::<web_sys::HtmlElement>() {
+                let _ = el.focus();
+            }
+        }
+    });
+    // Tab from the last control goes to the first, Shift+Tab from the first to the last.
+    let trap = move |ev: leptos::ev::KeyboardEvent| {
+        let Some(el) = panel.get_untracked() else { return };
+        if ev.key() != "Tab" {
+            return;
+        }
+        let controls = focusable(&el);
+        let (Some(first), Some(last)) = (controls.first(), controls.last()) else {
+            return;
+        };
+        let active = document().active_element();
+        let is = |e: &web_sys::HtmlElement| {
+            active
+                .as_ref()
+                .is_some_and(|a| a == e.unchecked_ref::<web_sys::Element>())
+        };
+        if ev.shift_key() && is(first) {
+            ev.prevent_default();
+            let _ = last.focus();
+        } else if !ev.shift_key() && is(last) {
+            ev.prevent_default();
+            let _ = first.focus();
+        }
+    };
     view! {
         <div class="overlay" on:click=move |_| close()>
-            <div class="modal" role="dialog" aria-modal="true" aria-label=title
-                on:click=|ev| ev.stop_propagation()>
+            <div class="modal" role="dialog" aria-modal="true" aria-label=title node_ref=panel
+                on:click=|ev| ev.stop_propagation() on:keydown=trap>
                 <header>
                     <h2>{title}</h2>
                     <button type="button" class="ghost close" aria-label="Close" on:click=move |_| close()>"×"</button>
@@ -31,6 +82,27 @@ fn Modal(title: &'static str, dialog: RwSignal<Option<Dialog>>, children: Childr
             </div>
         </div>
     }
+}
+
+/// The controls inside `root` that take the focus, in document order.
+fn focusable(root: &web_sys::Element) -> Vec<web_sys::HtmlElement> {
+    let mut found = Vec::new();
+    let children = root.children();
+    for i in 0..children.length() {
+        let Some(el) = children.item(i) else { continue };
+        let takes = match el.tag_name().as_str() {
+            "BUTTON" | "INPUT" | "TEXTAREA" | "SELECT" => !el.has_attribute("disabled"),
+            "A" => el.has_attribute("href"),
+            _ => false,
+        };
+        if takes {
+            if let Some(control) = el.dyn_ref::<web_sys::HtmlElement>() {
+                found.push(control.clone());
+            }
+        }
+        found.extend(focusable(&el));
+    }
+    found
 }
 
 /// Splits "alice, @bob carol" into handles.
@@ -65,7 +137,7 @@ pub fn NewDirectDialog(rooms: RoomsResource, dialog: RwSignal<Option<Dialog>>) -
             <form on:submit=submit>
                 <label>
                     "Handle of the person"
-                    <input name="peer" placeholder="alice" required autofocus
+                    <input name="peer" placeholder="alice" required
                         prop:value=handle on:input=move |ev| handle.set(event_target_value(&ev))/>
                 </label>
                 <p class="error" role="alert">{move || error.get()}</p>
@@ -100,7 +172,7 @@ pub fn NewGroupDialog(rooms: RoomsResource, dialog: RwSignal<Option<Dialog>>) ->
             <form on:submit=submit>
                 <label>
                     "Group name"
-                    <input name="group_name" placeholder="Weekend trip" required autofocus
+                    <input name="group_name" placeholder="Weekend trip" required
                         prop:value=name on:input=move |ev| name.set(event_target_value(&ev))/>
                 </label>
                 <label>

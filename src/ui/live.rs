@@ -90,7 +90,12 @@ pub struct Live {
     pub typing: RwSignal<HashMap<RoomId, String>>,
     /// The time, to the half minute: "last seen 5 min ago" follows it.
     pub clock: RwSignal<i64>,
-    timelines: StoredValue<HashMap<RoomId, RwSignal<Vec<Row>>>>,
+    /// The most characters a message may have (the server's, from `welcome`).
+    pub max_body: RwSignal<usize>,
+    /// Per room, the rows of its timeline. Reference-counted, not owned by
+    /// the component that first showed the room: a room shown again after
+    /// another one gets the same rows, not a signal disposed with the pane.
+    timelines: StoredValue<HashMap<RoomId, ArcRwSignal<Vec<Row>>>>,
     /// Per open room: the first unread seq and how many were unread when it
     /// opened (None until the room list arrives, on a page opened on a room).
     unread_from: StoredValue<HashMap<RoomId, Option<(Seq, i64)>>>,
@@ -111,22 +116,35 @@ impl Live {
             presence: RwSignal::new(HashMap::new()),
             typing: RwSignal::new(HashMap::new()),
             clock: RwSignal::new(socket::now_ms()),
+            max_body: RwSignal::new(crate::model::BODY_MAX_DEFAULT),
             timelines: StoredValue::new(HashMap::new()),
             unread_from: StoredValue::new(HashMap::new()),
         }
     }
 
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+
     /// The rows of a room's timeline (a signal per room, so one room's
-    /// messages do not re-render another's).
+    /// messages do not re-render another's). The caller's handle is owned by
+    /// the caller; the rows live as long as the page.
     pub fn timeline(&self, room: RoomId) -> RwSignal<Vec<Row>> {
-        if let Some(s) = self.timelines.with_value(|t| t.get(&room).copied()) {
-            return s;
+        if let Some(s) = self.timelines.with_value(|t| t.get(&room).cloned()) {
+            return s.into();
         }
-        let signal = RwSignal::new(self.rows(room));
+        let signal = ArcRwSignal::new(self.rows(room));
         self.timelines.update_value(|t| {
-            t.insert(room, signal);
+            t.insert(room, signal.clone());
         });
-        signal
+        signal.into()
+    }
+
+    /// Renders a room's rows again, if it was ever shown.
+    fn refresh(&self, room: RoomId) {
+        if let Some(signal) = self.timelines.with_value(|t| t.get(&room).cloned()) {
+            signal.set(self.rows(room));
+        }
     }
 
     /// Starts the connection (browser only; a no-op while rendering on the server).
@@ -150,6 +168,11 @@ impl Live {
 
     pub fn handle(&self, frame: ServerFrame) {
         let welcome = matches!(frame, ServerFrame::Welcome { .. });
+        if let ServerFrame::Welcome { max_body_chars, .. } = &frame {
+            if self.max_body.get_untracked() != *max_body_chars {
+                self.max_body.set(*max_body_chars);
+            }
+        }
         let out = self.step(|c, now| c.handle(frame, now));
         if welcome {
             self.welcomed.set(true);
@@ -258,9 +281,7 @@ impl Live {
             socket::send(&out.frames);
         }
         for room in &out.changed {
-            if let Some(signal) = self.timelines.with_value(|t| t.get(room).copied()) {
-                signal.set(self.rows(*room));
-            }
+            self.refresh(*room);
         }
         if out.rooms_changed {
             // A room opened before the room list arrived gets its divider now.
@@ -272,9 +293,7 @@ impl Live {
                     self.unread_from.update_value(|u| {
                         u.insert(room, Some(unread));
                     });
-                    if let Some(signal) = self.timelines.with_value(|t| t.get(&room).copied()) {
-                        signal.set(self.rows(room));
-                    }
+                    self.refresh(room);
                 }
             }
         }
@@ -422,6 +441,32 @@ pub fn presence_label(p: Option<&Presence>, now: i64) -> String {
     }
 }
 
+/// When a room's last message was, as the room list shows it: "14:05"
+/// today, "Yesterday", a weekday within the week, else "3 Dec" ("3 Dec
+/// 2024" in another year).
+pub fn list_time(ts: i64, now: i64) -> String {
+    let offset = socket::tz_offset_min();
+    let (day, today) = (local(ts, offset).0, local(now, offset).0);
+    match today - day {
+        i64::MIN..=0 => clock(ts, offset),
+        1 => "Yesterday".into(),
+        2..=6 => ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][day.rem_euclid(7) as usize].into(),
+        _ => {
+            let ((y, m, d), (this_year, _, _)) = (civil(day), civil(today));
+            let month = MONTHS[(m - 1) as usize];
+            if y == this_year {
+                format!("{d} {month}")
+            } else {
+                format!("{d} {month} {y}")
+            }
+        }
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 /// Days since the epoch and minutes into the day, in local time.
 fn local(ts: i64, offset_min: i64) -> (i64, i64) {
     let minutes = ts.div_euclid(60_000) - offset_min;
@@ -440,9 +485,6 @@ fn day_label(ts: i64, now: i64, offset_min: i64) -> String {
         1 => "Yesterday".into(),
         _ => {
             let (y, m, d) = civil(day);
-            const MONTHS: [&str; 12] = [
-                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-            ];
             format!("{d} {} {y}", MONTHS[(m - 1) as usize])
         }
     }
@@ -477,6 +519,20 @@ mod tests {
         assert_eq!(day_label(ts, ts + 3 * 86_400_000, 0), "25 Nov 2025");
         assert_eq!(civil(0), (1970, 1, 1));
         assert_eq!(civil(-1), (1969, 12, 31));
+    }
+
+    #[test]
+    fn the_room_list_shows_short_times() {
+        // Tuesday 2025-11-25 16:37 UTC (the tests' time zone is UTC).
+        let now = 1_764_088_620_000;
+        let day = 86_400_000;
+        assert_eq!(list_time(now - 3_600_000, now), "15:37");
+        assert_eq!(list_time(now - day, now), "Yesterday");
+        assert_eq!(list_time(now - 2 * day, now), "Sun");
+        assert_eq!(list_time(now - 6 * day, now), "Wed");
+        assert_eq!(list_time(now - 7 * day, now), "18 Nov");
+        assert_eq!(list_time(now - 365 * day, now), "25 Nov 2024");
+        assert_eq!(list_time(now + 60_000, now), "16:38", "a clock a little ahead");
     }
 
     #[test]

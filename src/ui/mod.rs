@@ -4,7 +4,14 @@
 
 mod auth;
 mod chat;
+#[cfg(feature = "hydrate")]
+pub mod crash;
 mod dialogs;
+#[cfg(feature = "hydrate")]
+mod drafts;
+#[cfg(not(feature = "hydrate"))]
+#[path = "drafts_ssr.rs"]
+mod drafts;
 pub mod live;
 mod notifications;
 #[cfg(feature = "hydrate")]
@@ -22,9 +29,10 @@ mod socket;
 #[cfg(not(feature = "hydrate"))]
 #[path = "socket_ssr.rs"]
 mod socket;
+pub mod text;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
     path, SsrMode,
@@ -41,6 +49,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
+                // Named with its content hash in a release build.
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -62,7 +72,6 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/chat.css"/>
         <Title text="Chat"/>
         <Router>
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
