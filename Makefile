@@ -12,7 +12,7 @@ install:
 
 # The cluster shape on this machine: PostgreSQL, Redis, three nodes, nginx.
 cluster: install
-	. scripts/env.sh && cargo leptos build --release --precompress
+	bash scripts/build-release.sh
 	bash scripts/cluster.sh start
 
 cluster-stop:

@@ -4,7 +4,8 @@
 # Node peers from npm, starts a PostgreSQL and a Redis of its own on loopback
 # (the two-node and PostgreSQL runs; stopped at the end), raises the open-file
 # limit, and runs chatbench on the last core(s) with the servers pinned to
-# core 0. Prints the table; quick and full also write JSON under bench/results/.
+# core 0. Prints the table; quick and full also write JSON under bench/results/
+# and measure a cold page load in Chromium (bench/page.mjs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -15,14 +16,14 @@ if [ "$mode" = smoke ]; then
   bench="$CARGO_TARGET_DIR/debug/examples/chatbench"
   [ -x "$bench" ] || cargo build --features ssr --example chatbench
 else
-  cargo leptos build --release --precompress
+  bash scripts/build-release.sh
   # A build directory of its own: cargo-leptos builds leptos with other
   # settings, and sharing one directory would rebuild both every time.
   CARGO_TARGET_DIR="$CARGO_TARGET_DIR/bench" cargo build --release --features ssr --example chatbench
   bench="$CARGO_TARGET_DIR/bench/release/examples/chatbench"
 fi
 chat="$CARGO_TARGET_DIR/release/chat"
-[ -x "$chat" ] || cargo leptos build --release --precompress
+[ -x "$chat" ] || bash scripts/build-release.sh
 
 STATE=$(mktemp -d /tmp/chat-bench.XXXXXX)
 chmod 755 "$STATE"
@@ -43,3 +44,15 @@ last=$(($(nproc) - 1))
 if [ "$last" -ge 1 ]; then gen="1-$last"; else gen=0; fi
 CHAT_LOG=${CHAT_LOG:-warn} RUST_LOG=${RUST_LOG:-info} \
   taskset -c "$gen" "$bench" run --mode "$mode" --chat-bin "$chat" --server-cores 0
+
+# The page itself: bytes over the wire and time to interactive for a cold
+# load in Chromium (not in smoke: it needs the release site).
+if [ "$mode" != smoke ]; then
+  port=$(bash scripts/free-port.sh)
+  CHAT_BIND=127.0.0.1:$port DATABASE_URL="sqlite://$STATE/page.db" LEPTOS_SITE_ROOT="$SITE_ROOT" CHAT_LOG=warn \
+    taskset -c 0 "$chat" &
+  server=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  taskset -c "$gen" node bench/page.mjs "http://127.0.0.1:$port" || true
+  kill "$server"; wait "$server" 2>/dev/null || true
+fi

@@ -69,7 +69,7 @@ stage cargo-test cargo test --features ssr
 stage chaos env CHAOS_SECONDS="${CHAOS_SECONDS:-20}" \
   cargo test --features ssr --test chaos -- --ignored --nocapture --test-threads=1
 
-stage build-release cargo leptos build --release --precompress
+stage build-release bash scripts/build-release.sh
 # The benchmark harness, tiny (every server, seconds): so it cannot rot. `make bench` measures.
 stage bench-smoke bash scripts/bench.sh smoke
 
