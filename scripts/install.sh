@@ -52,22 +52,17 @@ if [ "$mode" != serve ]; then
   rustup component list --installed | grep -q '^rustfmt' || quiet rustup component add rustfmt
 fi
 
-# Build tools, built once per machine into ~/.cargo/bin. Their own release
-# profiles ask for whole-program optimisation (one codegen unit, LTO): an
-# hour of CPU for tools whose speed does not matter here. Without it they
-# build in about half the time.
-fast_tools=(env CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
-  CARGO_TARGET_DIR="$CACHE_DIR/tools-target")
+# Build tools, built once per machine into ~/.cargo/bin (cargo-leptos is
+# most of a fresh machine's install: about 12 minutes on 2 cores; building
+# it without its LTO and single codegen unit was measured no faster).
 if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-  log "cargo install cargo-leptos $CARGO_LEPTOS_VERSION (several minutes, once per machine)"
-  quiet "${fast_tools[@]}" cargo install cargo-leptos --locked --version "$CARGO_LEPTOS_VERSION" \
-    --features no_downloads
+  log "cargo install cargo-leptos $CARGO_LEPTOS_VERSION (about 12 minutes on 2 cores, once per machine)"
+  quiet cargo install cargo-leptos --locked --version "$CARGO_LEPTOS_VERSION" --features no_downloads
 fi
 if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
-  log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once per machine)"
-  quiet "${fast_tools[@]}" cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 2 minutes, once per machine)"
+  quiet cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
-rm -rf "$CACHE_DIR/tools-target"
 
 # wasm-opt from npm's binaryen: Debian's is too old and silently breaks hydration.
 if ! grep -qs "\"version\": \"$BINARYEN_VERSION\"" "$TOOLS/node_modules/binaryen/package.json"; then

@@ -262,6 +262,44 @@ async fn password_hashing_is_bounded_and_the_excess_told_to_come_back() {
 }
 
 #[tokio::test]
+async fn browsers_report_panics_a_few_at_a_time() {
+    let (server, _dir) = embedded().await;
+    let report = |body: String| {
+        Client::new()
+            .post(server.url("/client-errors"))
+            .header("x-forwarded-for", "203.0.113.5")
+            .body(body)
+            .send()
+    };
+    let panic = r#"{"message":"panicked at src/ui/chat.rs:1:1","page":"/r/7"}"#;
+    for _ in 0..5 {
+        assert_eq!(report(panic.into()).await.unwrap().status(), StatusCode::NO_CONTENT);
+    }
+    assert_eq!(
+        report(panic.into()).await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "a page panicking in a loop cannot flood the log"
+    );
+    let res = Client::new()
+        .post(server.url("/client-errors"))
+        .header("x-forwarded-for", "198.51.100.9")
+        .body("x".repeat(20_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // From another site, refused like any state-changing request.
+    let res = Client::new()
+        .post(server.url("/client-errors"))
+        .header("origin", "https://evil.example")
+        .body(panic)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
 async fn sign_up_rejects_bad_input_and_writes_nothing() {
     let (server, _dir) = embedded().await;
     Person::sign_up(&server, "alice").await;

@@ -48,6 +48,14 @@ export async function openDirect(page: Page, handle: string, name: string) {
   await expect(page.locator(".room-header h2")).toHaveText(name);
 }
 
+/** Cat, signed up in a browser context of her own: her handle and page. */
+export async function cat(browser: Browser) {
+  const handle = uniqueHandle("cat");
+  const page = await (await browser.newContext()).newPage();
+  await signUp(page, handle, "Cat");
+  return { handle, page };
+}
+
 /** Alice and Bob, signed up in two browser contexts. */
 export async function twoPeople(browser: Browser) {
   const alice = uniqueHandle("alice");

@@ -1,6 +1,6 @@
 import { Page } from "@playwright/test";
 import { expect, test } from "./fixtures";
-import { bodies, logIn, openDirect, openRoom, say, signUp, stored, threeInAGroup, twoPeople, uniqueHandle } from "./helpers";
+import { bodies, cat, logIn, openDirect, openRoom, say, stored, threeInAGroup, twoPeople } from "./helpers";
 
 function badge(page: Page, name: string) {
   return page.locator(".rooms .room", { hasText: name }).locator(".badge");
@@ -44,11 +44,9 @@ test("B types and A sees it, then it goes away", async ({ browser }) => {
 
 test("unread counts up in another room and clears on opening", async ({ browser }) => {
   const { bob, a, b } = await twoPeople(browser);
-  const cat = uniqueHandle("cat");
-  const c = await (await browser.newContext()).newPage();
-  await signUp(c, cat, "Cat");
+  const { handle: catHandle } = await cat(browser);
   await openDirect(a, bob, "Bob");
-  await openDirect(b, cat, "Cat");
+  await openDirect(b, catHandle, "Cat");
 
   for (let i = 1; i <= 3; i++) await say(a, `m${i}`);
   await expect(badge(b, "Alice")).toHaveText("3");

@@ -3,18 +3,17 @@ import { Page } from "@playwright/test";
 import { expect, test } from "./fixtures";
 import {
   bodies,
+  cat,
   hydrated,
   isPhone,
   newGroup,
   openDirect,
   openRoom,
   say,
-  signUp,
   stored,
   threePeople,
   toList,
   twoPeople,
-  uniqueHandle,
 } from "./helpers";
 
 /** Serious or critical accessibility violations on the page as it is now. */
@@ -79,11 +78,10 @@ test("dialogs: focus goes in, stays in, and comes back; Escape closes; a room fo
 
 test("the draft of each room survives switching rooms and reloading", async ({ browser }) => {
   const { bob, a } = await twoPeople(browser);
-  const cat = uniqueHandle("cat");
-  await signUp(await (await browser.newContext()).newPage(), cat, "Cat");
+  const { handle: catHandle } = await cat(browser);
   await openDirect(a, bob, "Bob");
   await a.getByLabel("Message").fill("half a thought for Bob");
-  await openDirect(a, cat, "Cat");
+  await openDirect(a, catHandle, "Cat");
   await expect(a.getByLabel("Message")).toHaveValue("");
   await a.getByLabel("Message").fill("for Cat");
   await openRoom(a, "Bob");
@@ -168,25 +166,22 @@ test.describe("strangers", () => {
     const { bob, a } = await twoPeople(browser);
     await openDirect(a, bob, "Bob");
     const url = a.url();
-    const cat = await (await browser.newContext()).newPage();
-    await signUp(cat, uniqueHandle("cat"), "Cat");
-    await cat.goto(url);
-    await hydrated(cat);
-    await expect(cat.getByRole("status").filter({ hasText: "not a member" })).toHaveText(
+    const { page: c } = await cat(browser);
+    await c.goto(url);
+    await hydrated(c);
+    await expect(c.getByRole("status").filter({ hasText: "not a member" })).toHaveText(
       "You are not a member of this room.",
     );
-    await expect(cat.getByLabel("Message")).toHaveCount(0);
+    await expect(c.getByLabel("Message")).toHaveCount(0);
   });
 });
 
 test("the room list shows each room's last message and time, newest first", async ({ browser }) => {
   const { bob, a, b } = await twoPeople(browser);
-  const cat = uniqueHandle("cat");
-  const c = await (await browser.newContext()).newPage();
-  await signUp(c, cat, "Cat");
+  const { handle: catHandle } = await cat(browser);
   await openDirect(a, bob, "Bob");
   await say(a, "first line\nsecond line");
-  await openDirect(a, cat, "Cat");
+  await openDirect(a, catHandle, "Cat");
   await say(a, "to cat");
   await toList(a);
   const rooms = a.locator(".rooms .room");

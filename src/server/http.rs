@@ -39,6 +39,15 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// What the crash hook sends.
+#[derive(serde::Deserialize)]
+struct Report {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    page: String,
+}
+
 /// The largest report a browser may send.
 const REPORT_MAX_BYTES: usize = 16 * 1024;
 
@@ -65,20 +74,18 @@ async fn client_error(
             .map(|u| u.id),
         None => None,
     };
-    let report: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
-    let field = |name: &str| {
-        report
-            .get(name)
-            .and_then(|v| v.as_str())
-            .map(|s| s.chars().take(4_000).collect::<String>())
-            .unwrap_or_default()
-    };
+    // `{message, page}` from the crash hook; anything else is logged as it came.
+    let report = serde_json::from_str::<Report>(&body).unwrap_or(Report {
+        message: body,
+        page: String::new(),
+    });
+    let short = |s: &str| s.chars().take(4_000).collect::<String>();
     tracing::error!(
         target: "chat::browser",
         ?user,
         %addr,
-        page = %field("page"),
-        message = %field("message"),
+        page = %short(&report.page),
+        message = %short(&report.message),
         "the app panicked in a browser"
     );
     StatusCode::NO_CONTENT
