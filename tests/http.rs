@@ -273,7 +273,10 @@ async fn browsers_report_panics_a_few_at_a_time() {
     };
     let panic = r#"{"message":"panicked at src/ui/chat.rs:1:1","page":"/r/7"}"#;
     for _ in 0..5 {
-        assert_eq!(report(panic.into()).await.unwrap().status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            report(panic.into()).await.unwrap().status(),
+            StatusCode::NO_CONTENT
+        );
     }
     assert_eq!(
         report(panic.into()).await.unwrap().status(),

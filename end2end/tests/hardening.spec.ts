@@ -25,3 +25,28 @@ test("a message that looks like HTML shows as text and runs nothing", async ({ b
   await expect(b.locator(".timeline img, .timeline script, .timeline svg, .rooms img, .rooms svg")).toHaveCount(0);
   expect(dialogs).toEqual([]);
 });
+
+test("the bundle is served compressed, by content-hashed name, kept for a year; pages are not cached", async ({
+  request,
+}) => {
+  const page = await request.get("/login");
+  expect(page.headers()["cache-control"]).toBe("no-cache");
+  const html = await page.text();
+  const bundle = [...html.matchAll(/href="(\/pkg\/[^"]+\.(?:js|wasm|css))"/g)].map((m) => m[1]);
+  expect(bundle).toHaveLength(3);
+  for (const path of bundle) {
+    expect(path, "a content hash in the name").toMatch(/\/chat\.[A-Za-z0-9_-]{20,}\.(js|wasm|css)$/);
+    for (const [accept, encoding] of [
+      ["br, gzip", "br"],
+      ["gzip", "gzip"],
+    ]) {
+      const res = await request.get(path, { headers: { "accept-encoding": accept } });
+      expect(res.status()).toBe(200);
+      expect(res.headers()["content-encoding"], `${path} for ${accept}`).toBe(encoding);
+      expect(res.headers()["cache-control"]).toBe("public, max-age=31536000, immutable");
+      expect(res.headers()["vary"]).toBe("accept-encoding");
+    }
+  }
+  const worker = await request.get("/sw.js");
+  expect(worker.headers()["cache-control"]).toBe("no-cache");
+});
