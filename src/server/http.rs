@@ -16,7 +16,7 @@ use axum::{
 };
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use super::{auth, state::AppState};
+use super::{auth, headers, state::AppState};
 use crate::ui::{shell, App};
 
 pub fn router(state: AppState) -> Router {
@@ -34,7 +34,8 @@ pub fn router(state: AppState) -> Router {
         )
         .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(middleware::from_fn_with_state(state.clone(), cache_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), headers::cache))
+        .layer(middleware::from_fn_with_state(state.clone(), headers::security))
         .layer(middleware::from_fn_with_state(state.clone(), check_origin))
         .with_state(state)
 }
@@ -140,43 +141,6 @@ async fn metrics(State(state): State<AppState>) -> Response {
         super::metrics::render(&state),
     )
         .into_response()
-}
-
-/// How long browsers may keep what they got. The bundle (`/pkg/…`: the
-/// WASM, its JS and the CSS) has content-hashed names in a release build,
-/// so a name never changes its bytes: kept a year, never asked again. Its
-/// files are served precompressed (brotli or gzip, made at build time, by
-/// `Accept-Encoding`). Pages and the other files (the service worker, the
-/// icon) are asked again each time (`no-cache`: a 304 when unchanged), so a
-/// new release is seen at once.
-async fn cache_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let bundle = req
-        .uri()
-        .path()
-        .starts_with(&format!("/{}/", state.leptos.site_pkg_dir));
-    let mut res = next.run(req).await;
-    let headers = res.headers_mut();
-    if headers.contains_key(header::CACHE_CONTROL) {
-        return res;
-    }
-    let html = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("text/html"));
-    let immutable = bundle && state.leptos.hash_files && res.status() == StatusCode::OK;
-    let value = if immutable {
-        "public, max-age=31536000, immutable"
-    } else if html || res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED {
-        "no-cache"
-    } else {
-        return res;
-    };
-    let headers = res.headers_mut();
-    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static(value));
-    if bundle {
-        headers.insert(header::VARY, header::HeaderValue::from_static("accept-encoding"));
-    }
-    res
 }
 
 /// Refuses state-changing requests that a browser sent from another origin.

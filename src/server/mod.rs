@@ -10,6 +10,7 @@ pub mod config;
 mod context;
 pub mod delivery;
 pub mod gateway;
+mod headers;
 mod http;
 pub mod hub;
 mod limits;
