@@ -303,48 +303,6 @@ async fn browsers_report_panics_a_few_at_a_time() {
 }
 
 #[tokio::test]
-async fn every_response_carries_the_security_headers() {
-    let (server, _dir) = embedded().await;
-    let get = |path: &str| Client::new().get(server.url(path)).send();
-    let post = Client::new().post(server.url("/api/me")).json(&json!({})).send();
-    let answers = [
-        get("/login").await.unwrap(),
-        get("/").await.unwrap(),
-        get("/healthz").await.unwrap(),
-        get("/no/such/page").await.unwrap(),
-        get("/ws").await.unwrap(),
-        post.await.unwrap(),
-    ];
-    for res in &answers {
-        let h = res.headers();
-        let at = res.url().path();
-        assert_eq!(h["x-content-type-options"], "nosniff", "{at}");
-        assert_eq!(h["referrer-policy"], "no-referrer", "{at}");
-        assert_eq!(h["x-frame-options"], "DENY", "{at}");
-        assert!(
-            h["content-security-policy"]
-                .to_str()
-                .unwrap()
-                .contains("frame-ancestors 'none'"),
-            "{at}"
-        );
-        assert_eq!(h["cross-origin-opener-policy"], "same-origin", "{at}");
-        assert!(
-            h["permissions-policy"].to_str().unwrap().contains("camera=()"),
-            "{at}"
-        );
-        assert!(h.get("strict-transport-security").is_none(), "plain HTTP: {at}");
-    }
-    // Behind HTTPS, browsers are told to stay on it.
-    let (url, _dir2) = common::sqlite_url();
-    let mut config = Config::for_database(&url);
-    config.secure_cookie = true;
-    let secure = TestServer::start(config).await;
-    let res = Client::new().get(secure.url("/login")).send().await.unwrap();
-    assert_eq!(res.headers()["strict-transport-security"], "max-age=31536000");
-}
-
-#[tokio::test]
 async fn sign_up_rejects_bad_input_and_writes_nothing() {
     let (server, _dir) = embedded().await;
     Person::sign_up(&server, "alice").await;

@@ -4,7 +4,10 @@ import { BrowserContext, expect, test as base } from "@playwright/test";
  * The one fixture every spec uses (import `test` and `expect` from here):
  * any uncaught script error or console error on any page of any browser
  * context the test opens fails the test, saying which page and what. A WASM
- * panic is both. A test that provokes an error on purpose names it with
+ * panic is both. So is anything the Content-Security-Policy blocks: every
+ * page reports its `securitypolicyviolation` events as console errors, so
+ * every test also proves the app works under the policy. A test that
+ * provokes an error on purpose names it with
  * `test.use({ allowedErrors: [/…/] })`.
  *
  * Contexts the test opened are closed after it, so pages of earlier tests
@@ -18,7 +21,14 @@ export const test = base.extend<Fixtures>({
     async ({ browser, context, allowedErrors }, use) => {
       const errors: string[] = [];
       const opened: BrowserContext[] = [];
-      const watch = (ctx: BrowserContext) => {
+      const watch = async (ctx: BrowserContext) => {
+        await ctx.addInitScript(() =>
+          document.addEventListener("securitypolicyviolation", (e) =>
+            console.error(
+              `CSP violation: ${e.effectiveDirective} blocked ${e.blockedURI || "inline"} in ${e.sourceFile}:${e.lineNumber}`,
+            ),
+          ),
+        );
         ctx.on("weberror", (e) => errors.push(`${e.page()?.url() ?? "?"}: uncaught ${e.error().message}`));
         ctx.on("console", (m) => {
           if (m.type() !== "error") return;
@@ -26,12 +36,12 @@ export const test = base.extend<Fixtures>({
           if (!allowedErrors.some((r) => r.test(text))) errors.push(`${m.page()?.url() ?? "?"}: console: ${text}`);
         });
       };
-      watch(context);
+      await watch(context);
       const newContext = browser.newContext.bind(browser);
       browser.newContext = async (options) => {
         // The runner gives contexts made here the project's options (phone or desktop).
         const ctx = await newContext(options);
-        watch(ctx);
+        await watch(ctx);
         opened.push(ctx);
         return ctx;
       };

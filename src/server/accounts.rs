@@ -10,6 +10,7 @@ use super::{
     auth,
     context::{
         caller, client_addr, internal, now_ms, respond, retry_after, session_token, set_cookie, state,
+        too_many,
     },
     limits::Buckets,
     state::AppState,
@@ -136,13 +137,6 @@ async fn start_session(state: &AppState, user: &User) -> Result<(), ApiError> {
         .await?;
     set_cookie(&auth::session_cookie(&token, max_age, state.config.secure_cookie));
     Ok(())
-}
-
-/// 429 with the wait in words and in `Retry-After`.
-fn too_many(what: &str, wait: Duration) -> ApiError {
-    let secs = wait.as_secs().max(1);
-    retry_after(secs);
-    ApiError::TooMany(format!("{what} {secs} s."))
 }
 
 /// The hashing pool is full: 503 and come back in a second or two.

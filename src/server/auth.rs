@@ -15,7 +15,22 @@ use rand::{rngs::OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+/// The session cookie's name over plain HTTP.
 pub const COOKIE: &str = "chat_session";
+/// Its name behind HTTPS (`CHAT_SECURE_COOKIE`): browsers accept a
+/// `__Host-` cookie only when it is `Secure`, for `Path=/` and without a
+/// `Domain`, so a sibling subdomain or a plain-HTTP page cannot plant or
+/// overwrite it (session fixation).
+pub const SECURE_COOKIE: &str = "__Host-chat_session";
+
+/// The session cookie's name when `secure` (HTTPS) is on or off.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_COOKIE
+    } else {
+        COOKIE
+    }
+}
 
 /// Password hashing, bounded. argon2id is slow and memory-hungry by design
 /// (19 MiB and tens of milliseconds a hash): unbounded, a loop of sign-ups
@@ -122,23 +137,26 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// The session token from the request's cookies, if it has the right shape.
-pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
+/// The session token from the request's cookies, if it has the right shape
+/// (read from the cookie of `cookie_name(secure)` only).
+pub fn token_from_headers(headers: &HeaderMap, secure: bool) -> Option<String> {
+    let name = cookie_name(secure);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_string())
         .filter(|t| t.len() == 43 && URL_SAFE_NO_PAD.decode(t).is_ok())
 }
 
 /// The Set-Cookie value that stores `token` for `max_age_secs`.
 pub fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> String {
+    let name = cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
+    format!("{name}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
 }
 
 /// The Set-Cookie value that removes the session cookie.
@@ -169,9 +187,16 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_str(&format!("x=1; {COOKIE}={t}; y=2")).unwrap(),
         );
-        assert_eq!(token_from_headers(&h), Some(t));
+        assert_eq!(token_from_headers(&h, false), Some(t.clone()));
+        // Behind HTTPS only the __Host- cookie counts.
+        assert_eq!(token_from_headers(&h, true), None);
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("{SECURE_COOKIE}={t}")).unwrap(),
+        );
+        assert_eq!(token_from_headers(&h, true), Some(t));
         h.insert(header::COOKIE, HeaderValue::from_static("chat_session=forged"));
-        assert_eq!(token_from_headers(&h), None);
+        assert_eq!(token_from_headers(&h, false), None);
     }
 
     #[test]
@@ -179,7 +204,9 @@ mod tests {
         let c = session_cookie("abc", 60, false);
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Path=/"));
         assert!(!c.contains("Secure"));
-        assert!(session_cookie("abc", 60, true).ends_with("; Secure"));
+        let secure = session_cookie("abc", 60, true);
+        assert!(secure.starts_with("__Host-chat_session=abc; Path=/;") && secure.ends_with("; Secure"));
+        assert!(!secure.contains("Domain"));
     }
 
     #[tokio::test]

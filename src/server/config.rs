@@ -83,6 +83,19 @@ pub struct Config {
     #[arg(long, env = "CHAT_SIGNUP_BURST", default_value_t = 10)]
     pub signup_burst: u32,
 
+    /// Groups one person may create in an hour (all at once if they like;
+    /// the allowance refills evenly over the hour). Past it: 429 with Retry-After.
+    #[arg(long, env = "CHAT_GROUPS_PER_HOUR", default_value_t = 20)]
+    pub groups_per_hour: u32,
+
+    /// Direct rooms one person may open in an hour (opening one that exists counts).
+    #[arg(long, env = "CHAT_DIRECTS_PER_HOUR", default_value_t = 60)]
+    pub directs_per_hour: u32,
+
+    /// People one person may add to groups in an hour.
+    #[arg(long, env = "CHAT_ADDS_PER_HOUR", default_value_t = 200)]
+    pub adds_per_hour: u32,
+
     /// Password checks that may wait for a core (as many as there are cores
     /// run at once); past that, sign-up and log-in answer 503 with Retry-After.
     #[arg(long, env = "CHAT_HASH_QUEUE", default_value_t = 16)]
@@ -203,9 +216,20 @@ impl Config {
         if !(self.push_contact.starts_with("mailto:") || self.push_contact.starts_with("https://")) {
             return Err("CHAT_PUSH_CONTACT must be a mailto: or https:// URL".into());
         }
-        if self.send_rate == 0 || self.send_burst == 0 || self.login_failures == 0 || self.signup_burst == 0 {
+        if [
+            self.send_rate,
+            self.send_burst,
+            self.login_failures,
+            self.signup_burst,
+            self.groups_per_hour,
+            self.directs_per_hour,
+            self.adds_per_hour,
+        ]
+        .contains(&0)
+        {
             return Err(
-                "CHAT_SEND_RATE, CHAT_SEND_BURST, CHAT_LOGIN_FAILURES and CHAT_SIGNUP_BURST must be at least 1"
+                "CHAT_SEND_RATE, CHAT_SEND_BURST, CHAT_LOGIN_FAILURES, CHAT_SIGNUP_BURST, \
+                 CHAT_GROUPS_PER_HOUR, CHAT_DIRECTS_PER_HOUR and CHAT_ADDS_PER_HOUR must be at least 1"
                     .into(),
             );
         }

@@ -18,7 +18,8 @@ pub fn state() -> Result<AppState, ApiError> {
 
 /// The session token of the request, if it carries a well-formed one.
 pub fn session_token() -> Option<String> {
-    use_context::<Parts>().and_then(|parts| auth::token_from_headers(&parts.headers))
+    let secure = use_context::<AppState>().is_some_and(|s| s.config.secure_cookie);
+    use_context::<Parts>().and_then(|parts| auth::token_from_headers(&parts.headers, secure))
 }
 
 /// The address the request came from: the peer, or, when the peer is a
@@ -68,6 +69,13 @@ pub fn retry_after(secs: u64) {
     if let Some(res) = use_context::<ResponseOptions>() {
         res.insert_header(header::RETRY_AFTER, HeaderValue::from(secs));
     }
+}
+
+/// 429 with the wait in words and in `Retry-After`; `what` ends with "in".
+pub fn too_many(what: &str, wait: std::time::Duration) -> ApiError {
+    let secs = wait.as_secs().max(1);
+    retry_after(secs);
+    ApiError::TooMany(format!("{what} {secs} s."))
 }
 
 /// Passes a result through, giving the HTTP response the status of its error.

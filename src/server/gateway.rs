@@ -53,7 +53,7 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, header
         )
             .into_response();
     }
-    let Some(token) = auth::token_from_headers(&headers) else {
+    let Some(token) = auth::token_from_headers(&headers, state.config.secure_cookie) else {
         return (StatusCode::UNAUTHORIZED, "Please log in.").into_response();
     };
     let user = match state

@@ -1,6 +1,7 @@
 //! What the server tells browsers about every response, as middleware: how
 //! long they may keep it (`cache`), and what they must not do with it
-//! (`security`). Nothing here decides what a response holds.
+//! (`security`, with the Content-Security-Policy built by `Policy`). Nothing
+//! here decides what a response holds.
 
 use axum::{
     extract::{Request, State},
@@ -8,6 +9,7 @@ use axum::{
     middleware::Next,
     response::Response,
 };
+use leptos::nonce::Nonce;
 
 use super::state::AppState;
 
@@ -28,10 +30,7 @@ pub async fn cache(State(state): State<AppState>, req: Request, next: Next) -> R
     if headers.contains_key(header::CACHE_CONTROL) {
         return res;
     }
-    let html = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("text/html"));
+    let html = is_html(&res);
     let immutable = bundle && state.leptos.hash_files && res.status() == StatusCode::OK;
     let value = if immutable {
         "public, max-age=31536000, immutable"
@@ -48,15 +47,30 @@ pub async fn cache(State(state): State<AppState>, req: Request, next: Next) -> R
     res
 }
 
-/// Headers every response carries: no guessing of content types, no
-/// referrer leaves (message links must not reveal room URLs), no framing by
-/// other sites (clickjacking), a browsing context of its own (no window of
+/// Headers every response carries: a Content-Security-Policy (see
+/// `Policy`; a page's carries the nonce its inline scripts were rendered
+/// with, new for each response), no guessing of content types, no referrer
+/// leaves (message links must not reveal room URLs), no framing by other
+/// sites (clickjacking), a browsing context of its own (no window of
 /// another site keeps a handle on this one), and the powerful features the
 /// app does not use turned off. Behind HTTPS (`CHAT_SECURE_COOKIE`),
 /// browsers are told to come back only over HTTPS.
-pub async fn security(State(state): State<AppState>, req: Request, next: Next) -> Response {
+///
+/// The nonce is made here and handed to the renderer in the request's
+/// extensions (`http::page_nonce` gives it to Leptos), so the header and
+/// the page cannot disagree.
+pub async fn security(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let nonce = Nonce::new();
+    req.extensions_mut().insert(nonce.clone());
     let mut res = next.run(req).await;
+    let html = is_html(&res);
     let headers = res.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        let policy = state.policy.header(html.then_some(&*nonce));
+        if let Ok(value) = HeaderValue::from_str(&policy) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
     let mut set = |name: header::HeaderName, value: &'static str| {
         if !headers.contains_key(&name) {
             headers.insert(name, HeaderValue::from_static(value));
@@ -65,7 +79,6 @@ pub async fn security(State(state): State<AppState>, req: Request, next: Next) -
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::REFERRER_POLICY, "no-referrer");
     set(header::X_FRAME_OPTIONS, "DENY");
-    set(header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'");
     set(
         header::HeaderName::from_static("cross-origin-opener-policy"),
         "same-origin",
@@ -77,6 +90,106 @@ pub async fn security(State(state): State<AppState>, req: Request, next: Next) -
     res
 }
 
+fn is_html(res: &Response) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"))
+}
+
+/// Where browsers send what the policy blocked (`http::csp_report` logs it).
+pub const REPORTS_PATH: &str = "/csp-reports";
+
+/// The Content-Security-Policy: scripts only from this origin's files (the
+/// hashed bundle) or inline with the response's nonce (Leptos' hydration
+/// and resource scripts), never `eval` but WebAssembly compiled
+/// (`'wasm-unsafe-eval'`); styles, images, fonts, workers and the manifest
+/// from this origin (images also as `blob:` and `data:`, for pasted and
+/// previewed pictures); connections to this origin and its WebSocket (and
+/// `cargo leptos watch`'s reload socket in the developer loop); no plugins,
+/// no `<base>`, forms posting only here, no framing. Violations are
+/// reported to `REPORTS_PATH` by `report-uri`: every browser sends those at
+/// once, while with a `report-to` directive Chromium ignores `report-uri`
+/// and queues its reports for later (none came within a minute, tried).
+///
+/// Everything but the nonce is fixed at start-up; responses that are not
+/// pages get the same policy without a nonce, which also governs the
+/// service worker (its script's policy is the worker's).
+#[derive(Debug)]
+pub struct Policy {
+    connect: String,
+}
+
+impl Policy {
+    /// `origins`: the allowed origins (`CHAT_ALLOWED_ORIGINS` or the
+    /// loopback names of the port); `reload_port`: cargo-leptos' live-reload
+    /// port when the app runs under `cargo leptos watch`.
+    pub fn new(origins: &[String], reload_port: Option<u32>) -> Self {
+        let mut connect = vec!["'self'".to_string()];
+        for origin in origins {
+            let socket = origin
+                .strip_prefix("https://")
+                .map(|host| format!("wss://{host}"))
+                .or_else(|| origin.strip_prefix("http://").map(|host| format!("ws://{host}")));
+            connect.extend(socket);
+            if let (Some(port), Some((scheme, rest))) = (reload_port, origin.split_once("://")) {
+                let host = rest.rsplit_once(':').map_or(rest, |(h, _)| h);
+                let ws = if scheme == "https" { "wss" } else { "ws" };
+                connect.push(format!("{ws}://{host}:{port}"));
+            }
+        }
+        connect.dedup();
+        Self {
+            connect: connect.join(" "),
+        }
+    }
+
+    /// The header's value, with `nonce` allowed for inline scripts.
+    pub fn header(&self, nonce: Option<&str>) -> String {
+        let nonce = nonce.map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
+        format!(
+            "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; \
+             style-src 'self'; img-src 'self' blob: data:; font-src 'self'; \
+             connect-src {connect}; worker-src 'self'; manifest-src 'self'; \
+             object-src 'none'; base-uri 'none'; form-action 'self'; \
+             frame-ancestors 'none'; report-uri {REPORTS_PATH}",
+            connect = self.connect
+        )
+    }
+}
+
 /// Browser features the app never uses, refused for it and anything it embeds.
 const PERMISSIONS: &str = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), \
 serial=(), hid=(), midi=(), display-capture=()";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_allows_the_sockets_of_the_allowed_origins() {
+        let origins = [
+            "http://127.0.0.1:3000".to_string(),
+            "https://chat.example.com".to_string(),
+        ];
+        let p = Policy::new(&origins, None).header(Some("abc"));
+        assert!(
+            p.contains("connect-src 'self' ws://127.0.0.1:3000 wss://chat.example.com;"),
+            "{p}"
+        );
+        assert!(
+            p.contains("script-src 'self' 'nonce-abc' 'wasm-unsafe-eval';"),
+            "{p}"
+        );
+        assert!(
+            !p.contains("unsafe-inline") && !p.contains("'unsafe-eval'"),
+            "{p}"
+        );
+        let watch = Policy::new(&origins[..1], Some(3001)).header(None);
+        assert!(
+            watch.contains("ws://127.0.0.1:3000 ws://127.0.0.1:3001;"),
+            "{watch}"
+        );
+        assert!(watch.contains("script-src 'self' 'wasm-unsafe-eval';"), "{watch}");
+    }
+}

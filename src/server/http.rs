@@ -1,19 +1,22 @@
 //! The HTTP surface: the server-rendered pages and static files, the API
 //! (server functions under `/api`), the health probes, the browsers'
-//! reports of their panics, and the Origin check that keeps other sites
-//! from calling the API with a visitor's cookie.
+//! reports of their panics and of what the Content-Security-Policy blocked,
+//! and the Origin check that keeps other sites from calling the API with a
+//! visitor's cookie.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
 
 use axum::{
     body::Body,
     extract::{ConnectInfo, DefaultBodyLimit, Request, State},
-    http::{header, HeaderMap, Method, StatusCode},
+    http::{header, request::Parts, HeaderMap, Method, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
     Router,
 };
+use leptos::{nonce::Nonce, prelude::*};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use super::{auth, headers, state::AppState};
@@ -32,12 +35,27 @@ pub fn router(state: AppState) -> Router {
             "/client-errors",
             post(client_error).layer(DefaultBodyLimit::max(REPORT_MAX_BYTES)),
         )
-        .leptos_routes_with_context(&state, routes, || (), move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .route(
+            headers::REPORTS_PATH,
+            post(csp_report).layer(DefaultBodyLimit::max(VIOLATIONS_MAX_BYTES)),
+        )
+        .leptos_routes_with_context(&state, routes, page_nonce, move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            page_nonce, shell,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), headers::cache))
         .layer(middleware::from_fn_with_state(state.clone(), headers::security))
         .layer(middleware::from_fn_with_state(state.clone(), check_origin))
         .with_state(state)
+}
+
+/// Renders the page with the nonce `headers::security` put in its policy
+/// (Leptos would make one of its own, which no header would name).
+fn page_nonce() {
+    let nonce = use_context::<Parts>().and_then(|parts| parts.extensions.get::<Nonce>().cloned());
+    if let Some(nonce) = nonce {
+        provide_context(nonce);
+    }
 }
 
 /// What the crash hook sends.
@@ -61,11 +79,12 @@ async fn client_error(
     headers: HeaderMap,
     body: String,
 ) -> StatusCode {
+    state.hub.metrics.panic_reports.fetch_add(1, Relaxed);
     let addr = super::context::address_of(peer.ip(), &headers);
     if !state.reports.take(&addr, std::time::Instant::now()) {
         return StatusCode::TOO_MANY_REQUESTS;
     }
-    let user = match auth::token_from_headers(&headers) {
+    let user = match auth::token_from_headers(&headers, state.config.secure_cookie) {
         Some(token) => state
             .store
             .session_user(&auth::token_hash(&token), super::context::now_ms())
@@ -89,6 +108,63 @@ async fn client_error(
         message = %short(&report.message),
         "the app panicked in a browser"
     );
+    StatusCode::NO_CONTENT
+}
+
+/// The largest batch of violation reports a browser may send.
+const VIOLATIONS_MAX_BYTES: usize = 64 * 1024;
+
+/// A browser's report that the Content-Security-Policy blocked something,
+/// in either shape browsers send: `report-uri`'s `{"csp-report": {...}}`
+/// (kebab-case fields) or the Reporting API's `[{"type": "csp-violation",
+/// "body": {...}}]` (camelCase; the policy names only `report-uri`, which
+/// every browser sends at once, but a `report-to` endpoint may be added).
+/// Logged at warn with the page, the directive and what was blocked, and
+/// counted in `/metrics`: after a deploy, a burst of these means the policy
+/// and the app disagree. Logging is limited per address like `/client-errors`.
+async fn csp_report(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: String,
+) -> StatusCode {
+    state.hub.metrics.csp_reports.fetch_add(1, Relaxed);
+    let addr = super::context::address_of(peer.ip(), &headers);
+    if !state.violations.take(&addr, std::time::Instant::now()) {
+        return StatusCode::TOO_MANY_REQUESTS;
+    }
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let reports: Vec<&serde_json::Value> = match &json {
+        serde_json::Value::Array(batch) => batch.iter().filter_map(|r| r.get("body")).collect(),
+        one => one.get("csp-report").into_iter().collect(),
+    };
+    if reports.is_empty() {
+        return StatusCode::BAD_REQUEST;
+    }
+    for report in reports.into_iter().take(10) {
+        let field = |names: &[&str]| {
+            let value = names
+                .iter()
+                .find_map(|n| report.get(*n))
+                .map_or(String::new(), |v| {
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                });
+            value.chars().take(1_000).collect::<String>()
+        };
+        tracing::warn!(
+            target: "chat::csp",
+            %addr,
+            page = %field(&["document-uri", "documentURL"]),
+            directive = %field(&["effective-directive", "effectiveDirective", "violated-directive"]),
+            blocked = %field(&["blocked-uri", "blockedURL"]),
+            source = %field(&["source-file", "sourceFile"]),
+            line = %field(&["line-number", "lineNumber"]),
+            sample = %field(&["script-sample", "sample"]),
+            "the Content-Security-Policy blocked something in a browser"
+        );
+    }
     StatusCode::NO_CONTENT
 }
 

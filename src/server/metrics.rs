@@ -31,6 +31,10 @@ pub struct Metrics {
     pub bus_publish_failures: AtomicU64,
     /// Frames refused for coming too fast.
     pub rate_limited: AtomicU64,
+    /// Browsers' reports that the app panicked, logged or not (over the limit).
+    pub panic_reports: AtomicU64,
+    /// Browsers' reports of what the Content-Security-Policy blocked, logged or not.
+    pub csp_reports: AtomicU64,
     /// From reading a `send` to having its answer: commit included.
     pub ack_latency: Histogram,
 }
@@ -134,6 +138,15 @@ pub fn render(state: &AppState) -> String {
             ("{result=\"failed\"}", push.failed.load(Relaxed)),
             ("{result=\"gone\"}", push.gone.load(Relaxed)),
             ("{result=\"dropped\"}", push.dropped.load(Relaxed)),
+        ],
+    );
+    one(
+        "chat_browser_reports_total",
+        "counter",
+        "Reports from browsers, by kind: the app panicked, or the Content-Security-Policy blocked something (after a deploy: the policy and the app disagree).",
+        &[
+            ("{kind=\"panic\"}", m.panic_reports.load(Relaxed)),
+            ("{kind=\"csp\"}", m.csp_reports.load(Relaxed)),
         ],
     );
     let h = &m.ack_latency;

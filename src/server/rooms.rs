@@ -1,10 +1,15 @@
 //! Rooms and members: list mine, open a direct room, create a group, add a
 //! member. Every call checks that the caller may do it; limits come from the
-//! settings.
+//! settings, and the actions that create rooms or memberships are limited
+//! per person (`RoomLimits`).
+
+use std::time::Instant;
 
 use super::{
     bus::Event,
-    context::{caller, now_ms, respond, state},
+    config::Config,
+    context::{caller, now_ms, respond, state, too_many},
+    limits::Buckets,
     state::AppState,
     storage::Access,
 };
@@ -31,6 +36,10 @@ pub async fn open_direct(handle: String) -> Result<RoomSummary, ApiError> {
         async {
             let state = state()?;
             let me = caller(&state).await?;
+            state
+                .room_limits
+                .directs
+                .allow(me.id, "You have opened many conversations. Try again in")?;
             let peer = find_user(&state, &handle).await?;
             if peer.id == me.id {
                 return Err(ApiError::Invalid(
@@ -53,6 +62,10 @@ pub async fn create_group(name: String, members: Vec<String>) -> Result<RoomSumm
         async {
             let state = state()?;
             let me = caller(&state).await?;
+            state
+                .room_limits
+                .groups
+                .allow(me.id, "You have created many groups. Try again in")?;
             let name = clean_name(&name, ROOM_NAME_MAX, "group name").map_err(ApiError::Invalid)?;
             let max = state.config.max_room_members as usize;
             if members.len() >= max {
@@ -102,6 +115,10 @@ pub async fn add_member(room: RoomId, handle: String) -> Result<Vec<Member>, Api
         async {
             let state = state()?;
             let me = caller(&state).await?;
+            state
+                .room_limits
+                .adds
+                .allow(me.id, "You have added many people. Try again in")?;
             let current = member_room(&state, room, me.id).await?;
             if current.kind == RoomKind::Direct {
                 return Err(ApiError::Invalid(
@@ -191,4 +208,46 @@ async fn check_room_quota(state: &AppState, user: UserId) -> Result<(), ApiError
         )));
     }
     Ok(())
+}
+
+/// Per-person allowances for the actions that make rooms and memberships,
+/// so that no one can fill the database with rooms or drag thousands of
+/// people into groups in a loop. Each allows its hourly number at once and
+/// refills evenly over the hour; every attempt counts (a loop of unknown
+/// handles gets nowhere either). Counted per node.
+pub struct RoomLimits {
+    groups: Allowance,
+    directs: Allowance,
+    adds: Allowance,
+}
+
+impl RoomLimits {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            groups: Allowance::per_hour(config.groups_per_hour),
+            directs: Allowance::per_hour(config.directs_per_hour),
+            adds: Allowance::per_hour(config.adds_per_hour),
+        }
+    }
+}
+
+struct Allowance(Buckets<UserId>);
+
+impl Allowance {
+    fn per_hour(n: u32) -> Self {
+        let n = f64::from(n);
+        Self(Buckets::new(n / 3600.0, n, 100_000))
+    }
+
+    /// Spends one of `user`'s, or answers 429 saying how long to wait.
+    fn allow(&self, user: UserId, what: &str) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let wait = self.0.wait(&user, now);
+        if !wait.is_zero() {
+            tracing::info!(user, what, "room action refused: over its hourly allowance");
+            return Err(too_many(what, wait));
+        }
+        self.0.spend(&user, now);
+        Ok(())
+    }
 }

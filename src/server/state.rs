@@ -13,12 +13,14 @@ use super::bus::{redis::RedisBus, Bus, LocalBus};
 use super::cache::{redis::RedisCache, Cache, LocalCache};
 use super::config::Config;
 use super::delivery::Delivery;
+use super::headers::Policy;
 use super::hub::Hub;
 use super::limits::Buckets;
 use super::presence::Leases;
 use super::push::{Pusher, Vapid};
 use super::receipts::Receipts;
 use super::registry::{Breaker, Keys, Registry};
+use super::rooms::RoomLimits;
 use super::storage::DynStore;
 
 /// Messages per room the recent-message cache keeps.
@@ -68,8 +70,15 @@ pub struct NodeState {
     pub accounts: Arc<AccountLimits>,
     /// Password hashing: a bounded number at once, a short queue, then 503.
     pub hashing: Arc<Hashing>,
+    /// Groups, direct rooms and added members per person per hour.
+    pub room_limits: Arc<RoomLimits>,
     /// Browsers' reports (panics) per address: a few, then one a minute.
     pub reports: Arc<Buckets<std::net::IpAddr>>,
+    /// Browsers' reports of what the Content-Security-Policy blocked, per
+    /// address: a few, then one a minute.
+    pub violations: Arc<Buckets<std::net::IpAddr>>,
+    /// The Content-Security-Policy (all but the nonce).
+    pub policy: Arc<Policy>,
     /// Set when the node is shutting down: connections finish their sends
     /// and close with 1001 so clients resume elsewhere.
     pub draining: Arc<tokio::sync::watch::Sender<bool>>,
@@ -92,7 +101,11 @@ impl AppState {
             .reload_port(config.reload_port)
             .hash_files(hashed_bundle())
             .build();
-        let origins = config.origins(addr.port()).into();
+        let origins: Arc<[String]> = config.origins(addr.port()).into();
+        // cargo-leptos sets LEPTOS_WATCH for `cargo leptos watch`: the page
+        // then also talks to its live-reload socket.
+        let watching = std::env::var_os("LEPTOS_WATCH").is_some();
+        let policy = Policy::new(&origins, watching.then_some(config.reload_port));
         let hub = Hub::new(config.send_queue);
         let redis_commands = redis.as_ref().map(|r| r.commands.clone());
         let Shared { bus, cache, registry } = Shared::new(&config, &hub, redis);
@@ -126,7 +139,10 @@ impl AppState {
             draining: Arc::new(tokio::sync::watch::Sender::new(false)),
             accounts: Arc::new(AccountLimits::new(config.login_failures, config.signup_burst)),
             hashing: Arc::new(Hashing::for_this_machine(config.hash_queue)),
+            room_limits: Arc::new(RoomLimits::new(&config)),
             reports: Arc::new(Buckets::new(1.0 / 60.0, 5.0, 10_000)),
+            violations: Arc::new(Buckets::new(1.0 / 60.0, 5.0, 10_000)),
+            policy: Arc::new(policy),
             redis: redis_commands,
             store,
             config: Arc::new(config),
