@@ -4,11 +4,12 @@
 //!
 //! - `model`: data and input rules shared by both sides.
 //! - `protocol`: the WebSocket frames; `sync`: the client state machine.
-//! - `api`: the HTTP API as server functions.
+//! - `api`: the HTTP API as server functions; `error`: what its calls answer on failure.
 //! - `ui`: the Leptos components.
 //! - `server`: everything only the server runs.
 
 pub mod api;
+pub mod error;
 pub mod model;
 pub mod protocol;
 pub mod sync;

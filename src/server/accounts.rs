@@ -3,21 +3,17 @@
 //! are throttled per address, failed log-ins per handle and per address
 //! (`AccountLimits`).
 
-use std::net::IpAddr;
-use std::time::{Duration, Instant};
-
 use super::{
     auth,
+    clock::now_ms,
     context::{
-        caller, client_addr, internal, now_ms, respond, retry_after, session_token, set_cookie, state,
-        too_many,
+        caller, client_addr, internal, respond, retry_after, session_token, set_cookie, state, too_many,
     },
-    limits::Buckets,
     state::AppState,
     storage::StoreError,
 };
 use crate::{
-    api::ApiError,
+    error::ApiError,
     model::{check_password, clean_name, normalize_handle, User, DISPLAY_NAME_MAX},
 };
 
@@ -148,53 +144,5 @@ fn hash_error(e: auth::HashError) -> ApiError {
             ApiError::Busy
         }
         auth::HashError::Failed(e) => internal(e),
-    }
-}
-
-/// Throttles on the account endpoints. Sign-ups: a few per address, then
-/// one a minute (so a loop of sign-ups cannot fill the database or keep
-/// the hashing pool busy). Failed log-ins: a few per handle and per address
-/// are free, then they come slowly (password guessing gets nowhere; a
-/// person who mistyped waits a minute at most).
-pub struct AccountLimits {
-    handles: Buckets<String>,
-    addresses: Buckets<IpAddr>,
-    signups: Buckets<IpAddr>,
-}
-
-impl AccountLimits {
-    pub fn new(login_failures: u32, signup_burst: u32) -> Self {
-        let failures = f64::from(login_failures);
-        Self {
-            handles: Buckets::new(1.0 / 60.0, failures, 100_000),
-            addresses: Buckets::new(1.0 / 15.0, failures * 4.0, 100_000),
-            signups: Buckets::new(1.0 / 60.0, f64::from(signup_burst), 100_000),
-        }
-    }
-
-    /// How long before this handle (from this address) may try again.
-    fn login_wait(&self, handle: &String, addr: Option<IpAddr>) -> Duration {
-        let now = Instant::now();
-        let by_addr = addr.map_or(Duration::ZERO, |a| self.addresses.wait(&a, now));
-        self.handles.wait(handle, now).max(by_addr)
-    }
-
-    fn login_failed(&self, handle: &String, addr: Option<IpAddr>) {
-        let now = Instant::now();
-        self.handles.spend(handle, now);
-        if let Some(a) = addr {
-            self.addresses.spend(&a, now);
-        }
-    }
-
-    /// How long before this address may make another account.
-    fn signup_wait(&self, addr: Option<IpAddr>) -> Duration {
-        addr.map_or(Duration::ZERO, |a| self.signups.wait(&a, Instant::now()))
-    }
-
-    fn signed_up(&self, addr: Option<IpAddr>) {
-        if let Some(a) = addr {
-            self.signups.spend(&a, Instant::now());
-        }
     }
 }

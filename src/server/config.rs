@@ -186,7 +186,7 @@ impl Config {
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
                 return Err(format!(
                     "REDIS_URL ({}) must start with redis:// or rediss://",
-                    super::storage::redact(url)
+                    redact(url)
                 ));
             }
         }
@@ -244,5 +244,44 @@ impl Config {
         let mut config = Config::parse_from(["chat"]);
         config.database_url = database_url.to_string();
         config
+    }
+}
+
+/// The URL with its password replaced, for messages and logs.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
+            format!("{scheme}://{masked}@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(
+            redact("postgres://chat:s3cret@db:5432/chat"),
+            "postgres://chat:***@db:5432/chat"
+        );
+        assert_eq!(redact("postgres://chat@db/chat"), "postgres://chat@db/chat");
+        assert_eq!(redact("sqlite://data/chat.db"), "sqlite://data/chat.db");
+        assert_eq!(redact("redis://:pw@host:6379"), "redis://:***@host:6379");
     }
 }

@@ -6,8 +6,8 @@ use axum::http::{header, request::Parts, HeaderValue};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
-use super::{auth, state::AppState, storage::StoreError};
-use crate::{api::ApiError, model::User};
+use super::{auth, clock::now_ms, state::AppState, storage::StoreError};
+use crate::{error::ApiError, model::User};
 
 pub fn state() -> Result<AppState, ApiError> {
     use_context::<AppState>().ok_or_else(|| {
@@ -81,16 +81,9 @@ pub fn too_many(what: &str, wait: std::time::Duration) -> ApiError {
 /// Passes a result through, giving the HTTP response the status of its error.
 pub fn respond<T>(result: Result<T, ApiError>) -> Result<T, ApiError> {
     if let Err(e) = &result {
-        crate::api::set_status(e);
+        crate::error::set_status(e);
     }
     result
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 impl From<StoreError> for ApiError {

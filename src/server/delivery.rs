@@ -109,7 +109,7 @@ impl Delivery {
             // index, not on a random page of it (a random one dirtied a page
             // per message: most of what a commit wrote).
             id: Uuid::now_v7(),
-            ts: super::context::now_ms(),
+            ts: super::clock::now_ms(),
         };
         let (reply, answer) = oneshot::channel();
         self.jobs

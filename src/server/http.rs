@@ -19,7 +19,7 @@ use axum::{
 use leptos::{nonce::Nonce, prelude::*};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use super::{auth, headers, state::AppState};
+use super::{auth, csp, figures, headers, state::AppState};
 use crate::ui::{shell, App};
 
 pub fn router(state: AppState) -> Router {
@@ -28,15 +28,15 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/statz", get(statz))
-        .route("/metrics", get(metrics))
+        .route("/statz", get(figures::statz))
+        .route("/metrics", get(figures::metrics))
         .route("/ws", get(super::gateway::upgrade))
         .route(
             "/client-errors",
             post(client_error).layer(DefaultBodyLimit::max(REPORT_MAX_BYTES)),
         )
         .route(
-            headers::REPORTS_PATH,
+            csp::REPORTS_PATH,
             post(csp_report).layer(DefaultBodyLimit::max(VIOLATIONS_MAX_BYTES)),
         )
         .leptos_routes_with_context(&state, routes, page_nonce, move || shell(options.clone()))
@@ -87,7 +87,7 @@ async fn client_error(
     let user = match auth::token_from_headers(&headers, state.config.secure_cookie) {
         Some(token) => state
             .store
-            .session_user(&auth::token_hash(&token), super::context::now_ms())
+            .session_user(&auth::token_hash(&token), super::clock::now_ms())
             .await
             .ok()
             .flatten()
@@ -187,36 +187,6 @@ async fn readyz(State(state): State<AppState>) -> Response {
         }
     }
     (StatusCode::OK, "ready").into_response()
-}
-
-/// This node's figures, as JSON: which node answered, its open
-/// connections, the message cache's hits and misses, how many
-/// connections ever fell behind, and what push services answered. Counts only: nothing about anyone.
-async fn statz(State(state): State<AppState>) -> Response {
-    use std::sync::atomic::Ordering::Relaxed;
-    let (hits, misses) = state.cache.stats();
-    let push = state.pusher.stats();
-    axum::Json(serde_json::json!({
-        "node": state.node,
-        "connections": state.hub.connections(),
-        "cache_hits": hits,
-        "cache_misses": misses,
-        "lagged": state.hub.metrics.lagged.load(Relaxed),
-        "push_sent": push.sent.load(Relaxed),
-        "push_failed": push.failed.load(Relaxed),
-        "push_gone": push.gone.load(Relaxed),
-        "push_dropped": push.dropped.load(Relaxed),
-    }))
-    .into_response()
-}
-
-/// The node's figures in the Prometheus text format.
-async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        super::metrics::render(&state),
-    )
-        .into_response()
 }
 
 /// Refuses state-changing requests that a browser sent from another origin.

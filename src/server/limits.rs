@@ -1,12 +1,17 @@
 //! Rate limits as token buckets: one per connection for sends and for
 //! typing (the gateway owns those), and keyed tables for sign-ups, log-in
-//! failures and browsers' reports, per handle or per address (shared by the
-//! node, bounded in size).
+//! failures and browsers' reports per handle or per address, and for room
+//! actions per person (shared by the node, bounded in size). Here the
+//! arithmetic and the tables; the handlers decide what to answer.
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use super::config::Config;
+use crate::model::UserId;
 
 /// Holds up to `burst` tokens and gains `per_sec` every second.
 #[derive(Clone, Debug)]
@@ -109,6 +114,94 @@ impl<K: Hash + Eq + Clone> Buckets<K> {
             .entry(key.clone())
             .or_insert_with(|| Bucket::new(per_sec, burst))
             .take(now);
+    }
+}
+
+/// Throttles on the account endpoints. Sign-ups: a few per address, then
+/// one a minute (so a loop of sign-ups cannot fill the database or keep
+/// the hashing pool busy). Failed log-ins: a few per handle and per address
+/// are free, then they come slowly (password guessing gets nowhere; a
+/// person who mistyped waits a minute at most).
+pub struct AccountLimits {
+    handles: Buckets<String>,
+    addresses: Buckets<IpAddr>,
+    signups: Buckets<IpAddr>,
+}
+
+impl AccountLimits {
+    pub fn new(login_failures: u32, signup_burst: u32) -> Self {
+        let failures = f64::from(login_failures);
+        Self {
+            handles: Buckets::new(1.0 / 60.0, failures, 100_000),
+            addresses: Buckets::new(1.0 / 15.0, failures * 4.0, 100_000),
+            signups: Buckets::new(1.0 / 60.0, f64::from(signup_burst), 100_000),
+        }
+    }
+
+    /// How long before this handle (from this address) may try again.
+    pub fn login_wait(&self, handle: &String, addr: Option<IpAddr>) -> Duration {
+        let now = Instant::now();
+        let by_addr = addr.map_or(Duration::ZERO, |a| self.addresses.wait(&a, now));
+        self.handles.wait(handle, now).max(by_addr)
+    }
+
+    pub fn login_failed(&self, handle: &String, addr: Option<IpAddr>) {
+        let now = Instant::now();
+        self.handles.spend(handle, now);
+        if let Some(a) = addr {
+            self.addresses.spend(&a, now);
+        }
+    }
+
+    /// How long before this address may make another account.
+    pub fn signup_wait(&self, addr: Option<IpAddr>) -> Duration {
+        addr.map_or(Duration::ZERO, |a| self.signups.wait(&a, Instant::now()))
+    }
+
+    pub fn signed_up(&self, addr: Option<IpAddr>) {
+        if let Some(a) = addr {
+            self.signups.spend(&a, Instant::now());
+        }
+    }
+}
+
+/// Per-person allowances for the actions that make rooms and memberships,
+/// so that no one can fill the database with rooms or drag thousands of
+/// people into groups in a loop (`rooms` spends them; every attempt
+/// counts, so a loop of unknown handles gets nowhere either).
+pub struct RoomLimits {
+    pub groups: Hourly<UserId>,
+    pub directs: Hourly<UserId>,
+    pub adds: Hourly<UserId>,
+}
+
+impl RoomLimits {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            groups: Hourly::new(config.groups_per_hour),
+            directs: Hourly::new(config.directs_per_hour),
+            adds: Hourly::new(config.adds_per_hour),
+        }
+    }
+}
+
+/// `n` an hour per key: all at once if wanted, refilled evenly over the hour.
+pub struct Hourly<K>(Buckets<K>);
+
+impl<K: Hash + Eq + Clone> Hourly<K> {
+    pub fn new(n: u32) -> Self {
+        let n = f64::from(n);
+        Self(Buckets::new(n / 3600.0, n, 100_000))
+    }
+
+    /// Spends one of `key`'s, or says how long until there is one.
+    pub fn take(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        let wait = self.0.wait(key, now);
+        if !wait.is_zero() {
+            return Err(wait);
+        }
+        self.0.spend(key, now);
+        Ok(())
     }
 }
 

@@ -6,9 +6,12 @@ pub mod accounts;
 pub mod auth;
 pub mod bus;
 pub mod cache;
+pub mod clock;
 pub mod config;
 mod context;
+mod csp;
 pub mod delivery;
+mod figures;
 pub mod gateway;
 mod headers;
 mod http;
@@ -22,7 +25,7 @@ pub mod registry;
 pub mod rooms;
 pub mod state;
 pub mod storage;
-mod typing;
+pub mod subscriptions;
 
 use std::{future::Future, process::ExitCode};
 
@@ -73,7 +76,7 @@ pub async fn prepare(config: Config, addr: std::net::SocketAddr) -> Result<AppSt
     let store = patiently(wait, || async {
         storage::open(&config.database_url, config.db_pool)
             .await
-            .map_err(|e| format!("DATABASE_URL ({}): {e:#}", storage::redact(&config.database_url)))
+            .map_err(|e| format!("DATABASE_URL ({}): {e:#}", config::redact(&config.database_url)))
     })
     .await?;
     let redis = match &config.redis_url {
@@ -89,7 +92,7 @@ pub async fn prepare(config: Config, addr: std::net::SocketAddr) -> Result<AppSt
             patiently(config.start_wait_ms, || async {
                 connect_redis(url)
                     .await
-                    .map_err(|e| format!("REDIS_URL ({}): {e}", storage::redact(url)))
+                    .map_err(|e| format!("REDIS_URL ({}): {e}", config::redact(url)))
             })
             .await?,
         ),

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::bus::{Bus, Event};
-use super::context::now_ms;
+use super::clock::now_ms;
 use super::hub::Hub;
 use super::registry::Registry;
 use super::storage::DynStore;

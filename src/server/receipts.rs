@@ -1,14 +1,16 @@
-//! Receipts: members' delivered/read marks, stored monotonically and fanned
-//! out to the room. In a direct room a receipt goes out at once (the ticks
-//! of a conversation of two); in a group the receipts of a room are
-//! coalesced to about one update per member per second, so a busy group
-//! does not cost a frame per message per member.
+//! Receipts: members' delivered/read marks, checked against the room's
+//! head, stored monotonically and fanned out to the room. In a direct room
+//! a receipt goes out at once (the ticks of a conversation of two); in a
+//! group the receipts of a room are coalesced to about one update per
+//! member per second, so a busy group does not cost a frame per message
+//! per member. Membership is checked by the caller.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::bus::{Bus, Event};
+use super::storage::{DynStore, StoreError};
 use crate::model::{RoomId, RoomKind, UserId};
 use crate::protocol::Seq;
 
@@ -17,23 +19,76 @@ const GROUP_DELAY: Duration = Duration::from_secs(1);
 
 type Marks = (Seq, Seq);
 
+/// Why a report was not stored.
+#[derive(Debug)]
+pub enum ReportError {
+    /// It names a seq the room does not have.
+    Beyond {
+        room: RoomId,
+        seq: Seq,
+        head: Seq,
+    },
+    /// The reporter is not (or no longer) in the room.
+    NotMember(RoomId),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ReportError {
+    fn from(e: StoreError) -> Self {
+        ReportError::Store(e)
+    }
+}
+
 #[derive(Clone)]
 pub struct Receipts {
+    store: DynStore,
     bus: Arc<dyn Bus>,
     /// Per group room, the newest marks of each member not yet published.
     pending: Arc<Mutex<HashMap<RoomId, HashMap<UserId, Marks>>>>,
 }
 
 impl Receipts {
-    pub fn new(bus: Arc<dyn Bus>) -> Self {
+    pub fn new(store: DynStore, bus: Arc<dyn Bus>) -> Self {
         Self {
+            store,
             bus,
             pending: Arc::default(),
         }
     }
 
+    /// Stores `user`'s report that they hold (`delivered`) and have seen
+    /// (`read`) the room up to those seqs, and publishes the receipt if a
+    /// mark rose. Gives the marks as stored: a lower report moves nothing.
+    pub async fn report(
+        &self,
+        room: RoomId,
+        user: UserId,
+        delivered: Seq,
+        read: Seq,
+    ) -> Result<Marks, ReportError> {
+        let (head, kind) = self
+            .store
+            .head_and_kind(room)
+            .await?
+            .unwrap_or((0, RoomKind::Group));
+        let seq = delivered.max(read);
+        if seq < 0 || seq > head {
+            return Err(ReportError::Beyond { room, seq, head });
+        }
+        let stored = self
+            .store
+            .raise_marks(room, user, delivered, read)
+            .await?
+            .ok_or(ReportError::NotMember(room))?;
+        let marks = (stored.delivered, stored.read);
+        if stored.rose {
+            self.publish(room, kind, user, marks).await;
+        }
+        Ok(marks)
+    }
+
     /// Publishes stored marks: now for a direct room, within a second for a group.
-    pub async fn publish(&self, room: RoomId, kind: RoomKind, user: UserId, marks: Marks) {
+    async fn publish(&self, room: RoomId, kind: RoomKind, user: UserId, marks: Marks) {
         if kind == RoomKind::Direct {
             self.bus
                 .publish(Event::Receipt {

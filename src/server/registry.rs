@@ -19,7 +19,7 @@ use std::sync::Arc;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
-use super::context::now_ms;
+use super::clock::now_ms;
 use crate::model::UserId;
 
 /// The names of every Redis key and channel of one cluster: several

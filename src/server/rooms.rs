@@ -1,20 +1,20 @@
 //! Rooms and members: list mine, open a direct room, create a group, add a
 //! member. Every call checks that the caller may do it; limits come from the
 //! settings, and the actions that create rooms or memberships are limited
-//! per person (`RoomLimits`).
+//! per person (`limits::RoomLimits`).
 
 use std::time::Instant;
 
 use super::{
     bus::Event,
-    config::Config,
-    context::{caller, now_ms, respond, state, too_many},
-    limits::Buckets,
+    clock::now_ms,
+    context::{caller, respond, state, too_many},
+    limits::Hourly,
     state::AppState,
-    storage::Access,
+    storage::{Access, StoreError},
 };
 use crate::{
-    api::ApiError,
+    error::ApiError,
     model::{
         clean_name, normalize_handle, Member, RoomId, RoomKind, RoomSummary, User, UserId, ROOM_NAME_MAX,
     },
@@ -36,10 +36,11 @@ pub async fn open_direct(handle: String) -> Result<RoomSummary, ApiError> {
         async {
             let state = state()?;
             let me = caller(&state).await?;
-            state
-                .room_limits
-                .directs
-                .allow(me.id, "You have opened many conversations. Try again in")?;
+            allow(
+                &state.room_limits.directs,
+                me.id,
+                "You have opened many conversations. Try again in",
+            )?;
             let peer = find_user(&state, &handle).await?;
             if peer.id == me.id {
                 return Err(ApiError::Invalid(
@@ -62,10 +63,11 @@ pub async fn create_group(name: String, members: Vec<String>) -> Result<RoomSumm
         async {
             let state = state()?;
             let me = caller(&state).await?;
-            state
-                .room_limits
-                .groups
-                .allow(me.id, "You have created many groups. Try again in")?;
+            allow(
+                &state.room_limits.groups,
+                me.id,
+                "You have created many groups. Try again in",
+            )?;
             let name = clean_name(&name, ROOM_NAME_MAX, "group name").map_err(ApiError::Invalid)?;
             let max = state.config.max_room_members as usize;
             if members.len() >= max {
@@ -115,10 +117,11 @@ pub async fn add_member(room: RoomId, handle: String) -> Result<Vec<Member>, Api
         async {
             let state = state()?;
             let me = caller(&state).await?;
-            state
-                .room_limits
-                .adds
-                .allow(me.id, "You have added many people. Try again in")?;
+            allow(
+                &state.room_limits.adds,
+                me.id,
+                "You have added many people. Try again in",
+            )?;
             let current = member_room(&state, room, me.id).await?;
             if current.kind == RoomKind::Direct {
                 return Err(ApiError::Invalid(
@@ -156,10 +159,35 @@ pub async fn members(room: RoomId) -> Result<Vec<Member>, ApiError> {
 
 /// The room as `user` sees it, or why they cannot see it.
 async fn member_room(state: &AppState, room: RoomId, user: UserId) -> Result<RoomSummary, ApiError> {
-    match state.store.access(room, user).await? {
-        Access::NoSuchRoom => Err(ApiError::NotFound(format!("There is no room {room}."))),
-        Access::NotMember => Err(ApiError::Forbidden("You are not a member of this room.".into())),
-        Access::Member(_) => summary(state, room, user).await,
+    check_member(state, room, user).await?;
+    summary(state, room, user).await
+}
+
+/// Why someone may not act in a room.
+#[derive(Debug)]
+pub enum Denied {
+    NoSuchRoom(RoomId),
+    NotMember(RoomId),
+    Store(StoreError),
+}
+
+/// Passes when `user` is a member of `room`; the one membership check of
+/// the API and the socket.
+pub async fn check_member(state: &AppState, room: RoomId, user: UserId) -> Result<(), Denied> {
+    match state.store.access(room, user).await.map_err(Denied::Store)? {
+        Access::NoSuchRoom => Err(Denied::NoSuchRoom(room)),
+        Access::NotMember => Err(Denied::NotMember(room)),
+        Access::Member(_) => Ok(()),
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(d: Denied) -> Self {
+        match d {
+            Denied::NoSuchRoom(room) => ApiError::NotFound(format!("There is no room {room}.")),
+            Denied::NotMember(_) => ApiError::Forbidden("You are not a member of this room.".into()),
+            Denied::Store(e) => e.into(),
+        }
     }
 }
 
@@ -210,44 +238,10 @@ async fn check_room_quota(state: &AppState, user: UserId) -> Result<(), ApiError
     Ok(())
 }
 
-/// Per-person allowances for the actions that make rooms and memberships,
-/// so that no one can fill the database with rooms or drag thousands of
-/// people into groups in a loop. Each allows its hourly number at once and
-/// refills evenly over the hour; every attempt counts (a loop of unknown
-/// handles gets nowhere either). Counted per node.
-pub struct RoomLimits {
-    groups: Allowance,
-    directs: Allowance,
-    adds: Allowance,
-}
-
-impl RoomLimits {
-    pub fn new(config: &Config) -> Self {
-        Self {
-            groups: Allowance::per_hour(config.groups_per_hour),
-            directs: Allowance::per_hour(config.directs_per_hour),
-            adds: Allowance::per_hour(config.adds_per_hour),
-        }
-    }
-}
-
-struct Allowance(Buckets<UserId>);
-
-impl Allowance {
-    fn per_hour(n: u32) -> Self {
-        let n = f64::from(n);
-        Self(Buckets::new(n / 3600.0, n, 100_000))
-    }
-
-    /// Spends one of `user`'s, or answers 429 saying how long to wait.
-    fn allow(&self, user: UserId, what: &str) -> Result<(), ApiError> {
-        let now = Instant::now();
-        let wait = self.0.wait(&user, now);
-        if !wait.is_zero() {
-            tracing::info!(user, what, "room action refused: over its hourly allowance");
-            return Err(too_many(what, wait));
-        }
-        self.0.spend(&user, now);
-        Ok(())
-    }
+/// Spends one of `me`'s allowance, or answers 429 saying how long to wait.
+fn allow(limit: &Hourly<UserId>, me: UserId, what: &str) -> Result<(), ApiError> {
+    limit.take(&me, Instant::now()).map_err(|wait| {
+        tracing::info!(user = me, what, "room action refused: over its hourly allowance");
+        too_many(what, wait)
+    })
 }

@@ -7,20 +7,18 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
-use super::accounts::AccountLimits;
 use super::auth::Hashing;
 use super::bus::{redis::RedisBus, Bus, LocalBus};
 use super::cache::{redis::RedisCache, Cache, LocalCache};
 use super::config::Config;
+use super::csp::Policy;
 use super::delivery::Delivery;
-use super::headers::Policy;
 use super::hub::Hub;
-use super::limits::Buckets;
+use super::limits::{AccountLimits, Buckets, RoomLimits};
 use super::presence::Leases;
 use super::push::{Pusher, Vapid};
 use super::receipts::Receipts;
 use super::registry::{Breaker, Keys, Registry};
-use super::rooms::RoomLimits;
 use super::storage::DynStore;
 
 /// Messages per room the recent-message cache keeps.
@@ -109,7 +107,7 @@ impl AppState {
         let hub = Hub::new(config.send_queue);
         let redis_commands = redis.as_ref().map(|r| r.commands.clone());
         let Shared { bus, cache, registry } = Shared::new(&config, &hub, redis);
-        let receipts = Receipts::new(bus.clone());
+        let receipts = Receipts::new(store.clone(), bus.clone());
         let node = registry
             .as_ref()
             .map_or("local".to_string(), |r| r.node().to_string());

@@ -10,24 +10,16 @@ use leptos_router::{
     hooks::{use_location, use_params_map},
 };
 
-use super::dialogs::{AddMemberForm, NewDirectDialog, NewGroupDialog};
+use super::dialogs::{AddMemberForm, Dialog, NewDirectDialog, NewGroupDialog, RoomsResource};
 use super::live::{list_time, presence_label, Live, Row, Status, Tick};
 use super::notifications::NotificationsControl;
 use super::text::{pieces, Piece};
-use super::{drafts, seen};
+use super::{connection, drafts, seen};
 use crate::api::{log_out, me, my_rooms, room_members, ApiError};
 use crate::model::{check_body, BodyError, Member, RoomId, RoomKind, RoomSummary, User};
 use crate::protocol::Seq;
 
-pub type RoomsResource = Resource<Result<Vec<RoomSummary>, ApiError>>;
 pub type MembersResource = Resource<Result<Vec<Member>, ApiError>>;
-
-/// Which dialog is open, if any.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Dialog {
-    Direct,
-    Group,
-}
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
@@ -52,7 +44,10 @@ fn Layout(user: User) -> impl IntoView {
     provide_context(live);
     provide_context(rooms);
     // Browser only: open the socket once the page is live.
-    Effect::new(move |_| live.start());
+    Effect::new(move |_| {
+        live.restore_outbox();
+        connection::start(live);
+    });
     let location = use_location();
     let selected = Memo::new(move |_| {
         location

@@ -6,9 +6,19 @@ use leptos::web_sys;
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use leptos_router::hooks::use_navigate;
 
-use super::chat::{Dialog, RoomsResource};
 use crate::api::{add_member, create_group, open_direct, ApiError};
-use crate::model::{Member, RoomId, HANDLE_RULES};
+use crate::model::{Member, RoomId, RoomSummary, HANDLE_RULES};
+
+/// The caller's rooms as the page loaded them (the room list before the
+/// socket's `welcome`; refetched after a dialog made a room).
+pub type RoomsResource = Resource<Result<Vec<RoomSummary>, ApiError>>;
+
+/// Which dialog is open, if any.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Dialog {
+    Direct,
+    Group,
+}
 
 /// A modal frame: closes on Escape, on the close button and on a click
 /// outside. Opening it moves the focus to its first field; Tab and

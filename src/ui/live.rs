@@ -147,11 +147,11 @@ impl Live {
         }
     }
 
-    /// Starts the connection (browser only; a no-op while rendering on the server).
-    pub fn start(&self) {
+    /// Takes back the messages an earlier page of this person left unsent
+    /// (browser only; nothing while rendering on the server).
+    pub fn restore_outbox(&self) {
         let saved = socket::load_outbox(self.user);
         self.client.update_value(|c| c.restore_outbox(saved));
-        socket::start(*self);
     }
 
     pub fn opened(&self) {
@@ -178,15 +178,12 @@ impl Live {
             self.welcomed.set(true);
             if self.status.get_untracked() == Status::Reconnecting {
                 self.status.set(Status::BackOnline);
-                socket::after(
-                    3_000,
-                    move |live: Live| {
-                        if live.status.get_untracked() == Status::BackOnline {
-                            live.status.set(Status::Online);
-                        }
-                    },
-                    *self,
-                );
+                let live = *self;
+                socket::later(3_000, move || {
+                    if live.status.get_untracked() == Status::BackOnline {
+                        live.status.set(Status::Online);
+                    }
+                });
             } else {
                 self.status.set(Status::Online);
             }

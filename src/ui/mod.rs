@@ -5,6 +5,11 @@
 mod auth;
 mod chat;
 #[cfg(feature = "hydrate")]
+mod connection;
+#[cfg(not(feature = "hydrate"))]
+#[path = "connection_ssr.rs"]
+mod connection;
+#[cfg(feature = "hydrate")]
 pub mod crash;
 mod dialogs;
 #[cfg(feature = "hydrate")]
@@ -14,10 +19,6 @@ mod drafts;
 mod drafts;
 pub mod live;
 mod notifications;
-#[cfg(feature = "hydrate")]
-mod push;
-#[cfg(not(feature = "hydrate"))]
-#[path = "push_ssr.rs"]
 mod push;
 #[cfg(feature = "hydrate")]
 mod seen;

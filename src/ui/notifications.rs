@@ -5,21 +5,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::push;
-
-#[derive(Clone, Debug, PartialEq)]
-// The server build only ever has `Unknown`.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-pub enum Status {
-    /// Not known yet (and always, on the server).
-    Unknown,
-    /// No service workers or Web Push here (or not a secure context).
-    Unsupported,
-    Off,
-    On,
-    /// The person (or a policy) denied the permission.
-    Blocked,
-}
+use super::push::{self, Status};
 
 #[component]
 pub fn NotificationsControl() -> impl IntoView {

@@ -3,16 +3,13 @@
 
 use uuid::Uuid;
 
-use super::live::Live;
 use crate::model::UserId;
 use crate::protocol::ClientFrame;
 use crate::sync::Outgoing;
 
-pub fn start(_: Live) {}
-
 pub fn send(_: &[ClientFrame]) {}
 
-pub fn after(_: u64, _: impl FnOnce(Live) + 'static, _: Live) {}
+pub fn later(_: u64, _: impl FnOnce() + 'static) {}
 
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

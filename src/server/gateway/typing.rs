@@ -3,16 +3,11 @@
 //! flood costs the sender, not the room.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use super::bus::Event;
-use super::context::now_ms;
-use super::gateway::member;
-use super::hub::Conn;
-use super::limits::Bucket;
-use super::state::AppState;
-use crate::model::{RoomId, User};
+use super::requests::Caller;
+use crate::model::RoomId;
 use crate::protocol::{ErrorCode, ServerFrame};
+use crate::server::{bus::Event, clock::now_ms, limits::Bucket};
 
 /// How often one connection may say it is typing in one room: the client
 /// sends every 3 s; anything much faster is a flood and is dropped.
@@ -45,13 +40,8 @@ impl Default for Typing {
 
 impl Typing {
     /// Relays "typing" unless it comes too fast; the answer, if any, is for the sender.
-    pub async fn relay(
-        &mut self,
-        state: &AppState,
-        user: &User,
-        conn: &Arc<Conn>,
-        room: RoomId,
-    ) -> Option<ServerFrame> {
+    pub async fn relay(&mut self, caller: &Caller<'_>, room: RoomId) -> Option<ServerFrame> {
+        let (state, user) = (caller.state, caller.user);
         let now = now_ms();
         let too_soon = self.last.get(&room).is_some_and(|&t| now - t < EVERY_MS);
         if too_soon || !self.bucket.take(std::time::Instant::now()) {
@@ -70,8 +60,8 @@ impl Typing {
                 None,
             ));
         }
-        if let Err(e) = member(state, user, conn, room).await {
-            return Some(e);
+        if let Err(e) = caller.member(room).await {
+            return Some(e.frame());
         }
         if self.last.len() > 64 {
             self.last.retain(|_, t| now - *t < EVERY_MS);

@@ -1,7 +1,7 @@
-//! The server build's stand-in for `push.rs`: the same functions, doing
+//! The server build's stand-in for `web.rs`: the same functions, doing
 //! nothing (a page rendered on the server has no service worker).
 
-use super::notifications::Status;
+use super::Status;
 
 pub async fn status() -> Status {
     Status::Unknown

@@ -1,8 +1,15 @@
 //! The WebSocket gateway: `GET /ws`, authenticated by the session cookie
 //! with the `Origin` checked, then one connection = one task (frames in,
-//! live frames, answers and heartbeats out). The socket logic is generic
-//! over `Stream`/`Sink`, so it does not care what carries it.
-//! Messages are written by `delivery` only; this module just asks.
+//! live frames, answers and heartbeats out, written in batches). The
+//! socket logic is generic over `Stream`/`Sink`, so it does not care what
+//! carries it. Here: the transport and the session (parsing, the send and
+//! typing limits, the acks). The answers to the other requests are in
+//! `requests`, typing in `typing`, refusals typed in `error`. Messages are
+//! written by `delivery` only; this module just asks.
+
+mod error;
+mod requests;
+mod typing;
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -25,11 +32,11 @@ use uuid::Uuid;
 use super::delivery::{Pending, SendError};
 use super::hub::{encode, Conn, Registration};
 use super::limits::Bucket;
-use super::storage::{Access, StoreError};
-use super::typing::Typing;
-use super::{auth, context::now_ms, state::AppState};
-use crate::model::{RoomId, RoomKind, User};
-use crate::protocol::{ClientFrame, ErrorCode, Message, Seq, ServerFrame, PAGE_DEFAULT, PAGE_MAX};
+use super::{auth, clock::now_ms, state::AppState};
+use crate::model::User;
+use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
+use requests::Caller;
+use typing::Typing;
 
 /// Sends a connection may have waiting for their commit at once (then it
 /// reads no more frames until one is acknowledged).
@@ -355,9 +362,7 @@ async fn ack(state: &AppState, sent: Sent) -> ServerFrame {
 
 /// What a connection keeps between frames: who it is, its rate limits.
 struct Session<'a> {
-    state: &'a AppState,
-    user: &'a User,
-    conn: &'a Arc<Conn>,
+    caller: Caller<'a>,
     typing: Typing,
     sends: Bucket,
 }
@@ -366,9 +371,7 @@ impl<'a> Session<'a> {
     fn new(state: &'a AppState, user: &'a User, conn: &'a Arc<Conn>) -> Self {
         let sends = Bucket::new(state.config.send_rate.into(), state.config.send_burst.into());
         Self {
-            state,
-            user,
-            conn,
+            caller: Caller { state, user, conn },
             typing: Typing::default(),
             sends,
         }
@@ -381,7 +384,7 @@ impl<'a> Session<'a> {
     }
 
     async fn step(&mut self, text: &str) -> Step {
-        let (state, user, conn) = (self.state, self.user, self.conn);
+        let state = self.caller.state;
         let max = state.config.max_frame_bytes;
         if text.len() > max {
             return Step::Reply(ServerFrame::error(
@@ -409,244 +412,18 @@ impl<'a> Session<'a> {
             }
             Ok(ClientFrame::Send { room, cid, body }) => {
                 let started = Instant::now();
-                let pending = state.delivery.enqueue(user, room, cid, body).await;
+                let pending = state.delivery.enqueue(self.caller.user, room, cid, body).await;
                 Step::Sent(Sent {
                     pending,
                     cid,
                     started,
                 })
             }
-            Ok(ClientFrame::Typing { room }) => match self.typing.relay(state, user, conn, room).await {
+            Ok(ClientFrame::Typing { room }) => match self.typing.relay(&self.caller, room).await {
                 Some(frame) => Step::Reply(frame),
                 None => Step::Quiet,
             },
-            Ok(frame) => Step::Reply(answer(state, user, conn, frame).await),
+            Ok(frame) => Step::Reply(self.caller.answer(frame).await),
         }
     }
-}
-
-/// The reply to a frame other than `send`.
-async fn answer(state: &AppState, user: &User, conn: &Arc<Conn>, frame: ClientFrame) -> ServerFrame {
-    let result = match frame {
-        ClientFrame::Hello => welcome(state, user, conn).await,
-        ClientFrame::Sync { room, after, limit } => sync(state, user, conn, room, after, limit).await,
-        ClientFrame::History { room, before, limit } => history(state, user, conn, room, before, limit).await,
-        ClientFrame::Delivered { room, seq } => marks(state, user, conn, room, seq, 0).await,
-        ClientFrame::Read { room, seq } => marks(state, user, conn, room, seq, seq).await,
-        ClientFrame::Members { room } => members(state, user, conn, room).await,
-        ClientFrame::Ping => Ok(ServerFrame::Pong),
-        ClientFrame::Send { .. } | ClientFrame::Typing { .. } => Err(ServerFrame::error(
-            ErrorCode::BadFrame,
-            "handled by the session",
-            None,
-        )),
-    };
-    result.unwrap_or_else(|e| e)
-}
-
-/// Subscribes the connection to the user's rooms, then reads their heads:
-/// a message committed in between arrives live and is in the heads.
-async fn welcome(state: &AppState, user: &User, conn: &Arc<Conn>) -> Result<ServerFrame, ServerFrame> {
-    let before = state.store.room_ids_of(user.id).await.map_err(unavailable)?;
-    state.hub.subscribe(conn, before);
-    // Cluster: the events of these rooms reach this node before their heads
-    // are read, so nothing committed after the heads is missed live.
-    state.bus.subscribed().await;
-    let rooms = state.store.rooms_of(user.id).await.map_err(unavailable)?;
-    state.hub.subscribe(conn, rooms.iter().map(|r| r.id));
-    let contacts = state.leases.contacts_of(user.id).await.map_err(|e| {
-        tracing::warn!(error = %e, "cannot read contacts");
-        unavailable_frame()
-    })?;
-    Ok(ServerFrame::Welcome {
-        user: user.clone(),
-        rooms,
-        contacts,
-        max_body_chars: state.config.max_body_chars,
-    })
-}
-
-async fn members(
-    state: &AppState,
-    user: &User,
-    conn: &Arc<Conn>,
-    room: RoomId,
-) -> Result<ServerFrame, ServerFrame> {
-    member(state, user, conn, room).await?;
-    let members = state.store.member_marks(room).await.map_err(unavailable)?;
-    Ok(ServerFrame::Members { room, members })
-}
-
-async fn sync(
-    state: &AppState,
-    user: &User,
-    conn: &Arc<Conn>,
-    room: RoomId,
-    after: Seq,
-    limit: Option<u32>,
-) -> Result<ServerFrame, ServerFrame> {
-    member(state, user, conn, room).await?;
-    if after < 0 {
-        return Err(ServerFrame::error(
-            ErrorCode::BadFrame,
-            "after is a seq, 0 or more.",
-            None,
-        ));
-    }
-    let limit = page(limit);
-    let cached = state.cache.after(room, after, limit).await;
-    let from_cache = cached.is_some();
-    let mut msgs: Vec<Message> = match cached {
-        Some(msgs) => msgs,
-        None => state
-            .store
-            .messages_after(room, after, limit)
-            .await
-            .map_err(unavailable)?,
-    };
-    if msgs.is_empty() || (from_cache && msgs.len() < limit as usize) {
-        // A short page says "that is all": make sure it is (a cluster cache
-        // may lag a commit made on another node by a moment).
-        let head = state.store.head(room).await.map_err(unavailable)?.unwrap_or(0);
-        let reached = msgs.last().map_or(after, |m| m.seq);
-        if reached < head {
-            msgs = state
-                .store
-                .messages_after(room, after, limit)
-                .await
-                .map_err(unavailable)?;
-        }
-        if after > head {
-            return Err(ServerFrame::error(
-                ErrorCode::BadFrame,
-                format!("Room {room} has no message {after} yet (its last is {head})."),
-                None,
-            ));
-        }
-    }
-    let more = msgs.len() == limit as usize;
-    Ok(ServerFrame::Batch {
-        room,
-        msgs,
-        more,
-        history: false,
-    })
-}
-
-async fn history(
-    state: &AppState,
-    user: &User,
-    conn: &Arc<Conn>,
-    room: RoomId,
-    before: Seq,
-    limit: Option<u32>,
-) -> Result<ServerFrame, ServerFrame> {
-    member(state, user, conn, room).await?;
-    let limit = page(limit);
-    let msgs = state
-        .store
-        .messages_before(room, before, limit)
-        .await
-        .map_err(unavailable)?;
-    let more = msgs.len() == limit as usize && msgs.first().is_some_and(|m| m.seq > 1);
-    Ok(ServerFrame::Batch {
-        room,
-        msgs,
-        more,
-        history: true,
-    })
-}
-
-/// Stores a delivered/read report and fans out the receipt. The answer is
-/// the receipt with the marks as now stored (a lower report moves nothing).
-async fn marks(
-    state: &AppState,
-    user: &User,
-    conn: &Arc<Conn>,
-    room: RoomId,
-    delivered: Seq,
-    read: Seq,
-) -> Result<ServerFrame, ServerFrame> {
-    member(state, user, conn, room).await?;
-    let (head, kind) = state
-        .store
-        .head_and_kind(room)
-        .await
-        .map_err(unavailable)?
-        .unwrap_or((0, RoomKind::Group));
-    let seq = delivered.max(read);
-    if seq < 0 || seq > head {
-        return Err(ServerFrame::error(
-            ErrorCode::BadFrame,
-            format!("Room {room} has no message {seq} (its last is {head}); marks stay where they are."),
-            None,
-        ));
-    }
-    let stored = state
-        .store
-        .raise_marks(room, user.id, delivered, read)
-        .await
-        .map_err(unavailable)?;
-    let Some(stored) = stored else {
-        return Err(ServerFrame::error(
-            ErrorCode::NotMember,
-            format!("You are not a member of room {room}."),
-            None,
-        ));
-    };
-    let marks = (stored.delivered, stored.read);
-    if stored.rose {
-        state.receipts.publish(room, kind, user.id, marks).await;
-    }
-    Ok(ServerFrame::Receipt {
-        room,
-        user: user.id,
-        delivered: marks.0,
-        read: marks.1,
-    })
-}
-
-/// Passes when the user is in the room; else the error frame that says why.
-pub(super) async fn member(
-    state: &AppState,
-    user: &User,
-    conn: &Arc<Conn>,
-    room: RoomId,
-) -> Result<(), ServerFrame> {
-    if conn.is_in(room) {
-        return Ok(());
-    }
-    match state.store.access(room, user.id).await.map_err(unavailable)? {
-        Access::Member(_) => {
-            state.hub.subscribe(conn, [room]);
-            Ok(())
-        }
-        Access::NotMember => Err(ServerFrame::error(
-            ErrorCode::NotMember,
-            format!("You are not a member of room {room}."),
-            None,
-        )),
-        Access::NoSuchRoom => Err(ServerFrame::error(
-            ErrorCode::UnknownRoom,
-            format!("There is no room {room}."),
-            None,
-        )),
-    }
-}
-
-fn page(limit: Option<u32>) -> u32 {
-    limit.unwrap_or(PAGE_DEFAULT).clamp(1, PAGE_MAX)
-}
-
-fn unavailable(e: StoreError) -> ServerFrame {
-    tracing::warn!(error = %e, "storage unavailable for a socket request");
-    unavailable_frame()
-}
-
-fn unavailable_frame() -> ServerFrame {
-    ServerFrame::error(
-        ErrorCode::Unavailable,
-        "Storage is unavailable right now; try again shortly.",
-        None,
-    )
 }

@@ -15,7 +15,7 @@ use web_sys::{
     PushSubscriptionOptionsInit, ServiceWorkerRegistration, VisibilityState,
 };
 
-use super::notifications::Status;
+use super::Status;
 use crate::api::{push_key, push_subscribe};
 
 /// Service workers, Web Push and notifications (secure contexts only).

@@ -1,0 +1,150 @@
+//! The answers to a connection's requests other than `send` and `typing`
+//! (which the session in `gateway/mod.rs` owns with their rate limits):
+//! `hello`, `sync`, `history`, `members`, `delivered`/`read` and `ping`, as
+//! methods on the `Caller` who asks. Reads go to the store and the cache;
+//! marks go through `receipts`. Nothing here writes a message.
+
+use std::sync::Arc;
+
+use super::error::FrameError;
+use crate::model::{RoomId, User};
+use crate::protocol::{ClientFrame, Message, Seq, ServerFrame, PAGE_DEFAULT, PAGE_MAX};
+use crate::server::{hub::Conn, rooms, state::AppState};
+
+/// Who is asking, on which connection.
+pub struct Caller<'a> {
+    pub state: &'a AppState,
+    pub user: &'a User,
+    pub conn: &'a Arc<Conn>,
+}
+
+impl Caller<'_> {
+    /// The reply to a frame other than `send` and `typing`.
+    pub async fn answer(&self, frame: ClientFrame) -> ServerFrame {
+        let result = match frame {
+            ClientFrame::Hello => self.welcome().await,
+            ClientFrame::Sync { room, after, limit } => self.sync(room, after, limit).await,
+            ClientFrame::History { room, before, limit } => self.history(room, before, limit).await,
+            ClientFrame::Delivered { room, seq } => self.marks(room, seq, 0).await,
+            ClientFrame::Read { room, seq } => self.marks(room, seq, seq).await,
+            ClientFrame::Members { room } => self.members(room).await,
+            ClientFrame::Ping => Ok(ServerFrame::Pong),
+            ClientFrame::Send { .. } | ClientFrame::Typing { .. } => {
+                Err(FrameError::BadFrame("handled by the session".into()))
+            }
+        };
+        result.unwrap_or_else(|e| e.frame())
+    }
+
+    /// Passes when the caller is in the room (and then has the connection
+    /// follow it); else says why not.
+    pub async fn member(&self, room: RoomId) -> Result<(), FrameError> {
+        if self.conn.is_in(room) {
+            return Ok(());
+        }
+        rooms::check_member(self.state, room, self.user.id).await?;
+        self.state.hub.subscribe(self.conn, [room]);
+        Ok(())
+    }
+
+    /// Subscribes the connection to the user's rooms, then reads their heads:
+    /// a message committed in between arrives live and is in the heads.
+    async fn welcome(&self) -> Result<ServerFrame, FrameError> {
+        let (state, user) = (self.state, self.user);
+        let before = state.store.room_ids_of(user.id).await?;
+        state.hub.subscribe(self.conn, before);
+        // Cluster: the events of these rooms reach this node before their heads
+        // are read, so nothing committed after the heads is missed live.
+        state.bus.subscribed().await;
+        let rooms = state.store.rooms_of(user.id).await?;
+        state.hub.subscribe(self.conn, rooms.iter().map(|r| r.id));
+        let contacts = state.leases.contacts_of(user.id).await.map_err(|e| {
+            tracing::warn!(error = %e, "cannot read contacts");
+            FrameError::Unavailable
+        })?;
+        Ok(ServerFrame::Welcome {
+            user: user.clone(),
+            rooms,
+            contacts,
+            max_body_chars: state.config.max_body_chars,
+        })
+    }
+
+    async fn members(&self, room: RoomId) -> Result<ServerFrame, FrameError> {
+        self.member(room).await?;
+        let members = self.state.store.member_marks(room).await?;
+        Ok(ServerFrame::Members { room, members })
+    }
+
+    async fn sync(&self, room: RoomId, after: Seq, limit: Option<u32>) -> Result<ServerFrame, FrameError> {
+        self.member(room).await?;
+        if after < 0 {
+            return Err(FrameError::BadFrame("after is a seq, 0 or more.".into()));
+        }
+        let state = self.state;
+        let limit = page(limit);
+        let cached = state.cache.after(room, after, limit).await;
+        let from_cache = cached.is_some();
+        let mut msgs: Vec<Message> = match cached {
+            Some(msgs) => msgs,
+            None => state.store.messages_after(room, after, limit).await?,
+        };
+        if msgs.is_empty() || (from_cache && msgs.len() < limit as usize) {
+            // A short page says "that is all": make sure it is (a cluster cache
+            // may lag a commit made on another node by a moment).
+            let head = state.store.head(room).await?.unwrap_or(0);
+            let reached = msgs.last().map_or(after, |m| m.seq);
+            if reached < head {
+                msgs = state.store.messages_after(room, after, limit).await?;
+            }
+            if after > head {
+                return Err(FrameError::BadFrame(format!(
+                    "Room {room} has no message {after} yet (its last is {head})."
+                )));
+            }
+        }
+        let more = msgs.len() == limit as usize;
+        Ok(ServerFrame::Batch {
+            room,
+            msgs,
+            more,
+            history: false,
+        })
+    }
+
+    async fn history(
+        &self,
+        room: RoomId,
+        before: Seq,
+        limit: Option<u32>,
+    ) -> Result<ServerFrame, FrameError> {
+        self.member(room).await?;
+        let limit = page(limit);
+        let msgs = self.state.store.messages_before(room, before, limit).await?;
+        let more = msgs.len() == limit as usize && msgs.first().is_some_and(|m| m.seq > 1);
+        Ok(ServerFrame::Batch {
+            room,
+            msgs,
+            more,
+            history: true,
+        })
+    }
+
+    /// A delivered/read report. The answer is the receipt with the marks
+    /// as now stored (a lower report moves nothing).
+    async fn marks(&self, room: RoomId, delivered: Seq, read: Seq) -> Result<ServerFrame, FrameError> {
+        self.member(room).await?;
+        let user = self.user.id;
+        let (delivered, read) = self.state.receipts.report(room, user, delivered, read).await?;
+        Ok(ServerFrame::Receipt {
+            room,
+            user,
+            delivered,
+            read,
+        })
+    }
+}
+
+fn page(limit: Option<u32>) -> u32 {
+    limit.unwrap_or(PAGE_DEFAULT).clamp(1, PAGE_MAX)
+}
