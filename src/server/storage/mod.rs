@@ -1,13 +1,22 @@
-//! Durable storage: the one `Store` trait and its two implementations,
-//! SQLite (the embedded default) and PostgreSQL (the cluster shape), chosen
-//! at start-up from `DATABASE_URL`.
+//! Durable storage: the `Store` trait, composed of one trait per aggregate
+//! (`accounts`, `rooms`, `messages`, `marks`, `push`, `settings`, each file
+//! with its SQL), and its two implementations, SQLite (the embedded
+//! default) and PostgreSQL (the cluster shape), chosen at start-up from
+//! `DATABASE_URL`.
 //!
-//! Both run the same SQL text (see `sql.rs`), so their behaviour cannot drift;
-//! what differs (connection set-up, pragmas, pools) lives in `sqlite.rs` and
-//! `postgres.rs`. Only this module speaks SQL. Storage knows nothing of HTTP,
-//! sessions cookies or WebSockets.
+//! Both run the same SQL text (`sql::impl_store!`), so their behaviour
+//! cannot drift; what differs (connection set-up, pragmas, pools) lives in
+//! `sqlite.rs` and `postgres.rs`. Only this module speaks SQL. Storage knows
+//! nothing of HTTP, session cookies or WebSockets. A caller imports the
+//! aggregate traits whose methods it uses.
 
+mod accounts;
+mod marks;
+mod messages;
 mod postgres;
+mod push;
+mod rooms;
+mod settings;
 mod sql;
 mod sqlite;
 
@@ -17,10 +26,16 @@ use async_trait::async_trait;
 
 use uuid::Uuid;
 
-use crate::model::{Member, Role, RoomId, RoomKind, RoomSummary, User, UserId};
-use crate::protocol::{MemberMarks, Message, Seq};
+use crate::model::{Role, RoomId, User, UserId};
+use crate::protocol::{Message, Seq};
 
+pub use accounts::Accounts;
+pub use marks::Marks;
+pub use messages::Messages;
 pub use postgres::PgStore;
+pub use push::PushSubscriptions;
+pub use rooms::Rooms;
+pub use settings::Settings;
 pub use sqlite::SqliteStore;
 
 /// A user row with the password hash, for log-in only.
@@ -124,158 +139,15 @@ fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
 
 pub type DynStore = Arc<dyn Store>;
 
-/// Everything the server keeps durably. Every method is one transaction.
+/// Everything the server keeps durably, aggregate by aggregate (each trait
+/// in its own file, with its SQL). Every method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Accounts + Rooms + Messages + Marks + PushSubscriptions + Settings + 'static {
     /// "sqlite" or "postgres", for logs and readiness.
     fn backend(&self) -> &'static str;
 
     /// Answers when the database serves queries.
     async fn ping(&self) -> Result<(), StoreError>;
-
-    /// Creates a user; `HandleTaken` if the (lower-case) handle exists.
-    async fn create_user(
-        &self,
-        handle: &str,
-        display_name: &str,
-        password_hash: &str,
-        now: i64,
-    ) -> Result<User, StoreError>;
-
-    async fn credentials(&self, handle: &str) -> Result<Option<Credentials>, StoreError>;
-
-    async fn user_by_handle(&self, handle: &str) -> Result<Option<User>, StoreError>;
-
-    async fn create_session(
-        &self,
-        token_hash: &[u8],
-        user: UserId,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError>;
-
-    /// The user of an unexpired session.
-    async fn session_user(&self, token_hash: &[u8], now: i64) -> Result<Option<User>, StoreError>;
-
-    async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError>;
-
-    /// The direct room of two users, created on first use: a pair has one room.
-    async fn open_direct(&self, a: UserId, b: UserId, now: i64) -> Result<RoomId, StoreError>;
-
-    /// Creates a group whose owner is `creator`, with `members` (creator
-    /// excluded or not) as members.
-    async fn create_group(
-        &self,
-        creator: UserId,
-        name: &str,
-        members: &[UserId],
-        now: i64,
-    ) -> Result<RoomId, StoreError>;
-
-    /// Adds a member whose watermarks start at the room's head (joining does
-    /// not make the whole history unread). False if they were already in.
-    async fn add_member(&self, room: RoomId, user: UserId, now: i64) -> Result<bool, StoreError>;
-
-    async fn access(&self, room: RoomId, user: UserId) -> Result<Access, StoreError>;
-
-    async fn member_count(&self, room: RoomId) -> Result<i64, StoreError>;
-
-    async fn room_count(&self, user: UserId) -> Result<i64, StoreError>;
-
-    async fn members(&self, room: RoomId) -> Result<Vec<Member>, StoreError>;
-
-    /// The ids of a user's rooms (what a connection subscribes to).
-    async fn room_ids_of(&self, user: UserId) -> Result<Vec<RoomId>, StoreError>;
-
-    /// The rooms of a user, latest activity first.
-    async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError>;
-
-    /// One room as `user` sees it, if they are a member.
-    async fn room_of(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError>;
-
-    /// The room's last seq, None if there is no such room.
-    async fn head(&self, room: RoomId) -> Result<Option<Seq>, StoreError>;
-
-    /// Stores a batch of messages in one transaction (group commit): for each,
-    /// dedup on (sender, cid), check membership, take the room's next seq,
-    /// insert, and move the sender's read mark to it. All or nothing: an
-    /// error means none of them was stored.
-    async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError>;
-
-    /// Raises a member's delivered and read marks to at least the given
-    /// seqs (a lower value never moves a mark back; read implies delivered).
-    /// Returns the marks now stored, or None if `user` is not in `room`.
-    /// The caller keeps the values within the room's head.
-    async fn raise_marks(
-        &self,
-        room: RoomId,
-        user: UserId,
-        delivered: Seq,
-        read: Seq,
-    ) -> Result<Option<StoredMarks>, StoreError>;
-
-    /// Every member of a room with their marks, in joining order.
-    async fn member_marks(&self, room: RoomId) -> Result<Vec<MemberMarks>, StoreError>;
-
-    /// The room's last seq and kind, None if there is no such room.
-    async fn head_and_kind(&self, room: RoomId) -> Result<Option<(Seq, RoomKind)>, StoreError>;
-
-    /// The people who see `user`'s presence: everyone sharing a direct room
-    /// or a group of at most `max_members` with them, with their last-seen time.
-    async fn contacts(
-        &self,
-        user: UserId,
-        max_members: i64,
-    ) -> Result<Vec<(UserId, Option<i64>)>, StoreError>;
-
-    /// The value of setting `name`, set to `value` first if it has none
-    /// (several nodes starting at once agree on the first one stored).
-    async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError>;
-
-    /// Stores a device's Web Push subscription for the user of a session
-    /// (the same endpoint again replaces the old keys and owner).
-    async fn save_push_subscription(
-        &self,
-        sub: &PushSubscription,
-        session_hash: &[u8],
-        now: i64,
-    ) -> Result<(), StoreError>;
-
-    /// Removes the user's subscription with this endpoint; false if there was none.
-    async fn delete_push_subscription(&self, user: UserId, endpoint: &str) -> Result<bool, StoreError>;
-
-    /// Removes a subscription the push service says is gone (404/410).
-    async fn forget_push_endpoint(&self, endpoint: &str) -> Result<(), StoreError>;
-
-    /// Every subscription of the user (one per device that enabled notifications).
-    async fn push_subscriptions(&self, user: UserId) -> Result<Vec<PushSubscription>, StoreError>;
-
-    /// Every subscription of the members of `room` but `except` (its sender).
-    async fn room_push_subscriptions(
-        &self,
-        room: RoomId,
-        except: UserId,
-    ) -> Result<Vec<PushSubscription>, StoreError>;
-
-    /// The user's unread messages over all their rooms (the app badge).
-    async fn unread_total(&self, user: UserId) -> Result<i64, StoreError>;
-
-    /// When the user was last online, if ever.
-    async fn last_seen(&self, user: UserId) -> Result<Option<i64>, StoreError>;
-
-    /// Records when the user was last online (never moves back).
-    async fn set_last_seen(&self, user: UserId, at: i64) -> Result<(), StoreError>;
-
-    /// Up to `limit` messages with seq > `after`, oldest first.
-    async fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> Result<Vec<Message>, StoreError>;
-
-    /// The newest `limit` messages with seq < `before`, oldest first.
-    async fn messages_before(
-        &self,
-        room: RoomId,
-        before: Seq,
-        limit: u32,
-    ) -> Result<Vec<Message>, StoreError>;
 }
 
 /// Opens the store that `database_url` names and applies its migrations.

@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::{sql, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError, StoredMarks};
+use super::{
+    messages, sql, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError, StoredMarks,
+};
 use crate::model::{Member, RoomId, RoomKind, RoomSummary, User, UserId};
 use crate::protocol::{MemberMarks, Message, Seq};
 

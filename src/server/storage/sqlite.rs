@@ -10,7 +10,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::{sql, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError, StoredMarks};
+use super::{
+    messages, sql, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError, StoredMarks,
+};
 use crate::model::{Member, RoomId, RoomKind, RoomSummary, User, UserId};
 use crate::protocol::{MemberMarks, Message, Seq};
 

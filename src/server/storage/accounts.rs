@@ -1,0 +1,169 @@
+//! People and their sessions: accounts (handle, display name, password
+//! hash), log-in sessions by token hash, and when each was last online.
+
+use async_trait::async_trait;
+
+use super::{Credentials, StoreError};
+use crate::model::{User, UserId};
+
+#[async_trait]
+pub trait Accounts: Send + Sync {
+    /// Creates a user; `HandleTaken` if the (lower-case) handle exists.
+    async fn create_user(
+        &self,
+        handle: &str,
+        display_name: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<User, StoreError>;
+
+    async fn credentials(&self, handle: &str) -> Result<Option<Credentials>, StoreError>;
+
+    async fn user_by_handle(&self, handle: &str) -> Result<Option<User>, StoreError>;
+
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user: UserId,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The user of an unexpired session.
+    async fn session_user(&self, token_hash: &[u8], now: i64) -> Result<Option<User>, StoreError>;
+
+    async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError>;
+
+    /// When the user was last online, if ever.
+    async fn last_seen(&self, user: UserId) -> Result<Option<i64>, StoreError>;
+
+    /// Records when the user was last online (never moves back).
+    async fn set_last_seen(&self, user: UserId, at: i64) -> Result<(), StoreError>;
+}
+
+/// `impl_accounts!(Type)`: the `Accounts` of a
+/// store type with `read` and `write` pools (see `sql::impl_store`).
+macro_rules! impl_accounts {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::server::storage::Accounts for $store {
+            async fn create_user(
+                &self,
+                handle: &str,
+                display_name: &str,
+                password_hash: &str,
+                now: i64,
+            ) -> Result<User, StoreError> {
+                let q = format!(
+                    "INSERT INTO users (handle, display_name, password_hash, created_at)
+                     VALUES ($1, $2, $3, $4) RETURNING {}",
+                    sql::USER_COLUMNS
+                );
+                let row: Result<sql::UserRow, _> = sqlx::query_as(&q)
+                    .bind(handle)
+                    .bind(display_name)
+                    .bind(password_hash)
+                    .bind(now)
+                    .fetch_one(&self.write)
+                    .await;
+                match row {
+                    Ok(row) => Ok(sql::user(row)),
+                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::HandleTaken),
+                    Err(e) => Err(e.into()),
+                }
+            }
+
+            async fn credentials(&self, handle: &str) -> Result<Option<Credentials>, StoreError> {
+                let q = format!(
+                    "SELECT {}, password_hash FROM users WHERE handle = $1",
+                    sql::USER_COLUMNS
+                );
+                let row: Option<(i64, String, String, String)> = sqlx::query_as(&q)
+                    .bind(handle)
+                    .fetch_optional(&self.read)
+                    .await?;
+                Ok(
+                    row.map(|(id, handle, display_name, password_hash)| Credentials {
+                        user: User {
+                            id,
+                            handle,
+                            display_name,
+                        },
+                        password_hash,
+                    }),
+                )
+            }
+
+            async fn user_by_handle(&self, handle: &str) -> Result<Option<User>, StoreError> {
+                let q = format!("SELECT {} FROM users WHERE handle = $1", sql::USER_COLUMNS);
+                let row: Option<sql::UserRow> = sqlx::query_as(&q)
+                    .bind(handle)
+                    .fetch_optional(&self.read)
+                    .await?;
+                Ok(row.map(sql::user))
+            }
+
+            async fn create_session(
+                &self,
+                token_hash: &[u8],
+                user: UserId,
+                now: i64,
+                expires_at: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(token_hash)
+                .bind(user)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&self.write)
+                .await?;
+                Ok(())
+            }
+
+            async fn session_user(&self, token_hash: &[u8], now: i64) -> Result<Option<User>, StoreError> {
+                let row: Option<sql::UserRow> = sqlx::query_as(
+                    "SELECT u.id, u.handle, u.display_name
+                       FROM sessions s JOIN users u ON u.id = s.user_id
+                      WHERE s.token_hash = $1 AND s.expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.read)
+                .await?;
+                Ok(row.map(sql::user))
+            }
+
+            async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
+            async fn last_seen(&self, user: UserId) -> Result<Option<i64>, StoreError> {
+                let row: Option<(Option<i64>,)> = sqlx::query_as("SELECT last_seen FROM users WHERE id = $1")
+                    .bind(user)
+                    .fetch_optional(&self.read)
+                    .await?;
+                Ok(row.and_then(|r| r.0))
+            }
+
+            async fn set_last_seen(&self, user: UserId, at: i64) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE users SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $2)",
+                )
+                .bind(user)
+                .bind(at)
+                .execute(&self.write)
+                .await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(super) use impl_accounts;

@@ -1,0 +1,274 @@
+//! Rooms and memberships: direct rooms and groups, who is in them, each
+//! room as a member sees it (its summary), its head, and who shares a room
+//! with whom (presence contacts).
+
+use async_trait::async_trait;
+
+use super::{Access, StoreError};
+use crate::model::{Member, RoomId, RoomKind, RoomSummary, UserId};
+use crate::protocol::Seq;
+
+#[async_trait]
+pub trait Rooms: Send + Sync {
+    /// The direct room of two users, created on first use: a pair has one room.
+    async fn open_direct(&self, a: UserId, b: UserId, now: i64) -> Result<RoomId, StoreError>;
+
+    /// Creates a group whose owner is `creator`, with `members` (creator
+    /// excluded or not) as members.
+    async fn create_group(
+        &self,
+        creator: UserId,
+        name: &str,
+        members: &[UserId],
+        now: i64,
+    ) -> Result<RoomId, StoreError>;
+
+    /// Adds a member whose watermarks start at the room's head (joining does
+    /// not make the whole history unread). False if they were already in.
+    async fn add_member(&self, room: RoomId, user: UserId, now: i64) -> Result<bool, StoreError>;
+
+    async fn access(&self, room: RoomId, user: UserId) -> Result<Access, StoreError>;
+
+    async fn member_count(&self, room: RoomId) -> Result<i64, StoreError>;
+
+    async fn room_count(&self, user: UserId) -> Result<i64, StoreError>;
+
+    async fn members(&self, room: RoomId) -> Result<Vec<Member>, StoreError>;
+
+    /// The ids of a user's rooms (what a connection subscribes to).
+    async fn room_ids_of(&self, user: UserId) -> Result<Vec<RoomId>, StoreError>;
+
+    /// The rooms of a user, latest activity first.
+    async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError>;
+
+    /// One room as `user` sees it, if they are a member.
+    async fn room_of(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError>;
+
+    /// The room's last seq, None if there is no such room.
+    async fn head(&self, room: RoomId) -> Result<Option<Seq>, StoreError>;
+
+    /// The room's last seq and kind, None if there is no such room.
+    async fn head_and_kind(&self, room: RoomId) -> Result<Option<(Seq, RoomKind)>, StoreError>;
+
+    /// The people who see `user`'s presence: everyone sharing a direct room
+    /// or a group of at most `max_members` with them, with their last-seen time.
+    async fn contacts(
+        &self,
+        user: UserId,
+        max_members: i64,
+    ) -> Result<Vec<(UserId, Option<i64>)>, StoreError>;
+}
+
+/// `impl_rooms!(Type)`: the `Rooms` of a
+/// store type with `read` and `write` pools (see `sql::impl_store`).
+macro_rules! impl_rooms {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::server::storage::Rooms for $store {
+            async fn open_direct(&self, a: UserId, b: UserId, now: i64) -> Result<RoomId, StoreError> {
+                let key = sql::direct_key(a, b);
+                let mut tx = self.write.begin().await?;
+                let created: Option<(i64,)> = sqlx::query_as(
+                    "INSERT INTO rooms (kind, name, direct_key, created_by, created_at, last_activity)
+                     VALUES ('direct', '', $1, $2, $3, $3)
+                     ON CONFLICT (direct_key) DO NOTHING RETURNING id",
+                )
+                .bind(&key)
+                .bind(a)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let room = match created {
+                    Some((room,)) => {
+                        for user in [a, b] {
+                            sqlx::query(
+                                "INSERT INTO members (room_id, user_id, role, joined_at)
+                                 VALUES ($1, $2, 'member', $3)",
+                            )
+                            .bind(room)
+                            .bind(user)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        room
+                    }
+                    None => {
+                        let (room,): (i64,) = sqlx::query_as("SELECT id FROM rooms WHERE direct_key = $1")
+                            .bind(&key)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        room
+                    }
+                };
+                tx.commit().await?;
+                Ok(room)
+            }
+
+            async fn create_group(
+                &self,
+                creator: UserId,
+                name: &str,
+                members: &[UserId],
+                now: i64,
+            ) -> Result<RoomId, StoreError> {
+                let mut tx = self.write.begin().await?;
+                let (room,): (i64,) = sqlx::query_as(
+                    "INSERT INTO rooms (kind, name, created_by, created_at, last_activity)
+                     VALUES ('group', $1, $2, $3, $3) RETURNING id",
+                )
+                .bind(name)
+                .bind(creator)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                let others = members.iter().filter(|&&m| m != creator);
+                for (user, role) in std::iter::once((&creator, "owner")).chain(others.map(|m| (m, "member")))
+                {
+                    sqlx::query(
+                        "INSERT INTO members (room_id, user_id, role, joined_at)
+                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(room)
+                    .bind(*user)
+                    .bind(role)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(room)
+            }
+
+            async fn add_member(&self, room: RoomId, user: UserId, now: i64) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "INSERT INTO members (room_id, user_id, role, delivered_seq, read_seq, joined_at)
+                     SELECT id, $2, 'member', head_seq, head_seq, $3 FROM rooms WHERE id = $1
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(room)
+                .bind(user)
+                .bind(now)
+                .execute(&self.write)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn access(&self, room: RoomId, user: UserId) -> Result<Access, StoreError> {
+                let row: Option<(i64, Option<String>)> = sqlx::query_as(
+                    "SELECT r.id, m.role FROM rooms r
+                       LEFT JOIN members m ON m.room_id = r.id AND m.user_id = $2
+                      WHERE r.id = $1",
+                )
+                .bind(room)
+                .bind(user)
+                .fetch_optional(&self.read)
+                .await?;
+                Ok(match row {
+                    None => Access::NoSuchRoom,
+                    Some((_, None)) => Access::NotMember,
+                    Some((_, Some(r))) => Access::Member(sql::role(&r)?),
+                })
+            }
+
+            async fn member_count(&self, room: RoomId) -> Result<i64, StoreError> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM members WHERE room_id = $1")
+                    .bind(room)
+                    .fetch_one(&self.read)
+                    .await?;
+                Ok(n)
+            }
+
+            async fn room_count(&self, user: UserId) -> Result<i64, StoreError> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM members WHERE user_id = $1")
+                    .bind(user)
+                    .fetch_one(&self.read)
+                    .await?;
+                Ok(n)
+            }
+
+            async fn members(&self, room: RoomId) -> Result<Vec<Member>, StoreError> {
+                let q = format!(
+                    "SELECT u.id, u.handle, u.display_name, m.role {}",
+                    sql::MEMBERS_OF_ROOM
+                );
+                let rows: Vec<(i64, String, String, String)> =
+                    sqlx::query_as(&q).bind(room).fetch_all(&self.read).await?;
+                rows.into_iter().map(sql::member).collect()
+            }
+
+            async fn room_ids_of(&self, user: UserId) -> Result<Vec<RoomId>, StoreError> {
+                let rows: Vec<(i64,)> = sqlx::query_as("SELECT room_id FROM members WHERE user_id = $1")
+                    .bind(user)
+                    .fetch_all(&self.read)
+                    .await?;
+                Ok(rows.into_iter().map(|r| r.0).collect())
+            }
+
+            async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError> {
+                let q = format!(
+                    "{} ORDER BY r.last_activity DESC, r.id DESC",
+                    sql::SUMMARY_SELECT
+                );
+                let rows: Vec<sql::SummaryRow> = sqlx::query_as(&q).bind(user).fetch_all(&self.read).await?;
+                rows.into_iter().map(sql::summary).collect()
+            }
+
+            async fn room_of(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError> {
+                let q = format!("{} AND r.id = $2", sql::SUMMARY_SELECT);
+                let row: Option<sql::SummaryRow> = sqlx::query_as(&q)
+                    .bind(user)
+                    .bind(room)
+                    .fetch_optional(&self.read)
+                    .await?;
+                row.map(sql::summary).transpose()
+            }
+
+            async fn head(&self, room: RoomId) -> Result<Option<Seq>, StoreError> {
+                let row: Option<(i64,)> = sqlx::query_as("SELECT head_seq FROM rooms WHERE id = $1")
+                    .bind(room)
+                    .fetch_optional(&self.read)
+                    .await?;
+                Ok(row.map(|r| r.0))
+            }
+
+            async fn head_and_kind(&self, room: RoomId) -> Result<Option<(Seq, RoomKind)>, StoreError> {
+                let row: Option<(i64, String)> =
+                    sqlx::query_as("SELECT head_seq, kind FROM rooms WHERE id = $1")
+                        .bind(room)
+                        .fetch_optional(&self.read)
+                        .await?;
+                row.map(|(head, kind)| {
+                    RoomKind::parse(&kind)
+                        .map(|k| (head, k))
+                        .ok_or_else(|| StoreError::Internal(format!("room {room} has kind {kind:?}")))
+                })
+                .transpose()
+            }
+
+            async fn contacts(
+                &self,
+                user: UserId,
+                max_members: i64,
+            ) -> Result<Vec<(UserId, Option<i64>)>, StoreError> {
+                let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT u.id, u.last_seen FROM users u WHERE u.id IN (
+                        SELECT o.user_id FROM members m
+                          JOIN rooms r ON r.id = m.room_id
+                          JOIN members o ON o.room_id = m.room_id
+                         WHERE m.user_id = $1 AND o.user_id <> $1
+                           AND (r.kind = 'direct'
+                                OR (SELECT COUNT(*) FROM members c WHERE c.room_id = r.id) <= $2))
+                     ORDER BY u.id",
+                )
+                .bind(user)
+                .bind(max_members)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows)
+            }
+        }
+    };
+}
+
+pub(super) use impl_rooms;
