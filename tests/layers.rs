@@ -61,7 +61,13 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("ui", &["ui", "ui::*"]),
     (
         "http",
-        &["server::http", "server::headers", "server::figures", "server"],
+        &[
+            "server::http",
+            "server::headers",
+            "server::figures",
+            "server::reports",
+            "server",
+        ],
     ),
     ("crate", &["", "main"]),
 ];

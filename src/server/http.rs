@@ -1,16 +1,12 @@
 //! The HTTP surface: the server-rendered pages and static files, the API
 //! (server functions under `/api`), the health probes, the browsers'
-//! reports of their panics and of what the Content-Security-Policy blocked,
-//! and the Origin check that keeps other sites from calling the API with a
+//! reports (`reports`), and the Origin check that keeps other sites from calling the API with a
 //! visitor's cookie.
-
-use std::net::SocketAddr;
-use std::sync::atomic::Ordering::Relaxed;
 
 use axum::{
     body::Body,
-    extract::{ConnectInfo, DefaultBodyLimit, Request, State},
-    http::{header, request::Parts, HeaderMap, Method, StatusCode},
+    extract::{DefaultBodyLimit, Request, State},
+    http::{header, request::Parts, Method, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -19,7 +15,7 @@ use axum::{
 use leptos::{nonce::Nonce, prelude::*};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use super::{auth, csp, figures, headers, state::AppState};
+use super::{csp, figures, headers, reports, state::AppState};
 use crate::ui::{shell, App};
 
 pub fn router(state: AppState) -> Router {
@@ -33,11 +29,11 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(super::gateway::upgrade))
         .route(
             "/client-errors",
-            post(client_error).layer(DefaultBodyLimit::max(REPORT_MAX_BYTES)),
+            post(reports::panic).layer(DefaultBodyLimit::max(reports::PANIC_MAX_BYTES)),
         )
         .route(
             csp::REPORTS_PATH,
-            post(csp_report).layer(DefaultBodyLimit::max(VIOLATIONS_MAX_BYTES)),
+            post(reports::violation).layer(DefaultBodyLimit::max(reports::VIOLATIONS_MAX_BYTES)),
         )
         .leptos_routes_with_context(&state, routes, page_nonce, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
@@ -56,116 +52,6 @@ fn page_nonce() {
     if let Some(nonce) = nonce {
         provide_context(nonce);
     }
-}
-
-/// What the crash hook sends.
-#[derive(serde::Deserialize)]
-struct Report {
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    page: String,
-}
-
-/// The largest report a browser may send.
-const REPORT_MAX_BYTES: usize = 16 * 1024;
-
-/// A browser's report that its app panicked (`ui/crash.rs`), written to this
-/// node's log with who and where. Limited per address, so a broken page in a
-/// loop, or anyone, cannot flood the log.
-async fn client_error(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: String,
-) -> StatusCode {
-    state.hub.metrics.panic_reports.fetch_add(1, Relaxed);
-    let addr = super::context::address_of(peer.ip(), &headers);
-    if !state.reports.take(&addr, std::time::Instant::now()) {
-        return StatusCode::TOO_MANY_REQUESTS;
-    }
-    let user = match auth::token_from_headers(&headers, state.config.secure_cookie) {
-        Some(token) => state
-            .store
-            .session_user(&auth::token_hash(&token), super::clock::now_ms())
-            .await
-            .ok()
-            .flatten()
-            .map(|u| u.id),
-        None => None,
-    };
-    // `{message, page}` from the crash hook; anything else is logged as it came.
-    let report = serde_json::from_str::<Report>(&body).unwrap_or(Report {
-        message: body,
-        page: String::new(),
-    });
-    let short = |s: &str| s.chars().take(4_000).collect::<String>();
-    tracing::error!(
-        target: "chat::browser",
-        ?user,
-        %addr,
-        page = %short(&report.page),
-        message = %short(&report.message),
-        "the app panicked in a browser"
-    );
-    StatusCode::NO_CONTENT
-}
-
-/// The largest batch of violation reports a browser may send.
-const VIOLATIONS_MAX_BYTES: usize = 64 * 1024;
-
-/// A browser's report that the Content-Security-Policy blocked something,
-/// in either shape browsers send: `report-uri`'s `{"csp-report": {...}}`
-/// (kebab-case fields) or the Reporting API's `[{"type": "csp-violation",
-/// "body": {...}}]` (camelCase; the policy names only `report-uri`, which
-/// every browser sends at once, but a `report-to` endpoint may be added).
-/// Logged at warn with the page, the directive and what was blocked, and
-/// counted in `/metrics`: after a deploy, a burst of these means the policy
-/// and the app disagree. Logging is limited per address like `/client-errors`.
-async fn csp_report(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: String,
-) -> StatusCode {
-    state.hub.metrics.csp_reports.fetch_add(1, Relaxed);
-    let addr = super::context::address_of(peer.ip(), &headers);
-    if !state.violations.take(&addr, std::time::Instant::now()) {
-        return StatusCode::TOO_MANY_REQUESTS;
-    }
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(&body) else {
-        return StatusCode::BAD_REQUEST;
-    };
-    let reports: Vec<&serde_json::Value> = match &json {
-        serde_json::Value::Array(batch) => batch.iter().filter_map(|r| r.get("body")).collect(),
-        one => one.get("csp-report").into_iter().collect(),
-    };
-    if reports.is_empty() {
-        return StatusCode::BAD_REQUEST;
-    }
-    for report in reports.into_iter().take(10) {
-        let field = |names: &[&str]| {
-            let value = names
-                .iter()
-                .find_map(|n| report.get(*n))
-                .map_or(String::new(), |v| {
-                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
-                });
-            value.chars().take(1_000).collect::<String>()
-        };
-        tracing::warn!(
-            target: "chat::csp",
-            %addr,
-            page = %field(&["document-uri", "documentURL"]),
-            directive = %field(&["effective-directive", "effectiveDirective", "violated-directive"]),
-            blocked = %field(&["blocked-uri", "blockedURL"]),
-            source = %field(&["source-file", "sourceFile"]),
-            line = %field(&["line-number", "lineNumber"]),
-            sample = %field(&["script-sample", "sample"]),
-            "the Content-Security-Policy blocked something in a browser"
-        );
-    }
-    StatusCode::NO_CONTENT
 }
 
 /// Ready when the database and (in a cluster) Redis answer.

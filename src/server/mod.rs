@@ -22,6 +22,7 @@ pub mod presence;
 pub mod push;
 pub mod receipts;
 pub mod registry;
+mod reports;
 pub mod rooms;
 pub mod state;
 pub mod storage;
