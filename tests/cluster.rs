@@ -211,3 +211,48 @@ fn sqlite_with_redis_is_refused_at_start() {
         "{err}"
     );
 }
+
+/// Shutdown leaves nothing behind: after three nodes that carried traffic
+/// (messages across nodes, receipts, typing, presence) shut down, none of
+/// their tasks or connections is left, nor any task of the process's
+/// runtime (HTTP connections, database pools and Redis connections
+/// included).
+#[tokio::test]
+async fn nodes_leave_nothing_running_after_shutdown() {
+    let Some(nodes) = cluster(3).await else { return };
+    let (_, a) = sign_up(&nodes[0], "alice").await;
+    let (_, b) = sign_up(&nodes[1], "bob").await;
+    sign_up(&nodes[2], "cat").await;
+    let group: RoomSummary = api(
+        &nodes[2],
+        &b,
+        "create_group",
+        json!({"name": "g", "members": ["alice", "cat"]}),
+    )
+    .await;
+    let (mut wa, _) = connect(&nodes[0], &a).await;
+    let (mut wb, _) = connect(&nodes[1], &b).await;
+    for i in 0..5 {
+        let cid = Uuid::new_v4();
+        wa.send(&send(group.id, cid, &format!("m{i}"))).await;
+        let (seq, _) = ack_of(&mut wa, cid).await;
+        assert_eq!(next_msg(&mut wb).await.seq, seq);
+        wb.send(&ClientFrame::Read { room: group.id, seq }).await;
+    }
+    wb.send(&ClientFrame::Typing { room: group.id }).await;
+    wa.recv_until(|f| matches!(f, ServerFrame::Typing { .. })).await;
+    drop((wa, wb));
+    for node in nodes {
+        let tasks = node.state.tasks.clone();
+        node.shut_down().await;
+        assert_eq!((tasks.running(), tasks.connections()), (0, 0), "the node's own");
+    }
+    let runtime = tokio::runtime::Handle::current().metrics();
+    for _ in 0..100 {
+        if runtime.num_alive_tasks() == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{} tasks still alive in the process", runtime.num_alive_tasks());
+}

@@ -20,6 +20,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "server::limits",
             "server::metrics",
             "server::csp",
+            "server::tasks",
         ],
     ),
     ("storage", &["server::storage", "server::storage::*"]),

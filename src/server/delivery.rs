@@ -16,6 +16,7 @@ use super::bus::{Bus, Event};
 use super::cache::Cache;
 use super::push::Pusher;
 use super::storage::{Appended, DynStore, NewMessage, Store, StoreError};
+use super::tasks::NodeTask;
 use crate::model::{check_body, BodyError, RoomId, User};
 use crate::protocol::{ErrorCode, Message};
 
@@ -63,17 +64,17 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// Starts the writer task.
-    pub fn start(
+    /// The delivery, and its writer task for `server::run` to start.
+    pub fn new(
         store: DynStore,
         cache: Arc<dyn Cache>,
         bus: Arc<dyn Bus>,
         pusher: Pusher,
         max_chars: usize,
-    ) -> Self {
+    ) -> (Self, NodeTask) {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(writer(rx, store, cache, bus, pusher));
-        Self { jobs, max_chars }
+        let task = NodeTask::new("delivery writer", writer(rx, store, cache, bus, pusher));
+        (Self { jobs, max_chars }, task)
     }
 
     /// Stores a message and returns it as stored: the original one when

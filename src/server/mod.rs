@@ -27,6 +27,7 @@ pub mod rooms;
 pub mod state;
 pub mod storage;
 pub mod subscriptions;
+mod tasks;
 
 use std::{future::Future, process::ExitCode};
 
@@ -54,20 +55,27 @@ pub async fn main() -> ExitCode {
 async fn start(config: Config) -> Result<(), String> {
     config.validate()?;
     let addr = config.bind_addr()?;
-    let state = prepare(config, addr).await?;
+    let node = prepare(config, addr).await?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| format!("CHAT_BIND ({addr}): cannot listen: {e}"))?;
-    tracing::info!(backend = state.store.backend(), "listening on http://{addr}");
-    run(listener, state, shutdown_signal())
+    tracing::info!(backend = node.state.store.backend(), "listening on http://{addr}");
+    run(listener, node, shutdown_signal())
         .await
         .map_err(|e| format!("server failed: {e}"))?;
     tracing::info!("stopped");
     Ok(())
 }
 
+/// A node ready to serve: its state, and its long-lived tasks, which `run`
+/// starts.
+pub struct Node {
+    pub state: AppState,
+    tasks: Vec<tasks::NodeTask>,
+}
+
 /// Opens the store named by the settings; the error names the setting.
-pub async fn prepare(config: Config, addr: std::net::SocketAddr) -> Result<AppState, String> {
+pub async fn prepare(config: Config, addr: std::net::SocketAddr) -> Result<Node, String> {
     // SQLite is a file: nothing to wait for.
     let wait = if config.database_url.starts_with("sqlite:") {
         0
@@ -101,7 +109,8 @@ pub async fn prepare(config: Config, addr: std::net::SocketAddr) -> Result<AppSt
     let vapid = push::Vapid::load(&store)
         .await
         .map_err(|e| format!("DATABASE_URL: cannot keep the Web Push key: {e:#}"))?;
-    Ok(AppState::new(config, store, addr, redis, vapid))
+    let (state, tasks) = AppState::new(config, store, addr, redis, vapid);
+    Ok(Node { state, tasks })
 }
 
 /// Tries `connect` again (backing off up to 2 s) until it succeeds or
@@ -145,16 +154,23 @@ async fn connect_redis(url: &str) -> Result<state::Redis, String> {
     Ok(state::Redis { client, commands })
 }
 
-/// Serves HTTP on `listener` until `shutdown` completes. Then it takes no
-/// new connections, lets each open WebSocket finish the sends it has read
-/// (committed and acknowledged) and close with 1001 "going away", sends
-/// the Web Push notices still held back or queued, and returns when all of
-/// that is done or `CHAT_SHUTDOWN_GRACE_MS` has passed.
+/// Starts the node's tasks and serves HTTP on `listener` until `shutdown`
+/// completes. Then, in this order: it takes no new connections; each open
+/// WebSocket finishes the sends it has read (committed and acknowledged)
+/// and closes with 1001 "going away"; the Web Push notices still held back
+/// or queued are sent; the node's tasks are cancelled and awaited; the
+/// database pools are closed. It
+/// returns when all of that is done or `CHAT_SHUTDOWN_GRACE_MS` has passed:
+/// nothing the node started runs after it.
 pub async fn run(
     listener: TcpListener,
-    state: AppState,
+    node: Node,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let Node { state, tasks } = node;
+    for task in tasks {
+        state.tasks.start(task);
+    }
     let (draining, hub) = (state.draining.clone(), state.hub.clone());
     let stop = async move {
         shutdown.await;
@@ -176,12 +192,9 @@ pub async fn run(
     // Upgraded connections are not HTTP requests any more: wait for them.
     let deadline =
         tokio::time::Instant::now() + std::time::Duration::from_millis(state.config.shutdown_grace_ms);
-    while state.hub.connections() > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    if state.hub.connections() > 0 {
+    if !state.tasks.connections_closed(deadline).await {
         tracing::warn!(
-            connections = state.hub.connections(),
+            connections = state.tasks.connections(),
             "connections still open at the end of the grace period"
         );
     }
@@ -191,6 +204,13 @@ pub async fn run(
         .pusher
         .finish(left.max(std::time::Duration::from_secs(1)))
         .await;
+    if !state.tasks.stop(std::time::Duration::from_secs(1)).await {
+        tracing::warn!(
+            running = state.tasks.running(),
+            "tasks still running after shutdown"
+        );
+    }
+    state.store.close().await;
     Ok(())
 }
 

@@ -21,6 +21,7 @@ use super::clock::now_ms;
 use super::hub::Hub;
 use super::registry::Registry;
 use super::storage::DynStore;
+use super::tasks::{NodeTask, Tasks};
 use crate::model::{RoomId, RoomKind, UserId};
 use crate::protocol::Presence;
 
@@ -49,6 +50,8 @@ struct Inner {
     users: Mutex<HashMap<UserId, Entry>>,
     /// The cluster's leases (None in embedded mode).
     registry: Option<Arc<Registry>>,
+    /// Where its timers run.
+    tasks: Tasks,
 }
 
 /// One connection's hold on its user's presence; dropping it lets go.
@@ -69,6 +72,7 @@ impl Leases {
         bus: Arc<dyn Bus>,
         max_members: u32,
         registry: Option<Arc<Registry>>,
+        tasks: Tasks,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -77,18 +81,18 @@ impl Leases {
                 max_members: i64::from(max_members),
                 users: Mutex::default(),
                 registry,
+                tasks,
             }),
         }
     }
 
-    /// Cluster only: every `every`, renews this node's leases and reaps the
-    /// nodes that stopped renewing theirs (their users go offline).
-    pub fn keep_leases(&self, hub: Arc<Hub>, every: Duration) {
-        let Some(registry) = self.inner.registry.clone() else {
-            return;
-        };
+    /// Cluster only: the task that, every `every`, renews this node's
+    /// leases and reaps the nodes that stopped renewing theirs (their users
+    /// go offline).
+    pub fn keeper(&self, hub: Arc<Hub>, every: Duration) -> Option<NodeTask> {
+        let registry = self.inner.registry.clone()?;
         let this = self.clone();
-        tokio::spawn(async move {
+        Some(NodeTask::new("lease keeper", async move {
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
@@ -106,7 +110,7 @@ impl Leases {
                     Err(e) => tracing::warn!(error = %e, "cannot reap dead nodes"),
                 }
             }
-        });
+        }))
     }
 
     /// A connection of `user` opened. In a cluster the lease is in Redis
@@ -240,7 +244,7 @@ impl Leases {
         });
         let Some(delay) = delay else { return };
         let this = self.clone();
-        tokio::spawn(async move {
+        self.inner.tasks.spawn(async move {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
@@ -304,7 +308,7 @@ impl Leases {
     /// book holds only people who are (or just were) online.
     fn forget_later(&self, user: UserId) {
         let this = self.clone();
-        tokio::spawn(async move {
+        self.inner.tasks.spawn(async move {
             tokio::time::sleep(MIN_GAP).await;
             if let Ok(mut users) = this.inner.users.lock() {
                 if users.get(&user).is_some_and(|e| e.conns == 0 && !e.scheduled) {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::bus::{Bus, Event};
 use super::storage::{DynStore, StoreError};
+use super::tasks::Tasks;
 use crate::model::{RoomId, RoomKind, UserId};
 use crate::protocol::Seq;
 
@@ -43,15 +44,17 @@ impl From<StoreError> for ReportError {
 pub struct Receipts {
     store: DynStore,
     bus: Arc<dyn Bus>,
+    tasks: Tasks,
     /// Per group room, the newest marks of each member not yet published.
     pending: Arc<Mutex<HashMap<RoomId, HashMap<UserId, Marks>>>>,
 }
 
 impl Receipts {
-    pub fn new(store: DynStore, bus: Arc<dyn Bus>) -> Self {
+    pub fn new(store: DynStore, bus: Arc<dyn Bus>, tasks: Tasks) -> Self {
         Self {
             store,
             bus,
+            tasks,
             pending: Arc::default(),
         }
     }
@@ -112,7 +115,7 @@ impl Receipts {
         };
         if first {
             let this = self.clone();
-            tokio::spawn(async move {
+            self.tasks.spawn(async move {
                 tokio::time::sleep(GROUP_DELAY).await;
                 this.flush(room).await;
             });

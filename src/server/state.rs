@@ -20,6 +20,7 @@ use super::push::{Pusher, Vapid};
 use super::receipts::Receipts;
 use super::registry::{Breaker, Keys, Registry};
 use super::storage::DynStore;
+use super::tasks::{NodeTask, Tasks};
 
 /// Messages per room the recent-message cache keeps.
 const CACHED_PER_ROOM: usize = 100;
@@ -77,20 +78,25 @@ pub struct NodeState {
     pub violations: Arc<Buckets<std::net::IpAddr>>,
     /// The Content-Security-Policy (all but the nonce).
     pub policy: Arc<Policy>,
+    /// The node's tasks and connections (started and stopped by `server::run`).
+    pub tasks: Tasks,
     /// Set when the node is shutting down: connections finish their sends
     /// and close with 1001 so clients resume elsewhere.
     pub draining: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
-    /// The state of a node: embedded when `redis` is None, a cluster node else.
+    /// The state of a node (embedded when `redis` is None, a cluster node
+    /// else) and its long-lived tasks, not started: building the state
+    /// starts nothing (`server::run` does).
     pub fn new(
         config: Config,
         store: DynStore,
         addr: std::net::SocketAddr,
         redis: Option<Redis>,
         vapid: Vapid,
-    ) -> Self {
+    ) -> (Self, Vec<NodeTask>) {
+        let tasks = Tasks::default();
         let leptos = LeptosOptions::builder()
             .output_name("chat")
             .site_root(config.site_root.as_str())
@@ -106,29 +112,43 @@ impl AppState {
         let policy = Policy::new(&origins, watching.then_some(config.reload_port));
         let hub = Hub::new(config.send_queue);
         let redis_commands = redis.as_ref().map(|r| r.commands.clone());
-        let Shared { bus, cache, registry } = Shared::new(&config, &hub, redis);
-        let receipts = Receipts::new(store.clone(), bus.clone());
+        let Shared {
+            bus,
+            cache,
+            registry,
+            tasks: mut to_start,
+        } = Shared::new(&config, &hub, redis);
+        let receipts = Receipts::new(store.clone(), bus.clone(), tasks.clone());
         let node = registry
             .as_ref()
             .map_or("local".to_string(), |r| r.node().to_string());
-        let leases = Leases::new(store.clone(), bus.clone(), config.presence_max_members, registry);
-        leases.keep_leases(hub.clone(), std::time::Duration::from_millis(config.heartbeat_ms));
+        let leases = Leases::new(
+            store.clone(),
+            bus.clone(),
+            config.presence_max_members,
+            registry,
+            tasks.clone(),
+        );
+        to_start.extend(leases.keeper(hub.clone(), std::time::Duration::from_millis(config.heartbeat_ms)));
         let vapid = Arc::new(vapid);
-        let pusher = Pusher::start(
+        let (pusher, pushing) = Pusher::new(
             store.clone(),
             leases.clone(),
             vapid.clone(),
             config.push_contact.clone(),
             std::time::Duration::from_millis(config.push_collapse_ms),
+            tasks.clone(),
         );
-        let delivery = Delivery::start(
+        let (delivery, writing) = Delivery::new(
             store.clone(),
             cache.clone(),
             bus.clone(),
             pusher.clone(),
             config.max_body_chars,
         );
-        Self(Arc::new(NodeState {
+        to_start.extend([writing, pushing]);
+        let state = Self(Arc::new(NodeState {
+            tasks,
             receipts,
             leases,
             node,
@@ -150,7 +170,8 @@ impl AppState {
             bus,
             cache,
             delivery,
-        }))
+        }));
+        (state, to_start)
     }
 }
 
@@ -165,11 +186,13 @@ fn hashed_bundle() -> bool {
         .unwrap_or(false)
 }
 
-/// What the nodes share: the bus, the message cache and (cluster only) the registry.
+/// What the nodes share: the bus, the message cache and (cluster only) the
+/// registry, with the bus's tasks.
 struct Shared {
     bus: Arc<dyn Bus>,
     cache: Arc<dyn Cache>,
     registry: Option<Arc<Registry>>,
+    tasks: Vec<NodeTask>,
 }
 
 impl Shared {
@@ -179,6 +202,7 @@ impl Shared {
                 bus: Arc::new(LocalBus::new(hub.clone())),
                 cache: Arc::new(LocalCache::new(CACHED_PER_ROOM)),
                 registry: None,
+                tasks: Vec::new(),
             };
         };
         // A lease outlives a missed heartbeat or two, not a dead node.
@@ -194,15 +218,17 @@ impl Shared {
             node,
             ttl,
         ));
+        let (bus, tasks) = RedisBus::new(
+            redis.client,
+            redis.commands.clone(),
+            registry.clone(),
+            hub.clone(),
+        );
         Self {
-            bus: Arc::new(RedisBus::start(
-                redis.client,
-                redis.commands.clone(),
-                registry.clone(),
-                hub.clone(),
-            )),
+            bus: Arc::new(bus),
             cache: Arc::new(RedisCache::new(redis.commands, breaker, keys, CACHED_PER_ROOM)),
             registry: Some(registry),
+            tasks: tasks.into(),
         }
     }
 }

@@ -86,12 +86,12 @@ impl TestServer {
     pub async fn start(config: Config) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
-        let state = server::prepare(config, addr).await.expect("prepare");
+        let node = server::prepare(config, addr).await.expect("prepare");
+        let state = node.state.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (done, stopped) = tokio::sync::oneshot::channel();
-        let s = state.clone();
         tokio::spawn(async move {
-            server::run(listener, s, async {
+            server::run(listener, node, async {
                 let _ = rx.await;
             })
             .await

@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use super::{deliver, Bus, Event};
 use crate::server::hub::Hub;
 use crate::server::registry::{Keys, Registry};
+use crate::server::tasks::NodeTask;
 
 /// How long `subscribed` waits for the subscription task before going on.
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
@@ -58,32 +59,40 @@ pub struct RedisBus {
 }
 
 impl RedisBus {
-    /// Starts the subscription task; the bus publishes through `redis`.
-    pub fn start(
+    /// The bus, which publishes through `redis`, and its two tasks for
+    /// `server::run` to start: the subscriber and the resync caller.
+    pub fn new(
         client: redis::Client,
         redis: ConnectionManager,
         registry: Arc<Registry>,
         hub: Arc<Hub>,
-    ) -> Self {
+    ) -> (Self, [NodeTask; 2]) {
         let (catch_up, requests) = mpsc::channel(64);
         let unsure = Arc::new(AtomicBool::new(false));
-        tokio::spawn(subscriber(
-            client,
-            hub.clone(),
-            registry.keys().clone(),
-            registry.node().to_string(),
-            (requests, unsure.clone()),
-        ));
+        let subscribe = NodeTask::new(
+            "Redis subscriber",
+            subscriber(
+                client,
+                hub.clone(),
+                registry.keys().clone(),
+                registry.node().to_string(),
+                (requests, unsure.clone()),
+            ),
+        );
         let missed = Arc::new(Notify::new());
-        tokio::spawn(call_for_resync(redis.clone(), registry.clone(), missed.clone()));
-        Self {
+        let resync = NodeTask::new(
+            "resync caller",
+            call_for_resync(redis.clone(), registry.clone(), missed.clone()),
+        );
+        let bus = Self {
             hub,
             redis,
             registry,
             catch_up,
             unsure,
             missed,
-        }
+        };
+        (bus, [subscribe, resync])
     }
 
     async fn send(&self, channel: String, event: Event) {

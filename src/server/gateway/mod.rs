@@ -89,7 +89,10 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, header
         .read_buffer_size(READ_BUFFER)
         // Frames queue here until a flush (see `serve`) or this many bytes.
         .write_buffer_size(WRITE_BATCH_BYTES)
-        .on_upgrade(move |socket: WebSocket| serve(socket, state, user))
+        .on_upgrade(move |socket: WebSocket| {
+            let tasks = state.tasks.clone();
+            tasks.connection(serve(socket, state, user))
+        })
 }
 
 /// Serves one connection until it closes or stops answering: one task

@@ -32,6 +32,7 @@ use crate::model::{RoomId, RoomKind, RoomSummary};
 use crate::protocol::{Message, Seq};
 use crate::server::presence::Leases;
 use crate::server::storage::{DynStore, PushSubscription};
+use crate::server::tasks::{NodeTask, Tasks};
 
 /// Committed messages waiting to be looked at.
 const QUEUE: usize = 1_024;
@@ -79,6 +80,7 @@ struct Sender {
     contact: String,
     http: reqwest::Client,
     stats: Arc<PushStats>,
+    tasks: Tasks,
 }
 
 /// The notice a service worker receives (JSON, then encrypted).
@@ -100,14 +102,16 @@ struct Notice {
 }
 
 impl Pusher {
-    /// Starts the task that pushes what `committed` hands over.
-    pub fn start(
+    /// The pusher, and its task (which pushes what `committed` hands over)
+    /// for `server::run` to start; each push runs on `tasks`.
+    pub fn new(
         store: DynStore,
         leases: Leases,
         vapid: Arc<Vapid>,
         contact: String,
         collapse: Duration,
-    ) -> Self {
+        tasks: Tasks,
+    ) -> (Self, NodeTask) {
         let (queue, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(PushStats::default());
         let http = reqwest::Client::builder()
@@ -123,10 +127,11 @@ impl Pusher {
             contact,
             http,
             stats: stats.clone(),
+            tasks,
         });
         let (finish, finishing) = mpsc::channel(1);
-        tokio::spawn(run((rx, finishing), sender, collapse));
-        Self { queue, finish, stats }
+        let task = NodeTask::new("push sender", run((rx, finishing), sender, collapse));
+        (Self { queue, finish, stats }, task)
     }
 
     /// Shutting down: the notices held back for their collapse window go
@@ -199,9 +204,9 @@ async fn push(msgs: impl IntoIterator<Item = Message>, limit: &Arc<Semaphore>, s
         let Ok(permit) = limit.clone().acquire_owned().await else {
             return;
         };
-        let sender = sender.clone();
-        tokio::spawn(async move {
-            if let Err(e) = sender.notify(&msg).await {
+        let this = sender.clone();
+        sender.tasks.spawn(async move {
+            if let Err(e) = this.notify(&msg).await {
                 tracing::warn!(room = msg.room, seq = msg.seq, error = %e, "push notices not sent");
             }
             drop(permit);

@@ -148,6 +148,10 @@ pub trait Store: Accounts + Rooms + Messages + Marks + PushSubscriptions + Setti
 
     /// Answers when the database serves queries.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Closes the pools (the node is shutting down): waits for the
+    /// connections in use to come back, then ends them and the pools' tasks.
+    async fn close(&self);
 }
 
 /// Opens the store that `database_url` names and applies its migrations.

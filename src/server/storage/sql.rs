@@ -153,6 +153,11 @@ macro_rules! impl_store {
                 sqlx::query("SELECT 1").execute(&self.read).await?;
                 Ok(())
             }
+
+            async fn close(&self) {
+                self.write.close().await;
+                self.read.close().await;
+            }
         }
 
         $crate::server::storage::accounts::impl_accounts!($store);
