@@ -12,6 +12,7 @@
 //! modules; this one ties them to the frames.
 
 mod marks;
+mod request;
 mod typing;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +26,7 @@ pub use typing::label as typing_label;
 use crate::model::{RoomId, RoomSummary, User, UserId};
 use crate::protocol::{ClientFrame, ErrorCode, Message, Presence, Seq, ServerFrame};
 use marks::Reports;
+use request::Request;
 use typing::Typing;
 
 #[derive(Clone, Debug)]
@@ -81,15 +83,15 @@ pub struct Room {
     pub history_done: bool,
     /// The members and their marks, once asked for (the room was opened).
     pub marks: Option<Marks>,
-    members_in_flight: bool,
-    /// A `resync` came while the members were asked, or the request was
-    /// refused: the answer may miss a receipt, so they are asked again.
-    members_again: bool,
-    sync_in_flight: bool,
-    /// A `resync` came while a sync was in flight: that sync may have been
-    /// served before the missed messages existed, so another follows it.
-    sync_again: bool,
-    history_in_flight: bool,
+    /// The member list: a `resync` while it is asked means the answer may
+    /// miss a receipt, so it is asked again.
+    members: Request,
+    /// One sync at a time: a `resync` while one is in flight means it may
+    /// have been served before the missed messages existed, so another
+    /// follows it.
+    sync: Request,
+    /// The page of older messages (not retried: scrolling asks again).
+    history: Request,
 }
 
 impl Room {
@@ -109,23 +111,20 @@ impl Room {
     }
 
     fn ask_members(&mut self, id: RoomId, out: &mut Output) {
-        if self.members_in_flight {
-            self.members_again = true;
-        } else {
-            self.members_in_flight = true;
-            self.members_again = false;
+        if self.members.ask() {
             out.frames.push(ClientFrame::Members { room: id });
         }
     }
 
-    /// The `sync` that resumes this room, marked as in flight.
-    fn sync_frame(&mut self, id: RoomId) -> ClientFrame {
-        self.sync_in_flight = true;
-        self.sync_again = false;
-        ClientFrame::Sync {
-            room: id,
-            after: self.last,
-            limit: None,
+    /// Asks for the `sync` that resumes this room (sent now unless one is
+    /// in flight; then it follows that one).
+    fn ask_sync(&mut self, id: RoomId, out: &mut Output) {
+        if self.sync.ask() {
+            out.frames.push(ClientFrame::Sync {
+                room: id,
+                after: self.last,
+                limit: None,
+            });
         }
     }
 }
@@ -156,11 +155,10 @@ pub struct Client {
     outbox: Vec<Outgoing>,
     /// After a refused sync, wait until then before syncing again.
     sync_retry_at: i64,
-    /// A `hello` asked again on this connection (after `resync`) awaits its
-    /// `welcome`; `refresh_again`: one more follows it (a `resync` came
-    /// meanwhile, or it was refused).
-    refreshing: bool,
-    refresh_again: bool,
+    /// The `hello` of this connection, or one asked again (after
+    /// `resync`), awaiting its `welcome`; a `resync` meanwhile, or a
+    /// refusal, asks once more.
+    refresh: Request,
     reports: Reports,
     typing: Typing,
     presence: BTreeMap<UserId, Presence>,
@@ -284,31 +282,32 @@ impl Client {
     /// The socket opened: say hello.
     pub fn connected(&mut self) -> Output {
         self.welcomed = false;
-        Output {
-            frames: vec![ClientFrame::Hello],
-            ..Output::default()
-        }
+        // The connection's `hello` is tracked like a refresh: refused (the
+        // server's storage was down), it is asked again after a while.
+        self.refresh.reset();
+        let mut out = Output::default();
+        self.ask_refresh(&mut out);
+        out
     }
 
     /// The socket closed: whatever was in flight is asked again after the
     /// next welcome.
     pub fn disconnected(&mut self) {
         self.welcomed = false;
-        (self.refreshing, self.refresh_again) = (false, false);
+        self.refresh.reset();
         self.reports.in_flight_lost();
         for room in self.rooms.values_mut() {
-            room.sync_in_flight = false;
-            room.sync_again = false;
-            room.history_in_flight = false;
-            room.members_in_flight = false;
-            room.members_again = false;
+            room.sync.reset();
+            room.history.reset();
+            room.members.reset();
         }
     }
 
-    /// `hello` again on a live connection, as in flight.
-    fn refresh(&mut self) -> ClientFrame {
-        self.refreshing = true;
-        ClientFrame::Hello
+    /// Asks for a fresh `welcome` on the live connection (`hello` again).
+    fn ask_refresh(&mut self, out: &mut Output) {
+        if self.refresh.ask() {
+            out.frames.push(ClientFrame::Hello);
+        }
     }
 
     /// Queues a new message; it is sent now if connected, else on connect.
@@ -369,8 +368,8 @@ impl Client {
         let page = self.config.history_page;
         if let Some(r) = self.rooms.get_mut(&room) {
             let before = r.oldest().unwrap_or(r.last + 1);
-            if self.welcomed && !r.history_in_flight && !r.history_done && before > 1 {
-                r.history_in_flight = true;
+            if self.welcomed && !r.history.in_flight() && !r.history_done && before > 1 {
+                r.history.ask();
                 out.frames.push(ClientFrame::History {
                     room,
                     before,
@@ -395,6 +394,9 @@ impl Client {
     pub fn tick(&mut self, now: i64) -> Output {
         let mut out = Output::default();
         out.typing.extend(self.typing.expire(now));
+        if now >= self.sync_retry_at && self.refresh.is_due() {
+            self.ask_refresh(&mut out);
+        }
         if !self.welcomed {
             return out;
         }
@@ -408,14 +410,11 @@ impl Client {
             out.frames.push(attempt(o, now, first, max));
         }
         if now >= self.sync_retry_at {
-            if self.refresh_again && !self.refreshing {
-                out.frames.push(self.refresh());
-            }
             for (&id, room) in self.rooms.iter_mut() {
-                if (room.gap() || room.sync_again) && !room.sync_in_flight {
-                    out.frames.push(room.sync_frame(id));
+                if (room.gap() || room.sync.is_due()) && !room.sync.in_flight() {
+                    room.ask_sync(id, &mut out);
                 }
-                if room.members_again {
+                if room.members.is_due() {
                     room.ask_members(id, &mut out);
                 }
             }
@@ -442,9 +441,8 @@ impl Client {
                 self.me = Some(user);
                 // A refresh on a live connection: its sends are in flight already.
                 let refresh = std::mem::replace(&mut self.welcomed, true);
-                self.refreshing = false;
-                if std::mem::take(&mut self.refresh_again) {
-                    out.frames.push(self.refresh());
+                if self.refresh.answered() {
+                    self.ask_refresh(&mut out);
                 }
                 for summary in rooms {
                     self.upsert_room(summary, &mut out);
@@ -483,10 +481,9 @@ impl Client {
             }
             ServerFrame::Members { room, members } => {
                 if let Some(r) = self.rooms.get_mut(&room) {
-                    r.members_in_flight = false;
                     r.marks.get_or_insert_with(Marks::default).set(members);
                     out.changed.insert(room);
-                    if r.members_again {
+                    if r.members.answered() {
                         r.ask_members(room, &mut out);
                     }
                 }
@@ -551,28 +548,25 @@ impl Client {
                 let Some(r) = self.rooms.get_mut(&room) else {
                     return out;
                 };
-                if history {
-                    r.history_in_flight = false;
+                let again = if history {
+                    r.history.answered();
                     if !more || msgs.first().is_some_and(|m| m.seq <= 1) {
                         r.history_done = true;
                     }
+                    false
                 } else {
-                    r.sync_in_flight = false;
-                }
+                    r.sync.answered()
+                };
                 for m in msgs {
                     self.take_outgoing(m.cid, &mut out);
                     self.apply(m, &mut out);
                 }
                 if !history {
-                    let again = self
-                        .rooms
-                        .get_mut(&room)
-                        .is_some_and(|r| std::mem::take(&mut r.sync_again));
                     if more || again {
                         // The page was full (there is more after it, whatever
                         // head this client knows of), or a resync came meanwhile.
                         if let Some(r) = self.rooms.get_mut(&room) {
-                            out.frames.push(r.sync_frame(room));
+                            r.ask_sync(room, &mut out);
                         }
                     } else {
                         self.sync_if_gap(room, &mut out);
@@ -583,21 +577,15 @@ impl Client {
                 // Anything may have been dropped: messages, receipts,
                 // presence, new rooms. A fresh `welcome` has it all, and
                 // the rooms it shows behind are synced.
-                if self.refreshing {
-                    self.refresh_again = true;
-                } else if self.welcomed {
-                    out.frames.push(self.refresh());
+                if self.welcomed || self.refresh.in_flight() {
+                    self.ask_refresh(&mut out);
                 }
             }
             ServerFrame::Resync { room: Some(id) } => {
                 let watched = self.watched.contains(&id);
                 if let Some(r) = self.rooms.get_mut(&id) {
                     // One sync per room at a time; one in flight is followed by another.
-                    if r.sync_in_flight {
-                        r.sync_again = true;
-                    } else {
-                        out.frames.push(r.sync_frame(id));
-                    }
+                    r.ask_sync(id, &mut out);
                     // Receipts were dropped with the rest: the marks are asked again.
                     if watched {
                         r.ask_members(id, &mut out);
@@ -620,12 +608,12 @@ impl Client {
                 None if code == ErrorCode::Unavailable || code == ErrorCode::RateLimited => {
                     // A sync, history request or report was refused: ask again later.
                     self.reports.in_flight_lost();
-                    self.refresh_again |= std::mem::take(&mut self.refreshing);
+                    self.refresh.refused();
                     for r in self.rooms.values_mut() {
                         // A refused sync is asked again even with no gap known (it may answer a resync).
-                        r.sync_again |= std::mem::take(&mut r.sync_in_flight);
-                        r.members_again |= std::mem::take(&mut r.members_in_flight);
-                        r.history_in_flight = false;
+                        r.sync.refused();
+                        r.members.refused();
+                        r.history.reset();
                     }
                     self.sync_retry_at = now + self.config.retry_first_ms.min(2_000);
                 }
@@ -728,8 +716,8 @@ impl Client {
 
     fn sync_if_gap(&mut self, id: RoomId, out: &mut Output) {
         if let Some(room) = self.rooms.get_mut(&id) {
-            if self.welcomed && room.gap() && !room.sync_in_flight {
-                out.frames.push(room.sync_frame(id));
+            if self.welcomed && room.gap() && !room.sync.in_flight() {
+                room.ask_sync(id, out);
             }
         }
     }

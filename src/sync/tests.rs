@@ -1049,3 +1049,193 @@ mod properties {
         }
     }
 }
+
+/// The server side of `no_request_is_left_in_flight_…`: each room's
+/// messages 1..=head, answering requests as the real one does.
+struct Server {
+    heads: BTreeMap<RoomId, Seq>,
+}
+
+impl Server {
+    fn answer(&self, frame: &ClientFrame) -> Option<ServerFrame> {
+        let page = 7; // small pages: more of them, more interleavings
+        Some(match *frame {
+            ClientFrame::Hello => ServerFrame::Welcome {
+                user: user(),
+                rooms: self.heads.iter().map(|(&id, &head)| summary(id, head)).collect(),
+                contacts: vec![],
+                max_body_chars: 4_000,
+            },
+            ClientFrame::Sync { room, after, .. } => {
+                let head = self.heads[&room];
+                let end = head.min(after + page);
+                ServerFrame::Batch {
+                    room,
+                    msgs: (after + 1..=end).map(|s| msg(room, s)).collect(),
+                    more: end - after == page,
+                    history: false,
+                }
+            }
+            ClientFrame::History { room, before, .. } => {
+                let start = (before - page).max(1);
+                ServerFrame::Batch {
+                    room,
+                    msgs: (start..before).map(|s| msg(room, s)).collect(),
+                    more: start > 1,
+                    history: true,
+                }
+            }
+            ClientFrame::Members { room } => ServerFrame::Members {
+                room,
+                members: vec![],
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// Any interleaving of answers, refusals, resyncs, live messages, gaps,
+/// ticks, history requests and lost connections leaves no request stuck in
+/// flight: once the server answers everything again, the client ends with
+/// every request idle and every timeline whole (a property test over
+/// seeded random runs).
+#[test]
+fn no_request_is_left_in_flight_whatever_happens_to_the_answers() {
+    for seed in 1..=300u64 {
+        let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let mut server = Server {
+            heads: [(1, 20), (2, 3), (3, 0)].into_iter().collect(),
+        };
+        let mut now = 0;
+        let mut c = Client::new(Config::default());
+        // Requests sent and not answered yet, oldest first.
+        let mut pending: std::collections::VecDeque<ClientFrame> = c.connected().frames.into();
+        let keep = |out: Output, pending: &mut std::collections::VecDeque<ClientFrame>| {
+            pending.extend(out.frames.into_iter().filter(|f| {
+                matches!(
+                    f,
+                    ClientFrame::Hello
+                        | ClientFrame::Sync { .. }
+                        | ClientFrame::History { .. }
+                        | ClientFrame::Members { .. }
+                )
+            }));
+        };
+        for _ in 0..80 {
+            let room = 1 + next(3) as RoomId;
+            let out = match next(9) {
+                // The oldest request is answered.
+                0 | 1 => match pending.pop_front().and_then(|f| server.answer(&f)) {
+                    Some(answer) => c.handle(answer, now),
+                    None => Output::default(),
+                },
+                // …or refused (storage unavailable, or too fast).
+                2 => {
+                    pending.pop_front();
+                    c.handle(ServerFrame::error(ErrorCode::Unavailable, "down", None), now)
+                }
+                3 => c.handle(
+                    ServerFrame::Resync {
+                        room: (next(2) == 0).then_some(room),
+                    },
+                    now,
+                ),
+                // A message is stored; its live frame arrives, or the
+                // connection's queue overflowed and it was dropped: then the
+                // server says `resync` (of the room, or of everything).
+                4 => {
+                    let head = server.heads.get_mut(&room).expect("room");
+                    *head += 1;
+                    let m = msg(room, *head);
+                    match next(3) {
+                        0 => c.handle(ServerFrame::Resync { room: Some(room) }, now),
+                        1 => c.handle(ServerFrame::Resync { room: None }, now),
+                        _ => c.handle(ServerFrame::Msg(m), now),
+                    }
+                }
+                5 => {
+                    now += 500 + next(3_000) as i64;
+                    c.tick(now)
+                }
+                6 => c.load_older(room),
+                7 => c.watch(room),
+                // The connection is lost with every answer on its way.
+                _ => {
+                    c.disconnected();
+                    pending.clear();
+                    c.connected()
+                }
+            };
+            keep(out, &mut pending);
+        }
+        // The network heals: everything asked is answered, time passes.
+        for _ in 0..500 {
+            if pending.is_empty() {
+                now += 5_000;
+                let out = c.tick(now);
+                keep(out, &mut pending);
+                if pending.is_empty() {
+                    break;
+                }
+            }
+            if let Some(answer) = pending.pop_front().and_then(|f| server.answer(&f)) {
+                let out = c.handle(answer, now);
+                keep(out, &mut pending);
+            }
+        }
+        assert!(
+            pending.is_empty(),
+            "seed {seed}: the client keeps asking: {pending:?}"
+        );
+        assert_eq!(c.refresh, Request::Idle, "seed {seed}: refresh");
+        for (&id, r) in c.rooms() {
+            let state = (r.sync, r.members, r.history);
+            assert_eq!(
+                state,
+                (Request::Idle, Request::Idle, Request::Idle),
+                "seed {seed}: room {id}"
+            );
+            assert_eq!(
+                (r.last, r.head),
+                (server.heads[&id], server.heads[&id]),
+                "seed {seed}: room {id} whole"
+            );
+        }
+    }
+}
+
+/// Found by the property test above: a `hello` answered `unavailable` (the
+/// server could not read the rooms) left the client unwelcomed on a live
+/// connection for good.
+#[test]
+fn a_hello_refused_at_connect_is_asked_again_after_a_while() {
+    let mut c = Client::new(Config::default());
+    assert_eq!(c.connected().frames, vec![ClientFrame::Hello]);
+    let out = c.handle(ServerFrame::error(ErrorCode::Unavailable, "down", None), 0);
+    assert!(sent(&out).is_empty());
+    assert!(sent(&c.tick(1)).is_empty(), "not at once");
+    let later = c.config.retry_first_ms.min(2_000);
+    assert_eq!(sent(&c.tick(later)), vec![ClientFrame::Hello]);
+    assert!(sent(&c.tick(later + 10_000)).is_empty(), "one at a time");
+    let out = c.handle(
+        ServerFrame::Welcome {
+            user: user(),
+            rooms: vec![summary(1, 2)],
+            contacts: vec![],
+            max_body_chars: 4_000,
+        },
+        later + 10_000,
+    );
+    assert!(c.is_welcomed());
+    assert!(sent(&out).contains(&ClientFrame::Sync {
+        room: 1,
+        after: 0,
+        limit: None
+    }));
+}
