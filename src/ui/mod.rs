@@ -4,6 +4,7 @@
 
 mod auth;
 mod chat;
+mod composer;
 #[cfg(feature = "hydrate")]
 mod connection;
 #[cfg(not(feature = "hydrate"))]
@@ -20,6 +21,8 @@ mod drafts;
 pub mod live;
 mod notifications;
 mod push;
+mod room;
+mod rooms;
 #[cfg(feature = "hydrate")]
 mod seen;
 #[cfg(not(feature = "hydrate"))]
@@ -31,6 +34,7 @@ mod socket;
 #[path = "socket_ssr.rs"]
 mod socket;
 pub mod text;
+mod timeline;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
@@ -79,7 +83,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=auth::AuthPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=chat::ChatPage ssr=SsrMode::Async>
                     <Route path=path!("") view=chat::NoRoom/>
-                    <Route path=path!("r/:id") view=chat::RoomPane/>
+                    <Route path=path!("r/:id") view=room::RoomPane/>
                 </ParentRoute>
             </Routes>
         </Router>

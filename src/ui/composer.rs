@@ -1,0 +1,93 @@
+//! The message box of a room: its draft kept, Enter to send, typing
+//! reported, the length counted down near the limit, and what cannot be
+//! sent said (never cut).
+
+use leptos::{ev::SubmitEvent, prelude::*};
+
+use super::drafts;
+use super::live::Live;
+use crate::model::{check_body, BodyError, RoomId};
+
+/// Enter sends, Shift+Enter starts a new line. What is typed is the room's
+/// draft until sent: it stays when the person switches rooms or reloads.
+/// Near the limit the remaining characters show; over it, or with a
+/// character a message may not hold, it cannot be sent and says why (the
+/// text is never cut).
+#[component]
+pub fn Composer(room: RoomId) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let text = RwSignal::new(String::new());
+    let input = NodeRef::<leptos::html::Textarea>::new();
+    // Browser only: the saved draft, and the focus on a wide screen (on a
+    // phone it would cover the room with the keyboard).
+    Effect::new(move |_| {
+        let draft = drafts::load(live.user(), room);
+        if !draft.is_empty() {
+            text.set(draft);
+        }
+        if let Some(el) = input.get() {
+            if window()
+                .inner_width()
+                .ok()
+                .and_then(|w| w.as_f64())
+                .unwrap_or(0.0)
+                > 720.0
+            {
+                let _ = el.focus();
+            }
+        }
+    });
+    let problem = Memo::new(move |_| {
+        text.with(|t| match check_body(t, live.max_body.get()) {
+            Err(BodyError::Empty) | Ok(()) => None,
+            Err(e) => Some(e.to_string()),
+        })
+    });
+    let left = move || {
+        let max = live.max_body.get();
+        let used = text.with(|t| t.chars().count());
+        (used + 200 > max && used <= max).then(|| format!("{} left", max - used))
+    };
+    let submit = move || {
+        let body = text.get_untracked();
+        if check_body(&body, live.max_body.get_untracked()).is_ok() {
+            live.send_message(room, body);
+            text.set(String::new());
+            drafts::save(live.user(), room, "");
+        }
+    };
+    view! {
+        <form class="composer" on:submit=move |ev: SubmitEvent| {
+            ev.prevent_default();
+            submit();
+        }>
+            <div class="compose">
+                <textarea aria-label="Message" placeholder="Write a message…" rows="1" node_ref=input
+                    aria-invalid=move || problem.with(Option::is_some).then_some("true")
+                    aria-describedby=format!("compose-note-{room}")
+                    prop:value=text
+                    on:input=move |ev| {
+                        let value = event_target_value(&ev);
+                        if !value.trim().is_empty() {
+                            live.typing(room);
+                        }
+                        drafts::save(live.user(), room, &value);
+                        text.set(value);
+                    }
+                    on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+                            ev.prevent_default();
+                            submit();
+                        }
+                    }
+                ></textarea>
+                <p class="compose-note" id=format!("compose-note-{room}") aria-live="polite"
+                    class:error=move || problem.with(Option::is_some)>
+                    {move || problem.get().or_else(left)}
+                </p>
+            </div>
+            <button type="submit" class="primary"
+                disabled=move || text.with(|t| check_body(t, live.max_body.get()).is_err())>"Send"</button>
+        </form>
+    }
+}

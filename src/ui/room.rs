@@ -1,0 +1,140 @@
+//! One open room (route `/r/:id`): its header (name, presence or members,
+//! the add-member form of a group), its timeline, who is typing, and the
+//! composer; or, for someone not in it, a notice.
+
+use leptos::prelude::*;
+use leptos_router::{components::A, hooks::use_params_map};
+
+use super::composer::Composer;
+use super::dialogs::{AddMemberForm, RoomsResource};
+use super::live::{presence_label, Live};
+use super::timeline::Timeline;
+use crate::api::{room_members, ApiError};
+use crate::model::{Member, RoomId, RoomKind, RoomSummary};
+
+pub type MembersResource = Resource<Result<Vec<Member>, ApiError>>;
+
+/// The open room (route `/r/:id`).
+#[component]
+pub fn RoomPane() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").and_then(|s| s.parse::<RoomId>().ok()));
+    move || match id.get() {
+        Some(id) => view! { <Room id/> }.into_any(),
+        None => view! { <p class="error">"There is no such room."</p> }.into_any(),
+    }
+}
+
+#[component]
+fn Room(id: RoomId) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let rooms = expect_context::<RoomsResource>();
+    // Made here, before any await: resources made inside a `Suspend` after
+    // one would be numbered differently on the server and in the browser.
+    let members = Resource::new(move || id, room_members);
+    // Browser only: ticks need the members' marks; the divider needs the
+    // unread count as it was on opening.
+    Effect::new(move |_| live.open(id));
+    on_cleanup(move || live.close(id));
+    view! {
+        // Awaited, so the server renders the room the browser hydrates.
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let initial = rooms.await.ok().and_then(|list| list.into_iter().find(|r| r.id == id));
+                // Whether the person is in the room: the server's list until
+                // the socket's `welcome`, the live one after (a room joined
+                // since the page loaded is in it).
+                let listed = initial.is_some();
+                let member = Memo::new(move |_| {
+                    if live.welcomed.get() {
+                        live.rooms.with(|r| r.iter().any(|r| r.id == id))
+                    } else {
+                        listed
+                    }
+                });
+                view! {
+                    <header class="room-header">
+                        <A href="/" attr:class="back" attr:aria-label="Back to the room list">"‹"</A>
+                        <RoomHead id initial members/>
+                    </header>
+                    <Show
+                        when=move || member.get()
+                        fallback=|| view! {
+                            <p class="not-member" role="status">"You are not a member of this room."</p>
+                        }
+                    >
+                        <Timeline room=id/>
+                        <p class="typing" aria-live="polite">
+                            {move || live.typing.with(|t| t.get(&id).cloned())}
+                        </p>
+                        <Composer room=id/>
+                    </Show>
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The room's name, presence or members, and the add-member form of a group.
+#[component]
+fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let initial = StoredValue::new(initial);
+    let room = move || {
+        live.rooms
+            .with(|rooms| rooms.iter().find(|r| r.id == id).cloned())
+            .or_else(|| initial.get_value())
+    };
+    let title = move || room().map(|r| r.name).unwrap_or_default();
+    let is_group = move || room().is_some_and(|r| r.kind == RoomKind::Group);
+    let peer = move || room().and_then(|r| r.peer);
+    let presence = move || {
+        let now = live.clock.get();
+        peer().map(|p| live.presence.with(|m| presence_label(m.get(&p), now)))
+    };
+    let online = move || peer().is_some_and(|p| live.presence.with(|m| m.get(&p).is_some_and(|p| p.online)));
+    let online_count = move |ids: &[crate::model::UserId]| {
+        live.presence
+            .with(|m| ids.iter().filter(|u| m.get(u).is_some_and(|p| p.online)).count())
+    };
+
+    view! {
+        <div class="room-title">
+            <h2>{title}</h2>
+            <Show when=move || peer().is_some()>
+                <p class="presence" class:online=online data-online=move || online().to_string()>
+                    {presence}
+                </p>
+            </Show>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match members.await {
+                        Ok(list) => {
+                            let ids: Vec<_> = list.iter().map(|m| m.user.id).collect();
+                            let handles = list
+                                .iter()
+                                .map(|m| format!("@{}", m.user.handle))
+                                .collect::<Vec<_>>()
+                                .join(", ");
+                            let online = move || match online_count(&ids) {
+                                0 => String::new(),
+                                n => format!(" · {n} online"),
+                            };
+                            view! {
+                                <p class="members" data-members=list.len()>
+                                    {handles}
+                                    <Show when=is_group>{online.clone()}</Show>
+                                </p>
+                            }
+                            .into_any()
+                        }
+                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
+        <Show when=is_group>
+            <AddMemberForm room=id members/>
+        </Show>
+    }
+}

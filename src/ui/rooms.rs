@@ -1,0 +1,95 @@
+//! The room list of the sidebar: each room with its avatar letter, name,
+//! last message, time and unread badge, newest first.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::live::{list_time, Live};
+use crate::api::ApiError;
+use crate::model::{RoomId, RoomKind, RoomSummary};
+
+/// The rooms, latest activity first: the server-rendered list until the
+/// socket's `welcome`, the live one after.
+#[component]
+pub fn RoomList(
+    initial: Result<Vec<RoomSummary>, ApiError>,
+    selected: Memo<Option<RoomId>>,
+) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let error = initial.as_ref().err().map(|e| e.to_string());
+    let initial = initial.unwrap_or_default();
+    let list = Memo::new(move |_| {
+        if live.welcomed.get() {
+            live.rooms.get()
+        } else {
+            initial.clone()
+        }
+    });
+    view! {
+        {error.map(|e| view! { <p class="error">{e}</p> })}
+        <Show when=move || list.with(|l| l.is_empty())>
+            <p class="muted">"No conversations yet."</p>
+        </Show>
+        <ul>
+            <For
+                each=move || list.get()
+                key=|r| (r.id, r.name.clone(), r.head_seq, r.read_seq, r.preview.clone(), r.member_count)
+                let:room
+            >
+                <RoomItem room selected/>
+            </For>
+        </ul>
+    }
+}
+
+#[component]
+fn RoomItem(room: RoomSummary, selected: Memo<Option<RoomId>>) -> impl IntoView {
+    let id = room.id;
+    let unread = room.unread();
+    let subtitle = match (&room.preview, room.kind, &room.peer_handle) {
+        // One line: the list is not the place for a message's line breaks.
+        (Some(p), _, _) => p.split_whitespace().collect::<Vec<_>>().join(" "),
+        (None, RoomKind::Direct, Some(h)) => format!("@{h}"),
+        (None, RoomKind::Direct, None) => "Direct message".to_string(),
+        (None, RoomKind::Group, _) => match room.member_count {
+            1 => "Group · just you".to_string(),
+            n => format!("Group · {n} members"),
+        },
+    };
+    let live = expect_context::<Live>();
+    let peer = room.peer;
+    let online = move || peer.is_some_and(|p| live.presence.with(|m| m.get(&p).is_some_and(|p| p.online)));
+    let at = room.last_activity;
+    let when = move || list_time(at, live.clock.get());
+    view! {
+        <li class="room" class:active=move || selected.get() == Some(id) data-room=id
+            data-online=move || online().then_some("true")>
+            <A href=format!("/r/{id}")>
+                <span class="avatar" class:group=room.kind == RoomKind::Group aria-hidden="true">
+                    {avatar_letter(&room.name)}
+                    <Show when=online>
+                        <span class="dot" title="online"></span>
+                    </Show>
+                </span>
+                <span class="room-text">
+                    <span class="room-line">
+                        <span class="room-name">{room.name.clone()}</span>
+                        <time class="room-time">{when}</time>
+                    </span>
+                    <span class="room-sub">{subtitle}</span>
+                </span>
+                <Show when=move || { unread > 0 && selected.get() != Some(id) }>
+                    <span class="badge" aria-label=format!("{unread} unread")>{unread}</span>
+                </Show>
+            </A>
+        </li>
+    }
+}
+
+/// The letter in a room's or person's round avatar.
+pub fn avatar_letter(name: &str) -> String {
+    name.chars()
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_else(|| "?".into())
+}
