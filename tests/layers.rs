@@ -420,16 +420,3 @@ fn no_import_from_a_higher_layer() {
         upward.join("\n")
     );
 }
-
-/// The graph, for a person restructuring: `cargo test --test layers -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn print_the_graph() {
-    for (from, tos) in graph() {
-        let layer = layer_of(&from).map_or("?", |l| LAYERS[l].0);
-        eprintln!(
-            "{from} [{layer}] -> {}",
-            tos.into_iter().collect::<Vec<_>>().join(", ")
-        );
-    }
-}

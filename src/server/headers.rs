@@ -5,7 +5,7 @@
 
 use axum::{
     extract::{Request, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::Response,
 };
@@ -60,13 +60,17 @@ pub async fn cache(State(state): State<AppState>, req: Request, next: Next) -> R
 /// extensions (`http::page_nonce` gives it to Leptos), so the header and
 /// the page cannot disagree.
 pub async fn security(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let nonce = Nonce::new();
-    req.extensions_mut().insert(nonce.clone());
+    // Pages are GETs: the API's POSTs and the socket's frames make none.
+    let page = matches!(*req.method(), Method::GET | Method::HEAD);
+    let nonce = page.then(Nonce::new);
+    if let Some(nonce) = &nonce {
+        req.extensions_mut().insert(nonce.clone());
+    }
     let mut res = next.run(req).await;
-    let html = is_html(&res);
+    let nonce = nonce.filter(|_| is_html(&res));
     let headers = res.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        let policy = state.policy.header(html.then_some(&*nonce));
+        let policy = state.policy.header(nonce.as_deref());
         if let Ok(value) = HeaderValue::from_str(&policy) {
             headers.insert(header::CONTENT_SECURITY_POLICY, value);
         }
