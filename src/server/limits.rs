@@ -88,13 +88,14 @@ impl<K: Hash + Eq + Clone> Buckets<K> {
         table.get_mut(key).map_or(Duration::ZERO, |b| b.wait(now))
     }
 
-    /// Takes one of `key`'s tokens if it has one.
-    pub fn take(&self, key: &K, now: Instant) -> bool {
-        if !self.wait(key, now).is_zero() {
-            return false;
+    /// Takes one of `key`'s tokens, or says how long until there is one.
+    pub fn take(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        let wait = self.wait(key, now);
+        if !wait.is_zero() {
+            return Err(wait);
         }
         self.spend(key, now);
-        true
+        Ok(())
     }
 
     /// Spends one of `key`'s tokens (if it has any left).
@@ -196,12 +197,7 @@ impl<K: Hash + Eq + Clone> Hourly<K> {
 
     /// Spends one of `key`'s, or says how long until there is one.
     pub fn take(&self, key: &K, now: Instant) -> Result<(), Duration> {
-        let wait = self.0.wait(key, now);
-        if !wait.is_zero() {
-            return Err(wait);
-        }
-        self.0.spend(key, now);
-        Ok(())
+        self.0.take(key, now)
     }
 }
 

@@ -24,11 +24,10 @@ fn admit(
 ) -> Result<IpAddr, StatusCode> {
     counter.fetch_add(1, Relaxed);
     let addr = address_of(peer.ip(), headers);
-    if limit.take(&addr, std::time::Instant::now()) {
-        Ok(addr)
-    } else {
-        Err(StatusCode::TOO_MANY_REQUESTS)
-    }
+    limit
+        .take(&addr, std::time::Instant::now())
+        .map(|()| addr)
+        .map_err(|_| StatusCode::TOO_MANY_REQUESTS)
 }
 
 /// What the crash hook sends.
