@@ -641,7 +641,7 @@ async fn a_connection_that_falls_behind_is_told_to_resync_and_loses_nothing() {
     while bob.room(room.id).unwrap().last < total as i64 {
         let Some(frame) = wb.next().await else {
             let r = bob.room(room.id).unwrap();
-            panic!("silence: last {} head {} held {}", r.last, r.head, r.msgs.len());
+            panic!("silence: last {} head {} held {}", r.last, r.head(), r.msgs.len());
         };
         if matches!(frame, ServerFrame::Resync { .. }) {
             resyncs += 1;

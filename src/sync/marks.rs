@@ -11,9 +11,14 @@ use crate::protocol::{ClientFrame, MemberMarks, Seq};
 /// The least time between two rounds of reports (ms): a few per second.
 pub const REPORT_GAP_MS: i64 = 300;
 
-/// How one of my stored messages stands with the others in its room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How one of my messages stands: in the outbox (`Outgoing::tick`), or
+/// stored and how far the others in its room got (`Marks::tick`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Tick {
+    /// Written, not yet acknowledged (🕓).
+    Pending,
+    /// Refused for good, with the server's reason.
+    Failed(String),
     /// Stored (✓).
     Sent,
     /// On a device of every other member (✓✓ grey).

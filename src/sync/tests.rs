@@ -2,7 +2,8 @@
 //! retransmits and reconnects.
 
 use super::*;
-use crate::model::RoomKind;
+use crate::model::{RoomKind, RoomSummary};
+use crate::protocol::{ErrorCode, Message, ServerFrame};
 
 const ME: i64 = 1;
 
@@ -91,7 +92,7 @@ fn welcome_syncs_rooms_that_are_behind() {
         }]
     );
     assert!(out.rooms_changed);
-    assert_eq!(c.room(2).unwrap().head, 5);
+    assert_eq!(c.room(2).unwrap().head(), 5);
 }
 
 #[test]
@@ -252,7 +253,7 @@ fn unacked_sends_are_retransmitted_with_backoff_and_the_same_cid() {
     assert_eq!(sent(&c.tick(15_000)), vec![again.clone()]);
     assert!(sent(&c.tick(34_999)).is_empty(), "then after 20 s");
     assert_eq!(sent(&c.tick(35_000)), vec![again]);
-    assert_eq!(backoff(30, 5_000, 60_000), 60_000);
+    assert_eq!(outbox::backoff(30, &Config::default()), 60_000);
 }
 
 #[test]
@@ -1202,7 +1203,7 @@ fn no_request_is_left_in_flight_whatever_happens_to_the_answers() {
                 "seed {seed}: room {id}"
             );
             assert_eq!(
-                (r.last, r.head),
+                (r.last, r.head()),
                 (server.heads[&id], server.heads[&id]),
                 "seed {seed}: room {id} whole"
             );

@@ -8,9 +8,11 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 
 use super::socket;
+use super::time::{clock, day_label, local};
 use crate::model::{RoomId, RoomSummary, User, UserId};
 use crate::protocol::{Presence, Seq, ServerFrame};
-use crate::sync::{self, Client, Config, Output};
+pub use crate::sync::Tick;
+use crate::sync::{Client, Config, Output};
 
 /// Messages a room starts with on a device that never held it.
 const INITIAL_WINDOW: i64 = 50;
@@ -21,16 +23,6 @@ pub enum Status {
     Online,
     Reconnecting,
     BackOnline,
-}
-
-/// How one of my messages stands: clock, ✓, ✓✓ grey, ✓✓ blue, or failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Tick {
-    Pending,
-    Sent,
-    Delivered,
-    Read,
-    Failed(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -305,7 +297,7 @@ impl Live {
             self.typing.update(|t| {
                 self.client.with_value(|c| {
                     for room in &out.typing {
-                        match sync::typing_label(&c.typing_names(*room)) {
+                        match crate::sync::typing_label(&c.typing_names(*room)) {
                             Some(label) => t.insert(*room, label),
                             None => t.remove(room),
                         };
@@ -367,11 +359,7 @@ impl Live {
                     }
                     let mine = m.sender == me;
                     // Ticks are for my messages; others' are simply stored.
-                    let tick = match c.tick_of(room, m.seq) {
-                        sync::Tick::Delivered if mine => Tick::Delivered,
-                        sync::Tick::Read if mine => Tick::Read,
-                        _ => Tick::Sent,
-                    };
+                    let tick = if mine { c.tick_of(room, m.seq) } else { Tick::Sent };
                     let read_by = (mine && group).then(|| {
                         let (names, of) = c.read_by(room, m.seq);
                         match names.is_empty() {
@@ -393,7 +381,7 @@ impl Live {
             }
             for o in c.outbox().iter().filter(|o| o.room == room) {
                 day(&mut rows, o.created);
-                let tick = o.failed.clone().map(Tick::Failed).unwrap_or(Tick::Pending);
+                let tick = o.tick();
                 rows.push(Row::Msg {
                     key: format!(
                         "{}:{}",
@@ -411,153 +399,5 @@ impl Live {
             }
             rows
         })
-    }
-}
-
-/// "online", "last seen just now", "last seen 5 min ago", "last seen 3 h ago",
-/// "last seen Yesterday"…
-pub fn presence_label(p: Option<&Presence>, now: i64) -> String {
-    let Some(p) = p else {
-        return String::new();
-    };
-    if p.online {
-        return "online".into();
-    }
-    let Some(at) = p.last_seen else {
-        return "offline".into();
-    };
-    let minutes = (now - at).max(0) / 60_000;
-    match minutes {
-        0 => "last seen just now".into(),
-        1..=59 => format!("last seen {minutes} min ago"),
-        60..=719 => format!("last seen {} h ago", minutes / 60),
-        _ => format!(
-            "last seen {}",
-            day_label(at, now, socket::tz_offset_min()).to_lowercase()
-        ),
-    }
-}
-
-/// When a room's last message was, as the room list shows it: "14:05"
-/// today, "Yesterday", a weekday within the week, else "3 Dec" ("3 Dec
-/// 2024" in another year).
-pub fn list_time(ts: i64, now: i64) -> String {
-    let offset = socket::tz_offset_min();
-    let (day, today) = (local(ts, offset).0, local(now, offset).0);
-    match today - day {
-        i64::MIN..=0 => clock(ts, offset),
-        1 => "Yesterday".into(),
-        2..=6 => ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][day.rem_euclid(7) as usize].into(),
-        _ => {
-            let ((y, m, d), (this_year, _, _)) = (civil(day), civil(today));
-            let month = MONTHS[(m - 1) as usize];
-            if y == this_year {
-                format!("{d} {month}")
-            } else {
-                format!("{d} {month} {y}")
-            }
-        }
-    }
-}
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// Days since the epoch and minutes into the day, in local time.
-fn local(ts: i64, offset_min: i64) -> (i64, i64) {
-    let minutes = ts.div_euclid(60_000) - offset_min;
-    (minutes.div_euclid(1_440), minutes.rem_euclid(1_440))
-}
-
-fn clock(ts: i64, offset_min: i64) -> String {
-    let m = local(ts, offset_min).1;
-    format!("{:02}:{:02}", m / 60, m % 60)
-}
-
-fn day_label(ts: i64, now: i64, offset_min: i64) -> String {
-    let (day, today) = (local(ts, offset_min).0, local(now, offset_min).0);
-    match today - day {
-        0 => "Today".into(),
-        1 => "Yesterday".into(),
-        _ => {
-            let (y, m, d) = civil(day);
-            format!("{d} {} {y}", MONTHS[(m - 1) as usize])
-        }
-    }
-}
-
-/// (year, month, day) of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_and_times_in_local_time() {
-        // 2025-11-25 16:37 UTC
-        let ts = 1_764_088_620_000;
-        assert_eq!(civil(local(ts, 0).0), (2025, 11, 25));
-        assert_eq!(clock(ts, 0), "16:37");
-        assert_eq!(clock(ts, -60), "17:37", "UTC+1 (getTimezoneOffset is -60)");
-        assert_eq!(day_label(ts, ts + 3_600_000, 0), "Today");
-        assert_eq!(day_label(ts, ts + 86_400_000, 0), "Yesterday");
-        assert_eq!(day_label(ts, ts + 3 * 86_400_000, 0), "25 Nov 2025");
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(-1), (1969, 12, 31));
-    }
-
-    #[test]
-    fn the_room_list_shows_short_times() {
-        // Tuesday 2025-11-25 16:37 UTC (the tests' time zone is UTC).
-        let now = 1_764_088_620_000;
-        let day = 86_400_000;
-        assert_eq!(list_time(now - 3_600_000, now), "15:37");
-        assert_eq!(list_time(now - day, now), "Yesterday");
-        assert_eq!(list_time(now - 2 * day, now), "Sun");
-        assert_eq!(list_time(now - 6 * day, now), "Wed");
-        assert_eq!(list_time(now - 7 * day, now), "18 Nov");
-        assert_eq!(list_time(now - 365 * day, now), "25 Nov 2024");
-        assert_eq!(list_time(now + 60_000, now), "16:38", "a clock a little ahead");
-    }
-
-    #[test]
-    fn presence_reads_like_a_messenger() {
-        let p = |online, last_seen| Presence {
-            user: 1,
-            online,
-            last_seen,
-        };
-        let now = 1_764_088_620_000;
-        assert_eq!(presence_label(None, now), "");
-        assert_eq!(presence_label(Some(&p(true, None)), now), "online");
-        assert_eq!(presence_label(Some(&p(false, None)), now), "offline");
-        assert_eq!(
-            presence_label(Some(&p(false, Some(now - 20_000))), now),
-            "last seen just now"
-        );
-        assert_eq!(
-            presence_label(Some(&p(false, Some(now - 5 * 60_000))), now),
-            "last seen 5 min ago"
-        );
-        assert_eq!(
-            presence_label(Some(&p(false, Some(now - 3 * 3_600_000))), now),
-            "last seen 3 h ago"
-        );
-        assert_eq!(
-            presence_label(Some(&p(false, Some(now - 86_400_000))), now),
-            "last seen yesterday"
-        );
     }
 }

@@ -34,6 +34,7 @@ mod socket;
 #[path = "socket_ssr.rs"]
 mod socket;
 pub mod text;
+mod time;
 mod timeline;
 
 use leptos::prelude::*;

@@ -7,7 +7,8 @@ use leptos_router::{components::A, hooks::use_params_map};
 
 use super::composer::Composer;
 use super::dialogs::{AddMemberForm, RoomsResource};
-use super::live::{presence_label, Live};
+use super::live::Live;
+use super::time::presence_label;
 use super::timeline::Timeline;
 use crate::api::{room_members, ApiError};
 use crate::model::{Member, RoomId, RoomKind, RoomSummary};

@@ -4,7 +4,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use super::live::{list_time, Live};
+use super::live::Live;
+use super::time::list_time;
 use crate::api::ApiError;
 use crate::model::{RoomId, RoomKind, RoomSummary};
 

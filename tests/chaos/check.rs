@@ -80,7 +80,7 @@ pub fn settled(db: &BTreeMap<RoomId, Stored>, people: &[Snapshot]) -> bool {
             view.last >= s.head()
                 && delivered >= s.head()
                 && read == s.expected_read(p.me, p.saw.get(room).copied().unwrap_or(0))
-                && view.ticks.iter().all(|(&seq, &t)| t == s.tick(p.me, seq))
+                && view.ticks.iter().all(|(&seq, t)| *t == s.tick(p.me, seq))
         })
     })
 }
@@ -187,9 +187,9 @@ pub fn check(db: &BTreeMap<RoomId, Stored>, people: &[(Log, Snapshot)]) -> Repor
             if view.unread != s.head() - read {
                 r.unread_wrong += 1;
             }
-            for (&seq, &tick) in &view.ticks {
+            for (&seq, tick) in &view.ticks {
                 let want = s.tick(snap.me, seq);
-                if tick != want {
+                if *tick != want {
                     r.ticks_wrong += 1;
                     r.example("tick", format!(
                         "user {} room {room}: message {seq} shows {tick:?}, the marks make it {want:?} ({:?}) held {}",

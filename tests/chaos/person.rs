@@ -386,8 +386,8 @@ impl Person {
         for (&room, r) in self.client.rooms() {
             for m in r.msgs.values().filter(|m| m.sender == me) {
                 let tick = self.client.tick_of(room, m.seq);
-                let best = self.ticks.entry((room, m.seq)).or_insert(tick);
-                if rank(tick) < rank(*best) {
+                let best = self.ticks.entry((room, m.seq)).or_insert(tick.clone());
+                if rank(&tick) < rank(best) {
                     self.log.counts.ticks_backwards += 1;
                 } else {
                     *best = tick;
@@ -428,12 +428,13 @@ impl Person {
     }
 }
 
-/// Sent < delivered < read.
-pub fn rank(tick: Tick) -> u8 {
+/// Pending or failed < sent < delivered < read.
+pub fn rank(tick: &Tick) -> u8 {
     match tick {
-        Tick::Sent => 0,
-        Tick::Delivered => 1,
-        Tick::Read => 2,
+        Tick::Pending | Tick::Failed(_) => 0,
+        Tick::Sent => 1,
+        Tick::Delivered => 2,
+        Tick::Read => 3,
     }
 }
 
