@@ -2,18 +2,19 @@
 //! with the `Origin` checked, then one connection = one task (frames in,
 //! live frames, answers and heartbeats out, written in batches). The
 //! socket logic is generic over `Stream`/`Sink`, so it does not care what
-//! carries it. Here: the transport and the session (parsing, the send and
-//! typing limits, the acks). The answers to the other requests are in
-//! `requests`, typing in `typing`, refusals typed in `error`. Messages are
+//! carries it. Here: the upgrade, the connection loop and write batching.
+//! The answers to the other requests are in
+//! `requests`, a connection's session (limits, what a frame comes to) in
+//! `session`, typing in `typing`, refusals typed in `error`. Messages are
 //! written by `delivery` only; this module just asks.
 
 mod error;
 mod requests;
+mod session;
 mod typing;
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::{
@@ -27,16 +28,12 @@ use axum::{
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
-use uuid::Uuid;
 
-use super::delivery::{Pending, SendError};
-use super::hub::{encode, Conn, Registration};
-use super::limits::Bucket;
+use super::hub::{encode, Registration};
 use super::{auth, clock::now_ms, state::AppState};
 use crate::model::User;
-use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
-use requests::Caller;
-use typing::Typing;
+use crate::protocol::{ErrorCode, ServerFrame};
+use session::{Session, Step};
 
 /// Sends a connection may have waiting for their commit at once (then it
 /// reads no more frames until one is acknowledged).
@@ -302,131 +299,4 @@ fn live_frame(state: &AppState, reg: &Registration, bytes: Utf8Bytes) -> WsMessa
     reg.clear();
     state.hub.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
     text(&ServerFrame::Resync { room: None }).unwrap_or(WsMessage::Text(bytes))
-}
-
-/// What handling a frame came to.
-enum Step {
-    Reply(ServerFrame),
-    Quiet,
-    /// A send handed to delivery (in the order read), its commit awaited apart.
-    Sent(Sent),
-}
-
-impl Step {
-    /// What goes to the client now, if anything; a send joins the acks
-    /// waiting for their commits.
-    fn answer<'a>(
-        self,
-        state: &'a AppState,
-        acks: &FuturesUnordered<BoxFuture<'a, ServerFrame>>,
-    ) -> Option<ServerFrame> {
-        match self {
-            Step::Reply(frame) => Some(frame),
-            Step::Quiet => None,
-            Step::Sent(sent) => {
-                acks.push(Box::pin(ack(state, sent)));
-                None
-            }
-        }
-    }
-}
-
-struct Sent {
-    pending: Result<Pending, SendError>,
-    cid: Uuid,
-    started: Instant,
-}
-
-/// The acknowledgement of a send, once committed (or why it was not).
-async fn ack(state: &AppState, sent: Sent) -> ServerFrame {
-    let result = match sent.pending {
-        Ok(pending) => pending.stored().await,
-        Err(e) => Err(e),
-    };
-    let m = &state.hub.metrics;
-    m.ack_latency.observe(sent.started.elapsed());
-    let counter = if result.is_ok() {
-        &m.sends_acked
-    } else {
-        &m.sends_refused
-    };
-    counter.fetch_add(1, Ordering::Relaxed);
-    match result {
-        Ok(m) => ServerFrame::Ack {
-            cid: sent.cid,
-            room: m.room,
-            seq: m.seq,
-            id: m.id,
-            ts: m.ts,
-        },
-        Err(e) => ServerFrame::error(e.code(), e.to_string(), Some(sent.cid)),
-    }
-}
-
-/// What a connection keeps between frames: who it is, its rate limits.
-struct Session<'a> {
-    caller: Caller<'a>,
-    typing: Typing,
-    sends: Bucket,
-}
-
-impl<'a> Session<'a> {
-    fn new(state: &'a AppState, user: &'a User, conn: &'a Arc<Conn>) -> Self {
-        let sends = Bucket::new(state.config.send_rate.into(), state.config.send_burst.into());
-        Self {
-            caller: Caller { state, user, conn },
-            typing: Typing::default(),
-            sends,
-        }
-    }
-
-    /// Handles one text frame; gives the session back with the outcome.
-    async fn handle(mut self, text: Utf8Bytes) -> (Self, Step) {
-        let step = self.step(&text).await;
-        (self, step)
-    }
-
-    async fn step(&mut self, text: &str) -> Step {
-        let state = self.caller.state;
-        let max = state.config.max_frame_bytes;
-        if text.len() > max {
-            return Step::Reply(ServerFrame::error(
-                ErrorCode::TooLarge,
-                format!("A frame has at most {max} bytes (this one has {}).", text.len()),
-                None,
-            ));
-        }
-        match serde_json::from_str::<ClientFrame>(text) {
-            Err(e) => Step::Reply(ServerFrame::error(
-                ErrorCode::BadFrame,
-                format!("Not a frame of this protocol: {e}."),
-                None,
-            )),
-            Ok(ClientFrame::Send { cid, .. }) if !self.sends.take(Instant::now()) => {
-                state.hub.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
-                Step::Reply(ServerFrame::error(
-                    ErrorCode::RateLimited,
-                    format!(
-                        "Too many messages: at most {} a second. This one was not stored; send it again.",
-                        state.config.send_rate
-                    ),
-                    Some(cid),
-                ))
-            }
-            Ok(ClientFrame::Send { room, cid, body }) => {
-                let started = Instant::now();
-                let pending = state.delivery.enqueue(self.caller.user, room, cid, body).await;
-                Step::Sent(Sent {
-                    pending,
-                    cid,
-                    started,
-                })
-            }
-            Ok(ClientFrame::Typing { room }) => match self.typing.relay(&self.caller, room).await {
-                Some(frame) => Step::Reply(frame),
-                None => Step::Quiet,
-            },
-            Ok(frame) => Step::Reply(self.caller.answer(frame).await),
-        }
-    }
 }

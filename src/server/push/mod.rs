@@ -1,10 +1,12 @@
 //! Web Push: the deployment's VAPID key pair (made by the first node that
 //! starts and kept in the database, so every node signs with the same key
 //! and browsers keep their subscriptions across restarts) and the public
-//! key the page subscribes with. Sending lives in `sender`; the devices'
+//! key the page subscribes with. Sending lives in `sender`, its collapse
+//! windows in `windows`; the devices'
 //! subscriptions come through the API (`server::subscriptions`).
 
 mod sender;
+mod windows;
 
 pub use sender::{PushStats, Pusher};
 
