@@ -2,31 +2,31 @@
 //! behind it. `run` serves a listener until `shutdown` completes; tests call
 //! it on port 0. Nothing in here is compiled for the browser.
 
-pub mod accounts;
+pub(crate) mod accounts;
 pub mod auth;
-pub mod bus;
-pub mod cache;
-pub mod clock;
+mod bus;
+mod cache;
+mod clock;
 pub mod config;
 mod context;
 mod csp;
 pub mod delivery;
 mod figures;
-pub mod gateway;
+mod gateway;
 mod headers;
 mod http;
-pub mod hub;
+mod hub;
 mod limits;
-pub mod metrics;
-pub mod presence;
-pub mod push;
-pub mod receipts;
-pub mod registry;
+mod metrics;
+mod presence;
+mod push;
+mod receipts;
+mod registry;
 mod reports;
 pub mod rooms;
 pub mod state;
 pub mod storage;
-pub mod subscriptions;
+pub(crate) mod subscriptions;
 mod tasks;
 
 use std::{future::Future, process::ExitCode};

@@ -11,14 +11,17 @@ mod connection;
 #[path = "connection_ssr.rs"]
 mod connection;
 #[cfg(feature = "hydrate")]
-pub mod crash;
+pub(crate) mod crash;
 mod dialogs;
 #[cfg(feature = "hydrate")]
 mod drafts;
 #[cfg(not(feature = "hydrate"))]
 #[path = "drafts_ssr.rs"]
 mod drafts;
-pub mod live;
+// The server renders with `Live` but never runs what the browser does with
+// it (frames, ticks, the observers): those methods are the browser's.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+mod live;
 mod notifications;
 mod push;
 mod room;
@@ -32,8 +35,9 @@ mod seen;
 mod socket;
 #[cfg(not(feature = "hydrate"))]
 #[path = "socket_ssr.rs"]
+#[allow(dead_code)] // the twin of every function, some called only on browser paths
 mod socket;
-pub mod text;
+mod text;
 mod time;
 mod timeline;
 

@@ -8,7 +8,7 @@
 mod sender;
 mod windows;
 
-pub use sender::{PushStats, Pusher};
+pub use sender::Pusher;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use web_push_native::jwt_simple::algorithms::{ECDSAP256PublicKeyLike, ES256KeyPair};
