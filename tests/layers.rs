@@ -28,6 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "cluster plumbing",
         &[
+            "server::cluster",
             "server::registry",
             "server::bus",
             "server::bus::*",

@@ -7,6 +7,7 @@ pub mod auth;
 mod bus;
 mod cache;
 mod clock;
+mod cluster;
 pub mod config;
 mod context;
 mod csp;
@@ -99,7 +100,7 @@ pub async fn prepare(config: Config, addr: std::net::SocketAddr) -> Result<Node,
         }
         Some(url) => Some(
             patiently(config.start_wait_ms, || async {
-                connect_redis(url)
+                cluster::Redis::connect(url)
                     .await
                     .map_err(|e| format!("REDIS_URL ({}): {e}", config::redact(url)))
             })
@@ -131,27 +132,6 @@ async fn patiently<T, F: Future<Output = Result<T, String>>>(
             result => return result,
         }
     }
-}
-
-/// Opens the command connection (checked with a PING) and keeps the client
-/// for the subscription connection.
-async fn connect_redis(url: &str) -> Result<state::Redis, String> {
-    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
-    // Short timeouts: during a Redis outage a publish must fail fast (local
-    // delivery and sends go on), not hold up the delivery writer.
-    let settings = redis::aio::ConnectionManagerConfig::new()
-        .set_number_of_retries(1)
-        .set_max_delay(std::time::Duration::from_millis(500))
-        .set_connection_timeout(Some(std::time::Duration::from_millis(500)))
-        .set_response_timeout(Some(std::time::Duration::from_millis(500)));
-    let commands = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        redis::aio::ConnectionManager::new_with_config(client.clone(), settings),
-    )
-    .await
-    .map_err(|_| "no answer within 5 s".to_string())?
-    .map_err(|e| format!("cannot connect: {e}"))?;
-    Ok(state::Redis { client, commands })
 }
 
 /// Starts the node's tasks and serves HTTP on `listener` until `shutdown`

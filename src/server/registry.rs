@@ -12,88 +12,14 @@
 //! its users go offline within the TTL (and a surviving node reaps it).
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
 use super::clock::now_ms;
+use super::cluster::{Breaker, Keys};
 use crate::model::UserId;
-
-/// The names of every Redis key and channel of one cluster: several
-/// clusters (or test runs) can share a Redis under different prefixes.
-#[derive(Clone, Debug)]
-pub struct Keys {
-    prefix: String,
-}
-
-impl Keys {
-    pub fn new(prefix: &str) -> Self {
-        Self {
-            prefix: prefix.to_string(),
-        }
-    }
-    pub fn conns(&self, user: UserId) -> String {
-        format!("{}:conns:{user}", self.prefix)
-    }
-    pub fn users_of(&self, node: &str) -> String {
-        format!("{}:node:{node}:users", self.prefix)
-    }
-    pub fn alive(&self, node: &str) -> String {
-        format!("{}:node:{node}:alive", self.prefix)
-    }
-    pub fn nodes(&self) -> String {
-        format!("{}:nodes", self.prefix)
-    }
-    pub fn reap(&self, node: &str) -> String {
-        format!("{}:reap:{node}", self.prefix)
-    }
-    /// The channel of events addressed to users on `node`.
-    pub fn node_channel(&self, node: &str) -> String {
-        format!("{}:node:{node}", self.prefix)
-    }
-    /// The channel on which a node that failed to publish some events,
-    /// once Redis answers again, asks every other node to resync its clients.
-    pub fn resync_channel(&self) -> String {
-        format!("{}:resync", self.prefix)
-    }
-    /// The channel of a room's events.
-    pub fn room_channel(&self, room: crate::model::RoomId) -> String {
-        format!("{}:room:{room}", self.prefix)
-    }
-    /// The sorted set of a room's recent messages.
-    pub fn recent(&self, room: crate::model::RoomId) -> String {
-        format!("{}:recent:{room}", self.prefix)
-    }
-}
-
-/// Fails fast while Redis is down: after an error, calls are refused at
-/// once for `OPEN_MS` (callers fall back: local delivery, the database),
-/// then tried again. Without it, every send would wait for a timeout.
-#[derive(Default)]
-pub struct Breaker {
-    open_until: AtomicI64,
-}
-
-const OPEN_MS: i64 = 1_000;
-
-impl Breaker {
-    pub async fn call<T>(&self, f: impl Future<Output = redis::RedisResult<T>>) -> redis::RedisResult<T> {
-        if now_ms() < self.open_until.load(Ordering::Relaxed) {
-            return Err(redis::RedisError::from((
-                redis::ErrorKind::Io,
-                "Redis is unreachable (retrying shortly)",
-            )));
-        }
-        let result = f.await;
-        if result.is_err() && self.open_until.swap(now_ms() + OPEN_MS, Ordering::Relaxed) < now_ms() {
-            tracing::warn!("Redis call failed: Redis is skipped for a second at a time until it answers");
-        }
-        result
-    }
-}
 
 pub struct Registry {
     redis: ConnectionManager,

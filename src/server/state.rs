@@ -10,6 +10,7 @@ use leptos::config::LeptosOptions;
 use super::auth::Hashing;
 use super::bus::{redis::RedisBus, Bus, LocalBus};
 use super::cache::{redis::RedisCache, Cache, LocalCache};
+use super::cluster::{Breaker, Keys, Redis};
 use super::config::Config;
 use super::csp::Policy;
 use super::delivery::Delivery;
@@ -18,19 +19,12 @@ use super::limits::{AccountLimits, Buckets, RoomLimits};
 use super::presence::Leases;
 use super::push::{Pusher, Vapid};
 use super::receipts::Receipts;
-use super::registry::{Breaker, Keys, Registry};
+use super::registry::Registry;
 use super::storage::DynStore;
 use super::tasks::{NodeTask, Tasks};
 
 /// Messages per room the recent-message cache keeps.
 const CACHED_PER_ROOM: usize = 100;
-
-/// The connections to Redis of a cluster node: a client (for the
-/// subscription connection) and a reconnecting command connection.
-pub struct Redis {
-    pub client: redis::Client,
-    pub commands: redis::aio::ConnectionManager,
-}
 
 /// One node's state, shared by every handler through `AppState`.
 #[derive(Clone)]

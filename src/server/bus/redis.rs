@@ -29,8 +29,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::{deliver, Bus, Event};
+use crate::server::cluster::Keys;
 use crate::server::hub::Hub;
-use crate::server::registry::{Keys, Registry};
+use crate::server::registry::Registry;
 use crate::server::tasks::NodeTask;
 
 /// How long `subscribed` waits for the subscription task before going on.

@@ -11,7 +11,7 @@ use redis::aio::ConnectionManager;
 use super::{Cache, Counters};
 use crate::model::RoomId;
 use crate::protocol::{Message, Seq};
-use crate::server::registry::{Breaker, Keys};
+use crate::server::cluster::{Breaker, Keys};
 use std::sync::Arc;
 
 pub struct RedisCache {
