@@ -362,7 +362,6 @@ async fn a_publish_lost_while_the_other_node_stays_subscribed_makes_its_clients_
     let failures = || {
         nodes[0]
             .state
-            .hub
             .metrics
             .bus_publish_failures
             .load(Ordering::Relaxed)

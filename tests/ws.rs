@@ -628,7 +628,6 @@ async fn a_connection_that_falls_behind_is_told_to_resync_and_loses_nothing() {
     assert!(
         server
             .state
-            .hub
             .metrics
             .lagged
             .load(std::sync::atomic::Ordering::Relaxed)

@@ -25,7 +25,7 @@ pub async fn statz(State(state): State<AppState>) -> Response {
         "connections": state.hub.connections(),
         "cache_hits": hits,
         "cache_misses": misses,
-        "lagged": state.hub.metrics.lagged.load(Relaxed),
+        "lagged": state.metrics.lagged.load(Relaxed),
         "push_sent": push.sent.load(Relaxed),
         "push_failed": push.failed.load(Relaxed),
         "push_gone": push.gone.load(Relaxed),
@@ -45,7 +45,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 
 /// The whole exposition: this node's counters and gauges.
 pub fn render(state: &AppState) -> String {
-    let m = &state.hub.metrics;
+    let m = &state.metrics;
     let (hits, misses) = state.cache.stats();
     let push = state.pusher.stats();
     let mut out = String::new();

@@ -80,8 +80,8 @@ pub struct Hub {
     index: RwLock<Index>,
     next_id: AtomicU64,
     queue: usize,
-    /// The node's counters (deliveries, resyncs and lagging are counted here).
-    pub metrics: Metrics,
+    /// The node's counters (it counts deliveries, resyncs and lagging).
+    metrics: Arc<Metrics>,
     /// Woken when the set of rooms or users with a local connection changes
     /// (the cluster bus follows it with its subscriptions).
     pub changed: Notify,
@@ -130,12 +130,12 @@ impl Drop for Registration {
 
 impl Hub {
     /// `queue`: how many live frames a connection may have waiting.
-    pub fn new(queue: usize) -> Arc<Self> {
+    pub fn new(queue: usize, metrics: Arc<Metrics>) -> Arc<Self> {
         Arc::new(Self {
             index: RwLock::default(),
             next_id: AtomicU64::new(1),
             queue,
-            metrics: Metrics::default(),
+            metrics,
             changed: Notify::new(),
         })
     }
@@ -323,7 +323,7 @@ mod tests {
 
     #[test]
     fn frames_reach_the_room_members_connections_only() {
-        let hub = Hub::new(8);
+        let hub = Hub::new(8, Arc::default());
         let a = hub.register(1);
         let b = hub.register(2);
         hub.subscribe(&a.conn, [10]);
@@ -342,7 +342,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_marks_the_connection_lagging_instead_of_dropping_silently() {
-        let hub = Hub::new(2);
+        let hub = Hub::new(2, Arc::default());
         let a = hub.register(1);
         hub.subscribe(&a.conn, [10]);
         for _ in 0..5 {
@@ -356,7 +356,7 @@ mod tests {
 
     #[test]
     fn resync_all_reaches_every_connection_through_its_queue() {
-        let hub = Hub::new(4);
+        let hub = Hub::new(4, Arc::default());
         let a = hub.register(1);
         let b = hub.register(2);
         hub.subscribe(&a.conn, [10]);

@@ -51,7 +51,7 @@ pub async fn panic(
     headers: HeaderMap,
     body: String,
 ) -> StatusCode {
-    let m = &state.hub.metrics;
+    let m = &state.metrics;
     let addr = match admit(&m.panic_reports, &state.reports, peer, &headers) {
         Ok(addr) => addr,
         Err(status) => return status,
@@ -100,7 +100,7 @@ pub async fn violation(
     headers: HeaderMap,
     body: String,
 ) -> StatusCode {
-    let m = &state.hub.metrics;
+    let m = &state.metrics;
     let addr = match admit(&m.csp_reports, &state.violations, peer, &headers) {
         Ok(addr) => addr,
         Err(status) => return status,

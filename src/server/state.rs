@@ -16,6 +16,7 @@ use super::csp::Policy;
 use super::delivery::Delivery;
 use super::hub::Hub;
 use super::limits::{AccountLimits, Buckets, RoomLimits};
+use super::metrics::Metrics;
 use super::presence::Leases;
 use super::push::{Pusher, Vapid};
 use super::receipts::Receipts;
@@ -45,6 +46,8 @@ pub struct NodeState {
     pub origins: Arc<[String]>,
     pub leptos: LeptosOptions,
     pub hub: Arc<Hub>,
+    /// The node's counters and the ack-latency histogram (`/metrics`).
+    pub metrics: Arc<Metrics>,
     pub bus: Arc<dyn Bus>,
     pub cache: Arc<dyn Cache>,
     pub delivery: Delivery,
@@ -104,14 +107,15 @@ impl AppState {
         // then also talks to its live-reload socket.
         let watching = std::env::var_os("LEPTOS_WATCH").is_some();
         let policy = Policy::new(&origins, watching.then_some(config.reload_port));
-        let hub = Hub::new(config.send_queue);
+        let metrics = Arc::new(Metrics::default());
+        let hub = Hub::new(config.send_queue, metrics.clone());
         let redis_commands = redis.as_ref().map(|r| r.commands.clone());
         let Shared {
             bus,
             cache,
             registry,
             tasks: mut to_start,
-        } = Shared::new(&config, &hub, redis);
+        } = Shared::new(&config, (&hub, &metrics), redis);
         let receipts = Receipts::new(store.clone(), bus.clone(), tasks.clone());
         let node = registry
             .as_ref()
@@ -161,6 +165,7 @@ impl AppState {
             origins,
             leptos,
             hub,
+            metrics,
             bus,
             cache,
             delivery,
@@ -190,7 +195,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(config: &Config, hub: &Arc<Hub>, redis: Option<Redis>) -> Self {
+    fn new(config: &Config, (hub, metrics): (&Arc<Hub>, &Arc<Metrics>), redis: Option<Redis>) -> Self {
         let Some(redis) = redis else {
             return Self {
                 bus: Arc::new(LocalBus::new(hub.clone())),
@@ -217,6 +222,7 @@ impl Shared {
             redis.commands.clone(),
             registry.clone(),
             hub.clone(),
+            metrics.clone(),
         );
         Self {
             bus: Arc::new(bus),

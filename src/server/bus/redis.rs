@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use super::{deliver, Bus, Event};
 use crate::server::cluster::Keys;
 use crate::server::hub::Hub;
+use crate::server::metrics::Metrics;
 use crate::server::registry::Registry;
 use crate::server::tasks::NodeTask;
 
@@ -49,6 +50,7 @@ struct Envelope {
 
 pub struct RedisBus {
     hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
     redis: ConnectionManager,
     registry: Arc<Registry>,
     /// Asks the subscription task to catch up with the hub, and to say when it did.
@@ -67,6 +69,7 @@ impl RedisBus {
         redis: ConnectionManager,
         registry: Arc<Registry>,
         hub: Arc<Hub>,
+        metrics: Arc<Metrics>,
     ) -> (Self, [NodeTask; 2]) {
         let (catch_up, requests) = mpsc::channel(64);
         let unsure = Arc::new(AtomicBool::new(false));
@@ -74,7 +77,7 @@ impl RedisBus {
             "Redis subscriber",
             subscriber(
                 client,
-                hub.clone(),
+                (hub.clone(), metrics.clone()),
                 registry.keys().clone(),
                 registry.node().to_string(),
                 (requests, unsure.clone()),
@@ -87,6 +90,7 @@ impl RedisBus {
         );
         let bus = Self {
             hub,
+            metrics,
             redis,
             registry,
             catch_up,
@@ -123,7 +127,7 @@ impl RedisBus {
 
     /// Events were not published: counted, and the call for a resync goes out.
     fn unpublished(&self) {
-        let failures = &self.hub.metrics.bus_publish_failures;
+        let failures = &self.metrics.bus_publish_failures;
         failures.fetch_add(1, Ordering::Relaxed);
         self.missed.notify_one();
     }
@@ -233,7 +237,7 @@ async fn call_for_resync(redis: ConnectionManager, registry: Arc<Registry>, miss
 /// Owns the subscription connection for the node's lifetime.
 async fn subscriber(
     client: redis::Client,
-    hub: Arc<Hub>,
+    (hub, metrics): (Arc<Hub>, Arc<Metrics>),
     keys: Keys,
     node: String,
     (mut requests, unsure): (mpsc::Receiver<oneshot::Sender<()>>, Arc<AtomicBool>),
@@ -311,7 +315,7 @@ async fn subscriber(
             }
         }
         tracing::warn!("Redis subscription connection lost; reconnecting");
-        hub.metrics
+        metrics
             .bus_reconnects
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }

@@ -297,6 +297,6 @@ fn live_frame(state: &AppState, reg: &Registration, bytes: Utf8Bytes) -> WsMessa
         return WsMessage::Text(bytes);
     }
     reg.clear();
-    state.hub.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
+    state.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
     text(&ServerFrame::Resync { room: None }).unwrap_or(WsMessage::Text(bytes))
 }

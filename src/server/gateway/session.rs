@@ -61,7 +61,7 @@ async fn ack(state: &AppState, sent: Sent) -> ServerFrame {
         Ok(pending) => pending.stored().await,
         Err(e) => Err(e),
     };
-    let m = &state.hub.metrics;
+    let m = &state.metrics;
     m.ack_latency.observe(sent.started.elapsed());
     let counter = if result.is_ok() {
         &m.sends_acked
@@ -121,7 +121,7 @@ impl<'a> Session<'a> {
                 None,
             )),
             Ok(ClientFrame::Send { cid, .. }) if !self.sends.take(Instant::now()) => {
-                state.hub.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+                state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
                 Step::Reply(ServerFrame::error(
                     ErrorCode::RateLimited,
                     format!(

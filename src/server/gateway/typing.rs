@@ -46,7 +46,6 @@ impl Typing {
         let too_soon = self.last.get(&room).is_some_and(|&t| now - t < EVERY_MS);
         if too_soon || !self.bucket.take(std::time::Instant::now()) {
             state
-                .hub
                 .metrics
                 .rate_limited
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
