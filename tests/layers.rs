@@ -18,6 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "server::config",
             "server::clock",
             "server::limits",
+            "server::locks",
             "server::metrics",
             "server::csp",
             "server::tasks",

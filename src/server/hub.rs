@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::Notify;
 
+use super::locks::{lock, read, write};
 use super::metrics::Metrics;
 
 use crate::model::{RoomId, UserId};
@@ -44,7 +45,7 @@ impl Conn {
         if self.lagging.load(Ordering::Acquire) {
             return;
         }
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queue = lock(&self.queue);
         if queue.len() < self.cap {
             queue.push_back(frame.clone());
             drop(queue);
@@ -66,7 +67,7 @@ impl Conn {
     }
 
     pub fn is_in(&self, room: RoomId) -> bool {
-        self.rooms.lock().map(|r| r.contains(&room)).unwrap_or(false)
+        lock(&self.rooms).contains(&room)
     }
 }
 
@@ -108,7 +109,7 @@ impl Registration {
 
     /// The next live frame if one is queued.
     pub fn try_recv(&self) -> Option<Utf8Bytes> {
-        let mut queue = self.conn.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queue = lock(&self.conn.queue);
         let frame = queue.pop_front();
         if queue.is_empty() && queue.capacity() > KEEP_QUEUE {
             *queue = VecDeque::new();
@@ -118,7 +119,7 @@ impl Registration {
 
     /// Drops every queued frame (the client is told to resync instead).
     pub fn clear(&self) {
-        *self.conn.queue.lock().unwrap_or_else(|p| p.into_inner()) = VecDeque::new();
+        *lock(&self.conn.queue) = VecDeque::new();
     }
 }
 
@@ -151,9 +152,11 @@ impl Hub {
             lagging: AtomicBool::new(false),
             rooms: Mutex::default(),
         });
-        if let Ok(mut index) = self.index.write() {
-            index.users.entry(user).or_default().insert(conn.id, conn.clone());
-        }
+        write(&self.index)
+            .users
+            .entry(user)
+            .or_default()
+            .insert(conn.id, conn.clone());
         self.changed.notify_one();
         Registration {
             hub: self.clone(),
@@ -164,8 +167,8 @@ impl Hub {
     /// Subscribes one connection to rooms.
     pub fn subscribe(&self, conn: &Arc<Conn>, rooms: impl IntoIterator<Item = RoomId>) {
         {
-            let Ok(mut index) = self.index.write() else { return };
-            let Ok(mut mine) = conn.rooms.lock() else { return };
+            let mut index = write(&self.index);
+            let mut mine = lock(&conn.rooms);
             for room in rooms {
                 mine.insert(room);
                 index.rooms.entry(room).or_default().insert(conn.id, conn.clone());
@@ -176,14 +179,11 @@ impl Hub {
 
     /// Subscribes every connection of `user` to `room` (they joined it).
     pub fn join(&self, user: UserId, room: RoomId) {
-        let conns: Vec<Arc<Conn>> = match self.index.read() {
-            Ok(index) => index
-                .users
-                .get(&user)
-                .map(|c| c.values().cloned().collect())
-                .unwrap_or_default(),
-            Err(_) => return,
-        };
+        let conns: Vec<Arc<Conn>> = read(&self.index)
+            .users
+            .get(&user)
+            .map(|c| c.values().cloned().collect())
+            .unwrap_or_default();
         for conn in conns {
             self.subscribe(&conn, [room]);
         }
@@ -195,14 +195,12 @@ impl Hub {
     }
 
     fn remove(&self, conn: &Conn) {
-        let Ok(mut index) = self.index.write() else { return };
-        if let Ok(rooms) = conn.rooms.lock() {
-            for room in rooms.iter() {
-                if let Some(conns) = index.rooms.get_mut(room) {
-                    conns.remove(&conn.id);
-                    if conns.is_empty() {
-                        index.rooms.remove(room);
-                    }
+        let mut index = write(&self.index);
+        for room in lock(&conn.rooms).iter() {
+            if let Some(conns) = index.rooms.get_mut(room) {
+                conns.remove(&conn.id);
+                if conns.is_empty() {
+                    index.rooms.remove(room);
                 }
             }
         }
@@ -217,7 +215,7 @@ impl Hub {
     /// Sends a frame to every local connection in `room`.
     pub fn to_room(&self, room: RoomId, frame: &ServerFrame) {
         let Some(bytes) = encode(frame) else { return };
-        let Ok(index) = self.index.read() else { return };
+        let index = read(&self.index);
         if let Some(conns) = index.rooms.get(&room) {
             self.delivered(conns.len());
             for conn in conns.values() {
@@ -234,7 +232,7 @@ impl Hub {
     /// Sends a frame to every local connection of each of `users`.
     pub fn to_users(&self, users: &[UserId], frame: &ServerFrame) {
         let Some(bytes) = encode(frame) else { return };
-        let Ok(index) = self.index.read() else { return };
+        let index = read(&self.index);
         for conns in users.iter().filter_map(|u| index.users.get(u)) {
             self.delivered(conns.len());
             for conn in conns.values() {
@@ -263,7 +261,7 @@ impl Hub {
         let Some(bytes) = encode(&ServerFrame::Resync { room: None }) else {
             return;
         };
-        let Ok(index) = self.index.read() else { return };
+        let index = read(&self.index);
         for conns in index.users.values() {
             self.delivered(conns.len());
             self.metrics
@@ -277,32 +275,20 @@ impl Hub {
 
     /// The rooms with at least one local connection.
     pub fn rooms(&self) -> Vec<RoomId> {
-        self.index
-            .read()
-            .map(|i| i.rooms.keys().copied().collect())
-            .unwrap_or_default()
+        read(&self.index).rooms.keys().copied().collect()
     }
 
     /// The users with at least one local connection.
     pub fn users(&self) -> Vec<UserId> {
-        self.index
-            .read()
-            .map(|i| i.users.keys().copied().collect())
-            .unwrap_or_default()
+        read(&self.index).users.keys().copied().collect()
     }
 
     pub fn is_online(&self, user: UserId) -> bool {
-        self.index
-            .read()
-            .map(|i| i.users.contains_key(&user))
-            .unwrap_or(false)
+        read(&self.index).users.contains_key(&user)
     }
 
     pub fn connections(&self) -> usize {
-        self.index
-            .read()
-            .map(|i| i.users.values().map(|c| c.len()).sum())
-            .unwrap_or(0)
+        read(&self.index).users.values().map(|c| c.len()).sum()
     }
 }
 

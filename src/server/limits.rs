@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
+
+use super::locks::lock;
 use std::time::{Duration, Instant};
 
 use super::config::Config;
@@ -82,10 +84,9 @@ impl<K: Hash + Eq + Clone> Buckets<K> {
 
     /// How long `key` must wait for a token (zero if it has one).
     pub fn wait(&self, key: &K, now: Instant) -> Duration {
-        let Ok(mut table) = self.table.lock() else {
-            return Duration::ZERO;
-        };
-        table.get_mut(key).map_or(Duration::ZERO, |b| b.wait(now))
+        lock(&self.table)
+            .get_mut(key)
+            .map_or(Duration::ZERO, |b| b.wait(now))
     }
 
     /// Takes one of `key`'s tokens, or says how long until there is one.
@@ -100,7 +101,7 @@ impl<K: Hash + Eq + Clone> Buckets<K> {
 
     /// Spends one of `key`'s tokens (if it has any left).
     pub fn spend(&self, key: &K, now: Instant) {
-        let Ok(mut table) = self.table.lock() else { return };
+        let mut table = lock(&self.table);
         if table.len() >= self.max_keys && !table.contains_key(key) {
             table.retain(|_, b| !b.full(now));
             if table.len() >= self.max_keys {

@@ -18,6 +18,7 @@ mod headers;
 mod http;
 mod hub;
 mod limits;
+mod locks;
 mod metrics;
 mod presence;
 mod push;

@@ -14,6 +14,8 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use super::locks::lock;
 use std::time::{Duration, Instant};
 
 use super::bus::{Bus, Event};
@@ -145,11 +147,7 @@ impl Leases {
     }
 
     fn is_here(&self, user: UserId) -> bool {
-        self.inner
-            .users
-            .lock()
-            .map(|u| u.get(&user).is_some_and(|e| e.conns > 0))
-            .unwrap_or(false)
+        lock(&self.inner.users).get(&user).is_some_and(|e| e.conns > 0)
     }
 
     /// Whether each of `users` is online on this node or (cluster) any other.
@@ -226,7 +224,7 @@ impl Leases {
     }
 
     fn update<T>(&self, user: UserId, f: impl FnOnce(&mut Entry) -> T) -> T {
-        let mut users = self.inner.users.lock().unwrap_or_else(|p| p.into_inner());
+        let mut users = lock(&self.inner.users);
         f(users.entry(user).or_default())
     }
 
@@ -310,10 +308,9 @@ impl Leases {
         let this = self.clone();
         self.inner.tasks.spawn(async move {
             tokio::time::sleep(MIN_GAP).await;
-            if let Ok(mut users) = this.inner.users.lock() {
-                if users.get(&user).is_some_and(|e| e.conns == 0 && !e.scheduled) {
-                    users.remove(&user);
-                }
+            let mut users = lock(&this.inner.users);
+            if users.get(&user).is_some_and(|e| e.conns == 0 && !e.scheduled) {
+                users.remove(&user);
             }
         });
     }

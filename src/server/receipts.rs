@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use super::locks::lock;
 use std::time::Duration;
 
 use super::bus::{Bus, Event};
@@ -104,9 +106,7 @@ impl Receipts {
             return;
         }
         let first = {
-            let Ok(mut pending) = self.pending.lock() else {
-                return;
-            };
+            let mut pending = lock(&self.pending);
             let entry = pending.entry(room).or_default();
             let first = entry.is_empty();
             let slot = entry.entry(user).or_insert(marks);
@@ -123,10 +123,7 @@ impl Receipts {
     }
 
     async fn flush(&self, room: RoomId) {
-        let batch = match self.pending.lock() {
-            Ok(mut pending) => pending.remove(&room).unwrap_or_default(),
-            Err(_) => return,
-        };
+        let batch = lock(&self.pending).remove(&room).unwrap_or_default();
         for (user, (delivered, read)) in batch {
             self.bus
                 .publish(Event::Receipt {

@@ -11,6 +11,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use crate::server::locks::lock;
+
 use async_trait::async_trait;
 
 use crate::model::RoomId;
@@ -48,7 +50,7 @@ impl LocalCache {
 #[async_trait]
 impl Cache for LocalCache {
     async fn push(&self, msgs: &[Message]) {
-        let Ok(mut rooms) = self.rooms.lock() else { return };
+        let mut rooms = lock(&self.rooms);
         for m in msgs {
             let q = rooms.entry(m.room).or_default();
             // A seq that does not follow the cached run restarts it: the cache
@@ -64,8 +66,8 @@ impl Cache for LocalCache {
     }
 
     async fn after(&self, room: RoomId, after: Seq, limit: u32) -> Option<Vec<Message>> {
-        let hit = self.rooms.lock().ok().and_then(|rooms| {
-            let q = rooms.get(&room)?;
+        let rooms = lock(&self.rooms);
+        let hit = rooms.get(&room).and_then(|q| {
             let first = q.front()?.seq;
             (first <= after + 1).then(|| {
                 q.iter()
@@ -75,6 +77,7 @@ impl Cache for LocalCache {
                     .collect::<Vec<_>>()
             })
         });
+        drop(rooms);
         self.counters.count(hit.is_some());
         hit
     }
