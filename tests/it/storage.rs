@@ -1,7 +1,7 @@
 //! The storage conformance suite: the same tests against SQLite and
 //! PostgreSQL (a fresh database per test; see tests/common).
 
-mod common;
+use crate::common;
 
 use chat::model::{Role, RoomKind};
 use chat::server::storage::{

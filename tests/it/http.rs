@@ -2,7 +2,7 @@
 //! (and, for the outage test, a real PostgreSQL that the test stops and
 //! starts), spoken to by reqwest like any client.
 
-mod common;
+use crate::common;
 
 use chat::api::ApiError;
 use chat::model::{Member, RoomKind, RoomSummary, User};

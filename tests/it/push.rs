@@ -3,7 +3,7 @@
 //! tied to the session and gone with it; and notices sent to a push service
 //! on loopback that checks the VAPID signature and decrypts each one.
 
-mod common;
+use crate::common;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

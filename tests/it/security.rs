@@ -6,7 +6,7 @@
 //! (That the app hydrates under the policy is tried in Chromium:
 //! end2end/tests/security.spec.ts.)
 
-mod common;
+use crate::common;
 
 use chat::server::Config;
 use common::{Node, TestServer};

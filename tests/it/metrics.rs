@@ -1,7 +1,7 @@
 //! `GET /metrics` scraped like Prometheus would, before and after real
 //! traffic over WebSockets: the counters move by what happened.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

@@ -3,7 +3,7 @@
 //! nodes. Skipped without TEST_POSTGRES_URL and TEST_REDIS_URL (`make test`
 //! sets both and requires them).
 
-mod common;
+use crate::common;
 
 use chat::model::RoomSummary;
 use chat::protocol::{ClientFrame, Message, ServerFrame};

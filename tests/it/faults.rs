@@ -4,7 +4,7 @@
 //! node the way the browser does, so what is checked is what people get:
 //! every acked message at every member, once, in order.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;

@@ -2,7 +2,7 @@
 //! contact came or went, who hears typing, and what a report that moves
 //! nothing costs (nothing).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! them, closes every socket with 1001 "going away" (clients resume on
 //! another node) and exits 0 within the grace period.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Server tests over real WebSockets: `server::run` on port 0, clients
 //! built on tokio-tungstenite, resuming with the shared client state machine.
 
-mod common;
+use crate::common;
 
 use chat::model::RoomSummary;
 use chat::protocol::{ClientFrame, ErrorCode, Message, ServerFrame};

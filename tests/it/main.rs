@@ -1,0 +1,23 @@
+//! The integration tests, one binary (one link, one run): each module is
+//! one part of the product tried through its real surface — HTTP, the
+//! WebSocket, SQLite and PostgreSQL, Redis, a node process. The chaos
+//! checker (`tests/chaos/`) is a binary of its own, run apart.
+//!
+//! Tests that need PostgreSQL or Redis read `TEST_POSTGRES_URL` and
+//! `TEST_REDIS_URL`; with `CHAT_REQUIRE_POSTGRES=1` (as `make test` sets)
+//! they fail instead of skipping when those are missing.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cluster;
+mod faults;
+mod http;
+mod layers;
+mod metrics;
+mod presence;
+mod push;
+mod security;
+mod shutdown;
+mod storage;
+mod ws;
