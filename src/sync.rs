@@ -224,11 +224,7 @@ impl Client {
         self.welcomed = false;
         self.refresh.reset();
         self.reports.in_flight_lost();
-        for room in self.rooms.values_mut() {
-            room.sync.reset();
-            room.history.reset();
-            room.members.reset();
-        }
+        self.rooms.values_mut().for_each(Room::connection_lost);
     }
 
     /// Asks for a fresh `welcome` on the live connection (`hello` again).

@@ -50,12 +50,8 @@ pub async fn panic(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: String,
-) -> StatusCode {
-    let m = &state.metrics;
-    let addr = match admit(&m.panic_reports, &state.reports, peer, &headers) {
-        Ok(addr) => addr,
-        Err(status) => return status,
-    };
+) -> Result<StatusCode, StatusCode> {
+    let addr = admit(&state.metrics.panic_reports, &state.reports, peer, &headers)?;
     let user = match auth::token_from_headers(&headers, state.config.secure_cookie) {
         Some(token) => state
             .store
@@ -80,7 +76,7 @@ pub async fn panic(
         message = %short(&report.message),
         "the app panicked in a browser"
     );
-    StatusCode::NO_CONTENT
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The largest batch of violation reports a browser may send.
@@ -99,21 +95,15 @@ pub async fn violation(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: String,
-) -> StatusCode {
-    let m = &state.metrics;
-    let addr = match admit(&m.csp_reports, &state.violations, peer, &headers) {
-        Ok(addr) => addr,
-        Err(status) => return status,
-    };
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(&body) else {
-        return StatusCode::BAD_REQUEST;
-    };
+) -> Result<StatusCode, StatusCode> {
+    let addr = admit(&state.metrics.csp_reports, &state.violations, peer, &headers)?;
+    let json = serde_json::from_str::<serde_json::Value>(&body).map_err(|_| StatusCode::BAD_REQUEST)?;
     let reports: Vec<&serde_json::Value> = match &json {
         serde_json::Value::Array(batch) => batch.iter().filter_map(|r| r.get("body")).collect(),
         one => one.get("csp-report").into_iter().collect(),
     };
     if reports.is_empty() {
-        return StatusCode::BAD_REQUEST;
+        return Err(StatusCode::BAD_REQUEST);
     }
     for report in reports.into_iter().take(10) {
         let field = |names: &[&str]| {
@@ -137,5 +127,5 @@ pub async fn violation(
             "the Content-Security-Policy blocked something in a browser"
         );
     }
-    StatusCode::NO_CONTENT
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -230,12 +230,7 @@ impl Client {
                 // A sync, history request or report was refused: ask again later.
                 self.reports.in_flight_lost();
                 self.refresh.refused();
-                for r in self.rooms.values_mut() {
-                    // A refused sync is asked again even with no gap known (it may answer a resync).
-                    r.sync.refused();
-                    r.members.refused();
-                    r.history.reset();
-                }
+                self.rooms.values_mut().for_each(Room::refused);
                 self.sync_retry_at = now + self.config.retry_first_ms.min(2_000);
             }
             None => {}

@@ -102,6 +102,23 @@ impl Room {
         true
     }
 
+    /// The connection closed: nothing is in flight any more (the next
+    /// welcome asks again what is needed).
+    pub(super) fn connection_lost(&mut self) {
+        self.sync.reset();
+        self.history.reset();
+        self.members.reset();
+    }
+
+    /// The server refused requests for now: the sync and the member list
+    /// are asked again at the next retry (a sync even with no gap known: it
+    /// may answer a resync); the history page waits for the next scroll.
+    pub(super) fn refused(&mut self) {
+        self.sync.refused();
+        self.members.refused();
+        self.history.reset();
+    }
+
     pub(super) fn ask_members(&mut self, id: RoomId, out: &mut Output) {
         if self.members.ask() {
             out.frames.push(ClientFrame::Members { room: id });

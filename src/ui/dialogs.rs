@@ -1,6 +1,8 @@
 //! The "new direct message" and "new group" dialogs, and the form that adds
 //! a member to a group.
 
+use std::future::Future;
+
 use leptos::wasm_bindgen::JsCast;
 use leptos::web_sys;
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
@@ -126,20 +128,13 @@ fn handles(text: &str) -> Vec<String> {
 #[component]
 pub fn NewDirectDialog(rooms: RoomsResource, dialog: RwSignal<Option<Dialog>>) -> impl IntoView {
     let handle = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    let form = Submission::new();
     let navigate = use_navigate();
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        busy.set(true);
-        error.set(None);
         let navigate = navigate.clone();
-        let h = handle.get_untracked();
-        spawn_local(async move {
-            match open_direct(h).await {
-                Ok(room) => opened(room.id, rooms, dialog, busy, &navigate),
-                Err(e) => fail(e, error, busy),
-            }
+        form.run(open_direct(handle.get_untracked()), move |room| {
+            opened(room.id, rooms, dialog, &navigate)
         });
     };
     view! {
@@ -150,8 +145,8 @@ pub fn NewDirectDialog(rooms: RoomsResource, dialog: RwSignal<Option<Dialog>>) -
                     <input name="peer" placeholder="alice" required
                         prop:value=handle on:input=move |ev| handle.set(event_target_value(&ev))/>
                 </label>
-                <p class="error" role="alert">{move || error.get()}</p>
-                <button type="submit" class="primary" disabled=move || busy.get()>"Open conversation"</button>
+                <p class="error" role="alert">{move || form.error.get()}</p>
+                <button type="submit" class="primary" disabled=move || form.busy.get()>"Open conversation"</button>
             </form>
         </Modal>
     }
@@ -161,21 +156,13 @@ pub fn NewDirectDialog(rooms: RoomsResource, dialog: RwSignal<Option<Dialog>>) -
 pub fn NewGroupDialog(rooms: RoomsResource, dialog: RwSignal<Option<Dialog>>) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let members = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    let form = Submission::new();
     let navigate = use_navigate();
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        busy.set(true);
-        error.set(None);
         let navigate = navigate.clone();
-        let (n, m) = (name.get_untracked(), handles(&members.get_untracked()));
-        spawn_local(async move {
-            match create_group(n, m).await {
-                Ok(room) => opened(room.id, rooms, dialog, busy, &navigate),
-                Err(e) => fail(e, error, busy),
-            }
-        });
+        let call = create_group(name.get_untracked(), handles(&members.get_untracked()));
+        form.run(call, move |room| opened(room.id, rooms, dialog, &navigate));
     };
     view! {
         <Modal title="New group" dialog>
@@ -191,8 +178,8 @@ pub fn NewGroupDialog(rooms: RoomsResource, dialog: RwSignal<Option<Dialog>>) ->
                         prop:value=members on:input=move |ev| members.set(event_target_value(&ev))/>
                 </label>
                 <p class="hint">"Handles separated by commas or spaces; you can add people later."</p>
-                <p class="error" role="alert">{move || error.get()}</p>
-                <button type="submit" class="primary" disabled=move || busy.get()>"Create group"</button>
+                <p class="error" role="alert">{move || form.error.get()}</p>
+                <button type="submit" class="primary" disabled=move || form.busy.get()>"Create group"</button>
             </form>
         </Modal>
     }
@@ -201,22 +188,12 @@ pub fn NewGroupDialog(rooms: RoomsResource, dialog: RwSignal<Option<Dialog>>) ->
 #[component]
 pub fn AddMemberForm(room: RoomId, members: Resource<Result<Vec<Member>, ApiError>>) -> impl IntoView {
     let handle = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    let form = Submission::new();
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        busy.set(true);
-        error.set(None);
-        let h = handle.get_untracked();
-        spawn_local(async move {
-            match add_member(room, h).await {
-                Ok(_) => {
-                    handle.set(String::new());
-                    members.refetch();
-                    busy.set(false);
-                }
-                Err(e) => fail(e, error, busy),
-            }
+        form.run(add_member(room, handle.get_untracked()), move |_| {
+            handle.set(String::new());
+            members.refetch();
         });
     };
     view! {
@@ -225,28 +202,56 @@ pub fn AddMemberForm(room: RoomId, members: Resource<Result<Vec<Member>, ApiErro
             <input id="add-member" name="add_member" placeholder="Add member by handle" required
                 title=HANDLE_RULES
                 prop:value=handle on:input=move |ev| handle.set(event_target_value(&ev))/>
-            <button type="submit" disabled=move || busy.get()>"Add"</button>
-            <p class="error" role="alert">{move || error.get()}</p>
+            <button type="submit" disabled=move || form.busy.get()>"Add"</button>
+            <p class="error" role="alert">{move || form.error.get()}</p>
         </form>
     }
 }
 
+/// A form's call to the API: busy while it runs, its error shown after.
+#[derive(Clone, Copy)]
+struct Submission {
+    busy: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+}
+
+impl Submission {
+    fn new() -> Self {
+        Self {
+            busy: RwSignal::new(false),
+            error: RwSignal::new(None),
+        }
+    }
+
+    /// Runs `call`: `done` gets its answer, or its error is shown.
+    fn run<T: 'static>(
+        self,
+        call: impl Future<Output = Result<T, ApiError>> + 'static,
+        done: impl FnOnce(T) + 'static,
+    ) {
+        self.busy.set(true);
+        self.error.set(None);
+        spawn_local(async move {
+            let answer = call.await;
+            self.busy.set(false);
+            match answer {
+                Ok(value) => done(value),
+                Err(e) => self.error.set(Some(e.to_string())),
+            }
+        });
+    }
+}
+
+/// A room was made or found: the list refreshes and the room opens.
 fn opened(
     room: RoomId,
     rooms: RoomsResource,
     dialog: RwSignal<Option<Dialog>>,
-    busy: RwSignal<bool>,
     navigate: &impl Fn(&str, leptos_router::NavigateOptions),
 ) {
-    busy.set(false);
     rooms.refetch();
     dialog.set(None);
     navigate(&format!("/r/{room}"), Default::default());
-}
-
-fn fail(e: ApiError, error: RwSignal<Option<String>>, busy: RwSignal<bool>) {
-    error.set(Some(e.to_string()));
-    busy.set(false);
 }
 
 #[cfg(test)]
