@@ -7,11 +7,10 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
+use super::rows::{self, Row};
 use super::socket;
-use super::time::{clock, day_label, local};
 use crate::model::{RoomId, RoomSummary, User, UserId};
 use crate::protocol::{Presence, Seq, ServerFrame};
-pub use crate::sync::Tick;
 use crate::sync::{Client, Config, Output};
 
 /// Messages a room starts with on a device that never held it.
@@ -23,49 +22,6 @@ pub enum Status {
     Online,
     Reconnecting,
     BackOnline,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Row {
-    Day {
-        key: String,
-        label: String,
-    },
-    Msg {
-        key: String,
-        seq: Option<Seq>,
-        from: String,
-        body: String,
-        time: String,
-        mine: bool,
-        tick: Tick,
-        /// In a group, for my stored messages: "Read by 2 of 3: Bob, Cy".
-        read_by: Option<String>,
-    },
-    /// "3 new messages": where the unread part began when the room opened.
-    Unread {
-        key: String,
-        label: String,
-    },
-}
-
-impl Row {
-    pub fn key(&self) -> String {
-        match self {
-            Row::Day { key, .. } | Row::Msg { key, .. } | Row::Unread { key, .. } => key.clone(),
-        }
-    }
-
-    /// What the view keys a row by: its key and, for a message, its tick,
-    /// so a tick that moves re-renders its row.
-    pub fn render_key(&self) -> String {
-        match self {
-            Row::Msg {
-                key, tick, read_by, ..
-            } => format!("{key}:{tick:?}:{}", read_by.as_deref().unwrap_or("")),
-            _ => self.key(),
-        }
-    }
 }
 
 #[derive(Clone, Copy)]
@@ -317,87 +273,14 @@ impl Live {
         }
     }
 
-    /// The timeline of a room as rows: messages by seq with day separators,
-    /// then my messages still waiting for their ack.
+    /// The timeline of a room as rows (see `rows::rows`).
     fn rows(&self, room: RoomId) -> Vec<Row> {
-        let (now, offset) = (socket::now_ms(), socket::tz_offset_min());
-        let me = self.user;
         let unread_from = self
             .unread_from
             .with_value(|u| u.get(&room).copied().flatten())
             .filter(|(_, n)| *n > 0);
-        self.client.with_value(|c| {
-            let group = c
-                .room(room)
-                .and_then(|r| r.summary.as_ref())
-                .is_some_and(|s| s.kind == crate::model::RoomKind::Group);
-            let mut divider = unread_from;
-            let mut rows = Vec::new();
-            let mut last_day = None;
-            let mut day = |rows: &mut Vec<Row>, ts: i64| {
-                let d = local(ts, offset).0;
-                if last_day != Some(d) {
-                    last_day = Some(d);
-                    rows.push(Row::Day {
-                        key: format!("day-{d}"),
-                        label: day_label(ts, now, offset),
-                    });
-                }
-            };
-            if let Some(r) = c.room(room) {
-                for m in r.msgs.values() {
-                    day(&mut rows, m.ts);
-                    if let Some((from, n)) = divider.filter(|(from, _)| m.seq >= *from) {
-                        divider = None;
-                        rows.push(Row::Unread {
-                            key: format!("unread-{from}"),
-                            label: match n {
-                                1 => "1 new message".into(),
-                                n => format!("{n} new messages"),
-                            },
-                        });
-                    }
-                    let mine = m.sender == me;
-                    // Ticks are for my messages; others' are simply stored.
-                    let tick = if mine { c.tick_of(room, m.seq) } else { Tick::Sent };
-                    let read_by = (mine && group).then(|| {
-                        let (names, of) = c.read_by(room, m.seq);
-                        match names.is_empty() {
-                            true => format!("Read by 0 of {of}"),
-                            false => format!("Read by {} of {of}: {}", names.len(), names.join(", ")),
-                        }
-                    });
-                    rows.push(Row::Msg {
-                        key: format!("{}:sent", m.cid),
-                        seq: Some(m.seq),
-                        from: m.from.clone(),
-                        body: m.body.clone(),
-                        time: clock(m.ts, offset),
-                        mine,
-                        tick,
-                        read_by,
-                    });
-                }
-            }
-            for o in c.outbox().iter().filter(|o| o.room == room) {
-                day(&mut rows, o.created);
-                let tick = o.tick();
-                rows.push(Row::Msg {
-                    key: format!(
-                        "{}:{}",
-                        o.cid,
-                        if o.failed.is_some() { "failed" } else { "pending" }
-                    ),
-                    seq: None,
-                    from: String::new(),
-                    body: o.body.clone(),
-                    time: clock(o.created, offset),
-                    mine: true,
-                    tick,
-                    read_by: None,
-                });
-            }
-            rows
-        })
+        let at = (socket::now_ms(), socket::tz_offset_min());
+        self.client
+            .with_value(|c| rows::rows(c, room, self.user, unread_from, at))
     }
 }

@@ -26,6 +26,7 @@ mod notifications;
 mod push;
 mod room;
 mod rooms;
+mod rows;
 #[cfg(feature = "hydrate")]
 mod seen;
 #[cfg(not(feature = "hydrate"))]

@@ -4,7 +4,8 @@
 
 use leptos::prelude::*;
 
-use super::live::{Live, Row, Tick};
+use super::live::Live;
+use super::rows::{Row, Tick};
 use super::seen;
 use super::text::{pieces, Piece};
 use crate::model::RoomId;
