@@ -2,7 +2,7 @@
 //! server (binary `chat`), `hydrate` the WASM that takes over the
 //! server-rendered page in the browser.
 //!
-//! - `model`: data and input rules shared by both sides.
+//! - `model`: data and input rules shared by both sides; `format`: a body's formatting as data.
 //! - `protocol`: the WebSocket frames; `sync`: the client state machine.
 //! - `api`: the HTTP API as server functions; `error`: what its calls answer on failure.
 //! - `ui`: the Leptos components.
@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod error;
+pub mod format;
 pub mod model;
 pub mod protocol;
 pub mod sync;

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::format::Block;
 use crate::model::{RoomId, RoomSummary, User, UserId};
 
 /// A message's place in its room: 1, 2, 3, … with no holes.
@@ -85,6 +86,10 @@ pub struct Message {
     pub ts: i64,
     /// The sender's `cid`.
     pub cid: Uuid,
+    /// The body's formatting, when it has any (`format`); absent, the body
+    /// is plain text, drawn by `format::plain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fmt: Option<Vec<Block>>,
 }
 
 fn default_max_body_chars() -> usize {
@@ -115,6 +120,9 @@ pub enum ServerFrame {
         seq: Seq,
         id: Uuid,
         ts: i64,
+        /// The body's formatting, as in `Message::fmt`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fmt: Option<Vec<Block>>,
     },
     /// A new message in a room of yours (live; may be missed, never wrong).
     Msg(Message),
@@ -256,6 +264,7 @@ mod tests {
     #[test]
     fn server_frames_round_trip_in_their_documented_shape() {
         let m = Message {
+            fmt: None,
             room: 1,
             seq: 2,
             id: Uuid::from_u128(1),

@@ -137,6 +137,31 @@ test("web addresses in messages are links that open apart; nothing else is", asy
   await expect(bodies(b)).toHaveText("see https://example.com/a?b=1, or javascript:alert(1) and http://x.org.");
 });
 
+test("bodies are formatted with a safe subset of Markdown; markup and bad links stay text", async ({ browser }) => {
+  const { bob, a, b } = await twoPeople(browser);
+  await openDirect(a, bob, "Bob");
+  await say(a, "**bold**, *it*, ~~gone~~ and `x < y`\n> quoted\n\n- one\n- [two](https://example.com/2)");
+  await say(a, "[click](javascript:alert(1)) <b>raw</b> ![pixel](https://example.com/p.png)");
+  await openRoom(b, "Alice");
+  for (const page of [b, a]) {
+    const [first, second] = [bodies(page).nth(0), bodies(page).nth(1)];
+    await expect(first.locator("strong")).toHaveText("bold");
+    await expect(first.locator("em")).toHaveText("it");
+    await expect(first.locator("s")).toHaveText("gone");
+    await expect(first.locator("code")).toHaveText("x < y");
+    await expect(first.locator("blockquote")).toHaveText("quoted");
+    await expect(first.locator("ul > li")).toHaveText(["one", "two"]);
+    await expect(first.locator("a")).toHaveAttribute("href", "https://example.com/2");
+    await expect(first.locator("a")).toHaveAttribute("rel", "noopener noreferrer");
+    await expect(second).toHaveText("click <b>raw</b> pixel");
+    await expect(second.locator("a, b, img")).toHaveCount(0);
+  }
+  // Rendered by the server after a reload: the same.
+  await b.reload();
+  await expect(bodies(b).nth(0).locator("strong")).toHaveText("bold");
+  await expect(bodies(b).nth(1).locator("a, b, img")).toHaveCount(0);
+});
+
 test("the composer counts down near the limit and never cuts a long text", async ({ browser }) => {
   const { bob, a } = await twoPeople(browser);
   await openDirect(a, bob, "Bob");

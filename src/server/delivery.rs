@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::bus::{Bus, Event};
 use super::cache::Cache;
+use super::format::formatted;
 use super::push::Pusher;
 use super::storage::{Appended, DynStore, NewMessage, Store, StoreError};
 use super::tasks::NodeTask;
@@ -105,6 +106,7 @@ impl Delivery {
             sender: sender.id,
             from: sender.display_name.clone(),
             cid,
+            fmt: formatted(&body),
             body,
             // Time-ordered: each message's id lands at the end of the id
             // index, not on a random page of it (a random one dirtied a page

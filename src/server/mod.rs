@@ -13,6 +13,7 @@ mod context;
 mod csp;
 pub mod delivery;
 mod figures;
+mod format;
 mod gateway;
 mod headers;
 mod http;

@@ -5,6 +5,7 @@
 use uuid::Uuid;
 
 use super::{Client, Marks, Output, Room};
+use crate::format::Block;
 use crate::model::{RoomId, RoomSummary, User, UserId};
 use crate::protocol::{ErrorCode, MemberMarks, Message, Presence, Seq, ServerFrame};
 
@@ -33,7 +34,8 @@ impl Client {
                 seq,
                 id,
                 ts,
-            } => self.on_ack(cid, room, seq, id, ts, &mut out),
+                fmt,
+            } => self.on_ack(cid, room, (seq, id, ts), fmt, &mut out),
             ServerFrame::Batch {
                 room,
                 msgs,
@@ -139,7 +141,14 @@ impl Client {
         self.sync_if_gap(room, out);
     }
 
-    fn on_ack(&mut self, cid: Uuid, room: RoomId, seq: Seq, id: Uuid, ts: i64, out: &mut Output) {
+    fn on_ack(
+        &mut self,
+        cid: Uuid,
+        room: RoomId,
+        (seq, id, ts): (Seq, Uuid, i64),
+        fmt: Option<Vec<Block>>,
+        out: &mut Output,
+    ) {
         let Some(o) = self.take_outgoing(cid, out) else {
             return;
         };
@@ -156,6 +165,7 @@ impl Client {
             body: o.body,
             ts,
             cid,
+            fmt,
         };
         self.apply(m, out);
         self.sync_if_gap(room, out);

@@ -32,6 +32,7 @@ fn summary(id: RoomId, head: Seq) -> RoomSummary {
 
 fn msg(room: RoomId, seq: Seq) -> Message {
     Message {
+        fmt: None,
         room,
         seq,
         id: Uuid::from_u128(seq as u128 + 1000 * room as u128),
@@ -215,6 +216,7 @@ fn sends_are_acked_once_and_land_in_the_timeline() {
     assert!(out.outbox_changed);
     assert_eq!(c.outbox().len(), 1);
     let ack = ServerFrame::Ack {
+        fmt: None,
         cid,
         room: 1,
         seq: 1,

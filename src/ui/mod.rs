@@ -3,6 +3,7 @@
 //! `Effect`s, which never run on the server.
 
 mod auth;
+mod body;
 mod chat;
 mod composer;
 #[cfg(feature = "hydrate")]
@@ -38,7 +39,6 @@ mod socket;
 #[path = "socket_ssr.rs"]
 #[allow(dead_code)] // the twin of every function, some called only on browser paths
 mod socket;
-mod text;
 mod time;
 mod timeline;
 

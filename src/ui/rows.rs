@@ -5,6 +5,7 @@
 //! state, the time and the UTC offset; `Live` keeps the rows in signals.
 
 use super::time::{clock, day_label, local};
+use crate::format::Block;
 use crate::model::{RoomId, RoomKind, UserId};
 use crate::protocol::Seq;
 use crate::sync::Client;
@@ -21,6 +22,8 @@ pub enum Row {
         seq: Option<Seq>,
         from: String,
         body: String,
+        /// The body's formatting (None: plain text).
+        fmt: Option<Vec<Block>>,
         time: String,
         mine: bool,
         tick: Tick,
@@ -108,6 +111,7 @@ pub fn rows(
                 seq: Some(m.seq),
                 from: m.from.clone(),
                 body: m.body.clone(),
+                fmt: m.fmt.clone(),
                 time: clock(m.ts, offset),
                 mine,
                 tick,
@@ -127,6 +131,7 @@ pub fn rows(
             seq: None,
             from: String::new(),
             body: o.body.clone(),
+            fmt: None,
             time: clock(o.created, offset),
             mine: true,
             tick,
@@ -149,6 +154,7 @@ mod tests {
 
     fn msg(seq: Seq, sender: UserId, ts: i64) -> ServerFrame {
         ServerFrame::Msg(Message {
+            fmt: None,
             room: 7,
             seq,
             id: Uuid::from_u128(seq as u128),

@@ -4,10 +4,10 @@
 
 use leptos::prelude::*;
 
+use super::body::body_view;
 use super::live::Live;
 use super::rows::{Row, Tick};
 use super::seen;
-use super::text::{pieces, Piece};
 use crate::model::RoomId;
 use crate::protocol::Seq;
 
@@ -191,6 +191,7 @@ fn row_view(row: Row, live: Live) -> AnyView {
             seq,
             from,
             body,
+            fmt,
             time,
             mine,
             tick,
@@ -211,7 +212,7 @@ fn row_view(row: Row, live: Live) -> AnyView {
             view! {
                 <div class="msg" class:mine=mine data-seq=seq data-state=state>
                     {(!mine).then(|| view! { <span class="from">{from}</span> })}
-                    <p class="body">{body_view(&body)}</p>
+                    <div class="body">{body_view(&body, fmt)}</div>
                     <span class="meta" on:click=move |_| open.update(|o| *o = !*o)>
                         <time>{time}</time>
                         {mine.then(|| view! { <span class="tick" title=title.clone() aria-label=title>{mark}</span> })}
@@ -235,19 +236,4 @@ fn row_view(row: Row, live: Live) -> AnyView {
             .into_any()
         }
     }
-}
-
-/// A body as text, its web addresses as links that open in a new tab and
-/// tell the site nothing of where they came from.
-fn body_view(body: &str) -> Vec<AnyView> {
-    pieces(body)
-        .into_iter()
-        .map(|piece| match piece {
-            Piece::Text(text) => text.into_any(),
-            Piece::Link(url) => view! {
-                <a href=url.clone() target="_blank" rel="noopener noreferrer">{url.clone()}</a>
-            }
-            .into_any(),
-        })
-        .collect()
 }

@@ -10,7 +10,10 @@ use std::path::Path;
 /// a cycle) and from the layers below. The first pattern a module matches
 /// decides its layer (`x::*` is x's submodules).
 const LAYERS: &[(&str, &[&str])] = &[
-    ("vocabulary", &["model", "protocol", "error"]),
+    (
+        "vocabulary",
+        &["model", "format", "format::*", "protocol", "error"],
+    ),
     ("client state", &["sync", "sync::*"]),
     (
         "server basics",
@@ -21,6 +24,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "server::locks",
             "server::metrics",
             "server::csp",
+            "server::format",
             "server::tasks",
         ],
     ),

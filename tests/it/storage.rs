@@ -212,6 +212,7 @@ async fn concurrent_direct_opens_make_one_room(store: DynStore) {
 
 fn new_message(room: i64, sender: i64, cid: u128, body: &str) -> NewMessage {
     NewMessage {
+        fmt: None,
         room,
         sender,
         from: String::new(),

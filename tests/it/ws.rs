@@ -3,6 +3,7 @@
 
 use crate::common;
 
+use chat::format::{Block, Inline};
 use chat::model::RoomSummary;
 use chat::protocol::{ClientFrame, ErrorCode, Message, ServerFrame};
 use chat::server::Config;
@@ -113,6 +114,54 @@ async fn an_ack_carries_the_seq_and_a_resend_gets_the_same_one() {
     let stored = server.state.store.messages_after(room.id, 0, 10).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].body, "hello");
+}
+
+#[tokio::test]
+async fn formatted_bodies_carry_their_tree_in_ack_msg_and_pages_and_plain_ones_none() {
+    let (server, _dir) = embedded().await;
+    let ([a, b, _], room) = trio(&server).await;
+    let (mut wa, _) = connect(&server, &a).await;
+    let (mut wb, _) = connect(&server, &b).await;
+    let bold = vec![Block::Para(vec![
+        Inline::Strong(vec![Inline::Text("hi".into())]),
+        Inline::Text(" <b>x</b>".into()),
+    ])];
+    let cid = Uuid::new_v4();
+    wa.send(&send(room.id, cid, "**hi** <b>x</b>")).await;
+    let ServerFrame::Ack { fmt, .. } = ack(&mut wa, cid).await else {
+        panic!("no ack")
+    };
+    assert_eq!(fmt.as_ref(), Some(&bold), "the ack brings the tree");
+    let live = wb.recv_until(|f| matches!(f, ServerFrame::Msg(_))).await;
+    let ServerFrame::Msg(m) = live else { unreachable!() };
+    assert_eq!(
+        (m.body.as_str(), m.fmt.as_ref()),
+        ("**hi** <b>x</b>", Some(&bold))
+    );
+
+    let plain = Uuid::new_v4();
+    wa.send(&send(room.id, plain, "see https://x.org, ok")).await;
+    let ServerFrame::Ack { fmt, .. } = ack(&mut wa, plain).await else {
+        panic!("no ack")
+    };
+    assert_eq!(fmt, None, "a plain body has no tree");
+
+    // Read back from storage (a page), the same, and the typed text is kept as typed.
+    wb.send(&ClientFrame::Sync {
+        room: room.id,
+        after: 0,
+        limit: None,
+    })
+    .await;
+    let page = wb.recv_until(|f| matches!(f, ServerFrame::Batch { .. })).await;
+    let ServerFrame::Batch { msgs, .. } = page else {
+        unreachable!()
+    };
+    let got: Vec<_> = msgs.iter().map(|m| (m.body.as_str(), m.fmt.clone())).collect();
+    assert_eq!(
+        got,
+        vec![("**hi** <b>x</b>", Some(bold)), ("see https://x.org, ok", None)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

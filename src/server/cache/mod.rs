@@ -115,6 +115,7 @@ mod tests {
 
     fn m(seq: Seq) -> Message {
         Message {
+            fmt: None,
             room: 1,
             seq,
             id: Uuid::nil(),

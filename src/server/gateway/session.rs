@@ -76,6 +76,7 @@ async fn ack(state: &AppState, sent: Sent) -> ServerFrame {
             seq: m.seq,
             id: m.id,
             ts: m.ts,
+            fmt: m.fmt,
         },
         Err(e) => ServerFrame::error(e.code(), e.to_string(), Some(sent.cid)),
     }

@@ -81,6 +81,7 @@ mod tests {
 
     fn msg(room: RoomId, seq: Seq) -> Message {
         Message {
+            fmt: None,
             room,
             seq,
             id: uuid::Uuid::nil(),

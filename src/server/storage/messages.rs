@@ -93,6 +93,7 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
             body: m.body.clone(),
             ts: m.ts,
             cid: m.cid,
+            fmt: m.fmt.clone(),
         };
         sent.insert((m.sender, m.cid), stored.clone());
         new.push(stored.clone());
@@ -361,6 +362,7 @@ mod tests {
 
     fn send(room: RoomId, sender: UserId, cid: u128, ts: i64) -> NewMessage {
         NewMessage {
+            fmt: None,
             room,
             sender,
             from: format!("user {sender}"),

@@ -26,6 +26,7 @@ use async_trait::async_trait;
 
 use uuid::Uuid;
 
+use crate::format::Block;
 use crate::model::{Role, RoomId, User, UserId};
 use crate::protocol::{Message, Seq};
 
@@ -83,6 +84,8 @@ pub struct NewMessage {
     /// The server id and time given to it if it is new.
     pub id: Uuid,
     pub ts: i64,
+    /// The body's formatting (`server::format`), made before the writer takes it.
+    pub fmt: Option<Vec<Block>>,
 }
 
 /// What became of one message of an `append` batch.

@@ -12,6 +12,7 @@ use crate::model::{Member, Role, RoomKind, RoomSummary, User};
 use crate::protocol::Message;
 
 use super::StoreError;
+use crate::server::format::formatted;
 
 pub(super) const USER_COLUMNS: &str = "id, handle, display_name";
 
@@ -54,6 +55,7 @@ pub(super) fn message(row: MessageRow) -> Result<Message, StoreError> {
         id: uuid(&id)?,
         sender,
         from,
+        fmt: formatted(&body),
         body,
         ts,
         cid: uuid(&cid)?,

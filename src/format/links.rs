@@ -1,7 +1,8 @@
-//! How a message body is shown: text, with the web addresses in it made
-//! links. Pure functions, shared by the server render and the browser;
-//! nothing here touches the DOM. Only `http://` and `https://` addresses
-//! become links (never `javascript:` or `data:`); everything else stays text.
+//! The bare web addresses in a run of a body's text, made links (the
+//! formatting around them is the parser's, `server::format`). Pure functions, shared by the
+//! server render and the browser; nothing here touches the DOM. Only
+//! `http://` and `https://` addresses become links (never `javascript:` or
+//! `data:`); everything else stays text.
 
 /// A piece of a body: plain text, or an address to link to.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,94 @@
+//! How a message body is formatted, as data every client can draw: blocks
+//! (paragraphs, code, quotes, lists) of inline runs (text, bold, italic,
+//! struck, code, links, line breaks). The server parses bodies into this
+//! tree (`server::format`) and sends it with each message that has any
+//! formatting (`Message::fmt`); a body without it is drawn by `plain`. The
+//! types are the allow-list: there is no variant for raw HTML, images or
+//! scripts, and a `Link` only ever holds an `http(s)://` or `mailto:`
+//! address. Pure data and functions, compiled into both builds.
+
+pub mod links;
+
+use serde::{Deserialize, Serialize};
+
+use links::{pieces, Piece};
+
+/// A block of a body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Block {
+    Para(Vec<Inline>),
+    /// A code block, its text as typed.
+    Code(String),
+    Quote(Vec<Block>),
+    /// A list: `start` is the first number of an ordered one.
+    List {
+        start: Option<u64>,
+        items: Vec<Vec<Block>>,
+    },
+}
+
+/// A run of text in a block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Inline {
+    Text(String),
+    Strong(Vec<Inline>),
+    Em(Vec<Inline>),
+    Strike(Vec<Inline>),
+    Code(String),
+    Link { url: String, label: Vec<Inline> },
+    Break,
+}
+
+/// A body with no formatting: one paragraph, its line breaks kept and its
+/// bare web addresses made links.
+pub fn plain(body: &str) -> Vec<Block> {
+    let mut inlines = Vec::new();
+    for (i, line) in body.split('\n').enumerate() {
+        if i > 0 {
+            inlines.push(Inline::Break);
+        }
+        inlines.extend(pieces(line).into_iter().map(|piece| match piece {
+            Piece::Text(t) => Inline::Text(t),
+            Piece::Link(url) => Inline::Link {
+                label: vec![Inline::Text(url.clone())],
+                url,
+            },
+        }));
+    }
+    if inlines.is_empty() {
+        return Vec::new();
+    }
+    vec![Block::Para(inlines)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_bodies_are_one_paragraph_with_breaks_and_links() {
+        assert_eq!(plain(""), []);
+        assert_eq!(
+            plain("see https://x.org\nbye"),
+            [Block::Para(vec![
+                Inline::Text("see ".into()),
+                Inline::Link {
+                    url: "https://x.org".into(),
+                    label: vec![Inline::Text("https://x.org".into())],
+                },
+                Inline::Break,
+                Inline::Text("bye".into()),
+            ])]
+        );
+    }
+
+    #[test]
+    fn the_tree_travels_as_compact_json() {
+        let tree = vec![Block::Para(vec![Inline::Strong(vec![Inline::Text("hi".into())])])];
+        let json = serde_json::to_string(&tree).unwrap();
+        assert_eq!(json, r#"[{"para":[{"strong":[{"text":"hi"}]}]}]"#);
+        assert_eq!(serde_json::from_str::<Vec<Block>>(&json).unwrap(), tree);
+    }
+}
