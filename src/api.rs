@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
 pub use crate::error::ApiError;
-use crate::model::{Member, RoomId, RoomSummary, User};
+use crate::model::{Member, Notify, RoomId, RoomSummary, User};
 
 /// Creates an account and logs it in (sets the session cookie).
 #[server(prefix = "/api", endpoint = "sign_up", input = Json)]
@@ -57,6 +57,13 @@ pub async fn create_group(name: String, members: Vec<String>) -> Result<RoomSumm
 #[server(prefix = "/api", endpoint = "add_member", input = Json)]
 pub async fn add_member(room: RoomId, handle: String) -> Result<Vec<Member>, ApiError> {
     crate::server::rooms::add_member(room, handle).await
+}
+
+/// Sets which messages of a room of the caller's notify them while away
+/// (`all`, or `none`: muted); answers the room as they now see it.
+#[server(prefix = "/api", endpoint = "set_notify", input = Json)]
+pub async fn set_notify(room: RoomId, notify: Notify) -> Result<RoomSummary, ApiError> {
+    crate::server::rooms::set_notify(room, notify).await
 }
 
 /// The members of a room the caller is in.

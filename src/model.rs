@@ -51,6 +51,35 @@ impl RoomKind {
     }
 }
 
+/// Which messages of a room notify a member while they are away (Web Push).
+/// Unread counts are the same either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notify {
+    /// Every message of the others.
+    #[default]
+    All,
+    /// None (the room is muted).
+    None,
+}
+
+impl Notify {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notify::All => "all",
+            Notify::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "all" => Some(Notify::All),
+            "none" => Some(Notify::None),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -94,6 +123,9 @@ pub struct RoomSummary {
     pub last_activity: i64,
     /// The body of the last message, if any.
     pub preview: Option<String>,
+    /// Which of its messages notify me while I am away.
+    #[serde(default)]
+    pub notify: Notify,
 }
 
 impl RoomSummary {
@@ -249,6 +281,7 @@ mod tests {
     #[test]
     fn unread_is_head_minus_read_never_negative() {
         let mut r = RoomSummary {
+            notify: Default::default(),
             id: 1,
             kind: RoomKind::Group,
             name: "g".into(),

@@ -1,5 +1,5 @@
 //! Rooms and members: list mine, open a direct room, create a group, add a
-//! member. Every call checks that the caller may do it; limits come from the
+//! member, mute or unmute one of mine. Every call checks that the caller may do it; limits come from the
 //! settings, and the actions that create rooms or memberships are limited
 //! per person (`limits::RoomLimits`).
 
@@ -16,7 +16,8 @@ use super::{
 use crate::{
     error::ApiError,
     model::{
-        clean_name, normalize_handle, Member, RoomId, RoomKind, RoomSummary, User, UserId, ROOM_NAME_MAX,
+        clean_name, normalize_handle, Member, Notify, RoomId, RoomKind, RoomSummary, User, UserId,
+        ROOM_NAME_MAX,
     },
 };
 
@@ -140,6 +141,21 @@ pub async fn add_member(room: RoomId, handle: String) -> Result<Vec<Member>, Api
                 introduce(&state, room, &[user.id]).await;
             }
             Ok(state.store.members(room).await?)
+        }
+        .await,
+    )
+}
+
+/// Sets which of a room's messages notify the caller while away; their
+/// other devices learn it with the room's summary.
+pub async fn set_notify(room: RoomId, notify: Notify) -> Result<RoomSummary, ApiError> {
+    respond(
+        async {
+            let state = state()?;
+            let me = caller(&state).await?;
+            check_member(&state, room, me.id).await?;
+            state.store.set_notify(room, me.id, notify).await?;
+            announce(&state, room, me.id).await
         }
         .await,
     )

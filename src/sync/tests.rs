@@ -17,6 +17,7 @@ fn user() -> User {
 
 fn summary(id: RoomId, head: Seq) -> RoomSummary {
     RoomSummary {
+        notify: Default::default(),
         id,
         kind: RoomKind::Group,
         name: format!("room {id}"),

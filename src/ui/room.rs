@@ -3,6 +3,7 @@
 //! composer; or, for someone not in it, a notice.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use super::composer::Composer;
@@ -10,8 +11,8 @@ use super::dialogs::{AddMemberForm, RoomsResource};
 use super::live::Live;
 use super::time::presence_label;
 use super::timeline::Timeline;
-use crate::api::{room_members, ApiError};
-use crate::model::{Member, RoomId, RoomKind, RoomSummary};
+use crate::api::{room_members, set_notify, ApiError};
+use crate::model::{Member, Notify, RoomId, RoomKind, RoomSummary};
 
 pub type MembersResource = Resource<Result<Vec<Member>, ApiError>>;
 
@@ -134,8 +135,46 @@ fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) 
                 })}
             </Transition>
         </div>
+        <MuteButton id notify=Signal::derive(move || room().map(|r| r.notify).unwrap_or_default())/>
         <Show when=is_group>
             <AddMemberForm room=id members/>
         </Show>
+    }
+}
+
+/// Mutes or unmutes the room's notifications, for all my devices (they
+/// hear of it with the room's summary; so does this page).
+#[component]
+fn MuteButton(id: RoomId, notify: Signal<Notify>) -> impl IntoView {
+    // What this page chose, shown until the room's summary says so too.
+    let chosen = RwSignal::new(None::<Notify>);
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let muted = move || chosen.get().unwrap_or_else(|| notify.get()) == Notify::None;
+    Effect::new(move |_| {
+        if chosen.get_untracked() == Some(notify.get()) {
+            chosen.set(None);
+        }
+    });
+    let toggle = move |_| {
+        let want = if muted() { Notify::All } else { Notify::None };
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match set_notify(id, want).await {
+                Ok(room) => chosen.set(Some(room.notify)),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <button type="button" class="ghost mute" aria-pressed=move || muted().to_string()
+            title=move || if muted() { "Notifications are off for this room" } else { "Notifications are on for this room" }
+            aria-label=move || if muted() { "Unmute notifications" } else { "Mute notifications" }
+            disabled=move || busy.get() on:click=toggle>
+            {move || if muted() { "🔕" } else { "🔔" }}
+        </button>
+        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
     }
 }

@@ -7,7 +7,7 @@ use leptos_router::components::A;
 use super::live::Live;
 use super::time::list_time;
 use crate::api::ApiError;
-use crate::model::{RoomId, RoomKind, RoomSummary};
+use crate::model::{Notify, RoomId, RoomKind, RoomSummary};
 
 /// The rooms, latest activity first: the server-rendered list until the
 /// socket's `welcome`, the live one after.
@@ -34,7 +34,7 @@ pub fn RoomList(
         <ul>
             <For
                 each=move || list.get()
-                key=|r| (r.id, r.name.clone(), r.head_seq, r.read_seq, r.preview.clone(), r.member_count)
+                key=|r| (r.id, r.name.clone(), r.head_seq, r.read_seq, r.preview.clone(), r.member_count, r.notify)
                 let:room
             >
                 <RoomItem room selected/>
@@ -75,12 +75,16 @@ fn RoomItem(room: RoomSummary, selected: Memo<Option<RoomId>>) -> impl IntoView 
                 <span class="room-text">
                     <span class="room-line">
                         <span class="room-name">{room.name.clone()}</span>
+                        {(room.notify == Notify::None).then(|| view! {
+                            <span class="muted-icon" title="Muted" aria-label="muted">"🔕"</span>
+                        })}
                         <time class="room-time">{when}</time>
                     </span>
                     <span class="room-sub">{subtitle}</span>
                 </span>
                 <Show when=move || { unread > 0 && selected.get() != Some(id) }>
-                    <span class="badge" aria-label=format!("{unread} unread")>{unread}</span>
+                    <span class="badge" class:quiet=room.notify == Notify::None
+                        aria-label=format!("{unread} unread")>{unread}</span>
                 </Show>
             </A>
         </li>

@@ -176,6 +176,7 @@ mod tests {
             display_name: "Me".into(),
         };
         let room = RoomSummary {
+            notify: Default::default(),
             id: 7,
             kind: RoomKind::Direct,
             name: "Bob".into(),

@@ -240,17 +240,31 @@ pub async fn api<T: serde::de::DeserializeOwned>(
     name: &str,
     body: serde_json::Value,
 ) -> T {
-    let res = reqwest::Client::new()
+    let res = post_api(server, cookie, name, body).await;
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    assert!(status.is_success(), "{name}: {status} {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Calls an API server function that is to refuse: the status it answers.
+pub async fn api_status(server: &impl Node, cookie: &str, name: &str, body: serde_json::Value) -> u16 {
+    post_api(server, cookie, name, body).await.status().as_u16()
+}
+
+async fn post_api(
+    server: &impl Node,
+    cookie: &str,
+    name: &str,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    reqwest::Client::new()
         .post(server.url(&format!("/api/{name}")))
         .header("cookie", cookie)
         .json(&body)
         .send()
         .await
-        .unwrap();
-    let status = res.status();
-    let text = res.text().await.unwrap();
-    assert!(status.is_success(), "{name}: {status} {text}");
-    serde_json::from_str(&text).unwrap()
+        .unwrap()
 }
 
 pub mod ws {

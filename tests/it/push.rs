@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post, Router};
-use chat::model::RoomSummary;
+use chat::model::{Notify, RoomSummary};
 use chat::protocol::{ClientFrame, ServerFrame};
 use chat::server::Config;
 use common::ws::{connect, Ws};
-use common::{api, sign_up, Node, TestServer};
+use common::{api, api_status, sign_up, Node, TestServer};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use web_push_native::jwt_simple::prelude::*;
@@ -473,6 +473,81 @@ async fn a_burst_in_a_group_collapses_and_a_gone_device_is_forgotten() {
     );
     let stats = server.state.pusher.stats();
     assert_eq!(stats.gone.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn a_muted_room_notifies_no_one_who_muted_it_and_unmuted_it_does_again() {
+    let (server, _dir) = pushing_server(100).await;
+    let (_, a) = sign_up(&server, "alice").await;
+    let (_, b) = sign_up(&server, "bob").await;
+    let (_, c) = sign_up(&server, "carol").await;
+    let key: String = api(&server, &a, "push_key", json!({})).await;
+    let mut service = PushService::start(&key).await;
+    subscribe(&server, &b, &service.endpoint("bobs-phone")).await;
+    subscribe(&server, &c, &service.endpoint("carols-laptop")).await;
+    let team: RoomSummary = api(
+        &server,
+        &a,
+        "create_group",
+        json!({"name": "Team", "members": ["bob", "carol"]}),
+    )
+    .await;
+    // Bob mutes it; his other devices hear of it with the room's summary.
+    let (mut wb, _) = connect(&server, &b).await;
+    let muted: RoomSummary = api(
+        &server,
+        &b,
+        "set_notify",
+        json!({"room": team.id, "notify": "none"}),
+    )
+    .await;
+    assert_eq!(muted.notify, Notify::None);
+    let frame = wb.recv_until(|f| matches!(f, ServerFrame::Room(_))).await;
+    assert!(matches!(frame, ServerFrame::Room(r) if r.id == team.id && r.notify == Notify::None));
+    drop(wb);
+    // Not for a room he is not in, nor with a level that does not exist.
+    let stranger = api_status(
+        &server,
+        &c,
+        "set_notify",
+        json!({"room": team.id + 99, "notify": "none"}),
+    )
+    .await;
+    assert_eq!(stranger, 404);
+    let bad = api_status(
+        &server,
+        &b,
+        "set_notify",
+        json!({"room": team.id, "notify": "loud"}),
+    )
+    .await;
+    assert_eq!(bad, 400);
+
+    let (mut wa, _) = connect(&server, &a).await;
+    say(&mut wa, team.id, "while muted").await;
+    let mut paths = Vec::new();
+    while let Some(got) = service.next(Duration::from_secs(1)).await {
+        paths.push(got.path);
+    }
+    assert_eq!(paths, ["/push/carols-laptop"], "only Carol is notified");
+    // The room still counts as unread for Bob: muting is about notices only.
+    let rooms: Vec<RoomSummary> = api(&server, &b, "my_rooms", json!({})).await;
+    assert_eq!(rooms[0].unread(), 1);
+
+    let _: RoomSummary = api(
+        &server,
+        &b,
+        "set_notify",
+        json!({"room": team.id, "notify": "all"}),
+    )
+    .await;
+    say(&mut wa, team.id, "unmuted").await;
+    let mut paths = Vec::new();
+    while let Some(got) = service.next(Duration::from_secs(1)).await {
+        paths.push(got.path);
+    }
+    paths.sort();
+    assert_eq!(paths, ["/push/bobs-phone", "/push/carols-laptop"]);
 }
 
 fn base64_url(s: &str) -> Vec<u8> {

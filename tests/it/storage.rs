@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use chat::model::{Role, RoomKind};
+use chat::model::{Notify, Role, RoomKind};
 use chat::server::storage::{
     Access, Appended, DynStore, NewMessage, PushSubscription, StoreError, StoredMarks,
 };
@@ -51,6 +51,7 @@ conformance!(
     contacts_share_a_direct_or_small_room,
     push_subscriptions_belong_to_a_session,
     a_rooms_pushes_go_to_its_other_members,
+    a_muted_room_pushes_to_no_one_who_muted_it,
     the_first_setting_stored_wins,
 );
 
@@ -593,6 +594,50 @@ async fn a_rooms_pushes_go_to_its_other_members(store: DynStore) {
     store.raise_marks(g, b, 4, 3).await.unwrap();
     assert_eq!(store.unread_total(b).await.unwrap(), 2);
     assert_eq!(store.unread_total(a).await.unwrap(), 0, "nothing for the sender");
+}
+
+async fn a_muted_room_pushes_to_no_one_who_muted_it(store: DynStore) {
+    let [a, b, c] = users(&store, &["alice", "bob", "carol"]).await[..] else {
+        unreachable!()
+    };
+    for (user, session) in [(b, b"b"), (c, b"c")] {
+        store.create_session(session, user, 1, 1_000).await.unwrap();
+        let sub = PushSubscription {
+            user,
+            endpoint: format!("https://push/{user}"),
+            p256dh: "key".into(),
+            auth: "auth".into(),
+        };
+        store.save_push_subscription(&sub, session, 2).await.unwrap();
+    }
+    let g = store.create_group(a, "Team", &[b, c], 1).await.unwrap();
+    assert_eq!(
+        store.room_of(g, b).await.unwrap().unwrap().notify,
+        Notify::All,
+        "all by default"
+    );
+    assert!(store.set_notify(g, b, Notify::None).await.unwrap());
+    assert!(
+        !store.set_notify(g + 99, b, Notify::None).await.unwrap(),
+        "not a member"
+    );
+    assert_eq!(store.room_of(g, b).await.unwrap().unwrap().notify, Notify::None);
+    assert_eq!(store.rooms_of(b).await.unwrap()[0].notify, Notify::None);
+    assert_eq!(
+        store.room_of(g, c).await.unwrap().unwrap().notify,
+        Notify::All,
+        "per member"
+    );
+    let to: Vec<i64> = store
+        .room_push_subscriptions(g, a)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.user)
+        .collect();
+    assert_eq!(to, vec![c]);
+    store.set_notify(g, b, Notify::All).await.unwrap();
+    assert_eq!(store.room_push_subscriptions(g, a).await.unwrap().len(), 2);
 }
 
 async fn the_first_setting_stored_wins(store: DynStore) {

@@ -10,7 +10,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use super::{
     messages, sql, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError, StoredMarks,
 };
-use crate::model::{Member, RoomId, RoomKind, RoomSummary, User, UserId};
+use crate::model::{Member, Notify, RoomId, RoomKind, RoomSummary, User, UserId};
 use crate::protocol::{MemberMarks, Message, Seq};
 
 pub struct PgStore {

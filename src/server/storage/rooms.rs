@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use super::{Access, StoreError};
-use crate::model::{Member, RoomId, RoomKind, RoomSummary, UserId};
+use crate::model::{Member, Notify, RoomId, RoomKind, RoomSummary, UserId};
 use crate::protocol::Seq;
 
 #[async_trait]
@@ -28,6 +28,9 @@ pub trait Rooms: Send + Sync {
     async fn add_member(&self, room: RoomId, user: UserId, now: i64) -> Result<bool, StoreError>;
 
     async fn access(&self, room: RoomId, user: UserId) -> Result<Access, StoreError>;
+
+    /// Sets which messages of `room` notify `user`; false if they are not a member.
+    async fn set_notify(&self, room: RoomId, user: UserId, notify: Notify) -> Result<bool, StoreError>;
 
     async fn member_count(&self, room: RoomId) -> Result<i64, StoreError>;
 
@@ -151,6 +154,21 @@ macro_rules! impl_rooms {
                 .bind(now)
                 .execute(&self.write)
                 .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn set_notify(
+                &self,
+                room: RoomId,
+                user: UserId,
+                notify: Notify,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query("UPDATE members SET notify = $3 WHERE room_id = $1 AND user_id = $2")
+                    .bind(room)
+                    .bind(user)
+                    .bind(notify.as_str())
+                    .execute(&self.write)
+                    .await?;
                 Ok(done.rows_affected() == 1)
             }
 

@@ -8,7 +8,7 @@
 
 use uuid::Uuid;
 
-use crate::model::{Member, Role, RoomKind, RoomSummary, User};
+use crate::model::{Member, Notify, Role, RoomKind, RoomSummary, User};
 use crate::protocol::Message;
 
 use super::StoreError;
@@ -18,7 +18,7 @@ pub(super) const USER_COLUMNS: &str = "id, handle, display_name";
 
 /// Columns of a room summary as seen by the member `$1`, joined as `r` and `m`.
 pub(super) const SUMMARY_SELECT: &str = "
-    SELECT r.id, r.kind, r.name, r.head_seq, m.read_seq, r.last_activity,
+    SELECT r.id, r.kind, r.name, r.head_seq, m.read_seq, r.last_activity, m.notify,
            (SELECT COUNT(*) FROM members c WHERE c.room_id = r.id) AS member_count,
            (SELECT o.user_id FROM members o
              WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id
@@ -70,6 +70,7 @@ pub(super) type SummaryRow = (
     i64,
     i64,
     i64,
+    String,
     i64,
     Option<i64>,
     Option<String>,
@@ -93,12 +94,15 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         head_seq,
         read_seq,
         last_activity,
+        notify,
         member_count,
         peer,
         peer_handle,
         peer_name,
         preview,
     ) = row;
+    let notify = Notify::parse(&notify)
+        .ok_or_else(|| StoreError::Internal(format!("room {id} has notify {notify:?}")))?;
     let kind =
         RoomKind::parse(&kind).ok_or_else(|| StoreError::Internal(format!("room {id} has kind {kind:?}")))?;
     let name = match kind {
@@ -116,6 +120,7 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         member_count,
         last_activity,
         preview,
+        notify,
     })
 }
 

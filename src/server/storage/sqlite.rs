@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 use super::{
     messages, sql, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError, StoredMarks,
 };
-use crate::model::{Member, RoomId, RoomKind, RoomSummary, User, UserId};
+use crate::model::{Member, Notify, RoomId, RoomKind, RoomSummary, User, UserId};
 use crate::protocol::{MemberMarks, Message, Seq};
 
 pub struct SqliteStore {
