@@ -180,6 +180,39 @@ test("a room can be muted and unmuted from its header, by keyboard too; the list
   await expect(a.locator(".rooms .room .muted-icon")).toHaveCount(0);
 });
 
+test("emoji go in at the cursor from the picker, by keyboard; Escape closes it and gives the focus back", async ({ browser }) => {
+  const { bob, a, b } = await twoPeople(browser);
+  await openDirect(a, bob, "Bob");
+  const box = a.getByLabel("Message");
+  await box.fill("ab");
+  await box.press("ArrowLeft");
+  const toggle = a.getByRole("button", { name: "Insert emoji" });
+  await toggle.click();
+  const picker = a.getByRole("dialog", { name: "Emoji" });
+  await expect(picker).toBeVisible();
+  await expect(picker.getByRole("button", { name: "grinning" })).toBeFocused();
+  await a.keyboard.press("ArrowRight");
+  await a.keyboard.press("ArrowDown");
+  await expect(picker.getByRole("button", { name: "sweat smile" })).toBeFocused();
+  await a.keyboard.press("ArrowDown");
+  await expect(picker.getByRole("button", { name: "thumbs down" })).toBeFocused();
+  await a.keyboard.press("Enter");
+  await expect(picker).toHaveCount(0);
+  await expect(box).toHaveValue("a👎b");
+  await expect(box).toBeFocused();
+  await a.keyboard.type("c");
+  await expect(box).toHaveValue("a👎cb", { timeout: 2000 });
+  // Escape closes without a pick, back on the button.
+  await toggle.click();
+  await expect(picker).toBeVisible();
+  await a.keyboard.press("Escape");
+  await expect(picker).toHaveCount(0);
+  await expect(toggle).toBeFocused();
+  await box.press("Enter");
+  await openRoom(b, "Alice");
+  await expect(bodies(b)).toHaveText(["a👎cb"]);
+});
+
 test("the composer counts down near the limit and never cuts a long text", async ({ browser }) => {
   const { bob, a } = await twoPeople(browser);
   await openDirect(a, bob, "Bob");

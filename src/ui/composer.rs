@@ -1,10 +1,11 @@
 //! The message box of a room: its draft kept, Enter to send, typing
-//! reported, the length counted down near the limit, and what cannot be
-//! sent said (never cut).
+//! reported, the length counted down near the limit, what cannot be sent
+//! said (never cut), and emoji inserted at the cursor from the picker.
 
 use leptos::{ev::SubmitEvent, prelude::*};
 
 use super::drafts;
+use super::emoji::EmojiPicker;
 use super::live::Live;
 use crate::model::{check_body, BodyError, RoomId};
 
@@ -48,6 +49,39 @@ pub fn Composer(room: RoomId) -> impl IntoView {
         let used = text.with(|t| t.chars().count());
         (used + 200 > max && used <= max).then(|| format!("{} left", max - used))
     };
+    let picking = RwSignal::new(false);
+    let emoji_button = NodeRef::<leptos::html::Button>::new();
+    // An emoji goes where the cursor is (replacing a selection), and the
+    // cursor after it.
+    let insert = Callback::new(move |emoji: &'static str| {
+        let Some(el) = input.get_untracked() else { return };
+        let value = el.value();
+        let at = |i: Option<u32>| {
+            // The browser counts UTF-16 units; the text is indexed by bytes.
+            let units = i.unwrap_or(u32::MAX) as usize;
+            let mut seen = 0;
+            value
+                .char_indices()
+                .find(|(_, c)| {
+                    let here = seen >= units;
+                    seen += c.len_utf16();
+                    here
+                })
+                .map_or(value.len(), |(b, _)| b)
+        };
+        let (start, end) = (
+            at(el.selection_start().ok().flatten()),
+            at(el.selection_end().ok().flatten()),
+        );
+        let (start, end) = (start.min(end), start.max(end));
+        let next = format!("{}{emoji}{}", &value[..start], &value[end..]);
+        let cursor = (value[..start].encode_utf16().count() + emoji.encode_utf16().count()) as u32;
+        drafts::save(live.user(), room, &next);
+        text.set(next.clone());
+        el.set_value(&next);
+        let _ = el.focus();
+        let _ = el.set_selection_range(cursor, cursor);
+    });
     let submit = move || {
         let body = text.get_untracked();
         if check_body(&body, live.max_body.get_untracked()).is_ok() {
@@ -61,6 +95,11 @@ pub fn Composer(room: RoomId) -> impl IntoView {
             ev.prevent_default();
             submit();
         }>
+            <button type="button" class="ghost emoji-toggle" node_ref=emoji_button
+                aria-label="Insert emoji" aria-haspopup="dialog"
+                aria-expanded=move || picking.get().to_string()
+                on:click=move |_| picking.update(|p| *p = !*p)>"😊"</button>
+            <EmojiPicker open=picking pick=insert back=emoji_button/>
             <div class="compose">
                 <textarea aria-label="Message" placeholder="Write a message…" rows="1" node_ref=input
                     aria-invalid=move || problem.with(Option::is_some).then_some("true")

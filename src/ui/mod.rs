@@ -19,6 +19,7 @@ mod drafts;
 #[cfg(not(feature = "hydrate"))]
 #[path = "drafts_ssr.rs"]
 mod drafts;
+mod emoji;
 // The server renders with `Live` but never runs what the browser does with
 // it (frames, ticks, the observers): those methods are the browser's.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
