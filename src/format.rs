@@ -63,9 +63,67 @@ pub fn plain(body: &str) -> Vec<Block> {
     vec![Block::Para(inlines)]
 }
 
+/// A body as one line of text, for the room list and notifications: its
+/// formatting dropped (a link shows its label), blocks and line breaks as
+/// spaces.
+pub fn preview(body: &str, fmt: Option<&[Block]>) -> String {
+    fn inlines(v: &[Inline], out: &mut String) {
+        for i in v {
+            match i {
+                Inline::Text(t) | Inline::Code(t) => out.push_str(t),
+                Inline::Strong(v) | Inline::Em(v) | Inline::Strike(v) => inlines(v, out),
+                Inline::Link { label, .. } => inlines(label, out),
+                Inline::Break => out.push(' '),
+            }
+        }
+    }
+    fn blocks(v: &[Block], out: &mut String) {
+        for b in v {
+            if !out.is_empty() && !out.ends_with(' ') {
+                out.push(' ');
+            }
+            match b {
+                Block::Para(v) => inlines(v, out),
+                Block::Code(t) => out.push_str(t),
+                Block::Quote(v) => blocks(v, out),
+                Block::List { items, .. } => items.iter().for_each(|item| blocks(item, out)),
+            }
+        }
+    }
+    let Some(fmt) = fmt else {
+        return body.split_whitespace().collect::<Vec<_>>().join(" ");
+    };
+    let mut out = String::new();
+    blocks(fmt, &mut out);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_preview_is_the_text_on_one_line() {
+        assert_eq!(preview("a\n  b", None), "a b");
+        let fmt = vec![
+            Block::Para(vec![
+                Inline::Strong(vec![Inline::Text("hi".into())]),
+                Inline::Text(" see ".into()),
+                Inline::Link {
+                    url: "https://x.y".into(),
+                    label: vec![Inline::Text("docs".into())],
+                },
+            ]),
+            Block::List {
+                start: None,
+                items: vec![vec![Block::Para(vec![Inline::Text("one".into())])]],
+            },
+        ];
+        assert_eq!(
+            preview("**hi** see [docs](https://x.y)\n- one", Some(&fmt)),
+            "hi see docs one"
+        );
+    }
 
     #[test]
     fn plain_bodies_are_one_paragraph_with_breaks_and_links() {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::request::Request;
 use super::{Marks, Output};
+use crate::format::preview;
 use crate::model::{RoomId, RoomSummary, UserId};
 use crate::protocol::{ClientFrame, Message, Seq};
 
@@ -75,7 +76,7 @@ impl Room {
         let mut changed = false;
         if let Some(s) = self.summary.as_mut() {
             if m.seq >= s.head_seq {
-                s.preview = Some(m.body.clone());
+                s.preview = Some(preview(&m.body, m.fmt.as_deref()));
             }
             s.head_seq = s.head_seq.max(m.seq);
             s.last_activity = s.last_activity.max(m.ts);

@@ -48,8 +48,8 @@ fn RoomItem(room: RoomSummary, selected: Memo<Option<RoomId>>) -> impl IntoView 
     let id = room.id;
     let unread = room.unread();
     let subtitle = match (&room.preview, room.kind, &room.peer_handle) {
-        // One line: the list is not the place for a message's line breaks.
-        (Some(p), _, _) => p.split_whitespace().collect::<Vec<_>>().join(" "),
+        // One line, formatting dropped (`format::preview`).
+        (Some(p), _, _) => p.clone(),
         (None, RoomKind::Direct, Some(h)) => format!("@{h}"),
         (None, RoomKind::Direct, None) => "Direct message".to_string(),
         (None, RoomKind::Group, _) => match room.member_count {

@@ -162,6 +162,13 @@ async fn formatted_bodies_carry_their_tree_in_ack_msg_and_pages_and_plain_ones_n
         got,
         vec![("**hi** <b>x</b>", Some(bold)), ("see https://x.org, ok", None)]
     );
+    // The room list shows the last message as one line of text.
+    let cid = Uuid::new_v4();
+    wa.send(&send(room.id, cid, "**done**:\n- [notes](https://x.org)"))
+        .await;
+    ack(&mut wa, cid).await;
+    let rooms: Vec<RoomSummary> = api(&server, &b, "my_rooms", json!({})).await;
+    assert_eq!(rooms[0].preview.as_deref(), Some("done: notes"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

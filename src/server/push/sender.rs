@@ -29,6 +29,7 @@ use web_push_native::{p256::PublicKey, Auth, WebPushBuilder};
 
 use super::windows::Windows;
 use super::Vapid;
+use crate::format::preview;
 use crate::model::{RoomId, RoomKind, RoomSummary};
 use crate::protocol::{Message, Seq};
 use crate::server::presence::Leases;
@@ -357,8 +358,9 @@ impl Notice {
             RoomKind::Direct => msg.from.clone(),
             RoomKind::Group => format!("{} in {}", msg.from, room.name),
         };
-        let mut body: String = msg.body.chars().take(PREVIEW_CHARS).collect();
-        if msg.body.chars().nth(PREVIEW_CHARS).is_some() {
+        let text = preview(&msg.body, msg.fmt.as_deref());
+        let mut body: String = text.chars().take(PREVIEW_CHARS).collect();
+        if text.chars().nth(PREVIEW_CHARS).is_some() {
             body.push('…');
         }
         Self {

@@ -12,6 +12,7 @@ use crate::model::{Member, Notify, Role, RoomKind, RoomSummary, User};
 use crate::protocol::Message;
 
 use super::StoreError;
+use crate::format;
 use crate::server::format::formatted;
 
 pub(super) const USER_COLUMNS: &str = "id, handle, display_name";
@@ -101,6 +102,7 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         peer_name,
         preview,
     ) = row;
+    let preview = preview.map(|body| format::preview(&body, formatted(&body).as_deref()));
     let notify = Notify::parse(&notify)
         .ok_or_else(|| StoreError::Internal(format!("room {id} has notify {notify:?}")))?;
     let kind =
