@@ -79,9 +79,7 @@ pub fn preview(body: &str, fmt: Option<&[Block]>) -> String {
     }
     fn blocks(v: &[Block], out: &mut String) {
         for b in v {
-            if !out.is_empty() && !out.ends_with(' ') {
-                out.push(' ');
-            }
+            out.push(' '); // blocks apart; the spaces are collapsed at the end
             match b {
                 Block::Para(v) => inlines(v, out),
                 Block::Code(t) => out.push_str(t),
@@ -90,12 +88,15 @@ pub fn preview(body: &str, fmt: Option<&[Block]>) -> String {
             }
         }
     }
-    let Some(fmt) = fmt else {
-        return body.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = match fmt {
+        Some(fmt) => {
+            let mut out = String::new();
+            blocks(fmt, &mut out);
+            out
+        }
+        None => body.to_string(),
     };
-    let mut out = String::new();
-    blocks(fmt, &mut out);
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post, Router};
-use chat::model::{Notify, RoomSummary};
+use chat::model::{Notify, RoomSummary, User};
 use chat::protocol::{ClientFrame, ServerFrame};
 use chat::server::Config;
 use common::ws::{connect, Ws};
@@ -394,23 +394,53 @@ async fn in_a_cluster_one_node_pushes_and_presence_on_another_node_counts() {
     );
 }
 
-#[tokio::test]
-async fn a_burst_in_a_group_collapses_and_a_gone_device_is_forgotten() {
-    let (server, _dir) = pushing_server(1_000).await;
-    let (_, a) = sign_up(&server, "alice").await;
-    let (bob, b) = sign_up(&server, "bob").await;
-    let (_, c) = sign_up(&server, "carol").await;
-    let key: String = api(&server, &a, "push_key", json!({})).await;
-    let mut service = PushService::start(&key).await;
-    subscribe(&server, &b, &service.endpoint("bobs-phone")).await;
-    subscribe(&server, &c, &service.endpoint("carols-laptop")).await;
+/// Alice, Bob and Carol (their cookies) in a group "Team"; Bob's phone and
+/// Carol's laptop subscribed to a push service of the test's own.
+struct Team {
+    a: String,
+    b: String,
+    c: String,
+    bob: User,
+    service: PushService,
+    team: RoomSummary,
+}
+
+async fn team(server: &TestServer) -> Team {
+    let (_, a) = sign_up(server, "alice").await;
+    let (bob, b) = sign_up(server, "bob").await;
+    let (_, c) = sign_up(server, "carol").await;
+    let key: String = api(server, &a, "push_key", json!({})).await;
+    let service = PushService::start(&key).await;
+    subscribe(server, &b, &service.endpoint("bobs-phone")).await;
+    subscribe(server, &c, &service.endpoint("carols-laptop")).await;
     let team: RoomSummary = api(
-        &server,
+        server,
         &a,
         "create_group",
         json!({"name": "Team", "members": ["bob", "carol"]}),
     )
     .await;
+    Team {
+        a,
+        b,
+        c,
+        bob,
+        service,
+        team,
+    }
+}
+
+#[tokio::test]
+async fn a_burst_in_a_group_collapses_and_a_gone_device_is_forgotten() {
+    let (server, _dir) = pushing_server(1_000).await;
+    let Team {
+        a,
+        c,
+        bob,
+        mut service,
+        team,
+        ..
+    } = team(&server).await;
     let (mut wa, _) = connect(&server, &a).await;
     for i in 1..=10 {
         say(&mut wa, team.id, &format!("m{i}")).await;
@@ -478,20 +508,14 @@ async fn a_burst_in_a_group_collapses_and_a_gone_device_is_forgotten() {
 #[tokio::test]
 async fn a_muted_room_notifies_no_one_who_muted_it_and_unmuted_it_does_again() {
     let (server, _dir) = pushing_server(100).await;
-    let (_, a) = sign_up(&server, "alice").await;
-    let (_, b) = sign_up(&server, "bob").await;
-    let (_, c) = sign_up(&server, "carol").await;
-    let key: String = api(&server, &a, "push_key", json!({})).await;
-    let mut service = PushService::start(&key).await;
-    subscribe(&server, &b, &service.endpoint("bobs-phone")).await;
-    subscribe(&server, &c, &service.endpoint("carols-laptop")).await;
-    let team: RoomSummary = api(
-        &server,
-        &a,
-        "create_group",
-        json!({"name": "Team", "members": ["bob", "carol"]}),
-    )
-    .await;
+    let Team {
+        a,
+        b,
+        c,
+        mut service,
+        team,
+        ..
+    } = team(&server).await;
     // Bob mutes it; his other devices hear of it with the room's summary.
     let (mut wb, _) = connect(&server, &b).await;
     let muted: RoomSummary = api(

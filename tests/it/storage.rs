@@ -558,20 +558,32 @@ async fn push_subscriptions_belong_to_a_session(store: DynStore) {
     );
 }
 
-async fn a_rooms_pushes_go_to_its_other_members(store: DynStore) {
-    let [a, b, c, d] = users(&store, &["alice", "bob", "carol", "dan"]).await[..] else {
-        unreachable!()
-    };
-    for (user, session) in [(a, b"a"), (b, b"b"), (c, b"c"), (d, b"d")] {
-        store.create_session(session, user, 1, 1_000).await.unwrap();
+/// A session and a push subscription (`https://push/<id>`) for each user.
+async fn subscribe_each(store: &DynStore, users: &[i64]) {
+    for &user in users {
+        let session = format!("session-{user}");
+        store
+            .create_session(session.as_bytes(), user, 1, 1_000)
+            .await
+            .unwrap();
         let sub = PushSubscription {
             user,
             endpoint: format!("https://push/{user}"),
             p256dh: "key".into(),
             auth: "auth".into(),
         };
-        store.save_push_subscription(&sub, session, 2).await.unwrap();
+        store
+            .save_push_subscription(&sub, session.as_bytes(), 2)
+            .await
+            .unwrap();
     }
+}
+
+async fn a_rooms_pushes_go_to_its_other_members(store: DynStore) {
+    let [a, b, c, d] = users(&store, &["alice", "bob", "carol", "dan"]).await[..] else {
+        unreachable!()
+    };
+    subscribe_each(&store, &[a, b, c, d]).await;
     let g = store.create_group(a, "Team", &[b, c], 1).await.unwrap();
     let dm = store.open_direct(b, d, 1).await.unwrap();
     let mut users: Vec<i64> = store
@@ -600,16 +612,7 @@ async fn a_muted_room_pushes_to_no_one_who_muted_it(store: DynStore) {
     let [a, b, c] = users(&store, &["alice", "bob", "carol"]).await[..] else {
         unreachable!()
     };
-    for (user, session) in [(b, b"b"), (c, b"c")] {
-        store.create_session(session, user, 1, 1_000).await.unwrap();
-        let sub = PushSubscription {
-            user,
-            endpoint: format!("https://push/{user}"),
-            p256dh: "key".into(),
-            auth: "auth".into(),
-        };
-        store.save_push_subscription(&sub, session, 2).await.unwrap();
-    }
+    subscribe_each(&store, &[b, c]).await;
     let g = store.create_group(a, "Team", &[b, c], 1).await.unwrap();
     assert_eq!(
         store.room_of(g, b).await.unwrap().unwrap().notify,
