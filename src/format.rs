@@ -63,6 +63,9 @@ pub fn plain(body: &str) -> Vec<Block> {
     vec![Block::Para(inlines)]
 }
 
+/// What a message deleted for everyone shows in its place.
+pub const DELETED: &str = "Message deleted";
+
 /// A body as one line of text, for the room list and notifications: its
 /// formatting dropped (a link shows its label), blocks and line breaks as
 /// spaces.

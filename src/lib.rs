@@ -3,13 +3,15 @@
 //! server-rendered page in the browser.
 //!
 //! - `model`: data and input rules shared by both sides; `format`: a body's formatting as data.
-//! - `protocol`: the WebSocket frames; `sync`: the client state machine.
+//! - `protocol`: the WebSocket frames; `events`: how edits, deletes and reactions change a
+//!   message; `sync`: the client state machine.
 //! - `api`: the HTTP API as server functions; `error`: what its calls answer on failure.
 //! - `ui`: the Leptos components.
 //! - `server`: everything only the server runs.
 
 pub mod api;
 pub mod error;
+pub mod events;
 pub mod format;
 pub mod model;
 pub mod protocol;

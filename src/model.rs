@@ -80,6 +80,83 @@ impl Notify {
     }
 }
 
+/// What a row of a room's stream is. Only `Message` rows are shown as
+/// messages (and counted as unread); the others change the message named
+/// by their `target`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    #[default]
+    Message,
+    /// The target's new body (in `body`).
+    Edit,
+    /// The target is deleted for everyone: body and reactions erased.
+    Delete,
+    /// The sender reacted to the target with the emoji in `body`.
+    React,
+    /// The sender took back that reaction.
+    Unreact,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Message => "message",
+            Kind::Edit => "edit",
+            Kind::Delete => "delete",
+            Kind::React => "react",
+            Kind::Unreact => "unreact",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Kind::Message,
+            Kind::Edit,
+            Kind::Delete,
+            Kind::React,
+            Kind::Unreact,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
+    pub fn is_message(self) -> bool {
+        self == Kind::Message
+    }
+}
+
+/// One emoji on a message and who reacted with it, in the order they did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub users: Vec<UserId>,
+}
+
+/// The most distinct emoji one message carries (any number of people may
+/// react with each).
+pub const REACTIONS_MAX: usize = 20;
+/// The most characters (Unicode scalar values) one reaction's emoji has: a
+/// family or a flag with modifiers fits, a sentence does not.
+pub const EMOJI_MAX_CHARS: usize = 16;
+
+/// Why a reaction's emoji is refused.
+pub fn check_emoji(emoji: &str) -> Result<(), String> {
+    let len = emoji.chars().count();
+    if len == 0 || len > EMOJI_MAX_CHARS {
+        return Err(format!(
+            "A reaction is 1–{EMOJI_MAX_CHARS} characters (this one has {len})."
+        ));
+    }
+    if emoji
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c.is_alphanumeric())
+    {
+        return Err("A reaction is an emoji: no letters, digits or spaces.".into());
+    }
+    Ok(())
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -126,11 +203,24 @@ pub struct RoomSummary {
     /// Which of its messages notify me while I am away.
     #[serde(default)]
     pub notify: Notify,
+    /// How many messages the room has had (`protocol::Message::n` of the head).
+    #[serde(default)]
+    pub head_n: i64,
+    /// The `n` of the row at my read mark.
+    #[serde(default)]
+    pub read_n: i64,
+    /// The deleted messages after my read mark (they no longer count).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gone: Vec<i64>,
 }
 
 impl RoomSummary {
+    /// The others' messages after my read mark that are still there:
+    /// messages since the mark, less those deleted since. (My own messages
+    /// are never after my mark: sending one raises it.)
     pub fn unread(&self) -> i64 {
-        (self.head_seq - self.read_seq).max(0)
+        let gone = self.gone.iter().filter(|&&s| s > self.read_seq).count() as i64;
+        (self.head_n - self.read_n - gone).max(0)
     }
 }
 
@@ -279,9 +369,23 @@ mod tests {
     }
 
     #[test]
-    fn unread_is_head_minus_read_never_negative() {
+    fn emoji_are_short_and_not_words() {
+        assert!(check_emoji("👍").is_ok());
+        assert!(check_emoji("👨‍👩‍👧‍👦").is_ok());
+        assert!(check_emoji("🇰🇷").is_ok());
+        assert!(check_emoji("").is_err());
+        assert!(check_emoji("lol").is_err());
+        assert!(check_emoji("👍 👍").is_err());
+        assert!(check_emoji(&"👍".repeat(17)).is_err());
+    }
+
+    #[test]
+    fn unread_counts_messages_after_the_mark_less_the_deleted() {
         let mut r = RoomSummary {
             notify: Default::default(),
+            head_n: 6,
+            read_n: 3,
+            gone: vec![2, 9],
             id: 1,
             kind: RoomKind::Group,
             name: "g".into(),
@@ -293,8 +397,12 @@ mod tests {
             last_activity: 0,
             preview: None,
         };
-        assert_eq!(r.unread(), 3);
+        // Messages 4, 5, 6 came after the mark (at seq 7); 9 was deleted.
+        assert_eq!(r.unread(), 2);
         r.read_seq = 12;
+        r.read_n = 6;
         assert_eq!(r.unread(), 0);
+        r.read_n = 9;
+        assert_eq!(r.unread(), 0, "never negative");
     }
 }

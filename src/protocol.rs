@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::format::Block;
-use crate::model::{RoomId, RoomSummary, User, UserId};
+use crate::model::{Kind, Reaction, RoomId, RoomSummary, User, UserId};
 
 /// A message's place in its room: 1, 2, 3, … with no holes.
 pub type Seq = i64;
@@ -25,7 +25,38 @@ pub enum ClientFrame {
     Hello,
     /// A new message. `cid` is the client's id for it: resending the same
     /// `cid` never creates a second message, it returns the first `ack`.
-    Send { room: RoomId, cid: Uuid, body: String },
+    /// `reply_to` names a message of the same room it answers.
+    Send {
+        room: RoomId,
+        cid: Uuid,
+        body: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<Seq>,
+    },
+    /// My message `target` gets a new body. Like every change below, it
+    /// takes the room's next seq and is idempotent by `cid`, as a send is.
+    Edit {
+        room: RoomId,
+        cid: Uuid,
+        target: Seq,
+        body: String,
+    },
+    /// Deletes message `target` for everyone.
+    Delete { room: RoomId, cid: Uuid, target: Seq },
+    /// Reacts to `target` with `emoji`.
+    React {
+        room: RoomId,
+        cid: Uuid,
+        target: Seq,
+        emoji: String,
+    },
+    /// Takes back my reaction `emoji` to `target`.
+    Unreact {
+        room: RoomId,
+        cid: Uuid,
+        target: Seq,
+        emoji: String,
+    },
     /// Messages with seq > `after`, oldest first, in `batch` pages.
     Sync {
         room: RoomId,
@@ -71,8 +102,10 @@ pub struct Presence {
     pub last_seen: Option<i64>,
 }
 
-/// A stored message as every member sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One row of a room's stream as every member sees it: a message (in its
+/// current state when it comes from `history`) or an event that changes
+/// one (`kind`, `target`); see `events`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub room: RoomId,
     pub seq: Seq,
@@ -90,6 +123,35 @@ pub struct Message {
     /// is plain text, drawn by `format::plain`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fmt: Option<Vec<Block>>,
+    /// What the row is; absent, a message.
+    #[serde(default, skip_serializing_if = "is_message")]
+    pub kind: Kind,
+    /// The message an event changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Seq>,
+    /// How many messages (not events) the room had once this row was
+    /// stored, this one included: unread counts are differences of these.
+    #[serde(default)]
+    pub n: i64,
+    /// The seq of the last event folded into this state (`seq` itself
+    /// until something changed it).
+    #[serde(default)]
+    pub version: Seq,
+    /// When the body was last edited (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited: Option<i64>,
+    /// Deleted for everyone: the body is gone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+    /// The message of the same room this one answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Seq>,
+}
+
+fn is_message(kind: &Kind) -> bool {
+    kind.is_message()
 }
 
 fn default_max_body_chars() -> usize {
@@ -123,6 +185,9 @@ pub enum ServerFrame {
         /// The body's formatting, as in `Message::fmt`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fmt: Option<Vec<Block>>,
+        /// The row's `n` (see `Message::n`).
+        #[serde(default)]
+        n: i64,
     },
     /// A new message in a room of yours (live; may be missed, never wrong).
     Msg(Message),
@@ -150,6 +215,10 @@ pub enum ServerFrame {
         user: UserId,
         delivered: Seq,
         read: Seq,
+        /// The `n` of row `read` (see `Message::n`): what my own devices
+        /// count unread from.
+        #[serde(default)]
+        read_n: i64,
     },
     /// The answer to `members`.
     Members {
@@ -191,6 +260,11 @@ pub enum ErrorCode {
     UnknownRoom,
     /// Storage is unavailable: nothing was stored; retry later.
     Unavailable,
+    /// The message a change names is not in the room (or is not a message).
+    UnknownMessage,
+    /// The change is not yours to make: someone else's message, past the
+    /// edit window, already deleted, or one reaction too many.
+    Forbidden,
 }
 
 impl ErrorCode {
@@ -225,6 +299,7 @@ mod tests {
                     room: 3,
                     cid,
                     body: "hi".into(),
+                    reply_to: None,
                 },
                 json!({"t": "send", "room": 3, "cid": cid.to_string(), "body": "hi"}),
             ),
@@ -245,6 +320,23 @@ mod tests {
                 json!({"t": "history", "room": 3, "before": 10, "limit": 20}),
             ),
             (ClientFrame::Ping, json!({"t": "ping"})),
+            (
+                ClientFrame::React {
+                    room: 3,
+                    cid,
+                    target: 2,
+                    emoji: "👍".into(),
+                },
+                json!({"t": "react", "room": 3, "cid": cid.to_string(), "target": 2, "emoji": "👍"}),
+            ),
+            (
+                ClientFrame::Delete {
+                    room: 3,
+                    cid,
+                    target: 2,
+                },
+                json!({"t": "delete", "room": 3, "cid": cid.to_string(), "target": 2}),
+            ),
             (ClientFrame::Typing { room: 3 }, json!({"t": "typing", "room": 3})),
             (
                 ClientFrame::Members { room: 3 },
@@ -264,7 +356,6 @@ mod tests {
     #[test]
     fn server_frames_round_trip_in_their_documented_shape() {
         let m = Message {
-            fmt: None,
             room: 1,
             seq: 2,
             id: Uuid::from_u128(1),
@@ -273,11 +364,18 @@ mod tests {
             body: "<b>x</b>".into(),
             ts: 99,
             cid: Uuid::from_u128(2),
+            n: 2,
+            version: 2,
+            ..Message::default()
         };
         let v = serde_json::to_value(ServerFrame::Msg(m.clone())).unwrap();
         assert_eq!(v["t"], "msg");
         assert_eq!(v["seq"], 2);
         assert_eq!(v["body"], "<b>x</b>");
+        assert!(
+            v.get("kind").is_none() && v.get("deleted").is_none(),
+            "a plain message says no more"
+        );
         assert_eq!(
             serde_json::from_value::<ServerFrame>(v).unwrap(),
             ServerFrame::Msg(m)

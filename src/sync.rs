@@ -27,6 +27,7 @@ pub use outbox::Outgoing;
 pub use room::Room;
 pub use typing::label as typing_label;
 
+use crate::model::Kind;
 use crate::model::{RoomId, User, UserId};
 use crate::protocol::{ClientFrame, Presence, Seq};
 use marks::Reports;
@@ -189,8 +190,7 @@ impl Client {
             return out;
         };
         let seq = seq.min(r.head());
-        if let Some(s) = r.summary.as_mut().filter(|s| seq > s.read_seq) {
-            s.read_seq = seq;
+        if r.read_to(seq, None) {
             out.rooms_changed = true;
             self.reports.read(room, seq);
         }
@@ -236,15 +236,43 @@ impl Client {
 
     /// Queues a new message; it is sent now if connected, else on connect.
     pub fn send(&mut self, room: RoomId, cid: Uuid, body: String, now: i64) -> Output {
+        self.queue(Outgoing::new(room, cid, body, now), now)
+    }
+
+    /// Queues a new message that answers message `reply_to` of the room.
+    pub fn reply(&mut self, room: RoomId, cid: Uuid, body: String, reply_to: Seq, now: i64) -> Output {
+        let mut o = Outgoing::new(room, cid, body, now);
+        o.reply_to = Some(reply_to);
+        self.queue(o, now)
+    }
+
+    /// Queues a change to message `target`: an edit (the new body), a
+    /// delete (no body), a reaction or taking one back (the emoji).
+    pub fn change(
+        &mut self,
+        room: RoomId,
+        cid: Uuid,
+        (kind, target): (Kind, Seq),
+        body: String,
+        now: i64,
+    ) -> Output {
+        let mut o = Outgoing::new(room, cid, body, now);
+        (o.kind, o.target) = (kind, Some(target));
+        self.queue(o, now)
+    }
+
+    fn queue(&mut self, mut o: Outgoing, now: i64) -> Output {
+        let room = o.room;
         let mut out = Output {
             outbox_changed: true,
             ..Output::default()
         };
-        let mut o = Outgoing::new(room, cid, body, now);
         if self.welcomed {
             out.frames.push(o.attempt(now, &self.config));
         }
-        self.typing.sent_message(room);
+        if o.kind.is_message() {
+            self.typing.sent_message(room);
+        }
         self.outbox.push(o);
         out.changed.insert(room);
         out

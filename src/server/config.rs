@@ -45,6 +45,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_MAX_BODY_CHARS", default_value_t = 4_000)]
     pub max_body_chars: usize,
 
+    /// How long after sending a person may edit or delete their message
+    /// (seconds; a group's owners delete any message at any time).
+    #[arg(long, env = "CHAT_EDIT_WINDOW_SECS", default_value_t = 86_400)]
+    pub edit_window_secs: u64,
+
     /// Bytes a WebSocket frame may have (larger ones get a `too_large` error).
     #[arg(long, env = "CHAT_MAX_FRAME_BYTES", default_value_t = 65_536)]
     pub max_frame_bytes: usize,

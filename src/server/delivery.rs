@@ -1,6 +1,7 @@
-//! Delivery: the only writer of messages. validate → (in one transaction)
-//! authorise, dedup on (sender, cid), take the room's next seq, commit →
-//! ack → cache → push queue → publish. One writer task batches the sends that arrive
+//! Delivery: the only writer of the room stream (messages, and the edits,
+//! deletes and reactions that change them). validate → (in one
+//! transaction) authorise, dedup on (sender, cid), take the room's next
+//! seq, apply the change, commit → ack → cache → push queue → publish. One writer task batches the sends that arrive
 //! together into one transaction (group commit). No ack without a commit:
 //! a storage failure answers `unavailable` and the client sends again. One
 //! message never fails the others: a batch that fails for any reason but an
@@ -16,10 +17,11 @@ use super::bus::{Bus, Event};
 use super::cache::Cache;
 use super::format::formatted;
 use super::push::Pusher;
-use super::storage::{Appended, DynStore, NewMessage, Store, StoreError};
+use super::storage::{Appended, DynStore, NewMessage, Refusal, Store, StoreError};
 use super::tasks::NodeTask;
 use crate::model::{check_body, BodyError, RoomId, User};
-use crate::protocol::{ErrorCode, Message};
+use crate::model::{check_emoji, Kind};
+use crate::protocol::{ErrorCode, Message, Seq};
 
 /// The most sends one transaction takes.
 const MAX_BATCH: usize = 1024;
@@ -29,6 +31,12 @@ const MAX_BATCH: usize = 1024;
 pub enum SendError {
     #[error(transparent)]
     Body(#[from] BodyError),
+    #[error("{0}")]
+    Emoji(String),
+    #[error("A change names the message it changes (a seq of its room).")]
+    NoTarget,
+    #[error(transparent)]
+    Change(#[from] Refusal),
     #[error("You are not a member of room {0}.")]
     NotMember(RoomId),
     #[error("There is no room {0}.")]
@@ -45,7 +53,11 @@ impl SendError {
     pub fn code(&self) -> ErrorCode {
         match self {
             SendError::Body(BodyError::TooLong { .. }) => ErrorCode::TooLarge,
-            SendError::Body(_) | SendError::Refused => ErrorCode::BadFrame,
+            SendError::Body(_) | SendError::Refused | SendError::Emoji(_) | SendError::NoTarget => {
+                ErrorCode::BadFrame
+            }
+            SendError::Change(Refusal::NoSuchMessage(_)) => ErrorCode::UnknownMessage,
+            SendError::Change(_) => ErrorCode::Forbidden,
             SendError::NotMember(_) => ErrorCode::NotMember,
             SendError::NoSuchRoom(_) => ErrorCode::UnknownRoom,
             SendError::Unavailable => ErrorCode::Unavailable,
@@ -58,10 +70,72 @@ struct Job {
     reply: oneshot::Sender<Result<Appended, StoreError>>,
 }
 
+/// What the writer checks before it takes a row.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The most characters a body has.
+    pub max_chars: usize,
+    /// How long after sending one's own message may be edited or deleted.
+    pub edit_window_ms: i64,
+}
+
+/// A row someone asks to add to a room's stream: a message (`kind`
+/// `Message`, maybe answering `reply_to`), or a change to message `target`
+/// (an edit's body, a reaction's emoji in `body`).
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub room: RoomId,
+    pub cid: Uuid,
+    pub kind: Kind,
+    pub target: Option<Seq>,
+    pub reply_to: Option<Seq>,
+    pub body: String,
+}
+
+impl Change {
+    /// A new message.
+    pub fn message(room: RoomId, cid: Uuid, body: String) -> Self {
+        Self {
+            room,
+            cid,
+            kind: Kind::Message,
+            target: None,
+            reply_to: None,
+            body,
+        }
+    }
+
+    /// A change of `kind` to message `target`.
+    pub fn to(room: RoomId, cid: Uuid, kind: Kind, target: Seq, body: String) -> Self {
+        Self {
+            room,
+            cid,
+            kind,
+            target: Some(target),
+            reply_to: None,
+            body,
+        }
+    }
+
+    /// What is wrong with it before storage is asked.
+    fn check(&self, limits: Limits) -> Result<(), SendError> {
+        match self.kind {
+            Kind::Message | Kind::Edit => check_body(&self.body, limits.max_chars)?,
+            Kind::React | Kind::Unreact => check_emoji(&self.body).map_err(SendError::Emoji)?,
+            Kind::Delete => {}
+        }
+        let named_well = match self.kind {
+            Kind::Message => self.target.is_none() && self.reply_to.is_none_or(|s| s > 0),
+            _ => self.target.is_some_and(|s| s > 0) && self.reply_to.is_none(),
+        };
+        named_well.then_some(()).ok_or(SendError::NoTarget)
+    }
+}
+
 #[derive(Clone)]
 pub struct Delivery {
     jobs: mpsc::Sender<Job>,
-    max_chars: usize,
+    limits: Limits,
 }
 
 impl Delivery {
@@ -71,11 +145,11 @@ impl Delivery {
         cache: Arc<dyn Cache>,
         bus: Arc<dyn Bus>,
         pusher: Pusher,
-        max_chars: usize,
+        limits: Limits,
     ) -> (Self, NodeTask) {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
         let task = NodeTask::new("delivery writer", writer(rx, store, cache, bus, pusher));
-        (Self { jobs, max_chars }, task)
+        (Self { jobs, limits }, task)
     }
 
     /// Stores a message and returns it as stored: the original one when
@@ -87,33 +161,39 @@ impl Delivery {
         cid: Uuid,
         body: String,
     ) -> Result<Message, SendError> {
-        self.enqueue(sender, room, cid, body).await?.stored().await
+        self.enqueue(sender, Change::message(room, cid, body))
+            .await?
+            .stored()
+            .await
     }
 
-    /// Hands a message to the writer and returns at once: sends enqueued one
+    /// Hands a row to the writer and returns at once: rows enqueued one
     /// after the other are stored in that order (a connection's messages keep
     /// the order they were sent in), while their commits may be awaited apart.
-    pub async fn enqueue(
-        &self,
-        sender: &User,
-        room: RoomId,
-        cid: Uuid,
-        body: String,
-    ) -> Result<Pending, SendError> {
-        check_body(&body, self.max_chars)?;
+    pub async fn enqueue(&self, sender: &User, change: Change) -> Result<Pending, SendError> {
+        change.check(self.limits)?;
+        let now = super::clock::now_ms();
         let msg = NewMessage {
-            room,
+            room: change.room,
             sender: sender.id,
             from: sender.display_name.clone(),
-            cid,
-            fmt: formatted(&body),
-            body,
+            cid: change.cid,
+            fmt: match change.kind {
+                Kind::Message | Kind::Edit => formatted(&change.body),
+                _ => None,
+            },
+            body: change.body,
             // Time-ordered: each message's id lands at the end of the id
             // index, not on a random page of it (a random one dirtied a page
             // per message: most of what a commit wrote).
             id: Uuid::now_v7(),
-            ts: super::clock::now_ms(),
+            ts: now,
+            kind: change.kind,
+            target: change.target,
+            reply_to: change.reply_to,
+            since: now.saturating_sub(self.limits.edit_window_ms),
         };
+        let room = change.room;
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job { msg, reply })
@@ -136,6 +216,7 @@ impl Pending {
             Ok(Ok(Appended::Stored(m) | Appended::Duplicate(m))) => Ok(m),
             Ok(Ok(Appended::NotMember)) => Err(SendError::NotMember(self.room)),
             Ok(Ok(Appended::NoSuchRoom)) => Err(SendError::NoSuchRoom(self.room)),
+            Ok(Ok(Appended::Refused(why))) => Err(SendError::Change(why)),
             Ok(Err(StoreError::Unavailable(_))) | Err(_) => Err(SendError::Unavailable),
             Ok(Err(_)) => Err(SendError::Refused),
         }
@@ -164,9 +245,20 @@ async fn writer(
         }
         // After the commit, in seq order: cache, push queue (this node
         // committed it, so this node alone notifies the offline), then
-        // fan-out, each in one go for the whole batch.
+        // fan-out, each in one go for the whole batch. A delete erases text
+        // the cache may hold (the message, its edits): the room's cached
+        // run starts again after it.
         if !committed.is_empty() {
             cache.push(&committed).await;
+            let mut erased: Vec<RoomId> = committed
+                .iter()
+                .filter(|m| m.kind == Kind::Delete)
+                .map(|m| m.room)
+                .collect();
+            erased.dedup();
+            for room in erased {
+                cache.forget(room).await;
+            }
             pusher.committed(&committed);
             bus.publish_all(committed.into_iter().map(|msg| Event::Message { msg }).collect())
                 .await;

@@ -20,7 +20,8 @@ use crate::protocol::Seq;
 /// How long a group's receipts wait to be sent together.
 const GROUP_DELAY: Duration = Duration::from_secs(1);
 
-type Marks = (Seq, Seq);
+/// Delivered, read, and the `n` of the row at read.
+type Marks = (Seq, Seq, i64);
 
 /// Why a report was not stored.
 #[derive(Debug)]
@@ -85,7 +86,7 @@ impl Receipts {
             .raise_marks(room, user, delivered, read)
             .await?
             .ok_or(ReportError::NotMember(room))?;
-        let marks = (stored.delivered, stored.read);
+        let marks = (stored.delivered, stored.read, stored.read_n);
         if stored.rose {
             self.publish(room, kind, user, marks).await;
         }
@@ -101,6 +102,7 @@ impl Receipts {
                     user,
                     delivered: marks.0,
                     read: marks.1,
+                    read_n: marks.2,
                 })
                 .await;
             return;
@@ -110,7 +112,10 @@ impl Receipts {
             let entry = pending.entry(room).or_default();
             let first = entry.is_empty();
             let slot = entry.entry(user).or_insert(marks);
-            *slot = (slot.0.max(marks.0), slot.1.max(marks.1));
+            if marks.1 > slot.1 {
+                (slot.1, slot.2) = (marks.1, marks.2);
+            }
+            slot.0 = slot.0.max(marks.0);
             first
         };
         if first {
@@ -124,13 +129,14 @@ impl Receipts {
 
     async fn flush(&self, room: RoomId) {
         let batch = lock(&self.pending).remove(&room).unwrap_or_default();
-        for (user, (delivered, read)) in batch {
+        for (user, (delivered, read, read_n)) in batch {
             self.bus
                 .publish(Event::Receipt {
                     room,
                     user,
                     delivered,
                     read,
+                    read_n,
                 })
                 .await;
         }

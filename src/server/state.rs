@@ -13,7 +13,7 @@ use super::cache::{redis::RedisCache, Cache, LocalCache};
 use super::cluster::{Breaker, Keys, Redis};
 use super::config::Config;
 use super::csp::Policy;
-use super::delivery::Delivery;
+use super::delivery::{Delivery, Limits};
 use super::hub::Hub;
 use super::limits::{AccountLimits, Buckets, RoomLimits};
 use super::metrics::Metrics;
@@ -142,7 +142,11 @@ impl AppState {
             cache.clone(),
             bus.clone(),
             pusher.clone(),
-            config.max_body_chars,
+            Limits {
+                max_chars: config.max_body_chars,
+                edit_window_ms: i64::try_from(config.edit_window_secs.saturating_mul(1000))
+                    .unwrap_or(i64::MAX),
+            },
         );
         to_start.extend([writing, pushing]);
         let state = Self(Arc::new(NodeState {

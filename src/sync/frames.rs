@@ -4,8 +4,8 @@
 
 use uuid::Uuid;
 
+use super::outbox::Ack;
 use super::{Client, Marks, Output, Room};
-use crate::format::Block;
 use crate::model::{RoomId, RoomSummary, User, UserId};
 use crate::protocol::{ErrorCode, MemberMarks, Message, Presence, Seq, ServerFrame};
 
@@ -35,7 +35,8 @@ impl Client {
                 id,
                 ts,
                 fmt,
-            } => self.on_ack(cid, room, (seq, id, ts), fmt, &mut out),
+                n,
+            } => self.on_ack(cid, room, Ack { seq, id, ts, fmt, n }, &mut out),
             ServerFrame::Batch {
                 room,
                 msgs,
@@ -50,7 +51,8 @@ impl Client {
                 user,
                 delivered,
                 read,
-            } => self.on_receipt(room, user, delivered, read, &mut out),
+                read_n,
+            } => self.on_receipt(room, user, (delivered, read, read_n), &mut out),
             ServerFrame::Pong => {}
         }
         self.report(now, &mut out);
@@ -141,14 +143,7 @@ impl Client {
         self.sync_if_gap(room, out);
     }
 
-    fn on_ack(
-        &mut self,
-        cid: Uuid,
-        room: RoomId,
-        (seq, id, ts): (Seq, Uuid, i64),
-        fmt: Option<Vec<Block>>,
-        out: &mut Output,
-    ) {
+    fn on_ack(&mut self, cid: Uuid, room: RoomId, ack: Ack, out: &mut Output) {
         let Some(o) = self.take_outgoing(cid, out) else {
             return;
         };
@@ -156,18 +151,7 @@ impl Client {
             .me
             .as_ref()
             .map_or((0, String::new()), |me| (me.id, me.display_name.clone()));
-        let m = Message {
-            room,
-            seq,
-            id,
-            sender,
-            from,
-            body: o.body,
-            ts,
-            cid,
-            fmt,
-        };
-        self.apply(m, out);
+        self.apply(o.stored(sender, from, ack), out);
         self.sync_if_gap(room, out);
     }
 
@@ -247,7 +231,13 @@ impl Client {
         }
     }
 
-    fn on_receipt(&mut self, room: RoomId, user: UserId, delivered: Seq, read: Seq, out: &mut Output) {
+    fn on_receipt(
+        &mut self,
+        room: RoomId,
+        user: UserId,
+        (delivered, read, read_n): (Seq, Seq, i64),
+        out: &mut Output,
+    ) {
         let mine = self.me.as_ref().is_some_and(|me| me.id == user);
         let Some(r) = self.rooms.get_mut(&room) else {
             return;
@@ -258,8 +248,7 @@ impl Client {
         if mine {
             // My marks, moved on any of my devices: the unread count follows.
             self.reports.confirmed(room, delivered, read);
-            if let Some(s) = r.summary.as_mut().filter(|s| read > s.read_seq) {
-                s.read_seq = read;
+            if r.read_to(read, Some(read_n)) {
                 out.rooms_changed = true;
             }
         }

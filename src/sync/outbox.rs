@@ -1,5 +1,6 @@
-//! The outbox: messages this device wrote that the server has not yet
-//! acknowledged, each with when it is sent again (backing off, same `cid`).
+//! The outbox: messages and changes (edits, deletes, reactions) this device
+//! made that the server has not yet acknowledged, each with when it is
+//! sent again (backing off, same `cid`).
 //! It survives a reload (the caller persists it). Which frames go out when
 //! is decided in `sync`; this only keeps the list and the retry clock.
 
@@ -7,15 +8,26 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Config, Tick};
+use crate::model::Kind;
 use crate::model::RoomId;
-use crate::protocol::ClientFrame;
+use crate::protocol::{ClientFrame, Message, Seq};
 
-/// A message this client sent and the server has not acknowledged yet.
+/// A message (or a change) this client sent and the server has not
+/// acknowledged yet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outgoing {
     pub cid: Uuid,
     pub room: RoomId,
+    /// The body; a reaction's emoji; empty for a delete.
     pub body: String,
+    #[serde(default)]
+    pub kind: Kind,
+    /// The message a change is to.
+    #[serde(default)]
+    pub target: Option<Seq>,
+    /// The message a new message answers.
+    #[serde(default)]
+    pub reply_to: Option<Seq>,
     /// When it was written (ms).
     pub created: i64,
     /// Set when the server refused it for good (not a member, too large…).
@@ -33,6 +45,9 @@ impl Outgoing {
             cid,
             room,
             body,
+            kind: Kind::Message,
+            target: None,
+            reply_to: None,
             created: now,
             failed: None,
             attempts: 0,
@@ -49,10 +64,54 @@ impl Outgoing {
     pub(super) fn attempt(&mut self, now: i64, config: &Config) -> ClientFrame {
         self.attempts += 1;
         self.next_try = now + backoff(self.attempts - 1, config);
-        ClientFrame::Send {
+        let (room, cid, body) = (self.room, self.cid, self.body.clone());
+        match (self.kind, self.target) {
+            (Kind::Edit, Some(target)) => ClientFrame::Edit {
+                room,
+                cid,
+                target,
+                body,
+            },
+            (Kind::Delete, Some(target)) => ClientFrame::Delete { room, cid, target },
+            (Kind::React, Some(target)) => ClientFrame::React {
+                room,
+                cid,
+                target,
+                emoji: body,
+            },
+            (Kind::Unreact, Some(target)) => ClientFrame::Unreact {
+                room,
+                cid,
+                target,
+                emoji: body,
+            },
+            _ => ClientFrame::Send {
+                room,
+                cid,
+                body,
+                reply_to: self.reply_to,
+            },
+        }
+    }
+
+    /// The row it became, as the server's `ack` describes it.
+    pub(super) fn stored(self, sender: crate::model::UserId, from: String, ack: Ack) -> Message {
+        Message {
             room: self.room,
+            seq: ack.seq,
+            id: ack.id,
+            sender,
+            from,
+            ts: ack.ts,
             cid: self.cid,
-            body: self.body.clone(),
+            fmt: ack.fmt,
+            kind: self.kind,
+            target: self.target.filter(|_| !self.kind.is_message()),
+            n: ack.n,
+            version: ack.seq,
+            reply_to: self.reply_to,
+            body: self.body,
+            ..Message::default()
         }
     }
 
@@ -71,6 +130,16 @@ impl Outgoing {
     pub(super) fn is_due(&self, now: i64) -> bool {
         self.failed.is_none() && self.next_try <= now
     }
+}
+
+/// What an `ack` says of a stored row.
+#[derive(Clone, Debug)]
+pub struct Ack {
+    pub seq: Seq,
+    pub id: Uuid,
+    pub ts: i64,
+    pub fmt: Option<Vec<crate::format::Block>>,
+    pub n: i64,
 }
 
 /// Delay before retransmit number `n + 1`: first, 2×first, 4×first … ≤ max.

@@ -1,13 +1,21 @@
-//! One room as a client holds it: its summary, its timeline by seq, how far
-//! it is whole (`last`), the members' marks once asked, and the room's
-//! requests in flight. Pure bookkeeping; the frames it asks for are pushed
-//! onto the caller's `Output`.
+//! One room as a client holds it: its summary, its stream by seq (messages
+//! in their current state and the events that changed them), how far it is
+//! whole (`last`), the members' marks once asked, and the room's requests
+//! in flight. Pure bookkeeping; the frames it asks for are pushed onto the
+//! caller's `Output`.
+//!
+//! Events fold onto their message with `events::apply` whatever order they
+//! come in: live frames, sync pages and history pages (which bring messages
+//! in their current state, `version` saying which events that includes).
+//! An event older than one already applied makes the message fold again
+//! from the server's state (`bases`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::request::Request;
 use super::{Marks, Output};
-use crate::format::preview;
+use crate::events::{self, target_of};
+use crate::format::{preview, DELETED};
 use crate::model::{RoomId, RoomSummary, UserId};
 use crate::protocol::{ClientFrame, Message, Seq};
 
@@ -16,7 +24,13 @@ pub struct Room {
     /// Name, kind, unread marks and the head (`head_seq`), once its `room`
     /// or `welcome` frame came; a message may come first.
     pub summary: Option<RoomSummary>,
+    /// Every row held, by seq: messages as they are now, and events.
     pub msgs: BTreeMap<Seq, Message>,
+    /// A changed message's state as the server last sent it (kept once an
+    /// event was applied here, to fold again from).
+    bases: HashMap<Seq, Message>,
+    /// The events held for each message, by the message's seq.
+    changes: BTreeMap<Seq, BTreeSet<Seq>>,
     /// Everything with seq <= last is held (or was before this device's window).
     pub last: Seq,
     /// No message older than the oldest held exists (history reached seq 1).
@@ -51,6 +65,11 @@ impl Room {
         self.summary.as_ref().map_or(0, |s| s.head_seq).max(newest)
     }
 
+    /// The messages held (not the events), oldest first.
+    pub fn messages(&self) -> impl DoubleEndedIterator<Item = &Message> {
+        self.msgs.values().filter(|m| m.kind.is_message())
+    }
+
     pub fn oldest(&self) -> Option<Seq> {
         self.msgs.keys().next().copied()
     }
@@ -60,31 +79,56 @@ impl Room {
     }
 
     /// Takes a fresh summary: the head and a read mark raised on this
-    /// device (not yet reported) never go back.
+    /// device (not yet reported) never go back; deletes seen here count.
     pub(super) fn set_summary(&mut self, summary: RoomSummary) {
-        let (head, read) = (self.head(), self.summary.as_ref().map_or(0, |s| s.read_seq));
+        let head = self.head();
+        let old = self.summary.take().unwrap_or_else(|| summary.clone());
+        let mut gone: Vec<Seq> = old.gone.iter().chain(&summary.gone).copied().collect();
+        gone.sort_unstable();
+        gone.dedup();
+        let read_seq = summary.read_seq.max(old.read_seq);
+        gone.retain(|&g| g > read_seq);
         self.summary = Some(RoomSummary {
             head_seq: summary.head_seq.max(head),
-            read_seq: summary.read_seq.max(read),
+            head_n: summary.head_n.max(old.head_n),
+            read_seq,
+            read_n: summary.read_n.max(old.read_n),
+            gone,
             ..summary
         });
     }
 
-    /// Puts a message in the timeline (once), advancing `last`; true if
-    /// anything shown changed.
+    /// My read mark rose to `seq` (on this device, or on another, which
+    /// says the `n` there).
+    pub(super) fn read_to(&mut self, seq: Seq, read_n: Option<i64>) -> bool {
+        let held = self.msgs.range(..=seq).next_back().map(|(_, m)| m.n);
+        let n = read_n.max(held);
+        let Some(s) = self.summary.as_mut().filter(|s| seq > s.read_seq) else {
+            return false;
+        };
+        s.read_seq = seq;
+        s.read_n = s.read_n.max(n.unwrap_or(0));
+        s.gone.retain(|&g| g > seq);
+        true
+    }
+
+    /// Puts a row in the stream (once), advancing `last`, and folds an
+    /// event onto its message; true if anything shown changed.
     pub(super) fn apply(&mut self, m: Message, me: Option<UserId>) -> bool {
         let mut changed = false;
         if let Some(s) = self.summary.as_mut() {
-            if m.seq >= s.head_seq {
-                s.preview = Some(preview(&m.body, m.fmt.as_deref()));
+            if m.kind.is_message() && m.seq >= s.head_seq {
+                s.preview = Some(shown_preview(&m));
+                s.last_activity = s.last_activity.max(m.ts);
             }
             s.head_seq = s.head_seq.max(m.seq);
-            s.last_activity = s.last_activity.max(m.ts);
-            if me == Some(m.sender) {
-                s.read_seq = s.read_seq.max(m.seq);
+            s.head_n = s.head_n.max(m.n);
+            if me == Some(m.sender) && m.seq > s.read_seq {
+                s.read_seq = m.seq;
+                s.read_n = s.read_n.max(m.n);
             }
         }
-        // The server raised the sender's marks with the message, and says so
+        // The server raised the sender's marks with the row, and says so
         // with nothing else.
         if self
             .marks
@@ -93,14 +137,86 @@ impl Room {
         {
             changed = true;
         }
-        if self.msgs.contains_key(&m.seq) {
-            return changed; // a duplicate: the UI never shows a message twice
+        let (seq, target) = (m.seq, target_of(&m));
+        if let Some(held) = self.msgs.get(&seq) {
+            // Held already: the UI never shows a row twice, but a message
+            // may come again in a newer state.
+            if !(m.kind.is_message() && m.version > held.version) {
+                return changed;
+            }
+            self.bases.insert(seq, m.clone());
+            self.msgs.insert(seq, m);
+            self.fold(seq, me);
+            return true;
         }
-        self.msgs.insert(m.seq, m);
+        let message = m.kind.is_message();
+        self.msgs.insert(seq, m);
         while self.msgs.contains_key(&(self.last + 1)) {
             self.last += 1;
         }
+        if let Some(t) = target {
+            self.changes.entry(t).or_default().insert(seq);
+            self.fold_event(t, seq, me);
+        } else if message && self.changes.contains_key(&seq) {
+            self.bases.insert(seq, self.msgs[&seq].clone());
+            self.fold(seq, me);
+        }
         true
+    }
+
+    /// Applies event `ev` to message `t` if held: at once if it is newer
+    /// than all it holds, else by folding again.
+    fn fold_event(&mut self, t: Seq, ev: Seq, me: Option<UserId>) {
+        let Some(state) = self.msgs.get(&t) else { return };
+        if !state.kind.is_message() {
+            return;
+        }
+        let base_version = self.bases.entry(t).or_insert_with(|| state.clone()).version;
+        if ev > state.version {
+            let event = self.msgs[&ev].clone();
+            if let Some(state) = self.msgs.get_mut(&t) {
+                events::apply(state, &event);
+            }
+            self.after_change(t, me);
+        } else if ev > base_version {
+            self.fold(t, me);
+        }
+    }
+
+    /// Message `t` as its server state with every held event after it.
+    fn fold(&mut self, t: Seq, me: Option<UserId>) {
+        let Some(mut state) = self.bases.get(&t).cloned() else {
+            return;
+        };
+        let from = state.version;
+        let later = self.changes.get(&t).into_iter().flatten();
+        for ev in later.filter(|&&e| e > from) {
+            if let Some(event) = self.msgs.get(ev) {
+                events::apply(&mut state, event);
+            }
+        }
+        self.msgs.insert(t, state);
+        self.after_change(t, me);
+    }
+
+    /// What a change to message `t` does to the room's line: a deleted
+    /// message no longer counts as unread, and the preview follows the
+    /// newest message.
+    fn after_change(&mut self, t: Seq, me: Option<UserId>) {
+        let Some(m) = self.msgs.get(&t) else { return };
+        let newest = self
+            .msgs
+            .values()
+            .rev()
+            .find(|r| r.kind.is_message())
+            .map(|r| r.seq);
+        let Some(s) = self.summary.as_mut() else { return };
+        if m.deleted && Some(m.sender) != me && t > s.read_seq && !s.gone.contains(&t) {
+            s.gone.push(t);
+        }
+        if newest == Some(t) {
+            s.preview = Some(shown_preview(m));
+        }
     }
 
     /// The connection closed: nothing is in flight any more (the next
@@ -143,5 +259,14 @@ impl Room {
         if self.gap() && !self.sync.in_flight() {
             self.ask_sync(id, out);
         }
+    }
+}
+
+/// What the room list shows of a message.
+fn shown_preview(m: &Message) -> String {
+    if m.deleted {
+        DELETED.to_string()
+    } else {
+        preview(&m.body, m.fmt.as_deref())
     }
 }

@@ -28,6 +28,9 @@ fn summary(id: RoomId, head: Seq) -> RoomSummary {
         member_count: 2,
         last_activity: 0,
         preview: None,
+        head_n: head,
+        read_n: 0,
+        gone: Vec::new(),
     }
 }
 
@@ -42,6 +45,9 @@ fn msg(room: RoomId, seq: Seq) -> Message {
         body: format!("m{seq}"),
         ts: seq,
         cid: Uuid::from_u128(seq as u128 + 5_000_000 * room as u128),
+        n: seq,
+        version: seq,
+        ..Message::default()
     }
 }
 
@@ -209,6 +215,7 @@ fn sends_are_acked_once_and_land_in_the_timeline() {
     assert_eq!(
         sent(&out),
         vec![ClientFrame::Send {
+            reply_to: None,
             room: 1,
             cid,
             body: "hello".into()
@@ -217,6 +224,7 @@ fn sends_are_acked_once_and_land_in_the_timeline() {
     assert!(out.outbox_changed);
     assert_eq!(c.outbox().len(), 1);
     let ack = ServerFrame::Ack {
+        n: 0,
         fmt: None,
         cid,
         room: 1,
@@ -247,6 +255,7 @@ fn unacked_sends_are_retransmitted_with_backoff_and_the_same_cid() {
     c.send(1, cid, "hello".into(), 0);
     assert!(sent(&c.tick(4_999)).is_empty());
     let again = ClientFrame::Send {
+        reply_to: None,
         room: 1,
         cid,
         body: "hello".into(),
@@ -291,11 +300,13 @@ fn reconnect_resends_the_outbox_and_resumes_from_last() {
                 limit: None
             },
             ClientFrame::Send {
+                reply_to: None,
                 room: 1,
                 cid,
                 body: "while online".into()
             },
             ClientFrame::Send {
+                reply_to: None,
                 room: 1,
                 cid: offline,
                 body: "while offline".into()
@@ -343,6 +354,7 @@ fn refused_sends_fail_and_retryable_ones_wait() {
     assert_eq!(
         frames,
         vec![ClientFrame::Send {
+            reply_to: None,
             room: 1,
             cid: b,
             body: "y".into()
@@ -601,6 +613,7 @@ fn the_outbox_survives_a_reload_and_is_sent_once_connected() {
     assert_eq!(
         sent(&out),
         vec![ClientFrame::Send {
+            reply_to: None,
             room: 1,
             cid: Uuid::from_u128(5),
             body: "typed before reload".into()
@@ -617,6 +630,7 @@ fn my_read_mark_from_another_device_clears_unread() {
     assert_eq!(c.room(1).unwrap().summary.as_ref().unwrap().unread(), 4);
     let out = c.handle(
         ServerFrame::Receipt {
+            read_n: 3,
             room: 1,
             user: ME,
             delivered: 4,
@@ -628,6 +642,7 @@ fn my_read_mark_from_another_device_clears_unread() {
     assert_eq!(c.room(1).unwrap().summary.as_ref().unwrap().unread(), 1);
     let out = c.handle(
         ServerFrame::Receipt {
+            read_n: 0,
             room: 1,
             user: 2,
             delivered: 4,
@@ -638,6 +653,7 @@ fn my_read_mark_from_another_device_clears_unread() {
     assert!(!out.rooms_changed, "someone else's marks are not my unread");
     c.handle(
         ServerFrame::Receipt {
+            read_n: 0,
             room: 1,
             user: ME,
             delivered: 4,
@@ -779,6 +795,7 @@ fn ticks_follow_the_other_members_marks_once_the_room_is_watched() {
     );
     assert_eq!(c.tick_of(1, 1), Tick::Sent, "3 does not have it");
     let receipt = |user, delivered, read| ServerFrame::Receipt {
+        read_n: 0,
         room: 1,
         user,
         delivered,
@@ -1043,7 +1060,8 @@ mod properties {
         fn frames_survive_encoding(room in any::<i64>(), after in any::<i64>(), body in ".{0,50}", cid in any::<u128>()) {
             for frame in [
                 ClientFrame::Sync { room, after, limit: None },
-                ClientFrame::Send { room, cid: Uuid::from_u128(cid), body: body.clone() },
+                ClientFrame::Send { room, cid: Uuid::from_u128(cid), body: body.clone(), reply_to: Some(after) },
+                ClientFrame::Edit { room, cid: Uuid::from_u128(cid), target: after, body: body.clone() },
                 ClientFrame::Read { room, seq: after },
                 ClientFrame::Typing { room },
             ] {

@@ -84,7 +84,7 @@ pub fn rows(
         }
     };
     if let Some(r) = c.room(room) {
-        for m in r.msgs.values() {
+        for m in r.messages() {
             day(&mut rows, m.ts);
             if let Some((from, n)) = divider.filter(|(from, _)| m.seq >= *from) {
                 divider = None;
@@ -119,7 +119,11 @@ pub fn rows(
             });
         }
     }
-    for o in c.outbox().iter().filter(|o| o.room == room) {
+    for o in c
+        .outbox()
+        .iter()
+        .filter(|o| o.room == room && o.kind.is_message())
+    {
         day(&mut rows, o.created);
         let tick = o.tick();
         rows.push(Row::Msg {
@@ -163,6 +167,9 @@ mod tests {
             body: format!("m{seq}"),
             ts,
             cid: Uuid::from_u128(100 + seq as u128),
+            n: seq,
+            version: seq,
+            ..Message::default()
         })
     }
 
@@ -187,6 +194,9 @@ mod tests {
             member_count: 2,
             last_activity: 0,
             preview: None,
+            head_n: 0,
+            read_n: 0,
+            gone: Vec::new(),
         };
         let welcome = ServerFrame::Welcome {
             user: me,

@@ -245,7 +245,13 @@ impl Person {
                 }
                 let (room, cid, body) = self.log.sent[self.rng.gen_range(0..self.log.sent.len())].clone();
                 self.log.counts.resends += 1;
-                self.send(vec![ClientFrame::Send { room, cid, body }]).await;
+                self.send(vec![ClientFrame::Send {
+                    room,
+                    cid,
+                    body,
+                    reply_to: None,
+                }])
+                .await;
             }
             Cmd::Drop => {
                 if let Some(ws) = self.ws.take() {

@@ -29,6 +29,7 @@ async fn cluster(n: usize) -> Option<Vec<TestServer>> {
 
 fn send(room: i64, cid: Uuid, body: &str) -> ClientFrame {
     ClientFrame::Send {
+        reply_to: None,
         room,
         cid,
         body: body.into(),

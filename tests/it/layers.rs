@@ -12,7 +12,7 @@ use std::path::Path;
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "vocabulary",
-        &["model", "format", "format::*", "protocol", "error"],
+        &["model", "format", "format::*", "protocol", "events", "error"],
     ),
     ("client state", &["sync", "sync::*"]),
     (

@@ -60,6 +60,7 @@ async fn metrics_move_with_the_traffic() {
     for i in 0..3 {
         let cid = Uuid::new_v4();
         wa.send(&ClientFrame::Send {
+            reply_to: None,
             room: room.id,
             cid,
             body: format!("m{i}"),
@@ -71,6 +72,7 @@ async fn metrics_move_with_the_traffic() {
     }
     // Carol is not in the room; then she floods typing.
     wc.send(&ClientFrame::Send {
+        reply_to: None,
         room: room.id,
         cid: Uuid::new_v4(),
         body: "let me in".into(),

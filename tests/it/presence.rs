@@ -199,6 +199,7 @@ async fn members_carry_marks_and_a_report_that_moves_nothing_is_not_fanned_out()
     for body in ["one", "two"] {
         let cid = Uuid::new_v4();
         wa.send(&ClientFrame::Send {
+            reply_to: None,
             room: room.id,
             cid,
             body: body.into(),
@@ -218,6 +219,7 @@ async fn members_carry_marks_and_a_report_that_moves_nothing_is_not_fanned_out()
     assert_eq!(
         receipt,
         ServerFrame::Receipt {
+            read_n: 2,
             room: room.id,
             user: bob.id,
             delivered: 2,

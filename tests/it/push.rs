@@ -193,6 +193,7 @@ async fn subscribe(server: &TestServer, cookie: &str, endpoint: &str) {
 async fn say(ws: &mut Ws, room: i64, body: &str) -> i64 {
     let cid = uuid::Uuid::new_v4();
     ws.send(&ClientFrame::Send {
+        reply_to: None,
         room,
         cid,
         body: body.into(),

@@ -28,6 +28,7 @@ async fn sigterm_acks_what_was_read_closes_with_1001_and_exits_0() {
     // Sends in flight when the signal comes: the first is acked for sure.
     let first = Uuid::new_v4();
     ws.send(&ClientFrame::Send {
+        reply_to: None,
         room: room.id,
         cid: first,
         body: "m0".into(),
@@ -37,6 +38,7 @@ async fn sigterm_acks_what_was_read_closes_with_1001_and_exits_0() {
         .await;
     for i in 1..40 {
         ws.send(&ClientFrame::Send {
+            reply_to: None,
             room: room.id,
             cid: Uuid::new_v4(),
             body: format!("m{i}"),

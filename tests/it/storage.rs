@@ -3,6 +3,7 @@
 
 use crate::common;
 
+use chat::model::Kind;
 use chat::model::{Notify, Role, RoomKind};
 use chat::server::storage::{
     Access, Appended, DynStore, NewMessage, PushSubscription, StoreError, StoredMarks,
@@ -221,6 +222,10 @@ fn new_message(room: i64, sender: i64, cid: u128, body: &str) -> NewMessage {
         body: body.to_string(),
         id: Uuid::new_v4(),
         ts: 1_000 + cid as i64,
+        kind: Kind::Message,
+        target: None,
+        reply_to: None,
+        since: 0,
     }
 }
 
@@ -452,10 +457,12 @@ async fn marks_only_ever_rise(store: DynStore) {
     let g = store.create_group(a, "Team", &[b], 1).await.unwrap();
     let batch: Vec<_> = (1..=10).map(|i| new_message(g, a, i, "x")).collect();
     store.append(&batch).await.unwrap();
+    // Every row is a message here: the n at a seq is the seq.
     let marks = |delivered, read, rose| {
         Some(StoredMarks {
             delivered,
             read,
+            read_n: read,
             rose,
         })
     };

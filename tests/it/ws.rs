@@ -39,6 +39,7 @@ async fn trio(server: &TestServer) -> ([String; 3], RoomSummary) {
 
 fn send(room: i64, cid: Uuid, body: &str) -> ClientFrame {
     ClientFrame::Send {
+        reply_to: None,
         room,
         cid,
         body: body.into(),

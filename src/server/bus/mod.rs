@@ -29,6 +29,7 @@ pub enum Event {
         user: UserId,
         delivered: Seq,
         read: Seq,
+        read_n: i64,
     },
     /// A person came online or went offline; `to` are their contacts.
     Presence { presence: Presence, to: Vec<UserId> },
@@ -88,6 +89,7 @@ pub fn deliver(hub: &Hub, event: Event) {
             user,
             delivered,
             read,
+            read_n,
         } => hub.to_room(
             room,
             &ServerFrame::Receipt {
@@ -95,6 +97,7 @@ pub fn deliver(hub: &Hub, event: Event) {
                 user,
                 delivered,
                 read,
+                read_n,
             },
         ),
         Event::Presence { presence, to } => hub.to_users(&to, &ServerFrame::Presence(presence)),

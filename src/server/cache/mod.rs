@@ -23,6 +23,9 @@ pub trait Cache: Send + Sync + 'static {
     /// Records the messages of a commit (in seq order per room).
     async fn push(&self, msgs: &[Message]);
 
+    /// Drops what the cache holds of `room` (a delete erased text in it).
+    async fn forget(&self, room: RoomId);
+
     /// Up to `limit` messages after `after`, if the cache covers them.
     async fn after(&self, room: RoomId, after: Seq, limit: u32) -> Option<Vec<Message>>;
 
@@ -63,6 +66,10 @@ impl Cache for LocalCache {
                 q.pop_front();
             }
         }
+    }
+
+    async fn forget(&self, room: RoomId) {
+        lock(&self.rooms).remove(&room);
     }
 
     async fn after(&self, room: RoomId, after: Seq, limit: u32) -> Option<Vec<Message>> {
@@ -111,19 +118,12 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use uuid::Uuid;
 
     fn m(seq: Seq) -> Message {
         Message {
-            fmt: None,
             room: 1,
             seq,
-            id: Uuid::nil(),
-            sender: 1,
-            from: String::new(),
-            body: String::new(),
-            ts: 0,
-            cid: Uuid::nil(),
+            ..Message::default()
         }
     }
 

@@ -90,6 +90,15 @@ impl Cache for RedisCache {
         }
     }
 
+    async fn forget(&self, room: RoomId) {
+        let mut r = self.redis.clone();
+        let mut del = redis::cmd("DEL");
+        del.arg(self.keys.recent(room));
+        if let Err(e) = self.breaker.call(del.exec_async(&mut r)).await {
+            tracing::warn!(error = %e, room, "a room's cached messages were not dropped after a delete");
+        }
+    }
+
     async fn after(&self, room: RoomId, after: Seq, limit: u32) -> Option<Vec<Message>> {
         let hit = self.read(room, after, limit).await;
         self.counters.count(hit.is_some());

@@ -29,9 +29,12 @@ impl Caller<'_> {
             ClientFrame::Read { room, seq } => self.marks(room, seq, seq).await,
             ClientFrame::Members { room } => self.members(room).await,
             ClientFrame::Ping => Ok(ServerFrame::Pong),
-            ClientFrame::Send { .. } | ClientFrame::Typing { .. } => {
-                Err(FrameError::BadFrame("handled by the session".into()))
-            }
+            ClientFrame::Send { .. }
+            | ClientFrame::Edit { .. }
+            | ClientFrame::Delete { .. }
+            | ClientFrame::React { .. }
+            | ClientFrame::Unreact { .. }
+            | ClientFrame::Typing { .. } => Err(FrameError::BadFrame("handled by the session".into())),
         };
         result.unwrap_or_else(|e| e.frame())
     }
@@ -135,12 +138,13 @@ impl Caller<'_> {
     async fn marks(&self, room: RoomId, delivered: Seq, read: Seq) -> Result<ServerFrame, FrameError> {
         self.member(room).await?;
         let user = self.user.id;
-        let (delivered, read) = self.state.receipts.report(room, user, delivered, read).await?;
+        let (delivered, read, read_n) = self.state.receipts.report(room, user, delivered, read).await?;
         Ok(ServerFrame::Receipt {
             room,
             user,
             delivered,
             read,
+            read_n,
         })
     }
 }

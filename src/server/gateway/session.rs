@@ -1,6 +1,7 @@
 //! One connection's session: what it keeps between frames (who it is, its
 //! send and typing limits) and what each text frame comes to — a reply, a
-//! send handed to `delivery` whose ack waits for the commit, or nothing.
+//! send or a change handed to `delivery` whose ack waits for the commit, or
+//! nothing.
 //! Reading and writing the socket is `gateway`'s; answering the other
 //! requests is `requests`'.
 
@@ -15,9 +16,10 @@ use uuid::Uuid;
 
 use super::requests::Caller;
 use super::typing::Typing;
+use crate::model::Kind;
 use crate::model::User;
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
-use crate::server::delivery::{Pending, SendError};
+use crate::server::delivery::{Change, Pending, SendError};
 use crate::server::hub::Conn;
 use crate::server::limits::Bucket;
 use crate::server::state::AppState;
@@ -77,6 +79,7 @@ async fn ack(state: &AppState, sent: Sent) -> ServerFrame {
             id: m.id,
             ts: m.ts,
             fmt: m.fmt,
+            n: m.n,
         },
         Err(e) => ServerFrame::error(e.code(), e.to_string(), Some(sent.cid)),
     }
@@ -115,37 +118,81 @@ impl<'a> Session<'a> {
                 None,
             ));
         }
-        match serde_json::from_str::<ClientFrame>(text) {
-            Err(e) => Step::Reply(ServerFrame::error(
-                ErrorCode::BadFrame,
-                format!("Not a frame of this protocol: {e}."),
-                None,
-            )),
-            Ok(ClientFrame::Send { cid, .. }) if !self.sends.take(Instant::now()) => {
-                state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
-                Step::Reply(ServerFrame::error(
-                    ErrorCode::RateLimited,
-                    format!(
-                        "Too many messages: at most {} a second. This one was not stored; send it again.",
-                        state.config.send_rate
-                    ),
-                    Some(cid),
+        let frame = match serde_json::from_str::<ClientFrame>(text) {
+            Ok(frame) => frame,
+            Err(e) => {
+                return Step::Reply(ServerFrame::error(
+                    ErrorCode::BadFrame,
+                    format!("Not a frame of this protocol: {e}."),
+                    None,
                 ))
             }
-            Ok(ClientFrame::Send { room, cid, body }) => {
-                let started = Instant::now();
-                let pending = state.delivery.enqueue(self.caller.user, room, cid, body).await;
-                Step::Sent(Sent {
-                    pending,
-                    cid,
-                    started,
-                })
+        };
+        let change = match change(frame) {
+            Ok(change) => change,
+            Err(ClientFrame::Typing { room }) => {
+                return match self.typing.relay(&self.caller, room).await {
+                    Some(frame) => Step::Reply(frame),
+                    None => Step::Quiet,
+                }
             }
-            Ok(ClientFrame::Typing { room }) => match self.typing.relay(&self.caller, room).await {
-                Some(frame) => Step::Reply(frame),
-                None => Step::Quiet,
-            },
-            Ok(frame) => Step::Reply(self.caller.answer(frame).await),
+            Err(frame) => return Step::Reply(self.caller.answer(frame).await),
+        };
+        if !self.sends.take(Instant::now()) {
+            state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+            return Step::Reply(ServerFrame::error(
+                ErrorCode::RateLimited,
+                format!(
+                    "Too many messages: at most {} a second. This one was not stored; send it again.",
+                    state.config.send_rate
+                ),
+                Some(change.cid),
+            ));
         }
+        let (started, cid) = (Instant::now(), change.cid);
+        let pending = state.delivery.enqueue(self.caller.user, change).await;
+        Step::Sent(Sent {
+            pending,
+            cid,
+            started,
+        })
     }
+}
+
+/// The row of the room stream a frame asks for (a message or a change to
+/// one), or the frame back if it asks for something else.
+fn change(frame: ClientFrame) -> Result<Change, ClientFrame> {
+    Ok(match frame {
+        ClientFrame::Send {
+            room,
+            cid,
+            body,
+            reply_to,
+        } => Change {
+            reply_to,
+            ..Change::message(room, cid, body)
+        },
+        ClientFrame::Edit {
+            room,
+            cid,
+            target,
+            body,
+        } => Change::to(room, cid, Kind::Edit, target, body),
+        ClientFrame::Delete { room, cid, target } => {
+            Change::to(room, cid, Kind::Delete, target, String::new())
+        }
+        ClientFrame::React {
+            room,
+            cid,
+            target,
+            emoji,
+        } => Change::to(room, cid, Kind::React, target, emoji),
+        ClientFrame::Unreact {
+            room,
+            cid,
+            target,
+            emoji,
+        } => Change::to(room, cid, Kind::Unreact, target, emoji),
+        other => return Err(other),
+    })
 }

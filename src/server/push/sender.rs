@@ -149,7 +149,7 @@ impl Pusher {
     pub fn committed(&self, msgs: &[Message]) {
         // The latest of each room is enough: a notice counts from the database.
         let mut latest: HashMap<RoomId, &Message> = HashMap::new();
-        for m in msgs {
+        for m in msgs.iter().filter(|m| m.kind.is_message()) {
             latest.insert(m.room, m);
         }
         for m in latest.into_values() {

@@ -90,6 +90,9 @@ mod tests {
             from: "Alice".into(),
             body: format!("m{seq}"),
             ts: 0,
+            n: seq,
+            version: seq,
+            ..Message::default()
         }
     }
 

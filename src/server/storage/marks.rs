@@ -44,12 +44,17 @@ macro_rules! impl_marks {
                 let delivered = delivered.max(read);
                 // Only a rise writes (and reports `rose`); a report at or below
                 // the marks just reads them.
-                let raised: Option<(i64, i64)> = sqlx::query_as(
+                // read_n follows read_seq: the n of the row there (rows have
+                // no holes up to the head, which the caller checked).
+                let raised: Option<(i64, i64, i64)> = sqlx::query_as(
                     "UPDATE members
                         SET delivered_seq = CASE WHEN delivered_seq < $3 THEN $3 ELSE delivered_seq END,
+                            read_n = CASE WHEN read_seq < $4
+                                          THEN COALESCE((SELECT x.n FROM messages x WHERE x.room_id = $1 AND x.seq = $4), read_n)
+                                          ELSE read_n END,
                             read_seq = CASE WHEN read_seq < $4 THEN $4 ELSE read_seq END
                       WHERE room_id = $1 AND user_id = $2 AND (delivered_seq < $3 OR read_seq < $4)
-                  RETURNING delivered_seq, read_seq",
+                  RETURNING delivered_seq, read_seq, read_n",
                 )
                 .bind(room)
                 .bind(user)
@@ -57,16 +62,16 @@ macro_rules! impl_marks {
                 .bind(read)
                 .fetch_optional(&self.write)
                 .await?;
-                if let Some((delivered, read)) = raised {
-                    return Ok(Some(StoredMarks { delivered, read, rose: true }));
+                if let Some((delivered, read, read_n)) = raised {
+                    return Ok(Some(StoredMarks { delivered, read, read_n, rose: true }));
                 }
-                let current: Option<(i64, i64)> =
-                    sqlx::query_as("SELECT delivered_seq, read_seq FROM members WHERE room_id = $1 AND user_id = $2")
+                let current: Option<(i64, i64, i64)> =
+                    sqlx::query_as("SELECT delivered_seq, read_seq, read_n FROM members WHERE room_id = $1 AND user_id = $2")
                         .bind(room)
                         .bind(user)
                         .fetch_optional(&self.read)
                         .await?;
-                Ok(current.map(|(delivered, read)| StoredMarks { delivered, read, rose: false }))
+                Ok(current.map(|(delivered, read, read_n)| StoredMarks { delivered, read, read_n, rose: false }))
             }
 
             async fn member_marks(&self, room: RoomId) -> Result<Vec<MemberMarks>, StoreError> {
@@ -83,7 +88,9 @@ macro_rules! impl_marks {
 
             async fn unread_total(&self, user: UserId) -> Result<i64, StoreError> {
                 let (total,): (i64,) = sqlx::query_as(
-                    "SELECT CAST(COALESCE(SUM(r.head_seq - m.read_seq), 0) AS BIGINT)
+                    "SELECT CAST(COALESCE(SUM(r.head_n - m.read_n), 0) AS BIGINT)
+                          - (SELECT COUNT(*) FROM members m JOIN messages x ON x.room_id = m.room_id
+                              WHERE m.user_id = $1 AND x.deleted = 1 AND x.seq > m.read_seq)
                        FROM members m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = $1",
                 )
                 .bind(user)

@@ -1,31 +1,35 @@
-//! Messages: the batch append (group commit) and the pages read back.
-//! What a batch becomes is decided by `plan`, a pure function (dedup, seq
-//! numbering in batch order, the heads and marks to set); the backend code
-//! around it reads what `plan` needs and runs what it decided. The batch's
-//! statements come in few shapes (`padded`, `pow2_chunks`), so they stay in
-//! each connection's statement cache.
+//! The room stream's rows (messages and the events that change them): the
+//! batch append (group commit) and the pages read back, messages in their
+//! current state with their reactions. What a batch becomes is decided by
+//! `plan::plan`, a pure function; the backend code around it reads what the
+//! plan needs and runs what it decided. The batch's statements come in few
+//! shapes (`padded`, `pow2_chunks`), so they stay in each connection's
+//! statement cache.
 
-use std::collections::{HashMap, HashSet};
+pub mod plan;
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use uuid::Uuid;
 
 use super::{Appended, NewMessage, StoreError};
-use crate::model::{RoomId, UserId};
+use crate::model::Reaction;
+use crate::model::RoomId;
 use crate::protocol::{Message, Seq};
 
 #[async_trait]
 pub trait Messages: Send + Sync {
-    /// Stores a batch of messages in one transaction (group commit): for each,
-    /// dedup on (sender, cid), check membership, take the room's next seq,
-    /// insert, and move the sender's read mark to it. All or nothing: an
-    /// error means none of them was stored.
+    /// Stores a batch of rows in one transaction (group commit): for each,
+    /// dedup on (sender, cid), check membership and the change's rules,
+    /// take the room's next seq, insert, apply it to the message it
+    /// changes, and move the sender's marks to it. All or nothing: an error
+    /// means none of them was stored.
     async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError>;
 
-    /// Up to `limit` messages with seq > `after`, oldest first.
+    /// Up to `limit` rows with seq > `after`, oldest first.
     async fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> Result<Vec<Message>, StoreError>;
 
-    /// The newest `limit` messages with seq < `before`, oldest first.
+    /// The newest `limit` rows with seq < `before`, oldest first.
     async fn messages_before(
         &self,
         room: RoomId,
@@ -34,90 +38,7 @@ pub trait Messages: Send + Sync {
     ) -> Result<Vec<Message>, StoreError>;
 }
 
-/// What a batch's transaction found before deciding: the heads of the
-/// batch's rooms that exist, the messages already stored under its (sender,
-/// cid) pairs (looked up only when a resend is expected), and which (room,
-/// sender) pairs are memberships.
-#[derive(Debug, Default)]
-pub struct Found {
-    pub heads: HashMap<RoomId, Seq>,
-    pub sent: HashMap<(UserId, Uuid), Message>,
-    pub members: HashSet<(RoomId, UserId)>,
-}
-
-/// What the transaction then writes, and what each message of the batch
-/// became (in batch order).
-#[derive(Debug, Default, PartialEq)]
-pub struct Plan {
-    pub out: Vec<Appended>,
-    /// The messages to insert, numbered.
-    pub new: Vec<Message>,
-    /// Each room's new head and last activity (its last new message's time).
-    pub heads: Vec<(RoomId, (Seq, i64))>,
-    /// Each sender's marks, raised to their last new message in the room.
-    pub marks: Vec<((RoomId, UserId), Seq)>,
-}
-
-/// Decides a batch: a (sender, cid) stored before answers the original; an
-/// unknown room or a sender who is not a member stores nothing (and takes
-/// no seq); the others take their room's next seqs in batch order, a cid
-/// twice in one batch stored once.
-pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
-    let Found {
-        mut heads,
-        mut sent,
-        members,
-    } = found;
-    let mut out = Vec::with_capacity(batch.len());
-    let mut new = Vec::new();
-    for m in batch {
-        if let Some(original) = sent.get(&(m.sender, m.cid)) {
-            out.push(Appended::Duplicate(original.clone()));
-            continue;
-        }
-        let Some(head) = heads.get_mut(&m.room) else {
-            out.push(Appended::NoSuchRoom);
-            continue;
-        };
-        if !members.contains(&(m.room, m.sender)) {
-            out.push(Appended::NotMember);
-            continue;
-        }
-        *head += 1;
-        let stored = Message {
-            room: m.room,
-            seq: *head,
-            id: m.id,
-            sender: m.sender,
-            from: m.from.clone(),
-            body: m.body.clone(),
-            ts: m.ts,
-            cid: m.cid,
-            fmt: m.fmt.clone(),
-        };
-        sent.insert((m.sender, m.cid), stored.clone());
-        new.push(stored.clone());
-        out.push(Appended::Stored(stored));
-    }
-    let mut rooms_now: HashMap<RoomId, (Seq, i64)> = HashMap::new();
-    let mut marks: HashMap<(RoomId, UserId), Seq> = HashMap::new();
-    for m in &new {
-        rooms_now.insert(m.room, (m.seq, m.ts));
-        marks.insert((m.room, m.sender), m.seq);
-    }
-    let mut heads: Vec<_> = rooms_now.into_iter().collect();
-    heads.sort_unstable();
-    let mut marks: Vec<_> = marks.into_iter().collect();
-    marks.sort_unstable();
-    Plan {
-        out,
-        new,
-        heads,
-        marks,
-    }
-}
-
-/// The most messages one `INSERT` takes (7 parameters each, well within
+/// The most rows one `INSERT` takes (14 parameters each, well within
 /// both databases' limits).
 pub const INSERT_CHUNK: usize = 128;
 
@@ -174,34 +95,88 @@ pub fn values(rows: usize, cols: usize, numbered: bool) -> String {
         .join(", ")
 }
 
-/// The messages already stored for `n` (sender, cid) pairs. The pairs come
-/// first (`CROSS JOIN` keeps SQLite from reordering), each looked up in the
+/// The columns of a row of the stream as `m`, with its sender as `u` (`sql::MessageRow`).
+pub const MESSAGE_COLUMNS: &str = "
+    SELECT m.room_id, m.seq, m.id, m.sender_id, u.display_name, m.body, m.created_at, m.client_msg_id,
+           m.kind, m.target, m.n, m.version, m.edited_at, m.deleted, m.reply_to";
+
+/// `items` with the last one repeated up to a power-of-two length (for
+/// statements whose repeated rows find or set the same row again).
+pub fn pad<T: Clone>(mut items: Vec<T>) -> Vec<T> {
+    if let Some(last) = items.last().cloned() {
+        items.resize(items.len().next_power_of_two(), last);
+    }
+    items
+}
+
+/// The rows stored for `n` (sender, cid) pairs. The pairs come first
+/// (`CROSS JOIN` keeps SQLite from reordering), each looked up in the
 /// unique (sender, cid) index.
 pub fn dedup_query(n: usize, numbered: bool) -> String {
     format!(
-        "SELECT m.room_id, m.seq, m.id, m.sender_id, u.display_name, m.body, m.created_at, m.client_msg_id
-           FROM (VALUES {}) AS v CROSS JOIN messages m JOIN users u ON u.id = m.sender_id
+        "{} FROM (VALUES {}) AS v CROSS JOIN messages m JOIN users u ON u.id = m.sender_id
           WHERE m.sender_id = v.column1 AND m.client_msg_id = v.column2",
+        MESSAGE_COLUMNS,
         values(n, 2, numbered)
     )
 }
 
-/// Which of `n` (room, user) pairs are memberships.
+/// The rows at `n` (room, seq) pairs.
+pub fn targets_query(n: usize, numbered: bool) -> String {
+    format!(
+        "{} FROM (VALUES {}) AS v CROSS JOIN messages m JOIN users u ON u.id = m.sender_id
+          WHERE m.room_id = v.column1 AND m.seq = v.column2",
+        MESSAGE_COLUMNS,
+        values(n, 2, numbered)
+    )
+}
+
+/// The reactions to the messages at `n` (room, seq) pairs, oldest first.
+pub fn reactions_query(n: usize, numbered: bool) -> String {
+    format!(
+        "SELECT r.room_id, r.seq, r.emoji, r.user_id FROM (VALUES {}) AS v CROSS JOIN reactions r
+          WHERE r.room_id = v.column1 AND r.seq = v.column2 ORDER BY r.room_id, r.seq, r.at, r.user_id",
+        values(n, 2, numbered)
+    )
+}
+
+/// Which of `n` (room, user) pairs are memberships, with the role.
 pub fn membership_query(n: usize, numbered: bool) -> String {
     format!(
-        "SELECT mb.room_id, mb.user_id FROM (VALUES {}) AS v CROSS JOIN members mb
+        "SELECT mb.room_id, mb.user_id, mb.role FROM (VALUES {}) AS v CROSS JOIN members mb
           WHERE mb.room_id = v.column1 AND mb.user_id = v.column2",
         values(n, 2, numbered)
     )
 }
 
-/// `impl_messages!(Type, "row lock clause", numbered)`: the `Messages` of a
+/// Reaction rows (room, seq, emoji, user), oldest first, grouped onto the
+/// messages of `rows` they belong to.
+pub fn attach_reactions(rows: &mut [Message], reactions: Vec<(RoomId, Seq, String, i64)>) {
+    let mut by_seq: BTreeMap<(RoomId, Seq), Vec<Reaction>> = BTreeMap::new();
+    for (room, seq, emoji, user) in reactions {
+        let list = by_seq.entry((room, seq)).or_default();
+        match list.iter_mut().find(|r| r.emoji == emoji) {
+            Some(r) => r.users.push(user),
+            None => list.push(Reaction {
+                emoji,
+                users: vec![user],
+            }),
+        }
+    }
+    for m in rows {
+        if let Some(list) = by_seq.remove(&(m.room, m.seq)) {
+            m.reactions = list;
+        }
+    }
+}
+
+/// `impl_messages!(Type, Database, "row lock clause", numbered)`: the `Messages` of a
 /// store type with `read` and `write` pools. The lock clause ends the
 /// `SELECT` that locks a batch's rooms (`FOR UPDATE` in PostgreSQL; SQLite
 /// has one writer and no such clause); `numbered` says how the batch's
 /// generated statements write placeholders (see `params`).
 macro_rules! impl_messages {
-    ($store:ty, $lock:literal, $numbered:literal) => {
+    ($store:ty, $db:ty, $lock:literal, $numbered:literal) => {
         #[async_trait::async_trait]
         impl $crate::server::storage::Messages for $store {
             async fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
@@ -220,20 +195,26 @@ macro_rules! impl_messages {
             }
 
             async fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> Result<Vec<Message>, StoreError> {
-                let q = format!("{} WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3", sql::MESSAGE_SELECT);
+                let q = format!(
+                    "{} FROM messages m JOIN users u ON u.id = m.sender_id
+                      WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3",
+                    messages::MESSAGE_COLUMNS
+                );
                 let rows: Vec<sql::MessageRow> = sqlx::query_as(&q)
                     .bind(room)
                     .bind(after)
                     .bind(i64::from(limit))
                     .fetch_all(&self.read)
                     .await?;
-                rows.into_iter().map(sql::message).collect()
+                let msgs = rows.into_iter().map(sql::message).collect::<Result<Vec<_>, _>>()?;
+                self.with_reactions(room, msgs).await
             }
 
             async fn messages_before(&self, room: RoomId, before: Seq, limit: u32) -> Result<Vec<Message>, StoreError> {
                 let q = format!(
-                    "{} WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3",
-                    sql::MESSAGE_SELECT
+                    "{} FROM messages m JOIN users u ON u.id = m.sender_id
+                      WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3",
+                    messages::MESSAGE_COLUMNS
                 );
                 let rows: Vec<sql::MessageRow> = sqlx::query_as(&q)
                     .bind(room)
@@ -243,30 +224,53 @@ macro_rules! impl_messages {
                     .await?;
                 let mut msgs = rows.into_iter().map(sql::message).collect::<Result<Vec<_>, _>>()?;
                 msgs.reverse();
-                Ok(msgs)
+                self.with_reactions(room, msgs).await
             }
         }
 
         impl $store {
+            /// A page's messages with their reactions (one range read).
+            async fn with_reactions(&self, room: RoomId, mut msgs: Vec<Message>) -> Result<Vec<Message>, StoreError> {
+                let (Some(first), Some(last)) = (msgs.first(), msgs.last()) else {
+                    return Ok(msgs);
+                };
+                let reactions: Vec<(i64, i64, String, i64)> = sqlx::query_as(
+                    "SELECT room_id, seq, emoji, user_id FROM reactions
+                      WHERE room_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq, at, user_id",
+                )
+                .bind(room)
+                .bind(first.seq)
+                .bind(last.seq)
+                .fetch_all(&self.read)
+                .await?;
+                messages::attach_reactions(&mut msgs, reactions);
+                Ok(msgs)
+            }
+
             /// Stores a batch in one transaction. `careful`: the batch's
             /// (sender, cid) pairs are looked up first and a resend answers
-            /// the message as stored; else none is expected, and the first
-            /// one met rolls the batch back (None).
+            /// the row as stored; else none is expected, and the first one
+            /// met rolls the batch back (None).
             async fn append_batch(&self, batch: &[NewMessage], careful: bool) -> Result<Option<Vec<Appended>>, StoreError> {
                 // A batch costs a fixed handful of statements, however many
-                // messages it holds: that is what makes group commit pay.
+                // rows it holds: that is what makes group commit pay.
                 let mut tx = self.write.begin().await?;
-                let mut found = messages::Found::default();
+                let mut found = messages::plan::Found::default();
                 // Lock the batch's rooms in id order and read their heads:
                 // sends to one room from several nodes queue here, and the
-                // dedup read below sees whatever committed before us.
+                // reads below see whatever committed before us.
                 let rooms = messages::padded(batch.iter().map(|m| m.room));
                 let q = format!(
-                    "SELECT id, head_seq FROM rooms WHERE id IN ({}) ORDER BY id {}",
+                    "SELECT id, head_seq, head_n, kind FROM rooms WHERE id IN ({}) ORDER BY id {}",
                     messages::params(rooms.len(), 1, $numbered),
                     $lock
                 );
-                found.heads = rooms.iter().fold(sqlx::query_as(&q), |q, r| q.bind(*r)).fetch_all(&mut *tx).await?.into_iter().collect();
+                let heads: Vec<(i64, i64, i64, String)> =
+                    rooms.iter().fold(sqlx::query_as(&q), |q, r| q.bind(*r)).fetch_all(&mut *tx).await?;
+                found.heads = heads
+                    .into_iter()
+                    .map(|(id, seq, n, kind)| (id, messages::plan::Head { seq, n, group: kind == "group" }))
+                    .collect();
                 if careful {
                     let cids = messages::padded(batch.iter().map(|m| (m.sender, m.cid)));
                     let q = messages::dedup_query(cids.len(), $numbered);
@@ -282,15 +286,29 @@ macro_rules! impl_messages {
                 }
                 let pairs = messages::padded(batch.iter().map(|m| (m.room, m.sender)));
                 let q = messages::membership_query(pairs.len(), $numbered);
-                found.members = pairs
+                let members: Vec<(i64, i64, String)> = pairs
                     .iter()
                     .fold(sqlx::query_as(&q), |q, (room, user)| q.bind(*room).bind(*user))
                     .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .collect();
+                    .await?;
+                for (room, user, role) in members {
+                    found.members.insert((room, user), sql::role(&role)?);
+                }
+                // The messages the batch's changes and replies name, as they are now.
+                let named = messages::padded(batch.iter().filter_map(|m| Some((m.room, m.target.or(m.reply_to)?))));
+                if !named.is_empty() {
+                    let q = messages::targets_query(named.len(), $numbered);
+                    let rows: Vec<sql::MessageRow> =
+                        named.iter().fold(sqlx::query_as(&q), |q, (room, seq)| q.bind(*room).bind(*seq)).fetch_all(&mut *tx).await?;
+                    let mut targets = rows.into_iter().map(sql::message).collect::<Result<Vec<_>, _>>()?;
+                    let q = messages::reactions_query(named.len(), $numbered);
+                    let reactions: Vec<(i64, i64, String, i64)> =
+                        named.iter().fold(sqlx::query_as(&q), |q, (room, seq)| q.bind(*room).bind(*seq)).fetch_all(&mut *tx).await?;
+                    messages::attach_reactions(&mut targets, reactions);
+                    found.targets = targets.into_iter().map(|m| ((m.room, m.seq), m)).collect();
+                }
 
-                let plan = messages::plan(batch, found);
+                let plan = messages::plan::plan(batch, found);
                 if plan.new.is_empty() {
                     tx.commit().await?;
                     return Ok(Some(plan.out));
@@ -299,8 +317,10 @@ macro_rules! impl_messages {
                     // Not careful: a resend (or a send racing in from another
                     // node) inserts nothing, and the count says so.
                     let q = format!(
-                        "INSERT INTO messages (room_id, seq, id, sender_id, client_msg_id, body, created_at) VALUES {} {}",
-                        messages::values(chunk.len(), 7, $numbered),
+                        "INSERT INTO messages (room_id, seq, id, sender_id, client_msg_id, body, created_at,
+                                               kind, target, n, version, edited_at, deleted, reply_to)
+                         VALUES {} {}",
+                        messages::values(chunk.len(), 14, $numbered),
                         if careful { "" } else { "ON CONFLICT DO NOTHING" }
                     );
                     let done = chunk
@@ -313,6 +333,13 @@ macro_rules! impl_messages {
                                 .bind(m.cid.as_bytes().as_slice())
                                 .bind(&m.body)
                                 .bind(m.ts)
+                                .bind(m.kind.as_str())
+                                .bind(m.target)
+                                .bind(m.n)
+                                .bind(m.version)
+                                .bind(m.edited)
+                                .bind(i64::from(m.deleted))
+                                .bind(m.reply_to)
                         })
                         .execute(&mut *tx)
                         .await?;
@@ -321,34 +348,100 @@ macro_rules! impl_messages {
                         return Ok(None);
                     }
                 }
+                Self::write_changes(&mut tx, &plan).await?;
                 let heads = messages::padded(plan.heads);
                 let q = format!(
-                    "UPDATE rooms SET head_seq = v.column2, last_activity = v.column3
+                    "UPDATE rooms SET head_seq = v.column2, head_n = v.column3,
+                            last_activity = CASE WHEN v.column4 > last_activity THEN v.column4 ELSE last_activity END
                        FROM (VALUES {}) AS v WHERE rooms.id = v.column1",
-                    messages::values(heads.len(), 3, $numbered)
+                    messages::values(heads.len(), 4, $numbered)
                 );
                 heads
                     .iter()
-                    .fold(sqlx::query(&q), |q, (room, (seq, ts))| q.bind(*room).bind(*seq).bind(*ts))
+                    .fold(sqlx::query(&q), |q, (room, (seq, n, ts))| q.bind(*room).bind(*seq).bind(*n).bind(*ts))
                     .execute(&mut *tx)
                     .await?;
-                // Sending raises the sender's own marks to the message.
+                // Sending raises the sender's own marks to the row.
                 let marks = messages::padded(plan.marks);
                 let q = format!(
                     "UPDATE members
-                        SET read_seq = CASE WHEN read_seq < v.column3 THEN v.column3 ELSE read_seq END,
+                        SET read_n = CASE WHEN read_seq < v.column3 THEN v.column4 ELSE read_n END,
+                            read_seq = CASE WHEN read_seq < v.column3 THEN v.column3 ELSE read_seq END,
                             delivered_seq = CASE WHEN delivered_seq < v.column3 THEN v.column3 ELSE delivered_seq END
                        FROM (VALUES {}) AS v
                       WHERE members.room_id = v.column1 AND members.user_id = v.column2",
-                    messages::values(marks.len(), 3, $numbered)
+                    messages::values(marks.len(), 4, $numbered)
                 );
                 marks
                     .iter()
-                    .fold(sqlx::query(&q), |q, ((room, user), seq)| q.bind(*room).bind(*user).bind(*seq))
+                    .fold(sqlx::query(&q), |q, ((room, user), (seq, n))| q.bind(*room).bind(*user).bind(*seq).bind(*n))
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
                 Ok(Some(plan.out))
+            }
+
+            /// Writes what a batch's events changed in messages stored
+            /// before it: their state, their reactions, and for a delete the
+            /// bodies of their earlier edits.
+            async fn write_changes<'c>(
+                tx: &mut sqlx::Transaction<'c, $db>,
+                plan: &messages::plan::Plan,
+            ) -> Result<(), StoreError> {
+                if !plan.changed.is_empty() {
+                    let changed = messages::pad(plan.changed.iter().collect());
+                    let q = format!(
+                        "UPDATE messages SET body = v.column3, edited_at = v.column4, deleted = v.column5, version = v.column6
+                           FROM (VALUES {}) AS v WHERE messages.room_id = v.column1 AND messages.seq = v.column2",
+                        messages::values(changed.len(), 6, $numbered)
+                    );
+                    changed
+                        .iter()
+                        .fold(sqlx::query(&q), |q, m| {
+                            q.bind(m.room).bind(m.seq).bind(&m.body).bind(m.edited).bind(i64::from(m.deleted)).bind(m.version)
+                        })
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                if !plan.erased.is_empty() {
+                    let erased = messages::padded(plan.erased.iter().copied());
+                    let q = format!(
+                        "UPDATE messages SET body = '' FROM (VALUES {}) AS v
+                          WHERE messages.room_id = v.column1 AND messages.target = v.column2 AND messages.kind = 'edit'",
+                        messages::values(erased.len(), 2, $numbered)
+                    );
+                    erased.iter().fold(sqlx::query(&q), |q, (room, seq)| q.bind(*room).bind(*seq)).execute(&mut **tx).await?;
+                    let q = format!(
+                        "DELETE FROM reactions WHERE (room_id, seq) IN (VALUES {})",
+                        messages::values(erased.len(), 2, $numbered)
+                    );
+                    erased.iter().fold(sqlx::query(&q), |q, (room, seq)| q.bind(*room).bind(*seq)).execute(&mut **tx).await?;
+                }
+                for chunk in messages::pow2_chunks(&plan.reacted) {
+                    let q = format!(
+                        "INSERT INTO reactions (room_id, seq, emoji, user_id, at) VALUES {} ON CONFLICT DO NOTHING",
+                        messages::values(chunk.len(), 5, $numbered)
+                    );
+                    chunk
+                        .iter()
+                        .fold(sqlx::query(&q), |q, ((room, seq, emoji, user), at)| {
+                            q.bind(*room).bind(*seq).bind(emoji).bind(*user).bind(*at)
+                        })
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                for chunk in messages::pow2_chunks(&plan.unreacted) {
+                    let q = format!(
+                        "DELETE FROM reactions WHERE (room_id, seq, emoji, user_id) IN (VALUES {})",
+                        messages::values(chunk.len(), 4, $numbered)
+                    );
+                    chunk
+                        .iter()
+                        .fold(sqlx::query(&q), |q, (room, seq, emoji, user)| q.bind(*room).bind(*seq).bind(emoji).bind(*user))
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
             }
         }
     };
@@ -359,84 +452,6 @@ pub(super) use impl_messages;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn send(room: RoomId, sender: UserId, cid: u128, ts: i64) -> NewMessage {
-        NewMessage {
-            fmt: None,
-            room,
-            sender,
-            from: format!("user {sender}"),
-            cid: Uuid::from_u128(cid),
-            body: format!("message {cid}"),
-            id: Uuid::from_u128(1_000 + cid),
-            ts,
-        }
-    }
-
-    fn found(heads: &[(RoomId, Seq)], members: &[(RoomId, UserId)]) -> Found {
-        Found {
-            heads: heads.iter().copied().collect(),
-            sent: HashMap::new(),
-            members: members.iter().copied().collect(),
-        }
-    }
-
-    fn seqs(plan: &Plan) -> Vec<Option<Seq>> {
-        plan.out
-            .iter()
-            .map(|a| match a {
-                Appended::Stored(m) | Appended::Duplicate(m) => Some(m.seq),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_batch_takes_each_rooms_next_seqs_in_batch_order() {
-        let batch = [
-            send(1, 7, 1, 100),
-            send(2, 8, 2, 101),
-            send(1, 8, 3, 102),
-            send(1, 7, 4, 103),
-        ];
-        let plan = plan(&batch, found(&[(1, 10), (2, 0)], &[(1, 7), (1, 8), (2, 8)]));
-        assert_eq!(seqs(&plan), [Some(11), Some(1), Some(12), Some(13)]);
-        assert!(plan.out.iter().all(|a| matches!(a, Appended::Stored(_))));
-        assert_eq!(plan.new.len(), 4);
-        // Heads: the last seq and its time; marks: each sender's last message.
-        assert_eq!(plan.heads, [(1, (13, 103)), (2, (1, 101))]);
-        assert_eq!(plan.marks, [((1, 7), 13), ((1, 8), 12), ((2, 8), 1)]);
-    }
-
-    #[test]
-    fn a_resend_answers_the_original_and_takes_no_seq() {
-        let mut known = found(&[(1, 5)], &[(1, 7)]);
-        let original = plan(&[send(1, 7, 9, 50)], found(&[(1, 4)], &[(1, 7)])).new[0].clone();
-        known.sent.insert((7, original.cid), original.clone());
-        // An earlier send again, then a new one, then the new one twice in the batch.
-        let batch = [send(1, 7, 9, 60), send(1, 7, 10, 61), send(1, 7, 10, 62)];
-        let plan = plan(&batch, known);
-        assert_eq!(plan.out[0], Appended::Duplicate(original));
-        assert_eq!(seqs(&plan), [Some(5), Some(6), Some(6)]);
-        assert!(
-            matches!(plan.out[2], Appended::Duplicate(_)),
-            "a cid twice in a batch is stored once"
-        );
-        assert_eq!(plan.new.len(), 1);
-        assert_eq!(plan.heads, [(1, (6, 61))]);
-    }
-
-    #[test]
-    fn strangers_and_unknown_rooms_store_nothing_and_take_no_seq() {
-        let batch = [send(1, 9, 1, 10), send(3, 7, 2, 11), send(1, 7, 3, 12)];
-        let plan = plan(&batch, found(&[(1, 2)], &[(1, 7)]));
-        assert_eq!(plan.out[0], Appended::NotMember);
-        assert_eq!(plan.out[1], Appended::NoSuchRoom);
-        assert_eq!(seqs(&plan), [None, None, Some(3)]);
-        assert_eq!(plan.marks, [((1, 7), 3)]);
-        let nothing = super::plan(&batch[..2], found(&[(1, 2)], &[]));
-        assert!(nothing.new.is_empty() && nothing.heads.is_empty() && nothing.marks.is_empty());
-    }
 
     #[test]
     fn lookups_take_keys_once_padded_to_a_power_of_two() {

@@ -27,6 +27,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::format::Block;
+use crate::model::Kind;
 use crate::model::{Role, RoomId, User, UserId};
 use crate::protocol::{Message, Seq};
 
@@ -59,6 +60,8 @@ pub enum Access {
 pub struct StoredMarks {
     pub delivered: Seq,
     pub read: Seq,
+    /// The `n` of the row at `read` (see `protocol::Message::n`).
+    pub read_n: i64,
     pub rose: bool,
 }
 
@@ -86,6 +89,14 @@ pub struct NewMessage {
     pub ts: i64,
     /// The body's formatting (`server::format`), made before the writer takes it.
     pub fmt: Option<Vec<Block>>,
+    /// A message, or an event that changes message `target` (its emoji in `body`).
+    pub kind: Kind,
+    pub target: Option<Seq>,
+    /// The message of the same room a new message answers.
+    pub reply_to: Option<Seq>,
+    /// Edits and deletes of one's own messages reach back to messages
+    /// stored at or after this time (ms): the edit window.
+    pub since: i64,
 }
 
 /// What became of one message of an `append` batch.
@@ -97,6 +108,23 @@ pub enum Appended {
     Duplicate(Message),
     NotMember,
     NoSuchRoom,
+    /// A change (or a reply) that the rules do not allow; nothing stored.
+    Refused(Refusal),
+}
+
+/// Why a change to message `.0` was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("There is no message {0} in this room.")]
+    NoSuchMessage(Seq),
+    #[error("Message {0} is someone else's.")]
+    NotYours(Seq),
+    #[error("Message {0} is too old to change.")]
+    TooOld(Seq),
+    #[error("Message {0} was deleted.")]
+    Deleted(Seq),
+    #[error("Message {0} has as many different reactions as it may have ({max}).", max = crate::model::REACTIONS_MAX)]
+    TooManyReactions(Seq),
 }
 
 #[derive(Clone, Debug, thiserror::Error)]

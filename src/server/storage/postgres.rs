@@ -38,4 +38,4 @@ impl PgStore {
     }
 }
 
-sql::impl_store!(PgStore, "postgres", "FOR UPDATE", true);
+sql::impl_store!(PgStore, sqlx::Postgres, "postgres", "FOR UPDATE", true);

@@ -145,8 +145,8 @@ macro_rules! impl_rooms {
 
             async fn add_member(&self, room: RoomId, user: UserId, now: i64) -> Result<bool, StoreError> {
                 let done = sqlx::query(
-                    "INSERT INTO members (room_id, user_id, role, delivered_seq, read_seq, joined_at)
-                     SELECT id, $2, 'member', head_seq, head_seq, $3 FROM rooms WHERE id = $1
+                    "INSERT INTO members (room_id, user_id, role, delivered_seq, read_seq, read_n, joined_at)
+                     SELECT id, $2, 'member', head_seq, head_seq, head_n, $3 FROM rooms WHERE id = $1
                      ON CONFLICT DO NOTHING",
                 )
                 .bind(room)
@@ -224,22 +224,45 @@ macro_rules! impl_rooms {
             }
 
             async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError> {
+                // The deleted messages first: read with older marks, they are
+                // a superset of what the summaries' marks leave unread.
+                let gone: Vec<(i64, i64)> = sqlx::query_as(sql::GONE_SELECT)
+                    .bind(user)
+                    .fetch_all(&self.read)
+                    .await?;
                 let q = format!(
                     "{} ORDER BY r.last_activity DESC, r.id DESC",
                     sql::SUMMARY_SELECT
                 );
                 let rows: Vec<sql::SummaryRow> = sqlx::query_as(&q).bind(user).fetch_all(&self.read).await?;
-                rows.into_iter().map(sql::summary).collect()
+                let mut rooms = rows
+                    .into_iter()
+                    .map(sql::summary)
+                    .collect::<Result<Vec<_>, _>>()?;
+                sql::add_gone(&mut rooms, gone);
+                Ok(rooms)
             }
 
             async fn room_of(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError> {
+                let q = format!("{} AND m.room_id = $2", sql::GONE_SELECT);
+                let gone: Vec<(i64, i64)> = sqlx::query_as(&q)
+                    .bind(user)
+                    .bind(room)
+                    .fetch_all(&self.read)
+                    .await?;
                 let q = format!("{} AND r.id = $2", sql::SUMMARY_SELECT);
                 let row: Option<sql::SummaryRow> = sqlx::query_as(&q)
                     .bind(user)
                     .bind(room)
                     .fetch_optional(&self.read)
                     .await?;
-                row.map(sql::summary).transpose()
+                let mut rooms = row
+                    .map(sql::summary)
+                    .transpose()?
+                    .into_iter()
+                    .collect::<Vec<_>>();
+                sql::add_gone(&mut rooms, gone);
+                Ok(rooms.pop())
             }
 
             async fn head(&self, room: RoomId) -> Result<Option<Seq>, StoreError> {

@@ -8,6 +8,7 @@
 
 use uuid::Uuid;
 
+use crate::model::Kind;
 use crate::model::{Member, Notify, Role, RoomKind, RoomSummary, User};
 use crate::protocol::Message;
 
@@ -19,7 +20,7 @@ pub(super) const USER_COLUMNS: &str = "id, handle, display_name";
 
 /// Columns of a room summary as seen by the member `$1`, joined as `r` and `m`.
 pub(super) const SUMMARY_SELECT: &str = "
-    SELECT r.id, r.kind, r.name, r.head_seq, m.read_seq, r.last_activity, m.notify,
+    SELECT r.id, r.kind, r.name, r.head_seq, m.read_seq, r.last_activity, m.notify, r.head_n, m.read_n,
            (SELECT COUNT(*) FROM members c WHERE c.room_id = r.id) AS member_count,
            (SELECT o.user_id FROM members o
              WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id
@@ -30,25 +31,64 @@ pub(super) const SUMMARY_SELECT: &str = "
            (SELECT u.display_name FROM members o JOIN users u ON u.id = o.user_id
              WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id
              LIMIT 1) AS peer_name,
-           (SELECT x.body FROM messages x WHERE x.room_id = r.id AND x.seq = r.head_seq) AS preview
+           (SELECT x.body FROM messages x WHERE x.room_id = r.id AND x.kind = 'message'
+             ORDER BY x.seq DESC LIMIT 1) AS preview
       FROM members m JOIN rooms r ON r.id = m.room_id
      WHERE m.user_id = $1";
+
+/// The deleted messages after the read marks of member `$1`, as (room, seq).
+pub(super) const GONE_SELECT: &str = "
+    SELECT x.room_id, x.seq FROM members m JOIN messages x ON x.room_id = m.room_id
+     WHERE m.user_id = $1 AND x.deleted = 1 AND x.seq > m.read_seq";
+
+/// Hands the rows of `GONE_SELECT` to their rooms' summaries.
+pub(super) fn add_gone(rooms: &mut [RoomSummary], gone: Vec<(i64, i64)>) {
+    for (room, seq) in gone {
+        if let Some(r) = rooms.iter_mut().find(|r| r.id == room) {
+            r.gone.push(seq);
+        }
+    }
+    for r in rooms {
+        r.gone.sort_unstable();
+    }
+}
 
 /// The members of room `$1` as `m`, joined with their users as `u`, in joining order.
 pub(super) const MEMBERS_OF_ROOM: &str =
     "FROM members m JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 ORDER BY m.joined_at, u.handle";
 
-/// Columns of a message, joined with its sender as `u`.
-pub(super) const MESSAGE_SELECT: &str = "
-    SELECT m.room_id, m.seq, m.id, m.sender_id, u.display_name, m.body, m.created_at, m.client_msg_id
-      FROM messages m JOIN users u ON u.id = m.sender_id";
-
-pub(super) type MessageRow = (i64, i64, Vec<u8>, i64, String, String, i64, Vec<u8>);
+/// A row of `messages::MESSAGE_COLUMNS`.
+pub(super) type MessageRow = (
+    i64,
+    i64,
+    Vec<u8>,
+    i64,
+    String,
+    String,
+    i64,
+    Vec<u8>,
+    String,
+    Option<i64>,
+    i64,
+    i64,
+    Option<i64>,
+    i64,
+    Option<i64>,
+);
 
 pub(super) fn message(row: MessageRow) -> Result<Message, StoreError> {
-    let (room, seq, id, sender, from, body, ts, cid) = row;
+    let (room, seq, id, sender, from, body, ts, cid, kind, target, n, version, edited, deleted, reply_to) =
+        row;
     let uuid = |b: &[u8]| {
         Uuid::from_slice(b).map_err(|_| StoreError::Internal(format!("message {room}/{seq}: bad uuid")))
+    };
+    let kind = Kind::parse(&kind)
+        .ok_or_else(|| StoreError::Internal(format!("message {room}/{seq}: kind {kind:?}")))?;
+    // A reaction's emoji is not Markdown.
+    let fmt = if matches!(kind, Kind::Message | Kind::Edit) {
+        formatted(&body)
+    } else {
+        None
     };
     Ok(Message {
         room,
@@ -56,10 +96,18 @@ pub(super) fn message(row: MessageRow) -> Result<Message, StoreError> {
         id: uuid(&id)?,
         sender,
         from,
-        fmt: formatted(&body),
+        fmt,
         body,
         ts,
         cid: uuid(&cid)?,
+        kind,
+        target,
+        n,
+        version,
+        edited,
+        deleted: deleted != 0,
+        reactions: Vec::new(),
+        reply_to,
     })
 }
 
@@ -72,6 +120,8 @@ pub(super) type SummaryRow = (
     i64,
     i64,
     String,
+    i64,
+    i64,
     i64,
     Option<i64>,
     Option<String>,
@@ -96,13 +146,19 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         read_seq,
         last_activity,
         notify,
+        head_n,
+        read_n,
         member_count,
         peer,
         peer_handle,
         peer_name,
         preview,
     ) = row;
-    let preview = preview.map(|body| format::preview(&body, formatted(&body).as_deref()));
+    // A deleted message's body is empty (a sent one never is).
+    let preview = preview.map(|body| match body.as_str() {
+        "" => format::DELETED.to_string(),
+        _ => format::preview(&body, formatted(&body).as_deref()),
+    });
     let notify = Notify::parse(&notify)
         .ok_or_else(|| StoreError::Internal(format!("room {id} has notify {notify:?}")))?;
     let kind =
@@ -123,6 +179,9 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         last_activity,
         preview,
         notify,
+        head_n,
+        read_n,
+        gone: Vec::new(),
     })
 }
 
@@ -146,12 +205,12 @@ pub(super) fn direct_key(a: i64, b: i64) -> String {
     format!("{}:{}", a.min(b), a.max(b))
 }
 
-/// `impl_store!(Type, "backend", "row lock clause", numbered)`: the whole
+/// `impl_store!(Type, Database, "backend", "row lock clause", numbered)`: the whole
 /// `Store` of a type with a `read` and a `write` pool, aggregate by
 /// aggregate (each file holds its own SQL); see `messages::impl_messages`
 /// for the last two arguments.
 macro_rules! impl_store {
-    ($store:ty, $backend:literal, $lock:literal, $numbered:literal) => {
+    ($store:ty, $db:ty, $backend:literal, $lock:literal, $numbered:literal) => {
         #[async_trait::async_trait]
         impl $crate::server::storage::Store for $store {
             fn backend(&self) -> &'static str {
@@ -171,7 +230,7 @@ macro_rules! impl_store {
 
         $crate::server::storage::accounts::impl_accounts!($store);
         $crate::server::storage::rooms::impl_rooms!($store);
-        $crate::server::storage::messages::impl_messages!($store, $lock, $numbered);
+        $crate::server::storage::messages::impl_messages!($store, $db, $lock, $numbered);
         $crate::server::storage::marks::impl_marks!($store);
         $crate::server::storage::push::impl_push!($store);
         $crate::server::storage::settings::impl_settings!($store);

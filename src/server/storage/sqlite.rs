@@ -68,4 +68,4 @@ impl SqliteStore {
     }
 }
 
-sql::impl_store!(SqliteStore, "sqlite", "", false);
+sql::impl_store!(SqliteStore, sqlx::Sqlite, "sqlite", "", false);
