@@ -10,6 +10,32 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+/// `conformance!(test, …)`: each `async fn test(store: DynStore)` of the
+/// module, run once on SQLite and once on PostgreSQL (a fresh database each).
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (url, _dir) = crate::common::sqlite_url();
+                    super::$name(crate::common::open(&url).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(url) = crate::common::postgres_url().await {
+                        super::$name(crate::common::open(&url).await).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
 mod cluster;
 mod faults;
 mod http;
@@ -20,4 +46,5 @@ mod push;
 mod security;
 mod shutdown;
 mod storage;
+mod stream;
 mod ws;

@@ -10,30 +10,6 @@ use chat::server::storage::{
 };
 use uuid::Uuid;
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let (url, _dir) = crate::common::sqlite_url();
-                    super::$name(crate::common::open(&url).await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    if let Some(url) = crate::common::postgres_url().await {
-                        super::$name(crate::common::open(&url).await).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
 conformance!(
     users_have_unique_handles,
     sessions_expire_and_end,
@@ -56,7 +32,7 @@ conformance!(
     the_first_setting_stored_wins,
 );
 
-async fn users(store: &DynStore, handles: &[&str]) -> Vec<i64> {
+pub async fn users(store: &DynStore, handles: &[&str]) -> Vec<i64> {
     let mut ids = Vec::new();
     for h in handles {
         ids.push(
@@ -212,7 +188,7 @@ async fn concurrent_direct_opens_make_one_room(store: DynStore) {
     assert_eq!(store.member_count(rooms[0]).await.unwrap(), 2);
 }
 
-fn new_message(room: i64, sender: i64, cid: u128, body: &str) -> NewMessage {
+pub fn new_message(room: i64, sender: i64, cid: u128, body: &str) -> NewMessage {
     NewMessage {
         fmt: None,
         room,

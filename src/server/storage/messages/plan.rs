@@ -138,7 +138,7 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
             row.fmt = None;
         }
     }
-    let (reacted, unreacted) = reaction_changes(&before, &targets, &new);
+    let (reacted, mut unreacted) = reaction_changes(&before, &targets, &new);
     let mut changed: Vec<Message> = before
         .iter()
         .filter_map(|(key, was)| targets.get(key).filter(|now| now.version != was.version))
@@ -147,6 +147,8 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
     changed.sort_unstable_by_key(|m| (m.room, m.seq));
     let mut erased: Vec<(RoomId, Seq)> = deleted.into_iter().filter(|k| before.contains_key(k)).collect();
     erased.sort_unstable();
+    // An erased message's reactions all go with one statement.
+    unreacted.retain(|(room, seq, _, _)| erased.binary_search(&(*room, *seq)).is_err());
     let mut rooms_now: HashMap<RoomId, (Seq, i64, i64)> = HashMap::new();
     let mut marks: HashMap<(RoomId, UserId), (Seq, i64)> = HashMap::new();
     for r in &new {
@@ -235,4 +237,169 @@ fn reaction_changes(
     reacted.sort_unstable();
     unreacted.sort_unstable();
     (reacted, unreacted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send(room: RoomId, sender: UserId, cid: u128, ts: i64) -> NewMessage {
+        NewMessage {
+            fmt: None,
+            room,
+            sender,
+            from: format!("user {sender}"),
+            cid: Uuid::from_u128(cid),
+            body: format!("message {cid}"),
+            id: Uuid::from_u128(1_000 + cid),
+            ts,
+            kind: Kind::Message,
+            target: None,
+            reply_to: None,
+            since: 0,
+        }
+    }
+
+    fn change(room: RoomId, sender: UserId, cid: u128, kind: Kind, target: Seq, body: &str) -> NewMessage {
+        NewMessage {
+            kind,
+            target: Some(target),
+            body: body.into(),
+            ..send(room, sender, cid, 200 + cid as i64)
+        }
+    }
+
+    /// Rooms with their head seqs (n = seq: no events yet), members.
+    fn found(heads: &[(RoomId, Seq)], members: &[(RoomId, UserId)]) -> Found {
+        Found {
+            heads: heads
+                .iter()
+                .map(|&(r, seq)| {
+                    (
+                        r,
+                        Head {
+                            seq,
+                            n: seq,
+                            group: true,
+                        },
+                    )
+                })
+                .collect(),
+            members: members.iter().map(|&k| (k, Role::Member)).collect(),
+            ..Found::default()
+        }
+    }
+
+    fn seqs(plan: &Plan) -> Vec<Option<Seq>> {
+        plan.out
+            .iter()
+            .map(|a| match a {
+                Appended::Stored(m) | Appended::Duplicate(m) => Some(m.seq),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_takes_each_rooms_next_seqs_in_batch_order() {
+        let batch = [
+            send(1, 7, 1, 100),
+            send(2, 8, 2, 101),
+            send(1, 8, 3, 102),
+            send(1, 7, 4, 103),
+        ];
+        let plan = plan(&batch, found(&[(1, 10), (2, 0)], &[(1, 7), (1, 8), (2, 8)]));
+        assert_eq!(seqs(&plan), [Some(11), Some(1), Some(12), Some(13)]);
+        assert!(plan.out.iter().all(|a| matches!(a, Appended::Stored(_))));
+        assert_eq!(plan.new.len(), 4);
+        // Heads: the last seq, n and time; marks: each sender's last row.
+        assert_eq!(plan.heads, [(1, (13, 13, 103)), (2, (1, 1, 101))]);
+        assert_eq!(
+            plan.marks,
+            [((1, 7), (13, 13)), ((1, 8), (12, 12)), ((2, 8), (1, 1))]
+        );
+    }
+
+    #[test]
+    fn a_resend_answers_the_original_and_takes_no_seq() {
+        let mut known = found(&[(1, 5)], &[(1, 7)]);
+        let original = plan(&[send(1, 7, 9, 50)], found(&[(1, 4)], &[(1, 7)])).new[0].clone();
+        known.sent.insert((7, original.cid), original.clone());
+        // An earlier send again, then a new one, then the new one twice in the batch.
+        let batch = [send(1, 7, 9, 60), send(1, 7, 10, 61), send(1, 7, 10, 62)];
+        let plan = plan(&batch, known);
+        assert_eq!(plan.out[0], Appended::Duplicate(original));
+        assert_eq!(seqs(&plan), [Some(5), Some(6), Some(6)]);
+        assert!(
+            matches!(plan.out[2], Appended::Duplicate(_)),
+            "a cid twice in a batch is stored once"
+        );
+        assert_eq!(plan.new.len(), 1);
+        assert_eq!(plan.heads, [(1, (6, 6, 61))]);
+    }
+
+    #[test]
+    fn strangers_and_unknown_rooms_store_nothing_and_take_no_seq() {
+        let batch = [send(1, 9, 1, 10), send(3, 7, 2, 11), send(1, 7, 3, 12)];
+        let plan = plan(&batch, found(&[(1, 2)], &[(1, 7)]));
+        assert_eq!(plan.out[0], Appended::NotMember);
+        assert_eq!(plan.out[1], Appended::NoSuchRoom);
+        assert_eq!(seqs(&plan), [None, None, Some(3)]);
+        assert_eq!(plan.marks, [((1, 7), (3, 3))]);
+        let nothing = super::plan(&batch[..2], found(&[(1, 2)], &[]));
+        assert!(nothing.new.is_empty() && nothing.heads.is_empty() && nothing.marks.is_empty());
+    }
+
+    #[test]
+    fn events_take_seqs_but_no_ordinal_and_change_messages_of_the_same_batch() {
+        let batch = [
+            send(1, 7, 1, 100),
+            change(1, 7, 2, Kind::Edit, 1, "fixed"),
+            change(1, 8, 3, Kind::React, 1, "👍"),
+            send(1, 8, 4, 103),
+        ];
+        let plan = plan(&batch, found(&[(1, 0)], &[(1, 7), (1, 8)]));
+        assert_eq!(seqs(&plan), [Some(1), Some(2), Some(3), Some(4)]);
+        assert_eq!(plan.new.iter().map(|m| m.n).collect::<Vec<_>>(), [1, 1, 1, 2]);
+        // The message goes in as the batch left it; its reaction as a row.
+        let m = &plan.new[0];
+        assert_eq!((m.body.as_str(), m.version, m.edited), ("fixed", 3, Some(202)));
+        assert_eq!(plan.reacted, [((1, 1, "👍".to_string(), 8), 3)]);
+        assert!(plan.changed.is_empty(), "nothing stored before the batch changed");
+        // The room's activity is its last message's time, not an event's.
+        assert_eq!(plan.heads, [(1, (4, 2, 103))]);
+    }
+
+    #[test]
+    fn a_message_stored_before_changes_in_place() {
+        let mut known = found(&[(1, 3)], &[(1, 7), (1, 8)]);
+        let stored = Message {
+            room: 1,
+            seq: 2,
+            sender: 7,
+            body: "old".into(),
+            version: 2,
+            reactions: vec![crate::model::Reaction {
+                emoji: "👍".into(),
+                users: vec![8],
+            }],
+            ..Message::default()
+        };
+        known.targets.insert((1, 2), stored);
+        let batch = [
+            change(1, 8, 1, Kind::Unreact, 2, "👍"),
+            change(1, 8, 2, Kind::React, 2, "👍"),
+            change(1, 7, 3, Kind::Delete, 2, ""),
+            change(1, 7, 4, Kind::Edit, 2, "too late"),
+        ];
+        let plan = plan(&batch, known);
+        assert_eq!(plan.out[3], Appended::Refused(Refusal::Deleted(2)));
+        assert_eq!(plan.changed.len(), 1);
+        assert!(plan.changed[0].deleted && plan.changed[0].version == 6);
+        assert_eq!(plan.erased, [(1, 2)]);
+        // Made, taken back and made again, then erased: its reactions go
+        // with the message, not one by one.
+        assert!(plan.reacted.is_empty() && plan.unreacted.is_empty());
+        assert_eq!(plan.heads, [(1, (6, 3, 0))], "no message, no activity");
+    }
 }
