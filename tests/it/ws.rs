@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 /// A server on SQLite. Sends are not rate-limited: these tests push hundreds
 /// of messages through one connection (the limit has its own test).
-async fn embedded() -> (TestServer, tempfile::TempDir) {
+pub async fn embedded() -> (TestServer, tempfile::TempDir) {
     let (url, dir) = common::sqlite_url();
     let mut config = Config::for_database(&url);
     (config.send_rate, config.send_burst) = (100_000, 100_000);
@@ -23,7 +23,7 @@ async fn embedded() -> (TestServer, tempfile::TempDir) {
 }
 
 /// Three people and a group of all three; returns their cookies and the room.
-async fn trio(server: &TestServer) -> ([String; 3], RoomSummary) {
+pub async fn trio(server: &TestServer) -> ([String; 3], RoomSummary) {
     let (_, a) = sign_up(server, "alice").await;
     let (_, b) = sign_up(server, "bob").await;
     let (_, c) = sign_up(server, "carol").await;
@@ -37,7 +37,7 @@ async fn trio(server: &TestServer) -> ([String; 3], RoomSummary) {
     ([a, b, c], room)
 }
 
-fn send(room: i64, cid: Uuid, body: &str) -> ClientFrame {
+pub fn send(room: i64, cid: Uuid, body: &str) -> ClientFrame {
     ClientFrame::Send {
         reply_to: None,
         room,
@@ -46,7 +46,7 @@ fn send(room: i64, cid: Uuid, body: &str) -> ClientFrame {
     }
 }
 
-async fn ack(ws: &mut Ws, cid: Uuid) -> ServerFrame {
+pub async fn ack(ws: &mut Ws, cid: Uuid) -> ServerFrame {
     ws.recv_until(|f| match f {
         ServerFrame::Ack { cid: c, .. } | ServerFrame::Error { cid: Some(c), .. } => *c == cid,
         _ => false,
@@ -55,7 +55,7 @@ async fn ack(ws: &mut Ws, cid: Uuid) -> ServerFrame {
 }
 
 /// A connection driven by the shared client state machine, welcomed.
-async fn client(server: &TestServer, cookie: &str) -> (Client, Ws) {
+pub async fn client(server: &TestServer, cookie: &str) -> (Client, Ws) {
     let mut c = Client::new(SyncConfig::default());
     let (ws, welcome) = connect(server, cookie).await;
     c.connected();
@@ -74,7 +74,12 @@ async fn acks(ws: &mut Ws, n: usize) {
 }
 
 /// Feeds frames to a client state machine until `done` holds.
-async fn drive(client: &mut Client, ws: &mut Ws, first: Vec<ClientFrame>, done: impl Fn(&Client) -> bool) {
+pub async fn drive(
+    client: &mut Client,
+    ws: &mut Ws,
+    first: Vec<ClientFrame>,
+    done: impl Fn(&Client) -> bool,
+) {
     for f in first {
         ws.send(&f).await;
     }
