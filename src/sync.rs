@@ -11,6 +11,8 @@
 //! delay. Receipts (`marks`) and typing (`typing`) live in their own
 //! modules; this one ties them to the frames.
 
+#[cfg(test)]
+mod fold_tests;
 mod frames;
 mod marks;
 mod outbox;

@@ -160,6 +160,9 @@ impl Room {
         } else if message && self.changes.contains_key(&seq) {
             self.bases.insert(seq, self.msgs[&seq].clone());
             self.fold(seq, me);
+        } else if message {
+            // A page may bring it deleted already.
+            self.after_change(seq, me);
         }
         true
     }

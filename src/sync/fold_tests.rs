@@ -1,0 +1,162 @@
+//! The client folds edits, deletes and reactions into the same state as
+//! the server whatever order they come in: live rows, sync pages and
+//! history pages (messages in their state at some later moment), repeated
+//! and shuffled. A property test over random streams and deliveries.
+
+use proptest::prelude::*;
+use uuid::Uuid;
+
+use super::{Client, Config};
+use crate::events;
+use crate::model::{Kind, RoomKind, RoomSummary, User};
+use crate::protocol::{Message, Seq, ServerFrame};
+
+const ME: i64 = 1;
+const ROOM: i64 = 1;
+
+/// A small deterministic generator (the property supplies the seed).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// A room's stream as the server would store it: the rows in seq order,
+/// each message's state folded as the server folds it.
+fn stream(rng: &mut Rng, len: usize) -> Vec<Message> {
+    let mut rows: Vec<Message> = Vec::new();
+    let mut n = 0;
+    for seq in 1..=len as Seq {
+        let messages: Vec<Seq> = rows
+            .iter()
+            .filter(|m| m.kind.is_message())
+            .map(|m| m.seq)
+            .collect();
+        let sender = 1 + rng.below(3) as i64;
+        let kind = match (messages.is_empty(), rng.below(10)) {
+            (true, _) | (_, 0..=3) => Kind::Message,
+            (_, 4) => Kind::Edit,
+            (_, 5) => Kind::Delete,
+            (_, 6) => Kind::Unreact,
+            _ => Kind::React,
+        };
+        n += i64::from(kind.is_message());
+        let target = (!kind.is_message()).then(|| messages[rng.below(messages.len() as u64) as usize]);
+        let body = match kind {
+            Kind::React | Kind::Unreact => ["👍", "❤️", "🎉"][rng.below(3) as usize].to_string(),
+            Kind::Delete => String::new(),
+            _ => format!("body {seq}"),
+        };
+        rows.push(Message {
+            room: ROOM,
+            seq,
+            id: Uuid::from_u128(seq as u128),
+            cid: Uuid::from_u128(1_000 + seq as u128),
+            sender,
+            from: format!("user {sender}"),
+            body,
+            ts: seq * 1_000,
+            kind,
+            target,
+            n,
+            version: seq,
+            ..Message::default()
+        });
+    }
+    rows
+}
+
+/// The rows as a page served after the first `at` rows were stored: each
+/// message in its state at that moment.
+fn as_of(rows: &[Message], range: std::ops::Range<usize>, at: usize) -> Vec<Message> {
+    rows[range]
+        .iter()
+        .map(|row| {
+            let mut state = row.clone();
+            if row.kind.is_message() {
+                for ev in &rows[..at] {
+                    events::apply(&mut state, ev);
+                }
+            }
+            state
+        })
+        .collect()
+}
+
+fn welcomed() -> Client {
+    let mut c = Client::new(Config::default());
+    c.connected();
+    c.handle(
+        ServerFrame::Welcome {
+            user: User {
+                id: ME,
+                handle: "me".into(),
+                display_name: "Me".into(),
+            },
+            rooms: vec![RoomSummary {
+                id: ROOM,
+                kind: RoomKind::Group,
+                name: "room".into(),
+                peer: None,
+                peer_handle: None,
+                head_seq: 0,
+                read_seq: 0,
+                member_count: 3,
+                last_activity: 0,
+                preview: None,
+                notify: Default::default(),
+                head_n: 0,
+                read_n: 0,
+                gone: Vec::new(),
+            }],
+            contacts: Vec::new(),
+            max_body_chars: 4_000,
+        },
+        0,
+    );
+    c
+}
+
+proptest! {
+    #[test]
+    fn every_order_of_live_rows_and_pages_folds_to_the_servers_state(seed in 1u64.., len in 1usize..60) {
+        let mut rng = Rng(seed);
+        let rows = stream(&mut rng, len);
+        let fin = as_of(&rows, 0..len, len);
+        // Deliveries: every row live once, plus pages of random ranges
+        // served at random later moments, all shuffled.
+        let mut frames: Vec<ServerFrame> = rows.iter().cloned().map(ServerFrame::Msg).collect();
+        for _ in 0..rng.below(6) {
+            let lo = rng.below(len as u64) as usize;
+            let hi = lo + 1 + rng.below((len - lo) as u64) as usize;
+            let at = hi + rng.below((len - hi + 1) as u64) as usize;
+            frames.push(ServerFrame::Batch {
+                room: ROOM,
+                msgs: as_of(&rows, lo..hi, at),
+                more: false,
+                history: rng.below(2) == 0,
+            });
+        }
+        for i in (1..frames.len()).rev() {
+            frames.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        let mut c = welcomed();
+        for f in frames {
+            c.handle(f, 0);
+        }
+        let room = c.room(ROOM).unwrap();
+        let shown: Vec<_> = room.messages().map(|m| (m.seq, &m.body, m.deleted, &m.reactions, m.edited, m.version)).collect();
+        let want: Vec<_> = fin.iter().filter(|m| m.kind.is_message()).map(|m| (m.seq, &m.body, m.deleted, &m.reactions, m.edited, m.version)).collect();
+        prop_assert_eq!(shown, want);
+        // Unread: the others' messages still there after my last row (my
+        // own rows raise my read mark).
+        let read = rows.iter().filter(|m| m.sender == ME).map(|m| m.seq).max().unwrap_or(0);
+        let unread = fin.iter().filter(|m| m.kind.is_message() && m.seq > read && !m.deleted).count() as i64;
+        prop_assert_eq!(room.summary.as_ref().unwrap().unread(), unread);
+    }
+}
