@@ -32,13 +32,25 @@ pub fn apply(state: &mut Message, ev: &Message) -> bool {
     true
 }
 
-/// What a deleted message keeps: its place, sender and time.
+/// What a reply carries of the message it answers: that message without
+/// its reactions (and without a quote of its own).
+pub fn quote(m: &Message) -> Box<Message> {
+    Box::new(Message {
+        reactions: Vec::new(),
+        quoted: None,
+        ..m.clone()
+    })
+}
+
+/// What a deleted message keeps: its place, sender and time (and which
+/// message it answered, without quoting it).
 pub fn erase(state: &mut Message) {
     state.deleted = true;
     state.body.clear();
     state.fmt = None;
     state.edited = None;
     state.reactions.clear();
+    state.quoted = None;
 }
 
 fn react(reactions: &mut Vec<Reaction>, emoji: &str, user: UserId) {

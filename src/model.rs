@@ -157,10 +157,11 @@ pub fn check_emoji(emoji: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Owner,
+    #[default]
     Member,
 }
 
@@ -203,6 +204,9 @@ pub struct RoomSummary {
     /// Which of its messages notify me while I am away.
     #[serde(default)]
     pub notify: Notify,
+    /// My role in the room (a group's owners delete anyone's messages).
+    #[serde(default)]
+    pub role: Role,
     /// How many messages the room has had (`protocol::Message::n` of the head).
     #[serde(default)]
     pub head_n: i64,
@@ -382,6 +386,7 @@ mod tests {
     #[test]
     fn unread_counts_messages_after_the_mark_less_the_deleted() {
         let mut r = RoomSummary {
+            role: Default::default(),
             notify: Default::default(),
             head_n: 6,
             read_n: 3,

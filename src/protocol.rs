@@ -148,10 +148,18 @@ pub struct Message {
     /// The message of the same room this one answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<Seq>,
+    /// That message as it was when this row was served (`events::quote`),
+    /// for a client that does not hold it; later events fold onto it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted: Option<Box<Message>>,
 }
 
 fn is_message(kind: &Kind) -> bool {
     kind.is_message()
+}
+
+fn default_edit_window_secs() -> u64 {
+    86_400
 }
 
 fn default_max_body_chars() -> usize {
@@ -173,6 +181,9 @@ pub enum ServerFrame {
         /// counts down to it).
         #[serde(default = "default_max_body_chars")]
         max_body_chars: usize,
+        /// How long (s) after sending one may edit or delete one's message.
+        #[serde(default = "default_edit_window_secs")]
+        edit_window_secs: u64,
     },
     /// Your message `cid` is stored durably as `seq` of `room`. The same
     /// answer for every resend of that `cid`.

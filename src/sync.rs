@@ -81,6 +81,8 @@ pub struct Output {
 pub struct Client {
     config: Config,
     me: Option<User>,
+    /// How long after sending one may edit or delete one's message (ms).
+    edit_window_ms: i64,
     welcomed: bool,
     rooms: BTreeMap<RoomId, Room>,
     outbox: Vec<Outgoing>,
@@ -101,6 +103,7 @@ impl Client {
     pub fn new(config: Config) -> Self {
         Self {
             config,
+            edit_window_ms: 86_400_000,
             ..Self::default()
         }
     }
@@ -113,6 +116,11 @@ impl Client {
                 self.outbox.push(o);
             }
         }
+    }
+
+    /// How long after sending one may edit or delete one's message (ms).
+    pub fn edit_window_ms(&self) -> i64 {
+        self.edit_window_ms
     }
 
     pub fn me(&self) -> Option<&User> {

@@ -47,6 +47,10 @@ fn stream(rng: &mut Rng, len: usize) -> Vec<Message> {
         };
         n += i64::from(kind.is_message());
         let target = (!kind.is_message()).then(|| messages[rng.below(messages.len() as u64) as usize]);
+        // A third of the messages answer an earlier one, quoting it as it is now.
+        let reply_to = (kind.is_message() && !messages.is_empty() && rng.below(3) == 0)
+            .then(|| messages[rng.below(messages.len() as u64) as usize]);
+        let quoted = reply_to.map(|t| events::quote(&state_at(&rows, t, rows.len())));
         let body = match kind {
             Kind::React | Kind::Unreact => ["👍", "❤️", "🎉"][rng.below(3) as usize].to_string(),
             Kind::Delete => String::new(),
@@ -65,10 +69,21 @@ fn stream(rng: &mut Rng, len: usize) -> Vec<Message> {
             target,
             n,
             version: seq,
+            reply_to,
+            quoted,
             ..Message::default()
         });
     }
     rows
+}
+
+/// Message `t` once the first `at` rows were stored.
+fn state_at(rows: &[Message], t: Seq, at: usize) -> Message {
+    let mut state = rows[t as usize - 1].clone();
+    for ev in &rows[..at] {
+        events::apply(&mut state, ev);
+    }
+    state
 }
 
 /// The rows as a page served after the first `at` rows were stored: each
@@ -77,12 +92,11 @@ fn as_of(rows: &[Message], range: std::ops::Range<usize>, at: usize) -> Vec<Mess
     rows[range]
         .iter()
         .map(|row| {
-            let mut state = row.clone();
-            if row.kind.is_message() {
-                for ev in &rows[..at] {
-                    events::apply(&mut state, ev);
-                }
-            }
+            let mut state = match row.kind.is_message() {
+                true => state_at(rows, row.seq, at),
+                false => row.clone(),
+            };
+            state.quoted = row.reply_to.map(|t| events::quote(&state_at(rows, t, at)));
             state
         })
         .collect()
@@ -93,12 +107,14 @@ fn welcomed() -> Client {
     c.connected();
     c.handle(
         ServerFrame::Welcome {
+            edit_window_secs: 86_400,
             user: User {
                 id: ME,
                 handle: "me".into(),
                 display_name: "Me".into(),
             },
             rooms: vec![RoomSummary {
+                role: Default::default(),
                 id: ROOM,
                 kind: RoomKind::Group,
                 name: "room".into(),
@@ -153,6 +169,12 @@ proptest! {
         let shown: Vec<_> = room.messages().map(|m| (m.seq, &m.body, m.deleted, &m.reactions, m.edited, m.version)).collect();
         let want: Vec<_> = fin.iter().filter(|m| m.kind.is_message()).map(|m| (m.seq, &m.body, m.deleted, &m.reactions, m.edited, m.version)).collect();
         prop_assert_eq!(shown, want);
+        // Every reply's quote follows what it quotes.
+        for m in room.messages().filter(|m| m.reply_to.is_some() && !m.deleted) {
+            let q = m.quoted.as_deref().unwrap();
+            let t = &room.msgs[&m.reply_to.unwrap()];
+            prop_assert_eq!((&q.body, q.deleted), (&t.body, t.deleted), "the quote in {}", m.seq);
+        }
         // Unread: the others' messages still there after my last row (my
         // own rows raise my read mark).
         let read = rows.iter().filter(|m| m.sender == ME).map(|m| m.seq).max().unwrap_or(0);

@@ -18,8 +18,13 @@ impl Client {
                 user,
                 rooms,
                 contacts,
+                edit_window_secs,
                 ..
-            } => self.on_welcome(user, rooms, contacts, now, &mut out),
+            } => {
+                self.edit_window_ms =
+                    i64::try_from(edit_window_secs.saturating_mul(1_000)).unwrap_or(i64::MAX);
+                self.on_welcome(user, rooms, contacts, now, &mut out)
+            }
             ServerFrame::Room(summary) => self.on_room(summary, &mut out),
             ServerFrame::Members { room, members } => self.on_members(room, members, &mut out),
             ServerFrame::Presence(p) => {

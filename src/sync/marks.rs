@@ -13,9 +13,10 @@ pub const REPORT_GAP_MS: i64 = 300;
 
 /// How one of my messages stands: in the outbox (`Outgoing::tick`), or
 /// stored and how far the others in its room got (`Marks::tick`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Tick {
     /// Written, not yet acknowledged (🕓).
+    #[default]
     Pending,
     /// Refused for good, with the server's reason.
     Failed(String),
@@ -56,6 +57,11 @@ impl Marks {
         let changed = (d, r) != (m.delivered, m.read);
         (m.delivered, m.read) = (d, r);
         changed
+    }
+
+    /// A member's display name.
+    pub fn name(&self, user: UserId) -> Option<&str> {
+        self.members.get(&user).map(|m| m.name.as_str())
     }
 
     fn others(&self, me: UserId) -> impl Iterator<Item = &MemberMarks> {

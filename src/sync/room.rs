@@ -31,6 +31,11 @@ pub struct Room {
     bases: HashMap<Seq, Message>,
     /// The events held for each message, by the message's seq.
     changes: BTreeMap<Seq, BTreeSet<Seq>>,
+    /// The replies held to each message, by the message's seq (their
+    /// quotes follow its events).
+    replies: BTreeMap<Seq, BTreeSet<Seq>>,
+    /// Each reply's quote as the server last served it, to fold again from.
+    quotes: HashMap<Seq, Message>,
     /// Everything with seq <= last is held (or was before this device's window).
     pub last: Seq,
     /// No message older than the oldest held exists (history reached seq 1).
@@ -144,18 +149,27 @@ impl Room {
             if !(m.kind.is_message() && m.version > held.version) {
                 return changed;
             }
+            self.keep_quote(&m);
             self.bases.insert(seq, m.clone());
             self.msgs.insert(seq, m);
             self.fold(seq, me);
             return true;
         }
         let message = m.kind.is_message();
+        if let Some(t) = m.reply_to {
+            self.replies.entry(t).or_default().insert(seq);
+        }
+        self.keep_quote(&m);
         self.msgs.insert(seq, m);
+        self.fold_quote(seq);
         while self.msgs.contains_key(&(self.last + 1)) {
             self.last += 1;
         }
         if let Some(t) = target {
             self.changes.entry(t).or_default().insert(seq);
+            for r in self.replies.get(&t).cloned().unwrap_or_default() {
+                self.fold_quote(r);
+            }
             self.fold_event(t, seq, me);
         } else if message && self.changes.contains_key(&seq) {
             self.bases.insert(seq, self.msgs[&seq].clone());
@@ -186,6 +200,33 @@ impl Room {
         }
     }
 
+    /// Keeps the quote a reply row was served with, if it is the newest.
+    fn keep_quote(&mut self, m: &Message) {
+        let Some(q) = m.quoted.as_deref() else { return };
+        if self.quotes.get(&m.seq).is_none_or(|old| q.version > old.version) {
+            self.quotes.insert(m.seq, q.clone());
+        }
+    }
+
+    /// A reply's quote: as served, with the held events of its message
+    /// after that, in seq order.
+    fn fold_quote(&mut self, reply: Seq) {
+        let Some(mut q) = self.quotes.get(&reply).cloned() else {
+            return;
+        };
+        let Some(t) = self.msgs.get(&reply).and_then(|m| m.reply_to) else {
+            return;
+        };
+        for e in self.changes.get(&t).into_iter().flatten() {
+            if let Some(ev) = self.msgs.get(e) {
+                events::apply(&mut q, ev);
+            }
+        }
+        if let Some(m) = self.msgs.get_mut(&reply).filter(|m| !m.deleted) {
+            m.quoted = Some(Box::new(q));
+        }
+    }
+
     /// Message `t` as its server state with every held event after it.
     fn fold(&mut self, t: Seq, me: Option<UserId>) {
         let Some(mut state) = self.bases.get(&t).cloned() else {
@@ -199,6 +240,7 @@ impl Room {
             }
         }
         self.msgs.insert(t, state);
+        self.fold_quote(t);
         self.after_change(t, me);
     }
 

@@ -17,6 +17,7 @@ fn user() -> User {
 
 fn summary(id: RoomId, head: Seq) -> RoomSummary {
     RoomSummary {
+        role: Default::default(),
         notify: Default::default(),
         id,
         kind: RoomKind::Group,
@@ -56,6 +57,7 @@ fn welcomed(rooms: Vec<RoomSummary>) -> (Client, Output) {
     assert_eq!(c.connected().frames, vec![ClientFrame::Hello]);
     let out = c.handle(
         ServerFrame::Welcome {
+            edit_window_secs: 86_400,
             user: user(),
             rooms,
             contacts: vec![],
@@ -284,6 +286,7 @@ fn reconnect_resends_the_outbox_and_resumes_from_last() {
     assert_eq!(c.connected().frames, vec![ClientFrame::Hello]);
     let out = c.handle(
         ServerFrame::Welcome {
+            edit_window_secs: 86_400,
             user: user(),
             rooms: vec![summary(1, 6)],
             contacts: vec![],
@@ -369,6 +372,7 @@ fn refused_sends_fail_and_retryable_ones_wait() {
 /// A `welcome` answering a `hello` asked again on a live connection.
 fn rewelcome(rooms: Vec<RoomSummary>, contacts: Vec<Presence>) -> ServerFrame {
     ServerFrame::Welcome {
+        edit_window_secs: 86_400,
         user: user(),
         rooms,
         contacts,
@@ -537,6 +541,7 @@ fn a_new_device_starts_near_the_head_and_pages_history() {
     c.connected();
     let out = c.handle(
         ServerFrame::Welcome {
+            edit_window_secs: 86_400,
             user: user(),
             rooms: vec![summary(1, 120)],
             contacts: vec![],
@@ -603,6 +608,7 @@ fn the_outbox_survives_a_reload_and_is_sent_once_connected() {
     after.connected();
     let out = after.handle(
         ServerFrame::Welcome {
+            edit_window_secs: 86_400,
             user: user(),
             rooms: vec![summary(1, 0)],
             contacts: vec![],
@@ -759,6 +765,7 @@ fn seeing_a_message_clears_unread_at_once_and_reports_read() {
     c.connected();
     let out = c.handle(
         ServerFrame::Welcome {
+            edit_window_secs: 86_400,
             user: user(),
             rooms: vec![summary(1, 5)],
             contacts: vec![],
@@ -823,6 +830,7 @@ fn ticks_follow_the_other_members_marks_once_the_room_is_watched() {
     c.connected();
     let out = c.handle(
         ServerFrame::Welcome {
+            edit_window_secs: 86_400,
             user: user(),
             rooms: vec![summary(1, 0)],
             contacts: vec![],
@@ -1005,6 +1013,7 @@ mod properties {
         c.disconnected();
         c.connected();
         let welcome = ServerFrame::Welcome {
+            edit_window_secs: 86_400,
             user: user(),
             rooms: vec![summary(1, head)],
             contacts: vec![],
@@ -1083,6 +1092,7 @@ impl Server {
         let page = 7; // small pages: more of them, more interleavings
         Some(match *frame {
             ClientFrame::Hello => ServerFrame::Welcome {
+                edit_window_secs: 86_400,
                 user: user(),
                 rooms: self.heads.iter().map(|(&id, &head)| summary(id, head)).collect(),
                 contacts: vec![],
@@ -1247,6 +1257,7 @@ fn a_hello_refused_at_connect_is_asked_again_after_a_while() {
     assert!(sent(&c.tick(later + 10_000)).is_empty(), "one at a time");
     let out = c.handle(
         ServerFrame::Welcome {
+            edit_window_secs: 86_400,
             user: user(),
             rooms: vec![summary(1, 2)],
             contacts: vec![],

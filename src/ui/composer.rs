@@ -1,6 +1,8 @@
 //! The message box of a room: its draft kept, Enter to send, typing
 //! reported, the length counted down near the limit, what cannot be sent
-//! said (never cut), and emoji inserted at the cursor from the picker.
+//! said (never cut), emoji inserted at the cursor from the picker, the
+//! message being answered shown above it (Escape lets go of it), and the
+//! Up arrow in an empty box editing my last message.
 
 use leptos::{ev::SubmitEvent, prelude::*};
 
@@ -82,6 +84,7 @@ pub fn Composer(room: RoomId) -> impl IntoView {
         let _ = el.focus();
         let _ = el.set_selection_range(cursor, cursor);
     });
+    let replying = move || live.replying.get().filter(|(r, _)| *r == room).map(|(_, q)| q);
     let submit = move || {
         let body = text.get_untracked();
         if check_body(&body, live.max_body.get_untracked()).is_ok() {
@@ -91,6 +94,17 @@ pub fn Composer(room: RoomId) -> impl IntoView {
         }
     };
     view! {
+        <Show when=move || replying().is_some()>
+            <div class="reply-banner" role="status">
+                <span class="quote-from">{move || replying().map(|q| format!("Replying to {}", q.from))}</span>
+                <span class="quote-text">{move || replying().map(|q| q.text)}</span>
+                <button type="button" class="ghost" aria-label="Cancel the reply"
+                    on:click=move |_| {
+                        live.replying.set(None);
+                        live.focus_composer();
+                    }>"✕"</button>
+            </div>
+        </Show>
         <form class="composer" on:submit=move |ev: SubmitEvent| {
             ev.prevent_default();
             submit();
@@ -114,9 +128,19 @@ pub fn Composer(room: RoomId) -> impl IntoView {
                         text.set(value);
                     }
                     on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                        let plain = !(ev.shift_key() || ev.ctrl_key() || ev.alt_key() || ev.meta_key());
                         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                             ev.prevent_default();
                             submit();
+                        } else if ev.key() == "Escape" && replying().is_some() {
+                            ev.prevent_default();
+                            live.replying.set(None);
+                        } else if ev.key() == "ArrowUp" && plain && text.with_untracked(String::is_empty) {
+                            if let Some(seq) = live.last_editable(room) {
+                                ev.prevent_default();
+                                live.editing.set(Some((room, seq)));
+                                live.jump_to(room, seq);
+                            }
                         }
                     }
                 ></textarea>

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
-use super::rows::{self, Row};
+use super::rows::{self, Quote, Row};
 use super::socket;
-use crate::model::{RoomId, RoomSummary, User, UserId};
+use crate::model::{Kind, RoomId, RoomSummary, User, UserId};
 use crate::protocol::{Presence, Seq, ServerFrame};
 use crate::sync::{Client, Config, Output};
 
@@ -40,6 +40,13 @@ pub struct Live {
     pub clock: RwSignal<i64>,
     /// The most characters a message may have (the server's, from `welcome`).
     pub max_body: RwSignal<usize>,
+    /// The message being edited in place, if any.
+    pub editing: RwSignal<Option<(RoomId, Seq)>>,
+    /// The message the composer's next message answers, if any.
+    pub replying: RwSignal<Option<(RoomId, Quote)>>,
+    /// A message to bring on screen (a reply's quote was clicked): older
+    /// pages load until it is there.
+    pub jump: RwSignal<Option<(RoomId, Seq)>>,
     /// Per room, the rows of its timeline. Reference-counted, not owned by
     /// the component that first showed the room: a room shown again after
     /// another one gets the same rows, not a signal disposed with the pane.
@@ -65,6 +72,9 @@ impl Live {
             typing: RwSignal::new(HashMap::new()),
             clock: RwSignal::new(socket::now_ms()),
             max_body: RwSignal::new(crate::model::BODY_MAX_DEFAULT),
+            editing: RwSignal::new(None),
+            replying: RwSignal::new(None),
+            jump: RwSignal::new(None),
             timelines: StoredValue::new(HashMap::new()),
             unread_from: StoredValue::new(HashMap::new()),
         }
@@ -154,10 +164,62 @@ impl Live {
         self.apply(out);
     }
 
+    /// Sends a message, as an answer if a reply was being written.
     pub fn send_message(&self, room: RoomId, body: String) {
         let cid = socket::new_cid();
-        let out = self.step(|c, now| c.send(room, cid, body, now));
+        let to = self
+            .replying
+            .get_untracked()
+            .filter(|(r, _)| *r == room)
+            .map(|(_, q)| q.seq);
+        if to.is_some() {
+            self.replying.set(None);
+        }
+        let out = self.step(|c, now| match to {
+            Some(to) => c.reply(room, cid, body, to, now),
+            None => c.send(room, cid, body, now),
+        });
         self.apply(out);
+    }
+
+    /// An edit, a delete or a reaction to message `target`.
+    pub fn change(&self, room: RoomId, kind: Kind, target: Seq, body: String) {
+        let cid = socket::new_cid();
+        let out = self.step(|c, now| c.change(room, cid, (kind, target), body, now));
+        self.apply(out);
+    }
+
+    /// Leaves the message being edited as it is, the focus back in the composer.
+    pub fn stop_editing(&self) {
+        self.editing.set(None);
+        self.focus_composer();
+    }
+
+    /// My newest message of `room` that I may still edit (the Up arrow).
+    pub fn last_editable(&self, room: RoomId) -> Option<Seq> {
+        self.rows(room).into_iter().rev().find_map(|r| match r {
+            Row::Msg(m) if m.mine && m.can_edit => m.seq,
+            _ => None,
+        })
+    }
+
+    /// Brings message `seq` of `room` on screen (see `jump`).
+    pub fn jump_to(&self, room: RoomId, seq: Seq) {
+        self.jump.set(Some((room, seq)));
+    }
+
+    /// Puts the focus in the room's message box (browser only).
+    pub fn focus_composer(&self) {
+        request_animation_frame(|| {
+            if let Some(el) = document()
+                .query_selector(".composer textarea")
+                .ok()
+                .flatten()
+                .and_then(|e| leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlElement>(e).ok())
+            {
+                let _ = el.focus();
+            }
+        });
     }
 
     /// The room is on screen: keep its members' marks current (ticks) and
@@ -201,9 +263,15 @@ impl Live {
         self.apply(out);
     }
 
-    pub fn load_older(&self, room: RoomId) {
+    /// Asks for the page before the oldest message held; false if the
+    /// room's history is all here.
+    pub fn load_older(&self, room: RoomId) -> bool {
+        let done = self
+            .client
+            .with_value(|c| c.room(room).is_none_or(|r| r.history_done));
         let out = self.step(|c, _| c.load_older(room));
         self.apply(out);
+        !done
     }
 
     pub fn discard(&self, cid: uuid::Uuid) {

@@ -1,15 +1,17 @@
 //! A room's timeline as rows, the way the screen shows it: messages by seq
-//! with a divider per day and one where the unread part began, each of
-//! mine with its tick (and in a group "Read by k of n: …"), then my
-//! messages still waiting for their ack. A pure function of the client
-//! state, the time and the UTC offset; `Live` keeps the rows in signals.
+//! in their current state (edited, deleted, reactions, the message they
+//! answer) with a divider per day and one where the unread part began, each
+//! of mine with its tick (and in a group "Read by k of n: …") and what I
+//! may do with it, then my messages still waiting for their ack. A pure
+//! function of the client state, the time and the UTC offset; `Live` keeps
+//! the rows in signals.
 
 use super::time::{clock, day_label, local};
-use crate::format::Block;
-use crate::model::{RoomId, RoomKind, UserId};
-use crate::protocol::Seq;
-use crate::sync::Client;
+use crate::format::{preview, Block, DELETED};
+use crate::model::{Role, RoomId, RoomKind, UserId};
+use crate::protocol::{Message, Seq};
 pub use crate::sync::Tick;
+use crate::sync::{Client, Room};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Row {
@@ -17,19 +19,7 @@ pub enum Row {
         key: String,
         label: String,
     },
-    Msg {
-        key: String,
-        seq: Option<Seq>,
-        from: String,
-        body: String,
-        /// The body's formatting (None: plain text).
-        fmt: Option<Vec<Block>>,
-        time: String,
-        mine: bool,
-        tick: Tick,
-        /// In a group, for my stored messages: "Read by 2 of 3: Bob, Cy".
-        read_by: Option<String>,
-    },
+    Msg(Box<MsgRow>),
     /// "3 new messages": where the unread part began when the room opened.
     Unread {
         key: String,
@@ -37,20 +27,71 @@ pub enum Row {
     },
 }
 
+/// One message as its row shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MsgRow {
+    pub key: String,
+    /// None while it waits for its ack.
+    pub seq: Option<Seq>,
+    /// Which changes the row shows (it is drawn again when this moves).
+    pub version: Seq,
+    pub from: String,
+    pub body: String,
+    /// The body's formatting (None: plain text).
+    pub fmt: Option<Vec<Block>>,
+    pub time: String,
+    pub mine: bool,
+    pub tick: Tick,
+    /// In a group, for my stored messages: "Read by 2 of 3: Bob, Cy".
+    pub read_by: Option<String>,
+    /// "Edited 14:05", when it was.
+    pub edited: Option<String>,
+    pub deleted: bool,
+    pub reactions: Vec<Chip>,
+    /// The message it answers, as that one is now.
+    pub reply: Option<Quote>,
+    /// What I may do with it.
+    pub can_edit: bool,
+    pub can_delete: bool,
+}
+
+/// One emoji under a message: how many reacted, whether I did, and who.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chip {
+    pub emoji: String,
+    pub count: usize,
+    pub mine: bool,
+    pub who: String,
+}
+
+/// The message a reply answers, as its quote shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quote {
+    pub seq: Seq,
+    pub from: String,
+    pub text: String,
+}
+
 impl Row {
     pub fn key(&self) -> String {
         match self {
-            Row::Day { key, .. } | Row::Msg { key, .. } | Row::Unread { key, .. } => key.clone(),
+            Row::Day { key, .. } | Row::Unread { key, .. } => key.clone(),
+            Row::Msg(m) => m.key.clone(),
         }
     }
 
-    /// What the view keys a row by: its key and, for a message, its tick,
-    /// so a tick that moves re-renders its row.
+    /// What the view keys a row by: its key and, for a message, what may
+    /// change (its tick, its state), so a change re-renders its row.
     pub fn render_key(&self) -> String {
         match self {
-            Row::Msg {
-                key, tick, read_by, ..
-            } => format!("{key}:{tick:?}:{}", read_by.as_deref().unwrap_or("")),
+            Row::Msg(m) => format!(
+                "{}:{:?}:{}:{}:{}",
+                m.key,
+                m.tick,
+                m.read_by.as_deref().unwrap_or(""),
+                m.version,
+                m.reply.as_ref().map_or("", |q| q.text.as_str())
+            ),
             _ => self.key(),
         }
     }
@@ -66,10 +107,10 @@ pub fn rows(
     unread_from: Option<(Seq, i64)>,
     (now, offset): (i64, i64),
 ) -> Vec<Row> {
-    let group = c
-        .room(room)
-        .and_then(|r| r.summary.as_ref())
-        .is_some_and(|s| s.kind == RoomKind::Group);
+    let summary = c.room(room).and_then(|r| r.summary.as_ref());
+    let group = summary.is_some_and(|s| s.kind == RoomKind::Group);
+    let moderator = group && summary.is_some_and(|s| s.role == Role::Owner);
+    let window = c.edit_window_ms();
     let mut divider = unread_from;
     let mut rows = Vec::new();
     let mut last_day = None;
@@ -106,9 +147,11 @@ pub fn rows(
                     false => format!("Read by {} of {of}: {}", names.len(), names.join(", ")),
                 }
             });
-            rows.push(Row::Msg {
+            let recent = now - m.ts <= window;
+            rows.push(Row::Msg(Box::new(MsgRow {
                 key: format!("{}:sent", m.cid),
                 seq: Some(m.seq),
+                version: m.version,
                 from: m.from.clone(),
                 body: m.body.clone(),
                 fmt: m.fmt.clone(),
@@ -116,7 +159,13 @@ pub fn rows(
                 mine,
                 tick,
                 read_by,
-            });
+                edited: m.edited.map(|t| format!("Edited {}", clock(t, offset))),
+                deleted: m.deleted,
+                reactions: chips(r, m, me),
+                reply: m.reply_to.map(|t| quote(r, t, m.quoted.as_deref())),
+                can_edit: mine && recent && !m.deleted,
+                can_delete: !m.deleted && ((mine && recent) || moderator),
+            })));
         }
     }
     for o in c
@@ -125,24 +174,64 @@ pub fn rows(
         .filter(|o| o.room == room && o.kind.is_message())
     {
         day(&mut rows, o.created);
-        let tick = o.tick();
-        rows.push(Row::Msg {
+        rows.push(Row::Msg(Box::new(MsgRow {
             key: format!(
                 "{}:{}",
                 o.cid,
                 if o.failed.is_some() { "failed" } else { "pending" }
             ),
-            seq: None,
-            from: String::new(),
             body: o.body.clone(),
-            fmt: None,
             time: clock(o.created, offset),
             mine: true,
-            tick,
-            read_by: None,
-        });
+            tick: o.tick(),
+            reply: o.reply_to.and_then(|t| c.room(room).map(|r| quote(r, t, None))),
+            ..MsgRow::default()
+        })));
     }
     rows
+}
+
+/// A message's reactions as chips, with the names of who reacted.
+fn chips(r: &Room, m: &Message, me: UserId) -> Vec<Chip> {
+    m.reactions
+        .iter()
+        .map(|x| Chip {
+            emoji: x.emoji.clone(),
+            count: x.users.len(),
+            mine: x.users.contains(&me),
+            who: x
+                .users
+                .iter()
+                .map(|u| match (*u == me, r.marks.as_ref().and_then(|k| k.name(*u))) {
+                    (true, _) => "You".to_string(),
+                    (false, Some(name)) => name.to_string(),
+                    (false, None) => "someone".to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+        .collect()
+}
+
+/// The quote of message `seq` of the room, as it is now: the message if
+/// held, else as the reply brought it.
+fn quote(r: &Room, seq: Seq, quoted: Option<&Message>) -> Quote {
+    match r.msgs.get(&seq).or(quoted) {
+        Some(t) => Quote {
+            seq,
+            from: t.from.clone(),
+            text: if t.deleted {
+                DELETED.to_string()
+            } else {
+                preview(&t.body, t.fmt.as_deref())
+            },
+        },
+        None => Quote {
+            seq,
+            from: String::new(),
+            text: "An earlier message".into(),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -183,6 +272,7 @@ mod tests {
             display_name: "Me".into(),
         };
         let room = RoomSummary {
+            role: Default::default(),
             notify: Default::default(),
             id: 7,
             kind: RoomKind::Direct,
@@ -199,6 +289,7 @@ mod tests {
             gone: Vec::new(),
         };
         let welcome = ServerFrame::Welcome {
+            edit_window_secs: 86_400,
             user: me,
             rooms: vec![room],
             contacts: Vec::new(),
@@ -215,8 +306,13 @@ mod tests {
             .map(|r| match r {
                 Row::Day { label, .. } => format!("— {label}"),
                 Row::Unread { label, .. } => format!("— {label}"),
-                Row::Msg { body, mine, tick, .. } => {
-                    format!("{body} {} {tick:?}", if *mine { "mine" } else { "theirs" })
+                Row::Msg(m) => {
+                    format!(
+                        "{} {} {:?}",
+                        m.body,
+                        if m.mine { "mine" } else { "theirs" },
+                        m.tick
+                    )
                 }
             })
             .collect();

@@ -4,9 +4,9 @@
 
 use leptos::prelude::*;
 
-use super::body::body_view;
 use super::live::Live;
-use super::rows::{Row, Tick};
+use super::message::message_view;
+use super::rows::Row;
 use super::seen;
 use crate::model::RoomId;
 use crate::protocol::Seq;
@@ -31,13 +31,10 @@ pub fn Timeline(room: RoomId) -> impl IntoView {
     let jumped = StoredValue::new(false);
     Effect::new(move |before: Option<Option<String>>| {
         let (first, last) = rows.with(|r| {
-            let mut msgs = r.iter().filter(|r| matches!(r, Row::Msg { .. })).map(Row::key);
+            let mut msgs = r.iter().filter(|r| matches!(r, Row::Msg(_))).map(Row::key);
             (
                 msgs.next(),
-                r.iter()
-                    .rev()
-                    .find(|r| matches!(r, Row::Msg { .. }))
-                    .map(Row::key),
+                r.iter().rev().find(|r| matches!(r, Row::Msg(_))).map(Row::key),
             )
         });
         let Some(el) = scroller.get() else { return last };
@@ -78,6 +75,41 @@ pub fn Timeline(room: RoomId) -> impl IntoView {
             seen::observe(room);
         });
         last
+    });
+    // A message asked for (a reply's quote, the message being edited): on
+    // screen, highlighted and focused; not yet loaded, older pages load
+    // until it is.
+    Effect::new(move |_| {
+        let Some((r, seq)) = live.jump.get().filter(|(r, _)| *r == room) else {
+            return;
+        };
+        rows.track();
+        request_animation_frame(move || {
+            let Some(el) = scroller.get_untracked() else {
+                return;
+            };
+            let found = el
+                .query_selector(&format!(".msg[data-seq='{seq}']"))
+                .ok()
+                .flatten();
+            if let Some(target) = found {
+                stick.set_value(false);
+                target.scroll_into_view();
+                let classes = target.class_list();
+                let _ = classes.remove_1("flash");
+                let _ = classes.add_1("flash");
+                if live.editing.get_untracked().is_none() {
+                    if let Ok(target) =
+                        leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlElement>(target)
+                    {
+                        let _ = target.focus();
+                    }
+                }
+                live.jump.set(None);
+            } else if !live.load_older(r) {
+                live.jump.set(None);
+            }
+        });
     });
     // Browser only: count what is on screen as read while the page has focus.
     Effect::new(move |_| {
@@ -121,7 +153,7 @@ pub fn Timeline(room: RoomId) -> impl IntoView {
                 <p class="muted empty-room">"No messages yet. Say hello!"</p>
             </Show>
             <For each=move || rows.get() key=|r| r.render_key() let:row>
-                {row_view(row, live)}
+                {row_view(row, room, live)}
             </For>
             <Show when=move || { below.get() > 0 }>
                 <button type="button" class="to-latest" on:click=to_latest
@@ -158,9 +190,9 @@ impl Tail {
         let mut divider = false;
         for row in rows {
             match row {
-                Row::Msg { seq, mine, .. } => {
-                    tail.newest = tail.newest.max(seq.unwrap_or(0));
-                    tail.last_mine = *mine;
+                Row::Msg(m) => {
+                    tail.newest = tail.newest.max(m.seq.unwrap_or(0));
+                    tail.last_mine = m.mine;
                     if !divider {
                         tail.before_divider = tail.newest;
                     }
@@ -175,65 +207,17 @@ impl Tail {
     /// Others' messages after `seq`.
     fn others_after(rows: &[Row], seq: Seq) -> usize {
         rows.iter()
-            .filter(|r| matches!(r, Row::Msg { seq: Some(s), mine: false, .. } if *s > seq))
+            .filter(|r| matches!(r, Row::Msg(m) if !m.mine && m.seq.is_some_and(|s| s > seq)))
             .count()
     }
 }
 
-fn row_view(row: Row, live: Live) -> AnyView {
+fn row_view(row: Row, room: RoomId, live: Live) -> AnyView {
     match row {
         Row::Day { label, .. } => view! { <div class="day"><span>{label}</span></div> }.into_any(),
         Row::Unread { label, .. } => {
             view! { <div class="unread-divider" role="separator"><span>{label}</span></div> }.into_any()
         }
-        Row::Msg {
-            key,
-            seq,
-            from,
-            body,
-            fmt,
-            time,
-            mine,
-            tick,
-            read_by,
-        } => {
-            let (state, mark, title) = match &tick {
-                Tick::Pending => ("pending", "🕓", "Sending…".to_string()),
-                Tick::Sent => ("sent", "✓", "Sent".to_string()),
-                Tick::Delivered => ("delivered", "✓✓", "Delivered".to_string()),
-                Tick::Read => ("read", "✓✓", "Read".to_string()),
-                Tick::Failed(why) => ("failed", "!", format!("Not sent: {why}")),
-            };
-            let title = read_by.clone().unwrap_or(title);
-            // In a group, a tap shows who read it (hover shows the title).
-            let open = RwSignal::new(false);
-            let cid = key.split(':').next().and_then(|c| c.parse::<uuid::Uuid>().ok());
-            let failed = matches!(tick, Tick::Failed(_));
-            view! {
-                <div class="msg" class:mine=mine data-seq=seq data-state=state>
-                    {(!mine).then(|| view! { <span class="from">{from}</span> })}
-                    <div class="body">{body_view(&body, fmt)}</div>
-                    <span class="meta" on:click=move |_| open.update(|o| *o = !*o)>
-                        <time>{time}</time>
-                        {mine.then(|| view! { <span class="tick" title=title.clone() aria-label=title>{mark}</span> })}
-                    </span>
-                    {read_by.map(|text| view! {
-                        <Show when=move || open.get()>
-                            <span class="read-by">{text.clone()}</span>
-                        </Show>
-                    })}
-                    {(failed && cid.is_some()).then(|| {
-                        let cid = cid.unwrap_or_default();
-                        view! {
-                            <span class="failed-actions">
-                                <button type="button" class="ghost" on:click=move |_| live.retry(cid)>"Retry"</button>
-                                <button type="button" class="ghost" on:click=move |_| live.discard(cid)>"Delete"</button>
-                            </span>
-                        }
-                    })}
-                </div>
-            }
-            .into_any()
-        }
+        Row::Msg(m) => message_view(*m, room, live),
     }
 }

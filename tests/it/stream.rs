@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use uuid::Uuid;
 
 use crate::storage::{new_message, users};
 use chat::events;

@@ -70,6 +70,7 @@ impl Caller<'_> {
             rooms,
             contacts,
             max_body_chars: state.config.max_body_chars,
+            edit_window_secs: state.config.edit_window_secs,
         })
     }
 

@@ -207,7 +207,7 @@ macro_rules! impl_messages {
                     .fetch_all(&self.read)
                     .await?;
                 let msgs = rows.into_iter().map(sql::message).collect::<Result<Vec<_>, _>>()?;
-                self.with_reactions(room, msgs).await
+                self.complete(room, msgs).await
             }
 
             async fn messages_before(&self, room: RoomId, before: Seq, limit: u32) -> Result<Vec<Message>, StoreError> {
@@ -224,13 +224,26 @@ macro_rules! impl_messages {
                     .await?;
                 let mut msgs = rows.into_iter().map(sql::message).collect::<Result<Vec<_>, _>>()?;
                 msgs.reverse();
-                self.with_reactions(room, msgs).await
+                self.complete(room, msgs).await
             }
         }
 
         impl $store {
-            /// A page's messages with their reactions (one range read).
-            async fn with_reactions(&self, room: RoomId, mut msgs: Vec<Message>) -> Result<Vec<Message>, StoreError> {
+            /// A page's messages with their reactions (one range read) and
+            /// the messages its replies answer.
+            async fn complete(&self, room: RoomId, mut msgs: Vec<Message>) -> Result<Vec<Message>, StoreError> {
+                let answered = messages::padded(msgs.iter().filter_map(|m| Some((room, m.reply_to?))));
+                let quotes: std::collections::HashMap<Seq, Message> = if answered.is_empty() {
+                    Default::default()
+                } else {
+                    let q = messages::targets_query(answered.len(), $numbered);
+                    let rows: Vec<sql::MessageRow> =
+                        answered.iter().fold(sqlx::query_as(&q), |q, (room, seq)| q.bind(*room).bind(*seq)).fetch_all(&self.read).await?;
+                    rows.into_iter().map(|r| sql::message(r).map(|m| (m.seq, m))).collect::<Result<_, _>>()?
+                };
+                for m in msgs.iter_mut() {
+                    m.quoted = m.reply_to.and_then(|t| quotes.get(&t)).map($crate::events::quote);
+                }
                 let (Some(first), Some(last)) = (msgs.first(), msgs.last()) else {
                     return Ok(msgs);
                 };

@@ -20,7 +20,7 @@ pub(super) const USER_COLUMNS: &str = "id, handle, display_name";
 
 /// Columns of a room summary as seen by the member `$1`, joined as `r` and `m`.
 pub(super) const SUMMARY_SELECT: &str = "
-    SELECT r.id, r.kind, r.name, r.head_seq, m.read_seq, r.last_activity, m.notify, r.head_n, m.read_n,
+    SELECT r.id, r.kind, r.name, r.head_seq, m.read_seq, r.last_activity, m.notify, r.head_n, m.read_n, m.role,
            (SELECT COUNT(*) FROM members c WHERE c.room_id = r.id) AS member_count,
            (SELECT o.user_id FROM members o
              WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id
@@ -108,6 +108,7 @@ pub(super) fn message(row: MessageRow) -> Result<Message, StoreError> {
         deleted: deleted != 0,
         reactions: Vec::new(),
         reply_to,
+        quoted: None,
     })
 }
 
@@ -122,6 +123,7 @@ pub(super) type SummaryRow = (
     String,
     i64,
     i64,
+    String,
     i64,
     Option<i64>,
     Option<String>,
@@ -148,6 +150,7 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         notify,
         head_n,
         read_n,
+        role,
         member_count,
         peer,
         peer_handle,
@@ -181,6 +184,7 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         notify,
         head_n,
         read_n,
+        role: self::role(&role)?,
         gone: Vec::new(),
     })
 }

@@ -94,7 +94,12 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
         if m.kind.is_message() {
             head.n += 1;
         }
+        let quoted = m
+            .reply_to
+            .and_then(|t| targets.get(&(m.room, t)))
+            .map(events::quote);
         let row = Message {
+            quoted,
             room: m.room,
             seq: head.seq,
             id: m.id,

@@ -1,0 +1,165 @@
+import { Page } from "@playwright/test";
+import { expect, test } from "./fixtures";
+import { bodies, openDirect, openRoom, say, stored, twoPeople } from "./helpers";
+
+/** The message of `page` whose body is `text`. */
+function message(page: Page, text: string) {
+  return page.locator(".timeline .msg", { has: page.locator(".body", { hasText: text }) });
+}
+
+/** Opens the actions of the message `text` and picks `action`. */
+async function act(page: Page, text: string, action: string) {
+  const m = message(page, text);
+  await m.hover();
+  await m.getByRole("button", { name: "More actions" }).click();
+  await m.getByRole("group", { name: "More actions" }).getByRole("button", { name: action, exact: true }).click();
+}
+
+/**
+ * Sends `n` messages to the room open on `page` through a socket of its own
+ * (the same session), waiting for each ack and sending again what the rate
+ * limit refused.
+ */
+async function flood(page: Page, n: number) {
+  const room = Number(new URL(page.url()).pathname.split("/").pop());
+  await page.evaluate(
+    async ({ room, n }) => {
+      const ws = new WebSocket(`${location.origin.replace("http", "ws")}/ws`);
+      await new Promise((ok) => (ws.onopen = ok));
+      for (let i = 1; i <= n; i++) {
+        const cid = crypto.randomUUID();
+        for (;;) {
+          const answer = new Promise<any>((ok) => {
+            ws.onmessage = (e) => {
+              const f = JSON.parse(e.data);
+              if (f.cid === cid) ok(f);
+            };
+          });
+          ws.send(JSON.stringify({ t: "send", room, cid, body: `filler ${i}` }));
+          const f = await answer;
+          if (f.t === "ack") break;
+          await new Promise((ok) => setTimeout(ok, 200));
+        }
+      }
+      ws.close();
+    },
+    { room, n },
+  );
+}
+
+test("an edit reaches the other person live and stays after a reload", async ({ browser }) => {
+  const { bob, a, b } = await twoPeople(browser);
+  await openDirect(a, bob, "Bob");
+  await openRoom(b, "Alice");
+  await say(a, "see you at 5");
+  await expect(bodies(b)).toHaveText(["see you at 5"]);
+  await act(a, "see you at 5", "Edit");
+  const edit = a.getByLabel("Edited text");
+  await expect(edit).toBeFocused();
+  await expect(edit).toHaveValue("see you at 5");
+  await edit.fill("see you at **6**");
+  await edit.press("Enter");
+  await expect(bodies(a)).toHaveText(["see you at 6"]);
+  await expect(bodies(b)).toHaveText(["see you at 6"]);
+  await expect(b.locator(".msg strong")).toHaveText("6");
+  await expect(message(b, "see you at 6").locator(".edited")).toHaveAttribute("title", /^Edited \d\d:\d\d$/);
+  await b.reload();
+  await expect(bodies(b)).toHaveText(["see you at 6"]);
+  await expect(message(b, "see you at 6").locator(".edited")).toHaveText("(edited)");
+  // Nothing of this is unread for Bob, nor for Alice.
+  await expect(a.locator(".rooms .room .badge")).toHaveCount(0);
+});
+
+test("offline, the other person deletes and reacts; back online, all converges", async ({ browser }) => {
+  const { bob, a, b, bctx } = await twoPeople(browser);
+  await openDirect(a, bob, "Bob");
+  await openRoom(b, "Alice");
+  for (const text of ["wrong room, sorry", "keep this", "and this"]) await say(a, text);
+  await expect(bodies(b)).toHaveText(["wrong room, sorry", "keep this", "and this"]);
+  await say(b, "ok");
+  await expect(stored(b)).toHaveCount(1);
+
+  await bctx.setOffline(true);
+  await expect(b.locator(".banner")).toHaveText("Reconnecting…");
+  await act(a, "wrong room, sorry", "Delete");
+  await message(a, "wrong room, sorry").getByRole("button", { name: "Delete", exact: true }).click();
+  await expect(a.locator(".msg.deleted")).toHaveCount(1);
+  await act(a, "ok", "React");
+  const picker = a.getByRole("dialog", { name: "Emoji" });
+  await picker.getByRole("button", { name: "thumbs up" }).click();
+  await expect(message(a, "ok").locator(".chip")).toHaveText("👍 1");
+  await expect(message(a, "ok").locator(".chip")).toHaveAttribute("aria-pressed", "true");
+
+  await bctx.setOffline(false);
+  await expect(b.locator(".banner")).toHaveText("Back online");
+  await expect(b.locator(".msg.deleted .body")).toHaveText("Message deleted");
+  await expect(bodies(b)).toHaveText(["Message deleted", "keep this", "and this", "ok"]);
+  const chip = message(b, "ok").locator(".chip");
+  await expect(chip).toHaveText("👍 1");
+  await expect(chip).toHaveAttribute("title", "Alice");
+  await expect(chip).toHaveAttribute("aria-pressed", "false");
+  // Bob adds his: two, and his own highlighted; Alice sees two.
+  await chip.click();
+  await expect(chip).toHaveText("👍 2");
+  await expect(chip).toHaveAttribute("aria-pressed", "true");
+  await expect(message(a, "ok").locator(".chip")).toHaveText("👍 2");
+  // The room list's preview shows no deleted text anywhere.
+  await expect(a.locator(".rooms")).not.toContainText("wrong room");
+});
+
+test("by keyboard: Up edits my last message, Escape leaves it, Enter saves", async ({ browser }) => {
+  const { bob, a, b } = await twoPeople(browser);
+  await openDirect(a, bob, "Bob");
+  await openRoom(b, "Alice");
+  await say(a, "first");
+  await say(a, "secnd");
+  await expect(stored(a)).toHaveCount(2);
+  const box = a.getByLabel("Message");
+  await box.focus();
+  await box.press("ArrowUp");
+  const edit = a.getByLabel("Edited text");
+  await expect(edit).toHaveValue("secnd");
+  await edit.press("Escape");
+  await expect(edit).toHaveCount(0);
+  await expect(box).toBeFocused();
+  await expect(bodies(a)).toHaveText(["first", "secnd"]);
+  await box.press("ArrowUp");
+  await edit.fill("second");
+  await edit.press("Enter");
+  await expect(bodies(b)).toHaveText(["first", "second"]);
+  // The actions are reachable by Tab and Enter too: reply to "first".
+  await message(a, "first").getByRole("button", { name: "More actions" }).focus();
+  await a.keyboard.press("Enter");
+  await expect(message(a, "first").getByRole("button", { name: "Reply" })).toBeFocused();
+  await a.keyboard.press("Escape");
+  await expect(message(a, "first").getByRole("button", { name: "More actions" })).toBeFocused();
+});
+
+test("a reply quotes its message and jumps to it 300 messages back", async ({ browser }) => {
+  test.setTimeout(90_000);
+  const { bob, a, b } = await twoPeople(browser);
+  await openDirect(a, bob, "Bob");
+  await say(a, "the question");
+  await expect(stored(a)).toHaveCount(1);
+  await flood(a, 300);
+  await expect(a.locator(".msg").last()).toContainText("filler 300");
+  // Alice answers the first message, far up her timeline.
+  await act(a, "the question", "Reply");
+  await expect(a.locator(".reply-banner")).toContainText("the question");
+  await say(a, "the answer");
+  await expect(a.locator(".reply-banner")).toHaveCount(0);
+  // Bob opens the room with its last page only; the quote brings him back.
+  await openRoom(b, "Alice");
+  const reply = message(b, "the answer");
+  await expect(reply.locator(".quote")).toContainText("the question");
+  await expect(b.locator('.msg[data-seq="1"]')).toHaveCount(0);
+  await reply.locator(".quote").click();
+  const target = b.locator('.msg[data-seq="1"]');
+  await expect(target).toBeInViewport({ timeout: 20_000 });
+  await expect(target).toBeFocused();
+  // The quote follows its message: edited there, edited here.
+  await act(a, "the question", "Edit");
+  await a.getByLabel("Edited text").fill("the real question");
+  await a.getByLabel("Edited text").press("Enter");
+  await expect(reply.locator(".quote")).toContainText("the real question");
+});
