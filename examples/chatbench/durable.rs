@@ -1,9 +1,12 @@
-//! W6, durable persistence: how many messages a second the product stores and
+//! W6, durable persistence: how many events a second the product stores and
 //! acknowledges with fsync on (SQLite `synchronous=FULL`, PostgreSQL's
 //! default `synchronous_commit`). Closed loop: `senders` connections, each in
-//! a room of its own, keep `window` sends in flight, so the figure is the
+//! a room of its own, keep `window` frames in flight, so the figure is the
 //! ceiling of the write path (group commit), and the ack times are those
-//! under that load. Only the product persists, so only it runs here.
+//! under that load. The events are a mix: of every ten, seven messages, two
+//! reactions and one edit, each change to one of the sender's messages
+//! already acked (a room's first frames are messages). Only the product
+//! persists, so only it runs here.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,8 +25,11 @@ pub struct Durable {
     pub senders: usize,
     pub window: usize,
     pub secs: u64,
-    /// Acks received within the run's seconds.
+    /// Acks received within the run's seconds (every kind of event).
     pub acked: u64,
+    /// Of those, reactions and edits.
+    pub reactions: u64,
+    pub edits: u64,
     pub acked_per_sec: f64,
     pub ack: Latency,
     /// Sends refused (any `error`), and sends never answered.
@@ -41,6 +47,8 @@ pub struct Durable {
 #[derive(Default)]
 struct Log {
     acked: u64,
+    reactions: u64,
+    edits: u64,
     latencies_us: Vec<u64>,
     errors: u64,
     unanswered: u64,
@@ -79,12 +87,15 @@ pub async fn durable(
 
     let mut hist = histogram();
     let (mut acked, mut errors, mut unanswered, mut stored, mut seq_holes) = (0, 0, 0, 0, 0);
+    let (mut reactions, mut edits) = (0, 0);
     for mut log in logs {
         for &l in &log.latencies_us {
             hist.saturating_record(l.max(1));
         }
         stored += log.latencies_us.len() as u64;
         acked += log.acked;
+        reactions += log.reactions;
+        edits += log.edits;
         errors += log.errors;
         unanswered += log.unanswered;
         seq_holes += holes(&mut log.seqs);
@@ -94,6 +105,8 @@ pub async fn durable(
         window,
         secs,
         acked,
+        reactions,
+        edits,
         acked_per_sec: acked as f64 / secs as f64,
         ack: Latency::of(&hist),
         errors,
@@ -124,14 +137,30 @@ async fn send_loop(
 ) -> anyhow::Result<Log> {
     let (mut sink, mut stream) = ws.split();
     let mut log = Log::default();
-    let mut in_flight: HashMap<uuid::Uuid, Instant> = HashMap::new();
+    // In flight: when sent, and what (0 message, 1 reaction, 2 edit).
+    let mut in_flight: HashMap<uuid::Uuid, (Instant, u8)> = HashMap::new();
+    // The room's messages acked so far (what reactions and edits change).
+    let mut messages: Vec<i64> = Vec::new();
     let mut n = 0u64;
     loop {
         while in_flight.len() < window && Instant::now() < until {
             let number = ((room as u64) << 32) | n;
             n += 1;
-            let frame = server.send_frame(room, &body(0, number, 100), number);
-            in_flight.insert(uuid::Uuid::from_u64_pair(0xbe9c, number), Instant::now());
+            let target = messages
+                .get((number as usize).wrapping_mul(7919) % messages.len().max(1))
+                .copied();
+            let (frame, what) = match (n % 10, target) {
+                (7 | 8, Some(t)) => {
+                    let emoji = ["👍", "❤️", "😂", "🎉"][(n / 10 % 4) as usize];
+                    (server.change_frame(room, "react", t, emoji, number), 1)
+                }
+                (9, Some(t)) => (
+                    server.change_frame(room, "edit", t, &body(0, number, 100), number),
+                    2,
+                ),
+                _ => (server.send_frame(room, &body(0, number, 100), number), 0),
+            };
+            in_flight.insert(uuid::Uuid::from_u64_pair(0xbe9c, number), (Instant::now(), what));
             sink.send(Message::text(frame)).await?;
         }
         if in_flight.is_empty() {
@@ -149,12 +178,17 @@ async fn send_loop(
         }
         match serde_json::from_str::<ServerFrame>(&text)? {
             ServerFrame::Ack { cid, seq, .. } => {
-                let Some(sent) = in_flight.remove(&cid) else {
+                let Some((sent, what)) = in_flight.remove(&cid) else {
                     continue;
                 };
                 let now = Instant::now();
                 if now <= until {
                     log.acked += 1;
+                    log.reactions += u64::from(what == 1);
+                    log.edits += u64::from(what == 2);
+                }
+                if what == 0 {
+                    messages.push(seq);
                 }
                 log.latencies_us.push(now.duration_since(sent).as_micros() as u64);
                 log.seqs.push(seq);

@@ -298,6 +298,17 @@ impl Server {
         }
     }
 
+    /// The product's frame changing message `target` of `room`: `react`
+    /// (the emoji in `payload`) or `edit` (the new body).
+    pub fn change_frame(&self, room: usize, change: &str, target: i64, payload: &str, n: u64) -> String {
+        let field = if change == "edit" { "body" } else { "emoji" };
+        format!(
+            r#"{{"t":"{change}","room":{},"cid":"{}","target":{target},"{field}":"{payload}"}}"#,
+            self.room_ids[room],
+            uuid::Uuid::from_u64_pair(0xbe9c, n)
+        )
+    }
+
     pub fn stop(mut self) {
         for (_, child) in &mut self.nodes {
             let _ = child.kill();

@@ -45,7 +45,20 @@ impl Stored {
         }
     }
 
-    /// Where `user`'s read mark must be: what they looked at, or their own last message.
+    /// The others' messages after `read` that are still there: what `user`'s badge must say.
+    pub fn unread(&self, user: UserId, read: Seq) -> i64 {
+        self.msgs
+            .iter()
+            .filter(|m| m.kind.is_message() && m.seq > read && m.sender != user && !m.deleted)
+            .count() as i64
+    }
+
+    /// Whether message `seq` is deleted in the database.
+    fn deleted(&self, seq: Seq) -> bool {
+        self.msgs.iter().any(|m| m.seq == seq && m.deleted)
+    }
+
+    /// Where `user`'s read mark must be: what they looked at, or their own last row.
     pub fn expected_read(&self, user: UserId, saw: Seq) -> Seq {
         let own = self.msgs.iter().filter(|m| m.sender == user).map(|m| m.seq).max();
         saw.max(own.unwrap_or(0))
@@ -110,8 +123,15 @@ pub struct Report {
     pub marks_wrong: usize,
     /// A final tick other than the database's marks make it.
     pub ticks_wrong: usize,
-    /// A final unread count other than head − read.
+    /// A final unread count other than the others' messages after the read mark still there.
     pub unread_wrong: usize,
+    /// A message shown otherwise than the database holds it (body, deleted, reactions, reply).
+    pub state_wrong: usize,
+    /// A change refused though its message was not deleted.
+    pub refused_wrongly: usize,
+    /// Changes made (edits, deletes, reactions), and those refused.
+    pub changes: usize,
+    pub changes_refused: usize,
     /// A send still unacked at the end.
     pub unacked: usize,
     /// The first few failures, spelled out.
@@ -147,6 +167,28 @@ pub fn check(db: &BTreeMap<RoomId, Stored>, people: &[(Log, Snapshot)]) -> Repor
             .iter()
             .filter(|(_, cid, _)| !by_cid.contains_key(cid))
             .count();
+        // Every change stored, or refused because its message was deleted.
+        r.changes += log.changes.len();
+        r.changes_refused += log.refused.len();
+        let refused: HashMap<Uuid, (RoomId, Seq)> = log
+            .refused
+            .iter()
+            .map(|&(room, cid, t)| (cid, (room, t)))
+            .collect();
+        for (room, cid, target) in &log.changes {
+            match refused.get(cid) {
+                Some(_) if db.get(room).is_some_and(|s| s.deleted(*target)) => {}
+                Some(_) => {
+                    r.refused_wrongly += 1;
+                    r.example(
+                        "refused",
+                        format!("user {} room {room}: a change to {target} refused", snap.me),
+                    );
+                }
+                None if !by_cid.contains_key(cid) => r.lost += 1,
+                None => {}
+            }
+        }
         let mut first: HashMap<Uuid, (RoomId, Seq)> = HashMap::new();
         for &(cid, room, seq) in &log.acks {
             if by_cid.get(&cid) != Some(&(room, seq)) {
@@ -184,8 +226,32 @@ pub fn check(db: &BTreeMap<RoomId, Stored>, people: &[(Log, Snapshot)]) -> Repor
             if read != s.expected_read(snap.me, saw) || delivered < s.head() {
                 r.marks_wrong += 1;
             }
-            if view.unread != s.head() - read {
+            if view.unread != s.unread(snap.me, read) {
                 r.unread_wrong += 1;
+                r.example(
+                    "unread",
+                    format!(
+                        "user {} room {room}: shows {} unread, the database makes it {}",
+                        snap.me,
+                        view.unread,
+                        s.unread(snap.me, read)
+                    ),
+                );
+            }
+            for m in s.msgs.iter().filter(|m| m.kind.is_message()) {
+                let want = shown(m);
+                if view.shown.get(&m.seq) != Some(&want) {
+                    r.state_wrong += 1;
+                    r.example(
+                        "state",
+                        format!(
+                            "user {} room {room}: message {} shows {:?}, the database {want:?}",
+                            snap.me,
+                            m.seq,
+                            view.shown.get(&m.seq)
+                        ),
+                    );
+                }
             }
             for (&seq, tick) in &view.ticks {
                 let want = s.tick(snap.me, seq);
@@ -221,6 +287,25 @@ fn compare_timeline(r: &mut Report, s: &Stored, view: &crate::person::RoomView) 
     r.reordered += held.keys().filter(|&&seq| seq > s.head() || seq < 1).count();
 }
 
+/// A message as a person sees it: body, deleted, reactions (each emoji's
+/// people sorted, emoji sorted), the message it answers.
+pub fn shown(m: &Message) -> String {
+    let mut reactions: Vec<(String, Vec<UserId>)> = m
+        .reactions
+        .iter()
+        .map(|r| {
+            let mut users = r.users.clone();
+            users.sort_unstable();
+            (r.emoji.clone(), users)
+        })
+        .collect();
+    reactions.sort();
+    format!(
+        "{:?} deleted={} {:?} reply_to={:?}",
+        m.body, m.deleted, reactions, m.reply_to
+    )
+}
+
 impl Report {
     /// Keeps the first three failures of each kind.
     fn example(&mut self, kind: &str, text: String) {
@@ -242,6 +327,8 @@ impl Report {
             ("ticks backwards", self.counts.ticks_backwards as usize),
             ("ticks wrong", self.ticks_wrong),
             ("unread wrong", self.unread_wrong),
+            ("messages shown otherwise than stored", self.state_wrong),
+            ("changes refused wrongly", self.refused_wrongly),
             ("unacked at the end", self.unacked),
         ]
         .into_iter()
@@ -255,11 +342,13 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "  traffic: {} people in {} rooms; {} messages sent, {} stored; {} send frames \
-             ({} deliberate resends), {} acks",
+            "  traffic: {} people in {} rooms; {} messages sent, {} changes ({} refused: their message \
+             was deleted), {} rows stored; {} send frames ({} deliberate resends), {} acks",
             self.people,
             self.rooms,
             self.sent,
+            self.changes,
+            self.changes_refused,
             self.stored,
             self.counts.send_frames,
             self.counts.resends,
@@ -282,7 +371,7 @@ impl fmt::Display for Report {
             f,
             "  checks: lost {}, duplicated {}, reordered {}, holes {}, acked-not-stored {}, \
              ack-mismatch {}, marks wrong {}, ticks backwards {}, ticks wrong {}, unread wrong {}, \
-             unacked {}",
+             state wrong {}, refused wrongly {}, unacked {}",
             self.lost,
             self.duplicated,
             self.reordered,
@@ -293,6 +382,8 @@ impl fmt::Display for Report {
             self.counts.ticks_backwards,
             self.ticks_wrong,
             self.unread_wrong,
+            self.state_wrong,
+            self.refused_wrongly,
             self.unacked
         )?;
         for e in &self.examples {

@@ -338,7 +338,8 @@ async fn run(mut shape: Shape) {
         let p = rng.gen_range(0..people.len());
         let room = mine[p][rng.gen_range(0..mine[p].len())];
         let cmd = match rng.gen_range(0..100) {
-            0..80 => Cmd::Send(room),
+            0..56 => Cmd::Send(room),
+            56..80 => Cmd::Change(room),
             80..97 => Cmd::Read(room),
             _ => Cmd::Resend,
         };

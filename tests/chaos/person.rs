@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chat::model::{RoomId, User, UserId};
+use chat::model::{Kind, RoomId, User, UserId};
 use chat::protocol::{ClientFrame, Seq, ServerFrame};
 use chat::sync::{Client, Config, Tick};
 use futures::{SinkExt, StreamExt};
@@ -35,6 +35,9 @@ const ABANDONED_FOR: Duration = Duration::from_secs(3);
 pub enum Cmd {
     /// Write a new message in `room`.
     Send(RoomId),
+    /// Change a message held in `room`: react, take a reaction back, or
+    /// (one's own) edit or delete it.
+    Change(RoomId),
     /// Look at `room`: everything held there is seen.
     Read(RoomId),
     /// Send an earlier message again with its `cid`, as a client does whose ack was lost.
@@ -56,6 +59,10 @@ pub enum Cmd {
 pub struct Log {
     /// Every new message: room, cid, body.
     pub sent: Vec<(RoomId, Uuid, String)>,
+    /// Every change: room, cid, target.
+    pub changes: Vec<(RoomId, Uuid, Seq)>,
+    /// The changes refused for good (the server's reason), dropped from the outbox.
+    pub refused: Vec<(RoomId, Uuid, Seq)>,
     /// Every ack received: cid, room, seq.
     pub acks: Vec<(Uuid, RoomId, Seq)>,
     pub counts: Counts,
@@ -113,6 +120,8 @@ pub struct RoomView {
     pub last: Seq,
     /// The timeline: seq, message id, cid, sender.
     pub msgs: Vec<(Seq, Uuid, Uuid, UserId)>,
+    /// Each message as shown (see `check::shown`).
+    pub shown: BTreeMap<Seq, String>,
     pub unread: i64,
     /// The tick of each of my messages, by seq.
     pub ticks: BTreeMap<Seq, Tick>,
@@ -230,6 +239,33 @@ impl Person {
                 let out = self.client.send(room, cid, body, now);
                 self.send(out.frames).await;
             }
+            Cmd::Change(room) => {
+                let me = self.user.id;
+                let Some(r) = self.client.room(room) else { return };
+                let alive: Vec<(Seq, UserId)> = r
+                    .messages()
+                    .filter(|m| !m.deleted)
+                    .map(|m| (m.seq, m.sender))
+                    .collect();
+                if alive.is_empty() {
+                    return;
+                }
+                let (target, sender) = alive[self.rng.gen_range(0..alive.len())];
+                let emoji = ["👍", "❤️", "😂", "🎉"][self.rng.gen_range(0..4)].to_string();
+                let (kind, body) = match (sender == me, self.rng.gen_range(0..10)) {
+                    (true, 0) => (Kind::Delete, String::new()),
+                    (true, 1..=3) => (
+                        Kind::Edit,
+                        format!("{} edited #{}", self.user.handle, self.log.changes.len() + 1),
+                    ),
+                    (_, 4..=5) => (Kind::Unreact, emoji),
+                    _ => (Kind::React, emoji),
+                };
+                let cid = uuid::Builder::from_random_bytes(self.rng.gen()).into_uuid();
+                self.log.changes.push((room, cid, target));
+                let out = self.client.change(room, cid, (kind, target), body, now);
+                self.send(out.frames).await;
+            }
             Cmd::Read(room) => {
                 let Some(last) = self.client.room(room).map(|r| r.last).filter(|&l| l > 0) else {
                     return;
@@ -314,6 +350,19 @@ impl Person {
         }
         let out = self.client.handle(frame, self.now());
         self.send(out.frames).await;
+        // A change refused for good (its message was deleted meanwhile) is
+        // given up, as a person would; the check asks why.
+        let failed: Vec<(RoomId, Uuid, Seq)> = self
+            .client
+            .outbox()
+            .iter()
+            .filter(|o| o.failed.is_some() && !o.kind.is_message())
+            .map(|o| (o.room, o.cid, o.target.unwrap_or(0)))
+            .collect();
+        for (room, cid, target) in failed {
+            self.client.discard(cid);
+            self.log.refused.push((room, cid, target));
+        }
         if welcome && !self.watching {
             // Keep every room's member marks current, as an open room does.
             self.watching = true;
@@ -412,6 +461,7 @@ impl Person {
                 let view = RoomView {
                     last: r.last,
                     msgs: r.msgs.values().map(|m| (m.seq, m.id, m.cid, m.sender)).collect(),
+                    shown: r.messages().map(|m| (m.seq, crate::check::shown(m))).collect(),
                     unread: r.summary.as_ref().map_or(-1, |s| s.unread()),
                     ticks: r
                         .msgs
