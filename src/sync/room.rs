@@ -248,6 +248,19 @@ impl Room {
     /// message no longer counts as unread, and the preview follows the
     /// newest message.
     fn after_change(&mut self, t: Seq, me: Option<UserId>) {
+        // A deleted message's earlier texts go too.
+        if self.msgs.get(&t).is_some_and(|m| m.deleted) {
+            for e in self.changes.get(&t).into_iter().flatten() {
+                if let Some(edit) = self
+                    .msgs
+                    .get_mut(e)
+                    .filter(|r| r.kind == crate::model::Kind::Edit)
+                {
+                    edit.body.clear();
+                    edit.fmt = None;
+                }
+            }
+        }
         let Some(m) = self.msgs.get(&t) else { return };
         let newest = self
             .msgs

@@ -103,7 +103,8 @@ pub(super) fn message(row: MessageRow) -> Result<Message, StoreError> {
         kind,
         target,
         n,
-        version,
+        // A message stored as sent has version 0 (`messages::plain`).
+        version: version.max(seq),
         edited,
         deleted: deleted != 0,
         reactions: Vec::new(),

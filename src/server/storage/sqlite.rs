@@ -57,6 +57,13 @@ impl SqliteStore {
             .run(&write)
             .await
             .context("cannot apply the migrations")?;
+        // Table statistics, so the planner picks the partial indexes (the
+        // edits of a message, the deleted ones) over a room's whole range:
+        // SQLite's advice for a long-lived connection, at open.
+        sqlx::query("PRAGMA optimize=0x10002")
+            .execute(&write)
+            .await
+            .context("cannot gather the table statistics")?;
         let read = SqlitePoolOptions::new()
             .max_connections(pool_size.max(1))
             .test_before_acquire(false)

@@ -65,16 +65,31 @@ pub struct Plan {
 pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
     let Found {
         mut heads,
-        mut sent,
+        sent,
         members,
         mut targets,
     } = found;
-    let before: HashMap<(RoomId, Seq), Message> = targets.clone();
+    // Nearly every batch is mostly messages: those are not copied or
+    // looked at again unless a change or a reply in the batch may name them.
+    let changes = batch.iter().any(|m| m.target.is_some() || m.reply_to.is_some());
+    let before: HashMap<(RoomId, Seq), Message> = match changes {
+        true => targets.clone(),
+        false => HashMap::new(),
+    };
     let mut out = Vec::with_capacity(batch.len());
-    let mut new: Vec<Message> = Vec::new();
+    let mut new: Vec<Message> = Vec::with_capacity(batch.len());
+    // This batch's rows by (sender, cid), and its messages by (room, seq),
+    // as indexes into `new`; the messages stored before that it changed.
+    let mut sent_now: HashMap<(UserId, Uuid), usize> = HashMap::new();
+    let mut fresh: HashMap<(RoomId, Seq), usize> = HashMap::new();
+    let mut touched: HashSet<(RoomId, Seq)> = HashSet::new();
     for m in batch {
         if let Some(original) = sent.get(&(m.sender, m.cid)) {
             out.push(Appended::Duplicate(original.clone()));
+            continue;
+        }
+        if let Some(&i) = sent_now.get(&(m.sender, m.cid)) {
+            out.push(Appended::Duplicate(new[i].clone()));
             continue;
         }
         let Some(head) = heads.get_mut(&m.room) else {
@@ -85,19 +100,17 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
             out.push(Appended::NotMember);
             continue;
         };
-        let target = m.target.or(m.reply_to).map(|t| (m.room, t));
-        if let Err(refusal) = allowed(m, target.and_then(|t| targets.get(&t)), role, *head) {
+        let key = m.target.or(m.reply_to).map(|t| (m.room, t));
+        let named = key.and_then(|k| fresh.get(&k).map(|&i| &new[i]).or_else(|| targets.get(&k)));
+        if let Err(refusal) = allowed(m, named, role, *head) {
             out.push(Appended::Refused(refusal));
             continue;
         }
+        let quoted = named.filter(|_| m.reply_to.is_some()).map(events::quote);
         head.seq += 1;
         if m.kind.is_message() {
             head.n += 1;
         }
-        let quoted = m
-            .reply_to
-            .and_then(|t| targets.get(&(m.room, t)))
-            .map(events::quote);
         let row = Message {
             quoted,
             room: m.room,
@@ -116,44 +129,46 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
             reply_to: m.reply_to,
             ..Message::default()
         };
-        if let Some(state) = m.target.and_then(|t| targets.get_mut(&(m.room, t))) {
-            events::apply(state, &row);
+        if let Some(k) = m.target.map(|t| (m.room, t)) {
+            match fresh.get(&k) {
+                Some(&i) => {
+                    events::apply(&mut new[i], &row);
+                }
+                None => {
+                    if let Some(state) = targets.get_mut(&k) {
+                        events::apply(state, &row);
+                        touched.insert(k);
+                    }
+                }
+            }
         }
-        if row.kind.is_message() {
-            targets.insert((row.room, row.seq), row.clone());
+        if changes && row.kind.is_message() {
+            fresh.insert((row.room, row.seq), new.len());
         }
-        sent.insert((m.sender, m.cid), row.clone());
-        new.push(row.clone());
-        out.push(Appended::Stored(row));
+        sent_now.insert((m.sender, m.cid), new.len());
+        out.push(Appended::Stored(row.clone()));
+        new.push(row);
     }
-    // A message of this batch goes in as its final state; an edit of a
-    // message deleted in this batch loses its body as the stored ones do.
+    // An edit of a message deleted in this batch loses its body as the
+    // stored ones do.
     let deleted: HashSet<(RoomId, Seq)> = new
         .iter()
         .filter(|r| r.kind == Kind::Delete)
         .filter_map(|r| Some((r.room, r.target?)))
         .collect();
-    for row in &mut new {
-        if row.kind.is_message() {
-            if let Some(state) = targets.get(&(row.room, row.seq)) {
-                *row = state.clone();
-            }
-        } else if row.kind == Kind::Edit && row.target.is_some_and(|t| deleted.contains(&(row.room, t))) {
+    for row in new.iter_mut().filter(|r| r.kind == Kind::Edit) {
+        if row.target.is_some_and(|t| deleted.contains(&(row.room, t))) {
             row.body.clear();
             row.fmt = None;
         }
     }
-    let (reacted, mut unreacted) = reaction_changes(&before, &targets, &new);
-    let mut changed: Vec<Message> = before
-        .iter()
-        .filter_map(|(key, was)| targets.get(key).filter(|now| now.version != was.version))
-        .cloned()
-        .collect();
-    changed.sort_unstable_by_key(|m| (m.room, m.seq));
     let mut erased: Vec<(RoomId, Seq)> = deleted.into_iter().filter(|k| before.contains_key(k)).collect();
     erased.sort_unstable();
+    let (reacted, mut unreacted) = reaction_changes(&before, &targets, &touched, &new);
     // An erased message's reactions all go with one statement.
     unreacted.retain(|(room, seq, _, _)| erased.binary_search(&(*room, *seq)).is_err());
+    let mut changed: Vec<Message> = touched.iter().filter_map(|k| targets.get(k)).cloned().collect();
+    changed.sort_unstable_by_key(|m| (m.room, m.seq));
     let mut rooms_now: HashMap<RoomId, (Seq, i64, i64)> = HashMap::new();
     let mut marks: HashMap<(RoomId, UserId), (Seq, i64)> = HashMap::new();
     for r in &new {
@@ -210,12 +225,15 @@ fn allowed(m: &NewMessage, target: Option<&Message>, role: Role, head: Head) -> 
     Ok(())
 }
 
-/// The reaction rows to insert and delete to go from `before` to `after`
-/// (a reaction made and taken back in one batch is neither); an inserted
-/// one is dated by the last `react` row of `new` that made it.
+/// The reaction rows to insert and delete: for the messages stored before
+/// that the batch changed (`touched`), what goes from `before` to `after`
+/// (a reaction made and taken back in one batch is neither); for the
+/// batch's own messages, all they have. An inserted one is dated by the
+/// last `react` row of `new` that made it.
 fn reaction_changes(
     before: &HashMap<(RoomId, Seq), Message>,
     after: &HashMap<(RoomId, Seq), Message>,
+    touched: &HashSet<(RoomId, Seq)>,
     new: &[Message],
 ) -> (Vec<(ReactionKey, Seq)>, Vec<ReactionKey>) {
     let made: HashMap<ReactionKey, Seq> = new
@@ -230,8 +248,12 @@ fn reaction_changes(
             .collect()
     };
     let (mut reacted, mut unreacted) = (Vec::new(), Vec::new());
-    for (key, now) in after {
-        let was = before.get(key).map(&keys).unwrap_or_default();
+    let stored = touched
+        .iter()
+        .filter_map(|k| Some((before.get(k), after.get(k)?)));
+    let own = new.iter().filter(|m| !m.reactions.is_empty()).map(|m| (None, m));
+    for (was, now) in stored.chain(own) {
+        let was = was.map(&keys).unwrap_or_default();
         let is = keys(now);
         reacted.extend(
             is.difference(&was)
