@@ -1,9 +1,12 @@
 // The service worker: shows the Web Push notices the server sends to
 // people who are away, and takes a click on one to its room.
 //
-// A notice is JSON: {room, seq, title, body, from, room_name, unread, total, url}.
-// One notification per room (tag "room-<id>"): a newer notice replaces the
-// older one. No notification while a visible tab already shows that room.
+// A notice is JSON: {room, seq, title, body, from, room_name, unread, total, url,
+// replace?}. One notification per room (tag "room-<id>"): a newer notice
+// replaces the older one. No notification while a visible tab already shows
+// that room. A notice with `replace` (a message was deleted) only rewrites a
+// notification already showing for the room, silently, so the deleted text
+// does not stay on the lock screen; with none showing it shows nothing.
 
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
@@ -23,6 +26,11 @@ async function show(notice) {
     self.navigator.setAppBadge(notice.total).catch(() => {});
   }
   const roomPath = `/r/${notice.room}`;
+  const tag = `room-${notice.room}`;
+  if (notice.replace) {
+    const shown = await self.registration.getNotifications({ tag });
+    if (shown.length === 0) return;
+  }
   const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
   const visible = windows.filter((w) => w.visibilityState === "visible");
   const showing = await Promise.all(
@@ -32,8 +40,9 @@ async function show(notice) {
   const unread = notice.unread > 1 ? `\n${notice.unread} unread messages` : "";
   await self.registration.showNotification(notice.title, {
     body: `${notice.body}${unread}`,
-    tag: `room-${notice.room}`,
-    renotify: true,
+    tag,
+    renotify: !notice.replace,
+    silent: !!notice.replace,
     icon: "/favicon.svg",
     timestamp: Date.now(),
     data: { url: new URL(notice.url || roomPath, self.location.origin).href, room: notice.room },

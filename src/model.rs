@@ -18,6 +18,9 @@ pub const ROOM_NAME_MAX: usize = 80;
 /// Characters a message body may have unless the server says otherwise
 /// (`CHAT_MAX_BODY_CHARS`, sent in `welcome`).
 pub const BODY_MAX_DEFAULT: usize = 4_000;
+/// How long (s) after sending one may edit or delete one's message unless
+/// the server says otherwise (`CHAT_EDIT_WINDOW_SECS`, sent in `welcome`).
+pub const EDIT_WINDOW_SECS: u64 = 86_400;
 
 /// A person as other people see them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -159,7 +159,7 @@ fn is_message(kind: &Kind) -> bool {
 }
 
 fn default_edit_window_secs() -> u64 {
-    86_400
+    crate::model::EDIT_WINDOW_SECS
 }
 
 fn default_max_body_chars() -> usize {

@@ -103,7 +103,7 @@ impl Client {
     pub fn new(config: Config) -> Self {
         Self {
             config,
-            edit_window_ms: 86_400_000,
+            edit_window_ms: crate::model::EDIT_WINDOW_SECS as i64 * 1_000,
             ..Self::default()
         }
     }

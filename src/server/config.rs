@@ -47,7 +47,7 @@ pub struct Config {
 
     /// How long after sending a person may edit or delete their message
     /// (seconds; a group's owners delete any message at any time).
-    #[arg(long, env = "CHAT_EDIT_WINDOW_SECS", default_value_t = 86_400)]
+    #[arg(long, env = "CHAT_EDIT_WINDOW_SECS", default_value_t = crate::model::EDIT_WINDOW_SECS)]
     pub edit_window_secs: u64,
 
     /// Bytes a WebSocket frame may have (larger ones get a `too_large` error).

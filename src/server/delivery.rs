@@ -1,8 +1,9 @@
 //! Delivery: the only writer of the room stream (messages, and the edits,
 //! deletes and reactions that change them). validate → (in one
 //! transaction) authorise, dedup on (sender, cid), take the room's next
-//! seq, apply the change, commit → ack → cache → push queue → publish. One writer task batches the sends that arrive
-//! together into one transaction (group commit). No ack without a commit:
+//! seq, apply the change, commit → ack → cache → push queue → publish. One
+//! writer task batches the rows that arrive together into one transaction
+//! (group commit). No ack without a commit:
 //! a storage failure answers `unavailable` and the client sends again. One
 //! message never fails the others: a batch that fails for any reason but an
 //! unreachable database is split and stored in parts, in order, until the
@@ -19,8 +20,7 @@ use super::format::formatted;
 use super::push::Pusher;
 use super::storage::{Appended, DynStore, NewMessage, Refusal, Store, StoreError};
 use super::tasks::NodeTask;
-use crate::model::{check_body, BodyError, RoomId, User};
-use crate::model::{check_emoji, Kind};
+use crate::model::{check_body, check_emoji, BodyError, Kind, RoomId, User};
 use crate::protocol::{ErrorCode, Message, Seq};
 
 /// The most sends one transaction takes.

@@ -2,8 +2,8 @@
 //! that jumps there), its body in its current state ("(edited)", "Message
 //! deleted"), time and tick, its reactions (a chip per emoji: how many, who
 //! on hover, mine highlighted, a click toggles mine), and its actions behind
-//! one "⋯" button: reply, react, copy, edit in place, delete for everyone
-//! (asked twice). All of it by keyboard: Escape closes what is open and
+//! one "⋯" button or a long press: reply, react, copy, edit in place, delete
+//! for everyone (asked twice). All of it by keyboard: Escape closes what is open and
 //! gives the focus back.
 
 use leptos::prelude::*;
@@ -40,9 +40,18 @@ pub fn message_view(m: MsgRow, room: RoomId, live: Live) -> AnyView {
     let stored = seq.is_some() && !deleted;
     let edit_body = m.body.clone();
     let reactions = (!m.reactions.is_empty()).then(|| reactions_view(&m, room, live));
-    let actions = stored.then(|| actions_view(&m, room, live));
+    // The actions open from "⋯", or by a long press on a touch screen.
+    let acting = RwSignal::new(false);
+    let actions = stored.then(|| actions_view(&m, room, live, acting));
+    let long_press = move |ev: leptos::ev::MouseEvent| {
+        if stored && touch(&ev) {
+            ev.prevent_default();
+            acting.set(true);
+        }
+    };
     view! {
-        <div class="msg" class:mine=m.mine class:deleted=deleted data-seq=seq data-state=state tabindex="-1">
+        <div class="msg" class:mine=m.mine class:deleted=deleted data-seq=seq data-state=state tabindex="-1"
+            on:contextmenu=long_press>
             {(!m.mine).then(|| view! { <span class="from">{m.from.clone()}</span> })}
             {m.reply.clone().map(|q| quote_view(q, room, live))}
             <Show when=editing fallback=shown_body.clone()>
@@ -112,9 +121,8 @@ fn reactions_view(m: &MsgRow, room: RoomId, live: Live) -> AnyView {
 
 /// The "⋯" button and what it opens: a row of actions, the emoji grid for a
 /// reaction, or the question whether to delete for everyone.
-fn actions_view(m: &MsgRow, room: RoomId, live: Live) -> AnyView {
+fn actions_view(m: &MsgRow, room: RoomId, live: Live, open: RwSignal<bool>) -> AnyView {
     let seq = m.seq.unwrap_or(0);
-    let open = RwSignal::new(false);
     let confirm = RwSignal::new(false);
     let picking = RwSignal::new(false);
     let more = NodeRef::<leptos::html::Button>::new();
@@ -261,6 +269,15 @@ fn focus_first(menu: NodeRef<leptos::html::Div>) {
     if let Some(el) = first {
         let _ = el.focus();
     }
+}
+
+/// Whether a context menu was asked by touch (a long press), not a mouse.
+fn touch(ev: &leptos::ev::MouseEvent) -> bool {
+    use leptos::wasm_bindgen::JsValue;
+    leptos::web_sys::js_sys::Reflect::get(ev, &JsValue::from_str("pointerType"))
+        .ok()
+        .and_then(|t| t.as_string())
+        .is_some_and(|t| t == "touch")
 }
 
 /// Puts text on the clipboard (browser only; the click that asks runs there).

@@ -162,7 +162,7 @@ pub fn rows(
                 edited: m.edited.map(|t| format!("Edited {}", clock(t, offset))),
                 deleted: m.deleted,
                 reactions: chips(r, m, me),
-                reply: m.reply_to.map(|t| quote(r, t, m.quoted.as_deref())),
+                reply: m.reply_to.map(|t| quote(r, t, m.quoted.as_deref(), me)),
                 can_edit: mine && recent && !m.deleted,
                 can_delete: !m.deleted && ((mine && recent) || moderator),
             })));
@@ -184,7 +184,9 @@ pub fn rows(
             time: clock(o.created, offset),
             mine: true,
             tick: o.tick(),
-            reply: o.reply_to.and_then(|t| c.room(room).map(|r| quote(r, t, None))),
+            reply: o
+                .reply_to
+                .and_then(|t| c.room(room).map(|r| quote(r, t, None, me))),
             ..MsgRow::default()
         })));
     }
@@ -215,11 +217,15 @@ fn chips(r: &Room, m: &Message, me: UserId) -> Vec<Chip> {
 
 /// The quote of message `seq` of the room, as it is now: the message if
 /// held, else as the reply brought it.
-fn quote(r: &Room, seq: Seq, quoted: Option<&Message>) -> Quote {
+fn quote(r: &Room, seq: Seq, quoted: Option<&Message>, me: UserId) -> Quote {
     match r.msgs.get(&seq).or(quoted) {
         Some(t) => Quote {
             seq,
-            from: t.from.clone(),
+            from: if t.sender == me {
+                "You".into()
+            } else {
+                t.from.clone()
+            },
             text: if t.deleted {
                 DELETED.to_string()
             } else {

@@ -211,11 +211,11 @@ async fn say(ws: &mut Ws, room: i64, body: &str) -> i64 {
 /// Alice (on `alice_node`) writes to Bob (on `bob_node`, subscribed) while
 /// he is online, then after he went away. Returns the push service (after
 /// checking that the first message made no notice), the room, the second
-/// message's seq and the one notice it made.
+/// message's seq, the one notice it made, and Alice's socket.
 async fn bob_online_then_away(
     alice_node: &TestServer,
     bob_node: &TestServer,
-) -> (PushService, i64, i64, Received) {
+) -> (PushService, i64, i64, Received, Ws) {
     let (_, a) = sign_up(alice_node, "alice").await;
     let (bob, b) = sign_up(bob_node, "bob").await;
     let key: String = api(alice_node, &b, "push_key", json!({})).await;
@@ -243,13 +243,13 @@ async fn bob_online_then_away(
         .next(Duration::from_secs(10))
         .await
         .expect("a notice for the offline member");
-    (service, room.id, seq, got)
+    (service, room.id, seq, got, wa)
 }
 
 #[tokio::test]
 async fn an_offline_member_gets_a_signed_encrypted_notice_and_an_online_one_does_not() {
     let (server, _dir) = pushing_server(300).await;
-    let (mut service, room, seq, got) = bob_online_then_away(&server, &server).await;
+    let (mut service, room, seq, got, _) = bob_online_then_away(&server, &server).await;
     assert_eq!(got.path, "/push/bobs-phone");
     assert_eq!(got.topic, format!("room-{room}"), "one topic per room");
     assert_eq!(
@@ -384,7 +384,7 @@ async fn in_a_cluster_one_node_pushes_and_presence_on_another_node_counts() {
         return;
     };
     // Bob's lease is on the other node: the committing node asks Redis.
-    let (mut service, _, _, got) = bob_online_then_away(&n0, &n1).await;
+    let (mut service, _, _, got, _) = bob_online_then_away(&n0, &n1).await;
     assert_eq!(
         (&got.notice["body"], &got.notice["unread"]),
         (&json!("second"), &json!(2))
@@ -611,4 +611,53 @@ async fn a_notice_held_back_for_its_collapse_window_goes_out_at_shutdown() {
         .await
         .expect("pushed at shutdown");
     assert_eq!(got.notice["body"], "two");
+}
+
+/// A delete sends a quiet replacement for the room's notification, with
+/// what the room shows now; an edit or a reaction notifies no one.
+#[tokio::test]
+async fn a_delete_replaces_the_notice_and_edits_and_reactions_notify_no_one() {
+    let (server, _dir) = pushing_server(100).await;
+    let (mut service, room, seq, got, mut wa) = bob_online_then_away(&server, &server).await;
+    assert_eq!(got.notice["body"], "second");
+    for frame in [
+        ClientFrame::Edit {
+            room,
+            cid: uuid::Uuid::new_v4(),
+            target: seq,
+            body: "second, edited".into(),
+        },
+        ClientFrame::React {
+            room,
+            cid: uuid::Uuid::new_v4(),
+            target: seq,
+            emoji: "👍".into(),
+        },
+    ] {
+        wa.send(&frame).await;
+        wa.recv_until(|f| matches!(f, ServerFrame::Ack { .. })).await;
+    }
+    assert!(
+        service.next(Duration::from_millis(800)).await.is_none(),
+        "an edit and a reaction notify no one"
+    );
+    wa.send(&ClientFrame::Delete {
+        room,
+        cid: uuid::Uuid::new_v4(),
+        target: seq,
+    })
+    .await;
+    let got = service
+        .next(Duration::from_secs(10))
+        .await
+        .expect("a replacement");
+    assert_eq!(got.topic, format!("room-{room}"));
+    assert_eq!(got.notice["replace"], true);
+    assert_eq!(got.notice["body"], "Message deleted");
+    assert_eq!(got.notice["title"], "alice", "the room's name, not the deleter's");
+    assert!(
+        !got.notice.to_string().contains("second"),
+        "no trace of the text: {}",
+        got.notice
+    );
 }

@@ -29,8 +29,8 @@ use web_push_native::{p256::PublicKey, Auth, WebPushBuilder};
 
 use super::windows::Windows;
 use super::Vapid;
-use crate::format::preview;
-use crate::model::{RoomId, RoomKind, RoomSummary};
+use crate::format::{preview, DELETED};
+use crate::model::{Kind, RoomId, RoomKind, RoomSummary};
 use crate::protocol::{Message, Seq};
 use crate::server::presence::Leases;
 use crate::server::storage::{DynStore, PushSubscription};
@@ -101,6 +101,11 @@ struct Notice {
     total: i64,
     /// Where a click on it goes.
     url: String,
+    /// A message was deleted: this replaces the room's notification if one
+    /// is showing (so the deleted text leaves the lock screen), quietly,
+    /// and shows nothing otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    replace: bool,
 }
 
 impl Pusher {
@@ -145,11 +150,16 @@ impl Pusher {
         }
     }
 
-    /// Messages just committed on this node (in seq order). Never waits.
+    /// Rows just committed on this node (in seq order). Never waits. New
+    /// messages notify; a delete replaces what a notification shows; edits
+    /// and reactions notify no one.
     pub fn committed(&self, msgs: &[Message]) {
         // The latest of each room is enough: a notice counts from the database.
         let mut latest: HashMap<RoomId, &Message> = HashMap::new();
-        for m in msgs.iter().filter(|m| m.kind.is_message()) {
+        for m in msgs
+            .iter()
+            .filter(|m| matches!(m.kind, Kind::Message | Kind::Delete))
+        {
             latest.insert(m.room, m);
         }
         for m in latest.into_values() {
@@ -234,8 +244,9 @@ impl Sender {
             let Some(room) = self.store.room_of(msg.room, user).await? else {
                 continue;
             };
-            // Read on another device since: nothing to tell.
-            if room.unread() == 0 {
+            // Read on another device since: nothing to tell (but a deleted
+            // text may still be on show).
+            if room.unread() == 0 && msg.kind != Kind::Delete {
                 continue;
             }
             let total = self.store.unread_total(user).await?;
@@ -354,11 +365,17 @@ fn retry_after(r: &reqwest::Response) -> Option<Duration> {
 
 impl Notice {
     fn new(msg: &Message, room: &RoomSummary, total: i64) -> Self {
-        let title = match room.kind {
-            RoomKind::Direct => msg.from.clone(),
-            RoomKind::Group => format!("{} in {}", msg.from, room.name),
+        let replace = msg.kind == Kind::Delete;
+        let title = match (room.kind, replace) {
+            (RoomKind::Direct, false) => msg.from.clone(),
+            (RoomKind::Group, false) => format!("{} in {}", msg.from, room.name),
+            // What the room shows now, under its own name.
+            (_, true) => room.name.clone(),
         };
-        let text = preview(&msg.body, msg.fmt.as_deref());
+        let text = match replace {
+            true => room.preview.clone().unwrap_or_else(|| DELETED.to_string()),
+            false => preview(&msg.body, msg.fmt.as_deref()),
+        };
         let mut body: String = text.chars().take(PREVIEW_CHARS).collect();
         if text.chars().nth(PREVIEW_CHARS).is_some() {
             body.push('…');
@@ -373,6 +390,7 @@ impl Notice {
             unread: room.unread(),
             total,
             url: format!("/r/{}", msg.room),
+            replace,
         }
     }
 }

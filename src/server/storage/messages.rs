@@ -100,12 +100,6 @@ pub const MESSAGE_COLUMNS: &str = "
     SELECT m.room_id, m.seq, m.id, m.sender_id, u.display_name, m.body, m.created_at, m.client_msg_id,
            m.kind, m.target, m.n, m.version, m.edited_at, m.deleted, m.reply_to";
 
-/// Whether a new row is a message as sent, with nothing but what the
-/// short insert writes: its `version` column stays 0, read as its seq.
-pub fn plain(m: &Message) -> bool {
-    m.kind.is_message() && m.reply_to.is_none() && m.edited.is_none() && !m.deleted && m.version == m.seq
-}
-
 /// `items` with the last one repeated up to a power-of-two length (for
 /// statements whose repeated rows find or set the same row again).
 pub fn pad<T: Clone>(mut items: Vec<T>) -> Vec<T> {
@@ -332,36 +326,7 @@ macro_rules! impl_messages {
                     tx.commit().await?;
                     return Ok(Some(plan.out));
                 }
-                // Most rows are plain messages: they leave the other columns
-                // to their defaults (a shorter statement binds faster).
-                let (plain, full): (Vec<&Message>, Vec<&Message>) = plan.new.iter().partition(|m| messages::plain(m));
-                for chunk in messages::pow2_chunks(&plain) {
-                    let q = format!(
-                        "INSERT INTO messages (room_id, seq, id, sender_id, client_msg_id, body, created_at, n)
-                         VALUES {} {}",
-                        messages::values(chunk.len(), 8, $numbered),
-                        if careful { "" } else { "ON CONFLICT DO NOTHING" }
-                    );
-                    let done = chunk
-                        .iter()
-                        .fold(sqlx::query(&q), |q, m| {
-                            q.bind(m.room)
-                                .bind(m.seq)
-                                .bind(m.id.as_bytes().as_slice())
-                                .bind(m.sender)
-                                .bind(m.cid.as_bytes().as_slice())
-                                .bind(&m.body)
-                                .bind(m.ts)
-                                .bind(m.n)
-                        })
-                        .execute(&mut *tx)
-                        .await?;
-                    if done.rows_affected() < chunk.len() as u64 {
-                        tx.rollback().await?;
-                        return Ok(None);
-                    }
-                }
-                for chunk in messages::pow2_chunks(&full) {
+                for chunk in messages::pow2_chunks(&plan.new) {
                     // Not careful: a resend (or a send racing in from another
                     // node) inserts nothing, and the count says so.
                     let q = format!(

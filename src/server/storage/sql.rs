@@ -103,8 +103,7 @@ pub(super) fn message(row: MessageRow) -> Result<Message, StoreError> {
         kind,
         target,
         n,
-        // A message stored as sent has version 0 (`messages::plain`).
-        version: version.max(seq),
+        version,
         edited,
         deleted: deleted != 0,
         reactions: Vec::new(),
