@@ -109,23 +109,15 @@ pub fn pad<T: Clone>(mut items: Vec<T>) -> Vec<T> {
     items
 }
 
-/// The rows stored for `n` (sender, cid) pairs. The pairs come first
-/// (`CROSS JOIN` keeps SQLite from reordering), each looked up in the
-/// unique (sender, cid) index.
-pub fn dedup_query(n: usize, numbered: bool) -> String {
+/// The rows at `n` pairs of values of two columns of `messages`:
+/// `["sender_id", "client_msg_id"]`, the rows stored under a batch's cids;
+/// `["room_id", "seq"]`, the messages a batch names. The pairs come first
+/// (`CROSS JOIN` keeps SQLite from reordering), each looked up in a unique
+/// index.
+pub fn rows_query(n: usize, [first, second]: [&str; 2], numbered: bool) -> String {
     format!(
         "{} FROM (VALUES {}) AS v CROSS JOIN messages m JOIN users u ON u.id = m.sender_id
-          WHERE m.sender_id = v.column1 AND m.client_msg_id = v.column2",
-        MESSAGE_COLUMNS,
-        values(n, 2, numbered)
-    )
-}
-
-/// The rows at `n` (room, seq) pairs.
-pub fn targets_query(n: usize, numbered: bool) -> String {
-    format!(
-        "{} FROM (VALUES {}) AS v CROSS JOIN messages m JOIN users u ON u.id = m.sender_id
-          WHERE m.room_id = v.column1 AND m.seq = v.column2",
+          WHERE m.{first} = v.column1 AND m.{second} = v.column2",
         MESSAGE_COLUMNS,
         values(n, 2, numbered)
     )
@@ -236,7 +228,7 @@ macro_rules! impl_messages {
                 let quotes: std::collections::HashMap<Seq, Message> = if answered.is_empty() {
                     Default::default()
                 } else {
-                    let q = messages::targets_query(answered.len(), $numbered);
+                    let q = messages::rows_query(answered.len(), ["room_id", "seq"], $numbered);
                     let rows: Vec<sql::MessageRow> =
                         answered.iter().fold(sqlx::query_as(&q), |q, (room, seq)| q.bind(*room).bind(*seq)).fetch_all(&self.read).await?;
                     rows.into_iter().map(|r| sql::message(r).map(|m| (m.seq, m))).collect::<Result<_, _>>()?
@@ -286,7 +278,7 @@ macro_rules! impl_messages {
                     .collect();
                 if careful {
                     let cids = messages::padded(batch.iter().map(|m| (m.sender, m.cid)));
-                    let q = messages::dedup_query(cids.len(), $numbered);
+                    let q = messages::rows_query(cids.len(), ["sender_id", "client_msg_id"], $numbered);
                     let earlier: Vec<sql::MessageRow> = cids
                         .iter()
                         .fold(sqlx::query_as(&q), |q, (sender, cid)| q.bind(*sender).bind(cid.as_bytes().as_slice()))
@@ -310,7 +302,7 @@ macro_rules! impl_messages {
                 // The messages the batch's changes and replies name, as they are now.
                 let named = messages::padded(batch.iter().filter_map(|m| Some((m.room, m.target.or(m.reply_to)?))));
                 if !named.is_empty() {
-                    let q = messages::targets_query(named.len(), $numbered);
+                    let q = messages::rows_query(named.len(), ["room_id", "seq"], $numbered);
                     let rows: Vec<sql::MessageRow> =
                         named.iter().fold(sqlx::query_as(&q), |q, (room, seq)| q.bind(*room).bind(*seq)).fetch_all(&mut *tx).await?;
                     let mut targets = rows.into_iter().map(sql::message).collect::<Result<Vec<_>, _>>()?;
