@@ -392,7 +392,21 @@ impl NodeProcess {
         let mut node = Self { child, addr };
         for _ in 0..400 {
             if let Ok(Some(status)) = node.child.try_wait() {
-                panic!("the node on {addr} exited at start ({status}); its log says why");
+                // The end of its log, so a failing run says why.
+                let tail = log
+                    .and_then(|p| std::fs::read_to_string(p).ok())
+                    .map(|l| {
+                        l.lines()
+                            .rev()
+                            .take(12)
+                            .collect::<Vec<_>>()
+                            .into_iter()
+                            .rev()
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default();
+                panic!("the node on {addr} exited at start ({status}); the end of its log:\n{tail}");
             }
             if reqwest::get(node.url("/healthz"))
                 .await
