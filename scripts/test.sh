@@ -88,8 +88,11 @@ e2e() {
     sleep 0.1
   done
   local rc=0
-  (cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test) || rc=$?
-  [ $rc -eq 0 ] || { echo "--- server log ---"; tail -50 "$STATE/server.log"; }
+  (cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test) 2>&1 | tee "$STATE/playwright.log" || rc=$?
+  # On failure the server's log first, then Playwright's summary of what failed, so
+  # the end of CI's output names the failing tests.
+  [ $rc -eq 0 ] || { echo "--- server log ---"; tail -40 "$STATE/server.log";
+    echo "--- failed tests ---"; grep -E '^\s+[0-9]+\) |✘|failed|flaky|passed' "$STATE/playwright.log" | tail -40; }
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
   return $rc
 }
@@ -105,8 +108,10 @@ e2e_cluster() {
   export CHAT_SIGNUP_BURST=10000
   bash scripts/cluster.sh start || { tail -20 "$CLUSTER_DIR"/*.log; return 1; }
   (cd end2end && BASE_URL="http://127.0.0.1:$port" \
-    CLUSTER_NODES="http://127.0.0.1:$n1,http://127.0.0.1:$n2" npx playwright test cluster) || rc=$?
-  [ $rc -eq 0 ] || { echo "--- node logs ---"; tail -30 "$CLUSTER_DIR"/node-*.log; }
+    CLUSTER_NODES="http://127.0.0.1:$n1,http://127.0.0.1:$n2" npx playwright test cluster) 2>&1 \
+    | tee "$STATE/playwright-cluster.log" || rc=$?
+  [ $rc -eq 0 ] || { echo "--- node logs ---"; tail -30 "$CLUSTER_DIR"/node-*.log;
+    echo "--- failed tests ---"; grep -E '^\s+[0-9]+\) |✘|failed|flaky|passed' "$STATE/playwright-cluster.log" | tail -40; }
   bash scripts/cluster.sh stop
   return $rc
 }
