@@ -23,6 +23,11 @@ pub fn apply(state: &mut Message, ev: &Message) -> bool {
             state.body.clone_from(&ev.body);
             state.fmt.clone_from(&ev.fmt);
             state.edited = Some(ev.ts);
+            for &u in &ev.mentions {
+                if !state.mentions.contains(&u) {
+                    state.mentions.push(u);
+                }
+            }
         }
         Kind::Delete => erase(state),
         Kind::React if !state.deleted => react(&mut state.reactions, &ev.body, ev.sender),
@@ -50,6 +55,7 @@ pub fn erase(state: &mut Message) {
     state.fmt = None;
     state.edited = None;
     state.reactions.clear();
+    state.mentions.clear();
     state.quoted = None;
 }
 
@@ -74,6 +80,27 @@ fn unreact(reactions: &mut Vec<Reaction>, emoji: &str, user: UserId) {
 /// The seq an event row changes, if it is one.
 pub fn target_of(row: &Message) -> Option<Seq> {
     (!row.kind.is_message()).then_some(row.target).flatten()
+}
+
+/// Who a row calls by name, and on which message: a message its mentions
+/// and the sender of the message it answers, an edit the mentions it added
+/// (to its target); never the row's own sender, nothing once deleted.
+pub fn calls(row: &Message) -> Option<(Seq, Vec<UserId>)> {
+    let on = match row.kind {
+        Kind::Message if !row.deleted => row.seq,
+        Kind::Edit => row.target?,
+        _ => return None,
+    };
+    let answered = row
+        .quoted
+        .as_ref()
+        .filter(|_| row.kind.is_message())
+        .map(|q| q.sender);
+    let mut users: Vec<UserId> = row.mentions.iter().copied().chain(answered).collect();
+    users.sort_unstable();
+    users.dedup();
+    users.retain(|&u| u != row.sender);
+    (!users.is_empty()).then_some((on, users))
 }
 
 #[cfg(test)]

@@ -62,6 +62,9 @@ pub enum Notify {
     /// Every message of the others.
     #[default]
     All,
+    /// Only messages that mention me or answer mine (and edits that add
+    /// a mention of me).
+    Mentions,
     /// None (the room is muted).
     None,
 }
@@ -70,6 +73,7 @@ impl Notify {
     pub fn as_str(self) -> &'static str {
         match self {
             Notify::All => "all",
+            Notify::Mentions => "mentions",
             Notify::None => "none",
         }
     }
@@ -77,6 +81,7 @@ impl Notify {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "all" => Some(Notify::All),
+            "mentions" => Some(Notify::Mentions),
             "none" => Some(Notify::None),
             _ => None,
         }
@@ -142,6 +147,10 @@ pub const REACTIONS_MAX: usize = 20;
 /// The most characters (Unicode scalar values) one reaction's emoji has: a
 /// family or a flag with modifiers fits, a sentence does not.
 pub const EMOJI_MAX_CHARS: usize = 16;
+/// The most people one message (or one edit) may mention.
+pub const MENTIONS_MAX: usize = 50;
+/// The most unread mentions a room summary lists (the badge says "@" either way).
+pub const MENTIONED_MAX: usize = 100;
 
 /// Why a reaction's emoji is refused.
 pub fn check_emoji(emoji: &str) -> Result<(), String> {
@@ -219,6 +228,10 @@ pub struct RoomSummary {
     /// The deleted messages after my read mark (they no longer count).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gone: Vec<i64>,
+    /// The messages after my read mark that call me by name (mention me
+    /// or answer a message of mine), oldest first; at most `MENTIONED_MAX`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentioned: Vec<i64>,
 }
 
 impl RoomSummary {
@@ -228,6 +241,14 @@ impl RoomSummary {
     pub fn unread(&self) -> i64 {
         let gone = self.gone.iter().filter(|&&s| s > self.read_seq).count() as i64;
         (self.head_n - self.read_n - gone).max(0)
+    }
+
+    /// The unread messages that call me by name (deleted ones do not).
+    pub fn mentions(&self) -> usize {
+        self.mentioned
+            .iter()
+            .filter(|&&s| s > self.read_seq && !self.gone.contains(&s))
+            .count()
     }
 }
 
@@ -394,6 +415,7 @@ mod tests {
             head_n: 6,
             read_n: 3,
             gone: vec![2, 9],
+            mentioned: Vec::new(),
             id: 1,
             kind: RoomKind::Group,
             name: "g".into(),

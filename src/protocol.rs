@@ -25,21 +25,27 @@ pub enum ClientFrame {
     Hello,
     /// A new message. `cid` is the client's id for it: resending the same
     /// `cid` never creates a second message, it returns the first `ack`.
-    /// `reply_to` names a message of the same room it answers.
+    /// `reply_to` names a message of the same room it answers; `mentions`
+    /// the members it calls by name (the body shows them as `@name`).
     Send {
         room: RoomId,
         cid: Uuid,
         body: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<Seq>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<UserId>,
     },
-    /// My message `target` gets a new body. Like every change below, it
-    /// takes the room's next seq and is idempotent by `cid`, as a send is.
+    /// My message `target` gets a new body (and names its mentions again).
+    /// Like every change below, it takes the room's next seq and is
+    /// idempotent by `cid`, as a send is.
     Edit {
         room: RoomId,
         cid: Uuid,
         target: Seq,
         body: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<UserId>,
     },
     /// Deletes message `target` for everyone.
     Delete { room: RoomId, cid: Uuid, target: Seq },
@@ -148,6 +154,10 @@ pub struct Message {
     /// The message of the same room this one answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<Seq>,
+    /// The members a message mentions, by id; on an edit, the ones it
+    /// added (a message's mentions only grow: who was called stays called).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
     /// That message as it was when this row was served (`events::quote`),
     /// for a client that does not hold it; later events fold onto it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -311,6 +321,7 @@ mod tests {
                     cid,
                     body: "hi".into(),
                     reply_to: None,
+                    mentions: vec![],
                 },
                 json!({"t": "send", "room": 3, "cid": cid.to_string(), "body": "hi"}),
             ),

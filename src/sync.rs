@@ -60,6 +60,15 @@ impl Default for Config {
     }
 }
 
+/// What the person wrote: the body, the message it answers, and whom it
+/// mentions (picked from the room's members; the body shows them as `@name`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Draft {
+    pub body: String,
+    pub reply_to: Option<Seq>,
+    pub mentions: Vec<UserId>,
+}
+
 /// What a step of the machine asks the caller to do.
 #[derive(Debug, Default, PartialEq)]
 pub struct Output {
@@ -249,10 +258,18 @@ impl Client {
         self.queue(Outgoing::new(room, cid, body, now), now)
     }
 
-    /// Queues a new message that answers message `reply_to` of the room.
-    pub fn reply(&mut self, room: RoomId, cid: Uuid, body: String, reply_to: Seq, now: i64) -> Output {
-        let mut o = Outgoing::new(room, cid, body, now);
-        o.reply_to = Some(reply_to);
+    /// Queues a new message that may answer a message of the room and
+    /// mention members.
+    pub fn post(&mut self, room: RoomId, cid: Uuid, draft: Draft, now: i64) -> Output {
+        let mut o = Outgoing::new(room, cid, draft.body, now);
+        (o.reply_to, o.mentions) = (draft.reply_to, draft.mentions);
+        self.queue(o, now)
+    }
+
+    /// Queues an edit of my message `target`: its new body and mentions.
+    pub fn edit(&mut self, room: RoomId, cid: Uuid, target: Seq, draft: Draft, now: i64) -> Output {
+        let mut o = Outgoing::new(room, cid, draft.body, now);
+        (o.kind, o.target, o.mentions) = (Kind::Edit, Some(target), draft.mentions);
         self.queue(o, now)
     }
 

@@ -20,7 +20,7 @@ use super::format::formatted;
 use super::push::Pusher;
 use super::storage::{Appended, DynStore, NewMessage, Refusal, Store, StoreError};
 use super::tasks::NodeTask;
-use crate::model::{check_body, check_emoji, BodyError, Kind, RoomId, User};
+use crate::model::{check_body, check_emoji, BodyError, Kind, RoomId, User, UserId, MENTIONS_MAX};
 use crate::protocol::{ErrorCode, Message, Seq};
 
 /// The most sends one transaction takes.
@@ -33,6 +33,8 @@ pub enum SendError {
     Body(#[from] BodyError),
     #[error("{0}")]
     Emoji(String),
+    #[error("{0}")]
+    Mentions(String),
     #[error("A change names the message it changes (a seq of its room).")]
     NoTarget,
     #[error(transparent)]
@@ -53,9 +55,11 @@ impl SendError {
     pub fn code(&self) -> ErrorCode {
         match self {
             SendError::Body(BodyError::TooLong { .. }) => ErrorCode::TooLarge,
-            SendError::Body(_) | SendError::Refused | SendError::Emoji(_) | SendError::NoTarget => {
-                ErrorCode::BadFrame
-            }
+            SendError::Body(_)
+            | SendError::Refused
+            | SendError::Emoji(_)
+            | SendError::Mentions(_)
+            | SendError::NoTarget => ErrorCode::BadFrame,
             SendError::Change(Refusal::NoSuchMessage(_)) => ErrorCode::UnknownMessage,
             SendError::Change(_) => ErrorCode::Forbidden,
             SendError::NotMember(_) => ErrorCode::NotMember,
@@ -90,6 +94,8 @@ pub struct Change {
     pub target: Option<Seq>,
     pub reply_to: Option<Seq>,
     pub body: String,
+    /// The members a message or an edit mentions.
+    pub mentions: Vec<UserId>,
 }
 
 impl Change {
@@ -102,6 +108,7 @@ impl Change {
             target: None,
             reply_to: None,
             body,
+            mentions: Vec::new(),
         }
     }
 
@@ -114,6 +121,7 @@ impl Change {
             target: Some(target),
             reply_to: None,
             body,
+            mentions: Vec::new(),
         }
     }
 
@@ -128,7 +136,19 @@ impl Change {
             Kind::Message => self.target.is_none() && self.reply_to.is_none_or(|s| s > 0),
             _ => self.target.is_some_and(|s| s > 0) && self.reply_to.is_none(),
         };
-        named_well.then_some(()).ok_or(SendError::NoTarget)
+        named_well.then_some(()).ok_or(SendError::NoTarget)?;
+        if !self.mentions.is_empty() && !matches!(self.kind, Kind::Message | Kind::Edit) {
+            return Err(SendError::Mentions(
+                "Only a message or an edit mentions people.".into(),
+            ));
+        }
+        if self.mentions.len() > MENTIONS_MAX {
+            return Err(SendError::Mentions(format!(
+                "A message mentions at most {MENTIONS_MAX} people (this one {}).",
+                self.mentions.len()
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -191,6 +211,12 @@ impl Delivery {
             kind: change.kind,
             target: change.target,
             reply_to: change.reply_to,
+            mentions: {
+                let mut m = change.mentions;
+                m.sort_unstable();
+                m.dedup();
+                m
+            },
             since: now.saturating_sub(self.limits.edit_window_ms),
         };
         let room = change.room;

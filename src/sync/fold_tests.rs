@@ -129,6 +129,7 @@ fn welcomed() -> Client {
                 head_n: 0,
                 read_n: 0,
                 gone: Vec::new(),
+                mentioned: Vec::new(),
             }],
             contacts: Vec::new(),
             max_body_chars: 4_000,

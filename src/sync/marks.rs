@@ -64,6 +64,11 @@ impl Marks {
         self.members.get(&user).map(|m| m.name.as_str())
     }
 
+    /// Every member's id and display name, by id.
+    pub fn names(&self) -> impl Iterator<Item = (UserId, &str)> {
+        self.members.values().map(|m| (m.user, m.name.as_str()))
+    }
+
     fn others(&self, me: UserId) -> impl Iterator<Item = &MemberMarks> {
         self.members.values().filter(move |m| m.user != me)
     }

@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Config, Tick};
-use crate::model::Kind;
-use crate::model::RoomId;
+use crate::model::{Kind, RoomId, UserId};
 use crate::protocol::{ClientFrame, Message, Seq};
 
 /// A message (or a change) this client sent and the server has not
@@ -28,6 +27,9 @@ pub struct Outgoing {
     /// The message a new message answers.
     #[serde(default)]
     pub reply_to: Option<Seq>,
+    /// The members a message or an edit mentions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
     /// When it was written (ms).
     pub created: i64,
     /// Set when the server refused it for good (not a member, too large…).
@@ -48,6 +50,7 @@ impl Outgoing {
             kind: Kind::Message,
             target: None,
             reply_to: None,
+            mentions: Vec::new(),
             created: now,
             failed: None,
             attempts: 0,
@@ -71,6 +74,7 @@ impl Outgoing {
                 cid,
                 target,
                 body,
+                mentions: self.mentions.clone(),
             },
             (Kind::Delete, Some(target)) => ClientFrame::Delete { room, cid, target },
             (Kind::React, Some(target)) => ClientFrame::React {
@@ -90,6 +94,7 @@ impl Outgoing {
                 cid,
                 body,
                 reply_to: self.reply_to,
+                mentions: self.mentions.clone(),
             },
         }
     }
@@ -110,6 +115,7 @@ impl Outgoing {
             n: ack.n,
             version: ack.seq,
             reply_to: self.reply_to,
+            mentions: self.mentions,
             body: self.body,
             ..Message::default()
         }

@@ -93,12 +93,17 @@ impl Room {
         gone.dedup();
         let read_seq = summary.read_seq.max(old.read_seq);
         gone.retain(|&g| g > read_seq);
+        let mut mentioned: Vec<Seq> = old.mentioned.iter().chain(&summary.mentioned).copied().collect();
+        mentioned.sort_unstable();
+        mentioned.dedup();
+        mentioned.retain(|&g| g > read_seq);
         self.summary = Some(RoomSummary {
             head_seq: summary.head_seq.max(head),
             head_n: summary.head_n.max(old.head_n),
             read_seq,
             read_n: summary.read_n.max(old.read_n),
             gone,
+            mentioned,
             ..summary
         });
     }
@@ -114,7 +119,22 @@ impl Room {
         s.read_seq = seq;
         s.read_n = s.read_n.max(n.unwrap_or(0));
         s.gone.retain(|&g| g > seq);
+        s.mentioned.retain(|&g| g > seq);
         true
+    }
+
+    /// A row that calls me by name after my read mark counts as a mention
+    /// (`events::calls`; whatever order rows come in, the set only grows
+    /// until it is read).
+    fn note_calls(&mut self, m: &Message, me: Option<UserId>) {
+        let Some((on, users)) = events::calls(m) else {
+            return;
+        };
+        let Some(s) = self.summary.as_mut() else { return };
+        if me.is_some_and(|me| users.contains(&me)) && on > s.read_seq && !s.mentioned.contains(&on) {
+            s.mentioned.push(on);
+            s.mentioned.sort_unstable();
+        }
     }
 
     /// Puts a row in the stream (once), advancing `last`, and folds an
@@ -150,11 +170,13 @@ impl Room {
                 return changed;
             }
             self.keep_quote(&m);
+            self.note_calls(&m, me);
             self.bases.insert(seq, m.clone());
             self.msgs.insert(seq, m);
             self.fold(seq, me);
             return true;
         }
+        self.note_calls(&m, me);
         let message = m.kind.is_message();
         if let Some(t) = m.reply_to {
             self.replies.entry(t).or_default().insert(seq);

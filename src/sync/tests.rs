@@ -32,6 +32,7 @@ fn summary(id: RoomId, head: Seq) -> RoomSummary {
         head_n: head,
         read_n: 0,
         gone: Vec::new(),
+        mentioned: Vec::new(),
     }
 }
 
@@ -220,7 +221,8 @@ fn sends_are_acked_once_and_land_in_the_timeline() {
             reply_to: None,
             room: 1,
             cid,
-            body: "hello".into()
+            body: "hello".into(),
+            mentions: vec![]
         }]
     );
     assert!(out.outbox_changed);
@@ -261,6 +263,7 @@ fn unacked_sends_are_retransmitted_with_backoff_and_the_same_cid() {
         room: 1,
         cid,
         body: "hello".into(),
+        mentions: vec![],
     };
     assert_eq!(sent(&c.tick(5_000)), vec![again.clone()]);
     assert!(sent(&c.tick(14_999)).is_empty(), "then after 10 s");
@@ -306,13 +309,15 @@ fn reconnect_resends_the_outbox_and_resumes_from_last() {
                 reply_to: None,
                 room: 1,
                 cid,
-                body: "while online".into()
+                body: "while online".into(),
+                mentions: vec![]
             },
             ClientFrame::Send {
                 reply_to: None,
                 room: 1,
                 cid: offline,
-                body: "while offline".into()
+                body: "while offline".into(),
+                mentions: vec![]
             },
         ]
     );
@@ -360,7 +365,8 @@ fn refused_sends_fail_and_retryable_ones_wait() {
             reply_to: None,
             room: 1,
             cid: b,
-            body: "y".into()
+            body: "y".into(),
+            mentions: vec![]
         }]
     );
     c.discard(a);
@@ -622,7 +628,8 @@ fn the_outbox_survives_a_reload_and_is_sent_once_connected() {
             reply_to: None,
             room: 1,
             cid: Uuid::from_u128(5),
-            body: "typed before reload".into()
+            body: "typed before reload".into(),
+            mentions: vec![]
         }]
     );
 }
@@ -1069,8 +1076,8 @@ mod properties {
         fn frames_survive_encoding(room in any::<i64>(), after in any::<i64>(), body in ".{0,50}", cid in any::<u128>()) {
             for frame in [
                 ClientFrame::Sync { room, after, limit: None },
-                ClientFrame::Send { room, cid: Uuid::from_u128(cid), body: body.clone(), reply_to: Some(after) },
-                ClientFrame::Edit { room, cid: Uuid::from_u128(cid), target: after, body: body.clone() },
+                ClientFrame::Send { room, cid: Uuid::from_u128(cid), body: body.clone(), reply_to: Some(after), mentions: vec![] },
+                ClientFrame::Edit { room, cid: Uuid::from_u128(cid), target: after, body: body.clone(), mentions: vec![] },
                 ClientFrame::Read { room, seq: after },
                 ClientFrame::Typing { room },
             ] {

@@ -1,14 +1,16 @@
 //! The message box of a room: its draft kept, Enter to send, typing
 //! reported, the length counted down near the limit, what cannot be sent
 //! said (never cut), emoji inserted at the cursor from the picker, the
-//! message being answered shown above it (Escape lets go of it), and the
-//! Up arrow in an empty box editing my last message.
+//! message being answered shown above it (Escape lets go of it), members
+//! mentioned from the list `@` opens (`mentions`), and the Up arrow in an
+//! empty box editing my last message.
 
 use leptos::{ev::SubmitEvent, prelude::*};
 
 use super::drafts;
 use super::emoji::EmojiPicker;
 use super::live::Live;
+use super::mentions::{MentionList, Mentioning};
 use crate::model::{check_body, BodyError, RoomId};
 
 /// Enter sends, Shift+Enter starts a new line. What is typed is the room's
@@ -84,11 +86,25 @@ pub fn Composer(room: RoomId) -> impl IntoView {
         let _ = el.focus();
         let _ = el.set_selection_range(cursor, cursor);
     });
+    let mention = Mentioning::new("composer");
+    let pick = Callback::new(move |i: usize| {
+        let Some(el) = input.get_untracked() else { return };
+        if let Some(next) = mention.pick(i, &el) {
+            drafts::save(live.user(), room, &next);
+            text.set(next);
+        }
+    });
+    let offer = move || {
+        if let Some(el) = input.get_untracked() {
+            mention.typed(&el, &live.members(room), live.user());
+        }
+    };
     let replying = move || live.replying.get().filter(|(r, _)| *r == room).map(|(_, q)| q);
     let submit = move || {
         let body = text.get_untracked();
         if check_body(&body, live.max_body.get_untracked()).is_ok() {
-            live.send_message(room, body);
+            let mentions = mention.take(&body);
+            live.send_message(room, body, mentions);
             text.set(String::new());
             drafts::save(live.user(), room, "");
         }
@@ -115,7 +131,11 @@ pub fn Composer(room: RoomId) -> impl IntoView {
                 on:click=move |_| picking.update(|p| *p = !*p)>"😊"</button>
             <EmojiPicker open=picking pick=insert back=emoji_button/>
             <div class="compose">
+                <MentionList m=mention pick=pick/>
                 <textarea aria-label="Message" placeholder="Write a message…" rows="1" node_ref=input
+                    aria-controls=mention.list_id()
+                    aria-activedescendant=move || mention.offered.with(|o| !o.is_empty())
+                        .then(|| mention.option_id(mention.active.get()))
                     aria-invalid=move || problem.with(Option::is_some).then_some("true")
                     aria-describedby=format!("compose-note-{room}")
                     prop:value=text
@@ -126,8 +146,18 @@ pub fn Composer(room: RoomId) -> impl IntoView {
                         }
                         drafts::save(live.user(), room, &value);
                         text.set(value);
+                        offer();
                     }
+                    on:click=move |_| offer()
+                    on:blur=move |_| mention.offered.set(Vec::new())
                     on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                        if let Some(el) = input.get_untracked() {
+                            if let Some(next) = mention.key(&ev, &el) {
+                                drafts::save(live.user(), room, &next);
+                                text.set(next);
+                                return;
+                            }
+                        }
                         let plain = !(ev.shift_key() || ev.ctrl_key() || ev.alt_key() || ev.meta_key());
                         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                             ev.prevent_default();

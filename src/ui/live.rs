@@ -11,7 +11,7 @@ use super::rows::{self, Quote, Row};
 use super::socket;
 use crate::model::{Kind, RoomId, RoomSummary, User, UserId};
 use crate::protocol::{Presence, Seq, ServerFrame};
-use crate::sync::{Client, Config, Output};
+use crate::sync::{Client, Config, Draft, Output};
 
 /// Messages a room starts with on a device that never held it.
 const INITIAL_WINDOW: i64 = 50;
@@ -164,8 +164,21 @@ impl Live {
         self.apply(out);
     }
 
-    /// Sends a message, as an answer if a reply was being written.
-    pub fn send_message(&self, room: RoomId, body: String) {
+    /// The members of `room` (once its member list came), by name.
+    pub fn members(&self, room: RoomId) -> Vec<(UserId, String)> {
+        let mut members: Vec<(UserId, String)> = self.client.with_value(|c| {
+            c.room(room)
+                .and_then(|r| r.marks.as_ref())
+                .map(|m| m.names().map(|(u, n)| (u, n.to_string())).collect())
+                .unwrap_or_default()
+        });
+        members.sort_by_key(|m| m.1.to_lowercase());
+        members
+    }
+
+    /// Sends a message mentioning `mentions`, as an answer if a reply was
+    /// being written.
+    pub fn send_message(&self, room: RoomId, body: String, mentions: Vec<UserId>) {
         let cid = socket::new_cid();
         let to = self
             .replying
@@ -175,10 +188,24 @@ impl Live {
         if to.is_some() {
             self.replying.set(None);
         }
-        let out = self.step(|c, now| match to {
-            Some(to) => c.reply(room, cid, body, to, now),
-            None => c.send(room, cid, body, now),
-        });
+        let draft = Draft {
+            body,
+            reply_to: to,
+            mentions,
+        };
+        let out = self.step(|c, now| c.post(room, cid, draft, now));
+        self.apply(out);
+    }
+
+    /// My message `target` gets a new body (and mentions).
+    pub fn edit(&self, room: RoomId, target: Seq, body: String, mentions: Vec<UserId>) {
+        let cid = socket::new_cid();
+        let draft = Draft {
+            body,
+            mentions,
+            reply_to: None,
+        };
+        let out = self.step(|c, now| c.edit(room, cid, target, draft, now));
         self.apply(out);
     }
 

@@ -11,6 +11,7 @@ use leptos::prelude::*;
 use super::body::body_view;
 use super::emoji::EmojiPicker;
 use super::live::Live;
+use super::mentions::{MentionList, Mentioning};
 use super::rows::{MsgRow, Quote, Tick};
 use crate::format::DELETED;
 use crate::model::{check_body, Kind, RoomId};
@@ -33,9 +34,10 @@ pub fn message_view(m: MsgRow, room: RoomId, live: Live) -> AnyView {
     let body = m.body.clone();
     let fmt = m.fmt.clone();
     let deleted = m.deleted;
+    let names = m.mentions.clone();
     let shown_body = move || match deleted {
         true => view! { <p class="body deleted-text"><em>{DELETED}</em></p> }.into_any(),
-        false => view! { <div class="body">{body_view(&body, fmt.clone())}</div> }.into_any(),
+        false => view! { <div class="body">{body_view(&body, fmt.clone(), &names)}</div> }.into_any(),
     };
     let stored = seq.is_some() && !deleted;
     let edit_body = m.body.clone();
@@ -50,7 +52,7 @@ pub fn message_view(m: MsgRow, room: RoomId, live: Live) -> AnyView {
         }
     };
     view! {
-        <div class="msg" class:mine=m.mine class:deleted=deleted data-seq=seq data-state=state tabindex="-1"
+        <div class="msg" class:mine=m.mine class:deleted=deleted class:calls-me=m.calls_me data-seq=seq data-state=state tabindex="-1"
             on:contextmenu=long_press>
             {(!m.mine).then(|| view! { <span class="from">{m.from.clone()}</span> })}
             {m.reply.clone().map(|q| quote_view(q, room, live))}
@@ -225,23 +227,47 @@ fn EditBox(room: RoomId, seq: i64, body: String) -> impl IntoView {
     });
     let problem =
         Memo::new(move |_| text.with(|t| check_body(t, live.max_body.get()).err().map(|e| e.to_string())));
+    let mention = Mentioning::new("edit");
+    let pick = Callback::new(move |i: usize| {
+        if let Some(next) = input.get_untracked().and_then(|el| mention.pick(i, &el)) {
+            text.set(next);
+        }
+    });
+    let offer = move || {
+        if let Some(el) = input.get_untracked() {
+            mention.typed(&el, &live.members(room), live.user());
+        }
+    };
     let save = move || {
         let body = text.get_untracked();
         if check_body(&body, live.max_body.get_untracked()).is_err() {
             return;
         }
         if body != original {
-            live.change(room, Kind::Edit, seq, body);
+            let mentions = mention.take(&body);
+            live.edit(room, seq, body, mentions);
         }
         live.stop_editing();
     };
     let save_click = save.clone();
     view! {
         <div class="edit-box">
+            <MentionList m=mention pick=pick/>
             <textarea aria-label="Edited text" node_ref=input prop:value=text rows="2"
                 aria-invalid=move || problem.with(Option::is_some).then_some("true")
-                on:input=move |ev| text.set(event_target_value(&ev))
+                aria-controls=mention.list_id()
+                aria-activedescendant=move || mention.offered.with(|o| !o.is_empty())
+                    .then(|| mention.option_id(mention.active.get()))
+                on:input=move |ev| {
+                    text.set(event_target_value(&ev));
+                    offer();
+                }
+                on:blur=move |_| mention.offered.set(Vec::new())
                 on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                    if let Some(next) = input.get_untracked().and_then(|el| mention.key(&ev, &el)) {
+                        text.set(next);
+                        return;
+                    }
                     if ev.key() == "Escape" {
                         ev.prevent_default();
                         live.stop_editing();

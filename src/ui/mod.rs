@@ -24,6 +24,7 @@ mod emoji;
 // it (frames, ticks, the observers): those methods are the browser's.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 mod live;
+mod mentions;
 mod message;
 mod notifications;
 mod push;

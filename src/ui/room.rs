@@ -135,46 +135,59 @@ fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) 
                 })}
             </Transition>
         </div>
-        <MuteButton id notify=Signal::derive(move || room().map(|r| r.notify).unwrap_or_default())/>
+        <NotifySelect id notify=Signal::derive(move || room().map(|r| r.notify).unwrap_or_default())/>
         <Show when=is_group>
             <AddMemberForm room=id members/>
         </Show>
     }
 }
 
-/// Mutes or unmutes the room's notifications, for all my devices (they
-/// hear of it with the room's summary; so does this page).
+/// Which of the room's messages notify me while away: all, mentions and
+/// replies only, or none (muted) — for all my devices (they hear of it with
+/// the room's summary; so does this page).
 #[component]
-fn MuteButton(id: RoomId, notify: Signal<Notify>) -> impl IntoView {
+fn NotifySelect(id: RoomId, notify: Signal<Notify>) -> impl IntoView {
     // What this page chose, shown until the room's summary says so too.
     let chosen = RwSignal::new(None::<Notify>);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let muted = move || chosen.get().unwrap_or_else(|| notify.get()) == Notify::None;
+    let now = move || chosen.get().unwrap_or_else(|| notify.get());
     Effect::new(move |_| {
         if chosen.get_untracked() == Some(notify.get()) {
             chosen.set(None);
         }
     });
-    let toggle = move |_| {
-        let want = if muted() { Notify::All } else { Notify::None };
+    let change = move |ev| {
+        let Some(want) = Notify::parse(&event_target_value(&ev)) else {
+            return;
+        };
+        chosen.set(Some(want));
         busy.set(true);
         error.set(None);
         spawn_local(async move {
             match set_notify(id, want).await {
                 Ok(room) => chosen.set(Some(room.notify)),
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => {
+                    chosen.set(None);
+                    error.set(Some(e.to_string()));
+                }
             }
             busy.set(false);
         });
     };
+    let option = move |level: Notify, label: &'static str| {
+        view! { <option value=level.as_str() selected=move || now() == level>{label}</option> }
+    };
     view! {
-        <button type="button" class="ghost mute" aria-pressed=move || muted().to_string()
-            title=move || if muted() { "Notifications are off for this room" } else { "Notifications are on for this room" }
-            aria-label=move || if muted() { "Unmute notifications" } else { "Mute notifications" }
-            disabled=move || busy.get() on:click=toggle>
-            {move || if muted() { "🔕" } else { "🔔" }}
-        </button>
+        <label class="notify" title="Which messages notify you while you are away">
+            <span aria-hidden="true">{move || if now() == Notify::None { "🔕" } else { "🔔" }}</span>
+            <select aria-label="Notifications" prop:value=move || now().as_str()
+                disabled=move || busy.get() on:change=change>
+                {option(Notify::All, "All messages")}
+                {option(Notify::Mentions, "Mentions and replies")}
+                {option(Notify::None, "Off")}
+            </select>
+        </label>
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
     }
 }

@@ -34,7 +34,7 @@ pub fn RoomList(
         <ul>
             <For
                 each=move || list.get()
-                key=|r| (r.id, r.name.clone(), r.head_seq, r.read_seq, r.preview.clone(), r.member_count, r.notify)
+                key=|r| (r.id, r.name.clone(), r.head_seq, r.read_seq, r.preview.clone(), r.member_count, r.notify, r.unread(), r.mentions())
                 let:room
             >
                 <RoomItem room selected/>
@@ -47,6 +47,7 @@ pub fn RoomList(
 fn RoomItem(room: RoomSummary, selected: Memo<Option<RoomId>>) -> impl IntoView {
     let id = room.id;
     let unread = room.unread();
+    let mentions = room.mentions();
     let subtitle = match (&room.preview, room.kind, &room.peer_handle) {
         // One line, formatting dropped (`format::preview`).
         (Some(p), _, _) => p.clone(),
@@ -83,7 +84,11 @@ fn RoomItem(room: RoomSummary, selected: Memo<Option<RoomId>>) -> impl IntoView 
                     <span class="room-sub">{subtitle}</span>
                 </span>
                 <Show when=move || { unread > 0 && selected.get() != Some(id) }>
-                    <span class="badge" class:quiet=room.notify == Notify::None
+                    {(mentions > 0).then(|| view! {
+                        <span class="badge at" aria-label=format!("{mentions} unread mentions")
+                            title="Someone mentioned you">"@"</span>
+                    })}
+                    <span class="badge" class:quiet=room.notify != Notify::All
                         aria-label=format!("{unread} unread")>{unread}</span>
                 </Show>
             </A>

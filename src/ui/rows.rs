@@ -50,6 +50,11 @@ pub struct MsgRow {
     pub reactions: Vec<Chip>,
     /// The message it answers, as that one is now.
     pub reply: Option<Quote>,
+    /// The names of the members it mentions (whether each is me), for
+    /// the body to highlight.
+    pub mentions: Vec<(String, bool)>,
+    /// It calls me by name (mentions me, or answers a message of mine).
+    pub calls_me: bool,
     /// What I may do with it.
     pub can_edit: bool,
     pub can_delete: bool,
@@ -85,12 +90,13 @@ impl Row {
     pub fn render_key(&self) -> String {
         match self {
             Row::Msg(m) => format!(
-                "{}:{:?}:{}:{}:{}",
+                "{}:{:?}:{}:{}:{}:{}",
                 m.key,
                 m.tick,
                 m.read_by.as_deref().unwrap_or(""),
                 m.version,
-                m.reply.as_ref().map_or("", |q| q.text.as_str())
+                m.reply.as_ref().map_or("", |q| q.text.as_str()),
+                m.mentions.len()
             ),
             _ => self.key(),
         }
@@ -163,6 +169,8 @@ pub fn rows(
                 deleted: m.deleted,
                 reactions: chips(r, m, me),
                 reply: m.reply_to.map(|t| quote(r, t, m.quoted.as_deref(), me)),
+                mentions: names(r, &m.mentions, me),
+                calls_me: !mine && crate::events::calls(m).is_some_and(|(_, u)| u.contains(&me)),
                 can_edit: mine && recent && !m.deleted,
                 can_delete: !m.deleted && ((mine && recent) || moderator),
             })));
@@ -187,10 +195,23 @@ pub fn rows(
             reply: o
                 .reply_to
                 .and_then(|t| c.room(room).map(|r| quote(r, t, None, me))),
+            mentions: c
+                .room(room)
+                .map(|r| names(r, &o.mentions, me))
+                .unwrap_or_default(),
             ..MsgRow::default()
         })));
     }
     rows
+}
+
+/// The display names of `users`, where the room's member list knows them.
+fn names(r: &Room, users: &[UserId], me: UserId) -> Vec<(String, bool)> {
+    let marks = r.marks.as_ref();
+    users
+        .iter()
+        .filter_map(|u| Some((marks?.name(*u)?.to_string(), *u == me)))
+        .collect()
 }
 
 /// A message's reactions as chips, with the names of who reacted.
@@ -293,6 +314,7 @@ mod tests {
             head_n: 0,
             read_n: 0,
             gone: Vec::new(),
+            mentioned: Vec::new(),
         };
         let welcome = ServerFrame::Welcome {
             edit_window_secs: 86_400,

@@ -286,6 +286,7 @@ impl Person {
                     cid,
                     body,
                     reply_to: None,
+                    mentions: vec![],
                 }])
                 .await;
             }

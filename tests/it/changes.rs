@@ -155,6 +155,7 @@ async fn bad_changes_are_refused_with_their_cid_and_store_nothing() {
         cid: Uuid::new_v4(),
         target,
         body: body.into(),
+        mentions: vec![],
     };
     let react = |room, target, emoji: &str| ClientFrame::React {
         room,
@@ -178,6 +179,7 @@ async fn bad_changes_are_refused_with_their_cid_and_store_nothing() {
                 cid: Uuid::new_v4(),
                 body: "a reply to nothing".into(),
                 reply_to: Some(5),
+                mentions: vec![],
             },
             ErrorCode::UnknownMessage,
         ),

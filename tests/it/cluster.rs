@@ -33,6 +33,7 @@ fn send(room: i64, cid: Uuid, body: &str) -> ClientFrame {
         room,
         cid,
         body: body.into(),
+        mentions: vec![],
     }
 }
 

@@ -64,6 +64,7 @@ async fn metrics_move_with_the_traffic() {
             room: room.id,
             cid,
             body: format!("m{i}"),
+            mentions: vec![],
         })
         .await;
         wa.recv_until(|f| matches!(f, ServerFrame::Ack { cid: c, .. } if *c == cid))
@@ -76,6 +77,7 @@ async fn metrics_move_with_the_traffic() {
         room: room.id,
         cid: Uuid::new_v4(),
         body: "let me in".into(),
+        mentions: vec![],
     })
     .await;
     wc.recv_until(|f| matches!(f, ServerFrame::Error { .. })).await;

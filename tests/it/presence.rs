@@ -203,6 +203,7 @@ async fn members_carry_marks_and_a_report_that_moves_nothing_is_not_fanned_out()
             room: room.id,
             cid,
             body: body.into(),
+            mentions: vec![],
         })
         .await;
         wa.recv_until(|f| matches!(f, ServerFrame::Ack { .. })).await;

@@ -197,6 +197,7 @@ async fn say(ws: &mut Ws, room: i64, body: &str) -> i64 {
         room,
         cid,
         body: body.into(),
+        mentions: vec![],
     })
     .await;
     match ws
@@ -626,6 +627,7 @@ async fn a_delete_replaces_the_notice_and_edits_and_reactions_notify_no_one() {
             cid: uuid::Uuid::new_v4(),
             target: seq,
             body: "second, edited".into(),
+            mentions: vec![],
         },
         ClientFrame::React {
             room,

@@ -32,6 +32,7 @@ async fn sigterm_acks_what_was_read_closes_with_1001_and_exits_0() {
         room: room.id,
         cid: first,
         body: "m0".into(),
+        mentions: vec![],
     })
     .await;
     ws.recv_until(|f| matches!(f, ServerFrame::Ack { cid, .. } if *cid == first))
@@ -42,6 +43,7 @@ async fn sigterm_acks_what_was_read_closes_with_1001_and_exits_0() {
             room: room.id,
             cid: Uuid::new_v4(),
             body: format!("m{i}"),
+            mentions: vec![],
         })
         .await;
     }

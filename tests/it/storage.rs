@@ -201,6 +201,7 @@ pub fn new_message(room: i64, sender: i64, cid: u128, body: &str) -> NewMessage 
         kind: Kind::Message,
         target: None,
         reply_to: None,
+        mentions: Vec::new(),
         since: 0,
     }
 }

@@ -43,6 +43,7 @@ pub fn send(room: i64, cid: Uuid, body: &str) -> ClientFrame {
         room,
         cid,
         body: body.into(),
+        mentions: vec![],
     }
 }
 

@@ -168,8 +168,10 @@ fn change(frame: ClientFrame) -> Result<Change, ClientFrame> {
             cid,
             body,
             reply_to,
+            mentions,
         } => Change {
             reply_to,
+            mentions,
             ..Change::message(room, cid, body)
         },
         ClientFrame::Edit {
@@ -177,7 +179,11 @@ fn change(frame: ClientFrame) -> Result<Change, ClientFrame> {
             cid,
             target,
             body,
-        } => Change::to(room, cid, Kind::Edit, target, body),
+            mentions,
+        } => Change {
+            mentions,
+            ..Change::to(room, cid, Kind::Edit, target, body)
+        },
         ClientFrame::Delete { room, cid, target } => {
             Change::to(room, cid, Kind::Delete, target, String::new())
         }

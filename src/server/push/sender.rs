@@ -8,7 +8,11 @@
 //! to a bounded queue and never waits; a full queue drops the notice (the
 //! message itself is stored and syncs when the person returns). Messages in
 //! a room within the collapse window make at most two notices: the first at
-//! once, the latest of the rest when the window ends. 429 and 5xx answers
+//! once, the latest of the rest when the window ends. A room's notification
+//! level (`Notify`) picks who hears what: `all`, the room's messages so
+//! collapsed; `mentions`, each message that calls them by name (a mention,
+//! a reply to theirs), never collapsed; an edit that adds a mention tells
+//! whoever it adds at either level. 429 and 5xx answers
 //! are retried with backoff; 404 and 410 delete the subscription. At
 //! shutdown the notices held back go at once, and the node waits (within
 //! its grace period) until every notice is with its push service.
@@ -29,8 +33,9 @@ use web_push_native::{p256::PublicKey, Auth, WebPushBuilder};
 
 use super::windows::Windows;
 use super::Vapid;
+use crate::events;
 use crate::format::{preview, DELETED};
-use crate::model::{Kind, RoomId, RoomKind, RoomSummary};
+use crate::model::{Kind, Notify, RoomId, RoomKind, RoomSummary};
 use crate::protocol::{Message, Seq};
 use crate::server::presence::Leases;
 use crate::server::storage::{DynStore, PushSubscription};
@@ -65,10 +70,20 @@ pub struct PushStats {
     pub dropped: AtomicU64,
 }
 
+/// Who a queued row is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Audience {
+    /// The members who hear every message of the room (a delete: anyone
+    /// whose notification may show the deleted text).
+    Room,
+    /// The people the row calls by name (`events::calls`).
+    Called,
+}
+
 /// The handle the delivery writer calls; cheap to clone.
 #[derive(Clone)]
 pub struct Pusher {
-    queue: mpsc::Sender<Message>,
+    queue: mpsc::Sender<(Message, Audience)>,
     /// Asks the task to push everything now and say when it is done.
     finish: mpsc::Sender<oneshot::Sender<()>>,
     stats: Arc<PushStats>,
@@ -151,10 +166,12 @@ impl Pusher {
     }
 
     /// Rows just committed on this node (in seq order). Never waits. New
-    /// messages notify; a delete replaces what a notification shows; edits
-    /// and reactions notify no one.
+    /// messages notify; a delete replaces what a notification shows; rows
+    /// that call people by name notify them; other edits and reactions
+    /// notify no one.
     pub fn committed(&self, msgs: &[Message]) {
-        // The latest of each room is enough: a notice counts from the database.
+        // The latest of each room is enough for the room's audience: a
+        // notice counts from the database.
         let mut latest: HashMap<RoomId, &Message> = HashMap::new();
         for m in msgs
             .iter()
@@ -162,8 +179,13 @@ impl Pusher {
         {
             latest.insert(m.room, m);
         }
-        for m in latest.into_values() {
-            if self.queue.try_send(m.clone()).is_err() {
+        let called = msgs.iter().filter(|m| events::calls(m).is_some());
+        let queued = latest
+            .into_values()
+            .map(|m| (m, Audience::Room))
+            .chain(called.map(|m| (m, Audience::Called)));
+        for (m, audience) in queued {
+            if self.queue.try_send((m.clone(), audience)).is_err() {
                 self.stats.dropped.fetch_add(1, Relaxed);
                 tracing::warn!(room = m.room, "push queue full: no notice for this message");
             }
@@ -178,7 +200,7 @@ impl Pusher {
 type Finishing = mpsc::Receiver<oneshot::Sender<()>>;
 
 async fn run(
-    (mut rx, mut finishing): (mpsc::Receiver<Message>, Finishing),
+    (mut rx, mut finishing): (mpsc::Receiver<(Message, Audience)>, Finishing),
     sender: Arc<Sender>,
     collapse: Duration,
 ) {
@@ -188,20 +210,24 @@ async fn run(
         let due = windows.next_due();
         tokio::select! {
             msg = rx.recv() => match msg {
-                Some(msg) => push(windows.offer(msg, Instant::now()), &limit, &sender).await,
+                Some((msg, Audience::Room)) => push(room(windows.offer(msg, Instant::now())), &limit, &sender).await,
+                Some(called) => push([called], &limit, &sender).await,
                 None => return,
             },
             _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
-                push(windows.due(Instant::now()), &limit, &sender).await;
+                push(room(windows.due(Instant::now())), &limit, &sender).await;
             }
             done = finishing.recv() => {
                 let Some(done) = done else { return };
                 // Those still queued go through the windows too: at most two per room.
                 let now = Instant::now();
-                let queued: Vec<Message> = std::iter::from_fn(|| rx.try_recv().ok())
-                    .filter_map(|msg| windows.offer(msg, now))
+                let queued: Vec<(Message, Audience)> = std::iter::from_fn(|| rx.try_recv().ok())
+                    .filter_map(|(msg, audience)| match audience {
+                        Audience::Room => windows.offer(msg, now).map(|m| (m, audience)),
+                        Audience::Called => Some((msg, audience)),
+                    })
                     .collect();
-                push(queued.into_iter().chain(windows.take_all()), &limit, &sender).await;
+                push(queued.into_iter().chain(room(windows.take_all())), &limit, &sender).await;
                 // Every push task holds a permit until it is done.
                 drop(limit.acquire_many(CONCURRENT as u32).await);
                 let _ = done.send(());
@@ -210,15 +236,24 @@ async fn run(
     }
 }
 
-/// Pushes each message in a task of its own, at most `CONCURRENT` at once.
-async fn push(msgs: impl IntoIterator<Item = Message>, limit: &Arc<Semaphore>, sender: &Arc<Sender>) {
-    for msg in msgs {
+/// Rows for the room's audience.
+fn room(msgs: impl IntoIterator<Item = Message>) -> impl Iterator<Item = (Message, Audience)> {
+    msgs.into_iter().map(|m| (m, Audience::Room))
+}
+
+/// Pushes each row in a task of its own, at most `CONCURRENT` at once.
+async fn push(
+    msgs: impl IntoIterator<Item = (Message, Audience)>,
+    limit: &Arc<Semaphore>,
+    sender: &Arc<Sender>,
+) {
+    for (msg, audience) in msgs {
         let Ok(permit) = limit.clone().acquire_owned().await else {
             return;
         };
         let this = sender.clone();
         sender.tasks.spawn(async move {
-            if let Err(e) = this.notify(&msg).await {
+            if let Err(e) = this.notify(&msg, audience).await {
                 tracing::warn!(room = msg.room, seq = msg.seq, error = %e, "push notices not sent");
             }
             drop(permit);
@@ -227,11 +262,16 @@ async fn push(msgs: impl IntoIterator<Item = Message>, limit: &Arc<Semaphore>, s
 }
 
 impl Sender {
-    /// Pushes `msg` to every device of each member who is offline and has not read it.
-    async fn notify(&self, msg: &Message) -> anyhow::Result<()> {
+    /// Pushes `msg` to every device of each member of `audience` who is
+    /// offline and has not read it.
+    async fn notify(&self, msg: &Message, audience: Audience) -> anyhow::Result<()> {
         let subs = self.store.room_push_subscriptions(msg.room, msg.sender).await?;
+        let called = events::calls(msg).map(|(_, users)| users).unwrap_or_default();
         let mut users: Vec<_> = subs.iter().map(|s| s.user).collect();
         users.dedup();
+        if audience == Audience::Called {
+            users.retain(|u| called.contains(u));
+        }
         if users.is_empty() {
             return Ok(());
         }
@@ -244,9 +284,21 @@ impl Sender {
             let Some(room) = self.store.room_of(msg.room, user).await? else {
                 continue;
             };
+            let hears = match (audience, room.notify, msg.kind) {
+                (_, Notify::None, _) => false,
+                // A mention-level person's notification may show a text now deleted.
+                (Audience::Room, Notify::Mentions, kind) => kind == Kind::Delete,
+                (Audience::Room, Notify::All, _) => true,
+                // The room's audience hears its messages already.
+                (Audience::Called, Notify::All, kind) => kind == Kind::Edit,
+                (Audience::Called, Notify::Mentions, _) => true,
+            };
+            if !hears {
+                continue;
+            }
             // Read on another device since: nothing to tell (but a deleted
             // text may still be on show).
-            if room.unread() == 0 && msg.kind != Kind::Delete {
+            if room.unread() == 0 && msg.kind == Kind::Message {
                 continue;
             }
             let total = self.store.unread_total(user).await?;

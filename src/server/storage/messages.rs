@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 use super::{Appended, NewMessage, StoreError};
 use crate::model::Reaction;
-use crate::model::RoomId;
+use crate::model::{RoomId, UserId};
 use crate::protocol::{Message, Seq};
 
 #[async_trait]
@@ -38,7 +38,7 @@ pub trait Messages: Send + Sync {
     ) -> Result<Vec<Message>, StoreError>;
 }
 
-/// The most rows one `INSERT` takes (14 parameters each, well within
+/// The most rows one `INSERT` takes (15 parameters each, well within
 /// both databases' limits).
 pub const INSERT_CHUNK: usize = 128;
 
@@ -98,7 +98,7 @@ pub fn values(rows: usize, cols: usize, numbered: bool) -> String {
 /// The columns of a row of the stream as `m`, with its sender as `u` (`sql::MessageRow`).
 pub const MESSAGE_COLUMNS: &str = "
     SELECT m.room_id, m.seq, m.id, m.sender_id, u.display_name, m.body, m.created_at, m.client_msg_id,
-           m.kind, m.target, m.n, m.version, m.edited_at, m.deleted, m.reply_to";
+           m.kind, m.target, m.n, m.version, m.edited_at, m.deleted, m.reply_to, m.mentions";
 
 /// `items` with the last one repeated up to a power-of-two length (for
 /// statements whose repeated rows find or set the same row again).
@@ -139,6 +139,11 @@ pub fn membership_query(n: usize, numbered: bool) -> String {
           WHERE mb.room_id = v.column1 AND mb.user_id = v.column2",
         values(n, 2, numbered)
     )
+}
+
+/// A message's mentions as stored: ids joined by commas, NULL for none.
+pub fn ids(users: &[UserId]) -> Option<String> {
+    (!users.is_empty()).then(|| users.iter().map(|u| u.to_string()).collect::<Vec<_>>().join(","))
 }
 
 /// Reaction rows (room, seq, emoji, user), oldest first, grouped onto the
@@ -289,7 +294,12 @@ macro_rules! impl_messages {
                         found.sent.insert((m.sender, m.cid), m);
                     }
                 }
-                let pairs = messages::padded(batch.iter().map(|m| (m.room, m.sender)));
+                // The senders' memberships, and those of whom they mention.
+                let pairs = messages::padded(
+                    batch
+                        .iter()
+                        .flat_map(|m| std::iter::once(m.sender).chain(m.mentions.iter().copied()).map(|u| (m.room, u))),
+                );
                 let q = messages::membership_query(pairs.len(), $numbered);
                 let members: Vec<(i64, i64, String)> = pairs
                     .iter()
@@ -323,9 +333,9 @@ macro_rules! impl_messages {
                     // node) inserts nothing, and the count says so.
                     let q = format!(
                         "INSERT INTO messages (room_id, seq, id, sender_id, client_msg_id, body, created_at,
-                                               kind, target, n, version, edited_at, deleted, reply_to)
+                                               kind, target, n, version, edited_at, deleted, reply_to, mentions)
                          VALUES {} {}",
-                        messages::values(chunk.len(), 14, $numbered),
+                        messages::values(chunk.len(), 15, $numbered),
                         if careful { "" } else { "ON CONFLICT DO NOTHING" }
                     );
                     let done = chunk
@@ -345,6 +355,7 @@ macro_rules! impl_messages {
                                 .bind(m.edited)
                                 .bind(i64::from(m.deleted))
                                 .bind(m.reply_to)
+                                .bind(messages::ids(&m.mentions))
                         })
                         .execute(&mut *tx)
                         .await?;
@@ -396,14 +407,21 @@ macro_rules! impl_messages {
                 if !plan.changed.is_empty() {
                     let changed = messages::pad(plan.changed.iter().collect());
                     let q = format!(
-                        "UPDATE messages SET body = v.column3, edited_at = v.column4, deleted = v.column5, version = v.column6
+                        "UPDATE messages SET body = v.column3, edited_at = v.column4, deleted = v.column5, version = v.column6,
+                                mentions = v.column7
                            FROM (VALUES {}) AS v WHERE messages.room_id = v.column1 AND messages.seq = v.column2",
-                        messages::values(changed.len(), 6, $numbered)
+                        messages::values(changed.len(), 7, $numbered)
                     );
                     changed
                         .iter()
                         .fold(sqlx::query(&q), |q, m| {
-                            q.bind(m.room).bind(m.seq).bind(&m.body).bind(m.edited).bind(i64::from(m.deleted)).bind(m.version)
+                            q.bind(m.room)
+                                .bind(m.seq)
+                                .bind(&m.body)
+                                .bind(m.edited)
+                                .bind(i64::from(m.deleted))
+                                .bind(m.version)
+                                .bind(messages::ids(&m.mentions))
                         })
                         .execute(&mut **tx)
                         .await?;
@@ -418,6 +436,22 @@ macro_rules! impl_messages {
                     sqlx::query("DELETE FROM reactions WHERE room_id = $1 AND seq = $2")
                         .bind(*room)
                         .bind(*seq)
+                        .execute(&mut **tx)
+                        .await?;
+                    sqlx::query("DELETE FROM mentions WHERE room_id = $1 AND seq = $2")
+                        .bind(*room)
+                        .bind(*seq)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                for chunk in messages::pow2_chunks(&plan.called) {
+                    let q = format!(
+                        "INSERT INTO mentions (room_id, seq, user_id) VALUES {} ON CONFLICT DO NOTHING",
+                        messages::values(chunk.len(), 3, $numbered)
+                    );
+                    chunk
+                        .iter()
+                        .fold(sqlx::query(&q), |q, (room, seq, user)| q.bind(*room).bind(*seq).bind(*user))
                         .execute(&mut **tx)
                         .await?;
                 }

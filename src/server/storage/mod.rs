@@ -94,6 +94,8 @@ pub struct NewMessage {
     pub target: Option<Seq>,
     /// The message of the same room a new message answers.
     pub reply_to: Option<Seq>,
+    /// The members a message or an edit mentions (sorted, no repeats).
+    pub mentions: Vec<UserId>,
     /// Edits and deletes of one's own messages reach back to messages
     /// stored at or after this time (ms): the edit window.
     pub since: i64,
@@ -125,6 +127,8 @@ pub enum Refusal {
     Deleted(Seq),
     #[error("Message {0} has as many different reactions as it may have ({max}).", max = crate::model::REACTIONS_MAX)]
     TooManyReactions(Seq),
+    #[error("Person {0} is not in this room: only members can be mentioned.")]
+    Stranger(UserId),
 }
 
 #[derive(Clone, Debug, thiserror::Error)]

@@ -230,6 +230,10 @@ macro_rules! impl_rooms {
                     .bind(user)
                     .fetch_all(&self.read)
                     .await?;
+                let mentioned: Vec<(i64, i64)> = sqlx::query_as(sql::MENTIONED_SELECT)
+                    .bind(user)
+                    .fetch_all(&self.read)
+                    .await?;
                 let q = format!(
                     "{} ORDER BY r.last_activity DESC, r.id DESC",
                     sql::SUMMARY_SELECT
@@ -239,13 +243,19 @@ macro_rules! impl_rooms {
                     .into_iter()
                     .map(sql::summary)
                     .collect::<Result<Vec<_>, _>>()?;
-                sql::add_gone(&mut rooms, gone);
+                sql::add_marks(&mut rooms, gone, mentioned);
                 Ok(rooms)
             }
 
             async fn room_of(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError> {
                 let q = format!("{} AND m.room_id = $2", sql::GONE_SELECT);
                 let gone: Vec<(i64, i64)> = sqlx::query_as(&q)
+                    .bind(user)
+                    .bind(room)
+                    .fetch_all(&self.read)
+                    .await?;
+                let q = format!("{} AND m.room_id = $2", sql::MENTIONED_SELECT);
+                let mentioned: Vec<(i64, i64)> = sqlx::query_as(&q)
                     .bind(user)
                     .bind(room)
                     .fetch_all(&self.read)
@@ -261,7 +271,7 @@ macro_rules! impl_rooms {
                     .transpose()?
                     .into_iter()
                     .collect::<Vec<_>>();
-                sql::add_gone(&mut rooms, gone);
+                sql::add_marks(&mut rooms, gone, mentioned);
                 Ok(rooms.pop())
             }
 

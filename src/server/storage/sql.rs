@@ -41,15 +41,30 @@ pub(super) const GONE_SELECT: &str = "
     SELECT x.room_id, x.seq FROM members m JOIN messages x ON x.room_id = m.room_id
      WHERE m.user_id = $1 AND x.deleted = 1 AND x.seq > m.read_seq";
 
-/// Hands the rows of `GONE_SELECT` to their rooms' summaries.
-pub(super) fn add_gone(rooms: &mut [RoomSummary], gone: Vec<(i64, i64)>) {
+/// The messages after the read marks of member `$1` that call them by
+/// name, as (room, seq).
+pub(super) const MENTIONED_SELECT: &str = "
+    SELECT x.room_id, x.seq FROM members m JOIN mentions x ON x.user_id = m.user_id AND x.room_id = m.room_id
+     WHERE m.user_id = $1 AND x.seq > m.read_seq";
+
+/// Hands the rows of `GONE_SELECT` and `MENTIONED_SELECT` to their rooms' summaries.
+pub(super) fn add_marks(rooms: &mut [RoomSummary], gone: Vec<(i64, i64)>, mentioned: Vec<(i64, i64)>) {
     for (room, seq) in gone {
         if let Some(r) = rooms.iter_mut().find(|r| r.id == room) {
             r.gone.push(seq);
         }
     }
+    for (room, seq) in mentioned {
+        if let Some(r) = rooms.iter_mut().find(|r| r.id == room) {
+            r.mentioned.push(seq);
+        }
+    }
     for r in rooms {
         r.gone.sort_unstable();
+        r.mentioned.sort_unstable();
+        // The newest ones: the badge says "@" however many.
+        let extra = r.mentioned.len().saturating_sub(crate::model::MENTIONED_MAX);
+        r.mentioned.drain(..extra);
     }
 }
 
@@ -74,11 +89,38 @@ pub(super) type MessageRow = (
     Option<i64>,
     i64,
     Option<i64>,
+    Option<String>,
 );
 
 pub(super) fn message(row: MessageRow) -> Result<Message, StoreError> {
-    let (room, seq, id, sender, from, body, ts, cid, kind, target, n, version, edited, deleted, reply_to) =
-        row;
+    let (
+        room,
+        seq,
+        id,
+        sender,
+        from,
+        body,
+        ts,
+        cid,
+        kind,
+        target,
+        n,
+        version,
+        edited,
+        deleted,
+        reply_to,
+        mentions,
+    ) = row;
+    let mentions = mentions
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse()
+                .map_err(|_| StoreError::Internal(format!("message {room}/{seq}: mentions {s:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let uuid = |b: &[u8]| {
         Uuid::from_slice(b).map_err(|_| StoreError::Internal(format!("message {room}/{seq}: bad uuid")))
     };
@@ -108,6 +150,7 @@ pub(super) fn message(row: MessageRow) -> Result<Message, StoreError> {
         deleted: deleted != 0,
         reactions: Vec::new(),
         reply_to,
+        mentions,
         quoted: None,
     })
 }
@@ -186,6 +229,7 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         read_n,
         role: self::role(&role)?,
         gone: Vec::new(),
+        mentioned: Vec::new(),
     })
 }
 

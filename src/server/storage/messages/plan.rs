@@ -53,6 +53,8 @@ pub struct Plan {
     pub unreacted: Vec<ReactionKey>,
     /// Messages deleted by this batch: their earlier edits are erased too.
     pub erased: Vec<(RoomId, Seq)>,
+    /// Who the batch's rows call by name, on which message: (room, seq, user).
+    pub called: Vec<(RoomId, Seq, UserId)>,
     /// Each room's new head: seq, n, and the time of its last new message
     /// (0 if the batch brought only events).
     pub heads: Vec<(RoomId, (Seq, i64, i64))>,
@@ -106,6 +108,20 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
             out.push(Appended::Refused(refusal));
             continue;
         }
+        if let Some(&stranger) = m.mentions.iter().find(|&&u| !members.contains_key(&(m.room, u))) {
+            out.push(Appended::Refused(Refusal::Stranger(stranger)));
+            continue;
+        }
+        // An edit's row holds the mentions it adds.
+        let mentions = match named.filter(|_| m.kind == Kind::Edit) {
+            Some(t) => m
+                .mentions
+                .iter()
+                .filter(|u| !t.mentions.contains(u))
+                .copied()
+                .collect(),
+            None => m.mentions.clone(),
+        };
         let quoted = named.filter(|_| m.reply_to.is_some()).map(events::quote);
         head.seq += 1;
         if m.kind.is_message() {
@@ -127,6 +143,7 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
             n: head.n,
             version: head.seq,
             reply_to: m.reply_to,
+            mentions,
             ..Message::default()
         };
         if let Some(k) = m.target.map(|t| (m.room, t)) {
@@ -162,6 +179,14 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
             row.fmt = None;
         }
     }
+    let mut called: Vec<(RoomId, Seq, UserId)> = new
+        .iter()
+        .filter_map(|r| Some((r.room, events::calls(r)?)))
+        .filter(|(room, (on, _))| !deleted.contains(&(*room, *on)))
+        .flat_map(|(room, (on, users))| users.into_iter().map(move |u| (room, on, u)))
+        .collect();
+    called.sort_unstable();
+    called.dedup();
     let mut erased: Vec<(RoomId, Seq)> = deleted.into_iter().filter(|k| before.contains_key(k)).collect();
     erased.sort_unstable();
     let (reacted, mut unreacted) = reaction_changes(&before, &targets, &touched, &new);
@@ -191,6 +216,7 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
         reacted,
         unreacted,
         erased,
+        called,
         heads,
         marks,
     }
@@ -283,6 +309,7 @@ mod tests {
             kind: Kind::Message,
             target: None,
             reply_to: None,
+            mentions: Vec::new(),
             since: 0,
         }
     }
