@@ -1,7 +1,8 @@
 //! The client folds edits, deletes and reactions into the same state as
 //! the server whatever order they come in: live rows, sync pages and
 //! history pages (messages in their state at some later moment), repeated
-//! and shuffled. A property test over random streams and deliveries.
+//! and shuffled, and count unread messages and mentions as the server
+//! does. A property test over random streams and deliveries.
 
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -51,6 +52,12 @@ fn stream(rng: &mut Rng, len: usize) -> Vec<Message> {
         let reply_to = (kind.is_message() && !messages.is_empty() && rng.below(3) == 0)
             .then(|| messages[rng.below(messages.len() as u64) as usize]);
         let quoted = reply_to.map(|t| events::quote(&state_at(&rows, t, rows.len())));
+        // A quarter of the messages and edits mention me or someone else.
+        let mentions = match (kind, rng.below(8)) {
+            (Kind::Message | Kind::Edit, 0) => vec![ME],
+            (Kind::Message | Kind::Edit, 1) => vec![2, ME],
+            _ => Vec::new(),
+        };
         let body = match kind {
             Kind::React | Kind::Unreact => ["👍", "❤️", "🎉"][rng.below(3) as usize].to_string(),
             Kind::Delete => String::new(),
@@ -71,6 +78,7 @@ fn stream(rng: &mut Rng, len: usize) -> Vec<Message> {
             version: seq,
             reply_to,
             quoted,
+            mentions,
             ..Message::default()
         });
     }
@@ -167,8 +175,8 @@ proptest! {
             c.handle(f, 0);
         }
         let room = c.room(ROOM).unwrap();
-        let shown: Vec<_> = room.messages().map(|m| (m.seq, &m.body, m.deleted, &m.reactions, m.edited, m.version)).collect();
-        let want: Vec<_> = fin.iter().filter(|m| m.kind.is_message()).map(|m| (m.seq, &m.body, m.deleted, &m.reactions, m.edited, m.version)).collect();
+        let shown: Vec<_> = room.messages().map(|m| (m.seq, &m.body, m.deleted, &m.reactions, m.edited, m.version, &m.mentions)).collect();
+        let want: Vec<_> = fin.iter().filter(|m| m.kind.is_message()).map(|m| (m.seq, &m.body, m.deleted, &m.reactions, m.edited, m.version, &m.mentions)).collect();
         prop_assert_eq!(shown, want);
         // Every reply's quote follows what it quotes.
         for m in room.messages().filter(|m| m.reply_to.is_some() && !m.deleted) {
@@ -179,7 +187,11 @@ proptest! {
         // Unread: the others' messages still there after my last row (my
         // own rows raise my read mark).
         let read = rows.iter().filter(|m| m.sender == ME).map(|m| m.seq).max().unwrap_or(0);
-        let unread = fin.iter().filter(|m| m.kind.is_message() && m.seq > read && !m.deleted).count() as i64;
-        prop_assert_eq!(room.summary.as_ref().unwrap().unread(), unread);
+        let unread: Vec<&Message> = fin.iter().filter(|m| m.kind.is_message() && m.seq > read && !m.deleted).collect();
+        // Mentions: those of them that call me by name (a mention, ever, or
+        // an answer to a message of mine).
+        let called = unread.iter().filter(|m| events::calls(m).is_some_and(|(_, u)| u.contains(&ME))).count();
+        let summary = room.summary.as_ref().unwrap();
+        prop_assert_eq!((summary.unread(), summary.mentions()), (unread.len() as i64, called));
     }
 }

@@ -142,7 +142,7 @@ async fn every_device_converges_live_and_after_coming_back() {
 async fn bad_changes_are_refused_with_their_cid_and_store_nothing() {
     let (server, _dir) = embedded().await;
     let ([a, b, _], room) = trio(&server).await;
-    let (_, d) = sign_up(&server, "dave").await;
+    let (dave, d) = sign_up(&server, "dave").await;
     let dm: RoomSummary = api(&server, &d, "open_direct", json!({"handle": "bob"})).await;
     let (mut wa, _) = connect(&server, &a).await;
     let (mut wb, _) = connect(&server, &b).await;
@@ -163,7 +163,16 @@ async fn bad_changes_are_refused_with_their_cid_and_store_nothing() {
         target,
         emoji: emoji.into(),
     };
+    let mention = |mentions: Vec<i64>| ClientFrame::Send {
+        room: id,
+        cid: Uuid::new_v4(),
+        body: "hey you".into(),
+        reply_to: None,
+        mentions,
+    };
     let cases = [
+        (mention(vec![dave.id]), ErrorCode::Forbidden),
+        (mention((1..=51).collect()), ErrorCode::BadFrame),
         (edit(1, "Ann's now"), ErrorCode::Forbidden),
         (edit(7, "nothing there"), ErrorCode::UnknownMessage),
         (edit(0, "no seq"), ErrorCode::BadFrame),

@@ -663,3 +663,91 @@ async fn a_delete_replaces_the_notice_and_edits_and_reactions_notify_no_one() {
         got.notice
     );
 }
+
+/// Sends `frame` and waits for its ack.
+async fn acked(ws: &mut Ws, frame: ClientFrame) {
+    ws.send(&frame).await;
+    ws.recv_until(|f| matches!(f, ServerFrame::Ack { .. })).await;
+}
+
+/// The notices that come within a second, as (device, body), sorted.
+async fn notices(service: &mut PushService) -> Vec<(String, String)> {
+    let mut got = Vec::new();
+    while let Some(n) = service.next(Duration::from_secs(1)).await {
+        got.push((n.path, n.notice["body"].as_str().unwrap_or("").to_string()));
+    }
+    got.sort();
+    got
+}
+
+/// A room set to "mentions and replies" notifies that member only for what
+/// calls them by name: a mention, a reply to their message, an edit that
+/// adds a mention of them (once); the others still hear every message.
+#[tokio::test]
+async fn a_room_set_to_mentions_notifies_only_for_mentions_and_replies() {
+    let (server, _dir) = pushing_server(100).await;
+    let Team {
+        a,
+        b,
+        bob,
+        mut service,
+        team,
+        ..
+    } = team(&server).await;
+    let (mut wb, _) = connect(&server, &b).await;
+    let bobs = say(&mut wb, team.id, "from bob").await;
+    let level: RoomSummary = api(
+        &server,
+        &b,
+        "set_notify",
+        json!({"room": team.id, "notify": "mentions"}),
+    )
+    .await;
+    assert_eq!(level.notify, Notify::Mentions);
+    let (mut wa, _) = connect(&server, &a).await;
+    drop(wb);
+    wa.recv_until(|f| matches!(f, ServerFrame::Presence(p) if p.user == bob.id && !p.online))
+        .await;
+    notices(&mut service).await;
+    let carol = |body: &str| ("/push/carols-laptop".to_string(), body.to_string());
+    let bob_ = |body: &str| ("/push/bobs-phone".to_string(), body.to_string());
+
+    let plain = say(&mut wa, team.id, "plain").await;
+    assert_eq!(
+        notices(&mut service).await,
+        [carol("plain")],
+        "Bob hears nothing of it"
+    );
+    let send = |body: &str, reply_to, mentions| ClientFrame::Send {
+        room: team.id,
+        cid: uuid::Uuid::new_v4(),
+        body: body.into(),
+        reply_to,
+        mentions,
+    };
+    acked(&mut wa, send("@bob look", None, vec![bob.id])).await;
+    assert_eq!(
+        notices(&mut service).await,
+        [bob_("@bob look"), carol("@bob look")]
+    );
+    acked(&mut wa, send("an answer", Some(bobs), vec![])).await;
+    assert_eq!(
+        notices(&mut service).await,
+        [bob_("an answer"), carol("an answer")]
+    );
+    // An edit that adds Bob tells Bob alone, once.
+    let edit = |mentions| ClientFrame::Edit {
+        room: team.id,
+        cid: uuid::Uuid::new_v4(),
+        target: plain,
+        body: "plain, @bob".into(),
+        mentions,
+    };
+    acked(&mut wa, edit(vec![bob.id])).await;
+    assert_eq!(notices(&mut service).await, [bob_("plain, @bob")]);
+    acked(&mut wa, edit(vec![bob.id])).await;
+    assert_eq!(notices(&mut service).await, [], "he was called already");
+    // What Bob's room list says: three unread messages call him.
+    let rooms: Vec<RoomSummary> = api(&server, &b, "my_rooms", json!({})).await;
+    assert_eq!((rooms[0].unread(), rooms[0].mentions()), (3, 3));
+}

@@ -1,8 +1,9 @@
 //! The room stream's events on both databases: edits, deletes and
 //! reactions take seqs like messages, follow their rules, change the
 //! message's stored state in their transaction, and leave unread counts
-//! counting messages only. The last test runs random event sequences
-//! against a model of the rules.
+//! counting messages only; mentions are checked against membership and
+//! counted per member. The last test runs random event sequences against
+//! a model of the rules.
 
 use std::collections::BTreeMap;
 
@@ -287,9 +288,14 @@ async fn unread_counts_messages_and_forgets_the_deleted(store: DynStore) {
     );
 }
 
-/// What the model expects of a change, by the rules.
-fn expected(model: &BTreeMap<Seq, Message>, m: &NewMessage, owner: i64) -> Option<Refusal> {
-    let named = m.target.or(m.reply_to)?;
+/// What the model expects of a change, by the rules (`stranger` is no member).
+fn expected(model: &BTreeMap<Seq, Message>, m: &NewMessage, owner: i64, stranger: i64) -> Option<Refusal> {
+    let Some(named) = m.target.or(m.reply_to) else {
+        return m
+            .mentions
+            .contains(&stranger)
+            .then_some(Refusal::Stranger(stranger));
+    };
     let Some(t) = model.get(&named) else {
         return Some(Refusal::NoSuchMessage(named));
     };
@@ -305,12 +311,18 @@ fn expected(model: &BTreeMap<Seq, Message>, m: &NewMessage, owner: i64) -> Optio
         {
             Some(Refusal::TooManyReactions(named))
         }
-        _ => None,
+        _ => m
+            .mentions
+            .contains(&stranger)
+            .then_some(Refusal::Stranger(stranger)),
     }
 }
 
 async fn random_event_sequences_match_the_model(store: DynStore) {
-    let people = users(&store, &["ann", "ben", "cat"]).await;
+    let everyone = users(&store, &["ann", "ben", "cat", "dan"]).await;
+    let (people, stranger) = (&everyone[..3], everyone[3]);
+    // What the sequences covered: mentions counted, strangers refused.
+    let (mut counted, mut refused) = (0, 0);
     let emoji = ["👍", "❤️", "😂", "🎉"];
     for seed in 0..4u64 {
         let mut rng = StdRng::seed_from_u64(seed);
@@ -329,9 +341,28 @@ async fn random_event_sequences_match_the_model(store: DynStore) {
                     cid += 1;
                     let sender = people[rng.gen_range(0..people.len())];
                     let target = rng.gen_range(1..=model.len() as i64 + 2);
-                    match rng.gen_range(0..10) {
-                        0..=3 => new_message(g, sender, cid, &format!("m{cid}")),
-                        4 => change(g, sender, cid, Kind::Edit, target, &format!("e{cid}")),
+                    // Anyone (the sender too, now and then a stranger) may be mentioned.
+                    let mut mentions: Vec<i64> = everyone
+                        .iter()
+                        .copied()
+                        .filter(|&p| rng.gen_bool(if p == stranger { 0.03 } else { 0.25 }))
+                        .collect();
+                    mentions.sort_unstable();
+                    match rng.gen_range(0..11) {
+                        0..=2 => NewMessage {
+                            mentions,
+                            ..new_message(g, sender, cid, &format!("m{cid}"))
+                        },
+                        3 => NewMessage {
+                            reply_to: Some(target),
+                            mentions,
+                            ..new_message(g, sender, cid, &format!("r{cid}"))
+                        },
+                        4 => NewMessage {
+                            mentions,
+                            ..change(g, sender, cid, Kind::Edit, target, &format!("e{cid}"))
+                        },
+                        10 => new_message(g, sender, cid, &format!("m{cid}")),
                         5 => change(g, sender, cid, Kind::Delete, target, ""),
                         6 => change(g, sender, cid, Kind::Unreact, target, emoji[rng.gen_range(0..4)]),
                         _ => change(g, sender, cid, Kind::React, target, emoji[rng.gen_range(0..4)]),
@@ -340,7 +371,7 @@ async fn random_event_sequences_match_the_model(store: DynStore) {
                 .collect();
             let out = store.append(&batch).await.unwrap();
             for (m, got) in batch.iter().zip(out) {
-                match (expected(&model, m, people[0]), got) {
+                match (expected(&model, m, people[0], stranger), got) {
                     (None, Appended::Stored(row)) => {
                         if let Some(t) = row.target {
                             let state = model.get_mut(&t).unwrap();
@@ -350,7 +381,10 @@ async fn random_event_sequences_match_the_model(store: DynStore) {
                         }
                         read.insert(m.sender, row.seq);
                     }
-                    (Some(why), Appended::Refused(got)) => assert_eq!(why, got),
+                    (Some(why), Appended::Refused(got)) => {
+                        refused += usize::from(why == Refusal::Stranger(stranger));
+                        assert_eq!(why, got)
+                    }
                     (want, got) => panic!("seed {seed}: {m:?} expected {want:?}, got {got:?}"),
                 }
             }
@@ -378,28 +412,47 @@ async fn random_event_sequences_match_the_model(store: DynStore) {
         for (seq, want) in &model {
             let got = &stored[seq];
             assert_eq!(
-                (&got.body, got.deleted, &got.reactions, got.version, got.edited),
+                (
+                    &got.body,
+                    got.deleted,
+                    &got.reactions,
+                    got.version,
+                    got.edited,
+                    &got.mentions
+                ),
                 (
                     &want.body,
                     want.deleted,
                     &want.reactions,
                     want.version,
-                    want.edited
+                    want.edited,
+                    &want.mentions
                 ),
                 "seed {seed}, message {seq}"
             );
         }
-        // Unread: the others' messages after each mark that are still there.
-        for p in &people {
-            let want = model
+        // Unread: the others' messages after each mark that are still
+        // there; mentions: those of them that call the person by name.
+        for p in people {
+            let unread: Vec<&Message> = model
                 .values()
                 .filter(|m| m.seq > read[p] && m.sender != *p && !m.deleted)
-                .count() as i64;
+                .collect();
+            let called = unread
+                .iter()
+                .filter(|m| events::calls(m).is_some_and(|(_, users)| users.contains(p)))
+                .count();
+            let s = summary(&store, g, *p).await;
+            counted += called;
             assert_eq!(
-                summary(&store, g, *p).await.unread(),
-                want,
+                (s.unread(), s.mentions()),
+                (unread.len() as i64, called),
                 "seed {seed}, person {p}"
             );
         }
     }
+    assert!(
+        counted > 0 && refused > 0,
+        "mentions counted {counted}, strangers refused {refused}"
+    );
 }
