@@ -170,3 +170,41 @@ test("a reply quotes its message and jumps to it 300 messages back", async ({ br
   await a.getByLabel("Edited text").press("Enter");
   await expect(reply.locator(".quote")).toContainText("the real question");
 });
+
+test("a mention picked from the @ list by keyboard highlights the name and counts on the badge", async ({ browser }) => {
+  const { bob, a, b } = await twoPeople(browser);
+  await openDirect(a, bob, "Bob");
+  await say(a, "before");
+  const box = a.getByLabel("Message", { exact: true });
+  // "@" opens the room's members (not me), narrowing as one types.
+  await box.pressSequentially("lunch @");
+  const list = a.getByRole("listbox", { name: "Members to mention" });
+  await expect(list.getByRole("option")).toHaveText(["@Bob"]);
+  await box.pressSequentially("x");
+  await expect(list).toHaveCount(0);
+  await box.press("Backspace");
+  await expect(list.getByRole("option", { selected: true })).toHaveText("@Bob");
+  await box.press("Enter");
+  await expect(list).toHaveCount(0);
+  await expect(box).toHaveValue("lunch @Bob ");
+  await box.pressSequentially("at noon?");
+  await box.press("Enter");
+  await expect(message(a, "lunch").locator(".mention")).toHaveText("@Bob");
+  // Bob, in his list: two unread, one of them calls him.
+  const row = b.locator(".rooms .room", { hasText: "Alice" });
+  await expect(row.locator(".badge:not(.at)")).toHaveText("2");
+  await expect(row.getByLabel("1 unread mentions")).toHaveText("@");
+  // The same after a reload (the summary lists it), then read.
+  await b.reload();
+  await expect(row.getByLabel("1 unread mentions")).toHaveText("@");
+  await openRoom(b, "Alice");
+  const mine = message(b, "lunch");
+  await expect(mine).toHaveClass(/calls-me/);
+  await expect(mine.locator(".mention.me")).toHaveText("@Bob");
+  await expect(message(b, "before")).not.toHaveClass(/calls-me/);
+  await expect(row.locator(".badge")).toHaveCount(0);
+  // Text that merely looks like a mention is none.
+  await say(a, "mail @Bob directly");
+  await expect(message(b, "mail")).toBeVisible();
+  await expect(message(b, "mail").locator(".mention")).toHaveCount(0);
+});

@@ -226,3 +226,44 @@ test.describe("no push service", () => {
   });
 });
 
+
+test.describe("mentions and replies only", () => {
+  test.use({ allowedErrors: [/the server responded with a status of 404/] });
+
+  test("a room set to mentions and replies pushes only for the mention", async ({ browser }) => {
+    const service = await pushService();
+    const { bob, a, b, bctx } = await twoPeople(browser);
+    const origin = new URL(b.url()).origin;
+    await bctx.grantPermissions(["notifications"], { origin });
+    await bctx.addInitScript(({ endpoint, p256dh, auth }) => {
+      const sub = { endpoint, expirationTime: null, toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh, auth } }) };
+      PushManager.prototype.subscribe = async () => sub as unknown as PushSubscription;
+    }, { endpoint: `${service.origin}/push/bobs-laptop`, p256dh: UA_PUBLIC, auth: AUTH });
+    await b.reload();
+    await hydrated(b);
+    await b.getByRole("button", { name: "Enable notifications" }).click();
+    await expect(b.locator(".notifications")).toHaveText("Notifications on");
+    await openDirect(a, bob, "Bob");
+    await say(a, "hello");
+    // Bob sets the room to mentions and replies, and leaves the app.
+    await openRoom(b, "Alice");
+    const level = b.getByLabel("Notifications", { exact: true });
+    await level.selectOption("Mentions and replies");
+    await b.reload();
+    await hydrated(b);
+    await expect(b.getByLabel("Notifications", { exact: true })).toHaveValue("mentions");
+    await b.goto("/away");
+    await expect(a.locator(".room-header .presence")).toContainText("last seen");
+    await say(a, "nothing for Bob");
+    const box = a.getByLabel("Message", { exact: true });
+    await box.pressSequentially("@Bo");
+    await box.press("Enter");
+    await box.pressSequentially("lunch?");
+    await box.press("Enter");
+    await expect.poll(() => service.got.length, { timeout: 15_000 }).toBeGreaterThan(0);
+    // Only the mention, and nothing more after it.
+    await a.waitForTimeout(1_500);
+    expect(service.got.map((g) => JSON.parse(decrypt(g.body)).body)).toEqual(["@Bob lunch?"]);
+    service.close();
+  });
+});

@@ -133,7 +133,7 @@ pub fn Composer(room: RoomId) -> impl IntoView {
             <div class="compose">
                 <MentionList m=mention pick=pick/>
                 <textarea aria-label="Message" placeholder="Write a message…" rows="1" node_ref=input
-                    aria-controls=mention.list_id()
+                    aria-controls=move || mention.offered.with(|o| !o.is_empty()).then(|| mention.list_id())
                     aria-activedescendant=move || mention.offered.with(|o| !o.is_empty())
                         .then(|| mention.option_id(mention.active.get()))
                     aria-invalid=move || problem.with(Option::is_some).then_some("true")

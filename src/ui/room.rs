@@ -150,7 +150,9 @@ fn NotifySelect(id: RoomId, notify: Signal<Notify>) -> impl IntoView {
     // What this page chose, shown until the room's summary says so too.
     let chosen = RwSignal::new(None::<Notify>);
     let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    // Only the answer to the latest choice counts (the arrows may choose
+    // twice before the first answer).
+    let asked = StoredValue::new(0u32);
     let now = move || chosen.get().unwrap_or_else(|| notify.get());
     Effect::new(move |_| {
         if chosen.get_untracked() == Some(notify.get()) {
@@ -162,17 +164,21 @@ fn NotifySelect(id: RoomId, notify: Signal<Notify>) -> impl IntoView {
             return;
         };
         chosen.set(Some(want));
-        busy.set(true);
         error.set(None);
+        asked.update_value(|n| *n += 1);
+        let mine = asked.get_value();
         spawn_local(async move {
-            match set_notify(id, want).await {
+            let answer = set_notify(id, want).await;
+            if asked.try_get_value() != Some(mine) {
+                return;
+            }
+            match answer {
                 Ok(room) => chosen.set(Some(room.notify)),
                 Err(e) => {
                     chosen.set(None);
                     error.set(Some(e.to_string()));
                 }
             }
-            busy.set(false);
         });
     };
     let option = move |level: Notify, label: &'static str| {
@@ -181,8 +187,7 @@ fn NotifySelect(id: RoomId, notify: Signal<Notify>) -> impl IntoView {
     view! {
         <label class="notify" title="Which messages notify you while you are away">
             <span aria-hidden="true">{move || if now() == Notify::None { "🔕" } else { "🔔" }}</span>
-            <select aria-label="Notifications" prop:value=move || now().as_str()
-                disabled=move || busy.get() on:change=change>
+            <select aria-label="Notifications" prop:value=move || now().as_str() on:change=change>
                 {option(Notify::All, "All messages")}
                 {option(Notify::Mentions, "Mentions and replies")}
                 {option(Notify::None, "Off")}
