@@ -10,6 +10,7 @@ use leptos::server_fn::codec::Json;
 
 pub use crate::error::ApiError;
 use crate::model::{Member, Notify, RoomId, RoomSummary, User};
+use crate::protocol::Seq;
 
 /// Creates an account and logs it in (sets the session cookie).
 #[server(prefix = "/api", endpoint = "sign_up", input = Json)]
@@ -64,6 +65,13 @@ pub async fn add_member(room: RoomId, handle: String) -> Result<Vec<Member>, Api
 #[server(prefix = "/api", endpoint = "set_notify", input = Json)]
 pub async fn set_notify(room: RoomId, notify: Notify) -> Result<RoomSummary, ApiError> {
     crate::server::rooms::set_notify(room, notify).await
+}
+
+/// Deletes message `seq` of a room for the caller alone (hidden on all
+/// their devices); answers the room as they now see it.
+#[server(prefix = "/api", endpoint = "hide_message", input = Json)]
+pub async fn hide_message(room: RoomId, seq: Seq) -> Result<RoomSummary, ApiError> {
+    crate::server::rooms::hide_message(room, seq).await
 }
 
 /// The members of a room the caller is in.

@@ -151,6 +151,9 @@ pub const EMOJI_MAX_CHARS: usize = 16;
 pub const MENTIONS_MAX: usize = 50;
 /// The most unread mentions a room summary lists (the badge says "@" either way).
 pub const MENTIONED_MAX: usize = 100;
+/// The most messages of one room a summary lists as deleted for me (the
+/// newest; older ones show again on a device that loads the room anew).
+pub const HIDDEN_MAX: usize = 1_000;
 
 /// Why a reaction's emoji is refused.
 pub fn check_emoji(emoji: &str) -> Result<(), String> {
@@ -232,6 +235,10 @@ pub struct RoomSummary {
     /// or answer a message of mine), oldest first; at most `MENTIONED_MAX`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentioned: Vec<i64>,
+    /// The messages I deleted for me (hidden on all my devices), oldest
+    /// first; at most the newest `HIDDEN_MAX`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<i64>,
 }
 
 impl RoomSummary {
@@ -239,15 +246,22 @@ impl RoomSummary {
     /// messages since the mark, less those deleted since. (My own messages
     /// are never after my mark: sending one raises it.)
     pub fn unread(&self) -> i64 {
-        let gone = self.gone.iter().filter(|&&s| s > self.read_seq).count() as i64;
-        (self.head_n - self.read_n - gone).max(0)
+        let after = |s: &&i64| **s > self.read_seq;
+        let gone = self.gone.iter().filter(after).count();
+        let hidden = self
+            .hidden
+            .iter()
+            .filter(after)
+            .filter(|s| !self.gone.contains(s))
+            .count();
+        (self.head_n - self.read_n - (gone + hidden) as i64).max(0)
     }
 
-    /// The unread messages that call me by name (deleted ones do not).
+    /// The unread messages that call me by name (deleted or hidden ones do not).
     pub fn mentions(&self) -> usize {
         self.mentioned
             .iter()
-            .filter(|&&s| s > self.read_seq && !self.gone.contains(&s))
+            .filter(|&&s| s > self.read_seq && !self.gone.contains(&s) && !self.hidden.contains(&s))
             .count()
     }
 }
@@ -416,6 +430,7 @@ mod tests {
             read_n: 3,
             gone: vec![2, 9],
             mentioned: Vec::new(),
+            hidden: Vec::new(),
             id: 1,
             kind: RoomKind::Group,
             name: "g".into(),

@@ -86,7 +86,7 @@ test.describe("offline", () => {
     await bctx.setOffline(true);
     await expect(b.locator(".banner")).toHaveText("Reconnecting…");
     await act(a, "wrong room, sorry", "Delete");
-    await message(a, "wrong room, sorry").getByRole("button", { name: "Delete", exact: true }).click();
+    await message(a, "wrong room, sorry").getByRole("button", { name: "For everyone", exact: true }).click();
     await expect(a.locator(".msg.deleted")).toHaveCount(1);
     await act(a, "ok", "React");
     const picker = a.getByRole("dialog", { name: "Emoji" });
@@ -207,4 +207,28 @@ test("a mention picked from the @ list by keyboard highlights the name and count
   await say(a, "mail @Bob directly");
   await expect(message(b, "mail")).toBeVisible();
   await expect(message(b, "mail").locator(".mention")).toHaveCount(0);
+});
+
+test("delete for me hides a message on each of my devices and nowhere else", async ({ browser }) => {
+  const { bob, a, b, bctx } = await twoPeople(browser);
+  await openDirect(a, bob, "Bob");
+  await say(a, "keep this");
+  await say(a, "bin this");
+  await openRoom(b, "Alice");
+  await expect(bodies(b)).toHaveText(["keep this", "bin this"]);
+  // Bob's second device, on the same room.
+  const b2 = await bctx.newPage();
+  await b2.goto(b.url());
+  await expect(bodies(b2)).toHaveText(["keep this", "bin this"]);
+  await act(b, "bin this", "Delete");
+  await message(b, "bin this").getByRole("button", { name: "For me", exact: true }).click();
+  await expect(bodies(b)).toHaveText(["keep this"]);
+  await expect(bodies(b2)).toHaveText(["keep this"]);
+  await expect(bodies(a)).toHaveText(["keep this", "bin this"]);
+  // Someone else's message offers no delete for everyone.
+  await act(b, "keep this", "Delete");
+  await expect(message(b, "keep this").getByRole("button", { name: "For everyone" })).toHaveCount(0);
+  await message(b, "keep this").getByRole("button", { name: "Cancel" }).click();
+  await b.reload();
+  await expect(bodies(b)).toHaveText(["keep this"]);
 });

@@ -5,6 +5,8 @@
 
 use std::time::Instant;
 
+use crate::protocol::Seq;
+
 use super::{
     bus::Event,
     clock::now_ms,
@@ -155,6 +157,25 @@ pub async fn set_notify(room: RoomId, notify: Notify) -> Result<RoomSummary, Api
             let me = caller(&state).await?;
             check_member(&state, room, me.id).await?;
             state.store.set_notify(room, me.id, notify).await?;
+            announce(&state, room, me.id).await
+        }
+        .await,
+    )
+}
+
+/// Deletes message `seq` for the caller only: hidden on all their devices
+/// (they learn it with the room's summary; so does this one).
+pub async fn hide_message(room: RoomId, seq: Seq) -> Result<RoomSummary, ApiError> {
+    respond(
+        async {
+            let state = state()?;
+            let me = caller(&state).await?;
+            check_member(&state, room, me.id).await?;
+            if !state.store.hide(room, me.id, seq).await? {
+                return Err(ApiError::NotFound(format!(
+                    "There is no message {seq} in this room."
+                )));
+            }
             announce(&state, room, me.id).await
         }
         .await,

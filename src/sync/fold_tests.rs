@@ -138,6 +138,7 @@ fn welcomed() -> Client {
                 read_n: 0,
                 gone: Vec::new(),
                 mentioned: Vec::new(),
+                hidden: Vec::new(),
             }],
             contacts: Vec::new(),
             max_body_chars: 4_000,

@@ -97,6 +97,10 @@ impl Room {
         mentioned.sort_unstable();
         mentioned.dedup();
         mentioned.retain(|&g| g > read_seq);
+        // Hidden stays hidden: a summary read before a hide may come after it.
+        let mut hidden: Vec<Seq> = old.hidden.iter().chain(&summary.hidden).copied().collect();
+        hidden.sort_unstable();
+        hidden.dedup();
         self.summary = Some(RoomSummary {
             head_seq: summary.head_seq.max(head),
             head_n: summary.head_n.max(old.head_n),
@@ -104,6 +108,7 @@ impl Room {
             read_n: summary.read_n.max(old.read_n),
             gone,
             mentioned,
+            hidden,
             ..summary
         });
     }

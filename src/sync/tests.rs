@@ -33,6 +33,7 @@ fn summary(id: RoomId, head: Seq) -> RoomSummary {
         read_n: 0,
         gone: Vec::new(),
         mentioned: Vec::new(),
+        hidden: Vec::new(),
     }
 }
 

@@ -7,12 +7,14 @@
 //! gives the focus back.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use super::body::body_view;
 use super::emoji::EmojiPicker;
 use super::live::Live;
 use super::mentions::{MentionList, Mentioning};
 use super::rows::{MsgRow, Quote, Tick};
+use crate::api::hide_message;
 use crate::format::DELETED;
 use crate::model::{check_body, Kind, RoomId};
 
@@ -122,10 +124,11 @@ fn reactions_view(m: &MsgRow, room: RoomId, live: Live) -> AnyView {
 }
 
 /// The "⋯" button and what it opens: a row of actions, the emoji grid for a
-/// reaction, or the question whether to delete for everyone.
+/// reaction, or the question whether to delete it for everyone or for me.
 fn actions_view(m: &MsgRow, room: RoomId, live: Live, open: RwSignal<bool>) -> AnyView {
     let seq = m.seq.unwrap_or(0);
     let confirm = RwSignal::new(false);
+    let failed = RwSignal::new(None::<String>);
     let picking = RwSignal::new(false);
     let more = NodeRef::<leptos::html::Button>::new();
     let menu = NodeRef::<leptos::html::Div>::new();
@@ -171,11 +174,23 @@ fn actions_view(m: &MsgRow, room: RoomId, live: Live, open: RwSignal<bool>) -> A
         <Show when=move || open.get()>
             <div class="actions" role="group" aria-label="Actions" node_ref=menu on:keydown=keys>
                 <Show when=move || !confirm.get() fallback=move || view! {
-                    <span class="ask">"Delete for everyone?"</span>
+                    <span class="ask">"Delete this message?"</span>
+                    {can_delete.then(|| view! {
+                        <button type="button" class="danger" on:click=move |_| {
+                            live.change(room, Kind::Delete, seq, String::new());
+                            close();
+                        }>"For everyone"</button>
+                    })}
                     <button type="button" class="danger" on:click=move |_| {
-                        live.change(room, Kind::Delete, seq, String::new());
                         close();
-                    }>"Delete"</button>
+                        failed.set(None);
+                        spawn_local(async move {
+                            match hide_message(room, seq).await {
+                                Ok(_) => live.focus_composer(),
+                                Err(e) => failed.set(Some(format!("Not deleted: {e}"))),
+                            }
+                        });
+                    }>"For me"</button>
                     <button type="button" class="ghost" on:click=move |_| close()>"Cancel"</button>
                 }>
                     <button type="button" class="ghost" on:click=move |_| {
@@ -197,15 +212,14 @@ fn actions_view(m: &MsgRow, room: RoomId, live: Live, open: RwSignal<bool>) -> A
                             live.editing.set(Some((room, seq)));
                         }>"Edit"</button>
                     })}
-                    {can_delete.then(|| view! {
-                        <button type="button" class="ghost" on:click=move |_| {
-                            confirm.set(true);
-                            request_animation_frame(move || focus_first(menu));
-                        }>"Delete"</button>
-                    })}
+                    <button type="button" class="ghost" on:click=move |_| {
+                        confirm.set(true);
+                        request_animation_frame(move || focus_first(menu));
+                    }>"Delete"</button>
                 </Show>
             </div>
         </Show>
+        {move || failed.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
     }
     .into_any()
 }

@@ -130,8 +130,10 @@ pub fn rows(
             });
         }
     };
+    let hidden = summary.map_or(&[][..], |s| s.hidden.as_slice());
     if let Some(r) = c.room(room) {
-        for m in r.messages() {
+        // What I deleted for me is not shown.
+        for m in r.messages().filter(|m| hidden.binary_search(&m.seq).is_err()) {
             day(&mut rows, m.ts);
             if let Some((from, n)) = divider.filter(|(from, _)| m.seq >= *from) {
                 divider = None;
@@ -315,6 +317,7 @@ mod tests {
             read_n: 0,
             gone: Vec::new(),
             mentioned: Vec::new(),
+            hidden: Vec::new(),
         };
         let welcome = ServerFrame::Welcome {
             edit_window_secs: 86_400,
@@ -356,5 +359,17 @@ mod tests {
                 "later mine Pending",
             ]
         );
+        // Deleted for me on another device: its summary hides it here.
+        let mut hid = c.room(7).and_then(|r| r.summary.clone()).unwrap();
+        hid.hidden = vec![2];
+        c.handle(ServerFrame::Room(hid), 0);
+        let bodies: Vec<String> = rows(&c, 7, 1, None, (DAY + 40, 0))
+            .iter()
+            .filter_map(|r| match r {
+                Row::Msg(m) => Some(m.body.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(bodies, ["m1", "m3", "later"]);
     }
 }

@@ -227,3 +227,42 @@ async fn bad_changes_are_refused_with_their_cid_and_store_nothing() {
         ServerFrame::Ack { seq: 2, n: 1, .. }
     ));
 }
+
+/// Delete for me: hidden on every device of mine (they hear of it with the
+/// room's summary), nobody else's; a message that is not there, or a room
+/// that is not mine, is refused.
+#[tokio::test]
+async fn a_message_deleted_for_me_is_hidden_on_my_devices_only() {
+    let (server, _dir) = embedded().await;
+    let ([a, b, c], room) = trio(&server).await;
+    let (mut wa, _) = connect(&server, &a).await;
+    let cid = Uuid::new_v4();
+    wa.send(&crate::ws::send(room.id, cid, "for the bin")).await;
+    ack(&mut wa, cid).await;
+    let (mut phone, _) = connect(&server, &b).await;
+    let (mut wc, _) = connect(&server, &c).await;
+    let hide = |seq| json!({"room": room.id, "seq": seq});
+    let summary: RoomSummary = api(&server, &b, "hide_message", hide(1)).await;
+    assert_eq!((summary.hidden.clone(), summary.unread()), (vec![1], 0));
+    let frame = phone.recv_until(|f| matches!(f, ServerFrame::Room(_))).await;
+    assert!(
+        matches!(frame, ServerFrame::Room(r) if r.hidden == [1]),
+        "Bob's other device"
+    );
+    wc.send(&ClientFrame::Ping).await;
+    let got = wc
+        .recv_until(|f| matches!(f, ServerFrame::Pong | ServerFrame::Room(_)))
+        .await;
+    assert_eq!(got, ServerFrame::Pong, "Carol hears nothing of it");
+    let carols: Vec<RoomSummary> = api(&server, &c, "my_rooms", json!({})).await;
+    assert!(carols[0].hidden.is_empty());
+    assert_eq!(
+        common::api_status(&server, &b, "hide_message", hide(7)).await,
+        404
+    );
+    let (_, d) = sign_up(&server, "dave").await;
+    assert_eq!(
+        common::api_status(&server, &d, "hide_message", hide(1)).await,
+        403
+    );
+}

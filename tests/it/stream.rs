@@ -21,6 +21,7 @@ conformance!(
     a_delete_erases_the_body_its_edits_and_its_reactions,
     reactions_are_sets_with_a_bounded_number_of_emoji,
     unread_counts_messages_and_forgets_the_deleted,
+    a_message_deleted_for_me_is_hidden_from_me_alone,
     random_event_sequences_match_the_model,
 );
 
@@ -286,6 +287,40 @@ async fn unread_counts_messages_and_forgets_the_deleted(store: DynStore) {
         0,
         "own messages are never unread"
     );
+}
+
+async fn a_message_deleted_for_me_is_hidden_from_me_alone(store: DynStore) {
+    let [a, b] = users(&store, &["alice", "bob"]).await[..] else {
+        unreachable!()
+    };
+    let g = store.create_group(a, "Team", &[b], 1).await.unwrap();
+    for i in 1..=3 {
+        one(&store, new_message(g, a, i, "m")).await;
+    }
+    one(&store, change(g, a, 4, Kind::React, 1, "👍")).await; // seq 4
+    assert!(store.hide(g, b, 2).await.unwrap());
+    assert!(store.hide(g, b, 2).await.unwrap(), "again: the same");
+    assert!(!store.hide(g, b, 4).await.unwrap(), "a reaction is no message");
+    assert!(!store.hide(g, b, 9).await.unwrap(), "nothing there");
+    assert!(!store.hide(g + 1, b, 1).await.unwrap(), "no such room");
+    let s = summary(&store, g, b).await;
+    assert_eq!(
+        (s.hidden.clone(), s.unread()),
+        (vec![2], 2),
+        "hidden and unread no more"
+    );
+    let s = summary(&store, g, a).await;
+    assert!(s.hidden.is_empty(), "Alice still has it");
+    assert_eq!(history(&store, g).await[&2].body, "m", "the message itself stays");
+    // Read past it, it stays hidden; deleted for everyone too, it counts once.
+    store.raise_marks(g, b, 4, 4).await.unwrap();
+    assert!(store.hide(g, b, 3).await.unwrap());
+    one(&store, new_message(g, a, 5, "m")).await; // seq 5
+    assert!(store.hide(g, b, 5).await.unwrap());
+    one(&store, change(g, a, 6, Kind::Delete, 5, "")).await;
+    let s = summary(&store, g, b).await;
+    assert_eq!((s.hidden.clone(), s.unread()), (vec![2, 3, 5], 0));
+    assert_eq!(store.rooms_of(b).await.unwrap()[0].hidden, [2, 3, 5]);
 }
 
 /// What the model expects of a change, by the rules (`stranger` is no member).

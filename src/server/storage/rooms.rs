@@ -47,6 +47,10 @@ pub trait Rooms: Send + Sync {
     /// One room as `user` sees it, if they are a member.
     async fn room_of(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError>;
 
+    /// Hides message `seq` of `room` from `user`'s own view (delete for
+    /// me); false if the room has no such message.
+    async fn hide(&self, room: RoomId, user: UserId, seq: Seq) -> Result<bool, StoreError>;
+
     /// The room's last seq, None if there is no such room.
     async fn head(&self, room: RoomId) -> Result<Option<Seq>, StoreError>;
 
@@ -224,16 +228,9 @@ macro_rules! impl_rooms {
             }
 
             async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError> {
-                // The deleted messages first: read with older marks, they are
-                // a superset of what the summaries' marks leave unread.
-                let gone: Vec<(i64, i64)> = sqlx::query_as(sql::GONE_SELECT)
-                    .bind(user)
-                    .fetch_all(&self.read)
-                    .await?;
-                let mentioned: Vec<(i64, i64)> = sqlx::query_as(sql::MENTIONED_SELECT)
-                    .bind(user)
-                    .fetch_all(&self.read)
-                    .await?;
+                // The lists first: read with older marks, they are a superset
+                // of what the summaries' marks leave unread.
+                let lists = self.lists(user, None).await?;
                 let q = format!(
                     "{} ORDER BY r.last_activity DESC, r.id DESC",
                     sql::SUMMARY_SELECT
@@ -243,23 +240,12 @@ macro_rules! impl_rooms {
                     .into_iter()
                     .map(sql::summary)
                     .collect::<Result<Vec<_>, _>>()?;
-                sql::add_marks(&mut rooms, gone, mentioned);
+                sql::add_marks(&mut rooms, lists);
                 Ok(rooms)
             }
 
             async fn room_of(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError> {
-                let q = format!("{} AND m.room_id = $2", sql::GONE_SELECT);
-                let gone: Vec<(i64, i64)> = sqlx::query_as(&q)
-                    .bind(user)
-                    .bind(room)
-                    .fetch_all(&self.read)
-                    .await?;
-                let q = format!("{} AND m.room_id = $2", sql::MENTIONED_SELECT);
-                let mentioned: Vec<(i64, i64)> = sqlx::query_as(&q)
-                    .bind(user)
-                    .bind(room)
-                    .fetch_all(&self.read)
-                    .await?;
+                let lists = self.lists(user, Some(room)).await?;
                 let q = format!("{} AND r.id = $2", sql::SUMMARY_SELECT);
                 let row: Option<sql::SummaryRow> = sqlx::query_as(&q)
                     .bind(user)
@@ -271,8 +257,30 @@ macro_rules! impl_rooms {
                     .transpose()?
                     .into_iter()
                     .collect::<Vec<_>>();
-                sql::add_marks(&mut rooms, gone, mentioned);
+                sql::add_marks(&mut rooms, lists);
                 Ok(rooms.pop())
+            }
+
+            async fn hide(&self, room: RoomId, user: UserId, seq: Seq) -> Result<bool, StoreError> {
+                let (found,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM messages WHERE room_id = $1 AND seq = $2 AND kind = 'message'",
+                )
+                .bind(room)
+                .bind(seq)
+                .fetch_one(&self.read)
+                .await?;
+                if found == 0 {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO hidden (user_id, room_id, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )
+                .bind(user)
+                .bind(room)
+                .bind(seq)
+                .execute(&self.write)
+                .await?;
+                Ok(true)
             }
 
             async fn head(&self, room: RoomId) -> Result<Option<Seq>, StoreError> {
@@ -317,6 +325,32 @@ macro_rules! impl_rooms {
                 .fetch_all(&self.read)
                 .await?;
                 Ok(rows)
+            }
+        }
+
+        impl $store {
+            /// The summary lists of `user`'s rooms (or of one of them).
+            async fn lists(&self, user: UserId, room: Option<RoomId>) -> Result<sql::Lists, StoreError> {
+                let read = |select: &str| {
+                    let q = match room {
+                        Some(_) => format!("{select} AND m.room_id = $2"),
+                        None => select.to_string(),
+                    };
+                    async move {
+                        let q = sqlx::query_as(&q).bind(user);
+                        let q = match room {
+                            Some(room) => q.bind(room),
+                            None => q,
+                        };
+                        let rows: Vec<(i64, i64)> = q.fetch_all(&self.read).await?;
+                        Ok::<_, StoreError>(rows)
+                    }
+                };
+                Ok(sql::Lists {
+                    gone: read(sql::GONE_SELECT).await?,
+                    mentioned: read(sql::MENTIONED_SELECT).await?,
+                    hidden: read(sql::HIDDEN_SELECT).await?,
+                })
             }
         }
     };

@@ -47,8 +47,26 @@ pub(super) const MENTIONED_SELECT: &str = "
     SELECT x.room_id, x.seq FROM members m JOIN mentions x ON x.user_id = m.user_id AND x.room_id = m.room_id
      WHERE m.user_id = $1 AND x.seq > m.read_seq";
 
-/// Hands the rows of `GONE_SELECT` and `MENTIONED_SELECT` to their rooms' summaries.
-pub(super) fn add_marks(rooms: &mut [RoomSummary], gone: Vec<(i64, i64)>, mentioned: Vec<(i64, i64)>) {
+/// The messages member `$1` deleted for themselves, as (room, seq).
+pub(super) const HIDDEN_SELECT: &str = "
+    SELECT h.room_id, h.seq FROM members m JOIN hidden h ON h.user_id = m.user_id AND h.room_id = m.room_id
+     WHERE m.user_id = $1";
+
+/// What a summary lists beside its counts, as (room, seq) rows.
+pub(super) struct Lists {
+    pub gone: Vec<(i64, i64)>,
+    pub mentioned: Vec<(i64, i64)>,
+    pub hidden: Vec<(i64, i64)>,
+}
+
+/// Hands the rows of `GONE_SELECT`, `MENTIONED_SELECT` and `HIDDEN_SELECT`
+/// to their rooms' summaries.
+pub(super) fn add_marks(rooms: &mut [RoomSummary], lists: Lists) {
+    let Lists {
+        gone,
+        mentioned,
+        hidden,
+    } = lists;
     for (room, seq) in gone {
         if let Some(r) = rooms.iter_mut().find(|r| r.id == room) {
             r.gone.push(seq);
@@ -59,12 +77,20 @@ pub(super) fn add_marks(rooms: &mut [RoomSummary], gone: Vec<(i64, i64)>, mentio
             r.mentioned.push(seq);
         }
     }
+    for (room, seq) in hidden {
+        if let Some(r) = rooms.iter_mut().find(|r| r.id == room) {
+            r.hidden.push(seq);
+        }
+    }
     for r in rooms {
         r.gone.sort_unstable();
         r.mentioned.sort_unstable();
         // The newest ones: the badge says "@" however many.
         let extra = r.mentioned.len().saturating_sub(crate::model::MENTIONED_MAX);
         r.mentioned.drain(..extra);
+        r.hidden.sort_unstable();
+        let extra = r.hidden.len().saturating_sub(crate::model::HIDDEN_MAX);
+        r.hidden.drain(..extra);
     }
 }
 
@@ -230,6 +256,7 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         role: self::role(&role)?,
         gone: Vec::new(),
         mentioned: Vec::new(),
+        hidden: Vec::new(),
     })
 }
 
