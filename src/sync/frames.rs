@@ -267,7 +267,13 @@ impl Client {
             .entry(id)
             .or_insert_with(|| Room::starting_at(window.map_or(0, |w| (summary.head_seq - w).max(0))));
         self.reports.confirmed(id, summary.read_seq, summary.read_seq);
+        let hidden = |r: &Room| r.summary.as_ref().map_or(0, |s| s.hidden.len());
+        let before = hidden(room);
         room.set_summary(summary);
+        // A message deleted for me on another device leaves the timeline.
+        if hidden(room) != before {
+            out.changed.insert(id);
+        }
         self.sync_if_gap(id, out);
     }
 

@@ -362,7 +362,8 @@ mod tests {
         // Deleted for me on another device: its summary hides it here.
         let mut hid = c.room(7).and_then(|r| r.summary.clone()).unwrap();
         hid.hidden = vec![2];
-        c.handle(ServerFrame::Room(hid), 0);
+        let out = c.handle(ServerFrame::Room(hid), 0);
+        assert!(out.changed.contains(&7), "the timeline is drawn again");
         let bodies: Vec<String> = rows(&c, 7, 1, None, (DAY + 40, 0))
             .iter()
             .filter_map(|r| match r {
