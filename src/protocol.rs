@@ -77,6 +77,15 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u32>,
     },
+    /// The page of rows around `seq` (to open a room at a message far back):
+    /// the newest half of `limit` with seq <= `seq`, then the oldest rest
+    /// after it; messages in their current state, as `history` serves them.
+    Around {
+        room: RoomId,
+        seq: Seq,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
     /// The highest seq of `room` this device holds (its delivered mark).
     Delivered { room: RoomId, seq: Seq },
     /// The highest seq of `room` the person has seen (their read mark).

@@ -348,6 +348,31 @@ impl Client {
         out
     }
 
+    /// Asks for the page around message `seq` (a quote or a search result
+    /// far back, or the rows after an island of them); false if `seq` is
+    /// held already or another page is on its way.
+    pub fn load_around(&mut self, room: RoomId, seq: Seq) -> Output {
+        let mut out = Output::default();
+        let page = self.config.history_page;
+        if let Some(r) = self.rooms.get_mut(&room) {
+            if self.welcomed && !r.history.in_flight() && !r.msgs.contains_key(&seq) && seq >= 1 {
+                r.history.ask();
+                out.frames.push(ClientFrame::Around {
+                    room,
+                    seq,
+                    limit: Some(page),
+                });
+            }
+        }
+        out
+    }
+
+    /// Asks for the page that begins at `from`, the first seq of a hole.
+    pub fn fill_hole(&mut self, room: RoomId, from: Seq) -> Output {
+        let half = self.config.history_page.div_ceil(2);
+        self.load_around(room, from + Seq::from(half) - 1)
+    }
+
     /// The page is being hidden or left: what is owed goes now, not after
     /// the coalescing gap (a read mark left for later would be lost).
     pub fn leaving(&mut self, now: i64) -> Output {

@@ -75,6 +75,22 @@ impl Room {
         self.msgs.values().filter(|m| m.kind.is_message())
     }
 
+    /// The holes between the rows held, below `last`, as (first, last)
+    /// seqs missing: where a page around an earlier message left the
+    /// timeline apart from the rest (each is filled by asking for it).
+    pub fn holes(&self) -> Vec<(Seq, Seq)> {
+        let keys = self.msgs.keys().take_while(|&&k| k <= self.last);
+        let mut holes = Vec::new();
+        let mut prev: Option<Seq> = None;
+        for &k in keys {
+            if let Some(p) = prev.filter(|&p| k > p + 1) {
+                holes.push((p + 1, k - 1));
+            }
+            prev = Some(k);
+        }
+        holes
+    }
+
     pub fn oldest(&self) -> Option<Seq> {
         self.msgs.keys().next().copied()
     }

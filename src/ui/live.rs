@@ -301,6 +301,23 @@ impl Live {
         !done
     }
 
+    /// Asks for the page around message `seq` (see `jump`); false if it is
+    /// held already (nothing more will come of it).
+    pub fn load_around(&self, room: RoomId, seq: Seq) -> bool {
+        let held = self
+            .client
+            .with_value(|c| c.room(room).is_some_and(|r| r.msgs.contains_key(&seq)));
+        let out = self.step(|c, _| c.load_around(room, seq));
+        self.apply(out);
+        !held
+    }
+
+    /// Asks for the messages of the hole that begins at `from`.
+    pub fn fill_hole(&self, room: RoomId, from: Seq) {
+        let out = self.step(|c, _| c.fill_hole(room, from));
+        self.apply(out);
+    }
+
     pub fn discard(&self, cid: uuid::Uuid) {
         let out = self.step(|c, _| c.discard(cid));
         self.apply(out);

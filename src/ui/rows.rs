@@ -25,6 +25,12 @@ pub enum Row {
         key: String,
         label: String,
     },
+    /// Messages not loaded between two held runs (after a jump far back),
+    /// from seq `from` on.
+    Gap {
+        key: String,
+        from: Seq,
+    },
 }
 
 /// One message as its row shows it.
@@ -80,7 +86,7 @@ pub struct Quote {
 impl Row {
     pub fn key(&self) -> String {
         match self {
-            Row::Day { key, .. } | Row::Unread { key, .. } => key.clone(),
+            Row::Day { key, .. } | Row::Unread { key, .. } | Row::Gap { key, .. } => key.clone(),
             Row::Msg(m) => m.key.clone(),
         }
     }
@@ -132,8 +138,15 @@ pub fn rows(
     };
     let hidden = summary.map_or(&[][..], |s| s.hidden.as_slice());
     if let Some(r) = c.room(room) {
+        let mut holes = r.holes().into_iter().peekable();
         // What I deleted for me is not shown.
         for m in r.messages().filter(|m| hidden.binary_search(&m.seq).is_err()) {
+            while let Some((from, _)) = holes.next_if(|(_, to)| *to < m.seq) {
+                rows.push(Row::Gap {
+                    key: format!("gap-{from}"),
+                    from,
+                });
+            }
             day(&mut rows, m.ts);
             if let Some((from, n)) = divider.filter(|(from, _)| m.seq >= *from) {
                 divider = None;
@@ -337,6 +350,7 @@ mod tests {
             .map(|r| match r {
                 Row::Day { label, .. } => format!("— {label}"),
                 Row::Unread { label, .. } => format!("— {label}"),
+                Row::Gap { from, .. } => format!("… from {from}"),
                 Row::Msg(m) => {
                     format!(
                         "{} {} {:?}",

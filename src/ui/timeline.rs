@@ -1,6 +1,7 @@
 //! A room's messages in seq order: rows with ticks and times, the unread
-//! divider, "↓ N new", following the bottom, and older pages loading when
-//! scrolled to the top.
+//! divider, "↓ N new", following the bottom, older pages loading when
+//! scrolled to the top, and the page around a message far back loaded to
+//! show it (the hole it leaves below fills when scrolled to, or by its button).
 
 use leptos::prelude::*;
 
@@ -77,8 +78,8 @@ pub fn Timeline(room: RoomId) -> impl IntoView {
         last
     });
     // A message asked for (a reply's quote, the message being edited): on
-    // screen, highlighted and focused; not yet loaded, older pages load
-    // until it is.
+    // screen, highlighted and focused; not yet loaded, the page around it
+    // is asked for.
     Effect::new(move |_| {
         let Some((r, seq)) = live.jump.get().filter(|(r, _)| *r == room) else {
             return;
@@ -106,7 +107,7 @@ pub fn Timeline(room: RoomId) -> impl IntoView {
                     }
                 }
                 live.jump.set(None);
-            } else if !live.load_older(r) {
+            } else if !live.load_around(r, seq) {
                 live.jump.set(None);
             }
         });
@@ -140,6 +141,10 @@ pub fn Timeline(room: RoomId) -> impl IntoView {
             if el.scroll_top() < 80 {
                 live.load_older(room);
             }
+            // A hole scrolled into view fills.
+            if let Some(from) = visible_gap(&el) {
+                live.fill_hole(room, from);
+            }
         }
     };
     let to_latest = move |_| {
@@ -163,6 +168,18 @@ pub fn Timeline(room: RoomId) -> impl IntoView {
             </Show>
         </div>
     }
+}
+
+/// The first seq of the hole on screen in the timeline, if one is (the
+/// timeline is positioned: its rows' offsets are within it).
+fn visible_gap(el: &leptos::web_sys::HtmlDivElement) -> Option<Seq> {
+    let gap = el.query_selector(".gap").ok().flatten()?;
+    let gap: leptos::web_sys::HtmlElement = leptos::wasm_bindgen::JsCast::dyn_into(gap).ok()?;
+    let top = gap.offset_top() - el.scroll_top();
+    let shown = top + gap.offset_height() >= 0 && top <= el.client_height();
+    shown
+        .then(|| gap.get_attribute("data-from")?.parse().ok())
+        .flatten()
 }
 
 /// Whether a timeline is scrolled to (near) its bottom.
@@ -198,7 +215,7 @@ impl Tail {
                     }
                 }
                 Row::Unread { .. } => divider = true,
-                Row::Day { .. } => {}
+                Row::Day { .. } | Row::Gap { .. } => {}
             }
         }
         tail
@@ -219,5 +236,13 @@ fn row_view(row: Row, room: RoomId, live: Live) -> AnyView {
             view! { <div class="unread-divider" role="separator"><span>{label}</span></div> }.into_any()
         }
         Row::Msg(m) => message_view(*m, room, live),
+        Row::Gap { from, .. } => view! {
+            <div class="gap" data-from=from>
+                <button type="button" class="ghost" on:click=move |_| live.fill_hole(room, from)>
+                    "Load the messages in between"
+                </button>
+            </div>
+        }
+        .into_any(),
     }
 }

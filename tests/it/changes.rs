@@ -266,3 +266,93 @@ async fn a_message_deleted_for_me_is_hidden_on_my_devices_only() {
         403
     );
 }
+
+/// `around`: the page about a message far back, as `history` serves it;
+/// a client holding the newest messages and that page sees the hole
+/// between them, and filling it page by page leaves every message once.
+#[tokio::test]
+async fn a_page_around_a_message_far_back_and_the_hole_it_leaves_fills() {
+    let (server, _dir) = embedded().await;
+    let ([a, b, _], room) = trio(&server).await;
+    let id = room.id;
+    let (mut wa, _) = connect(&server, &a).await;
+    for i in 1..=40 {
+        let cid = Uuid::new_v4();
+        wa.send(&crate::ws::send(id, cid, &format!("m{i}"))).await;
+        ack(&mut wa, cid).await;
+    }
+    let around = |seq, limit| ClientFrame::Around {
+        room: id,
+        seq,
+        limit: Some(limit),
+    };
+    let page = |f: ServerFrame| match f {
+        ServerFrame::Batch {
+            msgs, more, history, ..
+        } => (msgs.iter().map(|m| m.seq).collect::<Vec<_>>(), more, history),
+        other => panic!("{other:?}"),
+    };
+    let mut ask = async |frame: ClientFrame| {
+        wa.send(&frame).await;
+        wa.recv_until(|f| matches!(f, ServerFrame::Batch { .. } | ServerFrame::Error { .. }))
+            .await
+    };
+    assert_eq!(
+        page(ask(around(10, 6)).await),
+        (vec![8, 9, 10, 11, 12, 13], true, true)
+    );
+    assert_eq!(page(ask(around(1, 4)).await), (vec![1, 2, 3], false, true));
+    assert_eq!(page(ask(around(40, 4)).await), (vec![39, 40], true, true));
+    for bad in [around(41, 4), around(0, 4)] {
+        assert!(matches!(
+            ask(bad).await,
+            ServerFrame::Error {
+                code: ErrorCode::BadFrame,
+                ..
+            }
+        ));
+    }
+    let (_, d) = sign_up(&server, "dave").await;
+    let (mut wd, _) = connect(&server, &d).await;
+    wd.send(&around(3, 4)).await;
+    let refused = wd.recv_until(|f| matches!(f, ServerFrame::Error { .. })).await;
+    assert!(matches!(
+        refused,
+        ServerFrame::Error {
+            code: ErrorCode::NotMember,
+            ..
+        }
+    ));
+
+    // Bob's device holds the newest five, then the page around message 3.
+    let mut c = Client::new(chat::sync::Config {
+        initial_window: Some(5),
+        history_page: 10,
+        ..Default::default()
+    });
+    let (mut wb, welcome) = connect(&server, &b).await;
+    c.connected();
+    let first = c.handle(welcome, 0).frames;
+    drive(&mut c, &mut wb, first, |c| {
+        c.room(id).is_some_and(|r| r.last == 40)
+    })
+    .await;
+    let held = |c: &Client| c.room(id).unwrap().messages().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(held(&c), [36, 37, 38, 39, 40]);
+    let ask = c.load_around(id, 3).frames;
+    drive(&mut c, &mut wb, ask, |c| {
+        c.room(id).unwrap().msgs.contains_key(&3)
+    })
+    .await;
+    assert_eq!(c.room(id).unwrap().holes(), [(9, 35)]);
+    // Filled from its first seq on, a page at a time.
+    while let Some(&(from, _)) = c.room(id).unwrap().holes().first() {
+        let ask = c.fill_hole(id, from).frames;
+        assert_eq!(ask.len(), 1, "one page at a time");
+        drive(&mut c, &mut wb, ask, |c| {
+            c.room(id).unwrap().msgs.contains_key(&from)
+        })
+        .await;
+    }
+    assert_eq!(held(&c), (1..=40).collect::<Vec<_>>());
+}

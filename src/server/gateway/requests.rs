@@ -1,6 +1,6 @@
 //! The answers to a connection's requests other than `send` and `typing`
 //! (which the session in `gateway/mod.rs` owns with their rate limits):
-//! `hello`, `sync`, `history`, `members`, `delivered`/`read` and `ping`, as
+//! `hello`, `sync`, `history`, `around`, `members`, `delivered`/`read` and `ping`, as
 //! methods on the `Caller` who asks. Reads go to the store and the cache;
 //! marks go through `receipts`. Nothing here writes a message.
 
@@ -25,6 +25,7 @@ impl Caller<'_> {
             ClientFrame::Hello => self.welcome().await,
             ClientFrame::Sync { room, after, limit } => self.sync(room, after, limit).await,
             ClientFrame::History { room, before, limit } => self.history(room, before, limit).await,
+            ClientFrame::Around { room, seq, limit } => self.around(room, seq, limit).await,
             ClientFrame::Delivered { room, seq } => self.marks(room, seq, 0).await,
             ClientFrame::Read { room, seq } => self.marks(room, seq, seq).await,
             ClientFrame::Members { room } => self.members(room).await,
@@ -126,6 +127,30 @@ impl Caller<'_> {
         let limit = page(limit);
         let msgs = self.state.store.messages_before(room, before, limit).await?;
         let more = msgs.len() == limit as usize && msgs.first().is_some_and(|m| m.seq > 1);
+        Ok(ServerFrame::Batch {
+            room,
+            msgs,
+            more,
+            history: true,
+        })
+    }
+
+    /// The rows around `seq`: up to half the page at or before it, the
+    /// rest after it, as one `history` batch (`more` while older rows exist).
+    async fn around(&self, room: RoomId, seq: Seq, limit: Option<u32>) -> Result<ServerFrame, FrameError> {
+        self.member(room).await?;
+        let head = self.state.store.head(room).await?.unwrap_or(0);
+        if seq < 1 || seq > head {
+            return Err(FrameError::BadFrame(format!(
+                "Room {room} has no row {seq} (its last is {head})."
+            )));
+        }
+        let limit = page(limit);
+        let older = limit.div_ceil(2);
+        let store = &self.state.store;
+        let mut msgs = store.messages_before(room, seq + 1, older).await?;
+        msgs.extend(store.messages_after(room, seq, limit - older).await?);
+        let more = msgs.first().is_some_and(|m| m.seq > 1);
         Ok(ServerFrame::Batch {
             room,
             msgs,
