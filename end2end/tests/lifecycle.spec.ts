@@ -213,7 +213,7 @@ test("a mention picked from the @ list by keyboard highlights the name and count
   await openRoom(b, "Alice");
   const mine = message(b, "lunch");
   await expect(mine).toHaveClass(/calls-me/);
-  await expect(mine.locator(".mention.me")).toHaveText("@Bob");
+  await expect(mine.locator(".mention.to-me")).toHaveText("@Bob");
   await expect(message(b, "before")).not.toHaveClass(/calls-me/);
   await expect(row.locator(".badge")).toHaveCount(0);
   // Text that merely looks like a mention is none.

@@ -53,7 +53,7 @@ fn inline(i: Inline, names: Names) -> AnyView {
             .map(|p| match p {
                 Piece::Text(t) => t.into_any(),
                 Piece::Mention { text, me } => {
-                    view! { <span class="mention" class:me=me>{text}</span> }.into_any()
+                    view! { <span class="mention" class:to-me=me>{text}</span> }.into_any()
                 }
             })
             .collect_view()
