@@ -128,7 +128,14 @@ pub fn Composer(room: RoomId) -> impl IntoView {
             <button type="button" class="ghost emoji-toggle" node_ref=emoji_button
                 aria-label="Insert emoji" aria-haspopup="dialog"
                 aria-expanded=move || picking.get().to_string()
-                on:click=move |_| picking.update(|p| *p = !*p)>"😊"</button>
+                on:click=move |_| picking.update(|p| *p = !*p)
+                // Escape closes it even before the focus has gone into it.
+                on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                    if ev.key() == "Escape" && picking.get_untracked() {
+                        ev.prevent_default();
+                        picking.set(false);
+                    }
+                }>"😊"</button>
             <EmojiPicker open=picking pick=insert back=emoji_button/>
             <div class="compose">
                 <MentionList m=mention pick=pick/>
