@@ -332,36 +332,36 @@ impl Client {
 
     /// Asks for the page of messages before the oldest one held.
     pub fn load_older(&mut self, room: RoomId) -> Output {
-        let mut out = Output::default();
-        let page = self.config.history_page;
-        if let Some(r) = self.rooms.get_mut(&room) {
+        let limit = Some(self.config.history_page);
+        self.ask_page(room, |r| {
             let before = r.oldest().unwrap_or(r.last + 1);
-            if self.welcomed && !r.history.in_flight() && !r.history_done && before > 1 {
-                r.history.ask();
-                out.frames.push(ClientFrame::History {
-                    room,
-                    before,
-                    limit: Some(page),
-                });
-            }
-        }
-        out
+            (!r.history_done && before > 1).then_some(ClientFrame::History { room, before, limit })
+        })
     }
 
     /// Asks for the page around message `seq` (a quote or a search result
-    /// far back, or the rows after an island of them); false if `seq` is
+    /// far back, or the rows after an island of them); nothing if `seq` is
     /// held already or another page is on its way.
     pub fn load_around(&mut self, room: RoomId, seq: Seq) -> Output {
+        let limit = Some(self.config.history_page);
+        self.ask_page(room, |r| {
+            (seq >= 1 && !r.msgs.contains_key(&seq)).then_some(ClientFrame::Around { room, seq, limit })
+        })
+    }
+
+    /// One page of older rows at a time per room, once welcomed: `frame`
+    /// says which, if any.
+    fn ask_page(&mut self, room: RoomId, frame: impl FnOnce(&Room) -> Option<ClientFrame>) -> Output {
         let mut out = Output::default();
-        let page = self.config.history_page;
-        if let Some(r) = self.rooms.get_mut(&room) {
-            if self.welcomed && !r.history.in_flight() && !r.msgs.contains_key(&seq) && seq >= 1 {
+        let welcomed = self.welcomed;
+        if let Some(r) = self
+            .rooms
+            .get_mut(&room)
+            .filter(|r| welcomed && !r.history.in_flight())
+        {
+            if let Some(f) = frame(r) {
                 r.history.ask();
-                out.frames.push(ClientFrame::Around {
-                    room,
-                    seq,
-                    limit: Some(page),
-                });
+                out.frames.push(f);
             }
         }
         out

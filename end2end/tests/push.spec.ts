@@ -1,4 +1,4 @@
-import { CDPSession, Page } from "@playwright/test";
+import { BrowserContext, CDPSession, Page } from "@playwright/test";
 import { expect, test } from "./fixtures";
 import crypto from "node:crypto";
 import http from "node:http";
@@ -140,6 +140,26 @@ function checkVapid(header: string | undefined, serverKey: string, audience: str
   expect(c.exp * 1000).toBeGreaterThan(Date.now());
 }
 
+/**
+ * Turns notifications on in `page`, subscribed to `service` as "bobs-laptop";
+ * the page's origin. Headless Chromium has no push service of its own
+ * (subscribing fails with "Registration failed - permission denied"): the
+ * subscription points at the test's push service, with the RFC 8291 keys.
+ */
+async function subscribeTo(service: { origin: string }, page: Page, ctx: BrowserContext) {
+  const origin = new URL(page.url()).origin;
+  await ctx.grantPermissions(["notifications"], { origin });
+  await ctx.addInitScript(({ endpoint, p256dh, auth }) => {
+    const sub = { endpoint, expirationTime: null, toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh, auth } }) };
+    PushManager.prototype.subscribe = async () => sub as unknown as PushSubscription;
+  }, { endpoint: `${service.origin}/push/bobs-laptop`, p256dh: UA_PUBLIC, auth: AUTH });
+  await page.reload();
+  await hydrated(page);
+  await page.getByRole("button", { name: "Enable notifications" }).click();
+  await expect(page.locator(".notifications")).toHaveText("Notifications on");
+  return origin;
+}
+
 test.describe("away from the app", () => {
   // "/away" is a page of the site without the app: a 404 on purpose.
   test.use({ allowedErrors: [/the server responded with a status of 404/] });
@@ -147,19 +167,7 @@ test.describe("away from the app", () => {
   test("away, Bob's device is notified through the push service, and the app agrees on his return", async ({ browser }) => {
     const service = await pushService();
     const { bob, a, b, bctx } = await twoPeople(browser);
-    const origin = new URL(b.url()).origin;
-    await bctx.grantPermissions(["notifications"], { origin });
-    // Headless Chromium has no push service of its own (subscribing fails with
-    // "Registration failed - permission denied"): this browser's subscription
-    // points at the test's push service, with the RFC 8291 keys.
-    await bctx.addInitScript(({ endpoint, p256dh, auth }) => {
-      const sub = { endpoint, expirationTime: null, toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh, auth } }) };
-      PushManager.prototype.subscribe = async () => sub as unknown as PushSubscription;
-    }, { endpoint: `${service.origin}/push/bobs-laptop`, p256dh: UA_PUBLIC, auth: AUTH });
-    await b.reload();
-    await hydrated(b);
-    await b.getByRole("button", { name: "Enable notifications" }).click();
-    await expect(b.locator(".notifications")).toHaveText("Notifications on");
+    const origin = await subscribeTo(service, b, bctx);
 
     await openDirect(a, bob, "Bob");
     await say(a, "hello");
@@ -233,16 +241,7 @@ test.describe("mentions and replies only", () => {
   test("a room set to mentions and replies pushes only for the mention", async ({ browser }) => {
     const service = await pushService();
     const { bob, a, b, bctx } = await twoPeople(browser);
-    const origin = new URL(b.url()).origin;
-    await bctx.grantPermissions(["notifications"], { origin });
-    await bctx.addInitScript(({ endpoint, p256dh, auth }) => {
-      const sub = { endpoint, expirationTime: null, toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh, auth } }) };
-      PushManager.prototype.subscribe = async () => sub as unknown as PushSubscription;
-    }, { endpoint: `${service.origin}/push/bobs-laptop`, p256dh: UA_PUBLIC, auth: AUTH });
-    await b.reload();
-    await hydrated(b);
-    await b.getByRole("button", { name: "Enable notifications" }).click();
-    await expect(b.locator(".notifications")).toHaveText("Notifications on");
+    await subscribeTo(service, b, bctx);
     await openDirect(a, bob, "Bob");
     await say(a, "hello");
     // Bob sets the room to mentions and replies, and leaves the app.
