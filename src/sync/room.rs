@@ -104,19 +104,16 @@ impl Room {
     pub(super) fn set_summary(&mut self, summary: RoomSummary) {
         let head = self.head();
         let old = self.summary.take().unwrap_or_else(|| summary.clone());
-        let mut gone: Vec<Seq> = old.gone.iter().chain(&summary.gone).copied().collect();
-        gone.sort_unstable();
-        gone.dedup();
         let read_seq = summary.read_seq.max(old.read_seq);
-        gone.retain(|&g| g > read_seq);
-        let mut mentioned: Vec<Seq> = old.mentioned.iter().chain(&summary.mentioned).copied().collect();
-        mentioned.sort_unstable();
-        mentioned.dedup();
-        mentioned.retain(|&g| g > read_seq);
+        let unread = |a: &[Seq], b: &[Seq]| {
+            let mut seqs = union(a, b);
+            seqs.retain(|&g| g > read_seq);
+            seqs
+        };
+        let gone = unread(&old.gone, &summary.gone);
+        let mentioned = unread(&old.mentioned, &summary.mentioned);
         // Hidden stays hidden: a summary read before a hide may come after it.
-        let mut hidden: Vec<Seq> = old.hidden.iter().chain(&summary.hidden).copied().collect();
-        hidden.sort_unstable();
-        hidden.dedup();
+        let hidden = union(&old.hidden, &summary.hidden);
         self.summary = Some(RoomSummary {
             head_seq: summary.head_seq.max(head),
             head_n: summary.head_n.max(old.head_n),
@@ -361,6 +358,14 @@ impl Room {
             self.ask_sync(id, out);
         }
     }
+}
+
+/// The seqs of both lists, sorted, once each.
+fn union(a: &[Seq], b: &[Seq]) -> Vec<Seq> {
+    let mut seqs: Vec<Seq> = a.iter().chain(b).copied().collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    seqs
 }
 
 /// What the room list shows of a message.
