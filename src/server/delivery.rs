@@ -137,11 +137,6 @@ impl Change {
             _ => self.target.is_some_and(|s| s > 0) && self.reply_to.is_none(),
         };
         named_well.then_some(()).ok_or(SendError::NoTarget)?;
-        if !self.mentions.is_empty() && !matches!(self.kind, Kind::Message | Kind::Edit) {
-            return Err(SendError::Mentions(
-                "Only a message or an edit mentions people.".into(),
-            ));
-        }
         if self.mentions.len() > MENTIONS_MAX {
             return Err(SendError::Mentions(format!(
                 "A message mentions at most {MENTIONS_MAX} people (this one {}).",

@@ -140,9 +140,8 @@ pub fn Composer(room: RoomId) -> impl IntoView {
             <div class="compose">
                 <MentionList m=mention pick=pick/>
                 <textarea aria-label="Message" placeholder="Write a message…" rows="1" node_ref=input
-                    aria-controls=move || mention.offered.with(|o| !o.is_empty()).then(|| mention.list_id())
-                    aria-activedescendant=move || mention.offered.with(|o| !o.is_empty())
-                        .then(|| mention.option_id(mention.active.get()))
+                    aria-controls=move || mention.controls()
+                    aria-activedescendant=move || mention.active_option()
                     aria-invalid=move || problem.with(Option::is_some).then_some("true")
                     aria-describedby=format!("compose-note-{room}")
                     prop:value=text

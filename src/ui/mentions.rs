@@ -133,7 +133,8 @@ impl Mentioning {
         }
     }
 
-    /// A key in the text box: true if the list took it.
+    /// A key in the text box: the text as it is now if the list took the
+    /// key (a pick changes it), None if the key is the box's.
     pub fn key(
         &self,
         ev: &leptos::ev::KeyboardEvent,
@@ -188,12 +189,24 @@ impl Mentioning {
         ids
     }
 
-    /// The id of the list element and of option `i` (aria-activedescendant).
-    pub fn list_id(&self) -> String {
+    /// The list's element id while it is open (the box's `aria-controls`).
+    pub fn controls(&self) -> Option<String> {
+        self.offered.with(|o| !o.is_empty()).then(|| self.list_id())
+    }
+
+    /// The option Enter would pick, while the list is open (the box's
+    /// `aria-activedescendant`).
+    pub fn active_option(&self) -> Option<String> {
+        self.offered
+            .with(|o| !o.is_empty())
+            .then(|| self.option_id(self.active.get()))
+    }
+
+    fn list_id(&self) -> String {
         format!("mentions-{}", self.id)
     }
 
-    pub fn option_id(&self, i: usize) -> String {
+    fn option_id(&self, i: usize) -> String {
         format!("mentions-{}-{i}", self.id)
     }
 }

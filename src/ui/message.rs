@@ -269,9 +269,8 @@ fn EditBox(room: RoomId, seq: i64, body: String) -> impl IntoView {
             <MentionList m=mention pick=pick/>
             <textarea aria-label="Edited text" node_ref=input prop:value=text rows="2"
                 aria-invalid=move || problem.with(Option::is_some).then_some("true")
-                aria-controls=move || mention.offered.with(|o| !o.is_empty()).then(|| mention.list_id())
-                aria-activedescendant=move || mention.offered.with(|o| !o.is_empty())
-                    .then(|| mention.option_id(mention.active.get()))
+                aria-controls=move || mention.controls()
+                aria-activedescendant=move || mention.active_option()
                 on:input=move |ev| {
                     text.set(event_target_value(&ev));
                     offer();
