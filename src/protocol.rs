@@ -92,8 +92,17 @@ pub enum ClientFrame {
     Read { room: RoomId, seq: Seq },
     /// The person is typing in `room` (at most one every 3 s; never stored).
     Typing { room: RoomId },
-    /// Asks for the members of `room` with their marks (answered by `members`).
+    /// Asks for the members of `room` and the ticks of my messages there
+    /// (answered by `members`).
     Members { room: RoomId },
+    /// Asks who of the others has read my message `seq`, a page of them
+    /// by id after `after` (answered by `read_by`).
+    ReadBy {
+        room: RoomId,
+        seq: Seq,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<UserId>,
+    },
     /// Application-level heartbeat (browsers cannot send WebSocket pings).
     Ping,
 }
@@ -105,6 +114,33 @@ pub struct MemberMarks {
     pub name: String,
     pub delivered: Seq,
     pub read: Seq,
+}
+
+/// How far the other members of a room got with my messages: what my
+/// ticks are made of. Every one of the `of` others holds my messages up to
+/// `delivered` (✓✓) and has read them up to `read` (blue ✓✓); `counts`
+/// says, for my newest messages past `read`, how many of them read each.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticks {
+    pub delivered: Seq,
+    pub read: Seq,
+    pub of: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counts: Vec<ReadCount>,
+}
+
+/// How many others read my message `seq`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadCount {
+    pub seq: Seq,
+    pub read: u32,
+}
+
+/// A person by id and display name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Named {
+    pub user: UserId,
+    pub name: String,
 }
 
 /// Whether a person is online; when not, since when (ms since the epoch,
@@ -238,8 +274,9 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room: Option<RoomId>,
     },
-    /// A member's marks in a room moved: everything up to `delivered` is on
-    /// one of their devices, everything up to `read` was seen. Marks only rise.
+    /// My marks in a room moved (on this or another of my devices):
+    /// everything up to `delivered` is on one of my devices, everything up
+    /// to `read` was seen. Marks only rise. Also the answer to a report.
     Receipt {
         room: RoomId,
         user: UserId,
@@ -250,10 +287,26 @@ pub enum ServerFrame {
         #[serde(default)]
         read_n: i64,
     },
-    /// The answer to `members`.
+    /// The answer to `members`, with the ticks of my messages there.
     Members {
         room: RoomId,
         members: Vec<MemberMarks>,
+        #[serde(default)]
+        ticks: Ticks,
+    },
+    /// The others moved on with my messages in `room` (coalesced: in a
+    /// group about once a second, in a direct room at once).
+    Ticks {
+        room: RoomId,
+        ticks: Ticks,
+    },
+    /// The answer to `read_by`: a page of those who read my message `seq`,
+    /// by id; `more` says a next page exists (ask after the last one).
+    ReadBy {
+        room: RoomId,
+        seq: Seq,
+        users: Vec<Named>,
+        more: bool,
     },
     /// A contact came online or went offline.
     Presence(Presence),

@@ -106,6 +106,18 @@ pub struct Client {
     presence: BTreeMap<UserId, Presence>,
     /// Rooms open (or once open) on this device: their members' marks are kept current.
     watched: BTreeSet<RoomId>,
+    /// Who read one of my messages, as far as asked (`read_by`).
+    read_by: Option<ReadBy>,
+}
+
+/// The names of those who read my message `seq` of `room`, page by page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadBy {
+    pub room: RoomId,
+    pub seq: Seq,
+    pub users: Vec<crate::protocol::Named>,
+    /// A next page exists.
+    pub more: bool,
 }
 
 impl Client {
@@ -168,20 +180,49 @@ impl Client {
 
     /// The tick of my stored message `seq` in `room`.
     pub fn tick_of(&self, room: RoomId, seq: Seq) -> Tick {
-        let me = self.me.as_ref().map_or(0, |u| u.id);
         self.rooms
             .get(&room)
             .and_then(|r| r.marks.as_ref())
-            .map_or(Tick::Sent, |m| m.tick(me, seq))
+            .map_or(Tick::Sent, |m| m.tick(seq))
     }
 
-    /// Who else has read `seq` in `room`, out of how many.
-    pub fn read_by(&self, room: RoomId, seq: Seq) -> (Vec<String>, usize) {
-        let me = self.me.as_ref().map_or(0, |u| u.id);
+    /// How many others have read my message `seq` in `room`, out of how many.
+    pub fn read_count(&self, room: RoomId, seq: Seq) -> (u32, u32) {
         self.rooms
             .get(&room)
             .and_then(|r| r.marks.as_ref())
-            .map_or((Vec::new(), 0), |m| m.read_by(me, seq))
+            .map_or((0, 0), |m| m.read_count(seq))
+    }
+
+    /// Who read my message `seq` of `room`, as far as the answers came.
+    pub fn read_by(&self, room: RoomId, seq: Seq) -> Option<&ReadBy> {
+        self.read_by.as_ref().filter(|r| (r.room, r.seq) == (room, seq))
+    }
+
+    /// Who read a message is no longer shown: forgotten.
+    pub fn hide_read_by(&mut self) {
+        self.read_by = None;
+    }
+
+    /// Asks who read my message `seq` of `room`: the first page, or the
+    /// next one if some came already.
+    pub fn ask_read_by(&mut self, room: RoomId, seq: Seq) -> Output {
+        let after = match self.read_by(room, seq) {
+            Some(r) if !r.more => return Output::default(),
+            Some(r) => r.users.last().map(|u| u.user),
+            None => {
+                self.read_by = Some(ReadBy {
+                    room,
+                    seq,
+                    ..ReadBy::default()
+                });
+                None
+            }
+        };
+        Output {
+            frames: vec![ClientFrame::ReadBy { room, seq, after }],
+            ..Output::default()
+        }
     }
 
     /// The room is open on screen: fetch its members' marks (for ticks) and

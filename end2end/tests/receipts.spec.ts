@@ -97,12 +97,23 @@ test("in a group, ticks turn blue when everyone has read, and a tap says who", a
   await say(ann, "who reads this?");
   const mine = ann.locator('.msg.mine[data-seq="1"]');
   // Ben read it, Cat's device does not have the room open: not blue yet.
-  await expect(mine.locator(".tick")).toHaveAttribute("title", "Read by 1 of 2: BEN");
+  await expect(mine.locator(".tick")).toHaveAttribute("title", "Read by 1 of 2");
   await expect(mine).not.toHaveAttribute("data-state", "read");
+  // The names are asked for when shown.
   await mine.locator(".meta").click();
   await expect(mine.locator(".read-by")).toHaveText("Read by 1 of 2: BEN");
 
+  // They follow while shown.
   await openRoom(cat, "Ticks");
   await expect(mine).toHaveAttribute("data-state", "read");
-  await expect(mine.locator(".tick")).toHaveAttribute("title", "Read by 2 of 2: BEN, CAT");
+  await expect(mine.locator(".read-by")).toHaveText("Read by 2 of 2: BEN, CAT");
+  await mine.locator(".meta").click();
+  await expect(mine.locator(".read-by")).toHaveCount(0);
+
+  // And by keyboard, from the message's actions.
+  await mine.getByRole("button", { name: "More actions" }).focus();
+  await ann.keyboard.press("Enter");
+  await mine.getByRole("button", { name: "Read by" }).focus();
+  await ann.keyboard.press("Enter");
+  await expect(mine.locator(".read-by")).toHaveText("Read by 2 of 2: BEN, CAT");
 });

@@ -18,6 +18,7 @@ use super::bus::{Bus, Event};
 use super::cache::Cache;
 use super::format::formatted;
 use super::push::Pusher;
+use super::receipts::Receipts;
 use super::storage::{Appended, DynStore, NewMessage, Refusal, Store, StoreError};
 use super::tasks::NodeTask;
 use crate::model::{check_body, check_emoji, BodyError, Kind, RoomId, User, UserId, MENTIONS_MAX};
@@ -155,15 +156,9 @@ pub struct Delivery {
 
 impl Delivery {
     /// The delivery, and its writer task for `server::run` to start.
-    pub fn new(
-        store: DynStore,
-        cache: Arc<dyn Cache>,
-        bus: Arc<dyn Bus>,
-        pusher: Pusher,
-        limits: Limits,
-    ) -> (Self, NodeTask) {
+    pub fn new(store: DynStore, after: AfterCommit, limits: Limits) -> (Self, NodeTask) {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        let task = NodeTask::new("delivery writer", writer(rx, store, cache, bus, pusher));
+        let task = NodeTask::new("delivery writer", writer(rx, store, after));
         (Self { jobs, limits }, task)
     }
 
@@ -244,13 +239,22 @@ impl Pending {
     }
 }
 
-async fn writer(
-    mut rx: mpsc::Receiver<Job>,
-    store: DynStore,
-    cache: Arc<dyn Cache>,
-    bus: Arc<dyn Bus>,
-    pusher: Pusher,
-) {
+/// Who hears of a commit, in this order: the recent-message cache, the
+/// push queue, the receipts (senders' marks rose) and the bus (fan-out).
+pub struct AfterCommit {
+    pub cache: Arc<dyn Cache>,
+    pub pusher: Pusher,
+    pub receipts: Receipts,
+    pub bus: Arc<dyn Bus>,
+}
+
+async fn writer(mut rx: mpsc::Receiver<Job>, store: DynStore, after: AfterCommit) {
+    let AfterCommit {
+        cache,
+        pusher,
+        receipts,
+        bus,
+    } = after;
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let batch: Vec<NewMessage> = jobs.iter().map(|j| j.msg.clone()).collect();
@@ -265,8 +269,8 @@ async fn writer(
             let _ = job.reply.send(result);
         }
         // After the commit, in seq order: cache, push queue (this node
-        // committed it, so this node alone notifies the offline), then
-        // fan-out, each in one go for the whole batch. A delete erases text
+        // committed it, so this node alone notifies the offline), receipts,
+        // then fan-out, each in one go for the whole batch. A delete erases text
         // the cache may hold (the message, its edits): the room's cached
         // run starts again after it.
         if !committed.is_empty() {
@@ -281,6 +285,10 @@ async fn writer(
                 cache.forget(room).await;
             }
             pusher.committed(&committed);
+            let mut rooms: Vec<RoomId> = committed.iter().map(|m| m.room).collect();
+            rooms.sort_unstable();
+            rooms.dedup();
+            receipts.wrote(rooms);
             bus.publish_all(committed.into_iter().map(|msg| Event::Message { msg }).collect())
                 .await;
         }

@@ -31,6 +31,7 @@ pub mod state;
 pub mod storage;
 pub(crate) mod subscriptions;
 mod tasks;
+mod ticks;
 
 use std::{future::Future, process::ExitCode};
 

@@ -1,9 +1,12 @@
 //! Receipts: members' delivered/read marks, checked against the room's
-//! head, stored monotonically and fanned out to the room. In a direct room
-//! a receipt goes out at once (the ticks of a conversation of two); in a
-//! group the receipts of a room are coalesced to about one update per
-//! member per second, so a busy group does not cost a frame per message
-//! per member. Membership is checked by the caller.
+//! head, stored monotonically, and told to whoever can show them (design
+//! §10): a member's marks go to that member's own devices (their unread
+//! count), and the ticks they make go to the senders whose messages they
+//! change, as counts (`ticks`), never one member's marks to every member.
+//! In a direct room that happens at once; in a group the reports of a room
+//! are coalesced for about a second, so the work per message does not grow
+//! with members². Who read a message, by name, is asked for separately
+//! (`read_by`). Membership is checked by the caller.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,14 +14,20 @@ use std::sync::{Arc, Mutex};
 use super::locks::lock;
 use std::time::Duration;
 
-use super::bus::{Bus, Event};
+use super::bus::{Bus, Event, MarksOf};
 use super::storage::{DynStore, StoreError};
 use super::tasks::Tasks;
+use super::ticks::Standing;
 use crate::model::{RoomId, RoomKind, UserId};
-use crate::protocol::Seq;
+use crate::protocol::{Seq, Ticks};
 
 /// How long a group's receipts wait to be sent together.
 const GROUP_DELAY: Duration = Duration::from_secs(1);
+/// How far back (rows) a group's flush looks for senders whose ticks moved.
+const WINDOW: Seq = 500;
+/// The most (room, sender) ticks remembered as sent; past it, forgotten
+/// (and then sent again once, unchanged or not).
+const SENT_MAX: usize = 50_000;
 
 /// Delivered, read, and the `n` of the row at read.
 type Marks = (Seq, Seq, i64);
@@ -48,8 +57,11 @@ pub struct Receipts {
     store: DynStore,
     bus: Arc<dyn Bus>,
     tasks: Tasks,
-    /// Per group room, the newest marks of each member not yet published.
+    /// Per room, the newest marks of each member not yet published.
     pending: Arc<Mutex<HashMap<RoomId, HashMap<UserId, Marks>>>>,
+    /// The ticks last sent to each sender of each room: a flush sends
+    /// only what changed.
+    sent: Arc<Mutex<HashMap<(RoomId, UserId), Ticks>>>,
 }
 
 impl Receipts {
@@ -59,6 +71,7 @@ impl Receipts {
             bus,
             tasks,
             pending: Arc::default(),
+            sent: Arc::default(),
         }
     }
 
@@ -95,18 +108,6 @@ impl Receipts {
 
     /// Publishes stored marks: now for a direct room, within a second for a group.
     async fn publish(&self, room: RoomId, kind: RoomKind, user: UserId, marks: Marks) {
-        if kind == RoomKind::Direct {
-            self.bus
-                .publish(Event::Receipt {
-                    room,
-                    user,
-                    delivered: marks.0,
-                    read: marks.1,
-                    read_n: marks.2,
-                })
-                .await;
-            return;
-        }
         let first = {
             let mut pending = lock(&self.pending);
             let entry = pending.entry(room).or_default();
@@ -118,27 +119,114 @@ impl Receipts {
             slot.0 = slot.0.max(marks.0);
             first
         };
+        if kind == RoomKind::Direct {
+            return self.flush(room).await;
+        }
         if first {
-            let this = self.clone();
-            self.tasks.spawn(async move {
-                tokio::time::sleep(GROUP_DELAY).await;
-                this.flush(room).await;
-            });
+            self.flush_later(room);
         }
     }
 
-    async fn flush(&self, room: RoomId) {
-        let batch = lock(&self.pending).remove(&room).unwrap_or_default();
-        for (user, (delivered, read, read_n)) in batch {
-            self.bus
-                .publish(Event::Receipt {
-                    room,
-                    user,
-                    delivered,
-                    read,
-                    read_n,
-                })
-                .await;
+    /// Messages were committed in these rooms: their senders' marks rose
+    /// with them (storage did that), which may move others' ticks in a
+    /// group. (In a direct room the other one's client sees it itself.)
+    pub fn wrote(&self, rooms: impl IntoIterator<Item = RoomId>) {
+        for room in rooms {
+            let first = {
+                let mut pending = lock(&self.pending);
+                let first = !pending.contains_key(&room);
+                pending.entry(room).or_default();
+                first
+            };
+            if first {
+                self.flush_later(room);
+            }
         }
+    }
+
+    fn flush_later(&self, room: RoomId) {
+        let this = self.clone();
+        self.tasks.spawn(async move {
+            tokio::time::sleep(GROUP_DELAY).await;
+            this.flush(room).await;
+        });
+    }
+
+    /// Sends the room's pending marks to their owners, and the ticks that
+    /// moved to their senders.
+    async fn flush(&self, room: RoomId) {
+        let Some(batch) = lock(&self.pending).remove(&room) else {
+            // A flush running meanwhile took them.
+            return;
+        };
+        let reported = !batch.is_empty();
+        let marks: Vec<MarksOf> = batch
+            .into_iter()
+            .map(|(user, (delivered, read, read_n))| MarksOf {
+                user,
+                delivered,
+                read,
+                read_n,
+            })
+            .collect();
+        if reported {
+            self.bus.publish(Event::Marks { room, marks }).await;
+        }
+        match self.ticks(room, reported).await {
+            Ok(ticks) if ticks.is_empty() => {}
+            Ok(ticks) => self.bus.publish(Event::Ticks { room, ticks }).await,
+            // The senders' ticks catch up at their next flush or `members`.
+            Err(e) => tracing::warn!(room, error = %e, "cannot read the room's marks for ticks"),
+        }
+    }
+
+    /// The ticks of the room's recent senders (every member of a direct
+    /// room, when one reported) that differ from what was last sent to them.
+    async fn ticks(&self, room: RoomId, reported: bool) -> Result<Vec<(UserId, Ticks)>, StoreError> {
+        let Some((head, kind)) = self.store.head_and_kind(room).await? else {
+            return Ok(Vec::new());
+        };
+        if kind == RoomKind::Direct && !reported {
+            return Ok(Vec::new());
+        }
+        let standing = Standing::new(self.store.room_marks(room).await?);
+        let senders: Vec<(UserId, Vec<Seq>)> = match kind {
+            RoomKind::Direct => standing.members().map(|u| (u, Vec::new())).collect(),
+            RoomKind::Group => {
+                let mut by: HashMap<UserId, Vec<Seq>> = HashMap::new();
+                for (seq, sender) in self.store.senders(room, head - WINDOW, head).await? {
+                    by.entry(sender).or_default().push(seq);
+                }
+                by.into_iter().collect()
+            }
+        };
+        let mut sent = lock(&self.sent);
+        if sent.len() > SENT_MAX {
+            sent.clear();
+        }
+        Ok(senders
+            .into_iter()
+            .filter_map(|(user, mine)| {
+                let ticks = standing.ticks_of(user, &mine);
+                (sent.get(&(room, user)) != Some(&ticks)).then(|| {
+                    sent.insert((room, user), ticks.clone());
+                    (user, ticks)
+                })
+            })
+            .collect())
+    }
+
+    /// The ticks of `user`'s messages in `room` now (for `members`).
+    pub async fn ticks_of(&self, room: RoomId, user: UserId) -> Result<Ticks, StoreError> {
+        let standing = Standing::new(self.store.room_marks(room).await?);
+        let head = self.store.head(room).await?.unwrap_or(0);
+        let mine: Vec<Seq> = self
+            .store
+            .senders(room, head - WINDOW, head)
+            .await?
+            .into_iter()
+            .filter_map(|(seq, sender)| (sender == user).then_some(seq))
+            .collect();
+        Ok(standing.ticks_of(user, &mine))
     }
 }

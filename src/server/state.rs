@@ -13,7 +13,7 @@ use super::cache::{redis::RedisCache, Cache, LocalCache};
 use super::cluster::{Breaker, Keys, Redis};
 use super::config::Config;
 use super::csp::Policy;
-use super::delivery::{Delivery, Limits};
+use super::delivery::{AfterCommit, Delivery, Limits};
 use super::hub::Hub;
 use super::limits::{AccountLimits, Buckets, RoomLimits};
 use super::metrics::Metrics;
@@ -137,11 +137,15 @@ impl AppState {
             std::time::Duration::from_millis(config.push_collapse_ms),
             tasks.clone(),
         );
+        let after = AfterCommit {
+            cache: cache.clone(),
+            pusher: pusher.clone(),
+            receipts: receipts.clone(),
+            bus: bus.clone(),
+        };
         let (delivery, writing) = Delivery::new(
             store.clone(),
-            cache.clone(),
-            bus.clone(),
-            pusher.clone(),
+            after,
             Limits {
                 max_chars: config.max_body_chars,
                 edit_window_ms: i64::try_from(config.edit_window_secs.saturating_mul(1000))

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::outbox::Ack;
 use super::{Client, Marks, Output, Room};
 use crate::model::{RoomId, RoomSummary, User, UserId};
-use crate::protocol::{ErrorCode, MemberMarks, Message, Presence, Seq, ServerFrame};
+use crate::protocol::{ErrorCode, MemberMarks, Message, Named, Presence, Seq, ServerFrame, Ticks};
 
 impl Client {
     /// Applies a frame from the server.
@@ -26,7 +26,14 @@ impl Client {
                 self.on_welcome(user, rooms, contacts, now, &mut out)
             }
             ServerFrame::Room(summary) => self.on_room(summary, &mut out),
-            ServerFrame::Members { room, members } => self.on_members(room, members, &mut out),
+            ServerFrame::Members { room, members, ticks } => self.on_members(room, members, ticks, &mut out),
+            ServerFrame::Ticks { room, ticks } => self.on_ticks(room, ticks, &mut out),
+            ServerFrame::ReadBy {
+                room,
+                seq,
+                users,
+                more,
+            } => self.on_read_by(room, seq, users, more, &mut out),
             ServerFrame::Presence(p) => {
                 self.presence.insert(p.user, p);
                 out.presence_changed = true;
@@ -116,13 +123,36 @@ impl Client {
         out.rooms_changed = true;
     }
 
-    fn on_members(&mut self, room: RoomId, members: Vec<MemberMarks>, out: &mut Output) {
+    fn on_members(&mut self, room: RoomId, members: Vec<MemberMarks>, ticks: Ticks, out: &mut Output) {
         if let Some(r) = self.rooms.get_mut(&room) {
-            r.marks.get_or_insert_with(Marks::default).set(members);
+            r.marks.get_or_insert_with(Marks::default).set(members, ticks);
             out.changed.insert(room);
             if r.members.answered() {
                 r.ask_members(room, out);
             }
+        }
+    }
+
+    fn on_ticks(&mut self, room: RoomId, ticks: Ticks, out: &mut Output) {
+        let marks = self.rooms.get_mut(&room).and_then(|r| r.marks.as_mut());
+        if !marks.is_some_and(|m| m.moved(ticks)) {
+            return;
+        }
+        out.changed.insert(room);
+        // The readers shown may have grown: they are asked again.
+        if let Some(seq) = self.read_by.take().filter(|r| r.room == room).map(|r| r.seq) {
+            out.frames.extend(self.ask_read_by(room, seq).frames);
+        }
+    }
+
+    /// A page of who read my message: added to the pages before it, if it
+    /// is still the message asked about.
+    fn on_read_by(&mut self, room: RoomId, seq: Seq, users: Vec<Named>, more: bool, out: &mut Output) {
+        if let Some(r) = self.read_by.as_mut().filter(|r| (r.room, r.seq) == (room, seq)) {
+            let last = r.users.last().map_or(0, |u| u.user);
+            r.users.extend(users.into_iter().filter(|u| u.user > last));
+            r.more = more;
+            out.changed.insert(room);
         }
     }
 
@@ -243,19 +273,17 @@ impl Client {
         (delivered, read, read_n): (Seq, Seq, i64),
         out: &mut Output,
     ) {
-        let mine = self.me.as_ref().is_some_and(|me| me.id == user);
+        // Only my own marks come (moved on any of my devices): the unread
+        // count follows. Others' reach me as ticks.
+        if self.me.as_ref().is_none_or(|me| me.id != user) {
+            return;
+        }
         let Some(r) = self.rooms.get_mut(&room) else {
             return;
         };
-        if r.marks.as_mut().is_some_and(|m| m.raise(user, delivered, read)) {
-            out.changed.insert(room);
-        }
-        if mine {
-            // My marks, moved on any of my devices: the unread count follows.
-            self.reports.confirmed(room, delivered, read);
-            if r.read_to(read, Some(read_n)) {
-                out.rooms_changed = true;
-            }
+        self.reports.confirmed(room, delivered, read);
+        if r.read_to(read, Some(read_n)) {
+            out.rooms_changed = true;
         }
     }
 

@@ -1,12 +1,13 @@
-//! Receipts on the client: how far the other members of a room got (their
-//! delivered/read marks), what that makes of my messages' ticks, and the
+//! Receipts on the client: a room's members (names), how far the others
+//! got with my messages (the server's `ticks`, as counts: never every
+//! member's marks), what that makes of each message's tick, and the
 //! delivered/read reports this device owes the server, coalesced. Marks
 //! only rise here too: a late or repeated frame never lowers one.
 
 use std::collections::BTreeMap;
 
 use crate::model::{RoomId, UserId};
-use crate::protocol::{ClientFrame, MemberMarks, Seq};
+use crate::protocol::{ClientFrame, MemberMarks, Seq, Ticks};
 
 /// The least time between two rounds of reports (ms): a few per second.
 pub const REPORT_GAP_MS: i64 = 300;
@@ -28,35 +29,55 @@ pub enum Tick {
     Read,
 }
 
-/// The members of one room and their marks.
+/// The members of one room, and how far the others got with my messages.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Marks {
     members: BTreeMap<UserId, MemberMarks>,
+    /// Every other member holds my messages up to here.
+    delivered: Seq,
+    /// Every other member has read my messages up to here.
+    read: Seq,
+    /// How many others there are.
+    of: u32,
+    /// How many others read each of my newest messages past `read`.
+    counts: BTreeMap<Seq, u32>,
 }
 
 impl Marks {
-    /// Takes a fresh member list; marks already known higher are kept.
-    pub fn set(&mut self, list: Vec<MemberMarks>) {
-        let mut members = BTreeMap::new();
-        for mut m in list {
-            if let Some(old) = self.members.get(&m.user) {
-                m.delivered = m.delivered.max(old.delivered);
-                m.read = m.read.max(old.read);
-            }
-            members.insert(m.user, m);
-        }
-        self.members = members;
+    /// Takes a fresh member list and the ticks that came with it.
+    pub fn set(&mut self, list: Vec<MemberMarks>, ticks: Ticks) {
+        self.members = list.into_iter().map(|m| (m.user, m)).collect();
+        self.moved(ticks);
     }
 
-    /// Raises a member's marks; true if that changed anything.
-    pub fn raise(&mut self, user: UserId, delivered: Seq, read: Seq) -> bool {
-        let Some(m) = self.members.get_mut(&user) else {
+    /// The others moved on: ticks only rise (a late frame lowers nothing).
+    /// True if that changed anything.
+    pub fn moved(&mut self, ticks: Ticks) -> bool {
+        let before = (self.delivered, self.read, self.of, self.counts.clone());
+        self.delivered = self.delivered.max(ticks.delivered);
+        self.read = self.read.max(ticks.read);
+        self.of = ticks.of;
+        for c in ticks.counts {
+            let n = self.counts.entry(c.seq).or_default();
+            *n = (*n).max(c.read);
+        }
+        let read = self.read;
+        self.counts.retain(|&seq, _| seq > read);
+        before != (self.delivered, self.read, self.of, self.counts.clone())
+    }
+
+    /// The only other member (a direct room) wrote row `seq`: they hold
+    /// and have read my messages before it. True if that changed anything.
+    pub fn answered(&mut self, seq: Seq) -> bool {
+        if self.of != 1 || seq <= self.read {
             return false;
-        };
-        let (d, r) = (m.delivered.max(delivered).max(read), m.read.max(read));
-        let changed = (d, r) != (m.delivered, m.read);
-        (m.delivered, m.read) = (d, r);
-        changed
+        }
+        self.moved(Ticks {
+            delivered: seq,
+            read: seq,
+            of: 1,
+            counts: Vec::new(),
+        })
     }
 
     /// A member's display name.
@@ -69,36 +90,24 @@ impl Marks {
         self.members.values().map(|m| (m.user, m.name.as_str()))
     }
 
-    fn others(&self, me: UserId) -> impl Iterator<Item = &MemberMarks> {
-        self.members.values().filter(move |m| m.user != me)
-    }
-
-    /// The tick of my message `seq`: the least any other member reached.
-    pub fn tick(&self, me: UserId, seq: Seq) -> Tick {
-        let mut others = self.others(me).peekable();
-        if others.peek().is_none() {
-            return Tick::Sent;
-        }
-        let (mut delivered, mut read) = (true, true);
-        for m in others {
-            delivered &= m.delivered >= seq;
-            read &= m.read >= seq;
-        }
-        match (delivered, read) {
-            (_, true) => Tick::Read,
-            (true, false) => Tick::Delivered,
+    /// The tick of my message `seq`.
+    pub fn tick(&self, seq: Seq) -> Tick {
+        match self.of {
+            0 => Tick::Sent,
+            _ if seq <= self.read => Tick::Read,
+            _ if seq <= self.delivered => Tick::Delivered,
             _ => Tick::Sent,
         }
     }
 
-    /// Who of the others has read `seq`, and how many others there are.
-    pub fn read_by(&self, me: UserId, seq: Seq) -> (Vec<String>, usize) {
-        let names = self
-            .others(me)
-            .filter(|m| m.read >= seq)
-            .map(|m| m.name.clone())
-            .collect();
-        (names, self.others(me).count())
+    /// How many of the others have read my message `seq`, and how many
+    /// others there are.
+    pub fn read_count(&self, seq: Seq) -> (u32, u32) {
+        let read = match seq <= self.read {
+            true => self.of,
+            false => self.counts.get(&seq).copied().unwrap_or(0),
+        };
+        (read, self.of)
     }
 }
 
@@ -196,37 +205,55 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_tick_is_the_least_any_other_member_reached() {
-        let mut marks = Marks::default();
-        marks.set(vec![m(1, 0, 0), m(2, 5, 3), m(3, 9, 4)]);
-        // I am 1: my own marks do not count.
-        assert_eq!(marks.tick(1, 3), Tick::Read);
-        assert_eq!(marks.tick(1, 4), Tick::Delivered, "2 has it, not read");
-        assert_eq!(marks.tick(1, 6), Tick::Sent, "2 does not have 6 yet");
-        assert_eq!(marks.read_by(1, 4), (vec!["u3".to_string()], 2));
-        assert_eq!(marks.read_by(1, 3).0.len(), 2);
+    fn ticks(delivered: Seq, read: Seq, of: u32, counts: &[(Seq, u32)]) -> Ticks {
+        Ticks {
+            delivered,
+            read,
+            of,
+            counts: counts
+                .iter()
+                .map(|&(seq, read)| crate::protocol::ReadCount { seq, read })
+                .collect(),
+        }
     }
 
     #[test]
-    fn marks_only_rise_and_read_implies_delivered() {
+    fn a_tick_is_what_every_other_member_reached() {
         let mut marks = Marks::default();
-        marks.set(vec![m(1, 0, 0), m(2, 5, 3)]);
-        assert!(!marks.raise(2, 4, 2), "lower: nothing moves");
-        assert_eq!(marks.tick(1, 5), Tick::Delivered);
-        assert!(marks.raise(2, 0, 7));
-        assert_eq!(marks.tick(1, 7), Tick::Read);
-        // A stale member list does not lower what receipts raised.
-        marks.set(vec![m(1, 0, 0), m(2, 5, 3), m(3, 0, 0)]);
-        assert_eq!(marks.read_by(1, 7), (vec!["u2".to_string()], 2));
-        assert!(!marks.raise(9, 9, 9), "not a member");
+        marks.set(
+            vec![m(1, 0, 0), m(2, 5, 3), m(3, 9, 4)],
+            ticks(5, 3, 2, &[(4, 1), (6, 0)]),
+        );
+        assert_eq!(marks.tick(3), Tick::Read);
+        assert_eq!(marks.tick(4), Tick::Delivered, "all hold it, not all read it");
+        assert_eq!(marks.tick(6), Tick::Sent, "not all hold 6 yet");
+        assert_eq!(marks.read_count(4), (1, 2));
+        assert_eq!(marks.read_count(3), (2, 2));
+        assert_eq!(marks.read_count(7), (0, 2), "no count known: none yet");
+        assert_eq!(marks.name(2), Some("u2"));
+    }
+
+    #[test]
+    fn ticks_only_rise() {
+        let mut marks = Marks::default();
+        marks.set(vec![m(1, 0, 0), m(2, 5, 3)], ticks(5, 3, 1, &[]));
+        assert!(!marks.moved(ticks(4, 2, 1, &[])), "lower: nothing moves");
+        assert_eq!(marks.tick(5), Tick::Delivered);
+        assert!(marks.moved(ticks(7, 7, 1, &[])));
+        assert_eq!(marks.tick(7), Tick::Read);
+        // A stale member list does not lower what ticks raised.
+        marks.set(vec![m(1, 0, 0), m(2, 5, 3)], ticks(5, 3, 1, &[]));
+        assert_eq!(marks.tick(7), Tick::Read);
+        assert!(marks.moved(ticks(7, 7, 3, &[(9, 2)])), "the room grew");
+        assert!(!marks.moved(ticks(7, 7, 3, &[(9, 1)])), "a count never falls");
+        assert_eq!(marks.read_count(9), (2, 3));
     }
 
     #[test]
     fn alone_in_a_room_a_message_is_just_sent() {
         let mut marks = Marks::default();
-        marks.set(vec![m(1, 9, 9)]);
-        assert_eq!(marks.tick(1, 1), Tick::Sent);
+        marks.set(vec![m(1, 9, 9)], ticks(0, 0, 0, &[]));
+        assert_eq!(marks.tick(1), Tick::Sent);
     }
 
     #[test]

@@ -171,13 +171,10 @@ impl Room {
                 s.read_n = s.read_n.max(m.n);
             }
         }
-        // The server raised the sender's marks with the row, and says so
-        // with nothing else.
-        if self
-            .marks
-            .as_mut()
-            .is_some_and(|k| k.raise(m.sender, m.seq, m.seq))
-        {
+        // The server raised the sender's marks with the row: in a direct
+        // room, the other one has read all mine before it (in a group, the
+        // server's next ticks say what that changed).
+        if me.is_some_and(|me| me != m.sender) && self.marks.as_mut().is_some_and(|k| k.answered(m.seq)) {
             changed = true;
         }
         let (seq, target) = (m.seq, target_of(&m));

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::model::{RoomKind, RoomSummary};
-use crate::protocol::{ErrorCode, Message, ServerFrame};
+use crate::protocol::{ErrorCode, Message, Named, ReadCount, ServerFrame, Ticks};
 
 const ME: i64 = 1;
 
@@ -790,49 +790,136 @@ fn seeing_a_message_clears_unread_at_once_and_reports_read() {
 }
 
 #[test]
-fn ticks_follow_the_other_members_marks_once_the_room_is_watched() {
+fn ticks_follow_the_servers_counts_once_the_room_is_watched() {
     let (mut c, _) = welcomed(vec![summary(1, 0)]);
     let out = c.watch(1);
     assert_eq!(out.frames, vec![ClientFrame::Members { room: 1 }]);
     assert!(c.watch(1).frames.is_empty(), "one request at a time");
-    let mark = |user, delivered, read| crate::protocol::MemberMarks {
+    let mark = |user| crate::protocol::MemberMarks {
         user,
         name: format!("u{user}"),
+        delivered: 0,
+        read: 0,
+    };
+    let ticks = |delivered, read, counts: &[(Seq, u32)]| Ticks {
         delivered,
         read,
+        of: 2,
+        counts: counts
+            .iter()
+            .map(|&(seq, read)| ReadCount { seq, read })
+            .collect(),
     };
     c.handle(
         ServerFrame::Members {
             room: 1,
-            members: vec![mark(ME, 0, 0), mark(2, 1, 0), mark(3, 0, 0)],
+            members: vec![mark(ME), mark(2), mark(3)],
+            ticks: ticks(0, 0, &[]),
         },
         0,
     );
-    assert_eq!(c.tick_of(1, 1), Tick::Sent, "3 does not have it");
-    let receipt = |user, delivered, read| ServerFrame::Receipt {
-        read_n: 0,
-        room: 1,
-        user,
-        delivered,
-        read,
-    };
-    let out = c.handle(receipt(3, 1, 0), 0);
+    assert_eq!(c.tick_of(1, 1), Tick::Sent, "not everyone has it");
+    let out = c.handle(
+        ServerFrame::Ticks {
+            room: 1,
+            ticks: ticks(1, 0, &[(1, 1)]),
+        },
+        0,
+    );
     assert!(out.changed.contains(&1), "ticks re-render");
     assert_eq!(c.tick_of(1, 1), Tick::Delivered);
-    c.handle(receipt(2, 1, 1), 0);
-    assert_eq!(c.read_by(1, 1), (vec!["u2".to_string()], 2));
-    c.handle(receipt(3, 1, 1), 0);
+    assert_eq!(c.read_count(1, 1), (1, 2));
+    // Others' marks are not mine: a receipt about someone else moves nothing.
+    let out = c.handle(
+        ServerFrame::Receipt {
+            read_n: 1,
+            room: 1,
+            user: 2,
+            delivered: 1,
+            read: 1,
+        },
+        0,
+    );
+    assert!(out.changed.is_empty() && !out.rooms_changed);
+    c.handle(
+        ServerFrame::Ticks {
+            room: 1,
+            ticks: ticks(1, 1, &[]),
+        },
+        0,
+    );
     assert_eq!(c.tick_of(1, 1), Tick::Read);
-    // A message from a member raises their marks to it (no receipt says so).
-    c.handle(receipt(3, 2, 1), 0);
-    assert_eq!(c.tick_of(1, 2), Tick::Sent, "2 does not have 2 yet");
-    let out = c.handle(ServerFrame::Msg(msg(1, 2)), 0);
+    assert_eq!(c.read_count(1, 1), (2, 2));
+    // Who read it comes on demand, a page at a time.
+    let out = c.ask_read_by(1, 1);
+    assert_eq!(
+        out.frames,
+        vec![ClientFrame::ReadBy {
+            room: 1,
+            seq: 1,
+            after: None
+        }]
+    );
+    let named = |user| Named {
+        user,
+        name: format!("u{user}"),
+    };
+    let out = c.handle(
+        ServerFrame::ReadBy {
+            room: 1,
+            seq: 1,
+            users: vec![named(2)],
+            more: true,
+        },
+        0,
+    );
     assert!(out.changed.contains(&1));
     assert_eq!(
-        c.tick_of(1, 2),
-        Tick::Delivered,
-        "2 wrote 2; 3 holds it but has not read it"
+        c.ask_read_by(1, 1).frames,
+        vec![ClientFrame::ReadBy {
+            room: 1,
+            seq: 1,
+            after: Some(2)
+        }]
     );
+    c.handle(
+        ServerFrame::ReadBy {
+            room: 1,
+            seq: 1,
+            users: vec![named(2), named(3)],
+            more: false,
+        },
+        0,
+    );
+    let read_by = c.read_by(1, 1).unwrap();
+    assert_eq!(read_by.users, vec![named(2), named(3)], "once each");
+    assert!(c.ask_read_by(1, 1).frames.is_empty(), "all of them came");
+    assert!(c.read_by(1, 2).is_none(), "another message was not asked");
+    // Ticks that move while the readers are shown ask for them again.
+    let out = c.handle(
+        ServerFrame::Ticks {
+            room: 1,
+            ticks: ticks(2, 1, &[(2, 1)]),
+        },
+        0,
+    );
+    assert_eq!(
+        out.frames,
+        vec![ClientFrame::ReadBy {
+            room: 1,
+            seq: 1,
+            after: None
+        }]
+    );
+    c.hide_read_by();
+    let out = c.handle(
+        ServerFrame::Ticks {
+            room: 1,
+            ticks: ticks(2, 2, &[]),
+        },
+        0,
+    );
+    assert!(out.frames.is_empty(), "not shown: not asked");
     // After a reconnect the members are asked again (marks moved meanwhile).
     c.disconnected();
     c.connected();
@@ -852,6 +939,7 @@ fn ticks_follow_the_other_members_marks_once_the_room_is_watched() {
         ServerFrame::Members {
             room: 1,
             members: vec![],
+            ticks: Ticks::default(),
         },
         0,
     );
@@ -861,6 +949,7 @@ fn ticks_follow_the_other_members_marks_once_the_room_is_watched() {
         ServerFrame::Members {
             room: 1,
             members: vec![],
+            ticks: Ticks::default(),
         },
         0,
     );
@@ -871,6 +960,28 @@ fn ticks_follow_the_other_members_marks_once_the_room_is_watched() {
     );
     let out = c.handle(rewelcome(vec![summary(1, 0)], vec![]), 0);
     assert!(out.frames.contains(&ClientFrame::Members { room: 1 }));
+}
+
+#[test]
+fn in_a_room_of_two_the_others_message_says_they_read_mine_before_it() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    c.watch(1);
+    c.handle(
+        ServerFrame::Members {
+            room: 1,
+            members: vec![],
+            ticks: Ticks {
+                of: 1,
+                ..Ticks::default()
+            },
+        },
+        0,
+    );
+    assert_eq!(c.tick_of(1, 1), Tick::Sent);
+    let out = c.handle(ServerFrame::Msg(msg(1, 2)), 0);
+    assert!(out.changed.contains(&1));
+    assert_eq!(c.tick_of(1, 1), Tick::Read, "2 wrote after it");
+    assert_eq!(c.tick_of(1, 3), Tick::Sent);
 }
 
 #[test]
@@ -886,6 +997,7 @@ fn members_asked_again_after_a_resync_or_a_refusal_while_in_flight() {
     let stale = ServerFrame::Members {
         room: 1,
         members: vec![],
+        ticks: Ticks::default(),
     };
     let out = c.handle(stale.clone(), 0);
     assert_eq!(out.frames, vec![ClientFrame::Members { room: 1 }], "asked again");
@@ -1128,6 +1240,7 @@ impl Server {
             ClientFrame::Members { room } => ServerFrame::Members {
                 room,
                 members: vec![],
+                ticks: Ticks::default(),
             },
             _ => return None,
         })

@@ -47,6 +47,8 @@ pub struct Live {
     /// A message to bring on screen (a reply's quote was clicked): older
     /// pages load until it is there.
     pub jump: RwSignal<Option<(RoomId, Seq)>>,
+    /// The message of mine whose readers are shown ("Read by …"), if any.
+    pub seen_by: RwSignal<Option<(RoomId, Seq)>>,
     /// Per room, the rows of its timeline. Reference-counted, not owned by
     /// the component that first showed the room: a room shown again after
     /// another one gets the same rows, not a signal disposed with the pane.
@@ -75,6 +77,7 @@ impl Live {
             editing: RwSignal::new(None),
             replying: RwSignal::new(None),
             jump: RwSignal::new(None),
+            seen_by: RwSignal::new(None),
             timelines: StoredValue::new(HashMap::new()),
             unread_from: StoredValue::new(HashMap::new()),
         }
@@ -310,6 +313,23 @@ impl Live {
         let out = self.step(|c, _| c.load_around(room, seq));
         self.apply(out);
         !held
+    }
+
+    /// Shows who read my message `seq` (asking the server, a page at a
+    /// time: called again, it asks the next page), or hides it.
+    pub fn show_read_by(&self, room: RoomId, seq: Seq, show: bool) {
+        self.seen_by.set(show.then_some((room, seq)));
+        let out = match show {
+            true => self.step(|c, _| c.ask_read_by(room, seq)),
+            false => self.step(|c, _| {
+                c.hide_read_by();
+                Output {
+                    changed: [room].into(),
+                    ..Output::default()
+                }
+            }),
+        };
+        self.apply(out);
     }
 
     /// Asks for the messages of the hole that begins at `from`.

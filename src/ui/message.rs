@@ -27,11 +27,19 @@ pub fn message_view(m: MsgRow, room: RoomId, live: Live) -> AnyView {
         Tick::Failed(why) => ("failed", "!", format!("Not sent: {why}")),
     };
     let title = m.read_by.clone().unwrap_or(title);
-    // In a group, a tap shows who read it (hover shows the title).
-    let open = RwSignal::new(false);
     let cid = m.key.split(':').next().and_then(|c| c.parse::<uuid::Uuid>().ok());
     let failed = matches!(m.tick, Tick::Failed(_));
     let seq = m.seq;
+    let group = m.read_by.is_some();
+    // In a group, a tap on the tick (or "Read by" among the actions) shows
+    // who read it: the names are asked for then, a page at a time.
+    let showing = move || seq.is_some() && live.seen_by.get() == Some((room, seq.unwrap_or(0)));
+    let toggle_seen = move || {
+        if let Some(s) = seq {
+            live.show_read_by(room, s, !showing());
+        }
+    };
+    let seen_more = m.read_by_more;
     let editing = move || seq.is_some() && live.editing.get() == Some((room, seq.unwrap_or(0)));
     let body = m.body.clone();
     let fmt = m.fmt.clone();
@@ -61,15 +69,20 @@ pub fn message_view(m: MsgRow, room: RoomId, live: Live) -> AnyView {
             <Show when=editing fallback=shown_body.clone()>
                 <EditBox room=room seq=seq.unwrap_or(0) body=edit_body.clone()/>
             </Show>
-            <span class="meta" on:click=move |_| open.update(|o| *o = !*o)>
+            <span class="meta" on:click=move |_| if group { toggle_seen() }>
                 {m.edited.clone().map(|t| view! { <span class="edited" title=t.clone() aria-label=t>"(edited)"</span> })}
                 <time>{m.time.clone()}</time>
                 {m.mine.then(|| view! { <span class="tick" title=title.clone() aria-label=title>{mark}</span> })}
             </span>
             {reactions}
             {m.read_by.clone().map(|text| view! {
-                <Show when=move || open.get()>
-                    <span class="read-by">{text.clone()}</span>
+                <Show when=showing>
+                    <span class="read-by" role="status">{text.clone()}</span>
+                    {seen_more.then(|| view! {
+                        <button type="button" class="ghost" on:click=move |_| live.show_read_by(room, seq.unwrap_or(0), true)>
+                            "More readers"
+                        </button>
+                    })}
                 </Show>
             })}
             {actions}
@@ -156,6 +169,7 @@ fn actions_view(m: &MsgRow, room: RoomId, live: Live, open: RwSignal<bool>) -> A
     });
     let body = StoredValue::new(m.body.clone());
     let (can_edit, can_delete) = (m.can_edit, m.can_delete);
+    let group = m.read_by.is_some();
     let keys = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Escape" {
             ev.prevent_default();
@@ -211,6 +225,12 @@ fn actions_view(m: &MsgRow, room: RoomId, live: Live, open: RwSignal<bool>) -> A
                             open.set(false);
                             live.editing.set(Some((room, seq)));
                         }>"Edit"</button>
+                    })}
+                    {group.then(|| view! {
+                        <button type="button" class="ghost" on:click=move |_| {
+                            close();
+                            live.show_read_by(room, seq, true);
+                        }>"Read by"</button>
                     })}
                     <button type="button" class="ghost" on:click=move |_| {
                         confirm.set(true);

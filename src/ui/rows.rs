@@ -48,8 +48,11 @@ pub struct MsgRow {
     pub time: String,
     pub mine: bool,
     pub tick: Tick,
-    /// In a group, for my stored messages: "Read by 2 of 3: Bob, Cy".
+    /// In a group, for my stored messages: "Read by 2 of 3", and the
+    /// names once asked for ("Read by 2 of 3: Bob, Cy").
     pub read_by: Option<String>,
+    /// More names than those shown can be asked for.
+    pub read_by_more: bool,
     /// "Edited 14:05", when it was.
     pub edited: Option<String>,
     pub deleted: bool,
@@ -96,10 +99,11 @@ impl Row {
     pub fn render_key(&self) -> String {
         match self {
             Row::Msg(m) => format!(
-                "{}:{:?}:{}:{}:{}:{}",
+                "{}:{:?}:{}{}:{}:{}:{}",
                 m.key,
                 m.tick,
                 m.read_by.as_deref().unwrap_or(""),
+                if m.read_by_more { "…" } else { "" },
                 m.version,
                 m.reply.as_ref().map_or("", |q| q.text.as_str()),
                 m.mentions.len()
@@ -161,11 +165,16 @@ pub fn rows(
             let mine = m.sender == me;
             // Ticks are for my messages; others' are simply stored.
             let tick = if mine { c.tick_of(room, m.seq) } else { Tick::Sent };
+            let asked = c.read_by(room, m.seq).filter(|_| mine && group);
             let read_by = (mine && group).then(|| {
-                let (names, of) = c.read_by(room, m.seq);
+                let (count, of) = c.read_count(room, m.seq);
+                let names: Vec<&str> =
+                    asked.map_or(Vec::new(), |r| r.users.iter().map(|u| u.name.as_str()).collect());
+                // The names are asked now; the count may be a moment older.
+                let count = (count as usize).max(names.len());
                 match names.is_empty() {
-                    true => format!("Read by 0 of {of}"),
-                    false => format!("Read by {} of {of}: {}", names.len(), names.join(", ")),
+                    true => format!("Read by {count} of {of}"),
+                    false => format!("Read by {count} of {of}: {}", names.join(", ")),
                 }
             });
             let recent = now - m.ts <= window;
@@ -180,6 +189,7 @@ pub fn rows(
                 mine,
                 tick,
                 read_by,
+                read_by_more: asked.is_some_and(|r| r.more),
                 edited: m.edited.map(|t| format!("Edited {}", clock(t, offset))),
                 deleted: m.deleted,
                 reactions: chips(r, m, me),

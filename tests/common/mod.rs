@@ -316,6 +316,18 @@ pub mod ws {
     }
 
     impl Ws {
+        /// Every frame that comes before the answer to a ping sent now.
+        pub async fn frames_until_pong(&mut self) -> Vec<ServerFrame> {
+            self.send(&ClientFrame::Ping).await;
+            let mut seen = Vec::new();
+            loop {
+                match self.next().await.expect("a frame") {
+                    ServerFrame::Pong => return seen,
+                    f => seen.push(f),
+                }
+            }
+        }
+
         pub async fn send(&mut self, frame: &ClientFrame) {
             self.send_text(serde_json::to_string(frame).unwrap()).await;
         }

@@ -80,16 +80,14 @@ async fn clients_on_different_nodes_talk_live() {
     ack_of(&mut wa, cid).await;
     let m = next_msg(&mut wb).await;
     assert_eq!((m.body.as_str(), m.sender), ("hi from node 0", alice.id));
-    // Receipts cross too.
+    // Ticks cross too.
     wb.send(&ClientFrame::Read {
         room: room.id,
         seq: 1,
     })
     .await;
-    let r = wa
-        .recv_until(|f| matches!(f, ServerFrame::Receipt { user, .. } if *user == bob.id))
-        .await;
-    assert!(matches!(r, ServerFrame::Receipt { read: 1, .. }));
+    let r = wa.recv_until(|f| matches!(f, ServerFrame::Ticks { .. })).await;
+    assert!(matches!(r, ServerFrame::Ticks { ticks, .. } if ticks.read == 1));
     let cid = Uuid::new_v4();
     wb.send(&send(room.id, cid, "hi from node 1")).await;
     ack_of(&mut wb, cid).await;

@@ -26,6 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "server::csp",
             "server::format",
             "server::tasks",
+            "server::ticks",
         ],
     ),
     ("storage", &["server::storage", "server::storage::*"]),

@@ -44,6 +44,7 @@ mod layers;
 mod metrics;
 mod presence;
 mod push;
+mod receipts;
 mod security;
 mod shutdown;
 mod storage;

@@ -7,7 +7,7 @@ use crate::common;
 use std::time::Duration;
 
 use chat::model::RoomSummary;
-use chat::protocol::{ClientFrame, ErrorCode, Presence, ServerFrame};
+use chat::protocol::{ClientFrame, ErrorCode, Presence, ServerFrame, Ticks};
 use chat::server::Config;
 use common::ws::{connect, Ws};
 use common::{api, sign_up, TestServer};
@@ -51,17 +51,6 @@ async fn error_code(ws: &mut Ws) -> ErrorCode {
 }
 
 /// Pings and returns every frame that came before the pong.
-async fn frames_until_pong(ws: &mut Ws) -> Vec<ServerFrame> {
-    ws.send(&ClientFrame::Ping).await;
-    let mut seen = Vec::new();
-    loop {
-        match ws.next().await.expect("a frame") {
-            ServerFrame::Pong => return seen,
-            f => seen.push(f),
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_contact_that_dies_without_a_close_frame_goes_offline_within_the_timeout() {
     let (server, _dir) = server_with(|c| {
@@ -132,7 +121,7 @@ async fn presence_is_not_sent_to_members_of_large_rooms() {
     let (_wa, _) = connect(&server, &a).await;
     assert!(presence_of(&mut wc, alice.id).await.online);
     // Carol heard it, so it was fanned out; bob had nothing queued.
-    let before_pong = frames_until_pong(&mut wb).await;
+    let before_pong = wb.frames_until_pong().await;
     assert!(
         !before_pong.iter().any(|f| matches!(f, ServerFrame::Presence(_))),
         "{before_pong:?}"
@@ -164,7 +153,7 @@ async fn typing_reaches_the_rooms_online_members_and_floods_are_dropped() {
     for _ in 0..20 {
         wa.send(&ClientFrame::Typing { room: room.id }).await;
     }
-    let to_alice = frames_until_pong(&mut wa).await;
+    let to_alice = wa.frames_until_pong().await;
     let limited = to_alice
         .iter()
         .filter(|f| {
@@ -178,7 +167,7 @@ async fn typing_reaches_the_rooms_online_members_and_floods_are_dropped() {
         })
         .count();
     assert_eq!(limited, 1, "{to_alice:?}");
-    let to_bob = frames_until_pong(&mut wb).await;
+    let to_bob = wb.frames_until_pong().await;
     assert!(
         !to_bob.iter().any(|f| matches!(f, ServerFrame::Typing { .. })),
         "no relayed flood: {to_bob:?}"
@@ -214,19 +203,19 @@ async fn members_carry_marks_and_a_report_that_moves_nothing_is_not_fanned_out()
         seq: 2,
     })
     .await;
-    let receipt = wa
-        .recv_until(|f| matches!(f, ServerFrame::Receipt { user, .. } if *user == bob.id))
-        .await;
+    let ticks = wa.recv_until(|f| matches!(f, ServerFrame::Ticks { .. })).await;
     assert_eq!(
-        receipt,
-        ServerFrame::Receipt {
-            read_n: 2,
+        ticks,
+        ServerFrame::Ticks {
             room: room.id,
-            user: bob.id,
-            delivered: 2,
-            read: 2
+            ticks: Ticks {
+                delivered: 2,
+                read: 2,
+                of: 1,
+                counts: vec![]
+            }
         },
-        "in a direct room at once"
+        "in a direct room at once: both of alice's messages are read"
     );
 
     // A lower report: bob is told where his marks stand; alice hears nothing.
@@ -237,20 +226,27 @@ async fn members_carry_marks_and_a_report_that_moves_nothing_is_not_fanned_out()
     .await;
     let answer = wb.recv_until(|f| matches!(f, ServerFrame::Receipt { .. })).await;
     assert!(matches!(answer, ServerFrame::Receipt { read: 2, .. }));
-    let to_alice = frames_until_pong(&mut wa).await;
+    let to_alice = wa.frames_until_pong().await;
     assert!(
-        !to_alice.iter().any(|f| matches!(f, ServerFrame::Receipt { .. })),
+        !to_alice
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Receipt { .. } | ServerFrame::Ticks { .. })),
         "{to_alice:?}"
     );
 
     wa.send(&ClientFrame::Members { room: room.id }).await;
-    let ServerFrame::Members { members, .. } =
+    let ServerFrame::Members { members, ticks, .. } =
         wa.recv_until(|f| matches!(f, ServerFrame::Members { .. })).await
     else {
         unreachable!()
     };
     let marks: Vec<(i64, i64, i64)> = members.iter().map(|m| (m.user, m.delivered, m.read)).collect();
     assert_eq!(marks, vec![(alice.id, 2, 2), (bob.id, 2, 2)]);
+    assert_eq!(
+        (ticks.delivered, ticks.read, ticks.of),
+        (2, 2, 1),
+        "with alice's ticks"
+    );
 
     let (mut ws, _) = connect(&server, &s).await;
     ws.send(&ClientFrame::Members { room: room.id }).await;

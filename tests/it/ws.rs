@@ -65,7 +65,7 @@ pub async fn client(server: &TestServer, cookie: &str) -> (Client, Ws) {
 }
 
 /// Waits for `n` acks on a socket.
-async fn acks(ws: &mut Ws, n: usize) {
+pub async fn acks(ws: &mut Ws, n: usize) {
     let mut acked = 0;
     while acked < n {
         if let Some(ServerFrame::Ack { .. }) = ws.next().await {
@@ -715,110 +715,4 @@ async fn a_connection_that_falls_behind_is_told_to_resync_and_loses_nothing() {
     assert!(resyncs >= 1);
     let seqs: Vec<_> = bob.room(room.id).unwrap().msgs.keys().copied().collect();
     assert_eq!(seqs, (1..=total as i64).collect::<Vec<_>>());
-}
-
-/// The receipt about `user` in `room`, skipping other frames.
-async fn receipt_of(ws: &mut Ws, room: i64, user: i64) -> (i64, i64) {
-    match ws
-        .recv_until(
-            |f| matches!(f, ServerFrame::Receipt { room: r, user: u, .. } if *r == room && *u == user),
-        )
-        .await
-    {
-        ServerFrame::Receipt { delivered, read, .. } => (delivered, read),
-        _ => unreachable!(),
-    }
-}
-
-#[tokio::test]
-async fn read_marks_rise_only_and_reach_the_other_side() {
-    let (server, _dir) = embedded().await;
-    let (alice, a) = sign_up(&server, "alice").await;
-    let (bob, b) = sign_up(&server, "bob").await;
-    let dm: RoomSummary = api(&server, &a, "open_direct", json!({"handle": "bob"})).await;
-    let (mut wa, _) = connect(&server, &a).await;
-    for n in 0..3 {
-        wa.send(&send(dm.id, Uuid::new_v4(), &format!("m{n}"))).await;
-    }
-    acks(&mut wa, 3).await;
-    let (mut wb, _) = connect(&server, &b).await;
-    let (mut wb2, _) = connect(&server, &b).await;
-
-    wb.send(&ClientFrame::Delivered { room: dm.id, seq: 3 }).await;
-    assert_eq!(
-        receipt_of(&mut wa, dm.id, bob.id).await,
-        (3, 0),
-        "a DM receipt comes at once"
-    );
-    wb.send(&ClientFrame::Read { room: dm.id, seq: 2 }).await;
-    assert_eq!(receipt_of(&mut wa, dm.id, bob.id).await, (3, 2));
-    let first = receipt_of(&mut wb2, dm.id, bob.id).await;
-    assert_eq!(first, (3, 0), "bob's other device learns it too");
-    assert_eq!(receipt_of(&mut wb2, dm.id, bob.id).await, (3, 2));
-    // Drain what is on its way to bob's socket, then report lower.
-    wb.send(&ClientFrame::Ping).await;
-    wb.recv_until(|f| matches!(f, ServerFrame::Pong)).await;
-    wb.send(&ClientFrame::Read { room: dm.id, seq: 1 }).await;
-    assert_eq!(
-        receipt_of(&mut wb, dm.id, bob.id).await,
-        (3, 2),
-        "a lower report moves nothing"
-    );
-    wb.send(&ClientFrame::Ping).await;
-    wb.recv_until(|f| matches!(f, ServerFrame::Pong)).await;
-
-    wb.send(&ClientFrame::Read { room: dm.id, seq: 9 }).await;
-    assert!(matches!(
-        wb.next().await,
-        Some(ServerFrame::Error {
-            code: ErrorCode::BadFrame,
-            ..
-        })
-    ));
-    let seen = server.state.store.room_of(dm.id, bob.id).await.unwrap().unwrap();
-    assert_eq!(
-        (seen.read_seq, seen.unread()),
-        (2, 1),
-        "stored as reported, never beyond the head"
-    );
-
-    let (_, c) = sign_up(&server, "carol").await;
-    let (mut wc, _) = connect(&server, &c).await;
-    wc.send(&ClientFrame::Read { room: dm.id, seq: 1 }).await;
-    assert!(matches!(
-        wc.next().await,
-        Some(ServerFrame::Error {
-            code: ErrorCode::NotMember,
-            ..
-        })
-    ));
-    let _ = alice;
-}
-
-#[tokio::test]
-async fn group_receipts_are_coalesced() {
-    let (server, _dir) = embedded().await;
-    let ([a, b, _], room) = trio(&server).await;
-    let (mut wa, welcome) = connect(&server, &a).await;
-    let ServerFrame::Welcome { .. } = welcome else {
-        unreachable!()
-    };
-    for n in 0..5 {
-        wa.send(&send(room.id, Uuid::new_v4(), &format!("m{n}"))).await;
-    }
-    acks(&mut wa, 5).await;
-    let (mut wb, welcome) = connect(&server, &b).await;
-    let ServerFrame::Welcome { user: bob, .. } = welcome else {
-        unreachable!()
-    };
-    for seq in 1..=5 {
-        wb.send(&ClientFrame::Read { room: room.id, seq }).await;
-    }
-    // Alice gets one receipt for bob with the final marks, not five.
-    assert_eq!(receipt_of(&mut wa, room.id, bob.id).await, (5, 5));
-    wa.send(&ClientFrame::Ping).await;
-    let next = wa
-        .recv_until(|f| matches!(f, ServerFrame::Pong | ServerFrame::Receipt { .. }))
-        .await;
-    assert_eq!(next, ServerFrame::Pong, "no second receipt");
 }

@@ -1,5 +1,5 @@
 //! The bus carries what happened to every node's hub: committed messages,
-//! room joins, receipts, presence and typing. Embedded mode has one node, so
+//! room joins, marks and ticks, presence and typing. Embedded mode has one node, so
 //! the local bus hands events straight to the hub; the cluster shape puts
 //! Redis Pub/Sub behind the same trait (`redis.rs`). Publishing is a hint: a
 //! lost event is repaired by sync, because storage is the truth (design §2
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::hub::Hub;
 use crate::model::{RoomId, RoomSummary, UserId};
-use crate::protocol::{Message, Presence, Seq, ServerFrame};
+use crate::protocol::{Message, Presence, Seq, ServerFrame, Ticks};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "e", rename_all = "snake_case")]
@@ -23,13 +23,13 @@ pub enum Event {
     Message { msg: Message },
     /// `user` is now a member of `room` (the summary as they see it).
     Joined { user: UserId, room: RoomSummary },
-    /// A member's delivered/read marks rose.
-    Receipt {
+    /// Members' delivered/read marks rose: each goes to that member's own
+    /// devices (no one else's).
+    Marks { room: RoomId, marks: Vec<MarksOf> },
+    /// Senders' ticks moved: each goes to that sender's devices.
+    Ticks {
         room: RoomId,
-        user: UserId,
-        delivered: Seq,
-        read: Seq,
-        read_n: i64,
+        ticks: Vec<(UserId, Ticks)>,
     },
     /// A person came online or went offline; `to` are their contacts.
     Presence { presence: Presence, to: Vec<UserId> },
@@ -39,6 +39,16 @@ pub enum Event {
         user: UserId,
         name: String,
     },
+}
+
+/// One member's marks in a room, as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarksOf {
+    pub user: UserId,
+    pub delivered: Seq,
+    pub read: Seq,
+    /// The `n` of row `read`.
+    pub read_n: i64,
 }
 
 #[async_trait]
@@ -84,22 +94,23 @@ pub fn deliver(hub: &Hub, event: Event) {
             hub.join(user, room.id);
             hub.to_user(user, &ServerFrame::Room(room));
         }
-        Event::Receipt {
-            room,
-            user,
-            delivered,
-            read,
-            read_n,
-        } => hub.to_room(
-            room,
-            &ServerFrame::Receipt {
-                room,
-                user,
-                delivered,
-                read,
-                read_n,
-            },
-        ),
+        Event::Marks { room, marks } => {
+            for m in marks {
+                let receipt = ServerFrame::Receipt {
+                    room,
+                    user: m.user,
+                    delivered: m.delivered,
+                    read: m.read,
+                    read_n: m.read_n,
+                };
+                hub.to_user(m.user, &receipt);
+            }
+        }
+        Event::Ticks { room, ticks } => {
+            for (user, ticks) in ticks {
+                hub.to_user(user, &ServerFrame::Ticks { room, ticks });
+            }
+        }
         Event::Presence { presence, to } => hub.to_users(&to, &ServerFrame::Presence(presence)),
         Event::Typing { room, user, name } => hub.to_room(room, &ServerFrame::Typing { room, user, name }),
     }

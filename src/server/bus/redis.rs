@@ -1,9 +1,11 @@
 //! The cluster bus: Redis Pub/Sub between nodes. An event is delivered to
 //! this node's connections at once (so a Redis outage never stops local
-//! delivery) and published for the others: room events on `room:{id}`,
-//! events for users on `node:{n}` of each node that holds them (from the
-//! registry). A node subscribes to `room:{id}` only while it has a local
-//! connection in that room, and to its own `node:{n}`.
+//! delivery) and published for the others: room events on `room:{id}`
+//! (marks and ticks too, though they are for some members only: every node
+//! where those are connected follows the room), events for users on
+//! `node:{n}` of each node that holds them (from the registry). A node
+//! subscribes to `room:{id}` only while it has a local connection in that
+//! room, and to its own `node:{n}`.
 //!
 //! One connection publishes (a reconnecting `ConnectionManager`); one task
 //! owns the subscription connection. When that connection drops, the task
@@ -136,7 +138,7 @@ impl RedisBus {
     fn room_channel(&self, event: &Event) -> Option<String> {
         let room = match event {
             Event::Message { msg } => msg.room,
-            Event::Receipt { room, .. } | Event::Typing { room, .. } => *room,
+            Event::Marks { room, .. } | Event::Ticks { room, .. } | Event::Typing { room, .. } => *room,
             Event::Joined { .. } | Event::Presence { .. } => return None,
         };
         Some(self.registry.keys().room_channel(room))
@@ -171,7 +173,7 @@ impl Bus for RedisBus {
             return self.send(channel, event).await;
         }
         match event {
-            Event::Message { .. } | Event::Receipt { .. } | Event::Typing { .. } => {}
+            Event::Message { .. } | Event::Marks { .. } | Event::Ticks { .. } | Event::Typing { .. } => {}
             Event::Joined { user, room } => {
                 self.to_users(&[user], |_| Event::Joined {
                     user,

@@ -16,6 +16,12 @@ pub enum FrameError {
     NotMember(RoomId),
     #[error("There is no room {0}.")]
     UnknownRoom(RoomId),
+    /// The message a request names is not in the room.
+    #[error("{0}")]
+    UnknownMessage(String),
+    /// Not the caller's to see or do; the words say why.
+    #[error("{0}")]
+    Forbidden(String),
     /// Storage (or the presence store) did not answer; nothing changed.
     #[error("Storage is unavailable right now; try again shortly.")]
     Unavailable,
@@ -27,6 +33,8 @@ impl FrameError {
             FrameError::BadFrame(_) => ErrorCode::BadFrame,
             FrameError::NotMember(_) => ErrorCode::NotMember,
             FrameError::UnknownRoom(_) => ErrorCode::UnknownRoom,
+            FrameError::UnknownMessage(_) => ErrorCode::UnknownMessage,
+            FrameError::Forbidden(_) => ErrorCode::Forbidden,
             FrameError::Unavailable => ErrorCode::Unavailable,
         }
     }

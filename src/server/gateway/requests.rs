@@ -1,15 +1,19 @@
 //! The answers to a connection's requests other than `send` and `typing`
 //! (which the session in `gateway/mod.rs` owns with their rate limits):
-//! `hello`, `sync`, `history`, `around`, `members`, `delivered`/`read` and `ping`, as
+//! `hello`, `sync`, `history`, `around`, `members`, `read_by`, `delivered`/`read`
+//! and `ping`, as
 //! methods on the `Caller` who asks. Reads go to the store and the cache;
 //! marks go through `receipts`. Nothing here writes a message.
 
 use std::sync::Arc;
 
 use super::error::FrameError;
-use crate::model::{RoomId, User};
+use crate::model::{RoomId, User, UserId};
 use crate::protocol::{ClientFrame, Message, Seq, ServerFrame, PAGE_DEFAULT, PAGE_MAX};
 use crate::server::{hub::Conn, rooms, state::AppState};
+
+/// The most names one `read_by` answer carries.
+const READ_BY_PAGE: u32 = 50;
 
 /// Who is asking, on which connection.
 pub struct Caller<'a> {
@@ -29,6 +33,7 @@ impl Caller<'_> {
             ClientFrame::Delivered { room, seq } => self.marks(room, seq, 0).await,
             ClientFrame::Read { room, seq } => self.marks(room, seq, seq).await,
             ClientFrame::Members { room } => self.members(room).await,
+            ClientFrame::ReadBy { room, seq, after } => self.read_by(room, seq, after).await,
             ClientFrame::Ping => Ok(ServerFrame::Pong),
             ClientFrame::Send { .. }
             | ClientFrame::Edit { .. }
@@ -75,10 +80,48 @@ impl Caller<'_> {
         })
     }
 
+    /// The members, and the ticks of my messages there.
     async fn members(&self, room: RoomId) -> Result<ServerFrame, FrameError> {
         self.member(room).await?;
         let members = self.state.store.member_marks(room).await?;
-        Ok(ServerFrame::Members { room, members })
+        let ticks = self.state.receipts.ticks_of(room, self.user.id).await?;
+        Ok(ServerFrame::Members { room, members, ticks })
+    }
+
+    /// A page of who read my message `seq`.
+    async fn read_by(
+        &self,
+        room: RoomId,
+        seq: Seq,
+        after: Option<UserId>,
+    ) -> Result<ServerFrame, FrameError> {
+        self.member(room).await?;
+        let store = &self.state.store;
+        let sender = store.senders(room, seq - 1, seq).await?.first().map(|m| m.1);
+        match sender {
+            None => {
+                return Err(FrameError::UnknownMessage(format!(
+                    "Room {room} has no message {seq}."
+                )))
+            }
+            Some(s) if s != self.user.id => {
+                return Err(FrameError::Forbidden(
+                    "Only its sender sees who read a message.".into(),
+                ))
+            }
+            Some(_) => {}
+        }
+        let mut users = store
+            .read_by(room, seq, self.user.id, after.unwrap_or(0), READ_BY_PAGE + 1)
+            .await?;
+        let more = users.len() > READ_BY_PAGE as usize;
+        users.truncate(READ_BY_PAGE as usize);
+        Ok(ServerFrame::ReadBy {
+            room,
+            seq,
+            users,
+            more,
+        })
     }
 
     async fn sync(&self, room: RoomId, after: Seq, limit: Option<u32>) -> Result<ServerFrame, FrameError> {

@@ -1,11 +1,12 @@
 //! Members' delivered and read marks: raised (never lowered) by reports,
-//! read back for ticks, and summed into the unread total.
+//! read back for ticks (all of a room's at once, or who read a message,
+//! paged), and summed into the unread total.
 
 use async_trait::async_trait;
 
 use super::{StoreError, StoredMarks};
 use crate::model::{RoomId, UserId};
-use crate::protocol::{MemberMarks, Seq};
+use crate::protocol::{MemberMarks, Named, Seq};
 
 #[async_trait]
 pub trait Marks: Send + Sync {
@@ -23,6 +24,24 @@ pub trait Marks: Send + Sync {
 
     /// Every member of a room with their marks, in joining order.
     async fn member_marks(&self, room: RoomId) -> Result<Vec<MemberMarks>, StoreError>;
+
+    /// Every member's (user, delivered, read) in a room, without names.
+    async fn room_marks(&self, room: RoomId) -> Result<Vec<(UserId, Seq, Seq)>, StoreError>;
+
+    /// The messages (not events) of a room with `after < seq <= upto`, as
+    /// (seq, sender), oldest first.
+    async fn senders(&self, room: RoomId, after: Seq, upto: Seq) -> Result<Vec<(Seq, UserId)>, StoreError>;
+
+    /// The members other than `sender` who have read `seq`, by id after
+    /// `after`, at most `limit`.
+    async fn read_by(
+        &self,
+        room: RoomId,
+        seq: Seq,
+        sender: UserId,
+        after: UserId,
+        limit: u32,
+    ) -> Result<Vec<Named>, StoreError>;
 
     /// The user's unread messages over all their rooms (the app badge).
     async fn unread_total(&self, user: UserId) -> Result<i64, StoreError>;
@@ -84,6 +103,48 @@ macro_rules! impl_marks {
                     .into_iter()
                     .map(|(user, name, delivered, read)| MemberMarks { user, name, delivered, read })
                     .collect())
+            }
+
+            async fn room_marks(&self, room: RoomId) -> Result<Vec<(UserId, Seq, Seq)>, StoreError> {
+                Ok(sqlx::query_as("SELECT user_id, delivered_seq, read_seq FROM members WHERE room_id = $1")
+                    .bind(room)
+                    .fetch_all(&self.read)
+                    .await?)
+            }
+
+            async fn senders(&self, room: RoomId, after: Seq, upto: Seq) -> Result<Vec<(Seq, UserId)>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT seq, sender_id FROM messages
+                      WHERE room_id = $1 AND seq > $2 AND seq <= $3 AND kind = 'message' ORDER BY seq",
+                )
+                .bind(room)
+                .bind(after)
+                .bind(upto)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
+            async fn read_by(
+                &self,
+                room: RoomId,
+                seq: Seq,
+                sender: UserId,
+                after: UserId,
+                limit: u32,
+            ) -> Result<Vec<Named>, StoreError> {
+                let rows: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT u.id, u.display_name FROM members m JOIN users u ON u.id = m.user_id
+                      WHERE m.room_id = $1 AND m.read_seq >= $2 AND m.user_id <> $3 AND m.user_id > $4
+                      ORDER BY m.user_id LIMIT $5",
+                )
+                .bind(room)
+                .bind(seq)
+                .bind(sender)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows.into_iter().map(|(user, name)| Named { user, name }).collect())
             }
 
             async fn unread_total(&self, user: UserId) -> Result<i64, StoreError> {

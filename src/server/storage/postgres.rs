@@ -11,7 +11,7 @@ use super::{
     messages, sql, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError, StoredMarks,
 };
 use crate::model::{Member, Notify, RoomId, RoomKind, RoomSummary, User, UserId};
-use crate::protocol::{MemberMarks, Message, Seq};
+use crate::protocol::{MemberMarks, Message, Named, Seq};
 
 pub struct PgStore {
     read: PgPool,
