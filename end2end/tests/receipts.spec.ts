@@ -113,6 +113,7 @@ test("in a group, ticks turn blue when everyone has read, and a tap says who", a
   // And by keyboard, from the message's actions.
   await mine.getByRole("button", { name: "More actions" }).focus();
   await ann.keyboard.press("Enter");
+  await expect(mine.getByRole("button", { name: "Reply" })).toBeFocused();
   await mine.getByRole("button", { name: "Read by" }).focus();
   await ann.keyboard.press("Enter");
   await expect(mine.locator(".read-by")).toHaveText("Read by 2 of 2: BEN, CAT");
