@@ -9,10 +9,11 @@
 //! Workloads: W1 idle connections (server memory per connection); W2 one
 //! room, one sender, W3 many rooms of ten and W4 one room over two nodes
 //! (latency from the intended send time, loss, duplicates, order, server CPU
-//! per delivery); W5 a reconnect storm and W6 durable writes (the product
-//! only: the peers keep nothing).
+//! per delivery); W5 a reconnect storm, W6 durable writes, W8 and W9 big
+//! rooms with receipts (the product only: the peers keep nothing).
 
 mod bare;
+mod bigroom;
 mod durable;
 mod load;
 mod peer;
@@ -64,7 +65,7 @@ pub struct RunArgs {
     pub server_cores: String,
     /// The workloads to run (all by default).
     #[arg(long, value_enum, value_delimiter = ',', env = "BENCH_WORKLOADS",
-          default_values = ["w1", "w2", "w3", "w4", "w5", "w6"])]
+          default_values = ["w1", "w2", "w3", "w4", "w5", "w6", "w8", "w9"])]
     pub workloads: Vec<Workload>,
     /// Where the JSON results go (none in smoke mode).
     #[arg(long, default_value = "bench/results")]
@@ -85,6 +86,28 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Cmd::Bare { port } => runtime.block_on(bare::serve(port)),
         Cmd::Run(args) => runtime.block_on(run(args)),
+    }
+}
+
+/// W8 (a 10,000-member room with 50 online, against one of 100) and W9
+/// (1,000 members all online), each `plan.rounds` times.
+async fn big_rooms(args: &RunArgs, paths: &Paths, plan: &report::Plan, results: &mut report::Results) {
+    let secs = plan.secs.max(5);
+    let mut runs = Vec::new();
+    if args.workloads.contains(&Workload::W8) {
+        runs.extend([(Workload::W8, plan.big_members, 50, 20), (Workload::W8, 100, 50, 20)]);
+    }
+    if args.workloads.contains(&Workload::W9) {
+        runs.push((Workload::W9, plan.busy_members, plan.busy_members, 5));
+    }
+    for round in 0..plan.rounds {
+        for &(w, members, online, rate) in &runs {
+            tracing::info!(round, members, online, rate, "{w:?} big room");
+            match bigroom::big_room(paths, members, online, rate, secs).await {
+                Ok(b) => results.big.push((w, b)),
+                Err(e) => results.failed(Kind::Chat, &format!("{w:?}"), e),
+            }
+        }
     }
 }
 
@@ -169,6 +192,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 }
             }
         }
+    }
+    if args.peers.contains(&Kind::Chat) {
+        big_rooms(&args, &paths, &plan, &mut results).await;
     }
     println!("{}", results.table(&args.peers, &plan));
     results.write(&args.out)?;

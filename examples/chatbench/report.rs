@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::bigroom::BigRoom;
 use crate::durable::Durable;
 use crate::load::{Fanout, Idle};
 use crate::peer::Kind;
@@ -41,6 +42,10 @@ pub struct Plan {
     /// W6: connections, sends in flight on each.
     pub durable_senders: usize,
     pub durable_window: usize,
+    /// W8: the big room's members (50 online), compared with a room of 100.
+    pub big_members: usize,
+    /// W9: the room's members, all online.
+    pub busy_members: usize,
 }
 
 /// The workloads (W2–W4 are the fan-out ones, keyed in `Results::fanout`).
@@ -58,6 +63,10 @@ pub enum Workload {
     W5,
     /// Durable writes.
     W6,
+    /// A room of 10,000 members, 50 online.
+    W8,
+    /// A room of 1,000 members, all online and reporting.
+    W9,
 }
 
 impl Mode {
@@ -76,6 +85,8 @@ impl Mode {
                 missed: 5,
                 durable_senders: 4,
                 durable_window: 8,
+                big_members: 300,
+                busy_members: 40,
             },
             Mode::Quick => Plan {
                 rounds: 1,
@@ -90,6 +101,8 @@ impl Mode {
                 missed: 10,
                 durable_senders: 50,
                 durable_window: 20,
+                big_members: 10_000,
+                busy_members: 1_000,
             },
             Mode::Full => Plan {
                 rounds: 2,
@@ -104,6 +117,8 @@ impl Mode {
                 missed: 50,
                 durable_senders: 100,
                 durable_window: 32,
+                big_members: 10_000,
+                busy_members: 1_000,
             },
         }
     }
@@ -123,6 +138,8 @@ pub struct Results {
     pub fanout: BTreeMap<(Workload, Kind, u64), Vec<Fanout>>,
     pub reconnect: Vec<Reconnect>,
     pub durable: BTreeMap<Kind, Vec<Durable>>,
+    /// W8 and W9 runs.
+    pub big: Vec<(Workload, BigRoom)>,
     failures: Vec<String>,
     workloads: Vec<Workload>,
 }
@@ -145,6 +162,7 @@ impl Results {
             fanout: BTreeMap::new(),
             reconnect: Vec::new(),
             durable: BTreeMap::new(),
+            big: Vec::new(),
             failures: Vec::new(),
             workloads: args.workloads.clone(),
         }
@@ -188,6 +206,9 @@ impl Results {
         }
         if ran(Workload::W6) {
             self.durable_rows(&mut t, plan);
+        }
+        if ran(Workload::W8) || ran(Workload::W9) {
+            self.big_rows(&mut t);
         }
         for w in warnings {
             let _ = writeln!(t, "warning: {w}");
@@ -407,6 +428,52 @@ impl Results {
         }
     }
 
+    /// W8 and W9: big rooms (the product only: the peers have no receipts).
+    fn big_rows(&self, t: &mut String) {
+        let _ = writeln!(
+            t,
+            "\nW8/W9 big rooms: one sender; online members report `delivered` at most every 300 ms, one in ten `read` (chat only)"
+        );
+        let _ = writeln!(
+            t,
+            "| run | members | online | msg/s | receipt frames per member per message (mean / max) | sender ticks/s | p50 / p99 ms | resyncs | lost | bytes to members per message | server CPU µs/message | server CPU % |"
+        );
+        let _ = writeln!(t, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+        let mut keys: Vec<(Workload, usize)> = self.big.iter().map(|(w, b)| (*w, b.members)).collect();
+        keys.sort();
+        keys.dedup();
+        for (w, members) in keys {
+            let runs: Vec<&BigRoom> = self
+                .big
+                .iter()
+                .filter(|(x, b)| *x == w && b.members == members)
+                .map(|(_, b)| b)
+                .collect();
+            let mut sorted = runs.clone();
+            sorted.sort_by(|a, b| a.server_cpu_us_per_msg.total_cmp(&b.server_cpu_us_per_msg));
+            let Some(b) = sorted.get(sorted.len() / 2) else {
+                continue;
+            };
+            let _ = writeln!(
+                t,
+                "| {w:?} | {} | {} | {} | {:.2} / {:.2} | {:.2} | {:.1} / {:.1} | {} | {} | {:.0} | {:.0} | {:.0} |",
+                b.members,
+                b.online,
+                b.msgs_per_sec,
+                b.receipt_frames_per_member_msg,
+                b.receipt_frames_per_member_msg_max,
+                b.sender_ticks_per_sec,
+                b.latency.p50_ms,
+                b.latency.p99_ms,
+                b.resyncs,
+                b.lost,
+                b.bytes_per_msg,
+                b.server_cpu_us_per_msg,
+                b.server_cpu_percent
+            );
+        }
+    }
+
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         if self.mode == Mode::Smoke {
             return Ok(());
@@ -430,6 +497,7 @@ impl Results {
                 .flatten()
                 .all(|f| f.lost == 0 && f.duplicated == 0)
             && self.reconnect.iter().all(|r| r.gaps == 0 && r.unfinished == 0)
+            && self.big.iter().all(|(_, b)| b.lost == 0 && b.resyncs == 0)
             && self
                 .durable
                 .values()
