@@ -54,7 +54,13 @@ struct Seen {
     bytes: u64,
 }
 
-pub async fn big_room(paths: &Paths, members: usize, online: usize, rate: u64, secs: u64) -> anyhow::Result<BigRoom> {
+pub async fn big_room(
+    paths: &Paths,
+    members: usize,
+    online: usize,
+    rate: u64,
+    secs: u64,
+) -> anyhow::Result<BigRoom> {
     let online = online.clamp(2, members);
     let setup = Setup {
         users: members,

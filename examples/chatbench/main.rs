@@ -95,7 +95,10 @@ async fn big_rooms(args: &RunArgs, paths: &Paths, plan: &report::Plan, results: 
     let secs = plan.secs.max(5);
     let mut runs = Vec::new();
     if args.workloads.contains(&Workload::W8) {
-        runs.extend([(Workload::W8, plan.big_members, 50, 20), (Workload::W8, 100, 50, 20)]);
+        runs.extend([
+            (Workload::W8, plan.big_members, 50, 20),
+            (Workload::W8, 100, 50, 20),
+        ]);
     }
     if args.workloads.contains(&Workload::W9) {
         runs.push((Workload::W9, plan.busy_members, plan.busy_members, 5));

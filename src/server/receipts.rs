@@ -7,19 +7,33 @@
 //! are coalesced for about a second, so the work per message does not grow
 //! with members². Who read a message, by name, is asked for separately
 //! (`read_by`). Membership is checked by the caller.
+//!
+//! Reports are stored by one writer task (`writer`), a round of them per
+//! transaction: a room where a thousand members report a few times a
+//! second costs a few commits a second, not thousands.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-
-use super::locks::lock;
 use std::time::Duration;
 
+use tokio::sync::{mpsc, oneshot};
+
 use super::bus::{Bus, Event, MarksOf};
-use super::storage::{DynStore, StoreError};
-use super::tasks::Tasks;
+use super::locks::lock;
+use super::storage::{DynStore, StoreError, StoredMarks};
+use super::tasks::{NodeTask, Tasks};
 use super::ticks::Standing;
 use crate::model::{RoomId, RoomKind, UserId};
 use crate::protocol::{Seq, Ticks};
+
+/// The most reports one transaction stores.
+const BATCH_MAX: usize = 512;
+
+/// A report for the writer, and who waits for the marks as stored.
+struct Job {
+    report: (RoomId, UserId, Seq, Seq),
+    reply: oneshot::Sender<Result<Option<StoredMarks>, StoreError>>,
+}
 
 /// How long a group's receipts wait to be sent together.
 const GROUP_DELAY: Duration = Duration::from_secs(1);
@@ -57,6 +71,8 @@ pub struct Receipts {
     store: DynStore,
     bus: Arc<dyn Bus>,
     tasks: Tasks,
+    /// The writer's queue.
+    jobs: mpsc::Sender<Job>,
     /// Per room, the newest marks of each member not yet published.
     pending: Arc<Mutex<HashMap<RoomId, HashMap<UserId, Marks>>>>,
     /// The ticks last sent to each sender of each room: a flush sends
@@ -65,14 +81,27 @@ pub struct Receipts {
 }
 
 impl Receipts {
-    pub fn new(store: DynStore, bus: Arc<dyn Bus>, tasks: Tasks) -> Self {
-        Self {
+    /// The receipts, and their writer task for `server::run` to start.
+    pub fn new(store: DynStore, bus: Arc<dyn Bus>, tasks: Tasks) -> (Self, NodeTask) {
+        let (jobs, rx) = mpsc::channel(4 * BATCH_MAX);
+        let task = NodeTask::new("marks writer", writer(rx, store.clone()));
+        let receipts = Self {
             store,
             bus,
             tasks,
+            jobs,
             pending: Arc::default(),
             sent: Arc::default(),
-        }
+        };
+        (receipts, task)
+    }
+
+    /// Stores a report through the writer.
+    async fn raise(&self, report: (RoomId, UserId, Seq, Seq)) -> Result<Option<StoredMarks>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || StoreError::Unavailable("the marks writer stopped".into());
+        self.jobs.send(Job { report, reply }).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 
     /// Stores `user`'s report that they hold (`delivered`) and have seen
@@ -95,8 +124,7 @@ impl Receipts {
             return Err(ReportError::Beyond { room, seq, head });
         }
         let stored = self
-            .store
-            .raise_marks(room, user, delivered, read)
+            .raise((room, user, delivered, read))
             .await?
             .ok_or(ReportError::NotMember(room))?;
         let marks = (stored.delivered, stored.read, stored.read_n);
@@ -228,5 +256,31 @@ impl Receipts {
             .filter_map(|(seq, sender)| (sender == user).then_some(seq))
             .collect();
         Ok(standing.ticks_of(user, &mine))
+    }
+}
+
+/// Stores the reports that queued up meanwhile, a round per transaction,
+/// and answers each. A round that fails is stored report by report, so
+/// one bad report fails alone.
+async fn writer(mut rx: mpsc::Receiver<Job>, store: DynStore) {
+    let mut jobs = Vec::with_capacity(BATCH_MAX);
+    while rx.recv_many(&mut jobs, BATCH_MAX).await > 0 {
+        let reports: Vec<_> = jobs.iter().map(|j| j.report).collect();
+        match store.raise_marks_all(&reports).await {
+            Ok(stored) => {
+                for (job, marks) in jobs.drain(..).zip(stored) {
+                    let _ = job.reply.send(Ok(marks));
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, reports = reports.len(), "a round of reports failed: one by one");
+                for job in jobs.drain(..) {
+                    let (room, user, delivered, read) = job.report;
+                    let _ = job
+                        .reply
+                        .send(store.raise_marks(room, user, delivered, read).await);
+                }
+            }
+        }
     }
 }

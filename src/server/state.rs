@@ -116,7 +116,7 @@ impl AppState {
             registry,
             tasks: mut to_start,
         } = Shared::new(&config, (&hub, &metrics), redis);
-        let receipts = Receipts::new(store.clone(), bus.clone(), tasks.clone());
+        let (receipts, marking) = Receipts::new(store.clone(), bus.clone(), tasks.clone());
         let node = registry
             .as_ref()
             .map_or("local".to_string(), |r| r.node().to_string());
@@ -152,7 +152,7 @@ impl AppState {
                     .unwrap_or(i64::MAX),
             },
         );
-        to_start.extend([writing, pushing]);
+        to_start.extend([writing, marking, pushing]);
         let state = Self(Arc::new(NodeState {
             tasks,
             receipts,

@@ -20,7 +20,17 @@ pub trait Marks: Send + Sync {
         user: UserId,
         delivered: Seq,
         read: Seq,
-    ) -> Result<Option<StoredMarks>, StoreError>;
+    ) -> Result<Option<StoredMarks>, StoreError> {
+        let mut stored = self.raise_marks_all(&[(room, user, delivered, read)]).await?;
+        Ok(stored.pop().flatten())
+    }
+
+    /// `raise_marks` for many reports (room, user, delivered, read), in
+    /// one transaction: one commit for a whole round of reports.
+    async fn raise_marks_all(
+        &self,
+        reports: &[(RoomId, UserId, Seq, Seq)],
+    ) -> Result<Vec<Option<StoredMarks>>, StoreError>;
 
     /// Every member of a room with their marks, in joining order.
     async fn member_marks(&self, room: RoomId) -> Result<Vec<MemberMarks>, StoreError>;
@@ -53,44 +63,47 @@ macro_rules! impl_marks {
     ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::server::storage::Marks for $store {
-            async fn raise_marks(
-                &self,
-                room: RoomId,
-                user: UserId,
-                delivered: Seq,
-                read: Seq,
-            ) -> Result<Option<StoredMarks>, StoreError> {
-                let delivered = delivered.max(read);
-                // Only a rise writes (and reports `rose`); a report at or below
-                // the marks just reads them.
-                // read_n follows read_seq: the n of the row there (rows have
-                // no holes up to the head, which the caller checked).
-                let raised: Option<(i64, i64, i64)> = sqlx::query_as(
-                    "UPDATE members
-                        SET delivered_seq = CASE WHEN delivered_seq < $3 THEN $3 ELSE delivered_seq END,
-                            read_n = CASE WHEN read_seq < $4
-                                          THEN COALESCE((SELECT x.n FROM messages x WHERE x.room_id = $1 AND x.seq = $4), read_n)
-                                          ELSE read_n END,
-                            read_seq = CASE WHEN read_seq < $4 THEN $4 ELSE read_seq END
-                      WHERE room_id = $1 AND user_id = $2 AND (delivered_seq < $3 OR read_seq < $4)
-                  RETURNING delivered_seq, read_seq, read_n",
-                )
-                .bind(room)
-                .bind(user)
-                .bind(delivered)
-                .bind(read)
-                .fetch_optional(&self.write)
-                .await?;
-                if let Some((delivered, read, read_n)) = raised {
-                    return Ok(Some(StoredMarks { delivered, read, read_n, rose: true }));
+            async fn raise_marks_all(&self, reports: &[(RoomId, UserId, Seq, Seq)])
+                -> Result<Vec<Option<StoredMarks>>, StoreError> {
+                let mut tx = self.write.begin().await?;
+                let mut stored = Vec::with_capacity(reports.len());
+                for &(room, user, delivered, read) in reports {
+                    let delivered = delivered.max(read);
+                    // Only a rise writes (and reports `rose`); a report at or below
+                    // the marks just reads them.
+                    // read_n follows read_seq: the n of the row there (rows have
+                    // no holes up to the head, which the caller checked).
+                    let raised: Option<(i64, i64, i64)> = sqlx::query_as(
+                        "UPDATE members
+                            SET delivered_seq = CASE WHEN delivered_seq < $3 THEN $3 ELSE delivered_seq END,
+                                read_n = CASE WHEN read_seq < $4
+                                              THEN COALESCE((SELECT x.n FROM messages x WHERE x.room_id = $1 AND x.seq = $4), read_n)
+                                              ELSE read_n END,
+                                read_seq = CASE WHEN read_seq < $4 THEN $4 ELSE read_seq END
+                          WHERE room_id = $1 AND user_id = $2 AND (delivered_seq < $3 OR read_seq < $4)
+                      RETURNING delivered_seq, read_seq, read_n",
+                    )
+                    .bind(room)
+                    .bind(user)
+                    .bind(delivered)
+                    .bind(read)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some((delivered, read, read_n)) = raised {
+                        stored.push(Some(StoredMarks { delivered, read, read_n, rose: true }));
+                        continue;
+                    }
+                    let current: Option<(i64, i64, i64)> = sqlx::query_as(
+                        "SELECT delivered_seq, read_seq, read_n FROM members WHERE room_id = $1 AND user_id = $2",
+                    )
+                    .bind(room)
+                    .bind(user)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    stored.push(current.map(|(delivered, read, read_n)| StoredMarks { delivered, read, read_n, rose: false }));
                 }
-                let current: Option<(i64, i64, i64)> =
-                    sqlx::query_as("SELECT delivered_seq, read_seq, read_n FROM members WHERE room_id = $1 AND user_id = $2")
-                        .bind(room)
-                        .bind(user)
-                        .fetch_optional(&self.read)
-                        .await?;
-                Ok(current.map(|(delivered, read, read_n)| StoredMarks { delivered, read, read_n, rose: false }))
+                tx.commit().await?;
+                Ok(stored)
             }
 
             async fn member_marks(&self, room: RoomId) -> Result<Vec<MemberMarks>, StoreError> {
