@@ -138,8 +138,9 @@ impl Receipts {
     async fn publish(&self, room: RoomId, kind: RoomKind, user: UserId, marks: Marks) {
         let first = {
             let mut pending = lock(&self.pending);
+            // A flush is due already if the room is pending (a commit's, maybe).
+            let first = !pending.contains_key(&room);
             let entry = pending.entry(room).or_default();
-            let first = entry.is_empty();
             let slot = entry.entry(user).or_insert(marks);
             if marks.1 > slot.1 {
                 (slot.1, slot.2) = (marks.1, marks.2);

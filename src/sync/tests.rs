@@ -851,15 +851,12 @@ fn ticks_follow_the_servers_counts_once_the_room_is_watched() {
     assert_eq!(c.tick_of(1, 1), Tick::Read);
     assert_eq!(c.read_count(1, 1), (2, 2));
     // Who read it comes on demand, a page at a time.
-    let out = c.ask_read_by(1, 1);
-    assert_eq!(
-        out.frames,
-        vec![ClientFrame::ReadBy {
-            room: 1,
-            seq: 1,
-            after: None
-        }]
-    );
+    let first_page = vec![ClientFrame::ReadBy {
+        room: 1,
+        seq: 1,
+        after: None,
+    }];
+    assert_eq!(c.ask_read_by(1, 1).frames, first_page);
     let named = |user| Named {
         user,
         name: format!("u{user}"),
@@ -903,14 +900,7 @@ fn ticks_follow_the_servers_counts_once_the_room_is_watched() {
         },
         0,
     );
-    assert_eq!(
-        out.frames,
-        vec![ClientFrame::ReadBy {
-            room: 1,
-            seq: 1,
-            after: None
-        }]
-    );
+    assert_eq!(out.frames, first_page);
     c.hide_read_by();
     let out = c.handle(
         ServerFrame::Ticks {
