@@ -218,15 +218,21 @@ impl Receipts {
         if kind == RoomKind::Direct && !reported {
             return Ok(Vec::new());
         }
-        let standing = Standing::new(self.store.room_marks(room).await?);
-        let senders: Vec<(UserId, Vec<Seq>)> = match kind {
-            RoomKind::Direct => standing.members().map(|u| (u, Vec::new())).collect(),
+        let (standing, senders) = match kind {
+            RoomKind::Direct => {
+                let standing = Standing::new(self.store.room_marks(room).await?);
+                let senders = standing.members().map(|u| (u, Vec::new())).collect();
+                (standing, senders)
+            }
             RoomKind::Group => {
                 let mut by: HashMap<UserId, Vec<Seq>> = HashMap::new();
                 for (seq, sender) in self.store.senders(room, head - WINDOW, head).await? {
                     by.entry(sender).or_default().push(seq);
                 }
-                by.into_iter().collect()
+                let senders: Vec<(UserId, Vec<Seq>)> = by.into_iter().collect();
+                let who: Vec<UserId> = senders.iter().map(|s| s.0).collect();
+                let summary = self.store.mark_summary(room, head - WINDOW, &who).await?;
+                (Standing::summed(summary), senders)
             }
         };
         let mut sent = lock(&self.sent);
@@ -247,7 +253,6 @@ impl Receipts {
 
     /// The ticks of `user`'s messages in `room` now (for `members`).
     pub async fn ticks_of(&self, room: RoomId, user: UserId) -> Result<Ticks, StoreError> {
-        let standing = Standing::new(self.store.room_marks(room).await?);
         let head = self.store.head(room).await?.unwrap_or(0);
         let mine: Vec<Seq> = self
             .store
@@ -256,7 +261,8 @@ impl Receipts {
             .into_iter()
             .filter_map(|(seq, sender)| (sender == user).then_some(seq))
             .collect();
-        Ok(standing.ticks_of(user, &mine))
+        let summary = self.store.mark_summary(room, head - WINDOW, &[user]).await?;
+        Ok(Standing::summed(summary).ticks_of(user, &mine))
     }
 }
 

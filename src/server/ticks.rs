@@ -1,49 +1,88 @@
 //! What a room's marks make of each sender's ticks: pure arithmetic over
-//! every member's (delivered, read), sorted once, so that the ticks of any
-//! sender cost a few binary searches however many members the room has.
-//! No I/O here: `receipts` reads the marks and sends what changed.
+//! a summary of the marks (`MarkSummary`: the two lowest of each kind, and
+//! how many members read how far), so that the ticks of any sender cost a
+//! few lookups however many members the room has, and storage never reads
+//! every member's row for them. No I/O here: `receipts` reads the summary
+//! and sends what changed.
 
 use std::collections::HashMap;
 
+use super::storage::MarkSummary;
 use crate::model::UserId;
 use crate::protocol::{ReadCount, Seq, Ticks};
 
 /// The most messages of one sender whose read counts a `Ticks` carries.
 pub const COUNTS_MAX: usize = 20;
 
-/// A room's members' marks.
+/// A room's marks, as ticks need them.
 pub struct Standing {
-    marks: HashMap<UserId, (Seq, Seq)>,
-    delivered: Vec<Seq>,
-    read: Vec<Seq>,
+    members: usize,
+    lowest_delivered: Vec<(UserId, Seq)>,
+    lowest_read: Vec<(UserId, Seq)>,
+    /// (read mark, how many members read at least that far), ascending.
+    read_at_least: Vec<(Seq, usize)>,
+    own: HashMap<UserId, (Seq, Seq)>,
 }
 
 impl Standing {
+    /// From every member's (user, delivered, read).
     pub fn new(rows: impl IntoIterator<Item = (UserId, Seq, Seq)>) -> Self {
-        let marks: HashMap<UserId, (Seq, Seq)> = rows.into_iter().map(|(u, d, r)| (u, (d, r))).collect();
-        let mut delivered: Vec<Seq> = marks.values().map(|m| m.0).collect();
-        let mut read: Vec<Seq> = marks.values().map(|m| m.1).collect();
-        delivered.sort_unstable();
-        read.sort_unstable();
+        let own: Vec<(UserId, Seq, Seq)> = rows.into_iter().collect();
+        let lowest = |key: fn(&(UserId, Seq, Seq)) -> Seq| {
+            let mut v: Vec<(UserId, Seq)> = own.iter().map(|r| (r.0, key(r))).collect();
+            v.sort_by_key(|m| m.1);
+            v.truncate(2);
+            v
+        };
+        let mut reads: Vec<(Seq, i64)> = Vec::new();
+        let mut marks: Vec<Seq> = own.iter().map(|r| r.2).collect();
+        marks.sort_unstable();
+        for r in marks {
+            match reads.last_mut() {
+                Some((m, n)) if *m == r => *n += 1,
+                _ => reads.push((r, 1)),
+            }
+        }
+        Self::summed(MarkSummary {
+            members: own.len() as i64,
+            lowest_delivered: lowest(|r| r.1),
+            lowest_read: lowest(|r| r.2),
+            reads,
+            own,
+        })
+    }
+
+    /// From storage's summary: counts are right for seqs past the lowest
+    /// read mark that are at or after the `from` the summary was read with.
+    pub fn summed(s: MarkSummary) -> Self {
+        let mut read_at_least: Vec<(Seq, usize)> = Vec::with_capacity(s.reads.len());
+        let mut total = 0usize;
+        for &(mark, n) in s.reads.iter().rev() {
+            total += usize::try_from(n).unwrap_or(0);
+            read_at_least.push((mark, total));
+        }
+        read_at_least.reverse();
         Self {
-            marks,
-            delivered,
-            read,
+            members: usize::try_from(s.members).unwrap_or(0),
+            lowest_delivered: s.lowest_delivered,
+            lowest_read: s.lowest_read,
+            read_at_least,
+            own: s.own.into_iter().map(|(u, d, r)| (u, (d, r))).collect(),
         }
     }
 
-    /// The members, in no order.
+    /// The members whose own marks are known, in no order.
     pub fn members(&self) -> impl Iterator<Item = UserId> + '_ {
-        self.marks.keys().copied()
+        self.own.keys().copied()
     }
 
     /// The ticks of `sender`, whose messages (seqs, oldest first) are
     /// `mine`: counts for the newest `COUNTS_MAX` of them not read by all.
     pub fn ticks_of(&self, sender: UserId, mine: &[Seq]) -> Ticks {
-        let own = self.marks.get(&sender).copied();
-        let of = self.marks.len() - usize::from(own.is_some());
-        let delivered = least_but(&self.delivered, own.map(|m| m.0));
-        let read = least_but(&self.read, own.map(|m| m.1));
+        let own = self.own.get(&sender).copied();
+        let of = self.members.saturating_sub(usize::from(own.is_some()));
+        let delivered = least_but(&self.lowest_delivered, sender);
+        let read = least_but(&self.lowest_read, sender);
         let mut counts: Vec<ReadCount> = mine
             .iter()
             .rev()
@@ -66,20 +105,20 @@ impl Standing {
     /// How many members other than the one whose read mark is `own` have
     /// read `seq`.
     fn read_count(&self, seq: Seq, own: Option<Seq>) -> u32 {
-        let at_least = self.read.len() - self.read.partition_point(|&r| r < seq);
+        let at = self.read_at_least.partition_point(|&(mark, _)| mark < seq);
+        let at_least = self.read_at_least.get(at).map_or(0, |&(_, n)| n);
         let mine = usize::from(own.is_some_and(|r| r >= seq));
-        u32::try_from(at_least - mine).unwrap_or(u32::MAX)
+        u32::try_from(at_least.saturating_sub(mine)).unwrap_or(u32::MAX)
     }
 }
 
-/// The least of sorted `marks` once one occurrence of `own` is left out
-/// (0 when nothing is left).
-fn least_but(marks: &[Seq], own: Option<Seq>) -> Seq {
-    match (marks, own) {
-        ([first, second, ..], Some(own)) if *first == own => *second,
-        ([_], Some(_)) | ([], _) => 0,
-        ([first, ..], _) => *first,
-    }
+/// The lowest mark of someone other than `sender`, from the two lowest
+/// (0 when there is nobody else).
+fn least_but(lowest: &[(UserId, Seq)], sender: UserId) -> Seq {
+    lowest
+        .iter()
+        .find(|(user, _)| *user != sender)
+        .map_or(0, |&(_, mark)| mark)
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ conformance!(
     sync_pages_forward_and_history_backward,
     concurrent_appends_make_one_gap_free_order,
     marks_only_ever_rise,
+    a_rooms_marks_are_summed_from_its_indexes,
     contacts_share_a_direct_or_small_room,
     push_subscriptions_belong_to_a_session,
     a_rooms_pushes_go_to_its_other_members,
@@ -425,6 +426,53 @@ async fn concurrent_appends_make_one_gap_free_order(store: DynStore) {
     all.sort_unstable();
     assert_eq!(all, (1..=80).collect::<Vec<_>>(), "one seq each, no holes");
     assert_eq!(store.head(g).await.unwrap(), Some(80));
+}
+
+async fn a_rooms_marks_are_summed_from_its_indexes(store: DynStore) {
+    let people = users(&store, &["ann", "ben", "cat", "dan", "eve"]).await;
+    let [a, b, c, d, e] = people[..] else {
+        unreachable!()
+    };
+    let g = store.create_group(a, "Five", &[b, c, d, e], 1).await.unwrap();
+    let batch: Vec<_> = (1..=10).map(|i| new_message(g, a, i, "x")).collect();
+    store.append(&batch).await.unwrap();
+    // a sent all ten (its marks rose with them); b read 4, c read 7, d holds 9, e nothing.
+    let reports = [(g, b, 4, 4), (g, c, 7, 7), (g, d, 9, 0)];
+    let stored = store.raise_marks_all(&reports).await.unwrap();
+    assert!(
+        stored.iter().all(|m| m.is_some_and(|m| m.rose)),
+        "one round, every report stored"
+    );
+    assert_eq!(
+        store
+            .raise_marks_all(&[(g, b, 1, 1), (g, 99, 1, 1)])
+            .await
+            .unwrap(),
+        vec![
+            Some(StoredMarks {
+                delivered: 4,
+                read: 4,
+                read_n: 4,
+                rose: false
+            }),
+            None
+        ],
+        "lower moves nothing; a stranger has no marks"
+    );
+
+    let s = store.mark_summary(g, 5, &[a, c]).await.unwrap();
+    assert_eq!(s.members, 5);
+    assert_eq!(s.lowest_delivered, vec![(e, 0), (b, 4)]);
+    assert_eq!(s.lowest_read[0].1, 0);
+    assert_eq!(s.lowest_read.len(), 2, "d and e read nothing");
+    // Read marks at or after 5 (and past the lowest, 0): c at 7, a at 10.
+    assert_eq!(s.reads, vec![(7, 1), (10, 1)]);
+    let mut own = s.own.clone();
+    own.sort_unstable();
+    assert_eq!(own, vec![(a, 10, 10), (c, 7, 7)]);
+    let none = store.mark_summary(g, 0, &[]).await.unwrap();
+    assert!(none.own.is_empty());
+    assert_eq!(none.reads.len(), 3, "from the lowest read on: 4, 7, 10");
 }
 
 async fn marks_only_ever_rise(store: DynStore) {

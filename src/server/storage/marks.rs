@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::{StoreError, StoredMarks};
+use super::{MarkSummary, StoreError, StoredMarks};
 use crate::model::{RoomId, UserId};
 use crate::protocol::{MemberMarks, Named, Seq};
 
@@ -37,6 +37,15 @@ pub trait Marks: Send + Sync {
 
     /// Every member's (user, delivered, read) in a room, without names.
     async fn room_marks(&self, room: RoomId) -> Result<Vec<(UserId, Seq, Seq)>, StoreError>;
+
+    /// What ticks need of a big room's marks, from its indexes rather than
+    /// every member's row: see `MarkSummary`.
+    async fn mark_summary(
+        &self,
+        room: RoomId,
+        from: Seq,
+        senders: &[UserId],
+    ) -> Result<MarkSummary, StoreError>;
 
     /// The messages (not events) of a room with `after < seq <= upto`, as
     /// (seq, sender), oldest first.
@@ -123,6 +132,46 @@ macro_rules! impl_marks {
                     .bind(room)
                     .fetch_all(&self.read)
                     .await?)
+            }
+
+            async fn mark_summary(&self, room: RoomId, from: Seq, senders: &[UserId]) -> Result<$crate::server::storage::MarkSummary, StoreError> {
+                let (members,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM members WHERE room_id = $1")
+                    .bind(room)
+                    .fetch_one(&self.read)
+                    .await?;
+                let lowest_delivered = sqlx::query_as(
+                    "SELECT user_id, delivered_seq FROM members WHERE room_id = $1 ORDER BY delivered_seq LIMIT 2",
+                )
+                .bind(room)
+                .fetch_all(&self.read)
+                .await?;
+                let lowest_read: Vec<(i64, i64)> =
+                    sqlx::query_as("SELECT user_id, read_seq FROM members WHERE room_id = $1 ORDER BY read_seq LIMIT 2")
+                        .bind(room)
+                        .fetch_all(&self.read)
+                        .await?;
+                // Counts are asked past the lowest read mark only (every
+                // sender's read tick is at least that).
+                let from = from.max(lowest_read.first().map_or(0, |l: &(i64, i64)| l.1) + 1);
+                let reads = sqlx::query_as(
+                    "SELECT read_seq, COUNT(*) FROM members WHERE room_id = $1 AND read_seq >= $2
+                      GROUP BY read_seq ORDER BY read_seq",
+                )
+                .bind(room)
+                .bind(from)
+                .fetch_all(&self.read)
+                .await?;
+                let q = format!(
+                    "SELECT user_id, delivered_seq, read_seq FROM members WHERE room_id = $1 AND user_id IN ({})",
+                    $crate::server::storage::messages::params(senders.len().max(1), 2, true)
+                );
+                let own = senders
+                    .iter()
+                    .chain(senders.is_empty().then_some(&0))
+                    .fold(sqlx::query_as(&q).bind(room), |q, u| q.bind(*u))
+                    .fetch_all(&self.read)
+                    .await?;
+                Ok($crate::server::storage::MarkSummary { members, lowest_delivered, lowest_read, reads, own })
             }
 
             async fn senders(&self, room: RoomId, after: Seq, upto: Seq) -> Result<Vec<(Seq, UserId)>, StoreError> {

@@ -55,6 +55,20 @@ pub enum Access {
     Member(Role),
 }
 
+/// What ticks need of a room's marks (`Marks::mark_summary`): how many
+/// members, the two lowest delivered and read marks with whose they are,
+/// how many members stopped reading at each seq from some seq on, and
+/// some members' own marks (user, delivered, read).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MarkSummary {
+    pub members: i64,
+    pub lowest_delivered: Vec<(UserId, Seq)>,
+    pub lowest_read: Vec<(UserId, Seq)>,
+    /// (read mark, members with it), for read marks at or after `from`, ascending.
+    pub reads: Vec<(Seq, i64)>,
+    pub own: Vec<(UserId, Seq, Seq)>,
+}
+
 /// A member's marks as stored after a report; `rose` says the report moved them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoredMarks {
