@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
 pub use crate::error::ApiError;
-use crate::model::{Member, Notify, RoomId, RoomSummary, User};
+use crate::model::{MemberPage, Notify, RoomId, RoomSummary, User, UserId};
 use crate::protocol::Seq;
 
 /// Creates an account and logs it in (sets the session cookie).
@@ -56,7 +56,7 @@ pub async fn create_group(name: String, members: Vec<String>) -> Result<RoomSumm
 
 /// Adds the person `handle` to a group the caller is in.
 #[server(prefix = "/api", endpoint = "add_member", input = Json)]
-pub async fn add_member(room: RoomId, handle: String) -> Result<Vec<Member>, ApiError> {
+pub async fn add_member(room: RoomId, handle: String) -> Result<MemberPage, ApiError> {
     crate::server::rooms::add_member(room, handle).await
 }
 
@@ -74,10 +74,15 @@ pub async fn hide_message(room: RoomId, seq: Seq) -> Result<RoomSummary, ApiErro
     crate::server::rooms::hide_message(room, seq).await
 }
 
-/// The members of a room the caller is in.
+/// A page of the members of a room the caller is in, by user id after
+/// `after` (`limit`: 50 unless said, at most 200), and how many in all.
 #[server(prefix = "/api", endpoint = "room_members", input = Json)]
-pub async fn room_members(room: RoomId) -> Result<Vec<Member>, ApiError> {
-    crate::server::rooms::members(room).await
+pub async fn room_members(
+    room: RoomId,
+    after: Option<UserId>,
+    limit: Option<u32>,
+) -> Result<MemberPage, ApiError> {
+    crate::server::rooms::members(room, after, limit).await
 }
 
 /// The public VAPID key the browser subscribes with (`applicationServerKey`, base64url).

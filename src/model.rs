@@ -273,6 +273,20 @@ pub struct Member {
     pub role: Role,
 }
 
+/// A page of a room's members by user id, and how many it has in all.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberPage {
+    pub members: Vec<Member>,
+    pub total: i64,
+    /// More members follow the last one (ask again after its user id).
+    pub more: bool,
+}
+
+/// The members one page holds when the caller does not say.
+pub const MEMBER_PAGE_DEFAULT: u32 = 50;
+/// The most members one page holds.
+pub const MEMBER_PAGE_MAX: u32 = 200;
+
 /// Lower-cases and checks a handle; the error says what is wrong.
 pub fn normalize_handle(raw: &str) -> Result<String, String> {
     let handle = raw.trim().to_lowercase();

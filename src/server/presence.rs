@@ -189,15 +189,16 @@ impl Leases {
         let Some((_, kind)) = store.head_and_kind(room).await? else {
             return Ok(());
         };
+        // A large group makes no contacts: its members are not even read.
+        if kind == RoomKind::Group && store.member_count(room).await? > self.inner.max_members {
+            return Ok(());
+        }
         let members: Vec<UserId> = store
             .members(room)
             .await?
             .into_iter()
             .map(|m| m.user.id)
             .collect();
-        if kind == RoomKind::Group && members.len() as i64 > self.inner.max_members {
-            return Ok(());
-        }
         let online = self.online(&members).await;
         let mut all = Vec::with_capacity(members.len());
         for (&user, online) in members.iter().zip(online) {

@@ -1,5 +1,6 @@
 //! Rooms and members: list mine, open a direct room, create a group, add a
-//! member, mute or unmute one of mine. Every call checks that the caller may do it; limits come from the
+//! member, list the members a page at a time (a room may have 10,000), mute
+//! or unmute one of mine. Every call checks that the caller may do it; limits come from the
 //! settings, and the actions that create rooms or memberships are limited
 //! per person (`limits::RoomLimits`).
 
@@ -18,8 +19,8 @@ use super::{
 use crate::{
     error::ApiError,
     model::{
-        clean_name, normalize_handle, Member, Notify, RoomId, RoomKind, RoomSummary, User, UserId,
-        ROOM_NAME_MAX,
+        clean_name, normalize_handle, MemberPage, Notify, RoomId, RoomKind, RoomSummary, User, UserId,
+        MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX, ROOM_NAME_MAX,
     },
 };
 
@@ -115,7 +116,7 @@ pub async fn create_group(name: String, members: Vec<String>) -> Result<RoomSumm
     )
 }
 
-pub async fn add_member(room: RoomId, handle: String) -> Result<Vec<Member>, ApiError> {
+pub async fn add_member(room: RoomId, handle: String) -> Result<MemberPage, ApiError> {
     respond(
         async {
             let state = state()?;
@@ -142,7 +143,7 @@ pub async fn add_member(room: RoomId, handle: String) -> Result<Vec<Member>, Api
                 announce(&state, room, user.id).await?;
                 introduce(&state, room, &[user.id]).await;
             }
-            Ok(state.store.members(room).await?)
+            page(&state, room, 0, MEMBER_PAGE_DEFAULT).await
         }
         .await,
     )
@@ -182,16 +183,30 @@ pub async fn hide_message(room: RoomId, seq: Seq) -> Result<RoomSummary, ApiErro
     )
 }
 
-pub async fn members(room: RoomId) -> Result<Vec<Member>, ApiError> {
+pub async fn members(
+    room: RoomId,
+    after: Option<UserId>,
+    limit: Option<u32>,
+) -> Result<MemberPage, ApiError> {
     respond(
         async {
             let state = state()?;
             let me = caller(&state).await?;
             member_room(&state, room, me.id).await?;
-            Ok(state.store.members(room).await?)
+            let limit = limit.unwrap_or(MEMBER_PAGE_DEFAULT).clamp(1, MEMBER_PAGE_MAX);
+            page(&state, room, after.unwrap_or(0), limit).await
         }
         .await,
     )
+}
+
+/// A page of the room's members after `after`, and their number.
+async fn page(state: &AppState, room: RoomId, after: UserId, limit: u32) -> Result<MemberPage, ApiError> {
+    let mut members = state.store.members_after(room, after, limit + 1).await?;
+    let more = members.len() > limit as usize;
+    members.truncate(limit as usize);
+    let total = state.store.member_count(room).await?;
+    Ok(MemberPage { members, total, more })
 }
 
 /// The room as `user` sees it, or why they cannot see it.

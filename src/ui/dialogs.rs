@@ -9,11 +9,13 @@ use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use leptos_router::hooks::use_navigate;
 
 use crate::api::{add_member, create_group, open_direct, ApiError};
-use crate::model::{Member, RoomId, RoomSummary, HANDLE_RULES};
+use crate::model::{MemberPage, RoomId, RoomSummary, HANDLE_RULES};
 
 /// The caller's rooms as the page loaded them (the room list before the
 /// socket's `welcome`; refetched after a dialog made a room).
 pub type RoomsResource = Resource<Result<Vec<RoomSummary>, ApiError>>;
+/// A page of an open room's members (its header names a few and counts the rest).
+pub type MembersResource = Resource<Result<MemberPage, ApiError>>;
 
 /// Which dialog is open, if any.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -186,7 +188,7 @@ pub fn NewGroupDialog(rooms: RoomsResource, dialog: RwSignal<Option<Dialog>>) ->
 }
 
 #[component]
-pub fn AddMemberForm(room: RoomId, members: Resource<Result<Vec<Member>, ApiError>>) -> impl IntoView {
+pub fn AddMemberForm(room: RoomId, members: MembersResource) -> impl IntoView {
     let handle = RwSignal::new(String::new());
     let form = Submission::new();
     let submit = move |ev: SubmitEvent| {

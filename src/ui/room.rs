@@ -7,14 +7,15 @@ use leptos::task::spawn_local;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use super::composer::Composer;
-use super::dialogs::{AddMemberForm, RoomsResource};
+use super::dialogs::{AddMemberForm, MembersResource, RoomsResource};
 use super::live::Live;
 use super::time::presence_label;
 use super::timeline::Timeline;
-use crate::api::{room_members, set_notify, ApiError};
-use crate::model::{Member, Notify, RoomId, RoomKind, RoomSummary};
+use crate::api::{room_members, set_notify};
+use crate::model::{Notify, RoomId, RoomKind, RoomSummary};
 
-pub type MembersResource = Resource<Result<Vec<Member>, ApiError>>;
+/// How many members the header names; the rest are counted.
+const HEADER_NAMES: u32 = 5;
 
 /// The open room (route `/r/:id`).
 #[component]
@@ -33,7 +34,7 @@ fn Room(id: RoomId) -> impl IntoView {
     let rooms = expect_context::<RoomsResource>();
     // Made here, before any await: resources made inside a `Suspend` after
     // one would be numbered differently on the server and in the browser.
-    let members = Resource::new(move || id, room_members);
+    let members = Resource::new(move || id, |id| room_members(id, None, Some(HEADER_NAMES)));
     // Browser only: ticks need the members' marks; the divider needs the
     // unread count as it was on opening.
     Effect::new(move |_| live.open(id));
@@ -111,19 +112,26 @@ fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) 
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match members.await {
-                        Ok(list) => {
-                            let ids: Vec<_> = list.iter().map(|m| m.user.id).collect();
-                            let handles = list
+                        Ok(page) => {
+                            let ids: Vec<_> = page.members.iter().map(|m| m.user.id).collect();
+                            let mut handles = page
+                                .members
                                 .iter()
                                 .map(|m| format!("@{}", m.user.handle))
                                 .collect::<Vec<_>>()
                                 .join(", ");
+                            // A big room is counted, not listed.
+                            match page.total - page.members.len() as i64 {
+                                ..=0 => {}
+                                1 => handles.push_str(" and 1 other"),
+                                n => handles.push_str(&format!(" and {n} others")),
+                            }
                             let online = move || match online_count(&ids) {
                                 0 => String::new(),
                                 n => format!(" · {n} online"),
                             };
                             view! {
-                                <p class="members" data-members=list.len()>
+                                <p class="members" data-members=page.total>
                                     {handles}
                                     <Show when=is_group>{online.clone()}</Show>
                                 </p>

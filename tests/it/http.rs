@@ -5,7 +5,7 @@
 use crate::common;
 
 use chat::api::ApiError;
-use chat::model::{Member, RoomKind, RoomSummary, User};
+use chat::model::{MemberPage, RoomKind, RoomSummary, User};
 use chat::server::Config;
 use common::{Node, TestServer};
 use reqwest::{Client, StatusCode};
@@ -450,10 +450,25 @@ async fn groups_members_and_permissions() {
     );
 
     // Members may add; strangers may not even look.
-    let members: Vec<Member> = bob
+    let page: MemberPage = bob
         .ok(&server, "add_member", json!({"room": team.id, "handle": "carol"}))
         .await;
-    assert_eq!(members.len(), 3);
+    assert_eq!((page.members.len(), page.total, page.more), (3, 3, false));
+    // A page at a time, by user id.
+    let first: MemberPage = bob
+        .ok(&server, "room_members", json!({"room": team.id, "limit": 2}))
+        .await;
+    assert_eq!((first.members.len(), first.total, first.more), (2, 3, true));
+    let after = first.members[1].user.id;
+    let rest: MemberPage = bob
+        .ok(
+            &server,
+            "room_members",
+            json!({"room": team.id, "after": after, "limit": 2}),
+        )
+        .await;
+    assert_eq!((rest.members.len(), rest.more), (1, false));
+    assert!(rest.members[0].user.id > after);
     let (status, err) = dave
         .err(&server, "add_member", json!({"room": team.id, "handle": "dave"}))
         .await;
@@ -487,10 +502,10 @@ async fn groups_members_and_permissions() {
     );
 
     // Adding twice is harmless; a direct room takes no third person.
-    let members: Vec<Member> = carol
+    let page: MemberPage = carol
         .ok(&server, "add_member", json!({"room": team.id, "handle": "bob"}))
         .await;
-    assert_eq!(members.len(), 3);
+    assert_eq!(page.total, 3);
     let dm: RoomSummary = alice.ok(&server, "open_direct", json!({"handle": "bob"})).await;
     let (status, _) = alice
         .err(&server, "add_member", json!({"room": dm.id, "handle": "carol"}))

@@ -38,6 +38,10 @@ pub trait Rooms: Send + Sync {
 
     async fn members(&self, room: RoomId) -> Result<Vec<Member>, StoreError>;
 
+    /// At most `limit` members of a room with user ids after `after`, by id.
+    async fn members_after(&self, room: RoomId, after: UserId, limit: u32)
+        -> Result<Vec<Member>, StoreError>;
+
     /// The ids of a user's rooms (what a connection subscribes to).
     async fn room_ids_of(&self, user: UserId) -> Result<Vec<RoomId>, StoreError>;
 
@@ -216,6 +220,19 @@ macro_rules! impl_rooms {
                 );
                 let rows: Vec<(i64, String, String, String)> =
                     sqlx::query_as(&q).bind(room).fetch_all(&self.read).await?;
+                rows.into_iter().map(sql::member).collect()
+            }
+
+            async fn members_after(&self, room: RoomId, after: UserId, limit: u32) -> Result<Vec<Member>, StoreError> {
+                let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+                    "SELECT u.id, u.handle, u.display_name, m.role FROM members m JOIN users u ON u.id = m.user_id
+                      WHERE m.room_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3",
+                )
+                .bind(room)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.read)
+                .await?;
                 rows.into_iter().map(sql::member).collect()
             }
 
