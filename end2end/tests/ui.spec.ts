@@ -14,6 +14,7 @@ import {
   threePeople,
   toList,
   twoPeople,
+  uniqueHandle,
 } from "./helpers";
 
 /** Serious or critical accessibility violations on the page as it is now. */
@@ -44,6 +45,28 @@ test("a group with a long name and many members fits the screen, name and action
   // The header is one band at the top, not half the screen.
   const box = (await header.boundingBox())!;
   expect(box.height).toBeLessThan(200);
+});
+
+test("a big group's header names five members and counts the rest", async ({ browser }) => {
+  const { handles, pages } = await threePeople(browser);
+  const [ann] = pages;
+  // Five more people, signed up without a page.
+  const more = Array.from({ length: 5 }, (_, i) => uniqueHandle(`guest${i}`));
+  for (const handle of more) {
+    const ctx = await browser.newContext();
+    const res = await ctx.request.post("/api/sign_up", {
+      data: { handle, display_name: "", password: "correct horse" },
+    });
+    expect(res.ok()).toBe(true);
+    await ctx.close();
+  }
+  await newGroup(ann, "Crowd", [...handles.slice(1), ...more]);
+  const members = ann.locator(".room-header .members");
+  await expect(members).toHaveAttribute("data-members", "8");
+  await expect(members).toContainText(/^8 members · @/);
+  await expect(members).toContainText("and 3 others");
+  await expect(members).toContainText(`@${handles[0]}`);
+  expect(await overflowsSideways(ann)).toBe(false);
 });
 
 test("dialogs: focus goes in, stays in, and comes back; Escape closes; a room focuses its composer", async ({

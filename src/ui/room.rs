@@ -130,8 +130,11 @@ fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) 
                                 0 => String::new(),
                                 n => format!(" · {n} online"),
                             };
+                            // The count first: a long list is cut at the edge.
+                            let count = format!("{} members · ", page.total);
                             view! {
                                 <p class="members" data-members=page.total>
+                                    <Show when=is_group>{count.clone()}</Show>
                                     {handles}
                                     <Show when=is_group>{online.clone()}</Show>
                                 </p>

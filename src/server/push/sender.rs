@@ -45,6 +45,9 @@ use crate::server::tasks::{NodeTask, Tasks};
 const QUEUE: usize = 1_024;
 /// Messages being pushed at once (each to all its recipients' devices).
 const CONCURRENT: usize = 32;
+/// Devices one message is pushed to at once (a big room's offline members
+/// are many: their notices go out this many at a time).
+const DEVICES_AT_ONCE: usize = 64;
 /// How long a push service keeps an undelivered notice (also the VAPID
 /// token's lifetime, which must stay under 24 h).
 const TTL: Duration = Duration::from_secs(12 * 60 * 60);
@@ -307,7 +310,11 @@ impl Sender {
                 pushes.push(self.push(sub, body.clone(), msg.room));
             }
         }
-        futures::future::join_all(pushes).await;
+        use futures::StreamExt;
+        futures::stream::iter(pushes)
+            .buffer_unordered(DEVICES_AT_ONCE)
+            .collect::<Vec<()>>()
+            .await;
         Ok(())
     }
 
