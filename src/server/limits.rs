@@ -1,7 +1,8 @@
 //! Rate limits as token buckets: one per connection for sends and for
 //! typing (the gateway owns those), and keyed tables for sign-ups, log-in
-//! failures and browsers' reports per handle or per address, and for room
-//! actions per person (shared by the node, bounded in size). Here the
+//! failures and browsers' reports per handle or per address, for room
+//! actions per person, and for the people typing in each room (shared by
+//! the node, bounded in size). Here the
 //! arithmetic and the tables; the handlers decide what to answer.
 
 use std::collections::HashMap;
@@ -13,7 +14,51 @@ use super::locks::lock;
 use std::time::{Duration, Instant};
 
 use super::config::Config;
-use crate::model::UserId;
+use crate::model::{RoomId, UserId};
+
+/// Who may be announced typing in a room: at most `most` people per
+/// `window`. A big room's members see "several people are typing" from a
+/// few on; more would only cost every member a frame each, so the rest are
+/// not relayed (they are not told: it is not their fault).
+pub struct Typists {
+    most: usize,
+    window: Duration,
+    rooms: Mutex<HashMap<RoomId, (Instant, Vec<UserId>)>>,
+}
+
+/// Rooms tracked before the ones whose window ended are forgotten.
+const TYPIST_ROOMS: usize = 10_000;
+
+impl Typists {
+    pub fn new(most: usize, window: Duration) -> Self {
+        Self {
+            most,
+            window,
+            rooms: Mutex::default(),
+        }
+    }
+
+    /// Whether `user` typing in `room` at `now` is relayed.
+    pub fn admit(&self, room: RoomId, user: UserId, now: Instant) -> bool {
+        let mut rooms = lock(&self.rooms);
+        if rooms.len() >= TYPIST_ROOMS {
+            let window = self.window;
+            rooms.retain(|_, (since, _)| now.duration_since(*since) < window);
+        }
+        let (since, who) = rooms.entry(room).or_insert((now, Vec::new()));
+        if now.duration_since(*since) >= self.window {
+            (*since, *who) = (now, Vec::new());
+        }
+        if who.contains(&user) {
+            return true;
+        }
+        if who.len() >= self.most {
+            return false;
+        }
+        who.push(user);
+        true
+    }
+}
 
 /// Holds up to `burst` tokens and gains `per_sec` every second.
 #[derive(Clone, Debug)]
@@ -205,6 +250,20 @@ impl<K: Hash + Eq + Clone> Hourly<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_room_announces_a_few_typists_per_window() {
+        let t = Typists::new(2, Duration::from_secs(3));
+        let at = Instant::now();
+        assert!(t.admit(1, 10, at) && t.admit(1, 11, at));
+        assert!(!t.admit(1, 12, at), "a third in the window is not relayed");
+        assert!(
+            t.admit(1, 10, at + Duration::from_secs(1)),
+            "one already shown goes on"
+        );
+        assert!(t.admit(2, 12, at), "rooms apart");
+        assert!(t.admit(1, 12, at + Duration::from_secs(3)), "a new window");
+    }
 
     #[test]
     fn a_bucket_allows_its_burst_then_its_rate() {

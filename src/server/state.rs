@@ -15,7 +15,7 @@ use super::config::Config;
 use super::csp::Policy;
 use super::delivery::{AfterCommit, Delivery, Limits};
 use super::hub::Hub;
-use super::limits::{AccountLimits, Buckets, RoomLimits};
+use super::limits::{AccountLimits, Buckets, RoomLimits, Typists};
 use super::metrics::Metrics;
 use super::presence::Leases;
 use super::push::{Pusher, Vapid};
@@ -38,6 +38,9 @@ impl std::ops::Deref for AppState {
         &self.0
     }
 }
+
+/// People announced typing in one room per 3 s: past that, "several".
+const TYPISTS: usize = 4;
 
 pub struct NodeState {
     pub store: DynStore,
@@ -68,6 +71,8 @@ pub struct NodeState {
     pub hashing: Arc<Hashing>,
     /// Groups, direct rooms and added members per person per hour.
     pub room_limits: Arc<RoomLimits>,
+    /// Who may be announced typing in each room (a few at a time).
+    pub typists: Arc<Typists>,
     /// Browsers' reports (panics) per address: a few, then one a minute.
     pub reports: Arc<Buckets<std::net::IpAddr>>,
     /// Browsers' reports of what the Content-Security-Policy blocked, per
@@ -164,6 +169,7 @@ impl AppState {
             accounts: Arc::new(AccountLimits::new(config.login_failures, config.signup_burst)),
             hashing: Arc::new(Hashing::for_this_machine(config.hash_queue)),
             room_limits: Arc::new(RoomLimits::new(&config)),
+            typists: Arc::new(Typists::new(TYPISTS, std::time::Duration::from_secs(3))),
             reports: Arc::new(Buckets::new(1.0 / 60.0, 5.0, 10_000)),
             violations: Arc::new(Buckets::new(1.0 / 60.0, 5.0, 10_000)),
             policy: Arc::new(policy),

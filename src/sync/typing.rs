@@ -71,13 +71,13 @@ impl Typing {
     }
 }
 
-/// "Alice is typing…", "Alice and Bob are typing…", "3 people are typing…".
+/// "Alice is typing…", "Alice and Bob are typing…", "Several people are typing…".
 pub fn label(names: &[String]) -> Option<String> {
     match names {
         [] => None,
         [one] => Some(format!("{one} is typing…")),
         [a, b] => Some(format!("{a} and {b} are typing…")),
-        more => Some(format!("{} people are typing…", more.len())),
+        _ => Some("Several people are typing…".into()),
     }
 }
 
@@ -91,7 +91,7 @@ mod tests {
         assert_eq!(label(&n(&[])), None);
         assert_eq!(label(&n(&["Alice"])).unwrap(), "Alice is typing…");
         assert_eq!(label(&n(&["Alice", "Bob"])).unwrap(), "Alice and Bob are typing…");
-        assert_eq!(label(&n(&["A", "B", "C"])).unwrap(), "3 people are typing…");
+        assert_eq!(label(&n(&["A", "B", "C"])).unwrap(), "Several people are typing…");
     }
 
     #[test]

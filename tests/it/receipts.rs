@@ -158,27 +158,7 @@ const MEMBERS: usize = 200;
 #[tokio::test]
 async fn a_groups_receipts_go_to_their_owners_and_the_sender_not_to_everyone() {
     let (server, _dir) = embedded().await;
-    let store = &server.state.store;
-    let now = chrono_now();
-    let mut users = Vec::with_capacity(MEMBERS);
-    let mut cookies = Vec::with_capacity(MEMBERS);
-    for i in 0..MEMBERS {
-        let user = store
-            .create_user(&format!("m{i}"), &format!("Member {i}"), "-", now)
-            .await
-            .unwrap();
-        let (token, hash) = auth::new_token();
-        store
-            .create_session(&hash, user.id, now, now + 3_600_000)
-            .await
-            .unwrap();
-        cookies.push(format!("{}={token}", auth::COOKIE));
-        users.push(user.id);
-    }
-    let room = store
-        .create_group(users[0], "Everyone", &users[1..], now)
-        .await
-        .unwrap();
+    let (users, cookies, room) = crowd(&server, MEMBERS).await;
     let mut socks = Vec::with_capacity(MEMBERS);
     for cookie in &cookies {
         socks.push(connect(&server, cookie).await.0);
@@ -345,6 +325,59 @@ async fn read_by_pages_through_many_readers() {
         users[1..].to_vec(),
         "every reader once, in order, the sender left out"
     );
+}
+
+/// `n` people with a session each and a group of all of them that the
+/// first made, written straight into storage (signing up 200 people over
+/// HTTP would test the password hash, not this): ids, cookies, the room.
+pub async fn crowd(server: &common::TestServer, n: usize) -> (Vec<i64>, Vec<String>, i64) {
+    let store = &server.state.store;
+    let now = chrono_now();
+    let mut users = Vec::with_capacity(n);
+    let mut cookies = Vec::with_capacity(n);
+    for i in 0..n {
+        let user = store
+            .create_user(&format!("m{i}"), &format!("Member {i}"), "-", now)
+            .await
+            .unwrap();
+        let (token, hash) = auth::new_token();
+        store
+            .create_session(&hash, user.id, now, now + 3_600_000)
+            .await
+            .unwrap();
+        cookies.push(format!("{}={token}", auth::COOKIE));
+        users.push(user.id);
+    }
+    let room = store
+        .create_group(users[0], "Everyone", &users[1..], now)
+        .await
+        .unwrap();
+    (users, cookies, room)
+}
+
+#[tokio::test]
+async fn a_big_rooms_typing_announces_a_few_people_at_a_time() {
+    let (server, _dir) = embedded().await;
+    let (_, cookies, room) = crowd(&server, 8).await;
+    let mut socks = Vec::new();
+    for cookie in &cookies {
+        socks.push(connect(&server, cookie).await.0);
+    }
+    // Seven people start typing at once; the first one watches.
+    for ws in socks.iter_mut().skip(1) {
+        ws.send(&ClientFrame::Typing { room }).await;
+    }
+    // Each typist's own frame comes back to it after the room's limit
+    // decided: once all have, the watcher has all it will get.
+    for ws in socks.iter_mut().skip(1) {
+        ws.frames_until_pong().await;
+    }
+    let seen = socks[0].frames_until_pong().await;
+    let typing = seen
+        .iter()
+        .filter(|f| matches!(f, ServerFrame::Typing { .. }))
+        .count();
+    assert_eq!(typing, 4, "a few names, then \"several\": {seen:?}");
 }
 
 fn chrono_now() -> i64 {

@@ -1,6 +1,8 @@
 //! Typing indicators on the server: relayed to the room's online members
 //! through the bus, never stored, and rate-limited per connection so a
-//! flood costs the sender, not the room.
+//! flood costs the sender, not the room; and per room, a few people per
+//! window (`limits::Typists`), so a big room's typing costs its members a
+//! bounded number of frames however many type.
 
 use std::collections::HashMap;
 
@@ -66,6 +68,9 @@ impl Typing {
             self.last.retain(|_, t| now - *t < EVERY_MS);
         }
         self.last.insert(room, now);
+        if !state.typists.admit(room, user.id, std::time::Instant::now()) {
+            return None;
+        }
         state
             .bus
             .publish(Event::Typing {
