@@ -108,7 +108,14 @@ impl Leases {
                     let _ = registry.release(user).await;
                 }
                 match registry.reap().await {
-                    Ok(gone) => gone.into_iter().for_each(|u| this.changed(u)),
+                    Ok((reaped, gone)) => {
+                        if reaped {
+                            // What it held for its clients' rooms (coalesced
+                            // marks and ticks) died with it.
+                            this.inner.bus.node_lost().await;
+                        }
+                        gone.into_iter().for_each(|u| this.changed(u));
+                    }
                     Err(e) => tracing::warn!(error = %e, "cannot reap dead nodes"),
                 }
             }

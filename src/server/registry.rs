@@ -136,16 +136,17 @@ impl Registry {
     }
 
     /// Reaps the nodes that stopped refreshing: their leases are removed
-    /// (once, by whichever node gets there first). Returns their users who
-    /// hold no live lease anywhere now: they went offline.
-    pub async fn reap(&self) -> redis::RedisResult<Vec<UserId>> {
+    /// (once, by whichever node gets there first). Returns whether a node
+    /// was reaped here, and its users who hold no live lease anywhere now:
+    /// they went offline.
+    pub async fn reap(&self) -> redis::RedisResult<(bool, Vec<UserId>)> {
         self.breaker.call(self.reap_dead()).await
     }
 
-    async fn reap_dead(&self) -> redis::RedisResult<Vec<UserId>> {
+    async fn reap_dead(&self) -> redis::RedisResult<(bool, Vec<UserId>)> {
         let mut r = self.redis.clone();
         let nodes: Vec<String> = r.smembers(self.keys.nodes()).await?;
-        let mut gone = Vec::new();
+        let (mut reaped, mut gone) = (false, Vec::new());
         for node in nodes.into_iter().filter(|n| *n != self.node) {
             let living: bool = r.exists(self.keys.alive(&node)).await?;
             if living {
@@ -174,6 +175,7 @@ impl Registry {
             }
             pipe.del(self.keys.users_of(&node)).srem(self.keys.nodes(), &node);
             pipe.exec_async(&mut r).await?;
+            reaped = true;
             let online = self.online(&users).await?;
             gone.extend(
                 users
@@ -183,6 +185,6 @@ impl Registry {
                     .map(|(u, _)| u),
             );
         }
-        Ok(gone)
+        Ok((reaped, gone))
     }
 }

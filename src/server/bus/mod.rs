@@ -66,6 +66,11 @@ pub trait Bus: Send + Sync + 'static {
     /// Returns once this node receives the events of every room that has a
     /// local connection now (a cluster bus subscribes asynchronously).
     async fn subscribed(&self) {}
+
+    /// Another node died: what it held back for a moment (a room's
+    /// coalesced marks and ticks) is lost, so every client everywhere
+    /// resyncs (its `welcome` and `members` bring them from storage).
+    async fn node_lost(&self) {}
 }
 
 /// The single-node bus.

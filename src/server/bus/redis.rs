@@ -208,6 +208,12 @@ impl Bus for RedisBus {
         }
     }
 
+    async fn node_lost(&self) {
+        tracing::info!("a node died: every client resyncs");
+        self.hub.resync_all();
+        self.missed.notify_one();
+    }
+
     async fn subscribed(&self) {
         let (tx, rx) = oneshot::channel();
         let confirmed = self.catch_up.send(tx).await.is_ok()
