@@ -16,6 +16,12 @@ pub type Seq = i64;
 pub const PAGE_MAX: u32 = 200;
 /// The page size when `limit` is not given.
 pub const PAGE_DEFAULT: u32 = 100;
+/// The most members a `members` answer lists (the rest are found by name).
+pub const MEMBERS_FIRST: u32 = 200;
+/// The most members a `found` answer lists.
+pub const FOUND_MAX: u32 = 20;
+/// The longest prefix `find_members` takes (characters).
+pub const PREFIX_MAX: usize = 64;
 
 /// Frames a client sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -92,9 +98,13 @@ pub enum ClientFrame {
     Read { room: RoomId, seq: Seq },
     /// The person is typing in `room` (at most one every 3 s; never stored).
     Typing { room: RoomId },
-    /// Asks for the members of `room` and the ticks of my messages there
-    /// (answered by `members`).
+    /// Asks for the members of `room` (the first `MEMBERS_FIRST`) and the
+    /// ticks of my messages there (answered by `members`).
     Members { room: RoomId },
+    /// Asks for the members of `room` whose name or handle starts with
+    /// `prefix` (or a word of the name does), for a big room's @ list
+    /// (answered by `found`).
+    FindMembers { room: RoomId, prefix: String },
     /// Asks who of the others has read my message `seq`, a page of them
     /// by id after `after` (answered by `read_by`).
     ReadBy {
@@ -287,12 +297,21 @@ pub enum ServerFrame {
         #[serde(default)]
         read_n: i64,
     },
-    /// The answer to `members`, with the ticks of my messages there.
+    /// The answer to `members`, with the ticks of my messages there;
+    /// `more`: the room has more members than these (find them by name).
     Members {
         room: RoomId,
         members: Vec<MemberMarks>,
         #[serde(default)]
         ticks: Ticks,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        more: bool,
+    },
+    /// The answer to `find_members`: at most `FOUND_MAX` of them.
+    Found {
+        room: RoomId,
+        prefix: String,
+        members: Vec<Named>,
     },
     /// The others moved on with my messages in `room` (coalesced: in a
     /// group about once a second, in a direct room at once).

@@ -84,6 +84,8 @@ pub struct Output {
     pub typing: BTreeSet<RoomId>,
     /// Someone's presence changed.
     pub presence_changed: bool,
+    /// Members' names came (an open @ list may offer more now).
+    pub names: bool,
 }
 
 #[derive(Debug, Default)]
@@ -197,6 +199,26 @@ impl Client {
     /// Who read my message `seq` of `room`, as far as the answers came.
     pub fn read_by(&self, room: RoomId, seq: Seq) -> Option<&ReadBy> {
         self.read_by.as_ref().filter(|r| (r.room, r.seq) == (room, seq))
+    }
+
+    /// The @ list is looking for members whose name starts with `prefix`:
+    /// asks the server when the room's list is not whole.
+    pub fn find_members(&mut self, room: RoomId, prefix: &str) -> Output {
+        let ask = self
+            .rooms
+            .get_mut(&room)
+            .and_then(|r| r.marks.as_mut())
+            .is_some_and(|m| m.ask_prefix(prefix));
+        Output {
+            frames: ask
+                .then(|| ClientFrame::FindMembers {
+                    room,
+                    prefix: prefix.to_string(),
+                })
+                .into_iter()
+                .collect(),
+            ..Output::default()
+        }
     }
 
     /// Who read a message is no longer shown: forgotten.

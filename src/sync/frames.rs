@@ -26,7 +26,13 @@ impl Client {
                 self.on_welcome(user, rooms, contacts, now, &mut out)
             }
             ServerFrame::Room(summary) => self.on_room(summary, &mut out),
-            ServerFrame::Members { room, members, ticks } => self.on_members(room, members, ticks, &mut out),
+            ServerFrame::Members {
+                room,
+                members,
+                ticks,
+                more,
+            } => self.on_members(room, members, (ticks, more), &mut out),
+            ServerFrame::Found { room, members, .. } => self.on_found(room, members, &mut out),
             ServerFrame::Ticks { room, ticks } => self.on_ticks(room, ticks, &mut out),
             ServerFrame::ReadBy {
                 room,
@@ -123,13 +129,31 @@ impl Client {
         out.rooms_changed = true;
     }
 
-    fn on_members(&mut self, room: RoomId, members: Vec<MemberMarks>, ticks: Ticks, out: &mut Output) {
+    fn on_members(
+        &mut self,
+        room: RoomId,
+        members: Vec<MemberMarks>,
+        (ticks, more): (Ticks, bool),
+        out: &mut Output,
+    ) {
         if let Some(r) = self.rooms.get_mut(&room) {
-            r.marks.get_or_insert_with(Marks::default).set(members, ticks);
+            r.marks
+                .get_or_insert_with(Marks::default)
+                .set(members, ticks, more);
+            out.names = true;
             out.changed.insert(room);
             if r.members.answered() {
                 r.ask_members(room, out);
             }
+        }
+    }
+
+    /// Members found by name (a big room's @ list asked): known from now on.
+    fn on_found(&mut self, room: RoomId, members: Vec<Named>, out: &mut Output) {
+        let marks = self.rooms.get_mut(&room).and_then(|r| r.marks.as_mut());
+        if marks.is_some_and(|m| m.found(members)) {
+            out.changed.insert(room);
+            out.names = true;
         }
     }
 

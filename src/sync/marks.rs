@@ -29,10 +29,15 @@ pub enum Tick {
     Read,
 }
 
-/// The members of one room, and how far the others got with my messages.
+/// The members of one room (as far as known: a big room's first ones and
+/// those found by name), and how far the others got with my messages.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Marks {
     members: BTreeMap<UserId, MemberMarks>,
+    /// The room has more members than listed: the @ list asks by name.
+    pub more: bool,
+    /// The prefixes asked for already (a few: they are cheap to ask again).
+    asked: Vec<String>,
     /// Every other member holds my messages up to here.
     delivered: Seq,
     /// Every other member has read my messages up to here.
@@ -44,10 +49,46 @@ pub struct Marks {
 }
 
 impl Marks {
-    /// Takes a fresh member list and the ticks that came with it.
-    pub fn set(&mut self, list: Vec<MemberMarks>, ticks: Ticks) {
-        self.members = list.into_iter().map(|m| (m.user, m)).collect();
+    /// Takes a fresh member list and the ticks that came with it. A list
+    /// that is not all of them keeps the members found by name before.
+    pub fn set(&mut self, list: Vec<MemberMarks>, ticks: Ticks, more: bool) {
+        if !more {
+            self.members.clear();
+        }
+        self.members.extend(list.into_iter().map(|m| (m.user, m)));
+        self.more = more;
         self.moved(ticks);
+    }
+
+    /// Members found by name; true if any was new.
+    pub fn found(&mut self, named: Vec<crate::protocol::Named>) -> bool {
+        let mut new = false;
+        for n in named {
+            if let std::collections::btree_map::Entry::Vacant(e) = self.members.entry(n.user) {
+                new = true;
+                e.insert(MemberMarks {
+                    user: n.user,
+                    name: n.name,
+                    delivered: 0,
+                    read: 0,
+                });
+            }
+        }
+        new
+    }
+
+    /// Whether to ask the server for the members whose name starts with
+    /// `prefix` (the list is not whole, and it was not asked lately).
+    pub fn ask_prefix(&mut self, prefix: &str) -> bool {
+        let prefix = prefix.to_lowercase();
+        if !self.more || prefix.is_empty() || self.asked.contains(&prefix) {
+            return false;
+        }
+        if self.asked.len() >= 32 {
+            self.asked.remove(0);
+        }
+        self.asked.push(prefix);
+        true
     }
 
     /// The others moved on: ticks only rise (a late frame lowers nothing).
@@ -223,6 +264,7 @@ mod tests {
         marks.set(
             vec![m(1, 0, 0), m(2, 5, 3), m(3, 9, 4)],
             ticks(5, 3, 2, &[(4, 1), (6, 0)]),
+            false,
         );
         assert_eq!(marks.tick(3), Tick::Read);
         assert_eq!(marks.tick(4), Tick::Delivered, "all hold it, not all read it");
@@ -236,13 +278,13 @@ mod tests {
     #[test]
     fn ticks_only_rise() {
         let mut marks = Marks::default();
-        marks.set(vec![m(1, 0, 0), m(2, 5, 3)], ticks(5, 3, 1, &[]));
+        marks.set(vec![m(1, 0, 0), m(2, 5, 3)], ticks(5, 3, 1, &[]), false);
         assert!(!marks.moved(ticks(4, 2, 1, &[])), "lower: nothing moves");
         assert_eq!(marks.tick(5), Tick::Delivered);
         assert!(marks.moved(ticks(7, 7, 1, &[])));
         assert_eq!(marks.tick(7), Tick::Read);
         // A stale member list does not lower what ticks raised.
-        marks.set(vec![m(1, 0, 0), m(2, 5, 3)], ticks(5, 3, 1, &[]));
+        marks.set(vec![m(1, 0, 0), m(2, 5, 3)], ticks(5, 3, 1, &[]), false);
         assert_eq!(marks.tick(7), Tick::Read);
         assert!(marks.moved(ticks(7, 7, 3, &[(9, 2)])), "the room grew");
         assert!(!marks.moved(ticks(7, 7, 3, &[(9, 1)])), "a count never falls");
@@ -250,9 +292,29 @@ mod tests {
     }
 
     #[test]
+    fn a_big_rooms_names_grow_with_what_is_found() {
+        let mut marks = Marks::default();
+        marks.set(vec![m(1, 0, 0)], ticks(0, 0, 3, &[]), true);
+        assert!(marks.ask_prefix("Jo"));
+        assert!(!marks.ask_prefix("jo"), "asked already");
+        let named = |user, name: &str| crate::protocol::Named {
+            user,
+            name: name.into(),
+        };
+        assert!(marks.found(vec![named(7, "Joan")]));
+        assert!(!marks.found(vec![named(7, "Joan")]), "known");
+        // A fresh first page keeps what was found; a whole list replaces all.
+        marks.set(vec![m(1, 0, 0)], ticks(0, 0, 3, &[]), true);
+        assert_eq!(marks.name(7), Some("Joan"));
+        marks.set(vec![m(1, 0, 0), m(2, 0, 0)], ticks(0, 0, 1, &[]), false);
+        assert_eq!(marks.name(7), None);
+        assert!(!marks.ask_prefix("x"), "whole: nothing to ask");
+    }
+
+    #[test]
     fn alone_in_a_room_a_message_is_just_sent() {
         let mut marks = Marks::default();
-        marks.set(vec![m(1, 9, 9)], ticks(0, 0, 0, &[]));
+        marks.set(vec![m(1, 9, 9)], ticks(0, 0, 0, &[]), false);
         assert_eq!(marks.tick(1), Tick::Sent);
     }
 

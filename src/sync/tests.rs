@@ -815,6 +815,7 @@ fn ticks_follow_the_servers_counts_once_the_room_is_watched() {
             room: 1,
             members: vec![mark(ME), mark(2), mark(3)],
             ticks: ticks(0, 0, &[]),
+            more: false,
         },
         0,
     );
@@ -930,6 +931,7 @@ fn ticks_follow_the_servers_counts_once_the_room_is_watched() {
             room: 1,
             members: vec![],
             ticks: Ticks::default(),
+            more: false,
         },
         0,
     );
@@ -940,6 +942,7 @@ fn ticks_follow_the_servers_counts_once_the_room_is_watched() {
             room: 1,
             members: vec![],
             ticks: Ticks::default(),
+            more: false,
         },
         0,
     );
@@ -964,6 +967,7 @@ fn in_a_room_of_two_the_others_message_says_they_read_mine_before_it() {
                 of: 1,
                 ..Ticks::default()
             },
+            more: false,
         },
         0,
     );
@@ -988,6 +992,7 @@ fn members_asked_again_after_a_resync_or_a_refusal_while_in_flight() {
         room: 1,
         members: vec![],
         ticks: Ticks::default(),
+        more: false,
     };
     let out = c.handle(stale.clone(), 0);
     assert_eq!(out.frames, vec![ClientFrame::Members { room: 1 }], "asked again");
@@ -1231,6 +1236,7 @@ impl Server {
                 room,
                 members: vec![],
                 ticks: Ticks::default(),
+                more: false,
             },
             _ => return None,
         })

@@ -96,9 +96,11 @@ pub fn Composer(room: RoomId) -> impl IntoView {
     });
     let offer = move || {
         if let Some(el) = input.get_untracked() {
-            mention.typed(&el, &live.members(room), live.user());
+            mention.typed(&el, live, room);
         }
     };
+    // Names found by the server while the list is open: it looks again.
+    Effect::watch(move || live.names.get(), move |_, _, _| offer(), false);
     let replying = move || live.replying.get().filter(|(r, _)| *r == room).map(|(_, q)| q);
     let submit = move || {
         let body = text.get_untracked();

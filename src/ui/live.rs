@@ -49,6 +49,8 @@ pub struct Live {
     pub jump: RwSignal<Option<(RoomId, Seq)>>,
     /// The message of mine whose readers are shown ("Read by …"), if any.
     pub seen_by: RwSignal<Option<(RoomId, Seq)>>,
+    /// Moves when members' names come (an open @ list looks again).
+    pub names: RwSignal<u32>,
     /// Per room, the rows of its timeline. Reference-counted, not owned by
     /// the component that first showed the room: a room shown again after
     /// another one gets the same rows, not a signal disposed with the pane.
@@ -78,6 +80,7 @@ impl Live {
             replying: RwSignal::new(None),
             jump: RwSignal::new(None),
             seen_by: RwSignal::new(None),
+            names: RwSignal::new(0),
             timelines: StoredValue::new(HashMap::new()),
             unread_from: StoredValue::new(HashMap::new()),
         }
@@ -315,6 +318,13 @@ impl Live {
         !held
     }
 
+    /// The @ list looks for `prefix` in `room`: in a big room, the server
+    /// is asked for the members it does not know yet (`names` moves then).
+    pub fn find_members(&self, room: RoomId, prefix: &str) {
+        let out = self.step(|c, _| c.find_members(room, prefix));
+        self.apply(out);
+    }
+
     /// Shows who read my message `seq` (asking the server, a page at a
     /// time: called again, it asks the next page), or hides it.
     pub fn show_read_by(&self, room: RoomId, seq: Seq, show: bool) {
@@ -380,6 +390,9 @@ impl Live {
                 .with_value(|c| c.rooms().values().filter_map(|r| r.summary.clone()).collect());
             rooms.sort_by(|a, b| b.last_activity.cmp(&a.last_activity).then(b.id.cmp(&a.id)));
             self.rooms.set(rooms);
+        }
+        if out.names {
+            self.names.update(|n| *n = n.wrapping_add(1));
         }
         if !out.typing.is_empty() {
             self.typing.update(|t| {

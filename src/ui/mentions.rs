@@ -9,7 +9,8 @@
 
 use leptos::prelude::*;
 
-use crate::model::UserId;
+use super::live::Live;
+use crate::model::{RoomId, UserId};
 
 /// The most members the list offers at once.
 const OFFERED: usize = 8;
@@ -119,14 +120,19 @@ impl Mentioning {
         }
     }
 
-    /// The text or the cursor moved: offers the members that match the
-    /// mention being typed, if one is.
-    pub fn typed(&self, el: &leptos::web_sys::HtmlTextAreaElement, members: &[(UserId, String)], me: UserId) {
+    /// The text or the cursor moved (or names came): offers the members
+    /// that match the mention being typed, if one is; in a big room whose
+    /// members are not all known, the server is asked for more by name.
+    pub fn typed(&self, el: &leptos::web_sys::HtmlTextAreaElement, live: Live, room: RoomId) {
         let value = el.value();
         let cursor = byte_at(&value, el.selection_start().ok().flatten());
-        let offer = query_at(&value, cursor)
-            .map(|(_, q)| matching(members, me, q))
+        let query = query_at(&value, cursor).map(|(_, q)| q);
+        let offer = query
+            .map(|q| matching(&live.members(room), live.user(), q))
             .unwrap_or_default();
+        if let Some(q) = query.filter(|q| !q.is_empty() && offer.len() < OFFERED) {
+            live.find_members(room, q);
+        }
         if self.offered.with_untracked(|o| *o != offer) {
             self.active.set(0);
             self.offered.set(offer);

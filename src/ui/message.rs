@@ -269,9 +269,11 @@ fn EditBox(room: RoomId, seq: i64, body: String) -> impl IntoView {
     });
     let offer = move || {
         if let Some(el) = input.get_untracked() {
-            mention.typed(&el, &live.members(room), live.user());
+            mention.typed(&el, live, room);
         }
     };
+    // Names found by the server while the list is open: it looks again.
+    Effect::watch(move || live.names.get(), move |_, _, _| offer(), false);
     let save = move || {
         let body = text.get_untracked();
         if check_body(&body, live.max_body.get_untracked()).is_err() {

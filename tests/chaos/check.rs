@@ -78,7 +78,7 @@ pub async fn stored(store: &DynStore, rooms: &[RoomId]) -> anyhow::Result<BTreeM
             }
             msgs.extend(page);
         }
-        let marks = store.member_marks(room).await?;
+        let marks = store.member_marks(room, 10_000).await?;
         out.insert(room, Stored { msgs, marks });
     }
     Ok(out)

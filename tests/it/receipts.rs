@@ -380,6 +380,65 @@ async fn a_big_rooms_typing_announces_a_few_people_at_a_time() {
     assert_eq!(typing, 4, "a few names, then \"several\": {seen:?}");
 }
 
+#[tokio::test]
+async fn a_big_rooms_members_come_a_page_first_then_by_name() {
+    let (server, _dir) = embedded().await;
+    let (users, cookies, room) = crowd(&server, 230).await;
+    let (mut ws, _) = connect(&server, &cookies[0]).await;
+    ws.send(&ClientFrame::Members { room }).await;
+    let ServerFrame::Members { members, more, .. } =
+        ws.recv_until(|f| matches!(f, ServerFrame::Members { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (members.len(), more),
+        (200, true),
+        "never the whole room in one frame"
+    );
+    // "Member 22" and "Member 229" are found by a prefix of a word of their names.
+    let find = |prefix: &str| ClientFrame::FindMembers {
+        room,
+        prefix: prefix.into(),
+    };
+    ws.send(&find("member 22")).await;
+    let ServerFrame::Found { members: found, .. } =
+        ws.recv_until(|f| matches!(f, ServerFrame::Found { .. })).await
+    else {
+        unreachable!()
+    };
+    let ids: Vec<i64> = found.iter().map(|m| m.user).collect();
+    assert!(ids.contains(&users[229]) && ids.contains(&users[22]), "{found:?}");
+    assert!(found.len() <= 20);
+    ws.send(&find("229")).await;
+    let ServerFrame::Found { members: found, .. } =
+        ws.recv_until(|f| matches!(f, ServerFrame::Found { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        found.iter().map(|m| m.user).collect::<Vec<_>>(),
+        vec![users[229]],
+        "a word of the name"
+    );
+    // LIKE's characters typed by a person are only characters.
+    ws.send(&find("%")).await;
+    let ServerFrame::Found { members: found, .. } =
+        ws.recv_until(|f| matches!(f, ServerFrame::Found { .. })).await
+    else {
+        unreachable!()
+    };
+    assert!(found.is_empty(), "{found:?}");
+    ws.send(&find("  ")).await;
+    assert!(matches!(
+        ws.recv_until(|f| matches!(f, ServerFrame::Error { .. })).await,
+        ServerFrame::Error {
+            code: ErrorCode::BadFrame,
+            ..
+        }
+    ));
+}
+
 fn chrono_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

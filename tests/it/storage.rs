@@ -502,7 +502,7 @@ async fn marks_only_ever_rise(store: DynStore) {
         marks(8, 8, true),
         "read implies delivered"
     );
-    let listed = store.member_marks(g).await.unwrap();
+    let listed = store.member_marks(g, 100).await.unwrap();
     let of_b = listed.iter().find(|m| m.user == b).unwrap();
     assert_eq!((of_b.delivered, of_b.read), (8, 8));
     assert_eq!(store.head_and_kind(g).await.unwrap(), Some((10, RoomKind::Group)));

@@ -1,15 +1,17 @@
 //! The answers to a connection's requests other than `send` and `typing`
 //! (which the session in `gateway/mod.rs` owns with their rate limits):
-//! `hello`, `sync`, `history`, `around`, `members`, `read_by`, `delivered`/`read`
-//! and `ping`, as
-//! methods on the `Caller` who asks. Reads go to the store and the cache;
-//! marks go through `receipts`. Nothing here writes a message.
+//! `hello`, `sync`, `history`, `around`, `members`, `find_members`, `read_by`,
+//! `delivered`/`read` and `ping`, as methods on the `Caller` who asks.
+//! Reads go to the store and the cache; marks go through `receipts`.
+//! Nothing here writes a message.
 
 use std::sync::Arc;
 
 use super::error::FrameError;
 use crate::model::{RoomId, User, UserId};
-use crate::protocol::{ClientFrame, Message, Seq, ServerFrame, PAGE_DEFAULT, PAGE_MAX};
+use crate::protocol::{
+    ClientFrame, Message, Seq, ServerFrame, FOUND_MAX, MEMBERS_FIRST, PAGE_DEFAULT, PAGE_MAX, PREFIX_MAX,
+};
 use crate::server::{hub::Conn, rooms, state::AppState};
 
 /// The most names one `read_by` answer carries.
@@ -34,6 +36,7 @@ impl Caller<'_> {
             ClientFrame::Read { room, seq } => self.marks(room, seq, seq).await,
             ClientFrame::Members { room } => self.members(room).await,
             ClientFrame::ReadBy { room, seq, after } => self.read_by(room, seq, after).await,
+            ClientFrame::FindMembers { room, prefix } => self.find_members(room, prefix).await,
             ClientFrame::Ping => Ok(ServerFrame::Pong),
             ClientFrame::Send { .. }
             | ClientFrame::Edit { .. }
@@ -80,12 +83,37 @@ impl Caller<'_> {
         })
     }
 
-    /// The members, and the ticks of my messages there.
+    /// The first members (a big room's others are found by name), and the
+    /// ticks of my messages there.
     async fn members(&self, room: RoomId) -> Result<ServerFrame, FrameError> {
         self.member(room).await?;
-        let members = self.state.store.member_marks(room).await?;
+        let mut members = self.state.store.member_marks(room, MEMBERS_FIRST + 1).await?;
+        let more = members.len() > MEMBERS_FIRST as usize;
+        members.truncate(MEMBERS_FIRST as usize);
         let ticks = self.state.receipts.ticks_of(room, self.user.id).await?;
-        Ok(ServerFrame::Members { room, members, ticks })
+        Ok(ServerFrame::Members {
+            room,
+            members,
+            ticks,
+            more,
+        })
+    }
+
+    /// The members whose name starts with `prefix`.
+    async fn find_members(&self, room: RoomId, prefix: String) -> Result<ServerFrame, FrameError> {
+        self.member(room).await?;
+        let wanted = prefix.trim();
+        if wanted.is_empty() || wanted.chars().count() > PREFIX_MAX {
+            return Err(FrameError::BadFrame(format!(
+                "A prefix has 1 to {PREFIX_MAX} characters."
+            )));
+        }
+        let members = self.state.store.find_members(room, wanted, FOUND_MAX).await?;
+        Ok(ServerFrame::Found {
+            room,
+            prefix,
+            members,
+        })
     }
 
     /// A page of who read my message `seq`.

@@ -32,8 +32,13 @@ pub trait Marks: Send + Sync {
         reports: &[(RoomId, UserId, Seq, Seq)],
     ) -> Result<Vec<Option<StoredMarks>>, StoreError>;
 
-    /// Every member of a room with their marks, in joining order.
-    async fn member_marks(&self, room: RoomId) -> Result<Vec<MemberMarks>, StoreError>;
+    /// The first `limit` members of a room with their marks, in joining order.
+    async fn member_marks(&self, room: RoomId, limit: u32) -> Result<Vec<MemberMarks>, StoreError>;
+
+    /// At most `limit` members of a room whose handle or display name
+    /// starts with `prefix` (or a word of the name does), ignoring case
+    /// (ASCII case on SQLite), by name. `prefix` is taken literally.
+    async fn find_members(&self, room: RoomId, prefix: &str, limit: u32) -> Result<Vec<Named>, StoreError>;
 
     /// Every member's (user, delivered, read) in a room, without names.
     async fn room_marks(&self, room: RoomId) -> Result<Vec<(UserId, Seq, Seq)>, StoreError>;
@@ -115,16 +120,43 @@ macro_rules! impl_marks {
                 Ok(stored)
             }
 
-            async fn member_marks(&self, room: RoomId) -> Result<Vec<MemberMarks>, StoreError> {
-                let q = format!("SELECT u.id, u.display_name, m.delivered_seq, m.read_seq {}", sql::MEMBERS_OF_ROOM);
+            async fn member_marks(&self, room: RoomId, limit: u32) -> Result<Vec<MemberMarks>, StoreError> {
+                let q = format!("SELECT u.id, u.display_name, m.delivered_seq, m.read_seq {} LIMIT $2", sql::MEMBERS_OF_ROOM);
                 let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(&q)
-                .bind(room)
-                .fetch_all(&self.read)
-                .await?;
+                    .bind(room)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.read)
+                    .await?;
                 Ok(rows
                     .into_iter()
                     .map(|(user, name, delivered, read)| MemberMarks { user, name, delivered, read })
                     .collect())
+            }
+
+            async fn find_members(&self, room: RoomId, prefix: &str, limit: u32) -> Result<Vec<Named>, StoreError> {
+                // LIKE's own characters typed by a person match themselves.
+                let literal: String = prefix
+                    .to_lowercase()
+                    .chars()
+                    .flat_map(|c| match c {
+                        '%' | '_' | '\\' => vec!['\\', c],
+                        c => vec![c],
+                    })
+                    .collect();
+                let rows: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT u.id, u.display_name FROM members m JOIN users u ON u.id = m.user_id
+                      WHERE m.room_id = $1
+                        AND (LOWER(u.handle) LIKE $2 ESCAPE '\\' OR LOWER(u.display_name) LIKE $2 ESCAPE '\\'
+                             OR LOWER(u.display_name) LIKE $3 ESCAPE '\\')
+                      ORDER BY u.display_name, u.id LIMIT $4",
+                )
+                .bind(room)
+                .bind(format!("{literal}%"))
+                .bind(format!("% {literal}%"))
+                .bind(i64::from(limit))
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows.into_iter().map(|(user, name)| Named { user, name }).collect())
             }
 
             async fn room_marks(&self, room: RoomId) -> Result<Vec<(UserId, Seq, Seq)>, StoreError> {
