@@ -60,6 +60,13 @@ pub async fn add_member(room: RoomId, handle: String) -> Result<MemberPage, ApiE
     crate::server::rooms::add_member(room, handle).await
 }
 
+/// Adds several people to a group the caller is in, in one go (all or
+/// none); answers the first page of members.
+#[server(prefix = "/api", endpoint = "add_members", input = Json)]
+pub async fn add_members(room: RoomId, handles: Vec<String>) -> Result<MemberPage, ApiError> {
+    crate::server::rooms::add_members(room, handles).await
+}
+
 /// Sets which messages of a room of the caller's notify them while away
 /// (`all`, or `none`: muted); answers the room as they now see it.
 #[server(prefix = "/api", endpoint = "set_notify", input = Json)]

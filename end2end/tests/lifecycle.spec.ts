@@ -1,6 +1,6 @@
 import { Page } from "@playwright/test";
 import { expect, test } from "./fixtures";
-import { bodies, openDirect, openRoom, say, stored, twoPeople } from "./helpers";
+import { bodies, newGroup, openDirect, openRoom, say, signUp, stored, twoPeople, uniqueHandle } from "./helpers";
 
 /** The message of `page` whose body is `text`. */
 function message(page: Page, text: string) {
@@ -182,6 +182,39 @@ test("a reply quotes its message and jumps to it 300 messages back", async ({ br
   await a.getByLabel("Edited text").fill("the real question");
   await a.getByLabel("Edited text").press("Enter");
   await expect(reply.locator(".quote")).toContainText("the real question");
+});
+
+test("in a room of hundreds, the @ list finds people its first page never listed", async ({ browser }) => {
+  test.setTimeout(90_000);
+  const page = await (await browser.newContext()).newPage();
+  await signUp(page, uniqueHandle("host"), "HOST");
+  // 210 people the member list's first page (200, by handle) is full of,
+  // and Zelda, whose handle sorts after them all; none of them with a page.
+  const crowd = Array.from({ length: 210 }, (_, i) => uniqueHandle(`crowd${i}`));
+  const zelda = uniqueHandle("zzlast");
+  const ctx = await browser.newContext();
+  const people = [...crowd.map((h) => [h, ""]), [zelda, "Zelda Quartz"]];
+  for (let i = 0; i < people.length; i += 10) {
+    await Promise.all(
+      people.slice(i, i + 10).map(async ([handle, name]) => {
+        const res = await ctx.request.post("/api/sign_up", {
+          data: { handle, display_name: name, password: "correct horse" },
+        });
+        expect(res.ok()).toBe(true);
+      }),
+    );
+  }
+  await ctx.close();
+  await newGroup(page, "Hundreds", [...crowd, zelda]);
+  await expect(page.locator(".room-header .members")).toContainText("212 members");
+  const box = page.getByLabel("Message", { exact: true });
+  await box.pressSequentially("hi @Zel");
+  const list = page.getByRole("listbox", { name: "Members to mention" });
+  await expect(list.getByRole("option", { selected: true })).toHaveText("@Zelda Quartz");
+  await box.press("Enter");
+  await expect(box).toHaveValue("hi @Zelda Quartz ");
+  await box.press("Enter");
+  await expect(message(page, "hi").locator(".mention")).toHaveText("@Zelda Quartz");
 });
 
 test("a mention picked from the @ list by keyboard highlights the name and counts on the badge", async ({ browser }) => {

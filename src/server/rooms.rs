@@ -1,5 +1,5 @@
-//! Rooms and members: list mine, open a direct room, create a group, add a
-//! member, list the members a page at a time (a room may have 10,000), mute
+//! Rooms and members: list mine, open a direct room, create a group, add
+//! members (one or thousands in one call), list the members a page at a time (a room may have 10,000), mute
 //! or unmute one of mine. Every call checks that the caller may do it; limits come from the
 //! settings, and the actions that create rooms or memberships are limited
 //! per person (`limits::RoomLimits`).
@@ -77,25 +77,10 @@ pub async fn create_group(name: String, members: Vec<String>) -> Result<RoomSumm
             if members.len() >= max {
                 return Err(ApiError::Invalid(format!("A group has at most {max} members.")));
             }
-            let mut ids = Vec::with_capacity(members.len());
-            let mut unknown = Vec::new();
-            for handle in &members {
-                match find_user(&state, handle).await {
-                    Ok(user) => ids.push(user.id),
-                    Err(ApiError::NotFound(_)) => unknown.push(format!("@{}", handle.trim())),
-                    Err(e) => return Err(e),
-                }
-            }
-            if !unknown.is_empty() {
-                return Err(ApiError::NotFound(format!(
-                    "No one has the handle {}.",
-                    unknown.join(", ")
-                )));
-            }
-            ids.sort_unstable();
-            ids.dedup();
+            let ids = resolve(&state, &members).await?;
             check_room_quota(&state, me.id).await?;
             let room = state.store.create_group(me.id, &name, &ids, now_ms()).await?;
+            let mut ids = ids;
             tracing::info!(room, owner = me.id, members = ids.len(), "group created");
             let created = summary(&state, room, me.id).await?;
             // A new group looks the same to every member.
@@ -117,6 +102,14 @@ pub async fn create_group(name: String, members: Vec<String>) -> Result<RoomSumm
 }
 
 pub async fn add_member(room: RoomId, handle: String) -> Result<MemberPage, ApiError> {
+    add_members(room, vec![handle]).await
+}
+
+/// Adds people to a group the caller is in, all in one go: one allowance,
+/// one transaction, one round of announcements (a group of 10,000 is one
+/// call). Nobody is added if a handle is unknown or the group would be
+/// over its size. Answers the first page of members.
+pub async fn add_members(room: RoomId, handles: Vec<String>) -> Result<MemberPage, ApiError> {
     respond(
         async {
             let state = state()?;
@@ -132,21 +125,63 @@ pub async fn add_member(room: RoomId, handle: String) -> Result<MemberPage, ApiE
                     "A direct conversation has two people; create a group to add more.".into(),
                 ));
             }
-            let user = find_user(&state, &handle).await?;
             let max = i64::from(state.config.max_room_members);
             if current.member_count >= max {
                 return Err(ApiError::Invalid(format!("This group is full ({max} members).")));
             }
-            check_room_quota(&state, user.id).await?;
-            if state.store.add_member(room, user.id, now_ms()).await? {
-                tracing::info!(room, user = user.id, by = me.id, "member added");
-                announce(&state, room, user.id).await?;
-                introduce(&state, room, &[user.id]).await;
+            let ids = resolve(&state, &handles).await?;
+            if current.member_count + ids.len() as i64 > max {
+                return Err(ApiError::Invalid(format!(
+                    "A group has at most {max} members: it has {}, and {} more would be too many.",
+                    current.member_count,
+                    ids.len()
+                )));
+            }
+            for &user in &ids {
+                check_room_quota(&state, user).await?;
+            }
+            let added = state.store.add_members(room, &ids, now_ms()).await?;
+            if let Some(&first) = added.first() {
+                tracing::info!(room, added = added.len(), by = me.id, "members added");
+                // Every newcomer starts at the head: they see the room alike.
+                let theirs = summary(&state, room, first).await?;
+                let joined = added
+                    .iter()
+                    .map(|&user| Event::Joined {
+                        user,
+                        room: theirs.clone(),
+                    })
+                    .collect();
+                state.bus.publish_all(joined).await;
+                introduce(&state, room, &added).await;
             }
             page(&state, room, 0, MEMBER_PAGE_DEFAULT).await
         }
         .await,
     )
+}
+
+/// The ids of the people `handles` name, once each; if some name no one,
+/// an error that lists them all.
+async fn resolve(state: &AppState, handles: &[String]) -> Result<Vec<UserId>, ApiError> {
+    let mut ids = Vec::with_capacity(handles.len());
+    let mut unknown = Vec::new();
+    for handle in handles {
+        match find_user(state, handle).await {
+            Ok(user) => ids.push(user.id),
+            Err(ApiError::NotFound(_)) => unknown.push(format!("@{}", handle.trim().trim_start_matches('@'))),
+            Err(e) => return Err(e),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "No one has the handle {}.",
+            unknown.join(", ")
+        )));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }
 
 /// Sets which of a room's messages notify the caller while away; their

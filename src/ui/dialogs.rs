@@ -8,7 +8,7 @@ use leptos::web_sys;
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use leptos_router::hooks::use_navigate;
 
-use crate::api::{add_member, create_group, open_direct, ApiError};
+use crate::api::{add_members, create_group, open_direct, ApiError};
 use crate::model::{MemberPage, RoomId, RoomSummary, HANDLE_RULES};
 
 /// The caller's rooms as the page loaded them (the room list before the
@@ -193,7 +193,8 @@ pub fn AddMemberForm(room: RoomId, members: MembersResource) -> impl IntoView {
     let form = Submission::new();
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        form.run(add_member(room, handle.get_untracked()), move |_| {
+        // Several handles at once, as in a new group's dialog.
+        form.run(add_members(room, handles(&handle.get_untracked())), move |_| {
             handle.set(String::new());
             members.refetch();
         });
@@ -201,7 +202,7 @@ pub fn AddMemberForm(room: RoomId, members: MembersResource) -> impl IntoView {
     view! {
         <form class="add-member" on:submit=submit>
             <label class="visually-hidden" for="add-member">"Add a member by handle"</label>
-            <input id="add-member" name="add_member" placeholder="Add member by handle" required
+            <input id="add-member" name="add_member" placeholder="Add members by handle" required
                 title=HANDLE_RULES
                 prop:value=handle on:input=move |ev| handle.set(event_target_value(&ev))/>
             <button type="submit" disabled=move || form.busy.get()>"Add"</button>

@@ -524,6 +524,47 @@ async fn groups_members_and_permissions() {
 }
 
 #[tokio::test]
+async fn many_people_are_added_in_one_call_or_none_are() {
+    let (server, _dir) = embedded().await;
+    let (alice, _) = Person::sign_up(&server, "alice").await;
+    let mut others = Vec::new();
+    for h in ["bob", "carol", "dave", "erin"] {
+        others.push(Person::sign_up(&server, h).await.0);
+    }
+    let team: RoomSummary = alice
+        .ok(&server, "create_group", json!({"name": "Team", "members": []}))
+        .await;
+    // An unknown handle among them: nobody is added, and the answer names it.
+    let (status, err) = alice
+        .err(
+            &server,
+            "add_members",
+            json!({"room": team.id, "handles": ["bob", "nobody", "carol", "@ghost"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, err.to_string()),
+        (
+            StatusCode::NOT_FOUND,
+            "No one has the handle @nobody, @ghost.".into()
+        )
+    );
+    let page: MemberPage = alice.ok(&server, "room_members", json!({"room": team.id})).await;
+    assert_eq!(page.total, 1);
+    // All of them in one go; someone named twice, or already in, is fine.
+    let page: MemberPage = alice
+        .ok(
+            &server,
+            "add_members",
+            json!({"room": team.id, "handles": ["bob", "@carol", "dave", "bob", "alice"]}),
+        )
+        .await;
+    assert_eq!((page.total, page.members.len()), (4, 4));
+    let dave: Vec<RoomSummary> = others[2].ok(&server, "my_rooms", json!({})).await;
+    assert_eq!(dave.iter().map(|r| r.id).collect::<Vec<_>>(), vec![team.id]);
+}
+
+#[tokio::test]
 async fn room_size_limit_is_enforced() {
     let (url, _dir) = common::sqlite_url();
     let mut config = Config::for_database(&url);

@@ -25,7 +25,13 @@ pub trait Rooms: Send + Sync {
 
     /// Adds a member whose watermarks start at the room's head (joining does
     /// not make the whole history unread). False if they were already in.
-    async fn add_member(&self, room: RoomId, user: UserId, now: i64) -> Result<bool, StoreError>;
+    async fn add_member(&self, room: RoomId, user: UserId, now: i64) -> Result<bool, StoreError> {
+        Ok(!self.add_members(room, &[user], now).await?.is_empty())
+    }
+
+    /// `add_member` for many people in one transaction: those who were
+    /// not in yet (now added).
+    async fn add_members(&self, room: RoomId, users: &[UserId], now: i64) -> Result<Vec<UserId>, StoreError>;
 
     async fn access(&self, room: RoomId, user: UserId) -> Result<Access, StoreError>;
 
@@ -151,18 +157,26 @@ macro_rules! impl_rooms {
                 Ok(room)
             }
 
-            async fn add_member(&self, room: RoomId, user: UserId, now: i64) -> Result<bool, StoreError> {
-                let done = sqlx::query(
-                    "INSERT INTO members (room_id, user_id, role, delivered_seq, read_seq, read_n, joined_at)
-                     SELECT id, $2, 'member', head_seq, head_seq, head_n, $3 FROM rooms WHERE id = $1
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(room)
-                .bind(user)
-                .bind(now)
-                .execute(&self.write)
-                .await?;
-                Ok(done.rows_affected() == 1)
+            async fn add_members(&self, room: RoomId, users: &[UserId], now: i64) -> Result<Vec<UserId>, StoreError> {
+                let mut tx = self.write.begin().await?;
+                let mut added = Vec::new();
+                for &user in users {
+                    let done = sqlx::query(
+                        "INSERT INTO members (room_id, user_id, role, delivered_seq, read_seq, read_n, joined_at)
+                         SELECT id, $2, 'member', head_seq, head_seq, head_n, $3 FROM rooms WHERE id = $1
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(room)
+                    .bind(user)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() == 1 {
+                        added.push(user);
+                    }
+                }
+                tx.commit().await?;
+                Ok(added)
             }
 
             async fn set_notify(
