@@ -137,9 +137,11 @@ impl Client {
         out: &mut Output,
     ) {
         if let Some(r) = self.rooms.get_mut(&room) {
-            r.marks
-                .get_or_insert_with(Marks::default)
-                .set(members, ticks, more);
+            let marks = r.marks.get_or_insert_with(Marks::default);
+            marks.set(members, ticks, more);
+            if let Some(early) = r.early_ticks.take() {
+                marks.moved(early);
+            }
             out.names = true;
             out.changed.insert(room);
             if r.members.answered() {
@@ -158,8 +160,19 @@ impl Client {
     }
 
     fn on_ticks(&mut self, room: RoomId, ticks: Ticks, out: &mut Output) {
-        let marks = self.rooms.get_mut(&room).and_then(|r| r.marks.as_mut());
-        if !marks.is_some_and(|m| m.moved(ticks)) {
+        let Some(r) = self.rooms.get_mut(&room) else {
+            return;
+        };
+        let Some(marks) = r.marks.as_mut() else {
+            // Before the first member list: kept for it (ticks only rise).
+            let early = r.early_ticks.get_or_insert_with(Ticks::default);
+            let mut held = Marks::default();
+            held.moved(std::mem::take(early));
+            held.moved(ticks);
+            *early = held.ticks();
+            return;
+        };
+        if !marks.moved(ticks) {
             return;
         }
         out.changed.insert(room);

@@ -121,6 +121,20 @@ impl Marks {
         })
     }
 
+    /// The ticks as held.
+    pub fn ticks(&self) -> Ticks {
+        Ticks {
+            delivered: self.delivered,
+            read: self.read,
+            of: self.of,
+            counts: self
+                .counts
+                .iter()
+                .map(|(&seq, &read)| crate::protocol::ReadCount { seq, read })
+                .collect(),
+        }
+    }
+
     /// A member's display name.
     pub fn name(&self, user: UserId) -> Option<&str> {
         self.members.get(&user).map(|m| m.name.as_str())

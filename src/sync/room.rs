@@ -17,7 +17,7 @@ use super::{Marks, Output};
 use crate::events::{self, target_of};
 use crate::format::{preview, DELETED};
 use crate::model::{RoomId, RoomSummary, UserId};
-use crate::protocol::{ClientFrame, Message, Seq};
+use crate::protocol::{ClientFrame, Message, Seq, Ticks};
 
 #[derive(Clone, Debug, Default)]
 pub struct Room {
@@ -42,6 +42,9 @@ pub struct Room {
     pub history_done: bool,
     /// The members and their marks, once asked for (the room was opened).
     pub marks: Option<Marks>,
+    /// Ticks that came before the first member list: applied to it when
+    /// it comes (that answer may have been read before them).
+    pub(super) early_ticks: Option<Ticks>,
     /// The member list: a `resync` while it is asked means the answer may
     /// miss a receipt, so it is asked again.
     pub(super) members: Request,

@@ -956,6 +956,45 @@ fn ticks_follow_the_servers_counts_once_the_room_is_watched() {
 }
 
 #[test]
+fn ticks_before_the_first_member_list_are_kept_for_it() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    c.watch(1);
+    let ticks = |delivered, read| Ticks {
+        delivered,
+        read,
+        of: 2,
+        counts: vec![],
+    };
+    // Newer ticks overtake the answer, which was read before them.
+    c.handle(
+        ServerFrame::Ticks {
+            room: 1,
+            ticks: ticks(7, 3),
+        },
+        0,
+    );
+    c.handle(
+        ServerFrame::Ticks {
+            room: 1,
+            ticks: ticks(5, 4),
+        },
+        0,
+    );
+    c.handle(
+        ServerFrame::Members {
+            room: 1,
+            members: vec![],
+            ticks: ticks(2, 1),
+            more: false,
+        },
+        0,
+    );
+    assert_eq!(c.tick_of(1, 4), Tick::Read);
+    assert_eq!(c.tick_of(1, 7), Tick::Delivered);
+    assert_eq!(c.tick_of(1, 8), Tick::Sent);
+}
+
+#[test]
 fn in_a_room_of_two_the_others_message_says_they_read_mine_before_it() {
     let (mut c, _) = welcomed(vec![summary(1, 0)]);
     c.watch(1);
