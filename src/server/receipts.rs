@@ -37,8 +37,12 @@ struct Job {
 
 /// How long a group's receipts wait to be sent together.
 const GROUP_DELAY: Duration = Duration::from_secs(1);
-/// How far back (rows) a group's flush looks for senders whose ticks moved.
+/// How far back (rows) a group's flush looks for messages to count readers of.
 const WINDOW: Seq = 500;
+/// How far back (rows) it looks for senders whose ticks may have moved
+/// (their thresholds, without counts). Older senders learn at their next
+/// `members` (opening the room, reconnecting, a resync).
+const SENDERS_WINDOW: Seq = 5_000;
 /// The most (room, sender) ticks remembered as sent; past it, forgotten
 /// (and then sent again once, unchanged or not).
 const SENT_MAX: usize = 50_000;
@@ -226,6 +230,9 @@ impl Receipts {
             }
             RoomKind::Group => {
                 let mut by: HashMap<UserId, Vec<Seq>> = HashMap::new();
+                for sender in self.store.senders_since(room, head - SENDERS_WINDOW).await? {
+                    by.entry(sender).or_default();
+                }
                 for (seq, sender) in self.store.senders(room, head - WINDOW, head).await? {
                     by.entry(sender).or_default().push(seq);
                 }

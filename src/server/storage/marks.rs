@@ -56,6 +56,9 @@ pub trait Marks: Send + Sync {
     /// (seq, sender), oldest first.
     async fn senders(&self, room: RoomId, after: Seq, upto: Seq) -> Result<Vec<(Seq, UserId)>, StoreError>;
 
+    /// Who sent the messages (not events) of a room with seq > `after`, once each.
+    async fn senders_since(&self, room: RoomId, after: Seq) -> Result<Vec<UserId>, StoreError>;
+
     /// The members other than `sender` who have read `seq`, by id after
     /// `after`, at most `limit`.
     async fn read_by(
@@ -216,6 +219,17 @@ macro_rules! impl_marks {
                 .bind(upto)
                 .fetch_all(&self.read)
                 .await?)
+            }
+
+            async fn senders_since(&self, room: RoomId, after: Seq) -> Result<Vec<UserId>, StoreError> {
+                let rows: Vec<(i64,)> = sqlx::query_as(
+                    "SELECT DISTINCT sender_id FROM messages WHERE room_id = $1 AND seq > $2 AND kind = 'message'",
+                )
+                .bind(room)
+                .bind(after)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows.into_iter().map(|r| r.0).collect())
             }
 
             async fn read_by(
