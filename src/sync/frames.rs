@@ -140,7 +140,7 @@ impl Client {
             let marks = r.marks.get_or_insert_with(Marks::default);
             marks.set(members, ticks, more);
             if let Some(early) = r.early_ticks.take() {
-                marks.moved(early);
+                marks.moved(early.ticks());
             }
             out.names = true;
             out.changed.insert(room);
@@ -165,11 +165,7 @@ impl Client {
         };
         let Some(marks) = r.marks.as_mut() else {
             // Before the first member list: kept for it (ticks only rise).
-            let early = r.early_ticks.get_or_insert_with(Ticks::default);
-            let mut held = Marks::default();
-            held.moved(std::mem::take(early));
-            held.moved(ticks);
-            *early = held.ticks();
+            r.early_ticks.get_or_insert_with(Marks::default).moved(ticks);
             return;
         };
         if !marks.moved(ticks) {

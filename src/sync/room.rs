@@ -17,7 +17,7 @@ use super::{Marks, Output};
 use crate::events::{self, target_of};
 use crate::format::{preview, DELETED};
 use crate::model::{RoomId, RoomSummary, UserId};
-use crate::protocol::{ClientFrame, Message, Seq, Ticks};
+use crate::protocol::{ClientFrame, Message, Seq};
 
 #[derive(Clone, Debug, Default)]
 pub struct Room {
@@ -44,7 +44,7 @@ pub struct Room {
     pub marks: Option<Marks>,
     /// Ticks that came before the first member list: applied to it when
     /// it comes (that answer may have been read before them).
-    pub(super) early_ticks: Option<Ticks>,
+    pub(super) early_ticks: Option<Marks>,
     /// The member list: a `resync` while it is asked means the answer may
     /// miss a receipt, so it is asked again.
     pub(super) members: Request,
