@@ -17,8 +17,13 @@ pub struct Config {
     pub database_url: String,
 
     /// redis://HOST:PORT — Pub/Sub, cache and presence between nodes (cluster shape).
+    /// Several URLs, comma-separated, are the seed nodes of a Redis Cluster.
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
+
+    /// REDIS_URL names a Redis Cluster even if it lists one node.
+    #[arg(long, env = "CHAT_REDIS_CLUSTER", default_value_t = false)]
+    pub redis_cluster: bool,
 
     /// Prefix of every Redis key and channel (clusters sharing a Redis use different ones).
     #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chat")]
@@ -187,12 +192,14 @@ impl Config {
 
     /// Checks what clap cannot: one message naming the setting.
     pub fn validate(&self) -> Result<(), String> {
-        if let Some(url) = &self.redis_url {
-            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                return Err(format!(
-                    "REDIS_URL ({}) must start with redis:// or rediss://",
-                    redact(url)
-                ));
+        if let Some(urls) = &self.redis_url {
+            for url in urls.split(',').map(str::trim) {
+                if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                    return Err(format!(
+                        "REDIS_URL ({}) must be redis:// or rediss:// URLs, comma-separated",
+                        redact(urls)
+                    ));
+                }
             }
         }
         for origin in &self.allowed_origins {
@@ -254,6 +261,10 @@ impl Config {
 
 /// The URL with its password replaced, for messages and logs.
 pub fn redact(url: &str) -> String {
+    if url.contains(',') {
+        // A Redis Cluster's seeds: each URL on its own.
+        return url.split(',').map(redact).collect::<Vec<_>>().join(",");
+    }
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -288,5 +299,9 @@ mod tests {
         assert_eq!(redact("postgres://chat@db/chat"), "postgres://chat@db/chat");
         assert_eq!(redact("sqlite://data/chat.db"), "sqlite://data/chat.db");
         assert_eq!(redact("redis://:pw@host:6379"), "redis://:***@host:6379");
+        assert_eq!(
+            redact("redis://:pw@a:7000,redis://:pw@b:7001"),
+            "redis://:***@a:7000,redis://:***@b:7001"
+        );
     }
 }

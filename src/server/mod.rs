@@ -103,7 +103,7 @@ pub async fn prepare(config: Config, addr: std::net::SocketAddr) -> Result<Node,
         }
         Some(url) => Some(
             patiently(config.start_wait_ms, || async {
-                cluster::Redis::connect(url)
+                cluster::Redis::connect(url, config.redis_cluster)
                     .await
                     .map_err(|e| format!("REDIS_URL ({}): {e}", config::redact(url)))
             })

@@ -14,15 +14,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
 use super::clock::now_ms;
-use super::cluster::{Breaker, Keys};
+use super::cluster::{Breaker, Commands, Keys};
 use crate::model::UserId;
 
 pub struct Registry {
-    redis: ConnectionManager,
+    redis: Commands,
     breaker: Arc<Breaker>,
     keys: Keys,
     node: String,
@@ -30,13 +29,7 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(
-        redis: ConnectionManager,
-        breaker: Arc<Breaker>,
-        keys: Keys,
-        node: String,
-        ttl_ms: u64,
-    ) -> Self {
+    pub fn new(redis: Commands, breaker: Arc<Breaker>, keys: Keys, node: String, ttl_ms: u64) -> Self {
         Self {
             redis,
             breaker,

@@ -10,7 +10,7 @@ use leptos::config::LeptosOptions;
 use super::auth::Hashing;
 use super::bus::{redis::RedisBus, Bus, LocalBus};
 use super::cache::{redis::RedisCache, Cache, LocalCache};
-use super::cluster::{Breaker, Keys, Redis};
+use super::cluster::{Breaker, Commands, Keys, Redis};
 use super::config::Config;
 use super::csp::Policy;
 use super::delivery::{AfterCommit, Delivery, Limits};
@@ -64,7 +64,7 @@ pub struct NodeState {
     /// Notifies offline members of what this node commits.
     pub pusher: Pusher,
     /// The Redis command connection of a cluster node (for `/readyz`).
-    pub redis: Option<redis::aio::ConnectionManager>,
+    pub redis: Option<Commands>,
     /// Sign-ups per address, failed log-ins per handle and address (this node's count).
     pub accounts: Arc<AccountLimits>,
     /// Password hashing: a bounded number at once, a short queue, then 503.
@@ -232,7 +232,7 @@ impl Shared {
             ttl,
         ));
         let (bus, tasks) = RedisBus::new(
-            redis.client,
+            redis.source,
             redis.commands.clone(),
             registry.clone(),
             hub.clone(),

@@ -13,6 +13,20 @@ pub fn free_addr() -> SocketAddr {
     listener.local_addr().expect("local address")
 }
 
+/// The first of `n` consecutive loopback ports nobody listens on (nor on
+/// their cluster bus ports, 10,000 above), from a random start.
+pub fn free_ports(n: u16) -> u16 {
+    'start: loop {
+        let first = 20_000 + (rand_u128() % 20_000) as u16;
+        for port in (first..first + n).chain(first + 10_000..first + 10_000 + n) {
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                continue 'start;
+            }
+        }
+        return first;
+    }
+}
+
 /// A temporary SQLite file (removed with the returned guard).
 pub fn sqlite_url() -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -148,6 +162,8 @@ pub struct OwnService {
     dir: tempfile::TempDir,
     port: u16,
     script: &'static str,
+    /// The script's commands to start and stop it.
+    verbs: [&'static str; 2],
 }
 
 impl OwnService {
@@ -159,23 +175,36 @@ impl OwnService {
         Self::start("redis.sh")
     }
 
+    /// A Redis Cluster of three masters with a replica each, on six ports
+    /// from a free one; `url` lists them all.
+    pub fn redis_cluster() -> Self {
+        Self::start_with("redis.sh", ["cluster-start", "cluster-stop"], free_ports(6))
+    }
+
     fn start(name: &'static str) -> Self {
+        Self::start_with(name, ["start", "stop"], free_addr().port())
+    }
+
+    fn start_with(name: &'static str, verbs: [&'static str; 2], port: u16) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_addr().port();
         let url = script(
             name,
-            &["start", &dir.path().display().to_string(), &port.to_string()],
+            &[verbs[0], &dir.path().display().to_string(), &port.to_string()],
         );
         Self {
             url,
             dir,
             port,
             script: name,
+            verbs,
         }
     }
 
     pub fn stop(&self) {
-        script(self.script, &["stop", &self.dir.path().display().to_string()]);
+        script(
+            self.script,
+            &[self.verbs[1], &self.dir.path().display().to_string()],
+        );
     }
 
     /// Stops it (if running) and starts it again: same port, same data.
@@ -184,7 +213,7 @@ impl OwnService {
         script(
             self.script,
             &[
-                "start",
+                self.verbs[0],
                 &self.dir.path().display().to_string(),
                 &self.port.to_string(),
             ],

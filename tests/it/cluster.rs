@@ -1,6 +1,6 @@
 //! The cluster shape in one process: several nodes (`server::run` on port 0)
-//! sharing one PostgreSQL database and one Redis, with clients on different
-//! nodes. Skipped without TEST_POSTGRES_URL and TEST_REDIS_URL (`make test`
+//! sharing one PostgreSQL database and one Redis (or a Redis Cluster), with
+//! clients on different nodes. Skipped without TEST_POSTGRES_URL and TEST_REDIS_URL (`make test`
 //! sets both and requires them).
 
 use crate::common;
@@ -15,8 +15,13 @@ use uuid::Uuid;
 
 /// `n` nodes on one fresh database and the test Redis under a prefix of their own.
 async fn cluster(n: usize) -> Option<Vec<TestServer>> {
-    let database = common::postgres_url().await?;
     let (redis, prefix) = common::redis_url()?;
+    cluster_on(n, &redis, &prefix).await
+}
+
+async fn cluster_on(n: usize, redis: &str, prefix: &str) -> Option<Vec<TestServer>> {
+    let database = common::postgres_url().await?;
+    let (redis, prefix) = (redis.to_string(), prefix.to_string());
     let mut nodes = Vec::new();
     for _ in 0..n {
         let mut config = Config::for_database(&database);
@@ -134,6 +139,25 @@ async fn a_resend_to_another_node_gets_the_original_ack() {
 #[tokio::test]
 async fn senders_on_three_nodes_make_one_order_everywhere() {
     let Some(nodes) = cluster(3).await else { return };
+    one_order_everywhere(nodes).await;
+}
+
+/// The same on a Redis Cluster (three masters, sharded Pub/Sub).
+#[tokio::test]
+async fn senders_on_three_nodes_over_a_redis_cluster_make_one_order_everywhere() {
+    if common::redis_url().is_none() {
+        return;
+    }
+    let redis = common::OwnService::redis_cluster();
+    let Some(nodes) = cluster_on(3, &redis.url, "three").await else {
+        return;
+    };
+    one_order_everywhere(nodes).await;
+}
+
+/// Three people on three nodes send at once: every one gets every message,
+/// and the order by seq is the same everywhere, live and stored.
+async fn one_order_everywhere(nodes: Vec<TestServer>) {
     let mut cookies = Vec::new();
     for (i, name) in ["ann", "ben", "cat"].iter().enumerate() {
         cookies.push(sign_up(&nodes[i], name).await.1);

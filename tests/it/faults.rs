@@ -102,16 +102,31 @@ fn assert_complete(held: &[(i64, String)], bodies: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_mid_traffic_loses_no_acked_message() {
-    let Some(database) = common::postgres_url().await else {
+    let Some((redis, prefix)) = common::redis_url() else {
         return;
     };
-    let Some((redis, prefix)) = common::redis_url() else {
+    node_killed_mid_traffic(&redis, &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_on_a_redis_cluster_loses_no_acked_message() {
+    if common::redis_url().is_none() {
+        return;
+    }
+    let redis = OwnService::redis_cluster();
+    node_killed_mid_traffic(&redis.url, "killed").await;
+}
+
+/// Two nodes on `redis`; the one the sender is on is killed with SIGKILL
+/// while its sends are in flight.
+async fn node_killed_mid_traffic(redis: &str, prefix: &str) {
+    let Some(database) = common::postgres_url().await else {
         return;
     };
     let env = [
         ("DATABASE_URL", database.as_str()),
-        ("REDIS_URL", redis.as_str()),
-        ("CHAT_REDIS_PREFIX", prefix.as_str()),
+        ("REDIS_URL", redis),
+        ("CHAT_REDIS_PREFIX", prefix),
         ("CHAT_HEARTBEAT_MS", "200"),
         ("CHAT_HEARTBEAT_TIMEOUT_MS", "600"),
         // Hundreds of sends through one connection: no send rate limit here.
@@ -208,9 +223,9 @@ struct AcrossNodes {
     reader: Person,
 }
 
-async fn ann_and_ben_across_nodes() -> Option<AcrossNodes> {
+async fn ann_and_ben_across_nodes(redis: impl FnOnce() -> OwnService) -> Option<AcrossNodes> {
     let database = common::postgres_url().await?;
-    let redis = OwnService::redis();
+    let redis = redis();
     let mut nodes = Vec::new();
     for _ in 0..2 {
         let mut config = Config::for_database(&database);
@@ -242,7 +257,7 @@ async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
         ben,
         mut sender,
         mut reader,
-    }) = ann_and_ben_across_nodes().await
+    }) = ann_and_ben_across_nodes(OwnService::redis).await
     else {
         return;
     };
@@ -329,6 +344,118 @@ async fn redis_restarted_mid_traffic_loses_nothing_and_the_cache_refills() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_cluster_master_killed_mid_traffic_fails_over_and_loses_nothing() {
+    if common::redis_url().is_none() {
+        return;
+    }
+    let Some(AcrossNodes {
+        redis,
+        nodes: _nodes,
+        room,
+        ben: _,
+        mut sender,
+        mut reader,
+    }) = ann_and_ben_across_nodes(OwnService::redis_cluster).await
+    else {
+        return;
+    };
+    let holds = |n: usize| move |p: &Person| p.client.room(room).is_some_and(|r| r.last >= n as i64);
+    let out = sender.client.send(room, Uuid::new_v4(), "m0".into(), 0);
+    sender.send_all(out.frames).await;
+    assert!(reader.run_until(holds(1)).await, "delivered live across nodes");
+
+    // The master of the room's shard (its channel and cache are tagged by
+    // the room) dies in mid-traffic; its replica takes over.
+    let seeds: Vec<&str> = redis.url.split(',').collect();
+    let mut admin = redis::Client::open(seeds[0])
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let master = |admin: redis::aio::MultiplexedConnection| async move {
+        let mut admin = admin;
+        let slot: i64 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(format!("{{{room}}}"))
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        // Each: [first slot, last slot, [host, port, id, …] of the master, replicas…].
+        let slots: Vec<Vec<redis::Value>> = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        use redis::Value::{Array, Int};
+        slots
+            .iter()
+            .find_map(|range| match range.as_slice() {
+                [Int(from), Int(to), Array(master), ..] if (*from..=*to).contains(&slot) => {
+                    match master.as_slice() {
+                        [_, Int(port), ..] => Some(*port),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            })
+            .expect("the slot is served")
+    };
+    let doomed = master(admin.clone()).await;
+    const TOTAL: usize = 150;
+    let mut bodies: Vec<String> = vec!["m0".into()];
+    for i in 1..TOTAL {
+        if i == TOTAL / 3 {
+            let mut victim = redis::Client::open(format!("redis://127.0.0.1:{doomed}"))
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap();
+            let _ = redis::cmd("SHUTDOWN")
+                .arg("NOSAVE")
+                .query_async::<()>(&mut victim)
+                .await;
+        }
+        let body = format!("m{i}");
+        let out = sender.client.send(room, Uuid::new_v4(), body.clone(), 0);
+        sender.send_all(out.frames).await;
+        bodies.push(body);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Sends do not depend on Redis: all are acked.
+    assert!(sender.run_until(|p| p.client.outbox().is_empty()).await);
+    if seeds[0].ends_with(&format!(":{doomed}")) {
+        admin = redis::Client::open(seeds[1])
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let now = loop {
+        let now = master(admin.clone()).await;
+        if now != doomed || Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_ne!(now, doomed, "a replica took the shard over");
+    // The reader's node subscribes again on the new master and its clients
+    // resync: nothing lost, nothing twice.
+    let got_all = tokio::time::timeout(Duration::from_secs(20), reader.run_until(holds(TOTAL))).await;
+    assert_eq!(got_all, Ok(true), "every message reached the reader");
+    assert_complete(&reader.held(room), &bodies);
+
+    // And live delivery goes on through the new master.
+    let out = sender.client.send(room, Uuid::new_v4(), "after".into(), 0);
+    sender.send_all(out.frames).await;
+    bodies.push("after".into());
+    let live = tokio::time::timeout(Duration::from_secs(5), reader.run_until(holds(TOTAL + 1))).await;
+    assert_eq!(live, Ok(true), "delivered live after the failover");
+    assert_complete(&reader.held(room), &bodies);
+    eprintln!("redis master {doomed} killed: {TOTAL} sent across the failover to {now}, all delivered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_lost_while_the_other_node_stays_subscribed_makes_its_clients_resync() {
     let Some(AcrossNodes {
         redis,
@@ -337,7 +464,7 @@ async fn a_publish_lost_while_the_other_node_stays_subscribed_makes_its_clients_
         ben: _,
         mut sender,
         mut reader,
-    }) = ann_and_ben_across_nodes().await
+    }) = ann_and_ben_across_nodes(OwnService::redis).await
     else {
         return;
     };

@@ -6,6 +6,7 @@
 //! rule 4).
 
 pub mod redis;
+mod shards;
 
 use std::sync::Arc;
 

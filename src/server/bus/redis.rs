@@ -7,8 +7,13 @@
 //! subscribes to `room:{id}` only while it has a local connection in that
 //! room, and to its own `node:{n}`.
 //!
-//! One connection publishes (a reconnecting `ConnectionManager`); one task
-//! owns the subscription connection. When that connection drops, the task
+//! On a Redis Cluster the same channels are sharded (`SPUBLISH`,
+//! `SSUBSCRIBE`): a room's channel lives on the shard of its hash tag, so
+//! the rooms' traffic spreads over the shards (`shards.rs` owns that
+//! subscription connection; everything else here serves both shapes).
+//!
+//! One connection publishes (`cluster::Commands`); one task owns the
+//! subscription connection. When that connection drops, the task
 //! reconnects with backoff, subscribes again and tells every local client
 //! to resync: events published meanwhile were missed, and storage has them.
 //! So it does after a welcome that went ahead without a confirmed
@@ -18,20 +23,19 @@
 //! clients elsewhere with nothing to tell them: once Redis answers, this
 //! node asks every other one, on the resync channel, to resync its clients.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use redis::aio::{ConnectionManager, PubSubSink};
-use redis::AsyncCommands;
+use redis::aio::PubSubSink;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::{deliver, Bus, Event};
-use crate::server::cluster::Keys;
+use crate::server::cluster::{Commands, Keys, Source};
 use crate::server::hub::Hub;
 use crate::server::metrics::Metrics;
 use crate::server::registry::Registry;
@@ -53,7 +57,7 @@ struct Envelope {
 pub struct RedisBus {
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
-    redis: ConnectionManager,
+    redis: Commands,
     registry: Arc<Registry>,
     /// Asks the subscription task to catch up with the hub, and to say when it did.
     catch_up: mpsc::Sender<oneshot::Sender<()>>,
@@ -67,24 +71,26 @@ impl RedisBus {
     /// The bus, which publishes through `redis`, and its two tasks for
     /// `server::run` to start: the subscriber and the resync caller.
     pub fn new(
-        client: redis::Client,
-        redis: ConnectionManager,
+        source: Source,
+        redis: Commands,
         registry: Arc<Registry>,
         hub: Arc<Hub>,
         metrics: Arc<Metrics>,
     ) -> (Self, [NodeTask; 2]) {
         let (catch_up, requests) = mpsc::channel(64);
         let unsure = Arc::new(AtomicBool::new(false));
-        let subscribe = NodeTask::new(
-            "Redis subscriber",
-            subscriber(
-                client,
-                (hub.clone(), metrics.clone()),
-                registry.keys().clone(),
-                registry.node().to_string(),
-                (requests, unsure.clone()),
-            ),
-        );
+        let own = Subscriber {
+            hub: hub.clone(),
+            metrics: metrics.clone(),
+            keys: registry.keys().clone(),
+            node: registry.node().to_string(),
+            requests,
+            unsure: unsure.clone(),
+        };
+        let subscribe = match source {
+            Source::Single(client) => NodeTask::new("Redis subscriber", subscriber(client, own)),
+            Source::Cluster(urls) => NodeTask::new("Redis subscriber", super::shards::subscriber(urls, own)),
+        };
         let missed = Arc::new(Notify::new());
         let resync = NodeTask::new(
             "resync caller",
@@ -106,21 +112,23 @@ impl RedisBus {
         self.send_all(vec![(channel, event)]).await;
     }
 
-    /// Publishes on each channel its event, in one pipeline.
+    /// Publishes on each channel its events, in one pipeline (on a
+    /// cluster, one per channel: each goes to the channel's shard).
     async fn send_all(&self, events: Vec<(String, Event)>) {
         let from = self.registry.node().to_string();
-        let mut pipe = redis::pipe();
+        let mut channels: HashMap<String, redis::Pipeline> = HashMap::new();
         for (channel, event) in events {
             let envelope = Envelope {
                 from: from.clone(),
                 event,
             };
             if let Ok(payload) = serde_json::to_string(&envelope) {
-                pipe.publish(channel, payload);
+                let pipe = channels.entry(channel.clone()).or_insert_with(redis::pipe);
+                self.redis.publish(pipe, &channel, &payload);
             }
         }
-        let mut r = self.redis.clone();
-        if let Err(e) = self.registry.breaker().call(pipe.exec_async(&mut r)).await {
+        let pipes = channels.into_values().collect();
+        if let Err(e) = self.registry.breaker().call(self.redis.exec_each(pipes)).await {
             // Local delivery happened; the other nodes' clients resync once Redis answers.
             tracing::debug!(error = %e, "not published to Redis");
             self.unpublished();
@@ -226,15 +234,16 @@ impl Bus for RedisBus {
 
 /// Each time events were not published, asks the other nodes (once Redis
 /// answers again) to resync their clients: storage holds what they missed.
-async fn call_for_resync(redis: ConnectionManager, registry: Arc<Registry>, missed: Arc<Notify>) {
+async fn call_for_resync(redis: Commands, registry: Arc<Registry>, missed: Arc<Notify>) {
     let channel = registry.keys().resync_channel();
+    let mut pipe = redis::pipe();
+    redis.publish(&mut pipe, &channel, registry.node());
     loop {
         missed.notified().await;
         loop {
             tokio::time::sleep(RESYNC_RETRY).await;
             let mut r = redis.clone();
-            let call = r.publish::<_, _, ()>(&channel, registry.node());
-            if registry.breaker().call(call).await.is_ok() {
+            if registry.breaker().call(pipe.exec_async(&mut r)).await.is_ok() {
                 tracing::info!("Redis answers again: the other nodes' clients resync");
                 break;
             }
@@ -242,14 +251,83 @@ async fn call_for_resync(redis: ConnectionManager, registry: Arc<Registry>, miss
     }
 }
 
-/// Owns the subscription connection for the node's lifetime.
-async fn subscriber(
-    client: redis::Client,
-    (hub, metrics): (Arc<Hub>, Arc<Metrics>),
-    keys: Keys,
-    node: String,
-    (mut requests, unsure): (mpsc::Receiver<oneshot::Sender<()>>, Arc<AtomicBool>),
-) {
+/// What a subscription task works with, in either shape.
+pub(super) struct Subscriber {
+    pub hub: Arc<Hub>,
+    pub metrics: Arc<Metrics>,
+    pub keys: Keys,
+    pub node: String,
+    /// Requests to catch up with the hub and say when it did.
+    pub requests: mpsc::Receiver<oneshot::Sender<()>>,
+    /// A welcome went ahead without a confirmed subscription.
+    pub unsure: Arc<AtomicBool>,
+}
+
+impl Subscriber {
+    /// Hands over what came on `channel`: another node's event, or its call
+    /// to resync.
+    pub fn received(&self, channel: &[u8], payload: &[u8]) {
+        if channel == self.keys.resync_channel().as_bytes() {
+            if payload != self.node.as_bytes() {
+                tracing::info!("another node could not publish: every client resyncs");
+                self.hub.resync_all();
+            }
+            return;
+        }
+        match serde_json::from_slice::<Envelope>(payload) {
+            Ok(envelope) if envelope.from != self.node => deliver(&self.hub, envelope.event),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "unreadable event on the bus"),
+        }
+    }
+
+    /// The subscriptions are (back) in place: every client resyncs, since
+    /// events were missed while they were not (or, the first time, while
+    /// the node's welcomes went ahead without them).
+    pub fn in_place(&self, again: bool) {
+        if again {
+            tracing::info!("Redis subscriptions back: every client resyncs");
+        }
+        self.unsure.store(false, Ordering::Release);
+        self.hub.resync_all();
+    }
+
+    /// A welcome went ahead unsubscribed since the last look: every client resyncs.
+    pub fn check_unsure(&self) {
+        if self.unsure.swap(false, Ordering::AcqRel) {
+            tracing::info!("a welcome went ahead unsubscribed: every client resyncs");
+            self.hub.resync_all();
+        }
+    }
+
+    /// The channels this node follows: its own and the resync channel
+    /// (always), and the rooms it holds connections in.
+    pub fn wanted(&self) -> HashSet<String> {
+        let mut wanted: HashSet<String> = self
+            .hub
+            .rooms()
+            .into_iter()
+            .map(|r| self.keys.room_channel(r))
+            .collect();
+        wanted.insert(self.keys.node_channel(&self.node));
+        wanted.insert(self.keys.resync_channel());
+        wanted
+    }
+
+    /// The subscription connection was lost: counted and said.
+    pub fn lost(&self) {
+        tracing::warn!("Redis subscription connection lost; reconnecting");
+        self.metrics.bus_reconnects.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// How long to wait before the `attempt`th try to connect again.
+pub(super) fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((100u64 << attempt.min(6)).min(5_000))
+}
+
+/// Owns the subscription connection to one Redis for the node's lifetime.
+async fn subscriber(client: redis::Client, mut own: Subscriber) {
     let mut attempt = 0u32;
     let mut connected_before = false;
     loop {
@@ -257,10 +335,10 @@ async fn subscriber(
             Ok(p) => p,
             Err(e) => {
                 attempt += 1;
-                let wait = Duration::from_millis((100u64 << attempt.min(6)).min(5_000));
+                let wait = backoff(attempt);
                 tracing::warn!(error = %e, ?wait, "Redis subscription connection failed; retrying");
                 // Nobody waits for a dead connection (unanswered, they count as unsure).
-                while requests.try_recv().is_ok() {}
+                while own.requests.try_recv().is_ok() {}
                 tokio::time::sleep(wait).await;
                 continue;
             }
@@ -268,64 +346,33 @@ async fn subscriber(
         attempt = 0;
         let (mut sink, mut stream) = pubsub.split();
         let mut subscribed = HashSet::new();
-        let resync = keys.resync_channel();
-        if sink
-            .subscribe(&[keys.node_channel(&node), resync.clone()])
-            .await
-            .is_err()
-        {
+        if catch_up(&mut sink, &mut subscribed, &own).await.is_err() {
             continue;
         }
-        if catch_up(&mut sink, &mut subscribed, &hub, &keys).await.is_err() {
-            continue;
-        }
-        // Every client resyncs: events were missed while the connection was
-        // down, or (first time) while the node's welcomes went ahead without it.
-        if connected_before {
-            tracing::info!("Redis subscriptions back: every client resyncs");
-        }
-        unsure.store(false, Ordering::Release);
-        hub.resync_all();
+        own.in_place(connected_before);
         connected_before = true;
         loop {
-            if unsure.swap(false, Ordering::AcqRel) {
-                tracing::info!("a welcome went ahead unsubscribed: every client resyncs");
-                hub.resync_all();
-            }
+            own.check_unsure();
             tokio::select! {
                 msg = stream.next() => {
                     let Some(msg) = msg else { break };
-                    if msg.get_channel_name() == resync {
-                        if msg.get_payload_bytes() != node.as_bytes() {
-                            tracing::info!("another node could not publish: every client resyncs");
-                            hub.resync_all();
-                        }
-                        continue;
-                    }
-                    match serde_json::from_slice::<Envelope>(msg.get_payload_bytes()) {
-                        Ok(envelope) if envelope.from != node => deliver(&hub, envelope.event),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "unreadable event on the bus"),
-                    }
+                    own.received(msg.get_channel_name().as_bytes(), msg.get_payload_bytes());
                 }
-                _ = hub.changed.notified() => {
-                    if catch_up(&mut sink, &mut subscribed, &hub, &keys).await.is_err() {
+                _ = own.hub.changed.notified() => {
+                    if catch_up(&mut sink, &mut subscribed, &own).await.is_err() {
                         break;
                     }
                 }
-                request = requests.recv() => {
+                request = own.requests.recv() => {
                     let Some(reply) = request else { return };
-                    if catch_up(&mut sink, &mut subscribed, &hub, &keys).await.is_err() {
+                    if catch_up(&mut sink, &mut subscribed, &own).await.is_err() {
                         break;
                     }
                     let _ = reply.send(());
                 }
             }
         }
-        tracing::warn!("Redis subscription connection lost; reconnecting");
-        metrics
-            .bus_reconnects
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        own.lost();
     }
 }
 
@@ -334,10 +381,9 @@ async fn subscriber(
 async fn catch_up(
     sink: &mut PubSubSink,
     subscribed: &mut HashSet<String>,
-    hub: &Hub,
-    keys: &Keys,
+    own: &Subscriber,
 ) -> redis::RedisResult<()> {
-    let wanted: HashSet<String> = hub.rooms().into_iter().map(|r| keys.room_channel(r)).collect();
+    let wanted = own.wanted();
     let join: Vec<&String> = wanted.difference(subscribed).collect();
     if !join.is_empty() {
         sink.subscribe(&join).await?;

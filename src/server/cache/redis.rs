@@ -1,21 +1,22 @@
 //! The cluster's recent-message cache: a Redis sorted set per room
-//! (`{prefix}:recent:{room}`, scored by seq, the last `per_room` messages),
-//! written by the node that committed each message. Nodes commit
+//! (`prefix:recent:{room}`, the room its hash tag; scored by seq, the last
+//! `per_room` messages), written by the node that committed each message. Nodes commit
 //! concurrently, so a read is a hit only when the run it returns is
 //! contiguous from the seq asked after: a hole (a write not yet made, or
 //! lost with a Redis outage) sends the reader to the database.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
 
 use super::{Cache, Counters};
 use crate::model::RoomId;
 use crate::protocol::{Message, Seq};
-use crate::server::cluster::{Breaker, Keys};
-use std::sync::Arc;
+use crate::server::cluster::{Breaker, Commands, Keys};
 
 pub struct RedisCache {
-    redis: ConnectionManager,
+    redis: Commands,
     breaker: Arc<Breaker>,
     keys: Keys,
     per_room: usize,
@@ -23,7 +24,7 @@ pub struct RedisCache {
 }
 
 impl RedisCache {
-    pub fn new(redis: ConnectionManager, breaker: Arc<Breaker>, keys: Keys, per_room: usize) -> Self {
+    pub fn new(redis: Commands, breaker: Arc<Breaker>, keys: Keys, per_room: usize) -> Self {
         Self {
             redis,
             breaker,
@@ -70,21 +71,23 @@ impl RedisCache {
 
 #[async_trait]
 impl Cache for RedisCache {
-    /// One pipeline for the whole commit.
+    /// One pipeline for the whole commit (on a cluster, one per room: each
+    /// goes to the room's shard).
     async fn push(&self, msgs: &[Message]) {
-        let mut pipe = redis::pipe();
+        let mut rooms: BTreeMap<RoomId, redis::Pipeline> = BTreeMap::new();
         for m in msgs {
             let Ok(json) = serde_json::to_string(m) else {
                 continue;
             };
-            pipe.zadd(self.keys.recent(m.room), json, m.seq).zremrangebyrank(
-                self.keys.recent(m.room),
-                0,
-                -(self.per_room as isize) - 1,
-            );
+            let key = self.keys.recent(m.room);
+            rooms
+                .entry(m.room)
+                .or_insert_with(redis::pipe)
+                .zadd(&key, json, m.seq)
+                .zremrangebyrank(&key, 0, -(self.per_room as isize) - 1);
         }
-        let mut r = self.redis.clone();
-        if let Err(e) = self.breaker.call(pipe.exec_async(&mut r)).await {
+        let pipes = rooms.into_values().collect();
+        if let Err(e) = self.breaker.call(self.redis.exec_each(pipes)).await {
             // Readers check runs for holes: a missing entry only costs a miss.
             tracing::debug!(error = %e, msgs = msgs.len(), "messages not cached");
         }
