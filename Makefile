@@ -11,9 +11,11 @@ install:
 	bash scripts/install.sh
 
 # The cluster shape on this machine: PostgreSQL, Redis, three nodes, nginx.
+# `make cluster REDIS=cluster`: a three-master Redis Cluster and two nodes.
+REDIS ?= single
 cluster: install
 	bash scripts/build-release.sh
-	bash scripts/cluster.sh start
+	REDIS_SHAPE=$(REDIS) bash scripts/cluster.sh start
 
 cluster-stop:
 	bash scripts/cluster.sh stop

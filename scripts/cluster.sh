@@ -7,13 +7,21 @@
 # Settings (environment): CLUSTER_DIR (default ~/.cache/chat/cluster),
 # CLUSTER_PORT (nginx, default 8080), NODES (3), NODE_PORT (first node, 3001;
 # or NODE_PORTS, a list of NODES ports),
-# PG_PORT (5433), REDIS_PORT (6380). Needs a release build (make cluster does it).
+# PG_PORT (5433), REDIS_PORT (6380), REDIS_SHAPE: single (the default) or
+# cluster — a Redis Cluster of three masters with a replica each on
+# REDIS_PORT..REDIS_PORT+5 (sharded Pub/Sub), and NODES defaults to 2.
+# Needs a release build (make cluster does it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 DIR=${CLUSTER_DIR:-$CACHE_DIR/cluster}
 PORT=${CLUSTER_PORT:-8080}
-NODES=${NODES:-3}
+REDIS_SHAPE=${REDIS_SHAPE:-single}
+case "$REDIS_SHAPE" in
+single) NODES=${NODES:-3} ;;
+cluster) NODES=${NODES:-2} ;;
+*) echo "REDIS_SHAPE is single or cluster, not $REDIS_SHAPE" >&2; exit 2 ;;
+esac
 NODE_PORT=${NODE_PORT:-3001}
 PG_PORT=${PG_PORT:-5433}
 REDIS_PORT=${REDIS_PORT:-6380}
@@ -25,6 +33,7 @@ stop() {
     rm -f "$pid"
   done
   bash scripts/redis.sh stop "$DIR/redis" || true
+  bash scripts/redis.sh cluster-stop "$DIR/redis-cluster" || true
   bash scripts/pg.sh stop "$DIR/pg" || true
   rm -f "$DIR/nginx.pid"
 }
@@ -44,7 +53,11 @@ start() {
   stop
   local database redis origins upstream=""
   database=$(bash scripts/pg.sh start "$DIR/pg" "$PG_PORT")
-  redis=$(bash scripts/redis.sh start "$DIR/redis" "$REDIS_PORT")
+  if [ "$REDIS_SHAPE" = cluster ]; then
+    redis=$(bash scripts/redis.sh cluster-start "$DIR/redis-cluster" "$REDIS_PORT")
+  else
+    redis=$(bash scripts/redis.sh start "$DIR/redis" "$REDIS_PORT")
+  fi
   origins="http://127.0.0.1:$PORT,http://localhost:$PORT"
   local ports=(${NODE_PORTS:-$(seq "$NODE_PORT" $((NODE_PORT + NODES - 1)))})
   for i in $(seq "$NODES"); do
@@ -90,7 +103,9 @@ $upstream  }
 CONF
   nginx -c "$DIR/nginx.conf"
   wait_http "http://127.0.0.1:$PORT/healthz"
-  echo "cluster: $NODES nodes on ports ${ports[*]}, PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, logs in $DIR"
+  local shape=":$REDIS_PORT"
+  [ "$REDIS_SHAPE" = cluster ] && shape="Cluster :$REDIS_PORT-$((REDIS_PORT + 5)) (3 masters, 3 replicas)"
+  echo "cluster: $NODES nodes on ports ${ports[*]}, PostgreSQL :$PG_PORT, Redis $shape, logs in $DIR"
   echo "http://127.0.0.1:$PORT"
 }
 
