@@ -99,13 +99,15 @@ e2e() {
 stage playwright e2e
 
 # The cluster shape: nginx round-robin in front of two nodes on PostgreSQL and
-# Redis (started by scripts/cluster.sh on free ports), and a browser test through it.
+# Redis (started by scripts/cluster.sh on free ports), and a browser test through
+# it; then the same over a Redis Cluster (three masters with replicas).
 e2e_cluster() {
   local port n1 n2 rc=0
   port=$(bash scripts/free-port.sh); n1=$(bash scripts/free-port.sh); n2=$(bash scripts/free-port.sh)
   export CLUSTER_DIR="$STATE/cluster" CLUSTER_PORT=$port NODES=2 NODE_PORTS="$n1 $n2"
-  export PG_PORT=$(bash scripts/free-port.sh) REDIS_PORT=$(bash scripts/free-port.sh)
-  export CHAT_SIGNUP_BURST=10000
+  export PG_PORT=$(bash scripts/free-port.sh) REDIS_SHAPE=${1:-single}
+  if [ "$REDIS_SHAPE" = cluster ]; then REDIS_PORT=$(bash scripts/free-port.sh 6); else REDIS_PORT=$(bash scripts/free-port.sh); fi
+  export REDIS_PORT CHAT_SIGNUP_BURST=10000
   bash scripts/cluster.sh start || { tail -20 "$CLUSTER_DIR"/*.log; return 1; }
   (cd end2end && BASE_URL="http://127.0.0.1:$port" \
     CLUSTER_NODES="http://127.0.0.1:$n1,http://127.0.0.1:$n2" npx playwright test cluster) 2>&1 \
@@ -115,4 +117,5 @@ e2e_cluster() {
   bash scripts/cluster.sh stop
   return $rc
 }
-stage playwright-cluster e2e_cluster
+stage playwright-cluster e2e_cluster single
+stage playwright-redis-cluster e2e_cluster cluster
