@@ -285,10 +285,7 @@ async fn writer(mut rx: mpsc::Receiver<Job>, store: DynStore, after: AfterCommit
                 cache.forget(room).await;
             }
             pusher.committed(&committed);
-            let mut rooms: Vec<RoomId> = committed.iter().map(|m| m.room).collect();
-            rooms.sort_unstable();
-            rooms.dedup();
-            receipts.wrote(rooms);
+            receipts.wrote(&committed);
             bus.publish_all(committed.into_iter().map(|msg| Event::Message { msg }).collect())
                 .await;
         }

@@ -12,7 +12,7 @@
 //! transaction: a room where a thousand members report a few times a
 //! second costs a few commits a second, not thousands.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ use super::storage::{DynStore, StoreError, StoredMarks};
 use super::tasks::{NodeTask, Tasks};
 use super::ticks::Standing;
 use crate::model::{RoomId, RoomKind, UserId};
-use crate::protocol::{Seq, Ticks};
+use crate::protocol::{Message, Seq, Ticks};
 
 /// The most reports one transaction stores.
 const BATCH_MAX: usize = 512;
@@ -46,6 +46,9 @@ const SENDERS_WINDOW: Seq = 5_000;
 /// The most (room, sender) ticks remembered as sent; past it, forgotten
 /// (and then sent again once, unchanged or not).
 const SENT_MAX: usize = 50_000;
+/// The most rooms whose last sender is remembered; past it, forgotten (the
+/// next commit of each then flushes once).
+const LAST_MAX: usize = 100_000;
 
 /// Delivered, read, and the `n` of the row at read.
 type Marks = (Seq, Seq, i64);
@@ -82,6 +85,8 @@ pub struct Receipts {
     /// The ticks last sent to each sender of each room: a flush sends
     /// only what changed.
     sent: Arc<Mutex<HashMap<(RoomId, UserId), Ticks>>>,
+    /// Per room, the last committed row known here and its sender.
+    last: Arc<Mutex<HashMap<RoomId, (Seq, UserId)>>>,
 }
 
 impl Receipts {
@@ -96,6 +101,7 @@ impl Receipts {
             jobs,
             pending: Arc::default(),
             sent: Arc::default(),
+            last: Arc::default(),
         };
         (receipts, task)
     }
@@ -160,11 +166,29 @@ impl Receipts {
         }
     }
 
-    /// Messages were committed in these rooms: their senders' marks rose
-    /// with them (storage did that), which may move others' ticks in a
-    /// group. (In a direct room the other one's client sees it itself.)
-    pub fn wrote(&self, rooms: impl IntoIterator<Item = RoomId>) {
-        for room in rooms {
+    /// Rows were committed (in seq order): their senders' marks rose with
+    /// them (storage did that), which moves others' ticks in a group when
+    /// a mark passed someone else's row. It did not when the row before is
+    /// known to be the same sender's (a sender's mark is at least their
+    /// last row), or there is none: a room with one person talking costs
+    /// no flush. (In a
+    /// direct room the other one's client sees it itself.)
+    pub fn wrote(&self, committed: &[Message]) {
+        let mut moved: HashSet<RoomId> = HashSet::new();
+        {
+            let mut last = lock(&self.last);
+            if last.len() > LAST_MAX {
+                last.clear();
+            }
+            for m in committed {
+                let same = m.seq == 1 || last.get(&m.room) == Some(&(m.seq - 1, m.sender));
+                if !same {
+                    moved.insert(m.room);
+                }
+                last.insert(m.room, (m.seq, m.sender));
+            }
+        }
+        for room in moved {
             let first = {
                 let mut pending = lock(&self.pending);
                 let first = !pending.contains_key(&room);

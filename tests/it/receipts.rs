@@ -152,6 +152,35 @@ async fn group_receipts_are_coalesced() {
         .iter()
         .all(|f| !matches!(f, ServerFrame::Receipt { user, .. } if *user != bob.id)));
 }
+#[tokio::test]
+async fn a_reply_moves_the_ticks_of_what_it_answers_and_a_lone_talker_costs_none() {
+    let (server, _dir) = embedded().await;
+    let ([a, b, _], room) = trio(&server).await;
+    let (mut wa, _) = connect(&server, &a).await;
+    let (mut wb, _) = connect(&server, &b).await;
+    // Alice talks alone: her own rows pass only her own mark, no ticks move.
+    for n in 0..3 {
+        wa.send(&send(room.id, Uuid::new_v4(), &format!("m{n}"))).await;
+    }
+    acks(&mut wa, 3).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_300)).await;
+    let quiet = wa.frames_until_pong().await;
+    assert!(
+        !quiet.iter().any(|f| matches!(f, ServerFrame::Ticks { .. })),
+        "no ticks for a lone talker: {quiet:?}"
+    );
+    // Bob answers without reporting anything: sending raised his mark past
+    // her three, so her ticks say so.
+    wb.send(&send(room.id, Uuid::new_v4(), "answer")).await;
+    let ServerFrame::Ticks { ticks, .. } = wa.recv_until(|f| matches!(f, ServerFrame::Ticks { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!((ticks.read, ticks.of), (0, 2), "carol has read nothing");
+    let counts: Vec<(i64, u32)> = ticks.counts.iter().map(|c| (c.seq, c.read)).collect();
+    assert_eq!(counts, vec![(1, 1), (2, 1), (3, 1)], "bob read all three");
+}
+
 /// How many members the fan-out test puts in one group, all online.
 const MEMBERS: usize = 200;
 
