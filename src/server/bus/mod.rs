@@ -5,6 +5,7 @@
 //! lost event is repaired by sync, because storage is the truth (design §2
 //! rule 4).
 
+mod follow;
 pub mod redis;
 mod shards;
 

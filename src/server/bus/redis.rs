@@ -10,7 +10,8 @@
 //! On a Redis Cluster the same channels are sharded (`SPUBLISH`,
 //! `SSUBSCRIBE`): a room's channel lives on the shard of its hash tag, so
 //! the rooms' traffic spreads over the shards (`shards.rs` owns that
-//! subscription connection; everything else here serves both shapes).
+//! subscription connection, `follow.rs` what both subscribers share;
+//! everything else here serves both shapes).
 //!
 //! One connection publishes (`cluster::Commands`); one task owns the
 //! subscription connection. When that connection drops, the task
@@ -31,11 +32,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use redis::aio::PubSubSink;
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use super::follow::{backoff, Envelope, Subscriber};
 use super::{deliver, Bus, Event};
-use crate::server::cluster::{Commands, Keys, Source};
+use crate::server::cluster::{Commands, Source};
 use crate::server::hub::Hub;
 use crate::server::metrics::Metrics;
 use crate::server::registry::Registry;
@@ -45,14 +46,6 @@ use crate::server::tasks::NodeTask;
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
 /// How often the call for a resync is tried while Redis does not answer.
 const RESYNC_RETRY: Duration = Duration::from_millis(250);
-
-/// What goes over Redis: the event and the node that published it (which
-/// delivered it locally already and skips it when it comes back).
-#[derive(Serialize, Deserialize)]
-struct Envelope {
-    from: String,
-    event: Event,
-}
 
 pub struct RedisBus {
     hub: Arc<Hub>,
@@ -249,81 +242,6 @@ async fn call_for_resync(redis: Commands, registry: Arc<Registry>, missed: Arc<N
             }
         }
     }
-}
-
-/// What a subscription task works with, in either shape.
-pub(super) struct Subscriber {
-    pub hub: Arc<Hub>,
-    pub metrics: Arc<Metrics>,
-    pub keys: Keys,
-    pub node: String,
-    /// Requests to catch up with the hub and say when it did.
-    pub requests: mpsc::Receiver<oneshot::Sender<()>>,
-    /// A welcome went ahead without a confirmed subscription.
-    pub unsure: Arc<AtomicBool>,
-}
-
-impl Subscriber {
-    /// Hands over what came on `channel`: another node's event, or its call
-    /// to resync.
-    pub fn received(&self, channel: &[u8], payload: &[u8]) {
-        if channel == self.keys.resync_channel().as_bytes() {
-            if payload != self.node.as_bytes() {
-                tracing::info!("another node could not publish: every client resyncs");
-                self.hub.resync_all();
-            }
-            return;
-        }
-        match serde_json::from_slice::<Envelope>(payload) {
-            Ok(envelope) if envelope.from != self.node => deliver(&self.hub, envelope.event),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "unreadable event on the bus"),
-        }
-    }
-
-    /// The subscriptions are (back) in place: every client resyncs, since
-    /// events were missed while they were not (or, the first time, while
-    /// the node's welcomes went ahead without them).
-    pub fn in_place(&self, again: bool) {
-        if again {
-            tracing::info!("Redis subscriptions back: every client resyncs");
-        }
-        self.unsure.store(false, Ordering::Release);
-        self.hub.resync_all();
-    }
-
-    /// A welcome went ahead unsubscribed since the last look: every client resyncs.
-    pub fn check_unsure(&self) {
-        if self.unsure.swap(false, Ordering::AcqRel) {
-            tracing::info!("a welcome went ahead unsubscribed: every client resyncs");
-            self.hub.resync_all();
-        }
-    }
-
-    /// The channels this node follows: its own and the resync channel
-    /// (always), and the rooms it holds connections in.
-    pub fn wanted(&self) -> HashSet<String> {
-        let mut wanted: HashSet<String> = self
-            .hub
-            .rooms()
-            .into_iter()
-            .map(|r| self.keys.room_channel(r))
-            .collect();
-        wanted.insert(self.keys.node_channel(&self.node));
-        wanted.insert(self.keys.resync_channel());
-        wanted
-    }
-
-    /// The subscription connection was lost: counted and said.
-    pub fn lost(&self) {
-        tracing::warn!("Redis subscription connection lost; reconnecting");
-        self.metrics.bus_reconnects.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// How long to wait before the `attempt`th try to connect again.
-pub(super) fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis((100u64 << attempt.min(6)).min(5_000))
 }
 
 /// Owns the subscription connection to one Redis for the node's lifetime.

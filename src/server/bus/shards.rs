@@ -21,7 +21,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{ProtocolVersion, PushInfo, PushKind, RedisResult, Value};
 use tokio::sync::mpsc;
 
-use super::redis::{backoff, Subscriber};
+use super::follow::{backoff, Subscriber};
 use crate::server::cluster::cluster_client;
 
 /// Pushes waiting for the task; past this, events are dropped and every
