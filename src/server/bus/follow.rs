@@ -87,6 +87,16 @@ impl Subscriber {
         wanted
     }
 
+    /// Connecting (and subscribing) failed for the `attempt`th time: said,
+    /// then waits before the next try. Nobody waits for a dead connection
+    /// meanwhile (unanswered, their welcomes count as unsure).
+    pub async fn wait_to_retry(&mut self, attempt: u32, error: &redis::RedisError) {
+        let wait = backoff(attempt);
+        tracing::warn!(%error, ?wait, "Redis subscriptions failed; retrying");
+        while self.requests.try_recv().is_ok() {}
+        tokio::time::sleep(wait).await;
+    }
+
     /// The subscription connection was lost: counted and said.
     pub fn lost(&self) {
         tracing::warn!("Redis subscription connection lost; reconnecting");
@@ -95,6 +105,6 @@ impl Subscriber {
 }
 
 /// How long to wait before the `attempt`th try to connect again.
-pub(super) fn backoff(attempt: u32) -> Duration {
+fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((100u64 << attempt.min(6)).min(5_000))
 }

@@ -34,7 +34,7 @@ use futures::StreamExt;
 use redis::aio::PubSubSink;
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use super::follow::{backoff, Envelope, Subscriber};
+use super::follow::{Envelope, Subscriber};
 use super::{deliver, Bus, Event};
 use crate::server::cluster::{Commands, Source};
 use crate::server::hub::Hub;
@@ -253,11 +253,7 @@ async fn subscriber(client: redis::Client, mut own: Subscriber) {
             Ok(p) => p,
             Err(e) => {
                 attempt += 1;
-                let wait = backoff(attempt);
-                tracing::warn!(error = %e, ?wait, "Redis subscription connection failed; retrying");
-                // Nobody waits for a dead connection (unanswered, they count as unsure).
-                while own.requests.try_recv().is_ok() {}
-                tokio::time::sleep(wait).await;
+                own.wait_to_retry(attempt, &e).await;
                 continue;
             }
         };

@@ -21,7 +21,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{ProtocolVersion, PushInfo, PushKind, RedisResult, Value};
 use tokio::sync::mpsc;
 
-use super::follow::{backoff, Subscriber};
+use super::follow::Subscriber;
 use crate::server::cluster::cluster_client;
 
 /// Pushes waiting for the task; past this, events are dropped and every
@@ -58,10 +58,7 @@ pub(super) async fn subscriber(urls: Vec<String>, mut own: Subscriber) {
             Ok(c) => c,
             Err(e) => {
                 attempt += 1;
-                let wait = backoff(attempt);
-                tracing::warn!(error = %e, ?wait, "Redis Cluster subscriptions failed; retrying");
-                while own.requests.try_recv().is_ok() {}
-                tokio::time::sleep(wait).await;
+                own.wait_to_retry(attempt, &e).await;
                 continue;
             }
         };
