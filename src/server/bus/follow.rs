@@ -30,6 +30,8 @@ pub(super) struct Subscriber {
     pub metrics: Arc<Metrics>,
     pub keys: Keys,
     pub node: String,
+    /// `keys.resync_channel()`, made once: every arriving event is checked against it.
+    pub resync: String,
     /// Requests to catch up with the hub and say when it did.
     pub requests: mpsc::Receiver<oneshot::Sender<()>>,
     /// A welcome went ahead without a confirmed subscription.
@@ -40,7 +42,7 @@ impl Subscriber {
     /// Hands over what came on `channel`: another node's event, or its call
     /// to resync.
     pub fn received(&self, channel: &[u8], payload: &[u8]) {
-        if channel == self.keys.resync_channel().as_bytes() {
+        if channel == self.resync.as_bytes() {
             if payload != self.node.as_bytes() {
                 tracing::info!("another node could not publish: every client resyncs");
                 self.hub.resync_all();
@@ -83,7 +85,7 @@ impl Subscriber {
             .map(|r| self.keys.room_channel(r))
             .collect();
         wanted.insert(self.keys.node_channel(&self.node));
-        wanted.insert(self.keys.resync_channel());
+        wanted.insert(self.resync.clone());
         wanted
     }
 

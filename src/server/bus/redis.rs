@@ -77,6 +77,7 @@ impl RedisBus {
             metrics: metrics.clone(),
             keys: registry.keys().clone(),
             node: registry.node().to_string(),
+            resync: registry.keys().resync_channel(),
             requests,
             unsure: unsure.clone(),
         };
