@@ -50,11 +50,13 @@ async function show(notice) {
 }
 
 // A tab's url here is the one it loaded; the app moves between rooms
-// without loading, so ask the tab itself (no answer in time: not showing).
+// without loading, so ask the tab itself. A busy tab (a slow phone, a page
+// still hydrating) can take a while to answer; only one that says nothing
+// for 3 s counts as not showing, so a notice is at worst 3 s late.
 function asks(client, room) {
   return new Promise((resolve) => {
     const channel = new MessageChannel();
-    const timer = setTimeout(() => resolve(false), 500);
+    const timer = setTimeout(() => resolve(false), 3000);
     channel.port1.onmessage = (e) => {
       clearTimeout(timer);
       resolve(e.data === true);

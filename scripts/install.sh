@@ -33,6 +33,9 @@ if [ "$mode" != serve ]; then
   command -v redis-server >/dev/null || need_apt+=(redis-server)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
   command -v nginx >/dev/null || need_apt+=(nginx)
+  # moto (the tests' S3 server) runs in a Python virtualenv.
+  command -v python3 >/dev/null || need_apt+=(python3)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 fi
 if ((${#need_apt[@]})); then
   log "apt-get install ${need_apt[*]}"
@@ -72,6 +75,15 @@ if ! grep -qs "\"version\": \"$BINARYEN_VERSION\"" "$TOOLS/node_modules/binaryen
 fi
 
 [ "$mode" = serve ] && exit 0
+
+# An S3-speaking server for the tests and the cluster shape: moto, in a
+# virtualenv of its own (about 20 s; only its S3 part and its server).
+if [ ! -x "$MOTO/bin/moto_server" ]; then
+  log "pip install moto $MOTO_VERSION (the S3 server of the tests)"
+  rm -rf "$MOTO"
+  quiet python3 -m venv "$MOTO"
+  quiet "$MOTO/bin/pip" install --quiet "moto[s3]==$MOTO_VERSION" "flask<4" "flask-cors<7"
+fi
 
 # Playwright (the test runner only; the browser is Debian's Chromium).
 if [ -f end2end/package-lock.json ] &&

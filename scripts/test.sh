@@ -17,6 +17,7 @@ cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
   bash scripts/pg.sh stop "$STATE/pg" || true
   bash scripts/redis.sh stop "$STATE/redis" || true
+  bash scripts/s3.sh stop "$STATE/s3" || true
   [ -d "$STATE/cluster" ] && CLUSTER_DIR="$STATE/cluster" bash scripts/cluster.sh stop >/dev/null 2>&1 || true
   rm -rf "$STATE"
   echo
@@ -62,6 +63,12 @@ start_redis() {
   echo "Redis at $TEST_REDIS_URL"
 }
 stage redis start_redis
+start_s3() {
+  TEST_S3_URL=$(bash scripts/s3.sh start "$STATE/s3" "$(bash scripts/free-port.sh)")
+  export TEST_S3_URL AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+  echo "S3 at $TEST_S3_URL"
+}
+stage s3 start_s3
 # Tests that need PostgreSQL or Redis fail rather than skip here.
 export CHAT_REQUIRE_POSTGRES=1
 stage cargo-test cargo test --features ssr
@@ -92,7 +99,8 @@ e2e() {
   # On failure the server's log first, then Playwright's summary of what failed, so
   # the end of CI's output names the failing tests.
   [ $rc -eq 0 ] || { echo "--- server log ---"; tail -40 "$STATE/server.log";
-    echo "--- failed tests ---"; grep -E '^\s+[0-9]+\) |✘|failed|flaky|passed' "$STATE/playwright.log" | tail -40; }
+    echo "--- failed tests ---"; grep -E '^\s+[0-9]+\) |✘|failed|flaky|passed' "$STATE/playwright.log" | tail -40
+    echo "--- why ---"; grep -E -A14 '^\s+[0-9]+\) \[' "$STATE/playwright.log" | grep -vE '^\s*$' | head -60; }
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
   return $rc
 }

@@ -56,6 +56,7 @@ pub fn erase(state: &mut Message) {
     state.edited = None;
     state.reactions.clear();
     state.mentions.clear();
+    state.files.clear();
     state.quoted = None;
 }
 
@@ -186,7 +187,7 @@ mod tests {
         let mut m = msg(1);
         apply(&mut m, &ev(2, Kind::React, 1, 7, "👍"));
         apply(&mut m, &ev(3, Kind::Delete, 1, 1, ""));
-        assert!(m.deleted && m.body.is_empty() && m.reactions.is_empty());
+        assert!(m.deleted && m.body.is_empty() && m.reactions.is_empty() && m.files.is_empty());
         apply(&mut m, &ev(4, Kind::Edit, 1, 1, "back"));
         apply(&mut m, &ev(5, Kind::React, 1, 7, "👍"));
         assert!(

@@ -369,9 +369,141 @@ pub fn check_body(body: &str, max_chars: usize) -> Result<(), BodyError> {
     Ok(())
 }
 
+/// The most files one message carries.
+pub const FILES_MAX: usize = 10;
+/// A thumbnail fits in a square of this many pixels.
+pub const THUMB_MAX: u32 = 320;
+/// The longest file name kept (characters).
+pub const FILE_NAME_MAX: usize = 200;
+
+/// A file a message carries: uploaded before the `send` that names it,
+/// its type told by its bytes, an image re-encoded (metadata stripped).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: uuid::Uuid,
+    /// The name it was uploaded with, cleaned (`clean_file_name`).
+    pub name: String,
+    /// Its size in bytes as served.
+    pub size: u64,
+    /// Its type, from its bytes (`image/jpeg`, `application/pdf`, …).
+    pub mime: String,
+    /// An image's width and height in pixels (0 for other files): the
+    /// timeline reserves the space before the image loads.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub w: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub h: u32,
+    /// An image's average colour (`#rrggbb`), shown until it loads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Attachment {
+    /// Shown as a picture (it has a thumbnail), not as a file to download.
+    pub fn is_image(&self) -> bool {
+        self.w > 0 && self.h > 0
+    }
+
+    /// Where the file is served (to members of a room holding it).
+    pub fn url(&self) -> String {
+        format!("/files/{}", self.id)
+    }
+
+    /// Where its thumbnail is served (images only).
+    pub fn thumb_url(&self) -> String {
+        format!("/files/{}/thumb", self.id)
+    }
+
+    /// The thumbnail's size: the image fitted into `THUMB_MAX` square,
+    /// never enlarged.
+    pub fn thumb_size(&self) -> (u32, u32) {
+        thumb_size(self.w, self.h)
+    }
+}
+
+/// `w`×`h` fitted into a `THUMB_MAX` square, never enlarged, at least 1×1.
+pub fn thumb_size(w: u32, h: u32) -> (u32, u32) {
+    let (w, h) = (w.max(1), h.max(1));
+    if w <= THUMB_MAX && h <= THUMB_MAX {
+        return (w, h);
+    }
+    let scale = f64::from(THUMB_MAX) / f64::from(w.max(h));
+    let fit = |n: u32| ((f64::from(n) * scale).round() as u32).clamp(1, THUMB_MAX);
+    (fit(w), fit(h))
+}
+
+/// A file size for people: 512 B, 1.5 KB, 12.3 MB.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut n = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while n >= 1024.0 && unit + 1 < UNITS.len() {
+        n /= 1024.0;
+        unit += 1;
+    }
+    if n < 10.0 {
+        format!("{n:.1} {}", UNITS[unit])
+    } else {
+        format!("{n:.0} {}", UNITS[unit])
+    }
+}
+
+/// A file name as kept and shown: its last path part only (no directory,
+/// no `..`), without control, bidi-override or reserved characters, no
+/// leading dots, at most `FILE_NAME_MAX` characters; "file" when nothing
+/// is left.
+pub fn clean_file_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last
+        .chars()
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{feff}')
+                && !matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*')
+        })
+        .collect();
+    let trimmed = cleaned.trim().trim_start_matches('.').trim();
+    let kept: String = trimmed.chars().take(FILE_NAME_MAX).collect();
+    if kept.is_empty() {
+        "file".into()
+    } else {
+        kept
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_lose_paths_and_tricks() {
+        assert_eq!(clean_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_file_name("C:\\Users\\me\\photo.jpg"), "photo.jpg");
+        assert_eq!(clean_file_name("..."), "file");
+        assert_eq!(clean_file_name(".bashrc"), "bashrc");
+        assert_eq!(clean_file_name("invoice\u{202e}gpj.exe"), "invoicegpj.exe");
+        assert_eq!(clean_file_name("a\nb\u{0}c.txt"), "abc.txt");
+        assert_eq!(clean_file_name("회의록 final.pdf"), "회의록 final.pdf");
+        assert_eq!(clean_file_name(&"x".repeat(500)).chars().count(), FILE_NAME_MAX);
+    }
+
+    #[test]
+    fn thumbnails_fit_the_square_and_are_never_enlarged() {
+        assert_eq!(thumb_size(4000, 3000), (320, 240));
+        assert_eq!(thumb_size(3000, 4000), (240, 320));
+        assert_eq!(thumb_size(100, 50), (100, 50));
+        assert_eq!(thumb_size(100_000, 10), (320, 1));
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(1536), "1.5 KB");
+        assert_eq!(human_size(12_900_000), "12 MB");
+    }
 
     #[test]
     fn handles_are_lower_cased_and_checked() {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::format::Block;
-use crate::model::{Kind, Reaction, RoomId, RoomSummary, User, UserId};
+use crate::model::{Attachment, Kind, Reaction, RoomId, RoomSummary, User, UserId};
 
 /// A message's place in its room: 1, 2, 3, … with no holes.
 pub type Seq = i64;
@@ -32,7 +32,9 @@ pub enum ClientFrame {
     /// A new message. `cid` is the client's id for it: resending the same
     /// `cid` never creates a second message, it returns the first `ack`.
     /// `reply_to` names a message of the same room it answers; `mentions`
-    /// the members it calls by name (the body shows them as `@name`).
+    /// the members it calls by name (the body shows them as `@name`);
+    /// `files` the uploads it carries (uploaded before, see `/uploads`;
+    /// with files the body may be empty).
     Send {
         room: RoomId,
         cid: Uuid,
@@ -41,6 +43,8 @@ pub enum ClientFrame {
         reply_to: Option<Seq>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         mentions: Vec<UserId>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<Uuid>,
     },
     /// My message `target` gets a new body (and names its mentions again).
     /// Like every change below, it takes the room's next seq and is
@@ -213,6 +217,9 @@ pub struct Message {
     /// added (a message's mentions only grow: who was called stays called).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<UserId>,
+    /// The files the message carries (gone once it is deleted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<Attachment>,
     /// That message as it was when this row was served (`events::quote`),
     /// for a client that does not hold it; later events fold onto it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -264,6 +271,9 @@ pub enum ServerFrame {
         /// The row's `n` (see `Message::n`).
         #[serde(default)]
         n: i64,
+        /// The files it carries, as stored (see `Message::files`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<Attachment>,
     },
     /// A new message in a room of yours (live; may be missed, never wrong).
     Msg(Message),
@@ -403,6 +413,7 @@ mod tests {
                     body: "hi".into(),
                     reply_to: None,
                     mentions: vec![],
+                    files: vec![],
                 },
                 json!({"t": "send", "room": 3, "cid": cid.to_string(), "body": "hi"}),
             ),

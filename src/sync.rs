@@ -30,7 +30,7 @@ pub use room::Room;
 pub use typing::label as typing_label;
 
 use crate::model::Kind;
-use crate::model::{RoomId, User, UserId};
+use crate::model::{Attachment, RoomId, User, UserId};
 use crate::protocol::{ClientFrame, Presence, Seq};
 use marks::Reports;
 use request::Request;
@@ -67,6 +67,9 @@ pub struct Draft {
     pub body: String,
     pub reply_to: Option<Seq>,
     pub mentions: Vec<UserId>,
+    /// Uploaded files the message carries (as the upload described them;
+    /// the `ack` brings them as stored).
+    pub files: Vec<Attachment>,
 }
 
 /// What a step of the machine asks the caller to do.
@@ -325,7 +328,7 @@ impl Client {
     /// mention members.
     pub fn post(&mut self, room: RoomId, cid: Uuid, draft: Draft, now: i64) -> Output {
         let mut o = Outgoing::new(room, cid, draft.body, now);
-        (o.reply_to, o.mentions) = (draft.reply_to, draft.mentions);
+        (o.reply_to, o.mentions, o.files) = (draft.reply_to, draft.mentions, draft.files);
         self.queue(o, now)
     }
 

@@ -126,6 +126,48 @@ pub struct Config {
     #[arg(long, env = "CHAT_PUSH_ALLOW_HTTP", default_value_t = false, value_parser = BoolishValueParser::new())]
     pub push_allow_http: bool,
 
+    /// Where uploaded files are kept: a directory, or s3://BUCKET for an
+    /// S3-compatible store (credentials and region from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_REGION; see CHAT_S3_ENDPOINT). Default: a
+    /// `files` directory beside the SQLite file (`data/files` with PostgreSQL).
+    #[arg(long, env = "CHAT_FILES")]
+    pub files: Option<String>,
+
+    /// The S3 endpoint of s3:// files when it is not AWS (for example
+    /// http://127.0.0.1:9000); plain http is allowed only here.
+    #[arg(long, env = "CHAT_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// Bytes one uploaded file may have.
+    #[arg(long, env = "CHAT_FILE_MAX_BYTES", default_value_t = 50 * 1024 * 1024)]
+    pub file_max_bytes: u64,
+
+    /// Bytes one person may upload in 24 hours.
+    #[arg(long, env = "CHAT_UPLOAD_BYTES_PER_DAY", default_value_t = 1024 * 1024 * 1024)]
+    pub upload_bytes_per_day: u64,
+
+    /// Unfinished uploads one person may have at once.
+    #[arg(long, env = "CHAT_UPLOADS_OPEN", default_value_t = 20)]
+    pub uploads_open: u64,
+
+    /// Pixels an uploaded image may have (width × height; per frame for a GIF).
+    #[arg(long, env = "CHAT_IMAGE_MAX_PIXELS", default_value_t = 50_000_000)]
+    pub image_max_pixels: u64,
+
+    /// Images decoded at once (each takes a core and up to ~4 bytes a pixel);
+    /// 0: one per core.
+    #[arg(long, env = "CHAT_IMAGE_WORKERS", default_value_t = 0)]
+    pub image_workers: usize,
+
+    /// Seconds an upload that was never sent is kept.
+    #[arg(long, env = "CHAT_UPLOAD_TTL_SECS", default_value_t = 86_400)]
+    pub upload_ttl_secs: u64,
+
+    /// Seconds between sweeps that remove the bytes of deleted messages'
+    /// files and of expired uploads.
+    #[arg(long, env = "CHAT_FILE_SWEEP_SECS", default_value_t = 60)]
+    pub file_sweep_secs: u64,
+
     /// On SIGTERM, how long (ms) open connections get to finish their
     /// sends and close before the process exits anyway.
     #[arg(long, env = "CHAT_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
@@ -245,10 +287,38 @@ impl Config {
                     .into(),
             );
         }
+        if self.file_max_bytes == 0 || self.image_max_pixels == 0 || self.file_sweep_secs == 0 {
+            return Err(
+                "CHAT_FILE_MAX_BYTES, CHAT_IMAGE_MAX_PIXELS and CHAT_FILE_SWEEP_SECS must be at least 1"
+                    .into(),
+            );
+        }
+        if let Some(endpoint) = &self.s3_endpoint {
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                return Err(format!(
+                    "CHAT_S3_ENDPOINT ({endpoint}) must be an http:// or https:// URL"
+                ));
+            }
+        }
         if self.session_days == 0 {
             return Err("CHAT_SESSION_DAYS must be at least 1".into());
         }
         Ok(())
+    }
+
+    /// Where files are kept (see `files`): its setting, or the default.
+    pub fn files_location(&self) -> String {
+        if let Some(files) = &self.files {
+            return files.clone();
+        }
+        let db = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .map(|p| p.split('?').next().unwrap_or(p));
+        match db.map(std::path::Path::new).and_then(|p| p.parent()) {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join("files").to_string_lossy().into_owned(),
+            _ => "data/files".into(),
+        }
     }
 
     /// The defaults with a given database, for tests and tools.

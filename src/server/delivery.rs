@@ -21,7 +21,7 @@ use super::push::Pusher;
 use super::receipts::Receipts;
 use super::storage::{Appended, DynStore, NewMessage, Refusal, Store, StoreError};
 use super::tasks::NodeTask;
-use crate::model::{check_body, check_emoji, BodyError, Kind, RoomId, User, UserId, MENTIONS_MAX};
+use crate::model::{check_body, check_emoji, BodyError, Kind, RoomId, User, UserId, FILES_MAX, MENTIONS_MAX};
 use crate::protocol::{ErrorCode, Message, Seq};
 
 /// The most sends one transaction takes.
@@ -36,6 +36,8 @@ pub enum SendError {
     Emoji(String),
     #[error("{0}")]
     Mentions(String),
+    #[error("{0}")]
+    Files(String),
     #[error("A change names the message it changes (a seq of its room).")]
     NoTarget,
     #[error(transparent)]
@@ -60,8 +62,12 @@ impl SendError {
             | SendError::Refused
             | SendError::Emoji(_)
             | SendError::Mentions(_)
+            | SendError::Files(_)
             | SendError::NoTarget => ErrorCode::BadFrame,
             SendError::Change(Refusal::NoSuchMessage(_)) => ErrorCode::UnknownMessage,
+            SendError::Change(
+                Refusal::NoSuchUpload(_) | Refusal::UploadIncomplete(_) | Refusal::UploadSent(_),
+            ) => ErrorCode::BadFrame,
             SendError::Change(_) => ErrorCode::Forbidden,
             SendError::NotMember(_) => ErrorCode::NotMember,
             SendError::NoSuchRoom(_) => ErrorCode::UnknownRoom,
@@ -97,6 +103,8 @@ pub struct Change {
     pub body: String,
     /// The members a message or an edit mentions.
     pub mentions: Vec<UserId>,
+    /// The uploads a new message carries.
+    pub files: Vec<Uuid>,
 }
 
 impl Change {
@@ -110,6 +118,7 @@ impl Change {
             reply_to: None,
             body,
             mentions: Vec::new(),
+            files: Vec::new(),
         }
     }
 
@@ -123,12 +132,16 @@ impl Change {
             reply_to: None,
             body,
             mentions: Vec::new(),
+            files: Vec::new(),
         }
     }
 
     /// What is wrong with it before storage is asked.
     fn check(&self, limits: Limits) -> Result<(), SendError> {
+        let captioned = self.kind == Kind::Message && !self.files.is_empty();
         match self.kind {
+            // A message with files may say nothing more.
+            Kind::Message if captioned && self.body.trim().is_empty() => {}
             Kind::Message | Kind::Edit => check_body(&self.body, limits.max_chars)?,
             Kind::React | Kind::Unreact => check_emoji(&self.body).map_err(SendError::Emoji)?,
             Kind::Delete => {}
@@ -138,6 +151,17 @@ impl Change {
             _ => self.target.is_some_and(|s| s > 0) && self.reply_to.is_none(),
         };
         named_well.then_some(()).ok_or(SendError::NoTarget)?;
+        let mut files = self.files.clone();
+        files.sort_unstable();
+        files.dedup();
+        if files.len() != self.files.len()
+            || self.files.len() > FILES_MAX
+            || (self.kind != Kind::Message && !files.is_empty())
+        {
+            return Err(SendError::Files(format!(
+                "A message carries at most {FILES_MAX} files, each once (a change carries none)."
+            )));
+        }
         if self.mentions.len() > MENTIONS_MAX {
             return Err(SendError::Mentions(format!(
                 "A message mentions at most {MENTIONS_MAX} people (this one {}).",
@@ -207,6 +231,7 @@ impl Delivery {
                 m.dedup();
                 m
             },
+            files: change.files,
             since: now.saturating_sub(self.limits.edit_window_ms),
         };
         let room = change.room;

@@ -13,6 +13,7 @@ mod context;
 mod csp;
 pub mod delivery;
 mod figures;
+mod files;
 mod format;
 mod gateway;
 mod headers;
@@ -32,6 +33,7 @@ pub mod storage;
 pub(crate) mod subscriptions;
 mod tasks;
 mod ticks;
+mod uploads;
 
 use std::{future::Future, process::ExitCode};
 
@@ -113,7 +115,24 @@ pub async fn prepare(config: Config, addr: std::net::SocketAddr) -> Result<Node,
     let vapid = push::Vapid::load(&store)
         .await
         .map_err(|e| format!("DATABASE_URL: cannot keep the Web Push key: {e:#}"))?;
-    let (state, tasks) = AppState::new(config, store, addr, redis, vapid);
+    let location = config.files_location();
+    let blobs = files::blobs::open(&location, config.s3_endpoint.as_deref())?;
+    // A bucket that cannot be reached is said at start, not at the first upload.
+    patiently(config.start_wait_ms, || async {
+        blobs
+            .list_with_delimiter(None)
+            .await
+            .map(drop)
+            .map_err(|e| format!("CHAT_FILES ({location}): {e}"))
+    })
+    .await?;
+    if store.backend() == "postgres" && !location.starts_with("s3://") {
+        tracing::warn!(
+            files = location,
+            "files are on this node's disk: other nodes cannot serve them (set CHAT_FILES=s3://…)"
+        );
+    }
+    let (state, tasks) = AppState::new(config, store, addr, redis, vapid, blobs);
     Ok(Node { state, tasks })
 }
 

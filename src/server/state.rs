@@ -14,6 +14,7 @@ use super::cluster::{Breaker, Commands, Keys, Redis};
 use super::config::Config;
 use super::csp::Policy;
 use super::delivery::{AfterCommit, Delivery, Limits};
+use super::files::{blobs::Blobs, FileLimits, Files};
 use super::hub::Hub;
 use super::limits::{AccountLimits, Buckets, RoomLimits, Typists};
 use super::metrics::Metrics;
@@ -54,6 +55,8 @@ pub struct NodeState {
     pub bus: Arc<dyn Bus>,
     pub cache: Arc<dyn Cache>,
     pub delivery: Delivery,
+    /// Uploads and the files messages carry.
+    pub files: Files,
     pub receipts: Receipts,
     /// Who is online (presence leases).
     pub leases: Leases,
@@ -97,6 +100,7 @@ impl AppState {
         addr: std::net::SocketAddr,
         redis: Option<Redis>,
         vapid: Vapid,
+        blobs: Blobs,
     ) -> (Self, Vec<NodeTask>) {
         let tasks = Tasks::default();
         let leptos = LeptosOptions::builder()
@@ -157,7 +161,8 @@ impl AppState {
                     .unwrap_or(i64::MAX),
             },
         );
-        to_start.extend([writing, marking, pushing]);
+        let (files, sweeping) = Files::new(store.clone(), blobs, file_limits(&config));
+        to_start.extend([writing, marking, pushing, sweeping]);
         let state = Self(Arc::new(NodeState {
             tasks,
             receipts,
@@ -183,8 +188,26 @@ impl AppState {
             bus,
             cache,
             delivery,
+            files,
         }));
         (state, to_start)
+    }
+}
+
+fn file_limits(config: &Config) -> FileLimits {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    FileLimits {
+        max_bytes: config.file_max_bytes,
+        bytes_per_day: config.upload_bytes_per_day,
+        open: config.uploads_open,
+        max_pixels: config.image_max_pixels,
+        ttl_ms: i64::try_from(config.upload_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+        workers: if config.image_workers == 0 {
+            cores
+        } else {
+            config.image_workers
+        },
+        sweep_every: std::time::Duration::from_secs(config.file_sweep_secs),
     }
 }
 

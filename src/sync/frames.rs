@@ -54,7 +54,20 @@ impl Client {
                 ts,
                 fmt,
                 n,
-            } => self.on_ack(cid, room, Ack { seq, id, ts, fmt, n }, &mut out),
+                files,
+            } => self.on_ack(
+                cid,
+                room,
+                Ack {
+                    seq,
+                    id,
+                    ts,
+                    fmt,
+                    n,
+                    files,
+                },
+                &mut out,
+            ),
             ServerFrame::Batch {
                 room,
                 msgs,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Config, Tick};
-use crate::model::{Kind, RoomId, UserId};
+use crate::model::{Attachment, Kind, RoomId, UserId};
 use crate::protocol::{ClientFrame, Message, Seq};
 
 /// A message (or a change) this client sent and the server has not
@@ -30,6 +30,9 @@ pub struct Outgoing {
     /// The members a message or an edit mentions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<UserId>,
+    /// The uploaded files a new message carries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<Attachment>,
     /// When it was written (ms).
     pub created: i64,
     /// Set when the server refused it for good (not a member, too large…).
@@ -51,6 +54,7 @@ impl Outgoing {
             target: None,
             reply_to: None,
             mentions: Vec::new(),
+            files: Vec::new(),
             created: now,
             failed: None,
             attempts: 0,
@@ -95,6 +99,7 @@ impl Outgoing {
                 body,
                 reply_to: self.reply_to,
                 mentions: self.mentions.clone(),
+                files: self.files.iter().map(|f| f.id).collect(),
             },
         }
     }
@@ -117,6 +122,11 @@ impl Outgoing {
             reply_to: self.reply_to,
             mentions: self.mentions,
             body: self.body,
+            files: if ack.files.is_empty() {
+                self.files
+            } else {
+                ack.files
+            },
             ..Message::default()
         }
     }
@@ -146,6 +156,7 @@ pub struct Ack {
     pub ts: i64,
     pub fmt: Option<Vec<crate::format::Block>>,
     pub n: i64,
+    pub files: Vec<Attachment>,
 }
 
 /// Delay before retransmit number `n + 1`: first, 2×first, 4×first … ≤ max.

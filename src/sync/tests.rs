@@ -223,7 +223,8 @@ fn sends_are_acked_once_and_land_in_the_timeline() {
             room: 1,
             cid,
             body: "hello".into(),
-            mentions: vec![]
+            mentions: vec![],
+            files: vec![],
         }]
     );
     assert!(out.outbox_changed);
@@ -231,6 +232,7 @@ fn sends_are_acked_once_and_land_in_the_timeline() {
     let ack = ServerFrame::Ack {
         n: 0,
         fmt: None,
+        files: vec![],
         cid,
         room: 1,
         seq: 1,
@@ -265,6 +267,7 @@ fn unacked_sends_are_retransmitted_with_backoff_and_the_same_cid() {
         cid,
         body: "hello".into(),
         mentions: vec![],
+        files: vec![],
     };
     assert_eq!(sent(&c.tick(5_000)), vec![again.clone()]);
     assert!(sent(&c.tick(14_999)).is_empty(), "then after 10 s");
@@ -311,14 +314,16 @@ fn reconnect_resends_the_outbox_and_resumes_from_last() {
                 room: 1,
                 cid,
                 body: "while online".into(),
-                mentions: vec![]
+                mentions: vec![],
+                files: vec![],
             },
             ClientFrame::Send {
                 reply_to: None,
                 room: 1,
                 cid: offline,
                 body: "while offline".into(),
-                mentions: vec![]
+                mentions: vec![],
+                files: vec![],
             },
         ]
     );
@@ -367,7 +372,8 @@ fn refused_sends_fail_and_retryable_ones_wait() {
             room: 1,
             cid: b,
             body: "y".into(),
-            mentions: vec![]
+            mentions: vec![],
+            files: vec![],
         }]
     );
     c.discard(a);
@@ -630,7 +636,8 @@ fn the_outbox_survives_a_reload_and_is_sent_once_connected() {
             room: 1,
             cid: Uuid::from_u128(5),
             body: "typed before reload".into(),
-            mentions: vec![]
+            mentions: vec![],
+            files: vec![],
         }]
     );
 }
@@ -1223,7 +1230,7 @@ mod properties {
         fn frames_survive_encoding(room in any::<i64>(), after in any::<i64>(), body in ".{0,50}", cid in any::<u128>()) {
             for frame in [
                 ClientFrame::Sync { room, after, limit: None },
-                ClientFrame::Send { room, cid: Uuid::from_u128(cid), body: body.clone(), reply_to: Some(after), mentions: vec![] },
+                ClientFrame::Send { room, cid: Uuid::from_u128(cid), body: body.clone(), reply_to: Some(after), mentions: vec![], files: vec![] },
                 ClientFrame::Edit { room, cid: Uuid::from_u128(cid), target: after, body: body.clone(), mentions: vec![] },
                 ClientFrame::Read { room, seq: after },
                 ClientFrame::Typing { room },

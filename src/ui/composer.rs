@@ -106,7 +106,7 @@ pub fn Composer(room: RoomId) -> impl IntoView {
         let body = text.get_untracked();
         if check_body(&body, live.max_body.get_untracked()).is_ok() {
             let mentions = mention.take(&body);
-            live.send_message(room, body, mentions);
+            live.send_message(room, body, mentions, Vec::new());
             text.set(String::new());
             drafts::save(live.user(), room, "");
         }

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 use super::rows::{self, Quote, Row};
 use super::socket;
-use crate::model::{Kind, RoomId, RoomSummary, User, UserId};
+use crate::model::{Attachment, Kind, RoomId, RoomSummary, User, UserId};
 use crate::protocol::{Presence, Seq, ServerFrame};
 use crate::sync::{Client, Config, Draft, Output};
 
@@ -182,9 +182,9 @@ impl Live {
         members
     }
 
-    /// Sends a message mentioning `mentions`, as an answer if a reply was
-    /// being written.
-    pub fn send_message(&self, room: RoomId, body: String, mentions: Vec<UserId>) {
+    /// Sends a message mentioning `mentions` and carrying `files` (uploaded
+    /// already), as an answer if a reply was being written.
+    pub fn send_message(&self, room: RoomId, body: String, mentions: Vec<UserId>, files: Vec<Attachment>) {
         let cid = socket::new_cid();
         let to = self
             .replying
@@ -198,6 +198,7 @@ impl Live {
             body,
             reply_to: to,
             mentions,
+            files,
         };
         let out = self.step(|c, now| c.post(room, cid, draft, now));
         self.apply(out);
@@ -210,6 +211,7 @@ impl Live {
             body,
             mentions,
             reply_to: None,
+            files: Vec::new(),
         };
         let out = self.step(|c, now| c.edit(room, cid, target, draft, now));
         self.apply(out);

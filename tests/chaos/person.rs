@@ -287,6 +287,7 @@ impl Person {
                     body,
                     reply_to: None,
                     mentions: vec![],
+                    files: vec![],
                 }])
                 .await;
             }

@@ -69,6 +69,38 @@ pub fn redis_url() -> Option<(String, String)> {
     Some((url, format!("t{:016x}", rand_u128() as u64)))
 }
 
+/// The S3-speaking server named by TEST_S3_URL (its bucket `chat`), as
+/// the `files` and `s3_endpoint` settings; None when it is unset (skipped,
+/// or failed under CHAT_REQUIRE_POSTGRES). Sets the key pair it takes.
+pub fn s3_files() -> Option<(String, String)> {
+    let Ok(endpoint) = std::env::var("TEST_S3_URL") else {
+        if std::env::var("CHAT_REQUIRE_POSTGRES").is_ok() {
+            panic!("CHAT_REQUIRE_POSTGRES is set but TEST_S3_URL is not");
+        }
+        eprintln!("skipped: TEST_S3_URL is not set");
+        return None;
+    };
+    s3_keys();
+    Some(("s3://chat".into(), endpoint))
+}
+
+/// The key pair and region the tests' S3 server takes (any will do), set
+/// once for the process: with them, nothing asks a cloud's metadata service.
+pub fn s3_keys() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for (k, v) in [
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+        ] {
+            if std::env::var_os(k).is_none() {
+                std::env::set_var(k, v);
+            }
+        }
+    });
+}
+
 pub fn rand_u128() -> u128 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -94,10 +126,19 @@ pub struct TestServer {
     pub state: server::AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     stopped: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// Its files' directory, unless the test named where files go.
+    _files: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
-    pub async fn start(config: Config) -> Self {
+    pub async fn start(mut config: Config) -> Self {
+        let files = config
+            .files
+            .is_none()
+            .then(|| tempfile::tempdir().expect("temp dir"));
+        if let Some(dir) = &files {
+            config.files = Some(dir.path().display().to_string());
+        }
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let node = server::prepare(config, addr).await.expect("prepare");
@@ -117,6 +158,7 @@ impl TestServer {
             state,
             stop: Some(tx),
             stopped: Some(stopped),
+            _files: files,
         }
     }
 

@@ -169,6 +169,7 @@ async fn bad_changes_are_refused_with_their_cid_and_store_nothing() {
         body: "hey you".into(),
         reply_to: None,
         mentions,
+        files: vec![],
     };
     let cases = [
         (mention(vec![dave.id]), ErrorCode::Forbidden),
@@ -189,6 +190,7 @@ async fn bad_changes_are_refused_with_their_cid_and_store_nothing() {
                 body: "a reply to nothing".into(),
                 reply_to: Some(5),
                 mentions: vec![],
+                files: vec![],
             },
             ErrorCode::UnknownMessage,
         ),

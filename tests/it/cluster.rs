@@ -39,6 +39,7 @@ fn send(room: i64, cid: Uuid, body: &str) -> ClientFrame {
         cid,
         body: body.into(),
         mentions: vec![],
+        files: vec![],
     }
 }
 

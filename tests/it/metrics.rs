@@ -65,6 +65,7 @@ async fn metrics_move_with_the_traffic() {
             cid,
             body: format!("m{i}"),
             mentions: vec![],
+            files: vec![],
         })
         .await;
         wa.recv_until(|f| matches!(f, ServerFrame::Ack { cid: c, .. } if *c == cid))
@@ -78,6 +79,7 @@ async fn metrics_move_with_the_traffic() {
         cid: Uuid::new_v4(),
         body: "let me in".into(),
         mentions: vec![],
+        files: vec![],
     })
     .await;
     wc.recv_until(|f| matches!(f, ServerFrame::Error { .. })).await;

@@ -193,6 +193,7 @@ async fn members_carry_marks_and_a_report_that_moves_nothing_is_not_fanned_out()
             cid,
             body: body.into(),
             mentions: vec![],
+            files: vec![],
         })
         .await;
         wa.recv_until(|f| matches!(f, ServerFrame::Ack { .. })).await;

@@ -198,6 +198,7 @@ async fn say(ws: &mut Ws, room: i64, body: &str) -> i64 {
         cid,
         body: body.into(),
         mentions: vec![],
+        files: vec![],
     })
     .await;
     match ws
@@ -724,6 +725,7 @@ async fn a_room_set_to_mentions_notifies_only_for_mentions_and_replies() {
         body: body.into(),
         reply_to,
         mentions,
+        files: vec![],
     };
     acked(&mut wa, send("@bob look", None, vec![bob.id])).await;
     assert_eq!(

@@ -33,6 +33,7 @@ async fn sigterm_acks_what_was_read_closes_with_1001_and_exits_0() {
         cid: first,
         body: "m0".into(),
         mentions: vec![],
+        files: vec![],
     })
     .await;
     ws.recv_until(|f| matches!(f, ServerFrame::Ack { cid, .. } if *cid == first))
@@ -44,6 +45,7 @@ async fn sigterm_acks_what_was_read_closes_with_1001_and_exits_0() {
             cid: Uuid::new_v4(),
             body: format!("m{i}"),
             mentions: vec![],
+            files: vec![],
         })
         .await;
     }

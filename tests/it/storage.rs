@@ -203,6 +203,7 @@ pub fn new_message(room: i64, sender: i64, cid: u128, body: &str) -> NewMessage 
         target: None,
         reply_to: None,
         mentions: Vec::new(),
+        files: Vec::new(),
         since: 0,
     }
 }

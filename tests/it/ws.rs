@@ -44,6 +44,7 @@ pub fn send(room: i64, cid: Uuid, body: &str) -> ClientFrame {
         cid,
         body: body.into(),
         mentions: vec![],
+        files: vec![],
     }
 }
 

@@ -80,6 +80,7 @@ async fn ack(state: &AppState, sent: Sent) -> ServerFrame {
             ts: m.ts,
             fmt: m.fmt,
             n: m.n,
+            files: m.files,
         },
         Err(e) => ServerFrame::error(e.code(), e.to_string(), Some(sent.cid)),
     }
@@ -169,9 +170,11 @@ fn change(frame: ClientFrame) -> Result<Change, ClientFrame> {
             body,
             reply_to,
             mentions,
+            files,
         } => Change {
             reply_to,
             mentions,
+            files,
             ..Change::message(room, cid, body)
         },
         ClientFrame::Edit {

@@ -38,7 +38,7 @@ pub trait Messages: Send + Sync {
     ) -> Result<Vec<Message>, StoreError>;
 }
 
-/// The most rows one `INSERT` takes (15 parameters each, well within
+/// The most rows one `INSERT` takes (16 parameters each, well within
 /// both databases' limits).
 pub const INSERT_CHUNK: usize = 128;
 
@@ -98,7 +98,7 @@ pub fn values(rows: usize, cols: usize, numbered: bool) -> String {
 /// The columns of a row of the stream as `m`, with its sender as `u` (`sql::MessageRow`).
 pub const MESSAGE_COLUMNS: &str = "
     SELECT m.room_id, m.seq, m.id, m.sender_id, u.display_name, m.body, m.created_at, m.client_msg_id,
-           m.kind, m.target, m.n, m.version, m.edited_at, m.deleted, m.reply_to, m.mentions";
+           m.kind, m.target, m.n, m.version, m.edited_at, m.deleted, m.reply_to, m.mentions, m.files";
 
 /// `items` with the last one repeated up to a power-of-two length (for
 /// statements whose repeated rows find or set the same row again).
@@ -323,6 +323,30 @@ macro_rules! impl_messages {
                     found.targets = targets.into_iter().map(|m| ((m.room, m.seq), m)).collect();
                 }
 
+                // The uploads the batch's messages carry, locked: a second
+                // send naming one (from any node) waits here and finds it sent.
+                let files = messages::padded(batch.iter().flat_map(|m| m.files.iter().copied()));
+                if !files.is_empty() {
+                    let q = format!(
+                        "{} FROM files f WHERE f.id IN ({}) ORDER BY f.id {}",
+                        uploads::UPLOAD_COLUMNS,
+                        messages::params(files.len(), 1, $numbered),
+                        $lock
+                    );
+                    let rows: Vec<sql::UploadRow> =
+                        files.iter().fold(sqlx::query_as(&q), |q, id| q.bind(id.as_bytes().as_slice())).fetch_all(&mut *tx).await?;
+                    for row in rows {
+                        let upload = sql::upload(row)?;
+                        found.uploads.insert(upload.file.id, upload);
+                    }
+                    // A file sent already may be a resend's: look first.
+                    let sent = found.uploads.values().any(|u| u.state == $crate::server::storage::UploadState::Sent);
+                    if sent && !careful {
+                        tx.rollback().await?;
+                        return Ok(None);
+                    }
+                }
+
                 let plan = messages::plan::plan(batch, found);
                 if plan.new.is_empty() {
                     tx.commit().await?;
@@ -333,9 +357,9 @@ macro_rules! impl_messages {
                     // node) inserts nothing, and the count says so.
                     let q = format!(
                         "INSERT INTO messages (room_id, seq, id, sender_id, client_msg_id, body, created_at,
-                                               kind, target, n, version, edited_at, deleted, reply_to, mentions)
+                                               kind, target, n, version, edited_at, deleted, reply_to, mentions, files)
                          VALUES {} {}",
-                        messages::values(chunk.len(), 15, $numbered),
+                        messages::values(chunk.len(), 16, $numbered),
                         if careful { "" } else { "ON CONFLICT DO NOTHING" }
                     );
                     let done = chunk
@@ -356,6 +380,7 @@ macro_rules! impl_messages {
                                 .bind(i64::from(m.deleted))
                                 .bind(m.reply_to)
                                 .bind(messages::ids(&m.mentions))
+                                .bind(sql::files_json(&m.files))
                         })
                         .execute(&mut *tx)
                         .await?;
@@ -408,9 +433,9 @@ macro_rules! impl_messages {
                     let changed = messages::pad(plan.changed.iter().collect());
                     let q = format!(
                         "UPDATE messages SET body = v.column3, edited_at = v.column4, deleted = v.column5, version = v.column6,
-                                mentions = v.column7
+                                mentions = v.column7, files = v.column8
                            FROM (VALUES {}) AS v WHERE messages.room_id = v.column1 AND messages.seq = v.column2",
-                        messages::values(changed.len(), 7, $numbered)
+                        messages::values(changed.len(), 8, $numbered)
                     );
                     changed
                         .iter()
@@ -422,6 +447,7 @@ macro_rules! impl_messages {
                                 .bind(i64::from(m.deleted))
                                 .bind(m.version)
                                 .bind(messages::ids(&m.mentions))
+                                .bind(sql::files_json(&m.files))
                         })
                         .execute(&mut **tx)
                         .await?;
@@ -441,6 +467,24 @@ macro_rules! impl_messages {
                     sqlx::query("DELETE FROM mentions WHERE room_id = $1 AND seq = $2")
                         .bind(*room)
                         .bind(*seq)
+                        .execute(&mut **tx)
+                        .await?;
+                    // Its files' bytes go too (`files::Sweeper` removes them).
+                    sqlx::query("UPDATE files SET state = 'erased' WHERE room_id = $1 AND seq = $2")
+                        .bind(*room)
+                        .bind(*seq)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                // Uploads now carried by a message (or by one this batch
+                // deleted, whose bytes go at once): one statement each, few.
+                let carried = plan.claimed.iter().map(|c| (c, "sent")).chain(plan.dropped.iter().map(|c| (c, "erased")));
+                for ((id, room, seq), state) in carried {
+                    sqlx::query("UPDATE files SET state = $1, room_id = $2, seq = $3 WHERE id = $4")
+                        .bind(state)
+                        .bind(*room)
+                        .bind(*seq)
+                        .bind(id.as_bytes().as_slice())
                         .execute(&mut **tx)
                         .await?;
                 }

@@ -19,6 +19,7 @@ mod rooms;
 mod settings;
 mod sql;
 mod sqlite;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -39,6 +40,7 @@ pub use push::PushSubscriptions;
 pub use rooms::Rooms;
 pub use settings::Settings;
 pub use sqlite::SqliteStore;
+pub use uploads::{RoomFile, Upload, UploadState, Uploads};
 
 /// A user row with the password hash, for log-in only.
 #[derive(Clone, Debug)]
@@ -110,6 +112,9 @@ pub struct NewMessage {
     pub reply_to: Option<Seq>,
     /// The members a message or an edit mentions (sorted, no repeats).
     pub mentions: Vec<UserId>,
+    /// The uploads a new message carries (no repeats): each must be the
+    /// sender's, complete, and not sent with another message.
+    pub files: Vec<uuid::Uuid>,
     /// Edits and deletes of one's own messages reach back to messages
     /// stored at or after this time (ms): the edit window.
     pub since: i64,
@@ -143,6 +148,12 @@ pub enum Refusal {
     TooManyReactions(Seq),
     #[error("Person {0} is not in this room: only members can be mentioned.")]
     Stranger(UserId),
+    #[error("There is no upload {0} of yours (it may have expired: upload it again).")]
+    NoSuchUpload(uuid::Uuid),
+    #[error("Upload {0} is not complete yet: send once it is.")]
+    UploadIncomplete(uuid::Uuid),
+    #[error("Upload {0} was already sent with another message.")]
+    UploadSent(uuid::Uuid),
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -191,7 +202,9 @@ pub type DynStore = Arc<dyn Store>;
 /// Everything the server keeps durably, aggregate by aggregate (each trait
 /// in its own file, with its SQL). Every method is one transaction.
 #[async_trait]
-pub trait Store: Accounts + Rooms + Messages + Marks + PushSubscriptions + Settings + 'static {
+pub trait Store:
+    Accounts + Rooms + Messages + Marks + PushSubscriptions + Settings + Uploads + 'static
+{
     /// "sqlite" or "postgres", for logs and readiness.
     fn backend(&self) -> &'static str;
 

@@ -8,10 +8,12 @@ use anyhow::Context;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{
-    messages, sql, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError, StoredMarks,
+    messages, sql, uploads, Access, Appended, Credentials, NewMessage, PushSubscription, RoomFile,
+    StoreError, StoredMarks, Upload,
 };
-use crate::model::{Member, Notify, RoomId, RoomKind, RoomSummary, User, UserId};
+use crate::model::{Attachment, Member, Notify, RoomId, RoomKind, RoomSummary, User, UserId};
 use crate::protocol::{MemberMarks, Message, Named, Seq};
+use uuid::Uuid;
 
 pub struct PgStore {
     read: PgPool,

@@ -8,10 +8,11 @@
 
 use uuid::Uuid;
 
-use crate::model::Kind;
+use crate::model::{Attachment, Kind};
 use crate::model::{Member, Notify, Role, RoomKind, RoomSummary, User};
 use crate::protocol::Message;
 
+use super::uploads::{RoomFile, Upload, UploadState};
 use super::StoreError;
 use crate::format;
 use crate::server::format::formatted;
@@ -99,44 +100,52 @@ pub(super) const MEMBERS_OF_ROOM: &str =
     "FROM members m JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 ORDER BY m.joined_at, u.handle";
 
 /// A row of `messages::MESSAGE_COLUMNS`.
-pub(super) type MessageRow = (
-    i64,
-    i64,
-    Vec<u8>,
-    i64,
-    String,
-    String,
-    i64,
-    Vec<u8>,
-    String,
-    Option<i64>,
-    i64,
-    i64,
-    Option<i64>,
-    i64,
-    Option<i64>,
-    Option<String>,
-);
+#[derive(sqlx::FromRow)]
+pub(super) struct MessageRow {
+    room_id: i64,
+    seq: i64,
+    id: Vec<u8>,
+    sender_id: i64,
+    display_name: String,
+    body: String,
+    created_at: i64,
+    client_msg_id: Vec<u8>,
+    kind: String,
+    target: Option<i64>,
+    n: i64,
+    version: i64,
+    edited_at: Option<i64>,
+    deleted: i64,
+    reply_to: Option<i64>,
+    mentions: Option<String>,
+    files: Option<String>,
+}
 
 pub(super) fn message(row: MessageRow) -> Result<Message, StoreError> {
-    let (
-        room,
+    let MessageRow {
+        room_id: room,
         seq,
         id,
-        sender,
-        from,
+        sender_id: sender,
+        display_name: from,
         body,
-        ts,
-        cid,
+        created_at: ts,
+        client_msg_id: cid,
         kind,
         target,
         n,
         version,
-        edited,
+        edited_at: edited,
         deleted,
         reply_to,
         mentions,
-    ) = row;
+        files,
+    } = row;
+    let files: Vec<Attachment> = match files.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(json) => serde_json::from_str(json)
+            .map_err(|e| StoreError::Internal(format!("message {room}/{seq}: files {e}")))?,
+    };
     let mentions = mentions
         .as_deref()
         .unwrap_or("")
@@ -177,8 +186,90 @@ pub(super) fn message(row: MessageRow) -> Result<Message, StoreError> {
         reactions: Vec::new(),
         reply_to,
         mentions,
+        files,
         quoted: None,
     })
+}
+
+/// A message's files as stored: JSON, NULL for none.
+pub(super) fn files_json(files: &[Attachment]) -> Option<String> {
+    (!files.is_empty()).then(|| serde_json::to_string(files).unwrap_or_default())
+}
+
+/// A row of `uploads::UPLOAD_COLUMNS`.
+#[derive(sqlx::FromRow)]
+pub(super) struct UploadRow {
+    id: Vec<u8>,
+    owner_id: i64,
+    name: String,
+    length: i64,
+    received: i64,
+    parts: String,
+    state: String,
+    mime: Option<String>,
+    size: Option<i64>,
+    width: i64,
+    height: i64,
+    color: Option<String>,
+    room_id: Option<i64>,
+    seq: Option<i64>,
+    created_at: i64,
+}
+
+pub(super) fn upload(row: UploadRow) -> Result<Upload, StoreError> {
+    let dim = |n: i64| u32::try_from(n).unwrap_or(0);
+    Ok(Upload {
+        file: Attachment {
+            id: uuid(&row.id)?,
+            name: row.name,
+            size: row.size.unwrap_or(row.length).max(0) as u64,
+            mime: row.mime.unwrap_or_default(),
+            w: dim(row.width),
+            h: dim(row.height),
+            color: row.color,
+        },
+        owner: row.owner_id,
+        length: row.length.max(0) as u64,
+        received: row.received.max(0) as u64,
+        parts: row
+            .parts
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect(),
+        state: UploadState::parse(&row.state)?,
+        at: row.room_id.zip(row.seq),
+        created_at: row.created_at,
+    })
+}
+
+/// A file of a room: its upload row and its message's sender and time.
+#[derive(sqlx::FromRow)]
+pub(super) struct RoomFileRow {
+    #[sqlx(flatten)]
+    upload: UploadRow,
+    sender: i64,
+    sent_at: i64,
+}
+
+pub(super) fn room_file(row: RoomFileRow) -> Result<RoomFile, StoreError> {
+    let upload = upload(row.upload)?;
+    Ok(RoomFile {
+        seq: upload.at.map_or(0, |(_, seq)| seq),
+        sender: row.sender,
+        ts: row.sent_at,
+        file: upload.file,
+    })
+}
+
+/// A stored 16-byte UUID.
+pub(super) fn uuid(bytes: &[u8]) -> Result<Uuid, StoreError> {
+    Uuid::from_slice(bytes).map_err(|_| StoreError::Internal("a stored id is not a UUID".into()))
+}
+
+/// A byte count as both databases store it (BIGINT).
+pub(super) fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 pub(super) type UserRow = (i64, String, String);
@@ -309,6 +400,7 @@ macro_rules! impl_store {
         $crate::server::storage::marks::impl_marks!($store);
         $crate::server::storage::push::impl_push!($store);
         $crate::server::storage::settings::impl_settings!($store);
+        $crate::server::storage::uploads::impl_uploads!($store);
     };
 }
 

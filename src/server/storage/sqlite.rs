@@ -11,10 +11,12 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    messages, sql, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError, StoredMarks,
+    messages, sql, uploads, Access, Appended, Credentials, NewMessage, PushSubscription, RoomFile,
+    StoreError, StoredMarks, Upload,
 };
-use crate::model::{Member, Notify, RoomId, RoomKind, RoomSummary, User, UserId};
+use crate::model::{Attachment, Member, Notify, RoomId, RoomKind, RoomSummary, User, UserId};
 use crate::protocol::{MemberMarks, Message, Named, Seq};
+use uuid::Uuid;
 
 pub struct SqliteStore {
     read: SqlitePool,

@@ -10,9 +10,9 @@ use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
-use super::super::{Appended, NewMessage, Refusal};
+use super::super::{Appended, NewMessage, Refusal, Upload, UploadState};
 use crate::events;
-use crate::model::{Kind, Role, RoomId, UserId, REACTIONS_MAX};
+use crate::model::{Attachment, Kind, Role, RoomId, UserId, REACTIONS_MAX};
 use crate::protocol::{Message, Seq};
 
 /// A room as a batch finds it.
@@ -26,14 +26,15 @@ pub struct Head {
 /// What a batch's transaction found before deciding: the heads of the
 /// batch's rooms that exist, the rows already stored under its (sender,
 /// cid) pairs (looked up only when a resend is expected), the senders'
-/// memberships, and the current state of the messages its changes and
-/// replies name.
+/// memberships, the current state of the messages its changes and
+/// replies name, and the uploads its messages carry.
 #[derive(Debug, Default)]
 pub struct Found {
     pub heads: HashMap<RoomId, Head>,
     pub sent: HashMap<(UserId, Uuid), Message>,
     pub members: HashMap<(RoomId, UserId), Role>,
     pub targets: HashMap<(RoomId, Seq), Message>,
+    pub uploads: HashMap<Uuid, Upload>,
 }
 
 /// A reaction row: (room, seq, emoji, user).
@@ -60,6 +61,11 @@ pub struct Plan {
     pub heads: Vec<(RoomId, (Seq, i64, i64))>,
     /// Each sender's marks, raised to their last new row in the room (seq, n).
     pub marks: Vec<((RoomId, UserId), (Seq, i64))>,
+    /// The uploads the batch's messages now carry: (upload, room, seq).
+    pub claimed: Vec<(Uuid, RoomId, Seq)>,
+    /// Uploads whose bytes go: carried by messages this batch deleted (the
+    /// ones carried by messages stored before are found by `erased`).
+    pub dropped: Vec<(Uuid, RoomId, Seq)>,
 }
 
 /// Decides a batch; see the module header. A (sender, cid) stored before
@@ -70,7 +76,9 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
         sent,
         members,
         mut targets,
+        uploads,
     } = found;
+    let mut claimed: Vec<(Uuid, RoomId, Seq)> = Vec::new();
     // Nearly every batch is mostly messages: those are not copied or
     // looked at again unless a change or a reply in the batch may name them.
     let changes = batch.iter().any(|m| m.target.is_some() || m.reply_to.is_some());
@@ -112,6 +120,13 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
             out.push(Appended::Refused(Refusal::Stranger(stranger)));
             continue;
         }
+        let files = match carried(m, &uploads, &claimed) {
+            Ok(files) => files,
+            Err(refusal) => {
+                out.push(Appended::Refused(refusal));
+                continue;
+            }
+        };
         // An edit's row holds the mentions it adds.
         let mentions = match named.filter(|_| m.kind == Kind::Edit) {
             Some(t) => m
@@ -144,8 +159,10 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
             version: head.seq,
             reply_to: m.reply_to,
             mentions,
+            files,
             ..Message::default()
         };
+        claimed.extend(m.files.iter().map(|&f| (f, row.room, row.seq)));
         if let Some(k) = m.target.map(|t| (m.room, t)) {
             match fresh.get(&k) {
                 Some(&i) => {
@@ -187,6 +204,9 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
         .collect();
     called.sort_unstable();
     called.dedup();
+    let (claimed, dropped) = claimed
+        .into_iter()
+        .partition(|(_, room, seq)| !deleted.contains(&(*room, *seq)));
     let mut erased: Vec<(RoomId, Seq)> = deleted.into_iter().filter(|k| before.contains_key(k)).collect();
     erased.sort_unstable();
     let (reacted, mut unreacted) = reaction_changes(&before, &targets, &touched, &new);
@@ -219,7 +239,36 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
         called,
         heads,
         marks,
+        claimed,
+        dropped,
     }
+}
+
+/// The files message `m` carries, as its row will show them: each upload it
+/// names must be the sender's (another's is as unknown as a missing one),
+/// complete, and carried by no message yet (nor by an earlier one of the
+/// batch).
+fn carried(
+    m: &NewMessage,
+    uploads: &HashMap<Uuid, Upload>,
+    claimed: &[(Uuid, RoomId, Seq)],
+) -> Result<Vec<Attachment>, Refusal> {
+    m.files
+        .iter()
+        .map(|id| {
+            let upload = uploads
+                .get(id)
+                .filter(|u| u.owner == m.sender && u.state != UploadState::Erased)
+                .ok_or(Refusal::NoSuchUpload(*id))?;
+            if upload.state == UploadState::Sent || claimed.iter().any(|(c, _, _)| c == id) {
+                return Err(Refusal::UploadSent(*id));
+            }
+            if upload.state != UploadState::Ready {
+                return Err(Refusal::UploadIncomplete(*id));
+            }
+            Ok(upload.file.clone())
+        })
+        .collect()
 }
 
 /// Whether `m` may be stored: what it names must be a message of its room;
@@ -310,6 +359,7 @@ mod tests {
             target: None,
             reply_to: None,
             mentions: Vec::new(),
+            files: Vec::new(),
             since: 0,
         }
     }
@@ -455,5 +505,98 @@ mod tests {
         // with the message, not one by one.
         assert!(plan.reacted.is_empty() && plan.unreacted.is_empty());
         assert_eq!(plan.heads, [(1, (6, 3, 0))], "no message, no activity");
+    }
+
+    fn upload(owner: UserId, id: u128, state: UploadState) -> (Uuid, Upload) {
+        let id = Uuid::from_u128(id);
+        let file = Attachment {
+            id,
+            name: format!("f{id}.png"),
+            size: 10,
+            mime: "image/png".into(),
+            w: 4,
+            h: 3,
+            color: None,
+        };
+        let upload = Upload {
+            file,
+            owner,
+            length: 10,
+            received: 10,
+            parts: Vec::new(),
+            state,
+            at: None,
+            created_at: 0,
+        };
+        (id, upload)
+    }
+
+    #[test]
+    fn a_message_carries_only_the_senders_complete_unsent_uploads_once() {
+        let mut known = found(&[(1, 0)], &[(1, 7), (1, 8)]);
+        known.uploads = [
+            upload(7, 1, UploadState::Ready),
+            upload(8, 2, UploadState::Ready),
+            upload(7, 3, UploadState::Uploading),
+            upload(7, 4, UploadState::Sent),
+            upload(7, 5, UploadState::Erased),
+        ]
+        .into();
+        let with = |cid: u128, files: &[u128]| NewMessage {
+            files: files.iter().map(|&f| Uuid::from_u128(f)).collect(),
+            ..send(1, 7, cid, 100)
+        };
+        let batch = [
+            with(1, &[1]),
+            with(2, &[2]),
+            with(3, &[3]),
+            with(4, &[4]),
+            with(5, &[1]),
+            with(6, &[5]),
+        ];
+        let plan = plan(&batch, known);
+        let refused = |i: usize| match &plan.out[i] {
+            Appended::Refused(r) => Some(*r),
+            _ => None,
+        };
+        assert_eq!(seqs(&plan)[0], Some(1));
+        assert_eq!(plan.new[0].files.len(), 1, "the row names its file");
+        assert_eq!(plan.new[0].files[0].mime, "image/png");
+        assert_eq!(
+            refused(1),
+            Some(Refusal::NoSuchUpload(Uuid::from_u128(2))),
+            "someone else's is unknown"
+        );
+        assert_eq!(refused(2), Some(Refusal::UploadIncomplete(Uuid::from_u128(3))));
+        assert_eq!(refused(3), Some(Refusal::UploadSent(Uuid::from_u128(4))));
+        assert_eq!(
+            refused(4),
+            Some(Refusal::UploadSent(Uuid::from_u128(1))),
+            "not twice in one batch"
+        );
+        assert_eq!(
+            refused(5),
+            Some(Refusal::NoSuchUpload(Uuid::from_u128(5))),
+            "an erased one is gone"
+        );
+        assert_eq!(plan.claimed, [(Uuid::from_u128(1), 1, 1)]);
+        assert!(plan.dropped.is_empty());
+    }
+
+    #[test]
+    fn a_message_deleted_in_its_own_batch_drops_its_files() {
+        let mut known = found(&[(1, 0)], &[(1, 7)]);
+        known.uploads = [upload(7, 1, UploadState::Ready)].into();
+        let batch = [
+            NewMessage {
+                files: vec![Uuid::from_u128(1)],
+                ..send(1, 7, 1, 100)
+            },
+            change(1, 7, 2, Kind::Delete, 1, ""),
+        ];
+        let plan = plan(&batch, known);
+        assert!(plan.claimed.is_empty());
+        assert_eq!(plan.dropped, [(Uuid::from_u128(1), 1, 1)]);
+        assert!(plan.new[0].files.is_empty(), "a deleted message shows no file");
     }
 }
