@@ -69,8 +69,8 @@ pub fn redis_url() -> Option<(String, String)> {
     Some((url, format!("t{:016x}", rand_u128() as u64)))
 }
 
-/// The S3-speaking server named by TEST_S3_URL (its bucket `chat`), as
-/// the `files` and `s3_endpoint` settings; None when it is unset (skipped,
+/// The S3-speaking server named by TEST_S3_URL (its bucket `chat`, under a
+/// prefix no other test uses), as the `files` and `s3_endpoint` settings; None when it is unset (skipped,
 /// or failed under CHAT_REQUIRE_POSTGRES). Sets the key pair it takes.
 pub fn s3_files() -> Option<(String, String)> {
     let Ok(endpoint) = std::env::var("TEST_S3_URL") else {
@@ -81,7 +81,7 @@ pub fn s3_files() -> Option<(String, String)> {
         return None;
     };
     s3_keys();
-    Some(("s3://chat".into(), endpoint))
+    Some((format!("s3://chat/t{:016x}", rand_u128() as u64), endpoint))
 }
 
 /// The key pair and region the tests' S3 server takes (any will do), set

@@ -39,6 +39,7 @@ macro_rules! conformance {
 mod changes;
 mod cluster;
 mod faults;
+mod files;
 mod http;
 mod layers;
 mod metrics;

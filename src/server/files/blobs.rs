@@ -8,25 +8,32 @@ use std::sync::Arc;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
+use object_store::prefix::PrefixStore;
 use object_store::ObjectStore;
 use uuid::Uuid;
 
 pub type Blobs = Arc<dyn ObjectStore>;
 
-/// The store `CHAT_FILES` names: `s3://BUCKET` (credentials and region
-/// from the usual AWS_* variables, the endpoint from `CHAT_S3_ENDPOINT`
-/// when it is not AWS), else a directory, made if missing.
+/// The store `CHAT_FILES` names: `s3://BUCKET[/PREFIX]` (credentials and
+/// region from the usual AWS_* variables, the endpoint from
+/// `CHAT_S3_ENDPOINT` when it is not AWS; objects under PREFIX when given),
+/// else a directory, made if missing.
 pub fn open(location: &str, s3_endpoint: Option<&str>) -> Result<Blobs, String> {
     let fail = |e: &dyn std::fmt::Display| format!("CHAT_FILES ({location}): {e}");
-    if let Some(bucket) = location.strip_prefix("s3://") {
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket.trim_end_matches('/'));
+    if let Some(rest) = location.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
         if let Some(endpoint) = s3_endpoint {
             builder = builder
                 .with_endpoint(endpoint)
                 .with_allow_http(endpoint.starts_with("http://"));
         }
         let store = builder.build().map_err(|e| fail(&e))?;
-        return Ok(Arc::new(store));
+        let prefix = prefix.trim_matches('/');
+        if prefix.is_empty() {
+            return Ok(Arc::new(store));
+        }
+        return Ok(Arc::new(PrefixStore::new(store, prefix)));
     }
     std::fs::create_dir_all(location).map_err(|e| fail(&e))?;
     let store = LocalFileSystem::new_with_prefix(location).map_err(|e| fail(&e))?;
@@ -54,4 +61,9 @@ pub fn file(id: Uuid) -> Path {
 /// The thumbnail of image `id`.
 pub fn thumb(id: Uuid) -> Path {
     Path::from(format!("thumbs/{id}"))
+}
+
+/// The upload an object belongs to (every name above has it second).
+pub fn owner(path: &Path) -> Option<Uuid> {
+    path.parts().nth(1)?.as_ref().parse().ok()
 }

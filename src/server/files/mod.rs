@@ -460,6 +460,25 @@ impl Files {
         }
     }
 
+    /// Whether any bytes of upload `id` are kept (its parts, file or
+    /// thumbnail): for checks.
+    pub async fn kept(&self, id: Uuid) -> bool {
+        let parts = self.blobs.list(Some(&blobs::parts(id))).next().await.is_some();
+        let file = self.blobs.head(&blobs::file(id)).await.is_ok();
+        parts || file || self.blobs.head(&blobs::thumb(id)).await.is_ok()
+    }
+
+    /// How many uploads have bytes in the store: for checks.
+    pub async fn count_kept(&self) -> usize {
+        let listed: Vec<_> = self.blobs.list(None).collect().await;
+        let ids: std::collections::HashSet<Uuid> = listed
+            .into_iter()
+            .flatten()
+            .filter_map(|m| blobs::owner(&m.location))
+            .collect();
+        ids.len()
+    }
+
     /// Removes what is due: the bytes of deleted messages' files, and
     /// uploads never sent within the time allowed.
     pub async fn sweep(&self) -> Result<usize, FileError> {
