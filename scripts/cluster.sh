@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The cluster shape on one machine, all on loopback:
-#   cluster.sh start   PostgreSQL, Redis, NODES chat nodes (default 3) and nginx
+#   cluster.sh start   PostgreSQL, Redis, an S3-speaking server for files
+#                      (moto), NODES chat nodes (default 3) and nginx
 #                      in round-robin in front of them (WebSocket upgrade
 #                      headers, no stickiness); prints the URL
 #   cluster.sh stop    stops all of it (the data stays in $CLUSTER_DIR)
 # Settings (environment): CLUSTER_DIR (default ~/.cache/chat/cluster),
 # CLUSTER_PORT (nginx, default 8080), NODES (3), NODE_PORT (first node, 3001;
 # or NODE_PORTS, a list of NODES ports),
-# PG_PORT (5433), REDIS_PORT (6380), REDIS_SHAPE: single (the default) or
+# PG_PORT (5433), REDIS_PORT (6380), S3_PORT (9010), REDIS_SHAPE: single (the default) or
 # cluster — a Redis Cluster of three masters with a replica each on
 # REDIS_PORT..REDIS_PORT+5 (sharded Pub/Sub), and NODES defaults to 2.
 # Needs a release build (make cluster does it).
@@ -25,6 +26,7 @@ esac
 NODE_PORT=${NODE_PORT:-3001}
 PG_PORT=${PG_PORT:-5433}
 REDIS_PORT=${REDIS_PORT:-6380}
+S3_PORT=${S3_PORT:-9010}
 
 stop() {
   [ -f "$DIR/nginx.pid" ] && kill "$(cat "$DIR/nginx.pid")" 2>/dev/null || true
@@ -35,6 +37,7 @@ stop() {
   bash scripts/redis.sh stop "$DIR/redis" || true
   bash scripts/redis.sh cluster-stop "$DIR/redis-cluster" || true
   bash scripts/pg.sh stop "$DIR/pg" || true
+  bash scripts/s3.sh stop "$DIR/s3" || true
   rm -f "$DIR/nginx.pid"
 }
 
@@ -51,8 +54,10 @@ start() {
   mkdir -p "$DIR/tmp"
   chmod 777 "$DIR/tmp"
   stop
-  local database redis origins upstream=""
+  local database redis s3 origins upstream=""
   database=$(bash scripts/pg.sh start "$DIR/pg" "$PG_PORT")
+  # Every node reads the files any node stored.
+  s3=$(bash scripts/s3.sh start "$DIR/s3" "$S3_PORT")
   if [ "$REDIS_SHAPE" = cluster ]; then
     redis=$(bash scripts/redis.sh cluster-start "$DIR/redis-cluster" "$REDIS_PORT")
   else
@@ -63,7 +68,8 @@ start() {
   for i in $(seq "$NODES"); do
     local port=${ports[$((i - 1))]}
     CHAT_BIND=127.0.0.1:$port DATABASE_URL=$database REDIS_URL=$redis \
-      CHAT_ALLOWED_ORIGINS=$origins LEPTOS_SITE_ROOT="$SITE_ROOT" ${CLUSTER_ENV:-} \
+      CHAT_FILES=s3://chat CHAT_S3_ENDPOINT=$s3 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+      AWS_REGION=us-east-1 CHAT_ALLOWED_ORIGINS=$origins LEPTOS_SITE_ROOT="$SITE_ROOT" ${CLUSTER_ENV:-} \
       nohup "$CARGO_TARGET_DIR/release/chat" >"$DIR/node-$i.log" 2>&1 &
     echo $! >"$DIR/node-$i.pid"
     wait_http "http://127.0.0.1:$port/healthz"
@@ -86,6 +92,9 @@ http {
   map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
   upstream chat {
 $upstream  }
+  # Upload parts are up to 8 MiB; passed on as they come.
+  client_max_body_size 9m;
+  proxy_request_buffering off;
   server {
     listen 127.0.0.1:$PORT;
     location / {
@@ -105,7 +114,7 @@ CONF
   wait_http "http://127.0.0.1:$PORT/healthz"
   local shape=":$REDIS_PORT"
   [ "$REDIS_SHAPE" = cluster ] && shape="Cluster :$REDIS_PORT-$((REDIS_PORT + 5)) (3 masters, 3 replicas)"
-  echo "cluster: $NODES nodes on ports ${ports[*]}, PostgreSQL :$PG_PORT, Redis $shape, logs in $DIR"
+  echo "cluster: $NODES nodes on ports ${ports[*]}, PostgreSQL :$PG_PORT, Redis $shape, S3 :$S3_PORT, logs in $DIR"
   echo "http://127.0.0.1:$PORT"
 }
 

@@ -115,7 +115,7 @@ e2e_cluster() {
   export CLUSTER_DIR="$STATE/cluster" CLUSTER_PORT=$port NODES=2 NODE_PORTS="$n1 $n2"
   export PG_PORT=$(bash scripts/free-port.sh) REDIS_SHAPE=${1:-single}
   if [ "$REDIS_SHAPE" = cluster ]; then REDIS_PORT=$(bash scripts/free-port.sh 6); else REDIS_PORT=$(bash scripts/free-port.sh); fi
-  export REDIS_PORT CHAT_SIGNUP_BURST=10000
+  export REDIS_PORT S3_PORT=$(bash scripts/free-port.sh) CHAT_SIGNUP_BURST=10000
   bash scripts/cluster.sh start || { tail -20 "$CLUSTER_DIR"/*.log; return 1; }
   (cd end2end && BASE_URL="http://127.0.0.1:$port" \
     CLUSTER_NODES="http://127.0.0.1:$n1,http://127.0.0.1:$n2" npx playwright test cluster) 2>&1 \

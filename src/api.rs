@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
 pub use crate::error::ApiError;
-use crate::model::{MemberPage, Notify, RoomId, RoomSummary, User, UserId};
+use crate::model::{FilePage, MemberPage, Notify, RoomId, RoomSummary, User, UserId};
 use crate::protocol::Seq;
 
 /// Creates an account and logs it in (sets the session cookie).
@@ -90,6 +90,13 @@ pub async fn room_members(
     limit: Option<u32>,
 ) -> Result<MemberPage, ApiError> {
     crate::server::rooms::members(room, after, limit).await
+}
+
+/// The files of a room the caller is in, newest first, a page of them
+/// before message `before` (all when None).
+#[server(prefix = "/api", endpoint = "room_files", input = Json)]
+pub async fn room_files(room: RoomId, before: Option<Seq>) -> Result<FilePage, ApiError> {
+    crate::server::rooms::files(room, before).await
 }
 
 /// The public VAPID key the browser subscribes with (`applicationServerKey`, base64url).

@@ -425,6 +425,24 @@ impl Attachment {
     }
 }
 
+/// A file of a room as its "files and media" list shows it: the message
+/// that carries it (to go there), who sent it and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomFile {
+    pub seq: i64,
+    pub sender: UserId,
+    pub ts: i64,
+    pub file: Attachment,
+}
+
+/// A page of a room's files, newest first; `more`: older ones exist
+/// (ask again with `before` the last one's seq).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilePage {
+    pub files: Vec<RoomFile>,
+    pub more: bool,
+}
+
 /// `w`×`h` fitted into a `THUMB_MAX` square, never enlarged, at least 1×1.
 pub fn thumb_size(w: u32, h: u32) -> (u32, u32) {
     let (w, h) = (w.max(1), h.max(1));

@@ -19,8 +19,8 @@ use super::{
 use crate::{
     error::ApiError,
     model::{
-        clean_name, normalize_handle, MemberPage, Notify, RoomId, RoomKind, RoomSummary, User, UserId,
-        MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX, ROOM_NAME_MAX,
+        clean_name, normalize_handle, FilePage, MemberPage, Notify, RoomId, RoomKind, RoomSummary, User,
+        UserId, MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX, ROOM_NAME_MAX,
     },
 };
 
@@ -230,6 +230,19 @@ pub async fn members(
             member_room(&state, room, me.id).await?;
             let limit = limit.unwrap_or(MEMBER_PAGE_DEFAULT).clamp(1, MEMBER_PAGE_MAX);
             page(&state, room, after.unwrap_or(0), limit).await
+        }
+        .await,
+    )
+}
+
+/// A page of the files of a room the caller is in (`api::room_files`).
+pub async fn files(room: RoomId, before: Option<Seq>) -> Result<FilePage, ApiError> {
+    respond(
+        async {
+            let state = state()?;
+            let me = caller(&state).await?;
+            check_member(&state, room, me.id).await?;
+            Ok(state.files.room_files(room, me.id, before).await?)
         }
         .await,
     )

@@ -465,6 +465,8 @@ impl NodeProcess {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_chat"))
             // Every test person signs up from loopback.
             .env("CHAT_SIGNUP_BURST", "1000")
+            // Files in the temporary directory, not in the checkout.
+            .env("CHAT_FILES", std::env::temp_dir().join("chat-test-files"))
             .envs(env.iter().copied())
             .env("CHAT_BIND", addr.to_string())
             .env("CHAT_LOG", "warn")

@@ -6,7 +6,7 @@
 use std::io::Cursor;
 
 use base64::Engine;
-use chat::model::{Attachment, RoomSummary};
+use chat::model::{Attachment, FilePage, RoomSummary};
 use chat::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use chat::server::Config;
 use reqwest::StatusCode;
@@ -283,6 +283,15 @@ async fn an_upload_resumes_rides_a_message_and_reaches_members_only() {
             );
         }
 
+        // The room's files and media: for members only.
+        let page: FilePage = api(&server, &b, "room_files", json!({"room": room.id})).await;
+        assert_eq!((page.files.len(), page.more), (1, false));
+        assert_eq!((page.files[0].seq, &page.files[0].file), (seq, &file));
+        assert_eq!(
+            common::api_status(&server, &c, "room_files", json!({"room": room.id})).await,
+            403
+        );
+
         // Deleted for everyone: not served at once; its bytes go with the sweep.
         let del = Uuid::new_v4();
         wa.send(&ClientFrame::Delete {
@@ -311,6 +320,8 @@ async fn an_upload_resumes_rides_a_message_and_reaches_members_only() {
         .await;
         let batch = wb.recv_until(|f| matches!(f, ServerFrame::Batch { .. })).await;
         assert!(matches!(&batch, ServerFrame::Batch { msgs, .. } if msgs.iter().all(|m| m.files.is_empty())));
+        let page: FilePage = api(&server, &b, "room_files", json!({"room": room.id})).await;
+        assert!(page.files.is_empty(), "a deleted message's file is not listed");
     }
 }
 

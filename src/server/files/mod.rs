@@ -24,9 +24,9 @@ use self::blobs::Blobs;
 use self::kind::FileType;
 use self::pictures::PictureError;
 use super::clock::now_ms;
-use super::storage::{DynStore, RoomFile, StoreError, Upload, UploadState};
+use super::storage::{DynStore, StoreError, Upload, UploadState};
 use super::tasks::NodeTask;
-use crate::model::{clean_file_name, human_size, Attachment, RoomId, UserId};
+use crate::model::{clean_file_name, human_size, Attachment, FilePage, RoomId, UserId};
 use crate::protocol::Seq;
 
 /// The most bytes one part of an upload may have (the client sends less).
@@ -423,14 +423,29 @@ impl Files {
         })
     }
 
-    /// The files of a room for its "files and media" list (see `Uploads::room_files`).
+    /// A page of a room's files for its "files and media" list (see
+    /// `Uploads::room_files`; none unless `user` is a member).
     pub async fn room_files(
         &self,
         room: RoomId,
         user: UserId,
         before: Option<Seq>,
-    ) -> Result<Vec<RoomFile>, FileError> {
-        Ok(self.store.room_files(room, user, before, ROOM_FILES_MAX).await?)
+    ) -> Result<FilePage, StoreError> {
+        let mut files = self
+            .store
+            .room_files(room, user, before, ROOM_FILES_MAX + 1)
+            .await?;
+        let more = files.len() > ROOM_FILES_MAX as usize;
+        files.truncate(ROOM_FILES_MAX as usize);
+        // A page ends with a whole message: the next starts before it.
+        if more {
+            if let Some(last) = files.last().map(|f| f.seq) {
+                if files.iter().any(|f| f.seq != last) {
+                    files.retain(|f| f.seq != last);
+                }
+            }
+        }
+        Ok(FilePage { files, more })
     }
 
     /// Removes an upload's bytes, then its row (a failure leaves the row

@@ -40,7 +40,7 @@ pub use push::PushSubscriptions;
 pub use rooms::Rooms;
 pub use settings::Settings;
 pub use sqlite::SqliteStore;
-pub use uploads::{RoomFile, Upload, UploadState, Uploads};
+pub use uploads::{Upload, UploadState, Uploads};
 
 /// A user row with the password hash, for log-in only.
 #[derive(Clone, Debug)]

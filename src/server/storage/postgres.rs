@@ -8,10 +8,10 @@ use anyhow::Context;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{
-    messages, sql, uploads, Access, Appended, Credentials, NewMessage, PushSubscription, RoomFile,
-    StoreError, StoredMarks, Upload,
+    messages, sql, uploads, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError,
+    StoredMarks, Upload,
 };
-use crate::model::{Attachment, Member, Notify, RoomId, RoomKind, RoomSummary, User, UserId};
+use crate::model::{Attachment, Member, Notify, RoomFile, RoomId, RoomKind, RoomSummary, User, UserId};
 use crate::protocol::{MemberMarks, Message, Named, Seq};
 use uuid::Uuid;
 

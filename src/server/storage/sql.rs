@@ -8,11 +8,11 @@
 
 use uuid::Uuid;
 
-use crate::model::{Attachment, Kind};
+use crate::model::{Attachment, Kind, RoomFile};
 use crate::model::{Member, Notify, Role, RoomKind, RoomSummary, User};
 use crate::protocol::Message;
 
-use super::uploads::{RoomFile, Upload, UploadState};
+use super::uploads::{Upload, UploadState};
 use super::StoreError;
 use crate::format;
 use crate::server::format::formatted;

@@ -11,10 +11,10 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    messages, sql, uploads, Access, Appended, Credentials, NewMessage, PushSubscription, RoomFile,
-    StoreError, StoredMarks, Upload,
+    messages, sql, uploads, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError,
+    StoredMarks, Upload,
 };
-use crate::model::{Attachment, Member, Notify, RoomId, RoomKind, RoomSummary, User, UserId};
+use crate::model::{Attachment, Member, Notify, RoomFile, RoomId, RoomKind, RoomSummary, User, UserId};
 use crate::protocol::{MemberMarks, Message, Named, Seq};
 use uuid::Uuid;
 

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::StoreError;
-use crate::model::{Attachment, RoomId, UserId};
+use crate::model::{Attachment, RoomFile, RoomId, UserId};
 use crate::protocol::Seq;
 
 /// Where an upload is in its life (see the module header).
@@ -59,15 +59,6 @@ pub struct Upload {
     /// The message carrying it, once sent.
     pub at: Option<(RoomId, Seq)>,
     pub created_at: i64,
-}
-
-/// A file of a room as its "files and media" list shows it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RoomFile {
-    pub seq: Seq,
-    pub sender: UserId,
-    pub ts: i64,
-    pub file: Attachment,
 }
 
 #[async_trait]
