@@ -49,8 +49,33 @@ pub fn routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(PART_MAX))
 }
 
-/// A refusal: its status, its reason as text, and the tus header.
-fn refusal(status: u16, text: impl Into<String>) -> Response {
+/// Why a request is refused; made into its response at the end.
+enum No {
+    File(FileError),
+    Plain(u16, String),
+}
+
+impl From<FileError> for No {
+    fn from(e: FileError) -> Self {
+        No::File(e)
+    }
+}
+
+impl IntoResponse for No {
+    fn into_response(self) -> Response {
+        match self {
+            No::File(e) => failed(e),
+            No::Plain(status, text) => answer(status, text),
+        }
+    }
+}
+
+fn no(status: u16, text: impl Into<String>) -> No {
+    No::Plain(status, text.into())
+}
+
+/// An answer: its status, its text, and the tus header.
+fn answer(status: u16, text: impl Into<String>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut res = (status, text.into()).into_response();
     res.headers_mut()
@@ -59,7 +84,7 @@ fn refusal(status: u16, text: impl Into<String>) -> Response {
 }
 
 fn failed(e: FileError) -> Response {
-    let mut res = refusal(e.status(), e.to_string());
+    let mut res = answer(e.status(), e.to_string());
     match e {
         FileError::Offset(at) => {
             res.headers_mut().insert(UPLOAD_OFFSET, at.into());
@@ -75,28 +100,28 @@ fn failed(e: FileError) -> Response {
 }
 
 /// The person the session cookie names.
-async fn person(state: &AppState, headers: &HeaderMap) -> Result<UserId, Response> {
+async fn person(state: &AppState, headers: &HeaderMap) -> Result<UserId, No> {
     let token = auth::token_from_headers(headers, state.config.secure_cookie)
-        .ok_or_else(|| refusal(401, "Please log in."))?;
+        .ok_or_else(|| no(401, "Please log in."))?;
     match state
         .store
         .session_user(&auth::token_hash(&token), now_ms())
         .await
     {
         Ok(Some(user)) => Ok(user.id),
-        Ok(None) => Err(refusal(401, "Please log in.")),
+        Ok(None) => Err(no(401, "Please log in.")),
         Err(e) => {
             tracing::warn!(error = %e, "cannot check a session");
-            Err(refusal(503, "The service is unavailable right now."))
+            Err(no(503, "The service is unavailable right now."))
         }
     }
 }
 
 /// A request of another tus version is refused (412), as the protocol says;
 /// one without the header is taken as this version.
-fn check_version(headers: &HeaderMap) -> Result<(), Response> {
+fn check_version(headers: &HeaderMap) -> Result<(), No> {
     match headers.get(&TUS_RESUMABLE) {
-        Some(v) if v != TUS_VERSION => Err(refusal(412, format!("This server speaks tus {TUS_VERSION}."))),
+        Some(v) if v != TUS_VERSION => Err(no(412, format!("This server speaks tus {TUS_VERSION}."))),
         _ => Ok(()),
     }
 }
@@ -105,8 +130,8 @@ fn number(headers: &HeaderMap, name: &HeaderName) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-fn upload_id(id: &str) -> Result<Uuid, Response> {
-    Uuid::parse_str(id).map_err(|_| failed(FileError::NotFound))
+fn upload_id(id: &str) -> Result<Uuid, No> {
+    Uuid::parse_str(id).map_err(|_| No::File(FileError::NotFound))
 }
 
 async fn capabilities(State(state): State<AppState>) -> Response {
@@ -124,19 +149,19 @@ async fn create(State(state): State<AppState>, headers: HeaderMap) -> Response {
         check_version(&headers)?;
         let user = person(&state, &headers).await?;
         let length = number(&headers, &UPLOAD_LENGTH)
-            .ok_or_else(|| refusal(400, "Upload-Length (the file's size in bytes) is required."))?;
+            .ok_or_else(|| no(400, "Upload-Length (the file's size in bytes) is required."))?;
         let name = metadata(&headers, "filename").unwrap_or_default();
-        let id = state.files.open(user, &name, length).await.map_err(failed)?;
-        let mut res = refusal(201, "");
+        let id = state.files.open(user, &name, length).await?;
+        let mut res = answer(201, "");
         let h = res.headers_mut();
         h.insert(
             header::LOCATION,
-            HeaderValue::from_str(&format!("/uploads/{id}")).map_err(|_| failed(FileError::Unavailable))?,
+            HeaderValue::from_str(&format!("/uploads/{id}")).map_err(|_| No::File(FileError::Unavailable))?,
         );
         h.insert(UPLOAD_OFFSET, 0.into());
-        Ok::<_, Response>(res)
+        Ok::<_, No>(res)
     };
-    result.await.unwrap_or_else(|r| r)
+    result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// A value of `Upload-Metadata` (`key base64,key base64,…`).
@@ -156,15 +181,15 @@ async fn status(State(state): State<AppState>, Path(id): Path<String>, headers: 
     let result = async {
         check_version(&headers)?;
         let user = person(&state, &headers).await?;
-        let upload = state.files.upload(user, upload_id(&id)?).await.map_err(failed)?;
-        let mut res = refusal(200, "");
+        let upload = state.files.upload(user, upload_id(&id)?).await?;
+        let mut res = answer(200, "");
         let h = res.headers_mut();
         h.insert(UPLOAD_OFFSET, upload.received.into());
         h.insert(UPLOAD_LENGTH, upload.length.into());
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        Ok::<_, Response>(res)
+        Ok::<_, No>(res)
     };
-    result.await.unwrap_or_else(|r| r)
+    result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn append(
@@ -181,26 +206,26 @@ async fn append(
             .get(header::CONTENT_TYPE)
             .is_some_and(|t| t == "application/offset+octet-stream");
         if !typed {
-            return Err(refusal(415, "A part is sent as application/offset+octet-stream."));
+            return Err(no(415, "A part is sent as application/offset+octet-stream."));
         }
         let offset = number(&headers, &UPLOAD_OFFSET)
-            .ok_or_else(|| refusal(400, "Upload-Offset (where this part starts) is required."))?;
-        let upload = state.files.append(user, id, offset, body).await.map_err(failed)?;
-        let mut res = refusal(204, "");
+            .ok_or_else(|| no(400, "Upload-Offset (where this part starts) is required."))?;
+        let upload = state.files.append(user, id, offset, body).await?;
+        let mut res = answer(204, "");
         res.headers_mut().insert(UPLOAD_OFFSET, upload.received.into());
-        Ok::<_, Response>(res)
+        Ok::<_, No>(res)
     };
-    result.await.unwrap_or_else(|r| r)
+    result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn cancel(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let result = async {
         check_version(&headers)?;
         let user = person(&state, &headers).await?;
-        state.files.cancel(user, upload_id(&id)?).await.map_err(failed)?;
-        Ok::<_, Response>(refusal(204, ""))
+        state.files.cancel(user, upload_id(&id)?).await?;
+        Ok::<_, No>(answer(204, ""))
     };
-    result.await.unwrap_or_else(|r| r)
+    result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn file(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
@@ -216,17 +241,17 @@ async fn serve(state: AppState, id: &str, headers: &HeaderMap, thumb: bool) -> R
         // Not logged in looks like not allowed: nothing says the file exists.
         let user = person(&state, headers)
             .await
-            .map_err(|_| failed(FileError::NotFound))?;
+            .map_err(|_| No::File(FileError::NotFound))?;
         let id = upload_id(id)?;
         let etag = format!("\"{id}{}\"", if thumb { "-t" } else { "" });
         let range = if thumb { None } else { range(headers) };
-        let served = state.files.get(user, id, thumb, range).await.map_err(failed)?;
+        let served = state.files.get(user, id, thumb, range).await?;
         let fresh = headers
             .get(header::IF_NONE_MATCH)
             .is_some_and(|v| v.as_bytes() == etag.as_bytes());
-        Ok::<_, Response>(respond(served, &etag, fresh))
+        Ok::<_, No>(respond(served, &etag, fresh))
     };
-    result.await.unwrap_or_else(|r| r)
+    result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The one range of a `Range: bytes=…` header; anything else (several

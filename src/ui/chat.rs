@@ -12,6 +12,7 @@ use leptos_router::{
 };
 
 use super::dialogs::{Dialog, NewDirectDialog, NewGroupDialog, RoomsResource};
+use super::files::Lightbox;
 use super::live::{Live, Status};
 use super::notifications::NotificationsControl;
 use super::rooms::{avatar_letter, RoomList};
@@ -116,6 +117,7 @@ fn Layout(user: User) -> impl IntoView {
             <Show when=move || dialog.get() == Some(Dialog::Group)>
                 <NewGroupDialog rooms dialog/>
             </Show>
+            <Lightbox/>
         </div>
     }
 }

@@ -2,15 +2,18 @@
 //! reported, the length counted down near the limit, what cannot be sent
 //! said (never cut), emoji inserted at the cursor from the picker, the
 //! message being answered shown above it (Escape lets go of it), members
-//! mentioned from the list `@` opens (`mentions`), and the Up arrow in an
-//! empty box editing my last message.
+//! mentioned from the list `@` opens (`mentions`), the Up arrow in an
+//! empty box editing my last message, and files attached from the 📎
+//! button, a paste or a drop (`attach`), sent with the message once uploaded.
 
 use leptos::{ev::SubmitEvent, prelude::*};
 
+use super::attach::{AttachList, Attaching};
 use super::drafts;
 use super::emoji::EmojiPicker;
 use super::live::Live;
 use super::mentions::{MentionList, Mentioning};
+use super::upload;
 use crate::model::{check_body, BodyError, RoomId};
 
 /// Enter sends, Shift+Enter starts a new line. What is typed is the room's
@@ -102,15 +105,45 @@ pub fn Composer(room: RoomId) -> impl IntoView {
     // Names found by the server while the list is open: it looks again.
     Effect::watch(move || live.names.get(), move |_, _, _| offer(), false);
     let replying = move || live.replying.get().filter(|(r, _)| *r == room).map(|(_, q)| q);
+    let attaching = Attaching::new();
+    let file_input = NodeRef::<leptos::html::Input>::new();
+    let wait = RwSignal::new(None::<&'static str>);
+    // With files the text may be empty; nothing goes before they are all up.
+    let sendable = move |body: &str| {
+        let files = !attaching.done().is_empty();
+        match check_body(body, live.max_body.get()) {
+            Ok(()) => true,
+            Err(BodyError::Empty) => files,
+            Err(_) => false,
+        }
+    };
     let submit = move || {
         let body = text.get_untracked();
-        if check_body(&body, live.max_body.get_untracked()).is_ok() {
+        if attaching.busy() || attaching.failed() {
+            wait.set(Some(match attaching.failed() {
+                true => "A file could not be uploaded: try it again or remove it.",
+                false => "Wait for the files to finish uploading.",
+            }));
+            return;
+        }
+        if sendable(&body) {
             let mentions = mention.take(&body);
-            live.send_message(room, body, mentions, Vec::new());
+            live.send_message(room, body, mentions, attaching.done());
+            upload::clear(attaching);
+            wait.set(None);
             text.set(String::new());
             drafts::save(live.user(), room, "");
         }
     };
+    Effect::watch(
+        move || attaching.busy(),
+        move |busy, _, _| {
+            if !busy {
+                wait.set(None)
+            }
+        },
+        false,
+    );
     view! {
         <Show when=move || replying().is_some()>
             <div class="reply-banner" role="status">
@@ -123,10 +156,25 @@ pub fn Composer(room: RoomId) -> impl IntoView {
                     }>"✕"</button>
             </div>
         </Show>
+        <AttachList a=attaching/>
         <form class="composer" on:submit=move |ev: SubmitEvent| {
             ev.prevent_default();
             submit();
-        }>
+        }
+            on:dragover=move |ev: leptos::ev::DragEvent| ev.prevent_default()
+            on:drop=move |ev: leptos::ev::DragEvent| {
+                // A file dropped here is attached, not opened by the browser.
+                ev.prevent_default();
+                upload::from_drop(&ev, attaching);
+            }>
+            <input type="file" multiple class="visually-hidden" tabindex="-1" aria-hidden="true" node_ref=file_input
+                on:change=move |ev| upload::from_input(&ev, attaching)/>
+            <button type="button" class="ghost attach-toggle" aria-label="Attach files"
+                on:click=move |_| {
+                    if let Some(el) = file_input.get_untracked() {
+                        el.click();
+                    }
+                }>"📎"</button>
             <button type="button" class="ghost emoji-toggle" node_ref=emoji_button
                 aria-label="Insert emoji" aria-haspopup="dialog"
                 aria-expanded=move || picking.get().to_string()
@@ -157,6 +205,11 @@ pub fn Composer(room: RoomId) -> impl IntoView {
                         offer();
                     }
                     on:click=move |_| offer()
+                    on:paste=move |ev: leptos::ev::ClipboardEvent| {
+                        if upload::from_paste(&ev, attaching) {
+                            ev.prevent_default();
+                        }
+                    }
                     on:blur=move |_| mention.offered.set(Vec::new())
                     on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                         if let Some(el) = input.get_untracked() {
@@ -183,12 +236,12 @@ pub fn Composer(room: RoomId) -> impl IntoView {
                     }
                 ></textarea>
                 <p class="compose-note" id=format!("compose-note-{room}") aria-live="polite"
-                    class:error=move || problem.with(Option::is_some)>
-                    {move || problem.get().or_else(left)}
+                    class:error=move || problem.with(Option::is_some) || wait.with(Option::is_some)>
+                    {move || wait.get().map(str::to_string).or_else(|| problem.get()).or_else(left)}
                 </p>
             </div>
             <button type="submit" class="primary"
-                disabled=move || text.with(|t| check_body(t, live.max_body.get()).is_err())>"Send"</button>
+                disabled=move || attaching.busy() || !text.with(|t| sendable(t))>"Send"</button>
         </form>
     }
 }

@@ -51,6 +51,8 @@ pub struct Live {
     pub seen_by: RwSignal<Option<(RoomId, Seq)>>,
     /// Moves when members' names come (an open @ list looks again).
     pub names: RwSignal<u32>,
+    /// The image open in the lightbox, and its room.
+    pub viewing: RwSignal<Option<(RoomId, Attachment)>>,
     /// Per room, the rows of its timeline. Reference-counted, not owned by
     /// the component that first showed the room: a room shown again after
     /// another one gets the same rows, not a signal disposed with the pane.
@@ -81,6 +83,7 @@ impl Live {
             jump: RwSignal::new(None),
             seen_by: RwSignal::new(None),
             names: RwSignal::new(0),
+            viewing: RwSignal::new(None),
             timelines: StoredValue::new(HashMap::new()),
             unread_from: StoredValue::new(HashMap::new()),
         }
@@ -168,6 +171,20 @@ impl Live {
     pub fn leaving(&self) {
         let out = self.step(|c, now| c.leaving(now));
         self.apply(out);
+    }
+
+    /// The images of the messages of `room` held here, oldest first (the
+    /// lightbox goes through them).
+    pub fn images(&self, room: RoomId) -> Vec<Attachment> {
+        self.client.with_value(|c| {
+            c.room(room)
+                .map(|r| {
+                    r.messages()
+                        .flat_map(|m| m.files.iter().filter(|f| f.is_image()).cloned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
     }
 
     /// The members of `room` (once its member list came), by name.

@@ -11,6 +11,7 @@ use leptos::task::spawn_local;
 
 use super::body::body_view;
 use super::emoji::EmojiPicker;
+use super::files::files_view;
 use super::live::Live;
 use super::mentions::{MentionList, Mentioning};
 use super::rows::{MsgRow, Quote, Tick};
@@ -50,6 +51,7 @@ pub fn message_view(m: MsgRow, room: RoomId, live: Live) -> AnyView {
         false => view! { <div class="body">{body_view(&body, fmt.clone(), &names)}</div> }.into_any(),
     };
     let stored = seq.is_some() && !deleted;
+    let files = (!m.files.is_empty()).then(|| files_view(m.files.clone(), room, seq.is_some(), live));
     let edit_body = m.body.clone();
     let reactions = (!m.reactions.is_empty()).then(|| reactions_view(&m, room, live));
     // The actions open from "⋯", or by a long press on a touch screen.
@@ -66,6 +68,7 @@ pub fn message_view(m: MsgRow, room: RoomId, live: Live) -> AnyView {
             on:contextmenu=long_press>
             {(!m.mine).then(|| view! { <span class="from">{m.from.clone()}</span> })}
             {m.reply.clone().map(|q| quote_view(q, room, live))}
+            {files}
             <Show when=editing fallback=shown_body.clone()>
                 <EditBox room=room seq=seq.unwrap_or(0) body=edit_body.clone()/>
             </Show>

@@ -2,6 +2,9 @@
 //! data through the API's server functions; browser-only work happens in
 //! `Effect`s, which never run on the server.
 
+// What the browser's uploads do to it is the browser's.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+mod attach;
 mod auth;
 mod body;
 mod chat;
@@ -20,6 +23,7 @@ mod drafts;
 #[path = "drafts_ssr.rs"]
 mod drafts;
 mod emoji;
+mod files;
 // The server renders with `Live` but never runs what the browser does with
 // it (frames, ticks, the observers): those methods are the browser's.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -44,6 +48,11 @@ mod socket;
 mod socket;
 mod time;
 mod timeline;
+#[cfg(feature = "hydrate")]
+mod upload;
+#[cfg(not(feature = "hydrate"))]
+#[path = "upload_ssr.rs"]
+mod upload;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};

@@ -8,6 +8,7 @@ use leptos_router::{components::A, hooks::use_params_map};
 
 use super::composer::Composer;
 use super::dialogs::{AddMemberForm, MembersResource, RoomsResource};
+use super::files::FilesButton;
 use super::live::Live;
 use super::time::presence_label;
 use super::timeline::Timeline;
@@ -146,6 +147,7 @@ fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) 
                 })}
             </Transition>
         </div>
+        <FilesButton room=id/>
         <NotifySelect id notify=Signal::derive(move || room().map(|r| r.notify).unwrap_or_default())/>
         <Show when=is_group>
             <AddMemberForm room=id members/>

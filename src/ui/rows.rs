@@ -8,7 +8,7 @@
 
 use super::time::{clock, day_label, local};
 use crate::format::{preview, Block, DELETED};
-use crate::model::{Role, RoomId, RoomKind, UserId};
+use crate::model::{Attachment, Role, RoomId, RoomKind, UserId};
 use crate::protocol::{Message, Seq};
 pub use crate::sync::Tick;
 use crate::sync::{Client, Room};
@@ -67,6 +67,8 @@ pub struct MsgRow {
     /// What I may do with it.
     pub can_edit: bool,
     pub can_delete: bool,
+    /// The files it carries.
+    pub files: Vec<Attachment>,
 }
 
 /// One emoji under a message: how many reacted, whether I did, and who.
@@ -198,6 +200,7 @@ pub fn rows(
                 calls_me: !mine && crate::events::calls(m).is_some_and(|(_, u)| u.contains(&me)),
                 can_edit: mine && recent && !m.deleted,
                 can_delete: !m.deleted && ((mine && recent) || moderator),
+                files: m.files.clone(),
             })));
         }
     }
@@ -224,6 +227,7 @@ pub fn rows(
                 .room(room)
                 .map(|r| names(r, &o.mentions, me))
                 .unwrap_or_default(),
+            files: o.files.clone(),
             ..MsgRow::default()
         })));
     }

@@ -208,7 +208,7 @@ async fn an_upload_resumes_rides_a_message_and_reaches_members_only() {
         };
         assert_eq!(
             files,
-            [file.clone()],
+            std::slice::from_ref(&file),
             "the name without its path, the type from the bytes"
         );
         let live = wb.recv_until(|f| matches!(f, ServerFrame::Msg(_))).await;

@@ -25,6 +25,9 @@ use crate::server::limits::Bucket;
 use crate::server::state::AppState;
 
 /// What handling a frame came to.
+// A step is made and taken apart once per frame: boxing the reply would
+// cost an allocation each time to save a move.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Step {
     Reply(ServerFrame),
     Quiet,
