@@ -223,6 +223,7 @@ pub fn FilesButton(room: RoomId) -> impl IntoView {
                     }
                 }>
                 <h3>"Files and media"</h3>
+                <button type="button" class="ghost close" aria-label="Close the files" on:click=move |_| open.set(false)>"✕"</button>
                 {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 <Show when=move || files.with(Vec::is_empty) && !loading.get() && error.with(Option::is_none)>
                     <p class="empty">"No files in this room yet."</p>
