@@ -454,6 +454,16 @@ pub fn thumb_size(w: u32, h: u32) -> (u32, u32) {
     (fit(w), fit(h))
 }
 
+/// What a list or a notification says of a message of files alone:
+/// "📎 photo.jpg", "📎 3 files"; None with no files.
+pub fn files_line(files: &[Attachment]) -> Option<String> {
+    match files {
+        [] => None,
+        [one] => Some(format!("📎 {}", one.name)),
+        many => Some(format!("📎 {} files", many.len())),
+    }
+}
+
 /// A file size for people: 512 B, 1.5 KB, 12.3 MB.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];

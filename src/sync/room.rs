@@ -370,9 +370,9 @@ fn union(a: &[Seq], b: &[Seq]) -> Vec<Seq> {
 
 /// What the room list shows of a message.
 fn shown_preview(m: &Message) -> String {
-    if m.deleted {
-        DELETED.to_string()
-    } else {
-        preview(&m.body, m.fmt.as_deref())
+    match crate::model::files_line(&m.files) {
+        _ if m.deleted => DELETED.to_string(),
+        Some(line) if m.body.trim().is_empty() => line,
+        _ => preview(&m.body, m.fmt.as_deref()),
     }
 }

@@ -8,7 +8,8 @@
 
 use leptos::{ev::SubmitEvent, prelude::*};
 
-use super::attach::{AttachList, Attaching};
+use super::attach::Attaching;
+use super::attach_list::AttachList;
 use super::drafts;
 use super::emoji::EmojiPicker;
 use super::live::Live;

@@ -20,18 +20,13 @@ pub fn type_label(mime: &str) -> String {
         .rsplit(['.', '-', '+'])
         .find(|s| s.len() > 1 && *s != "x")
         .unwrap_or(sub);
-    let sub = match sub {
-        "document" => "Word",
-        "sheet" => "Excel",
-        "presentation" => "PowerPoint",
-        "plain" => "Text",
-        "msword" => "Word",
-        other => other,
-    };
-    let name = if sub.len() <= 4 {
-        sub.to_uppercase()
-    } else {
-        sub.to_string()
+    let name = match sub {
+        "document" | "msword" => "Word".to_string(),
+        "sheet" => "Excel".to_string(),
+        "presentation" => "PowerPoint".to_string(),
+        "plain" => "Text".to_string(),
+        short if short.len() <= 4 => short.to_uppercase(),
+        other => other.to_string(),
     };
     match top {
         "image" => format!("{name} image"),

@@ -5,6 +5,7 @@
 // What the browser's uploads do to it is the browser's.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 mod attach;
+mod attach_list;
 mod auth;
 mod body;
 mod chat;

@@ -433,7 +433,11 @@ impl Notice {
         };
         let text = match replace {
             true => room.preview.clone().unwrap_or_else(|| DELETED.to_string()),
-            false => preview(&msg.body, msg.fmt.as_deref()),
+            // A message of files alone says what it carries.
+            false => match msg.body.trim().is_empty() {
+                true => crate::model::files_line(&msg.files).unwrap_or_default(),
+                false => preview(&msg.body, msg.fmt.as_deref()),
+            },
         };
         let mut body: String = text.chars().take(PREVIEW_CHARS).collect();
         if text.chars().nth(PREVIEW_CHARS).is_some() {

@@ -32,7 +32,8 @@ pub(super) const SUMMARY_SELECT: &str = "
            (SELECT u.display_name FROM members o JOIN users u ON u.id = o.user_id
              WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id
              LIMIT 1) AS peer_name,
-           (SELECT x.body FROM messages x WHERE x.room_id = r.id AND x.kind = 'message'
+           (SELECT CASE WHEN x.body = '' AND x.files IS NOT NULL THEN '📎 Attachment' ELSE x.body END
+              FROM messages x WHERE x.room_id = r.id AND x.kind = 'message'
              ORDER BY x.seq DESC LIMIT 1) AS preview
       FROM members m JOIN rooms r ON r.id = m.room_id
      WHERE m.user_id = $1";
