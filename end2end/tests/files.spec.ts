@@ -79,6 +79,26 @@ test("a pasted image uploads with its progress, reaches the other side as a thum
   expect((await c.page.request.get(src)).status()).toBe(404);
 });
 
+test("a file dropped anywhere on the open room is attached, and can be taken off again", async ({ browser }) => {
+  const { bob, a } = await twoPeople(browser);
+  await openDirect(a, bob, "Bob");
+  await a.locator(".timeline").evaluate((el) => {
+    const data = new DataTransfer();
+    data.items.add(new File(["hello from a file\n"], "notes.txt", { type: "text/plain" }));
+    for (const type of ["dragenter", "dragover", "drop"]) {
+      el.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
+    }
+  });
+  const chip = a.locator(".attaching .attach");
+  await expect(chip).toHaveAttribute("data-state", "done");
+  await expect(chip.locator(".attach-name")).toHaveText("notes.txt");
+  // By keyboard: Tab reaches its remove button.
+  await chip.getByRole("button", { name: "Remove notes.txt" }).focus();
+  await a.keyboard.press("Enter");
+  await expect(a.locator(".attaching")).toHaveCount(0);
+  await expect(a.getByRole("button", { name: "Send" })).toBeDisabled();
+});
+
 test.describe("going offline", () => {
   test.use({ allowedErrors: [/ERR_INTERNET_DISCONNECTED/] });
 

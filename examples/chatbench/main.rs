@@ -10,11 +10,12 @@
 //! room, one sender, W3 many rooms of ten and W4 one room over two nodes
 //! (latency from the intended send time, loss, duplicates, order, server CPU
 //! per delivery); W5 a reconnect storm, W6 durable writes, W8 and W9 big
-//! rooms with receipts (the product only: the peers keep nothing).
+//! rooms with receipts, W10 uploads (the product only: the peers keep nothing).
 
 mod bare;
 mod bigroom;
 mod durable;
+mod files;
 mod load;
 mod peer;
 mod procstat;
@@ -65,7 +66,7 @@ pub struct RunArgs {
     pub server_cores: String,
     /// The workloads to run (all by default).
     #[arg(long, value_enum, value_delimiter = ',', env = "BENCH_WORKLOADS",
-          default_values = ["w1", "w2", "w3", "w4", "w5", "w6", "w8", "w9"])]
+          default_values = ["w1", "w2", "w3", "w4", "w5", "w6", "w8", "w9", "w10"])]
     pub workloads: Vec<Workload>,
     /// Where the JSON results go (none in smoke mode).
     #[arg(long, default_value = "bench/results")]
@@ -198,6 +199,21 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     if args.peers.contains(&Kind::Chat) {
         big_rooms(&args, &paths, &plan, &mut results).await;
+        if args.workloads.contains(&Workload::W10) {
+            tracing::info!(uploaders = plan.uploaders, mb = plan.upload_mb, "W10 files");
+            match files::files(
+                &paths,
+                plan.uploaders,
+                plan.upload_mb,
+                plan.photos,
+                plan.uploads_in_flight,
+            )
+            .await
+            {
+                Ok(f) => results.files.push(f),
+                Err(e) => results.failed(Kind::Chat, "W10", e),
+            }
+        }
     }
     println!("{}", results.table(&args.peers, &plan));
     results.write(&args.out)?;

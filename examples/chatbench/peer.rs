@@ -98,12 +98,23 @@ impl Server {
         Self::start_nodes(kind, setup, paths, 1).await
     }
 
+    /// One node of the product with some settings of the run's own.
+    pub async fn start_with(
+        kind: Kind,
+        setup: &Setup,
+        paths: &Paths,
+        env: &[(&'static str, &str)],
+    ) -> anyhow::Result<Self> {
+        let extra: Vec<(&'static str, String)> = env.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        Self::start_once(kind, setup, paths, 1, &extra).await
+    }
+
     /// Starts `nodes` nodes of a server sharing their state (the product on
     /// PostgreSQL and Redis, Socket.IO with its Redis adapter).
     pub async fn start_nodes(kind: Kind, setup: &Setup, paths: &Paths, nodes: usize) -> anyhow::Result<Self> {
         let mut tries = 0;
         loop {
-            match Self::start_once(kind, setup, paths, nodes).await {
+            match Self::start_once(kind, setup, paths, nodes, &[]).await {
                 Err(e) if tries < 2 => {
                     tries += 1;
                     tracing::warn!(peer = kind.name(), error = %e, "start failed; trying another port");
@@ -113,7 +124,13 @@ impl Server {
         }
     }
 
-    async fn start_once(kind: Kind, setup: &Setup, paths: &Paths, nodes: usize) -> anyhow::Result<Self> {
+    async fn start_once(
+        kind: Kind,
+        setup: &Setup,
+        paths: &Paths,
+        nodes: usize,
+        extra: &[(&'static str, String)],
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut cookies = Vec::new();
         let mut room_ids: Vec<i64> = (0..setup.rooms.len() as i64).collect();
@@ -149,7 +166,9 @@ impl Server {
                 ("CHAT_SEND_BURST", "1000000".into()),
                 ("CHAT_MAX_ROOM_MEMBERS", "100000".into()),
                 ("LEPTOS_SITE_ROOT", dir.path().display().to_string()),
+                ("CHAT_FILES", dir.path().join("files").display().to_string()),
             ]);
+            env.extend(extra.iter().cloned());
         }
         let mut server = Self {
             kind,
@@ -209,6 +228,16 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         bail!("{} did not come up on {addr}", self.kind.name())
+    }
+
+    /// Where node `node` listens.
+    pub fn addr(&self, node: usize) -> SocketAddr {
+        self.nodes[node % self.nodes.len()].0
+    }
+
+    /// The session cookie of `user` (the product only).
+    pub fn cookie(&self, user: usize) -> &str {
+        &self.cookies[user]
     }
 
     /// The nodes' process ids.

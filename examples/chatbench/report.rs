@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::bigroom::BigRoom;
 use crate::durable::Durable;
+use crate::files::Files;
 use crate::load::{Fanout, Idle};
 use crate::peer::Kind;
 use crate::reconnect::Reconnect;
@@ -46,6 +47,11 @@ pub struct Plan {
     pub big_members: usize,
     /// W9: the room's members, all online.
     pub busy_members: usize,
+    /// W10: uploads at once, MB each, 12 MP photos, uploads held in flight.
+    pub uploaders: usize,
+    pub upload_mb: usize,
+    pub photos: usize,
+    pub uploads_in_flight: usize,
 }
 
 /// The workloads (W2–W4 are the fan-out ones, keyed in `Results::fanout`).
@@ -67,6 +73,8 @@ pub enum Workload {
     W8,
     /// A room of 1,000 members, all online and reporting.
     W9,
+    /// Uploads: throughput, a 12-megapixel photo to ready, memory in flight.
+    W10,
 }
 
 impl Mode {
@@ -87,6 +95,10 @@ impl Mode {
                 durable_window: 8,
                 big_members: 300,
                 busy_members: 40,
+                uploaders: 2,
+                upload_mb: 2,
+                photos: 1,
+                uploads_in_flight: 4,
             },
             Mode::Quick => Plan {
                 rounds: 1,
@@ -103,6 +115,10 @@ impl Mode {
                 durable_window: 20,
                 big_members: 10_000,
                 busy_members: 1_000,
+                uploaders: 4,
+                upload_mb: 50,
+                photos: 3,
+                uploads_in_flight: 50,
             },
             Mode::Full => Plan {
                 rounds: 2,
@@ -119,6 +135,10 @@ impl Mode {
                 durable_window: 32,
                 big_members: 10_000,
                 busy_members: 1_000,
+                uploaders: 4,
+                upload_mb: 50,
+                photos: 5,
+                uploads_in_flight: 100,
             },
         }
     }
@@ -140,6 +160,8 @@ pub struct Results {
     pub durable: BTreeMap<Kind, Vec<Durable>>,
     /// W8 and W9 runs.
     pub big: Vec<(Workload, BigRoom)>,
+    /// W10 runs.
+    pub files: Vec<Files>,
     failures: Vec<String>,
     workloads: Vec<Workload>,
 }
@@ -163,6 +185,7 @@ impl Results {
             reconnect: Vec::new(),
             durable: BTreeMap::new(),
             big: Vec::new(),
+            files: Vec::new(),
             failures: Vec::new(),
             workloads: args.workloads.clone(),
         }
@@ -209,6 +232,9 @@ impl Results {
         }
         if ran(Workload::W8) || ran(Workload::W9) {
             self.big_rows(&mut t);
+        }
+        if ran(Workload::W10) {
+            self.files_rows(&mut t);
         }
         for w in warnings {
             let _ = writeln!(t, "warning: {w}");
@@ -424,6 +450,35 @@ impl Results {
                 d.seq_holes,
                 d.server_cpu_us_per_message,
                 d.server_cpu_percent
+            );
+        }
+    }
+
+    /// W10: uploads (the product only).
+    fn files_rows(&self, t: &mut String) {
+        let _ = writeln!(
+            t,
+            "\nW10 files: tus uploads in 1 MiB parts on SQLite and a directory (chat only)"
+        );
+        let _ = writeln!(
+            t,
+            "| uploads at once × MB | upload MB/s | server CPU ms/MB | 12 MP JPEG (MB): last part to ready p50 / max ms | same bytes as a plain file: last part p50 ms | uploads in flight | server KiB per upload in flight |"
+        );
+        let _ = writeln!(t, "|---|---|---|---|---|---|---|");
+        for f in &self.files {
+            let _ = writeln!(
+                t,
+                "| {} × {:.0} | {:.1} | {:.1} | ({:.1}) {:.0} / {:.0} | {:.1} | {} | {:.0} |",
+                f.uploaders,
+                f.file_mb,
+                f.upload_mb_per_sec,
+                f.server_cpu_ms_per_mb,
+                f.photo_mb,
+                f.photo_ready.p50_ms,
+                f.photo_ready.max_ms,
+                f.plain_last_part.p50_ms,
+                f.in_flight,
+                f.kib_per_upload_in_flight
             );
         }
     }

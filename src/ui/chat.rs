@@ -46,6 +46,7 @@ fn Layout(user: User) -> impl IntoView {
     Effect::new(move |_| {
         live.restore_outbox();
         connection::start(live);
+        super::upload::guard_page();
     });
     let location = use_location();
     let selected = Memo::new(move |_| {

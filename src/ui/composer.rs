@@ -145,6 +145,15 @@ pub fn Composer(room: RoomId) -> impl IntoView {
         },
         false,
     );
+    // Files dropped anywhere on the page while the room is open are
+    // attached here (`upload::guard_page` keeps the browser from opening
+    // them); text dropped into the box is the browser's to insert.
+    let dropped = window_event_listener(leptos::ev::drop, move |ev| {
+        if upload::from_drop(&ev, attaching) {
+            ev.prevent_default();
+        }
+    });
+    on_cleanup(move || dropped.remove());
     view! {
         <Show when=move || replying().is_some()>
             <div class="reply-banner" role="status">
@@ -161,13 +170,7 @@ pub fn Composer(room: RoomId) -> impl IntoView {
         <form class="composer" on:submit=move |ev: SubmitEvent| {
             ev.prevent_default();
             submit();
-        }
-            on:dragover=move |ev: leptos::ev::DragEvent| ev.prevent_default()
-            on:drop=move |ev: leptos::ev::DragEvent| {
-                // A file dropped here is attached, not opened by the browser.
-                ev.prevent_default();
-                upload::from_drop(&ev, attaching);
-            }>
+        }>
             <input type="file" multiple class="visually-hidden" tabindex="-1" aria-hidden="true" node_ref=file_input
                 on:change=move |ev| upload::from_input(&ev, attaching)/>
             <button type="button" class="ghost attach-toggle" aria-label="Attach files"

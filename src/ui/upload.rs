@@ -42,7 +42,28 @@ pub fn from_paste(ev: &web_sys::ClipboardEvent, a: Attaching) -> bool {
     take(files, a)
 }
 
-/// Takes the files dropped on the composer.
+/// Keeps files dragged onto the page from replacing it (a browser opens a
+/// file dropped where nothing takes it): for the page's life. The open
+/// room's composer takes them (`from_drop`).
+pub fn guard_page() {
+    let files = |ev: &web_sys::DragEvent| {
+        ev.data_transfer()
+            .is_some_and(|d| d.types().includes(&JsValue::from_str("Files"), 0))
+    };
+    let over = leptos::prelude::window_event_listener(leptos::ev::dragover, move |ev| {
+        if files(&ev) {
+            ev.prevent_default();
+        }
+    });
+    let dropped = leptos::prelude::window_event_listener(leptos::ev::drop, move |ev| {
+        if files(&ev) {
+            ev.prevent_default();
+        }
+    });
+    std::mem::forget((over, dropped));
+}
+
+/// Takes the files dropped on the page while a room is open.
 pub fn from_drop(ev: &web_sys::DragEvent, a: Attaching) -> bool {
     take(ev.data_transfer().and_then(|d| d.files()), a)
 }

@@ -5,6 +5,8 @@ use leptos::web_sys;
 
 use super::attach::Attaching;
 
+pub fn guard_page() {}
+
 pub fn from_paste(_ev: &web_sys::ClipboardEvent, _a: Attaching) -> bool {
     false
 }
