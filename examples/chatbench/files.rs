@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Context};
+use anyhow::ensure;
 use futures::StreamExt;
 use serde::Serialize;
 
@@ -217,16 +217,14 @@ async fn patch(
 /// Uploads `bytes` in 1 MiB parts, one after the other.
 async fn upload(http: &reqwest::Client, base: &str, cookie: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let url = format!("{base}{}", open(http, base, cookie, bytes.len() as u64).await?);
+    send_parts(http, &url, cookie, bytes).await
+}
+
+/// Sends `bytes` from offset 0 in 1 MiB parts.
+async fn send_parts(http: &reqwest::Client, url: &str, cookie: &str, bytes: &[u8]) -> anyhow::Result<()> {
     for (i, chunk) in bytes.chunks(PART).enumerate() {
-        patch(
-            http,
-            &url,
-            cookie,
-            (i * PART) as u64,
-            chunk.to_vec().into(),
-            chunk.len() as u64,
-        )
-        .await?;
+        let at = (i * PART) as u64;
+        patch(http, url, cookie, at, chunk.to_vec().into(), chunk.len() as u64).await?;
     }
     Ok(())
 }
@@ -234,21 +232,18 @@ async fn upload(http: &reqwest::Client, base: &str, cookie: &str, bytes: &[u8]) 
 /// Uploads `bytes`; how long the last part took to be answered (µs).
 async fn last_part_us(http: &reqwest::Client, base: &str, cookie: &str, bytes: &[u8]) -> anyhow::Result<u64> {
     let url = format!("{base}{}", open(http, base, cookie, bytes.len() as u64).await?);
-    let parts: Vec<&[u8]> = bytes.chunks(PART).collect();
-    let (last, first) = parts.split_last().context("an empty file")?;
-    for (i, chunk) in first.iter().enumerate() {
-        patch(
-            http,
-            &url,
-            cookie,
-            (i * PART) as u64,
-            chunk.to_vec().into(),
-            chunk.len() as u64,
-        )
-        .await?;
-    }
-    let at = (first.len() * PART) as u64;
+    let at = (bytes.len() - 1) / PART * PART;
+    send_parts(http, &url, cookie, &bytes[..at]).await?;
+    let last = bytes[at..].to_vec();
     let started = Instant::now();
-    patch(http, &url, cookie, at, last.to_vec().into(), last.len() as u64).await?;
+    patch(
+        http,
+        &url,
+        cookie,
+        at as u64,
+        last.into(),
+        (bytes.len() - at) as u64,
+    )
+    .await?;
     Ok(started.elapsed().as_micros() as u64)
 }

@@ -15,7 +15,7 @@ pub fn AttachList(a: Attaching) -> impl IntoView {
     view! {
         <Show when=move || !a.is_empty()>
             <ul class="attaching" aria-label="Files to send">
-                <For each=move || a.list.get() key=|p| (p.key, p.sent, format!("{:?}", p.stage)) let:p>
+                <For each=move || a.list.get() key=|p| (p.key, p.sent, stage_name(&p.stage)) let:p>
                     {chip(a, p)}
                 </For>
             </ul>
@@ -33,12 +33,7 @@ fn chip(a: Attaching, p: Pending) -> impl IntoView {
     };
     let label = format!("{} ({}, {})", p.name, human_size(p.size), type_label(&p.mime));
     view! {
-        <li class="attach" class:failed=failed data-state=match p.stage {
-            Stage::Uploading => "uploading",
-            Stage::Waiting => "waiting",
-            Stage::Done(_) => "done",
-            Stage::Failed(_) => "failed",
-        }>
+        <li class="attach" class:failed=failed data-state=stage_name(&p.stage)>
             {match p.preview.clone() {
                 Some(url) => view! { <img class="attach-preview" src=url alt="" width="48" height="48"/> }.into_any(),
                 None => view! { <span class="attach-preview file-icon" aria-hidden="true">"📄"</span> }.into_any(),
@@ -60,4 +55,13 @@ fn chip(a: Attaching, p: Pending) -> impl IntoView {
 
 fn percent(sent: u64, size: u64) -> u64 {
     (sent.saturating_mul(100) / size.max(1)).min(100)
+}
+
+fn stage_name(stage: &Stage) -> &'static str {
+    match stage {
+        Stage::Uploading => "uploading",
+        Stage::Waiting => "waiting",
+        Stage::Done(_) => "done",
+        Stage::Failed(_) => "failed",
+    }
 }

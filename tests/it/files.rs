@@ -14,7 +14,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::common::{self, api, sign_up, ws::connect, Node, TestServer};
-use crate::ws::{ack, send};
+use crate::ws::ack;
 
 /// A server of each shape this machine can run: SQLite and a directory;
 /// PostgreSQL and S3 (when their test services are there).
@@ -119,23 +119,12 @@ async fn get(server: &impl Node, cookie: Option<&str>, path: &str, range: Option
 }
 
 fn with_files(room: i64, cid: Uuid, body: &str, files: Vec<Uuid>) -> ClientFrame {
-    let ClientFrame::Send {
-        room,
-        cid,
-        body,
-        reply_to,
-        mentions,
-        ..
-    } = send(room, cid, body)
-    else {
-        unreachable!()
-    };
     ClientFrame::Send {
         room,
         cid,
-        body,
-        reply_to,
-        mentions,
+        body: body.into(),
+        reply_to: None,
+        mentions: vec![],
         files,
     }
 }
