@@ -40,3 +40,25 @@ test("two people on different nodes, through nginx: messages, ticks, typing, pre
   await expect(a.locator(".typing")).toHaveText("");
   await expect(b.locator('.msg.mine[data-seq="2"]')).toHaveAttribute("data-state", "read");
 });
+
+test("a file uploaded through nginx is served by every node (one S3 bucket behind them)", async ({ browser }) => {
+  test.skip(nodes.length < 2, "needs the cluster (make test starts one)");
+  const { bob, a, b } = await twoPeople(browser);
+  await openDirect(a, bob, "Bob");
+  // 3 MB in 1 MB parts: round-robin sends the parts to both nodes.
+  const bytes = Buffer.alloc(3 * 1024 * 1024 + 123);
+  bytes.write("%PDF-1.7\n");
+  for (let i = 9; i < bytes.length; i += 997) bytes[i] = i % 253;
+  await a.locator(".composer input[type=file]").setInputFiles({ name: "plan.pdf", mimeType: "application/pdf", buffer: bytes });
+  await expect(a.locator(".attaching .attach")).toHaveAttribute("data-state", "done");
+  await a.getByLabel("Message", { exact: true }).press("Enter");
+  await openRoom(b, "Alice");
+  const href = (await b.locator(".timeline .msg a.file").last().getAttribute("href"))!;
+  // The session cookie is the host's, whatever the port: each node answers Bob.
+  const cookie = (await b.context().cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
+  for (const node of nodes) {
+    const got = await fetch(`${node}${href}`, { headers: { cookie } });
+    expect(got.status, node).toBe(200);
+    expect(Buffer.compare(Buffer.from(await got.arrayBuffer()), bytes), node).toBe(0);
+  }
+});
