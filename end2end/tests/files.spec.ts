@@ -1,6 +1,6 @@
 import { Page } from "@playwright/test";
 import { expect, test } from "./fixtures";
-import { cat, openDirect, openRoom, twoPeople } from "./helpers";
+import { cat, hydrated, openDirect, openRoom, twoPeople } from "./helpers";
 
 /** Pastes a `w`×`h` PNG drawn in the page into the composer, as a screenshot tool would. */
 async function pasteImage(page: Page, name: string, w: number, h: number) {
@@ -144,5 +144,47 @@ test.describe("going offline", () => {
     expect(got.status()).toBe(200);
     expect(got.headers()["content-disposition"]).toMatch(/^attachment;/);
     expect(Buffer.compare(await got.body(), bytes)).toBe(0);
+  });
+
+  test("after a reload, picking the same file again goes on where its upload stopped", async ({ browser }) => {
+    const { bob, a, b } = await twoPeople(browser);
+    await openDirect(a, bob, "Bob");
+    // The same file both times: same name, size, date and bytes.
+    const pick = () =>
+      a.locator(".composer input[type=file]").evaluate((input: HTMLInputElement) => {
+        const bytes = new Uint8Array(5 * 1024 * 1024);
+        bytes.set(new TextEncoder().encode("%PDF-1.7\n"));
+        for (let i = 9; i < bytes.length; i += 4093) bytes[i] = i % 251;
+        const data = new DataTransfer();
+        data.items.add(new File([bytes], "slides.pdf", { type: "application/pdf", lastModified: 1_700_000_000_000 }));
+        input.files = data.files;
+        input.dispatchEvent(new Event("change", { bubbles: true }));
+      });
+    // The third part, and everything after it, never arrives: then the page is reloaded.
+    let patches = 0;
+    await a.route("**/uploads/**", async (route) => {
+      if (route.request().method() === "PATCH") patches += 1;
+      if (patches >= 3) return route.abort("internetdisconnected");
+      return route.continue();
+    });
+    await pick();
+    await expect(a.locator(".attaching .attach")).toHaveAttribute("data-state", "waiting");
+    await a.unroute("**/uploads/**");
+    await a.reload();
+    await hydrated(a);
+    const offsets: number[] = [];
+    a.on("request", (r) => {
+      if (r.method() === "PATCH") offsets.push(Number(r.headers()["upload-offset"]));
+    });
+    await pick();
+    await expect(a.locator(".attaching .attach")).toHaveAttribute("data-state", "done");
+    expect(offsets[0], "the first part after the reload").toBe(2 * 1024 * 1024);
+    expect(offsets).toHaveLength(3);
+    await a.getByLabel("Message", { exact: true }).press("Enter");
+    await openRoom(b, "Alice");
+    const href = (await b.locator(".timeline .msg a.file").last().getAttribute("href"))!;
+    const got = await b.request.get(href);
+    expect(got.status()).toBe(200);
+    expect((await got.body()).length).toBe(5 * 1024 * 1024);
   });
 });

@@ -268,7 +268,7 @@ fn range(headers: &HeaderMap) -> Option<GetRange> {
     }
     let (start, end) = spec.trim().split_once('-')?;
     match (start.parse::<u64>().ok(), end.parse::<u64>().ok()) {
-        (Some(s), Some(e)) if e >= s => Some(GetRange::Bounded(s..e + 1)),
+        (Some(s), Some(e)) if e >= s => Some(GetRange::Bounded(s..e.checked_add(1)?)),
         (Some(s), None) if end.is_empty() => Some(GetRange::Offset(s)),
         (None, Some(n)) if start.is_empty() && n > 0 => Some(GetRange::Suffix(n)),
         _ => None,
@@ -389,6 +389,7 @@ mod tests {
         assert_eq!(ranged("bytes=0-1,5-9"), None);
         assert_eq!(ranged("items=0-1"), None);
         assert_eq!(ranged("bytes=-"), None);
+        assert_eq!(ranged("bytes=0-18446744073709551615"), None, "no overflow");
     }
 
     #[test]
