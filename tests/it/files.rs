@@ -52,6 +52,13 @@ async fn create(server: &impl Node, cookie: &str, name: &str, length: u64) -> re
         .unwrap()
 }
 
+/// Opens an upload that is to be taken: its address.
+async fn opened(server: &impl Node, cookie: &str, name: &str, length: u64) -> String {
+    let res = create(server, cookie, name, length).await;
+    assert_eq!(res.status(), StatusCode::CREATED, "open {name}");
+    res.headers()["location"].to_str().unwrap().to_string()
+}
+
 async fn patch(
     server: &impl Node,
     cookie: &str,
@@ -159,9 +166,7 @@ async fn an_upload_resumes_rides_a_message_and_reaches_members_only() {
     for (server, _dir) in shapes(|_| {}).await {
         let ([a, b, c], room) = group(&server).await;
         let bytes = pdf(300_000);
-        let res = create(&server, &a, "../../reports/Q3 회의.pdf", bytes.len() as u64).await;
-        assert_eq!(res.status(), StatusCode::CREATED);
-        let location = res.headers()["location"].to_str().unwrap().to_string();
+        let location = opened(&server, &a, "../../reports/Q3 회의.pdf", bytes.len() as u64).await;
         assert_eq!(
             patch(&server, &a, &location, 0, &bytes[..100_000]).await.status(),
             StatusCode::NO_CONTENT
@@ -454,8 +459,7 @@ async fn bad_uploads_are_refused_and_leave_nothing() {
         assert!(why.contains("65535×65535"), "{why}");
 
         // The protocol's own rules.
-        let res = create(&server, &a, "x.pdf", 1000).await;
-        let location = res.headers()["location"].to_str().unwrap().to_string();
+        let location = opened(&server, &a, "x.pdf", 1000).await;
         let untyped = reqwest::Client::new()
             .patch(server.url(&location))
             .header("cookie", &a)
@@ -549,8 +553,7 @@ async fn two_nodes_serve_each_others_uploads() {
     let ([a, b, _], room) = group(&one).await;
     let bytes = pdf(50_000);
     // Parts of one upload through both nodes, as a balancer may route them.
-    let res = create(&one, &a, "shared.pdf", bytes.len() as u64).await;
-    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let location = opened(&one, &a, "shared.pdf", bytes.len() as u64).await;
     assert_eq!(
         patch(&one, &a, &location, 0, &bytes[..20_000]).await.status(),
         StatusCode::NO_CONTENT
@@ -583,8 +586,7 @@ async fn unsent_and_cancelled_uploads_are_removed() {
             .await
             .unwrap();
         assert!(server.state.files.kept(kept).await);
-        let res = create(&server, &a, "gone.pdf", 10_000).await;
-        let location = res.headers()["location"].to_str().unwrap().to_string();
+        let location = opened(&server, &a, "gone.pdf", 10_000).await;
         patch(&server, &a, &location, 0, &pdf(10_000)[..4_000]).await;
         let cancel = reqwest::Client::new()
             .delete(server.url(&location))

@@ -195,7 +195,7 @@ impl Files {
         offset: u64,
         bytes: Bytes,
     ) -> Result<Upload, FileError> {
-        let upload = self.upload(owner, id).await?;
+        let mut upload = self.upload(owner, id).await?;
         let done = matches!(upload.state, UploadState::Ready | UploadState::Sent);
         if done && offset == upload.length && bytes.is_empty() {
             // Finished already (its answer was lost): the same answer again.
@@ -233,8 +233,11 @@ impl Files {
                 let now = self.upload(owner, id).await?;
                 return Err(FileError::Offset(now.received));
             }
+            // The row now says what the compare-and-set wrote.
+            upload.received = end;
+            upload.parts.push(part.to_string());
+            upload.file.mime = mime;
         }
-        let upload = self.upload(owner, id).await?;
         if upload.received < upload.length {
             return Ok(upload);
         }
