@@ -9,7 +9,9 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
 pub use crate::error::ApiError;
-use crate::model::{FilePage, MemberPage, Notify, RoomId, RoomSummary, User, UserId};
+use crate::model::{
+    FilePage, MemberPage, Notify, RoomId, RoomSummary, SearchCursor, SearchPage, User, UserId,
+};
 use crate::protocol::Seq;
 
 /// Creates an account and logs it in (sets the session cookie).
@@ -97,6 +99,20 @@ pub async fn room_members(
 #[server(prefix = "/api", endpoint = "room_files", input = Json)]
 pub async fn room_files(room: RoomId, before: Option<Seq>) -> Result<FilePage, ApiError> {
     crate::server::rooms::files(room, before).await
+}
+
+/// The messages of the caller's rooms (of `room` only, when given) that
+/// `query` finds, newest first, a page at a time (`next` from the page
+/// before). `offset_min` is the browser's time zone (`getTimezoneOffset`),
+/// for `before:` and `after:` dates.
+#[server(prefix = "/api", endpoint = "search", input = Json)]
+pub async fn search(
+    query: String,
+    room: Option<RoomId>,
+    next: Option<SearchCursor>,
+    offset_min: i32,
+) -> Result<SearchPage, ApiError> {
+    crate::server::rooms::search(query, room, next, offset_min).await
 }
 
 /// The public VAPID key the browser subscribes with (`applicationServerKey`, base64url).

@@ -443,6 +443,42 @@ pub struct FilePage {
     pub more: bool,
 }
 
+/// The longest search, in characters.
+pub const SEARCH_MAX_CHARS: usize = 256;
+
+/// Results in a page of search results.
+pub const SEARCH_PAGE: u32 = 20;
+
+/// A message a search found: where it is, who sent it when, and its text
+/// around what matched, as parts (`hit`: a matched word).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub room: RoomId,
+    pub seq: i64,
+    pub sender: UserId,
+    pub from: String,
+    pub ts: i64,
+    pub parts: Vec<SnippetPart>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnippetPart {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hit: bool,
+}
+
+/// Where a page of results ended: (sent at, room, seq) of its last hit.
+pub type SearchCursor = (i64, RoomId, i64);
+
+/// A page of search results, newest first; `next`: older ones exist (ask
+/// again with it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchPage {
+    pub hits: Vec<SearchHit>,
+    pub next: Option<SearchCursor>,
+}
+
 /// `w`×`h` fitted into a `THUMB_MAX` square, never enlarged, at least 1×1.
 pub fn thumb_size(w: u32, h: u32) -> (u32, u32) {
     let (w, h) = (w.max(1), h.max(1));

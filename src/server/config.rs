@@ -84,6 +84,14 @@ pub struct Config {
     #[arg(long, env = "CHAT_SEND_BURST", default_value_t = 60)]
     pub send_burst: u32,
 
+    /// Searches one person may make per second on average…
+    #[arg(long, env = "CHAT_SEARCH_RATE", default_value_t = 4)]
+    pub search_rate: u32,
+
+    /// …and in a burst (more are answered 429 with `Retry-After`).
+    #[arg(long, env = "CHAT_SEARCH_BURST", default_value_t = 20)]
+    pub search_burst: u32,
+
     /// Failed log-ins allowed per handle (then one more per minute) and per
     /// address (then one more per 15 s), to slow down password guessing.
     #[arg(long, env = "CHAT_LOGIN_FAILURES", default_value_t = 5)]
@@ -273,6 +281,8 @@ impl Config {
         if [
             self.send_rate,
             self.send_burst,
+            self.search_rate,
+            self.search_burst,
             self.login_failures,
             self.signup_burst,
             self.groups_per_hour,

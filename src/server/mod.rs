@@ -28,10 +28,12 @@ mod receipts;
 mod registry;
 mod reports;
 pub mod rooms;
+mod search;
 pub mod state;
 pub mod storage;
 pub(crate) mod subscriptions;
 mod tasks;
+pub mod text;
 mod ticks;
 mod uploads;
 

@@ -19,8 +19,8 @@ use super::{
 use crate::{
     error::ApiError,
     model::{
-        clean_name, normalize_handle, FilePage, MemberPage, Notify, RoomId, RoomKind, RoomSummary, User,
-        UserId, MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX, ROOM_NAME_MAX,
+        clean_name, normalize_handle, FilePage, MemberPage, Notify, RoomId, RoomKind, RoomSummary,
+        SearchCursor, SearchPage, User, UserId, MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX, ROOM_NAME_MAX,
     },
 };
 
@@ -243,6 +243,28 @@ pub async fn files(room: RoomId, before: Option<Seq>) -> Result<FilePage, ApiErr
             let me = caller(&state).await?;
             check_member(&state, room, me.id).await?;
             Ok(state.files.room_files(room, me.id, before).await?)
+        }
+        .await,
+    )
+}
+
+/// A search in the caller's rooms (`search::find`), limited per person.
+pub async fn search(
+    query: String,
+    room: Option<RoomId>,
+    next: Option<SearchCursor>,
+    offset_min: i32,
+) -> Result<SearchPage, ApiError> {
+    respond(
+        async {
+            let state = state()?;
+            let me = caller(&state).await?;
+            state.searches.take(&me.id, Instant::now()).map_err(|wait| {
+                tracing::info!(user = me.id, "search refused: too many at once");
+                too_many("You are searching very fast. Try again in", wait)
+            })?;
+            let offset_min = offset_min.clamp(-24 * 60, 24 * 60);
+            super::search::find(&state.store, me.id, &query, room, next, offset_min).await
         }
         .await,
     )

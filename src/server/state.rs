@@ -24,6 +24,7 @@ use super::receipts::Receipts;
 use super::registry::Registry;
 use super::storage::DynStore;
 use super::tasks::{NodeTask, Tasks};
+use crate::model::UserId;
 
 /// Messages per room the recent-message cache keeps.
 const CACHED_PER_ROOM: usize = 100;
@@ -74,6 +75,8 @@ pub struct NodeState {
     pub hashing: Arc<Hashing>,
     /// Groups, direct rooms and added members per person per hour.
     pub room_limits: Arc<RoomLimits>,
+    /// Searches per person: a burst, then a few a second.
+    pub searches: Arc<Buckets<UserId>>,
     /// Who may be announced typing in each room (a few at a time).
     pub typists: Arc<Typists>,
     /// Browsers' reports (panics) per address: a few, then one a minute.
@@ -162,7 +165,13 @@ impl AppState {
             },
         );
         let (files, sweeping) = Files::new(store.clone(), blobs, file_limits(&config));
-        to_start.extend([writing, marking, pushing, sweeping]);
+        to_start.extend([
+            writing,
+            marking,
+            pushing,
+            sweeping,
+            super::search::backlog(store.clone()),
+        ]);
         let state = Self(Arc::new(NodeState {
             tasks,
             receipts,
@@ -174,6 +183,11 @@ impl AppState {
             accounts: Arc::new(AccountLimits::new(config.login_failures, config.signup_burst)),
             hashing: Arc::new(Hashing::for_this_machine(config.hash_queue)),
             room_limits: Arc::new(RoomLimits::new(&config)),
+            searches: Arc::new(Buckets::new(
+                f64::from(config.search_rate),
+                f64::from(config.search_burst),
+                100_000,
+            )),
             typists: Arc::new(Typists::new(TYPISTS, std::time::Duration::from_secs(3))),
             reports: Arc::new(Buckets::new(1.0 / 60.0, 5.0, 10_000)),
             violations: Arc::new(Buckets::new(1.0 / 60.0, 5.0, 10_000)),

@@ -93,7 +93,7 @@ async fn offset_of(server: &impl Node, cookie: &str, location: &str) -> Result<u
 }
 
 /// Uploads `bytes` in parts of `part` bytes: its id, or the refusal.
-async fn upload(
+pub(crate) async fn upload(
     server: &impl Node,
     cookie: &str,
     name: &str,
@@ -137,7 +137,7 @@ fn with_files(room: i64, cid: Uuid, body: &str, files: Vec<Uuid>) -> ClientFrame
 }
 
 /// Bytes that are a PDF by their signature, `n` long.
-fn pdf(n: usize) -> Vec<u8> {
+pub(crate) fn pdf(n: usize) -> Vec<u8> {
     let mut b = b"%PDF-1.7\n".to_vec();
     b.extend((0..n - b.len()).map(|i| (i * 7 % 251) as u8));
     b

@@ -46,6 +46,7 @@ mod metrics;
 mod presence;
 mod push;
 mod receipts;
+mod search;
 mod security;
 mod shutdown;
 mod storage;

@@ -390,6 +390,15 @@ macro_rules! impl_messages {
                     }
                 }
                 Self::write_changes(&mut tx, &plan).await?;
+                let retexted: Vec<&Message> =
+                    plan.changed.iter().filter(|m| plan.retexted.binary_search(&(m.room, m.seq)).is_ok()).collect();
+                let fresh: Vec<&Message> = plan
+                    .new
+                    .iter()
+                    .chain(retexted.iter().copied())
+                    .filter(|m| m.kind.is_message() && !m.deleted)
+                    .collect();
+                Self::index(&mut tx, &retexted, &fresh).await?;
                 let heads = messages::padded(plan.heads);
                 let q = format!(
                     "UPDATE rooms SET head_seq = v.column2, head_n = v.column3,

@@ -1,8 +1,8 @@
 //! Durable storage: the `Store` trait, composed of one trait per aggregate
-//! (`accounts`, `rooms`, `messages`, `marks`, `push`, `settings`, each file
-//! with its SQL), and its two implementations, SQLite (the embedded
-//! default) and PostgreSQL (the cluster shape), chosen at start-up from
-//! `DATABASE_URL`.
+//! (`accounts`, `rooms`, `messages`, `marks`, `push`, `settings`, `uploads`,
+//! `search`, each file with its SQL), and its two implementations, SQLite
+//! (the embedded default) and PostgreSQL (the cluster shape), chosen at
+//! start-up from `DATABASE_URL`.
 //!
 //! Both run the same SQL text (`sql::impl_store!`), so their behaviour
 //! cannot drift; what differs (connection set-up, pragmas, pools) lives in
@@ -16,6 +16,7 @@ mod messages;
 mod postgres;
 mod push;
 mod rooms;
+mod search;
 mod settings;
 mod sql;
 mod sqlite;
@@ -38,6 +39,7 @@ pub use messages::Messages;
 pub use postgres::PgStore;
 pub use push::PushSubscriptions;
 pub use rooms::Rooms;
+pub use search::{text_of, Search, SearchQuery};
 pub use settings::Settings;
 pub use sqlite::SqliteStore;
 pub use uploads::{Upload, UploadState, Uploads};
@@ -203,7 +205,7 @@ pub type DynStore = Arc<dyn Store>;
 /// in its own file, with its SQL). Every method is one transaction.
 #[async_trait]
 pub trait Store:
-    Accounts + Rooms + Messages + Marks + PushSubscriptions + Settings + Uploads + 'static
+    Accounts + Rooms + Messages + Marks + PushSubscriptions + Settings + Uploads + Search + 'static
 {
     /// "sqlite" or "postgres", for logs and readiness.
     fn backend(&self) -> &'static str;

@@ -8,7 +8,7 @@ use anyhow::Context;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{
-    messages, sql, uploads, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError,
+    messages, search, sql, uploads, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError,
     StoredMarks, Upload,
 };
 use crate::model::{Attachment, Member, Notify, RoomFile, RoomId, RoomKind, RoomSummary, User, UserId};

@@ -402,6 +402,7 @@ macro_rules! impl_store {
         $crate::server::storage::push::impl_push!($store);
         $crate::server::storage::settings::impl_settings!($store);
         $crate::server::storage::uploads::impl_uploads!($store);
+        $crate::server::storage::search::impl_search!($store, $db, $lock, $numbered);
     };
 }
 

@@ -11,7 +11,7 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    messages, sql, uploads, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError,
+    messages, search, sql, uploads, Access, Appended, Credentials, NewMessage, PushSubscription, StoreError,
     StoredMarks, Upload,
 };
 use crate::model::{Attachment, Member, Notify, RoomFile, RoomId, RoomKind, RoomSummary, User, UserId};

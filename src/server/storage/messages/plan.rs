@@ -52,6 +52,9 @@ pub struct Plan {
     /// Reactions to insert, each with the seq of the event that made it.
     pub reacted: Vec<(ReactionKey, Seq)>,
     pub unreacted: Vec<ReactionKey>,
+    /// The messages of `changed` whose text the batch changed (edited or
+    /// deleted): their search documents are written again or removed.
+    pub retexted: Vec<(RoomId, Seq)>,
     /// Messages deleted by this batch: their earlier edits are erased too.
     pub erased: Vec<(RoomId, Seq)>,
     /// Who the batch's rows call by name, on which message: (room, seq, user).
@@ -214,6 +217,14 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
     unreacted.retain(|(room, seq, _, _)| erased.binary_search(&(*room, *seq)).is_err());
     let mut changed: Vec<Message> = touched.iter().filter_map(|k| targets.get(k)).cloned().collect();
     changed.sort_unstable_by_key(|m| (m.room, m.seq));
+    let retexted = changed
+        .iter()
+        .filter(|m| {
+            let was = before.get(&(m.room, m.seq));
+            was.is_none_or(|b| b.body != m.body || b.deleted != m.deleted)
+        })
+        .map(|m| (m.room, m.seq))
+        .collect();
     let mut rooms_now: HashMap<RoomId, (Seq, i64, i64)> = HashMap::new();
     let mut marks: HashMap<(RoomId, UserId), (Seq, i64)> = HashMap::new();
     for r in &new {
@@ -233,6 +244,7 @@ pub fn plan(batch: &[NewMessage], found: Found) -> Plan {
         out,
         new,
         changed,
+        retexted,
         reacted,
         unreacted,
         erased,
