@@ -472,11 +472,15 @@ pub struct SnippetPart {
 pub type SearchCursor = (i64, RoomId, i64);
 
 /// A page of search results, newest first; `next`: older ones exist (ask
-/// again with it).
+/// again with it). `problem`: why the search as typed cannot be made (no
+/// hits then) — a person typing meets these on the way to a good search,
+/// so they are an answer, not an error.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SearchPage {
     pub hits: Vec<SearchHit>,
     pub next: Option<SearchCursor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// `w`×`h` fitted into a `THUMB_MAX` square, never enlarged, at least 1×1.

@@ -33,9 +33,9 @@ test("two people on different nodes, through nginx: messages, ticks, typing, pre
   await expect(bodies(b)).toHaveText(["hello across nodes"]);
   await expect(a.locator('.msg.mine[data-seq="1"]')).toHaveAttribute("data-state", "read");
 
-  await b.getByLabel("Message").pressSequentially("hi");
+  await b.getByLabel("Message", { exact: true }).pressSequentially("hi");
   await expect(a.locator(".typing")).toHaveText("Bob is typing…");
-  await b.getByLabel("Message").press("Enter");
+  await b.getByLabel("Message", { exact: true }).press("Enter");
   await expect(bodies(a)).toHaveText(["hello across nodes", "hi"]);
   await expect(a.locator(".typing")).toHaveText("");
   await expect(b.locator('.msg.mine[data-seq="2"]')).toHaveAttribute("data-state", "read");

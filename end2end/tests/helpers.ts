@@ -87,7 +87,7 @@ export async function openRoom(page: Page, name: string) {
 }
 
 export async function say(page: Page, text: string) {
-  const box = page.getByLabel("Message");
+  const box = page.getByLabel("Message", { exact: true });
   await box.fill(text);
   await box.press("Enter");
 }
@@ -124,4 +124,44 @@ export async function newGroup(page: Page, name: string, handles: string[]) {
   await page.getByLabel("Members").fill(handles.join(", "));
   await page.getByRole("button", { name: "Create group" }).click();
   await expect(page.locator(".room-header h2")).toHaveText(name);
+}
+
+/**
+ * Sends `n` messages ("filler 1", "filler 2", …) to the room open on `page`
+ * through sockets of its own (the same session), waiting for each ack and
+ * sending again what the rate limit refused. With one socket they are
+ * stored in order; with more (each has its own send allowance) they go
+ * faster, their order mixed.
+ */
+export async function flood(page: Page, n: number, sockets = 1) {
+  const room = Number(new URL(page.url()).pathname.split("/").pop());
+  await page.evaluate(
+    async ({ room, n, sockets }) => {
+      const share = Math.ceil(n / sockets);
+      const one = async (from: number, to: number) => {
+        const ws = new WebSocket(`${location.origin.replace("http", "ws")}/ws`);
+        await new Promise((ok) => (ws.onopen = ok));
+        for (let i = from; i <= to; i++) {
+          const cid = crypto.randomUUID();
+          for (;;) {
+            const answer = new Promise<any>((ok) => {
+              ws.onmessage = (e) => {
+                const f = JSON.parse(e.data);
+                if (f.cid === cid) ok(f);
+              };
+            });
+            ws.send(JSON.stringify({ t: "send", room, cid, body: `filler ${i}` }));
+            const f = await answer;
+            if (f.t === "ack") break;
+            await new Promise((ok) => setTimeout(ok, 200));
+          }
+        }
+        ws.close();
+      };
+      const runs = [];
+      for (let s = 0; s < sockets; s++) runs.push(one(s * share + 1, Math.min(n, (s + 1) * share)));
+      await Promise.all(runs);
+    },
+    { room, n, sockets },
+  );
 }

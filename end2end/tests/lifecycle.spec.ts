@@ -1,6 +1,6 @@
 import { Page } from "@playwright/test";
 import { expect, test } from "./fixtures";
-import { bodies, newGroup, openDirect, openRoom, say, signUp, stored, twoPeople, uniqueHandle } from "./helpers";
+import { bodies, flood, newGroup, openDirect, openRoom, say, signUp, stored, twoPeople, uniqueHandle } from "./helpers";
 
 /** The message of `page` whose body is `text`. */
 function message(page: Page, text: string) {
@@ -13,38 +13,6 @@ async function act(page: Page, text: string, action: string) {
   await m.hover();
   await m.getByRole("button", { name: "More actions" }).click();
   await m.getByRole("group", { name: "Actions" }).getByRole("button", { name: action, exact: true }).click();
-}
-
-/**
- * Sends `n` messages to the room open on `page` through a socket of its own
- * (the same session), waiting for each ack and sending again what the rate
- * limit refused.
- */
-async function flood(page: Page, n: number) {
-  const room = Number(new URL(page.url()).pathname.split("/").pop());
-  await page.evaluate(
-    async ({ room, n }) => {
-      const ws = new WebSocket(`${location.origin.replace("http", "ws")}/ws`);
-      await new Promise((ok) => (ws.onopen = ok));
-      for (let i = 1; i <= n; i++) {
-        const cid = crypto.randomUUID();
-        for (;;) {
-          const answer = new Promise<any>((ok) => {
-            ws.onmessage = (e) => {
-              const f = JSON.parse(e.data);
-              if (f.cid === cid) ok(f);
-            };
-          });
-          ws.send(JSON.stringify({ t: "send", room, cid, body: `filler ${i}` }));
-          const f = await answer;
-          if (f.t === "ack") break;
-          await new Promise((ok) => setTimeout(ok, 200));
-        }
-      }
-      ws.close();
-    },
-    { room, n },
-  );
 }
 
 test("an edit reaches the other person live and stays after a reload", async ({ browser }) => {
@@ -119,7 +87,7 @@ test("by keyboard: Up edits my last message, Escape leaves it, Enter saves", asy
   await say(a, "first");
   await say(a, "secnd");
   await expect(stored(a)).toHaveCount(2);
-  const box = a.getByLabel("Message");
+  const box = a.getByLabel("Message", { exact: true });
   await box.focus();
   await box.press("ArrowUp");
   const edit = a.getByLabel("Edited text");

@@ -30,14 +30,14 @@ test("B types and A sees it, then it goes away", async ({ browser }) => {
   const { bob, a, b } = await twoPeople(browser);
   await openDirect(a, bob, "Bob");
   await openRoom(b, "Alice");
-  await b.getByLabel("Message").pressSequentially("hel");
+  await b.getByLabel("Message", { exact: true }).pressSequentially("hel");
   await expect(a.locator(".typing")).toHaveText("Bob is typing…");
   // Stopped typing: gone after a few seconds.
   await expect(a.locator(".typing")).toHaveText("", { timeout: 15_000 });
   // Typing, then sending: gone with the message.
-  await b.getByLabel("Message").pressSequentially("lo");
+  await b.getByLabel("Message", { exact: true }).pressSequentially("lo");
   await expect(a.locator(".typing")).toHaveText("Bob is typing…");
-  await b.getByLabel("Message").press("Enter");
+  await b.getByLabel("Message", { exact: true }).press("Enter");
   await expect(bodies(a)).toHaveText(["hello"]);
   await expect(a.locator(".typing")).toHaveText("");
 });

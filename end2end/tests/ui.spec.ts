@@ -93,9 +93,9 @@ test("dialogs: focus goes in, stays in, and comes back; Escape closes; a room fo
   await a.keyboard.type(bob);
   await a.keyboard.press("Enter");
   await expect(a.locator(".room-header h2")).toHaveText("Bob");
-  if (!(await isPhone(a))) await expect(a.getByLabel("Message")).toBeFocused();
-  await a.getByLabel("Message").fill("typed by keyboard");
-  await a.getByLabel("Message").press("Enter");
+  if (!(await isPhone(a))) await expect(a.getByLabel("Message", { exact: true })).toBeFocused();
+  await a.getByLabel("Message", { exact: true }).fill("typed by keyboard");
+  await a.getByLabel("Message", { exact: true }).press("Enter");
   await expect(stored(a)).toHaveCount(1);
 });
 
@@ -103,23 +103,23 @@ test("the draft of each room survives switching rooms and reloading", async ({ b
   const { bob, a } = await twoPeople(browser);
   const { handle: catHandle } = await cat(browser);
   await openDirect(a, bob, "Bob");
-  await a.getByLabel("Message").fill("half a thought for Bob");
+  await a.getByLabel("Message", { exact: true }).fill("half a thought for Bob");
   await openDirect(a, catHandle, "Cat");
-  await expect(a.getByLabel("Message")).toHaveValue("");
-  await a.getByLabel("Message").fill("for Cat");
+  await expect(a.getByLabel("Message", { exact: true })).toHaveValue("");
+  await a.getByLabel("Message", { exact: true }).fill("for Cat");
   await openRoom(a, "Bob");
-  await expect(a.getByLabel("Message")).toHaveValue("half a thought for Bob");
+  await expect(a.getByLabel("Message", { exact: true })).toHaveValue("half a thought for Bob");
   await a.reload();
   await hydrated(a);
-  await expect(a.getByLabel("Message")).toHaveValue("half a thought for Bob");
-  await a.getByLabel("Message").press("Enter");
+  await expect(a.getByLabel("Message", { exact: true })).toHaveValue("half a thought for Bob");
+  await a.getByLabel("Message", { exact: true }).press("Enter");
   await expect(stored(a)).toHaveCount(1);
-  await expect(a.getByLabel("Message")).toHaveValue("");
+  await expect(a.getByLabel("Message", { exact: true })).toHaveValue("");
   await a.reload();
   await hydrated(a);
-  await expect(a.getByLabel("Message")).toHaveValue("");
+  await expect(a.getByLabel("Message", { exact: true })).toHaveValue("");
   await openRoom(a, "Cat");
-  await expect(a.getByLabel("Message")).toHaveValue("for Cat");
+  await expect(a.getByLabel("Message", { exact: true })).toHaveValue("for Cat");
 });
 
 test("scrolled up, new messages do not move the view; '↓ N new' jumps to them", async ({ browser }) => {
@@ -210,7 +210,7 @@ test("a room's notifications are set from its header, by keyboard too; the list 
 test("emoji go in at the cursor from the picker, by keyboard; Escape closes it and gives the focus back", async ({ browser }) => {
   const { bob, a, b } = await twoPeople(browser);
   await openDirect(a, bob, "Bob");
-  const box = a.getByLabel("Message");
+  const box = a.getByLabel("Message", { exact: true });
   await box.fill("ab");
   await box.press("ArrowLeft");
   const toggle = a.getByRole("button", { name: "Insert emoji" });
@@ -243,7 +243,7 @@ test("emoji go in at the cursor from the picker, by keyboard; Escape closes it a
 test("the composer counts down near the limit and never cuts a long text", async ({ browser }) => {
   const { bob, a } = await twoPeople(browser);
   await openDirect(a, bob, "Bob");
-  const box = a.getByLabel("Message");
+  const box = a.getByLabel("Message", { exact: true });
   await box.fill("x".repeat(3_900));
   await expect(a.locator(".compose-note")).toHaveText("100 left");
   await box.fill("x".repeat(4_001));
@@ -275,7 +275,7 @@ test.describe("strangers", () => {
     await expect(c.getByRole("status").filter({ hasText: "not a member" })).toHaveText(
       "You are not a member of this room.",
     );
-    await expect(c.getByLabel("Message")).toHaveCount(0);
+    await expect(c.getByLabel("Message", { exact: true })).toHaveCount(0);
   });
 });
 

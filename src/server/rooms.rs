@@ -264,7 +264,7 @@ pub async fn search(
                 too_many("You are searching very fast. Try again in", wait)
             })?;
             let offset_min = offset_min.clamp(-24 * 60, 24 * 60);
-            super::search::find(&state.store, me.id, &query, room, next, offset_min).await
+            Ok(super::search::find(&state.store, me.id, &query, room, next, offset_min).await?)
         }
         .await,
     )

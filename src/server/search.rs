@@ -5,16 +5,16 @@
 //! matched words marked. Also the start-up task that indexes messages
 //! stored before the index existed. No HTTP here; no SQL either.
 //!
-//! Whatever a person types is either searched for literally or refused
-//! with a sentence that says why: the index's own syntax never sees it.
+//! Whatever a person types is either searched for literally or answered
+//! with a sentence that says why it cannot be (`SearchPage::problem`): the
+//! index's own syntax never sees it.
 
 use std::ops::Range;
 use std::time::Duration;
 
-use super::storage::{DynStore, SearchQuery};
+use super::storage::{DynStore, SearchQuery, StoreError};
 use super::tasks::NodeTask;
 use super::text::{self, Phrase};
-use crate::error::ApiError;
 use crate::model::{RoomId, SearchCursor, SearchHit, SearchPage, SnippetPart, UserId};
 use crate::model::{SEARCH_MAX_CHARS, SEARCH_PAGE};
 use crate::protocol::Message;
@@ -188,7 +188,8 @@ fn example(key: &str) -> &'static str {
 }
 
 /// One search: `typed` in `me`'s rooms (only `room` when given), the page
-/// after `next`; `offset_min` is the searcher's time zone (for dates).
+/// after `next`; `offset_min` is the searcher's time zone (for dates). A
+/// search that cannot be made is answered with its `problem`.
 pub async fn find(
     store: &DynStore,
     me: UserId,
@@ -196,16 +197,52 @@ pub async fn find(
     room: Option<RoomId>,
     next: Option<SearchCursor>,
     offset_min: i32,
-) -> Result<SearchPage, ApiError> {
-    let parsed = parse(typed).map_err(ApiError::Invalid)?;
+) -> Result<SearchPage, StoreError> {
+    let q = match resolve(store, me, typed, room, offset_min).await? {
+        Ok(q) => q,
+        Err(problem) => {
+            return Ok(SearchPage {
+                problem: Some(problem),
+                ..SearchPage::default()
+            })
+        }
+    };
+    let q = SearchQuery {
+        older_than: next,
+        limit: SEARCH_PAGE + 1,
+        ..q
+    };
+    let mut found = store.search(&q).await?;
+    let more = found.len() > SEARCH_PAGE as usize;
+    found.truncate(SEARCH_PAGE as usize);
+    let next = more
+        .then(|| found.last().map(|m| (m.ts, m.room, m.seq)))
+        .flatten();
+    let hits = found.iter().map(|m| hit(m, &q.phrases)).collect();
+    Ok(SearchPage {
+        hits,
+        next,
+        problem: None,
+    })
+}
+
+/// `typed` read and its names looked up: the query, or why there is none.
+async fn resolve(
+    store: &DynStore,
+    me: UserId,
+    typed: &str,
+    room: Option<RoomId>,
+    offset_min: i32,
+) -> Result<Result<SearchQuery, String>, StoreError> {
+    let parsed = match parse(typed) {
+        Ok(p) => p,
+        Err(problem) => return Ok(Err(problem)),
+    };
     let from = match &parsed.from {
-        Some(handle) => Some(
-            store
-                .user_by_handle(handle)
-                .await?
-                .ok_or_else(|| ApiError::NotFound(format!("No one has the handle @{handle}.")))?
-                .id,
-        ),
+        Some(handle) => match store.user_by_handle(handle).await? {
+            Some(user) => Some(user.id),
+            None => return Ok(Err(format!("No one has the handle @{handle}."))),
+        },
         None => None,
     };
     let rooms = match &parsed.room {
@@ -225,33 +262,23 @@ pub async fn find(
                 .map(|r| r.id)
                 .collect();
             if named.is_empty() {
-                return Err(ApiError::NotFound(format!(
-                    "None of your rooms is called “{name}”."
-                )));
+                return Ok(Err(format!("None of your rooms is called “{name}”.")));
             }
             Some(named)
         }
         None => room.map(|r| vec![r]),
     };
-    let q = SearchQuery {
+    Ok(Ok(SearchQuery {
         user: me,
         rooms,
-        phrases: parsed.phrases.clone(),
+        phrases: parsed.phrases,
         from,
         has_file: parsed.has_file,
         after: parsed.after.map_or(0, |d| d.start_ms(offset_min) + 86_400_000),
         before: parsed.before.map_or(i64::MAX, |d| d.start_ms(offset_min)),
-        older_than: next,
-        limit: SEARCH_PAGE + 1,
-    };
-    let mut found = store.search(&q).await?;
-    let more = found.len() > SEARCH_PAGE as usize;
-    found.truncate(SEARCH_PAGE as usize);
-    let next = more
-        .then(|| found.last().map(|m| (m.ts, m.room, m.seq)))
-        .flatten();
-    let hits = found.iter().map(|m| hit(m, &parsed.phrases)).collect();
-    Ok(SearchPage { hits, next })
+        older_than: None,
+        limit: SEARCH_PAGE,
+    }))
 }
 
 fn hit(m: &Message, phrases: &[Phrase]) -> SearchHit {

@@ -16,6 +16,7 @@ use super::files::Lightbox;
 use super::live::{Live, Status};
 use super::notifications::NotificationsControl;
 use super::rooms::{avatar_letter, RoomList};
+use super::search::SearchDialog;
 use super::{connection, drafts};
 use crate::api::{log_out, me, my_rooms};
 use crate::model::{RoomId, RoomSummary, User};
@@ -57,6 +58,16 @@ fn Layout(user: User) -> impl IntoView {
             .and_then(|s| s.parse::<RoomId>().ok())
     });
     let dialog = RwSignal::new(None::<Dialog>);
+    // The room header opens search too.
+    provide_context(dialog);
+    // Ctrl+K (⌘K on a Mac) opens search from anywhere.
+    let shortcut = window_event_listener(leptos::ev::keydown, move |ev| {
+        if (ev.ctrl_key() || ev.meta_key()) && !ev.alt_key() && ev.key().eq_ignore_ascii_case("k") {
+            ev.prevent_default();
+            dialog.set(Some(Dialog::Search(None)));
+        }
+    });
+    on_cleanup(move || shortcut.remove());
     let initial = avatar_letter(&user.display_name);
     // "(3) Chat": the unread total, the same on every device, and on the
     // app's icon (browser only).
@@ -97,6 +108,10 @@ fn Layout(user: User) -> impl IntoView {
                         "New message"
                     </button>
                     <button type="button" on:click=move |_| dialog.set(Some(Dialog::Group))>"New group"</button>
+                    <button type="button" class="ghost search-open" aria-label="Search messages (Ctrl+K)"
+                        aria-keyshortcuts="Control+K Meta+K" on:click=move |_| dialog.set(Some(Dialog::Search(None)))>
+                        <span aria-hidden="true">"🔍"</span>
+                    </button>
                 </div>
                 <NotificationsControl/>
                 <nav class="rooms" aria-label="Rooms">
@@ -118,6 +133,10 @@ fn Layout(user: User) -> impl IntoView {
             <Show when=move || dialog.get() == Some(Dialog::Group)>
                 <NewGroupDialog rooms dialog/>
             </Show>
+            {move || match dialog.get() {
+                Some(Dialog::Search(room)) => Some(view! { <SearchDialog dialog room/> }),
+                _ => None,
+            }}
             <Lightbox/>
         </div>
     }

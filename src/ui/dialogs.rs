@@ -22,6 +22,8 @@ pub type MembersResource = Resource<Result<MemberPage, ApiError>>;
 pub enum Dialog {
     Direct,
     Group,
+    /// Search, in one room or (None) in all of mine.
+    Search(Option<RoomId>),
 }
 
 /// A modal frame: closes on Escape, on the close button and on a click
@@ -29,7 +31,14 @@ pub enum Dialog {
 /// Shift+Tab stay inside it; closing it gives the focus back to what had it
 /// (the button that opened it).
 #[component]
-fn Modal(title: &'static str, dialog: RwSignal<Option<Dialog>>, children: Children) -> impl IntoView {
+pub fn Modal(
+    title: &'static str,
+    dialog: RwSignal<Option<Dialog>>,
+    /// Wider than a form (search results).
+    #[prop(optional)]
+    wide: bool,
+    children: Children,
+) -> impl IntoView {
     let close = move || dialog.set(None);
     let panel = NodeRef::<leptos::html::Div>::new();
     let opener = StoredValue::new_local(None::<web_sys::Element>);
@@ -86,7 +95,7 @@ fn Modal(title: &'static str, dialog: RwSignal<Option<Dialog>>, children: Childr
     };
     view! {
         <div class="overlay" on:click=move |_| close()>
-            <div class="modal" role="dialog" aria-modal="true" aria-label=title node_ref=panel
+            <div class="modal" class:wide=wide role="dialog" aria-modal="true" aria-label=title node_ref=panel
                 on:click=|ev| ev.stop_propagation() on:keydown=trap>
                 <header>
                     <h2>{title}</h2>

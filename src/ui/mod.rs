@@ -36,6 +36,7 @@ mod push;
 mod room;
 mod rooms;
 mod rows;
+mod search;
 #[cfg(feature = "hydrate")]
 mod seen;
 #[cfg(not(feature = "hydrate"))]

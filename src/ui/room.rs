@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use super::composer::Composer;
-use super::dialogs::{AddMemberForm, MembersResource, RoomsResource};
+use super::dialogs::{AddMemberForm, Dialog, MembersResource, RoomsResource};
 use super::files::FilesButton;
 use super::live::Live;
 use super::time::presence_label;
@@ -83,6 +83,7 @@ fn Room(id: RoomId) -> impl IntoView {
 #[component]
 fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) -> impl IntoView {
     let live = expect_context::<Live>();
+    let dialog = expect_context::<RwSignal<Option<Dialog>>>();
     let initial = StoredValue::new(initial);
     let room = move || {
         live.rooms
@@ -147,6 +148,10 @@ fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) 
                 })}
             </Transition>
         </div>
+        <button type="button" class="ghost search-room" aria-label="Search in this room"
+            on:click=move |_| dialog.set(Some(Dialog::Search(Some(id))))>
+            <span aria-hidden="true">"🔍"</span>
+        </button>
         <FilesButton room=id/>
         <NotifySelect id notify=Signal::derive(move || room().map(|r| r.notify).unwrap_or_default())/>
         <Show when=is_group>
