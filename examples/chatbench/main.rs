@@ -10,7 +10,8 @@
 //! room, one sender, W3 many rooms of ten and W4 one room over two nodes
 //! (latency from the intended send time, loss, duplicates, order, server CPU
 //! per delivery); W5 a reconnect storm, W6 durable writes, W8 and W9 big
-//! rooms with receipts, W10 uploads (the product only: the peers keep nothing).
+//! rooms with receipts, W10 uploads, W11 search (the product only: the peers
+//! keep nothing).
 
 mod bare;
 mod bigroom;
@@ -21,6 +22,7 @@ mod peer;
 mod procstat;
 mod reconnect;
 mod report;
+mod search;
 
 use std::path::PathBuf;
 
@@ -66,7 +68,7 @@ pub struct RunArgs {
     pub server_cores: String,
     /// The workloads to run (all by default).
     #[arg(long, value_enum, value_delimiter = ',', env = "BENCH_WORKLOADS",
-          default_values = ["w1", "w2", "w3", "w4", "w5", "w6", "w8", "w9", "w10"])]
+          default_values = ["w1", "w2", "w3", "w4", "w5", "w6", "w8", "w9", "w10", "w11"])]
     pub workloads: Vec<Workload>,
     /// Where the JSON results go (none in smoke mode).
     #[arg(long, default_value = "bench/results")]
@@ -212,6 +214,15 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             {
                 Ok(f) => results.files.push(f),
                 Err(e) => results.failed(Kind::Chat, "W10", e),
+            }
+        }
+        if args.workloads.contains(&Workload::W11) {
+            for kind in [Kind::Chat, Kind::ChatPg] {
+                tracing::info!(peer = kind.name(), messages = plan.search_messages, "W11 search");
+                match search::search(kind, &paths, plan.search_messages).await {
+                    Ok(s) => results.search.push(s),
+                    Err(e) => results.failed(kind, "W11", e),
+                }
             }
         }
     }

@@ -440,7 +440,7 @@ async fn seed(url: &str, setup: &Setup) -> anyhow::Result<(Vec<String>, Vec<i64>
 }
 
 /// A new database on the PostgreSQL server of `admin` (a URL whose role may create databases).
-async fn fresh_database(admin: &str) -> anyhow::Result<String> {
+pub(crate) async fn fresh_database(admin: &str) -> anyhow::Result<String> {
     use sqlx::{Connection, Executor};
     let name = format!("bench_{:016x}", rand::random::<u64>());
     let mut conn = sqlx::PgConnection::connect(admin)

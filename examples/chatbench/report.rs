@@ -12,6 +12,7 @@ use crate::files::Files;
 use crate::load::{Fanout, Idle};
 use crate::peer::Kind;
 use crate::reconnect::Reconnect;
+use crate::search::SearchRun;
 use crate::RunArgs;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -52,6 +53,8 @@ pub struct Plan {
     pub upload_mb: usize,
     pub photos: usize,
     pub uploads_in_flight: usize,
+    /// W11: messages in the search corpus.
+    pub search_messages: usize,
 }
 
 /// The workloads (W2–W4 are the fan-out ones, keyed in `Results::fanout`).
@@ -75,6 +78,8 @@ pub enum Workload {
     W9,
     /// Uploads: throughput, a 12-megapixel photo to ready, memory in flight.
     W10,
+    /// Search over a corpus of Korean, English and mixed messages.
+    W11,
 }
 
 impl Mode {
@@ -99,6 +104,7 @@ impl Mode {
                 upload_mb: 2,
                 photos: 1,
                 uploads_in_flight: 4,
+                search_messages: 3_000,
             },
             Mode::Quick => Plan {
                 rounds: 1,
@@ -119,6 +125,7 @@ impl Mode {
                 upload_mb: 50,
                 photos: 3,
                 uploads_in_flight: 50,
+                search_messages: 1_000_000,
             },
             Mode::Full => Plan {
                 rounds: 2,
@@ -139,6 +146,7 @@ impl Mode {
                 upload_mb: 50,
                 photos: 5,
                 uploads_in_flight: 100,
+                search_messages: 1_000_000,
             },
         }
     }
@@ -162,6 +170,8 @@ pub struct Results {
     pub big: Vec<(Workload, BigRoom)>,
     /// W10 runs.
     pub files: Vec<Files>,
+    /// W11 runs (one per backend).
+    pub search: Vec<SearchRun>,
     failures: Vec<String>,
     workloads: Vec<Workload>,
 }
@@ -186,6 +196,7 @@ impl Results {
             durable: BTreeMap::new(),
             big: Vec::new(),
             files: Vec::new(),
+            search: Vec::new(),
             failures: Vec::new(),
             workloads: args.workloads.clone(),
         }
@@ -235,6 +246,9 @@ impl Results {
         }
         if ran(Workload::W10) {
             self.files_rows(&mut t);
+        }
+        if ran(Workload::W11) {
+            self.search_rows(&mut t);
         }
         for w in warnings {
             let _ = writeln!(t, "warning: {w}");
@@ -483,6 +497,53 @@ impl Results {
         }
     }
 
+    /// W11: search (the product only).
+    fn search_rows(&self, t: &mut String) {
+        let _ = writeln!(
+            t,
+            "\nW11 search: 1,000 rooms of 10, Korean / English / mixed messages; the searcher is in 10 rooms (chat only)"
+        );
+        let _ = writeln!(
+            t,
+            "| backend | messages | written/s with the index | index bytes/message | query p50 / p95 / max ms | planted recall (min) | planted precision (min) | common-word precision | hits from others' rooms |"
+        );
+        let _ = writeln!(t, "|---|---|---|---|---|---|---|---|---|");
+        for s in &self.search {
+            let min = |f: fn(&crate::search::Planted) -> f64| s.planted.iter().map(f).fold(1.0, f64::min);
+            let _ = writeln!(
+                t,
+                "| {} | {} | {:.0} | {:.0} | {:.1} / {:.1} / {:.1} | {:.1} % | {:.1} % | {:.1} % | {} |",
+                s.backend,
+                s.messages,
+                s.write_per_sec,
+                s.index_bytes_per_message,
+                s.query.p50_ms,
+                s.query.p95_ms,
+                s.query.max_ms,
+                100.0 * min(|p| p.recall),
+                100.0 * min(|p| p.precision),
+                100.0 * s.common_precision,
+                s.foreign_hits
+            );
+        }
+        let _ = writeln!(t, "| query | backend | expected | found | recall | precision |");
+        let _ = writeln!(t, "|---|---|---|---|---|---|");
+        for s in &self.search {
+            for p in &s.planted {
+                let _ = writeln!(
+                    t,
+                    "| `{}` | {} | {} | {} | {:.1} % | {:.1} % |",
+                    p.query,
+                    s.backend,
+                    p.expected,
+                    p.found,
+                    100.0 * p.recall,
+                    100.0 * p.precision
+                );
+            }
+        }
+    }
+
     /// W8 and W9: big rooms (the product only: the peers have no receipts).
     fn big_rows(&self, t: &mut String) {
         let _ = writeln!(
@@ -553,6 +614,9 @@ impl Results {
                 .all(|f| f.lost == 0 && f.duplicated == 0)
             && self.reconnect.iter().all(|r| r.gaps == 0 && r.unfinished == 0)
             && self.big.iter().all(|(_, b)| b.lost == 0 && b.resyncs == 0)
+            && self.search.iter().all(|s| {
+                s.foreign_hits == 0 && s.planted.iter().all(|p| p.recall == 1.0 && p.precision == 1.0)
+            })
             && self
                 .durable
                 .values()

@@ -28,7 +28,7 @@ mod receipts;
 mod registry;
 mod reports;
 pub mod rooms;
-mod search;
+pub mod search;
 pub mod state;
 pub mod storage;
 pub(crate) mod subscriptions;
