@@ -76,6 +76,9 @@ pub struct RunArgs {
     /// A PostgreSQL server whose role may create databases (W4, W6); one database per run.
     #[arg(long, env = "BENCH_POSTGRES_URL")]
     pub postgres_url: Option<String>,
+    /// W11's corpus size, instead of the mode's.
+    #[arg(long, env = "BENCH_SEARCH_MESSAGES")]
+    pub search_messages: Option<usize>,
     /// A Redis for the two-node runs (W4); each run has a key prefix of its own.
     #[arg(long, env = "BENCH_REDIS_URL")]
     pub redis_url: Option<String>,
@@ -125,7 +128,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         postgres: args.postgres_url.clone(),
         redis: args.redis_url.clone(),
     };
-    let plan = args.mode.plan();
+    let mut plan = args.mode.plan();
+    if let Some(n) = args.search_messages {
+        plan.search_messages = n;
+    }
     let mut results = report::Results::new(&args, &plan);
     let one = |rooms, receivers, nodes| Shape {
         rooms,

@@ -54,8 +54,9 @@ pub struct SearchRun {
     pub common_precision: f64,
     /// Hits from rooms the searcher is not in, over every query.
     pub foreign_hits: usize,
-    /// First-page time of every query.
+    /// First-page time of every query, and the slowest query.
     pub query: QueryTime,
+    pub slowest: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -295,11 +296,12 @@ pub async fn search(kind: Kind, paths: &Paths, messages: usize) -> anyhow::Resul
         }
     }
     let write_per_sec = texts.len() as f64 / started.elapsed().as_secs_f64();
-    let index_bytes = index_bytes(&store, &url).await?;
+    let index_bytes = settle(&store, &url).await?;
     let mine: HashSet<RoomId> = rooms[..SEARCHER_ROOMS].iter().copied().collect();
     let searcher = users[0];
 
     let mut h = histogram();
+    let mut slowest = (std::time::Duration::ZERO, String::new());
     let mut foreign = 0;
     let timed = |store: DynStore, q: String| async move {
         let t = Instant::now();
@@ -321,6 +323,7 @@ pub async fn search(kind: Kind, paths: &Paths, messages: usize) -> anyhow::Resul
             .collect();
         let (took, mut page) = timed(store.clone(), want.query.clone()).await?;
         let _ = h.record(took.as_micros() as u64);
+        slowest = slowest.max((took, want.query.clone()));
         anyhow::ensure!(page.problem.is_none(), "{}: {:?}", want.query, page.problem);
         let mut found: Vec<(RoomId, i64)> = Vec::new();
         loop {
@@ -357,6 +360,7 @@ pub async fn search(kind: Kind, paths: &Paths, messages: usize) -> anyhow::Resul
     for (q, want) in &queries {
         let (took, page) = timed(store.clone(), q.clone()).await?;
         let _ = h.record(took.as_micros() as u64);
+        slowest = slowest.max((took, q.clone()));
         for hit in &page.hits {
             if !mine.contains(&hit.room) {
                 foreign += 1;
@@ -385,6 +389,7 @@ pub async fn search(kind: Kind, paths: &Paths, messages: usize) -> anyhow::Resul
         common_queries: queries.len(),
         common_precision: right as f64 / hits.max(1) as f64,
         foreign_hits: foreign,
+        slowest: slowest.1,
         query: QueryTime {
             queries: h.len(),
             p50_ms: h.value_at_quantile(0.5) as f64 / 1000.0,
@@ -394,18 +399,25 @@ pub async fn search(kind: Kind, paths: &Paths, messages: usize) -> anyhow::Resul
     })
 }
 
-/// The bytes the search index takes on disk: PostgreSQL's table with its
-/// indexes and TOAST; SQLite's FTS5 shadow tables' pages.
-async fn index_bytes(store: &DynStore, url: &str) -> anyhow::Result<i64> {
-    use sqlx::Connection;
+/// Lets the database settle as a long-running one is (statistics
+/// gathered, the write-ahead log written back), as autovacuum and SQLite's
+/// own checkpoints do over a day of such writes; then the bytes the
+/// search index takes on disk: PostgreSQL's table with its indexes and
+/// TOAST, SQLite's FTS5 shadow tables' pages.
+async fn settle(store: &DynStore, url: &str) -> anyhow::Result<i64> {
+    use sqlx::{Connection, Executor};
     if store.backend() == "postgres" {
         let mut db = sqlx::PgConnection::connect(url).await?;
+        db.execute("VACUUM ANALYZE search, messages, members, users, rooms")
+            .await?;
         let (n,): (i64,) = sqlx::query_as("SELECT pg_total_relation_size('search')")
             .fetch_one(&mut db)
             .await?;
         return Ok(n);
     }
     let mut db = sqlx::SqliteConnection::connect(url).await?;
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA optimize;")
+        .await?;
     let (n,): (i64,) = sqlx::query_as(
         "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name LIKE 'search%' AND name <> 'search_todo'",
     )

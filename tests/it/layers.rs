@@ -55,6 +55,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "server::files",
             "server::files::*",
             "server::search",
+            "server::search::*",
         ],
     ),
     ("node", &["server::state"]),

@@ -262,13 +262,20 @@ macro_rules! impl_search {
 
         impl $store {
             /// Removes the documents of `stale` and writes those of `fresh`
-            /// (their current text), in the caller's transaction.
+            /// (their current text), in the caller's transaction. In key
+            /// order: FTS5 writes out what it holds in memory whenever a key
+            /// comes lower than the one before (a segment per document, and
+            /// merges without end, were the batch's rooms taken as they come).
             async fn index<'c>(
                 tx: &mut sqlx::Transaction<'c, $db>,
                 stale: &[&Message],
                 fresh: &[&Message],
             ) -> Result<(), StoreError> {
                 let dialect = search::Dialect::of($numbered);
+                let (mut stale, mut fresh) = (stale.to_vec(), fresh.to_vec());
+                stale.sort_unstable_by_key(|m| search::key(m.room, m.seq));
+                fresh.sort_unstable_by_key(|m| search::key(m.room, m.seq));
+                let (stale, fresh) = (stale.as_slice(), fresh.as_slice());
                 for chunk in messages::pow2_chunks(stale) {
                     let q = format!("DELETE FROM search WHERE rowid IN ({})", messages::params(chunk.len(), 1, $numbered));
                     chunk

@@ -517,6 +517,33 @@ mod tests {
         // with the message, not one by one.
         assert!(plan.reacted.is_empty() && plan.unreacted.is_empty());
         assert_eq!(plan.heads, [(1, (6, 3, 0))], "no message, no activity");
+        assert_eq!(plan.retexted, [(1, 2)], "deleted: its search document goes");
+    }
+
+    #[test]
+    fn only_a_change_of_text_is_indexed_again() {
+        let mut known = found(&[(1, 3)], &[(1, 7), (1, 8)]);
+        for seq in [2, 3] {
+            let stored = Message {
+                room: 1,
+                seq,
+                sender: 7,
+                body: "old".into(),
+                ..Message::default()
+            };
+            known.targets.insert((1, seq), stored);
+        }
+        let batch = [
+            change(1, 8, 1, Kind::React, 2, "👍"),
+            change(1, 7, 2, Kind::Edit, 3, "new words"),
+        ];
+        let plan = plan(&batch, known);
+        assert_eq!(plan.changed.len(), 2);
+        assert_eq!(
+            plan.retexted,
+            [(1, 3)],
+            "a reaction leaves the words as they were"
+        );
     }
 
     fn upload(owner: UserId, id: u128, state: UploadState) -> (Uuid, Upload) {
