@@ -41,7 +41,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the workloads against the servers and print the table.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Serve the bare broadcast peer (started by `run`).
     Bare {
         #[arg(long)]
@@ -91,7 +91,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Cmd::Bare { port } => runtime.block_on(bare::serve(port)),
-        Cmd::Run(args) => runtime.block_on(run(args)),
+        Cmd::Run(args) => runtime.block_on(run(*args)),
     }
 }
 
