@@ -13,7 +13,7 @@
 use std::ops::Range;
 
 use unicode_normalization::char::canonical_combining_class;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// The longest word kept, in characters (a longer one is cut, in the text
 /// and in a query alike).
@@ -83,6 +83,18 @@ fn continues(c: char) -> bool {
 /// characters it came from.
 fn normalised(text: &str) -> Vec<(char, Range<usize>)> {
     let mut out = Vec::with_capacity(text.len());
+    // Nearly all text is in NFKC already (keyboards type composed
+    // syllables and letters): then only the case changes.
+    if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        for (at, c) in text.char_indices() {
+            let span = at..at + c.len_utf8();
+            match c.is_ascii() {
+                true => out.push((c.to_ascii_lowercase(), span)),
+                false => out.extend(c.to_lowercase().map(|l| (l, span.clone()))),
+            }
+        }
+        return out;
+    }
     let mut chars = text.char_indices().peekable();
     let mut cluster = String::new();
     while let Some((start, c)) = chars.next() {

@@ -107,24 +107,33 @@ pub fn text_of(m: &Message) -> String {
 
 /// The document of message `m`.
 pub fn document(dialect: Dialect, m: &Message) -> String {
-    let room = m.room;
-    let mut terms: Vec<String> = text::tokens(&text_of(m))
-        .into_iter()
-        .map(|t| format!("{room}_{}", t.text))
-        .collect();
-    terms.push(format!("{room}__u{}", m.sender));
+    use std::fmt::Write as _;
+    let text = text_of(m);
+    let mut doc = String::with_capacity(3 * text.len() + 32);
+    let mut at = 0;
+    let mut term = |doc: &mut String, token: std::fmt::Arguments| {
+        at += 1;
+        if at > 1 {
+            doc.push(' ');
+        }
+        // Tokens hold letters and digits only: nothing to quote in either syntax.
+        match dialect {
+            Dialect::Fts5 => {
+                let _ = write!(doc, "{}_{token}", m.room);
+            }
+            Dialect::Postgres => {
+                let _ = write!(doc, "'{}_{token}':{}", m.room, at.min(16_383));
+            }
+        }
+    };
+    for t in text::tokens(&text) {
+        term(&mut doc, format_args!("{}", t.text));
+    }
+    term(&mut doc, format_args!("_u{}", m.sender));
     if !m.files.is_empty() {
-        terms.push(format!("{room}__f"));
+        term(&mut doc, format_args!("_f"));
     }
-    match dialect {
-        Dialect::Fts5 => terms.join(" "),
-        Dialect::Postgres => terms
-            .iter()
-            .enumerate()
-            .map(|(i, t)| format!("{}:{}", quoted(t), (i + 1).min(16_383)))
-            .collect::<Vec<_>>()
-            .join(" "),
-    }
+    doc
 }
 
 /// A PostgreSQL lexeme in quotes (tokens hold no quote, but a lexeme
