@@ -33,7 +33,10 @@ pub fn SearchDialog(dialog: RwSignal<Option<Dialog>>, room: Option<RoomId>) -> i
     let scope = RwSignal::new(room);
     let hits = RwSignal::new(Vec::<SearchHit>::new());
     let next = RwSignal::new(None::<SearchCursor>);
-    let note = RwSignal::new(None::<String>);
+    // Why the search as typed cannot be made (or did not get an answer).
+    let problem = RwSignal::new(None::<String>);
+    // The last search found nothing.
+    let nothing = RwSignal::new(false);
     let active = RwSignal::new(0usize);
     let busy = RwSignal::new(false);
     // Only the answer to the latest question counts.
@@ -45,7 +48,8 @@ pub fn SearchDialog(dialog: RwSignal<Option<Dialog>>, room: Option<RoomId>) -> i
         if text.trim().is_empty() {
             hits.set(Vec::new());
             next.set(None);
-            note.set(None);
+            problem.set(None);
+            nothing.set(false);
             busy.set(false);
             return;
         }
@@ -61,10 +65,11 @@ pub fn SearchDialog(dialog: RwSignal<Option<Dialog>>, room: Option<RoomId>) -> i
                 Ok(page) if page.problem.is_some() => {
                     hits.set(Vec::new());
                     next.set(None);
-                    note.set(page.problem);
+                    nothing.set(false);
+                    problem.set(page.problem);
                 }
                 Ok(page) => {
-                    let none = page.hits.is_empty() && !more;
+                    nothing.set(page.hits.is_empty() && !more);
                     if !more {
                         active.set(0);
                         hits.set(page.hits);
@@ -72,12 +77,13 @@ pub fn SearchDialog(dialog: RwSignal<Option<Dialog>>, room: Option<RoomId>) -> i
                         hits.update(|h| h.extend(page.hits));
                     }
                     next.set(page.next);
-                    note.set(none.then(|| "No messages found.".into()));
+                    problem.set(None);
                 }
                 Err(e) => {
                     hits.set(Vec::new());
                     next.set(None);
-                    note.set(Some(e.to_string()));
+                    nothing.set(false);
+                    problem.set(Some(e.to_string()));
                 }
             }
         });
@@ -145,8 +151,11 @@ pub fn SearchDialog(dialog: RwSignal<Option<Dialog>>, room: Option<RoomId>) -> i
             .unwrap_or_else(|| "A room".into())
     };
     let status = move || {
-        if let Some(n) = note.get() {
-            return n;
+        if let Some(p) = problem.get() {
+            return p;
+        }
+        if nothing.get() {
+            return "No messages found.".into();
         }
         let n = hits.with(Vec::len);
         match (n, next.with(Option::is_some)) {
@@ -172,7 +181,7 @@ pub fn SearchDialog(dialog: RwSignal<Option<Dialog>>, room: Option<RoomId>) -> i
                         {format!("In {}", room_name(id))}<span aria-hidden="true">" ✕"</span>
                     </button>
                 })}
-                <p class="search-note" class:error=move || note.with(|n| n.as_deref().is_some_and(|n| n != "No messages found."))
+                <p class="search-note" class:error=move || problem.with(Option::is_some)
                     role="status">{status}</p>
                 <ul class="search-results" id="search-results" role="listbox" aria-label="Messages found">
                     {move || hits.get().into_iter().enumerate().map(|(i, hit)| {
