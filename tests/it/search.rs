@@ -28,6 +28,7 @@ async fn start(url: &str) -> TestServer {
     let mut config = Config::for_database(url);
     (config.send_rate, config.send_burst) = (100_000, 100_000);
     (config.search_rate, config.search_burst) = (100_000, 100_000);
+    config.groups_per_hour = 1_000;
     TestServer::start(config).await
 }
 
@@ -330,6 +331,52 @@ async fn results_come_newest_first_a_page_at_a_time() {
         }
         sent.reverse();
         assert_eq!(seen, sent);
+    }
+}
+
+/// Someone in more rooms than one query names (`ROOMS_PER_QUERY`) finds
+/// every room's messages, newest first across them, each once.
+#[tokio::test]
+async fn someone_in_many_rooms_finds_them_all_newest_first() {
+    for (server, _, _dir) in servers().await {
+        let ((ann, bob), first) = pair(&server, "ann", "bob", "room 0").await;
+        let mut rooms = vec![first.id];
+        for i in 1..40 {
+            let room: RoomSummary = api(
+                &server,
+                &ann,
+                "create_group",
+                json!({"name": format!("room {i}"), "members": ["bob"]}),
+            )
+            .await;
+            rooms.push(room.id);
+        }
+        let (mut ws, _) = connect(&server, &ann).await;
+        let mut sent = std::collections::HashSet::new();
+        for round in 0..2 {
+            for &room in &rooms {
+                sent.insert((room, say(&mut ws, room, &format!("견적서 {round}")).await));
+            }
+        }
+        let mut seen = Vec::new();
+        let mut next = None;
+        loop {
+            let page: SearchPage = api(
+                &server,
+                &bob,
+                "search",
+                json!({"query": "견적", "room": null, "next": next, "offset_min": 0}),
+            )
+            .await;
+            seen.extend(page.hits.iter().map(|h| (h.ts, h.room, h.seq)));
+            next = page.next;
+            if next.is_none() {
+                break;
+            }
+        }
+        assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first, each once");
+        let found: std::collections::HashSet<(i64, Seq)> = seen.iter().map(|&(_, r, s)| (r, s)).collect();
+        assert_eq!(found, sent);
     }
 }
 

@@ -7,7 +7,10 @@
 //! Every token is written prefixed with its room ("12_회의"), so the
 //! postings a search reads are those of the searcher's rooms, and what it
 //! costs does not depend on what other rooms hold; the query names the
-//! searcher's rooms, and the SQL joins `members` as well. Two markers
+//! searcher's rooms, and the SQL joins `members` as well. Someone in many
+//! rooms is searched `ROOMS_PER_QUERY` rooms at a time, the most recently
+//! active first, until the page is full and the rooms left are too quiet
+//! to change it. Two markers
 //! stand for the filters: "12__u7" (sent by user 7) and "12__f" (carries
 //! files); no typed token starts with `_`.
 //!
@@ -93,6 +96,35 @@ impl Dialect {
 /// below 2³², room ids below 2³¹).
 pub fn key(room: RoomId, seq: Seq) -> i64 {
     (room << 32) | (seq & 0xFFFF_FFFF)
+}
+
+/// How many rooms one query names: a query's cost grows with its
+/// alternatives times its candidates, so a person in many rooms is
+/// searched a chunk of rooms at a time, the most recently active first.
+pub const ROOMS_PER_QUERY: usize = 32;
+
+/// The rooms (id, last activity) worth searching for `q`, most recently
+/// active first: those `q` names, and only those where anything was said
+/// since `q.after`.
+pub fn searched(mut rooms: Vec<(RoomId, i64)>, q: &SearchQuery) -> Vec<(RoomId, i64)> {
+    rooms.retain(|&(id, latest)| latest >= q.after && q.rooms.as_ref().is_none_or(|only| only.contains(&id)));
+    rooms.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+    rooms
+}
+
+/// Whether the page is settled before rooms whose newest message is no
+/// later than `latest`: it is full, and its last is later than anything
+/// they hold (rooms with later activity were searched first).
+pub fn full(found: &[Message], limit: u32, latest: i64) -> bool {
+    found.len() >= limit as usize && found.last().is_some_and(|m| m.ts > latest)
+}
+
+/// The newest `limit` of both, newest first (as the query orders them).
+pub fn merge(mut found: Vec<Message>, more: Vec<Message>, limit: u32) -> Vec<Message> {
+    found.extend(more);
+    found.sort_by(|a, b| (b.ts, b.room, b.seq).cmp(&(a.ts, a.room, a.seq)));
+    found.truncate(limit as usize);
+    found
 }
 
 /// What a message is found by: its body and its files' names.
@@ -201,15 +233,14 @@ macro_rules! impl_search {
         impl $crate::server::storage::Search for $store {
             async fn search(&self, q: &search::SearchQuery) -> Result<Vec<Message>, StoreError> {
                 let dialect = search::Dialect::of($numbered);
-                let rooms: Vec<(i64,)> = sqlx::query_as("SELECT room_id FROM members WHERE user_id = $1 ORDER BY room_id")
-                    .bind(q.user)
-                    .fetch_all(&self.read)
-                    .await?;
-                let rooms: Vec<RoomId> =
-                    rooms.into_iter().map(|(r,)| r).filter(|r| q.rooms.as_ref().is_none_or(|only| only.contains(r))).collect();
-                let Some(wanted) = search::query(dialect, &rooms, q) else {
-                    return Ok(Vec::new());
-                };
+                let rooms: Vec<(i64, i64)> = sqlx::query_as(
+                    "SELECT r.id, r.last_activity FROM members mb JOIN rooms r ON r.id = mb.room_id
+                      WHERE mb.user_id = $1 ORDER BY r.last_activity DESC, r.id DESC",
+                )
+                .bind(q.user)
+                .fetch_all(&self.read)
+                .await?;
+                let rooms = search::searched(rooms, q);
                 let sql = format!(
                     "{} FROM search
                        JOIN messages m ON m.room_id = (search.rowid >> 32) AND m.seq = (search.rowid & 4294967295)
@@ -223,18 +254,30 @@ macro_rules! impl_search {
                     dialect.matches()
                 );
                 let (at, room, seq) = q.older_than.unwrap_or((i64::MAX, 0, 0));
-                let rows: Vec<sql::MessageRow> = sqlx::query_as(&sql)
-                    .bind(q.user)
-                    .bind(wanted)
-                    .bind(q.after)
-                    .bind(q.before)
-                    .bind(at)
-                    .bind(room)
-                    .bind(seq)
-                    .bind(i64::from(q.limit))
-                    .fetch_all(&self.read)
-                    .await?;
-                rows.into_iter().map(sql::message).collect()
+                let mut found = Vec::new();
+                for chunk in rooms.chunks(search::ROOMS_PER_QUERY) {
+                    if search::full(&found, q.limit, chunk[0].1) {
+                        break;
+                    }
+                    let ids: Vec<RoomId> = chunk.iter().map(|&(id, _)| id).collect();
+                    let Some(wanted) = search::query(dialect, &ids, q) else {
+                        break;
+                    };
+                    let rows: Vec<sql::MessageRow> = sqlx::query_as(&sql)
+                        .bind(q.user)
+                        .bind(wanted)
+                        .bind(q.after)
+                        .bind(q.before)
+                        .bind(at)
+                        .bind(room)
+                        .bind(seq)
+                        .bind(i64::from(q.limit))
+                        .fetch_all(&self.read)
+                        .await?;
+                    let rows = rows.into_iter().map(sql::message).collect::<Result<Vec<_>, _>>()?;
+                    found = search::merge(found, rows, q.limit);
+                }
+                Ok(found)
             }
 
             async fn index_backlog(&self, limit: u32) -> Result<u64, StoreError> {
@@ -357,5 +400,33 @@ mod tests {
         );
         assert_eq!(query(Dialect::Fts5, &[], &q), None, "no rooms, nothing to find");
         assert_eq!(query(Dialect::Fts5, &[1], &SearchQuery::default()), None);
+    }
+
+    #[test]
+    fn many_rooms_are_searched_the_liveliest_first_until_the_page_is_settled() {
+        let q = SearchQuery {
+            rooms: Some(vec![1, 2, 3]),
+            after: 10,
+            ..SearchQuery::default()
+        };
+        assert_eq!(
+            searched(vec![(1, 50), (2, 70), (3, 5), (4, 90)], &q),
+            vec![(2, 70), (1, 50)],
+            "not room 4 (not asked), not room 3 (quiet since before `after`)"
+        );
+        let at = |ts: i64, room: RoomId| Message {
+            ts,
+            room,
+            ..Message::default()
+        };
+        let page = merge(vec![at(60, 2), at(40, 2)], vec![at(50, 1), at(60, 3)], 3);
+        let order: Vec<(i64, RoomId)> = page.iter().map(|m| (m.ts, m.room)).collect();
+        assert_eq!(order, vec![(60, 3), (60, 2), (50, 1)]);
+        assert!(full(&page, 3, 49), "nothing in the rooms left can be newer");
+        assert!(
+            !full(&page, 3, 50),
+            "a tie at 50 in a higher room would come first"
+        );
+        assert!(!full(&page, 4, 0), "the page is not full");
     }
 }
