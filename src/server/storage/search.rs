@@ -108,7 +108,7 @@ pub const ROOMS_PER_QUERY: usize = 32;
 /// since `q.after`.
 pub fn searched(mut rooms: Vec<(RoomId, i64)>, q: &SearchQuery) -> Vec<(RoomId, i64)> {
     rooms.retain(|&(id, latest)| latest >= q.after && q.rooms.as_ref().is_none_or(|only| only.contains(&id)));
-    rooms.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+    rooms.sort_by_key(|&(id, latest)| std::cmp::Reverse((latest, id)));
     rooms
 }
 
@@ -122,7 +122,7 @@ pub fn full(found: &[Message], limit: u32, latest: i64) -> bool {
 /// The newest `limit` of both, newest first (as the query orders them).
 pub fn merge(mut found: Vec<Message>, more: Vec<Message>, limit: u32) -> Vec<Message> {
     found.extend(more);
-    found.sort_by(|a, b| (b.ts, b.room, b.seq).cmp(&(a.ts, a.room, a.seq)));
+    found.sort_by_key(|m| std::cmp::Reverse((m.ts, m.room, m.seq)));
     found.truncate(limit as usize);
     found
 }
