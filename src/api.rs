@@ -10,7 +10,7 @@ use leptos::server_fn::codec::Json;
 
 pub use crate::error::ApiError;
 use crate::model::{
-    FilePage, MemberPage, Notify, RoomId, RoomSummary, SearchCursor, SearchPage, User, UserId,
+    FilePage, MemberPage, Notify, RoomId, RoomSummary, SearchCursor, SearchPage, SessionInfo, User, UserId,
 };
 use crate::protocol::Seq;
 
@@ -30,6 +30,30 @@ pub async fn log_in(handle: String, password: String) -> Result<User, ApiError> 
 #[server(prefix = "/api", endpoint = "log_out", input = Json)]
 pub async fn log_out() -> Result<(), ApiError> {
     crate::server::accounts::log_out().await
+}
+
+/// My log-in sessions, the latest used first.
+#[server(prefix = "/api", endpoint = "sessions", input = Json)]
+pub async fn sessions() -> Result<Vec<SessionInfo>, ApiError> {
+    crate::server::sessions::sessions().await
+}
+
+/// Ends one of my sessions (its sockets close at once).
+#[server(prefix = "/api", endpoint = "end_session", input = Json)]
+pub async fn end_session(id: String) -> Result<(), ApiError> {
+    crate::server::sessions::end_session(id).await
+}
+
+/// Ends all my sessions but this one.
+#[server(prefix = "/api", endpoint = "end_other_sessions", input = Json)]
+pub async fn end_other_sessions() -> Result<(), ApiError> {
+    crate::server::sessions::end_other_sessions().await
+}
+
+/// Changes my password, given the current one; my other sessions end.
+#[server(prefix = "/api", endpoint = "change_password", input = Json)]
+pub async fn change_password(current: String, new: String) -> Result<(), ApiError> {
+    crate::server::sessions::change_password(current, new).await
 }
 
 /// The logged-in user, or `None` without a valid session.

@@ -471,6 +471,22 @@ pub struct SnippetPart {
 /// Where a page of results ended: (sent at, room, seq) of its last hit.
 pub type SearchCursor = (i64, RoomId, i64);
 
+/// One of my log-in sessions, as the account screen lists them. `id` names
+/// it for "log out this one" (it is not the token, nor enough to rebuild it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: String,
+    /// The session this request came with.
+    pub current: bool,
+    /// The browser's User-Agent at log-in.
+    pub agent: String,
+    /// The address it logged in from.
+    pub address: String,
+    pub created_at: i64,
+    /// When it last logged in or opened a socket.
+    pub seen_at: i64,
+}
+
 /// A page of search results, newest first; `next`: older ones exist (ask
 /// again with it). `problem`: why the search as typed cannot be made (no
 /// hits then) — a person typing meets these on the way to a good search,

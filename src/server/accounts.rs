@@ -7,7 +7,7 @@ use super::{
     auth,
     clock::now_ms,
     context::{
-        caller, client_addr, internal, respond, retry_after, session_token, set_cookie, state, too_many,
+        caller, client_addr, hash_error, respond, session_token, set_cookie, state, too_many, user_agent,
     },
     state::AppState,
     storage::StoreError,
@@ -100,7 +100,12 @@ pub async fn log_out() -> Result<(), ApiError> {
         async {
             let state = state()?;
             if let Some(token) = session_token() {
-                state.store.delete_session(&auth::token_hash(&token)).await?;
+                let hash = auth::token_hash(&token);
+                if let Some(user) = state.store.session_user(&hash, now_ms()).await? {
+                    state.store.delete_session(&hash).await?;
+                    // This browser's other tabs' sockets close too.
+                    super::sessions::closed(&state, user.id, &[hash]).await;
+                }
             }
             set_cookie(&auth::clear_cookie(state.config.secure_cookie));
             Ok(())
@@ -131,18 +136,14 @@ async fn start_session(state: &AppState, user: &User) -> Result<(), ApiError> {
         .store
         .create_session(&hash, user.id, now, now + max_age as i64 * 1000)
         .await?;
+    let place = (
+        user_agent(),
+        client_addr().map(|a| a.to_string()).unwrap_or_default(),
+    );
+    state
+        .store
+        .session_seen(&hash, now, Some((&place.0, &place.1)))
+        .await?;
     set_cookie(&auth::session_cookie(&token, max_age, state.config.secure_cookie));
     Ok(())
-}
-
-/// The hashing pool is full: 503 and come back in a second or two.
-fn hash_error(e: auth::HashError) -> ApiError {
-    match e {
-        auth::HashError::Busy => {
-            tracing::warn!("password hashing pool full: a sign-up or log-in was refused");
-            retry_after(2);
-            ApiError::Busy
-        }
-        auth::HashError::Failed(e) => internal(e),
-    }
 }

@@ -137,6 +137,16 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// A session's public name: the first 8 bytes of its token's hash, as a
+/// number (live connections carry it) and in hex (the account screen).
+pub fn session_id(token_hash: &[u8]) -> u64 {
+    let mut first = [0u8; 8];
+    for (to, from) in first.iter_mut().zip(token_hash) {
+        *to = *from;
+    }
+    u64::from_be_bytes(first)
+}
+
 /// The session token from the request's cookies, if it has the right shape
 /// (read from the cookie of `cookie_name(secure)` only).
 pub fn token_from_headers(headers: &HeaderMap, secure: bool) -> Option<String> {

@@ -22,6 +22,21 @@ pub fn session_token() -> Option<String> {
     use_context::<Parts>().and_then(|parts| auth::token_from_headers(&parts.headers, secure))
 }
 
+/// The request's User-Agent, at most 200 characters ("" without one).
+pub fn user_agent() -> String {
+    use_context::<Parts>()
+        .and_then(|parts| {
+            parts
+                .headers
+                .get(header::USER_AGENT)?
+                .to_str()
+                .ok()
+                .map(str::to_owned)
+        })
+        .map(|agent| agent.chars().filter(|c| !c.is_control()).take(200).collect())
+        .unwrap_or_default()
+}
+
 /// The address the request came from: the peer, or, when the peer is a
 /// proxy on this machine (nginx in front of the nodes), the last address of
 /// its `X-Forwarded-For`.
@@ -106,4 +121,16 @@ impl From<StoreError> for ApiError {
 pub fn internal(e: anyhow::Error) -> ApiError {
     tracing::error!(error = %format!("{e:#}"), "internal error");
     ApiError::Internal
+}
+
+/// The hashing pool is full: 503 and come back in a second or two.
+pub fn hash_error(e: auth::HashError) -> ApiError {
+    match e {
+        auth::HashError::Busy => {
+            tracing::warn!("password hashing pool full: a sign-up or log-in was refused");
+            retry_after(2);
+            ApiError::Busy
+        }
+        auth::HashError::Failed(e) => internal(e),
+    }
 }

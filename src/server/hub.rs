@@ -29,6 +29,11 @@ const KEEP_QUEUE: usize = 64;
 pub struct Conn {
     pub id: ConnId,
     pub user: UserId,
+    /// The log-in session it came with (`auth::session_id`).
+    pub session: u64,
+    /// The session was ended (logged out elsewhere, password changed): the
+    /// writer closes the connection.
+    ended: AtomicBool,
     /// Live frames waiting for the connection's writer, at most `cap`. A
     /// plain queue rather than a channel: it holds no memory while empty,
     /// and most connections are idle most of the time.
@@ -96,11 +101,15 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// The next live frame, in publish order.
-    pub async fn recv(&self) -> Utf8Bytes {
+    /// The next live frame, in publish order; None once the connection's
+    /// session has ended.
+    pub async fn recv(&self) -> Option<Utf8Bytes> {
         loop {
+            if self.conn.ended.load(Ordering::Acquire) {
+                return None;
+            }
             if let Some(frame) = self.try_recv() {
-                return frame;
+                return Some(frame);
             }
             // A frame queued since the check left a permit: no wake-up is lost.
             self.conn.ready.notified().await;
@@ -142,10 +151,12 @@ impl Hub {
     }
 
     /// Adds a connection of `user`, in no room yet.
-    pub fn register(self: &Arc<Self>, user: UserId) -> Registration {
+    pub fn register(self: &Arc<Self>, user: UserId, session: u64) -> Registration {
         let conn = Arc::new(Conn {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             user,
+            session,
+            ended: AtomicBool::new(false),
             queue: Mutex::default(),
             cap: self.queue.max(1),
             ready: Notify::new(),
@@ -225,6 +236,17 @@ impl Hub {
     }
 
     /// Sends a frame to every local connection of `user`.
+    /// Ends `user`'s connections that came with one of `sessions`.
+    pub fn end_sessions(&self, user: UserId, sessions: &[u64]) {
+        let index = read(&self.index);
+        for conn in index.users.get(&user).into_iter().flat_map(|c| c.values()) {
+            if sessions.contains(&conn.session) {
+                conn.ended.store(true, Ordering::Release);
+                conn.ready.notify_one();
+            }
+        }
+    }
+
     pub fn to_user(&self, user: UserId, frame: &ServerFrame) {
         self.to_users(&[user], frame);
     }
@@ -310,8 +332,8 @@ mod tests {
     #[test]
     fn frames_reach_the_room_members_connections_only() {
         let hub = Hub::new(8, Arc::default());
-        let a = hub.register(1);
-        let b = hub.register(2);
+        let a = hub.register(1, 0);
+        let b = hub.register(2, 0);
         hub.subscribe(&a.conn, [10]);
         hub.subscribe(&b.conn, [11]);
         hub.to_room(10, &ServerFrame::Pong);
@@ -329,7 +351,7 @@ mod tests {
     #[test]
     fn a_full_queue_marks_the_connection_lagging_instead_of_dropping_silently() {
         let hub = Hub::new(2, Arc::default());
-        let a = hub.register(1);
+        let a = hub.register(1, 0);
         hub.subscribe(&a.conn, [10]);
         for _ in 0..5 {
             hub.to_room(10, &ServerFrame::Pong);
@@ -343,8 +365,8 @@ mod tests {
     #[test]
     fn resync_all_reaches_every_connection_through_its_queue() {
         let hub = Hub::new(4, Arc::default());
-        let a = hub.register(1);
-        let b = hub.register(2);
+        let a = hub.register(1, 0);
+        let b = hub.register(2, 0);
         hub.subscribe(&a.conn, [10]);
         assert_eq!(hub.rooms(), vec![10]);
         hub.resync_all();

@@ -29,6 +29,7 @@ mod registry;
 mod reports;
 pub mod rooms;
 pub mod search;
+pub(crate) mod sessions;
 pub mod state;
 pub mod storage;
 pub(crate) mod subscriptions;

@@ -323,6 +323,20 @@ pub async fn api_status(server: &impl Node, cookie: &str, name: &str, body: serd
     post_api(server, cookie, name, body).await.status().as_u16()
 }
 
+/// Calls an API server function that is to refuse: the error it answers.
+pub async fn api_err(
+    server: &impl Node,
+    cookie: &str,
+    name: &str,
+    body: serde_json::Value,
+) -> chat::error::ApiError {
+    let res = post_api(server, cookie, name, body).await;
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    assert!(!status.is_success(), "{name} succeeded: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}: {text}"))
+}
+
 async fn post_api(
     server: &impl Node,
     cookie: &str,

@@ -64,6 +64,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "server::context",
             "server::accounts",
+            "server::sessions",
             "server::rooms",
             "server::subscriptions",
             "server::gateway",

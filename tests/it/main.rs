@@ -48,6 +48,7 @@ mod push;
 mod receipts;
 mod search;
 mod security;
+mod sessions;
 mod shutdown;
 mod storage;
 mod stream;

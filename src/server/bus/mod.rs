@@ -35,6 +35,8 @@ pub enum Event {
     },
     /// A person came online or went offline; `to` are their contacts.
     Presence { presence: Presence, to: Vec<UserId> },
+    /// Log-in sessions of `user` ended: their connections close.
+    SessionsEnded { user: UserId, sessions: Vec<u64> },
     /// Someone is typing in a room (never stored).
     Typing {
         room: RoomId,
@@ -120,5 +122,6 @@ pub fn deliver(hub: &Hub, event: Event) {
         }
         Event::Presence { presence, to } => hub.to_users(&to, &ServerFrame::Presence(presence)),
         Event::Typing { room, user, name } => hub.to_room(room, &ServerFrame::Typing { room, user, name }),
+        Event::SessionsEnded { user, sessions } => hub.end_sessions(user, &sessions),
     }
 }

@@ -141,7 +141,7 @@ impl RedisBus {
         let room = match event {
             Event::Message { msg } => msg.room,
             Event::Marks { room, .. } | Event::Ticks { room, .. } | Event::Typing { room, .. } => *room,
-            Event::Joined { .. } | Event::Presence { .. } => return None,
+            Event::Joined { .. } | Event::Presence { .. } | Event::SessionsEnded { .. } => return None,
         };
         Some(self.registry.keys().room_channel(room))
     }
@@ -187,6 +187,13 @@ impl Bus for RedisBus {
                 self.to_users(&to, |to| Event::Presence {
                     presence: presence.clone(),
                     to,
+                })
+                .await
+            }
+            Event::SessionsEnded { user, sessions } => {
+                self.to_users(&[user], |_| Event::SessionsEnded {
+                    user,
+                    sessions: sessions.clone(),
                 })
                 .await
             }

@@ -44,6 +44,9 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// call), up to this many frames or bytes.
 const WRITE_BATCH_FRAMES: usize = 64;
 const WRITE_BATCH_BYTES: usize = 16 * 1024;
+/// A connection looks its session up again every this many heartbeats
+/// (5 minutes at the default 15 s), in case the event that ended it was lost.
+const SESSION_RECHECK_PINGS: u64 = 20;
 /// Bytes read from the socket at a time.
 const READ_BUFFER: usize = 1024;
 
@@ -60,11 +63,8 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, header
     let Some(token) = auth::token_from_headers(&headers, state.config.secure_cookie) else {
         return (StatusCode::UNAUTHORIZED, "Please log in.").into_response();
     };
-    let user = match state
-        .store
-        .session_user(&auth::token_hash(&token), now_ms())
-        .await
-    {
+    let hash = auth::token_hash(&token);
+    let user = match state.store.session_user(&hash, now_ms()).await {
         Ok(Some(user)) => user,
         Ok(None) => return (StatusCode::UNAUTHORIZED, "Please log in.").into_response(),
         Err(e) => {
@@ -88,7 +88,13 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, header
         .write_buffer_size(WRITE_BATCH_BYTES)
         .on_upgrade(move |socket: WebSocket| {
             let tasks = state.tasks.clone();
-            tasks.connection(serve(socket, state, user))
+            tasks.connection(async move {
+                // When a session was last used is for its owner's list: best effort.
+                if let Err(e) = state.store.session_seen(&hash, now_ms(), None).await {
+                    tracing::debug!(error = %e, "session use not recorded");
+                }
+                serve(socket, state, user, hash).await
+            })
         })
 }
 
@@ -101,12 +107,17 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, header
 /// Not an `async fn`: its arguments would be kept twice in the future,
 /// and an idle connection's memory is mostly this future.
 #[allow(clippy::manual_async_fn)]
-pub fn serve<S>(mut socket: S, state: AppState, user: User) -> impl Future<Output = ()> + Send
+pub fn serve<S>(
+    mut socket: S,
+    state: AppState,
+    user: User,
+    session: Vec<u8>,
+) -> impl Future<Output = ()> + Send
 where
     S: Stream<Item = Result<WsMessage, axum::Error>> + Sink<WsMessage> + Send + Unpin + 'static,
 {
     async move {
-        let reg = state.hub.register(user.id);
+        let reg = state.hub.register(user.id, auth::session_id(&session));
         // Online while this connection lives (it ends when the heartbeat does).
         let _lease = Box::pin(state.leases.take(user.id)).await;
         // The session is either idle, waiting for the next frame, or busy
@@ -120,12 +131,20 @@ where
         let mut ping = tokio::time::interval(Duration::from_millis(state.config.heartbeat_ms));
         ping.tick().await;
         let timeout = Duration::from_millis(state.config.heartbeat_timeout_ms);
+        let recheck = Duration::from_millis(state.config.heartbeat_ms.saturating_mul(SESSION_RECHECK_PINGS));
+        let mut checked = Instant::now();
         tracing::debug!(user = user.id, conn = reg.conn.id, "connected");
 
         loop {
             let reading = idle.is_some() && acks.len() < SENDS_IN_FLIGHT;
             let out = tokio::select! {
-                bytes = reg.recv() => Some(live_frame(&state, &reg, bytes)),
+                bytes = reg.recv() => match bytes {
+                    Some(bytes) => Some(live_frame(&state, &reg, bytes)),
+                    None => {
+                        session_ended(&mut socket, user.id).await;
+                        break;
+                    }
+                },
                 Some(frame) = acks.next(), if !acks.is_empty() => text(&frame),
                 (session, step) = run(&mut busy), if busy.is_some() => {
                     busy = None;
@@ -177,6 +196,15 @@ where
                         let _ = socket.send(WsMessage::Close(Some(bye))).await;
                         break;
                     }
+                    // The event that ends a session is a hint like any
+                    // other: now and then the session is looked up again.
+                    if checked.elapsed() >= recheck {
+                        checked = Instant::now();
+                        if let Ok(None) = state.store.session_user(&session, now_ms()).await {
+                            session_ended(&mut socket, user.id).await;
+                            break;
+                        }
+                    }
                     Some(WsMessage::Ping(Default::default()))
                 }
             };
@@ -209,6 +237,25 @@ where
         }
         tracing::debug!(user = user.id, "disconnected");
     }
+}
+
+/// The connection's session ended (logged out elsewhere, a new password,
+/// expired): say so, and close with 4001.
+async fn session_ended<S: Sink<WsMessage> + Unpin>(socket: &mut S, user: crate::model::UserId) {
+    tracing::debug!(user, "session ended: closing");
+    let ended = ServerFrame::error(
+        ErrorCode::Unauthenticated,
+        "This session has ended. Please log in again.",
+        None,
+    );
+    if let Some(out) = text(&ended) {
+        let _ = socket.send(out).await;
+    }
+    let bye = CloseFrame {
+        code: 4001,
+        reason: "session ended".into(),
+    };
+    let _ = socket.send(WsMessage::Close(Some(bye))).await;
 }
 
 /// Shutting down: frames not yet read are not handled (the client sends

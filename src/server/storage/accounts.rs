@@ -1,5 +1,6 @@
 //! People and their sessions: accounts (handle, display name, password
-//! hash), log-in sessions by token hash, and when each was last online.
+//! hash), log-in sessions by token hash (with where each is used), and
+//! when each person was last online.
 
 use async_trait::async_trait;
 
@@ -34,11 +35,38 @@ pub trait Accounts: Send + Sync {
 
     async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError>;
 
+    /// Records that a session was used at `at`; from `agent` and `address`
+    /// when given (a log-in), else only the time (a socket opened).
+    async fn session_seen(
+        &self,
+        token_hash: &[u8],
+        at: i64,
+        place: Option<(&str, &str)>,
+    ) -> Result<(), StoreError>;
+
+    /// `user`'s unexpired sessions, the latest used first.
+    async fn sessions_of(&self, user: UserId, now: i64) -> Result<Vec<SessionRow>, StoreError>;
+
+    /// Ends those of `user`'s sessions whose token hashes are `hashes`.
+    async fn end_sessions(&self, user: UserId, hashes: &[Vec<u8>]) -> Result<(), StoreError>;
+
+    async fn set_password(&self, user: UserId, password_hash: &str) -> Result<(), StoreError>;
+
     /// When the user was last online, if ever.
     async fn last_seen(&self, user: UserId) -> Result<Option<i64>, StoreError>;
 
     /// Records when the user was last online (never moves back).
     async fn set_last_seen(&self, user: UserId, at: i64) -> Result<(), StoreError>;
+}
+
+/// A log-in session as stored.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct SessionRow {
+    pub token_hash: Vec<u8>,
+    pub created_at: i64,
+    pub seen_at: i64,
+    pub agent: String,
+    pub address: String,
 }
 
 /// `impl_accounts!(Type)`: the `Accounts` of a
@@ -139,6 +167,53 @@ macro_rules! impl_accounts {
             async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
                 sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                     .bind(token_hash)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
+            async fn session_seen(&self, token_hash: &[u8], at: i64, place: Option<(&str, &str)>) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE sessions SET seen_at = $2, agent = COALESCE($3, agent), address = COALESCE($4, address)
+                      WHERE token_hash = $1",
+                )
+                .bind(token_hash)
+                .bind(at)
+                .bind(place.map(|p| p.0))
+                .bind(place.map(|p| p.1))
+                .execute(&self.write)
+                .await?;
+                Ok(())
+            }
+
+            async fn sessions_of(&self, user: UserId, now: i64) -> Result<Vec<$crate::server::storage::SessionRow>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT token_hash, created_at, seen_at, agent, address FROM sessions
+                      WHERE user_id = $1 AND expires_at > $2 ORDER BY seen_at DESC, created_at DESC",
+                )
+                .bind(user)
+                .bind(now)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
+            async fn end_sessions(&self, user: UserId, hashes: &[Vec<u8>]) -> Result<(), StoreError> {
+                let mut tx = self.write.begin().await?;
+                for hash in hashes {
+                    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash = $2")
+                        .bind(user)
+                        .bind(hash.as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn set_password(&self, user: UserId, password_hash: &str) -> Result<(), StoreError> {
+                sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+                    .bind(user)
+                    .bind(password_hash)
                     .execute(&self.write)
                     .await?;
                 Ok(())

@@ -33,7 +33,7 @@ use crate::model::Kind;
 use crate::model::{Role, RoomId, User, UserId};
 use crate::protocol::{Message, Seq};
 
-pub use accounts::Accounts;
+pub use accounts::{Accounts, SessionRow};
 pub use marks::Marks;
 pub use messages::Messages;
 pub use postgres::PgStore;
