@@ -2,7 +2,7 @@
 //! it), feeds `Live` what it hears, reconnects with exponential backoff and
 //! jitter, pings when idle and replaces a silent socket, follows the
 //! browser's online/offline events, and tells `Live` when the page is
-//! left. The server build compiles `connection_ssr.rs` (nothing to do).
+//! left or the session has ended. The server build compiles `connection_ssr.rs` (nothing to do).
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -16,6 +16,9 @@ use super::socket::{self, Socket};
 use crate::protocol::{ClientFrame, ServerFrame};
 
 const PING_EVERY_MS: f64 = 20_000.0;
+/// The close code of a socket whose session ended (logged out elsewhere):
+/// reconnecting would only be refused.
+const SESSION_ENDED: u16 = 4001;
 const SILENT_MAX_MS: f64 = 45_000.0;
 
 thread_local! {
@@ -90,12 +93,16 @@ fn connect(live: Live) {
         }
     });
     let this = ws.clone();
-    let close = Closure::<dyn FnMut(CloseEvent)>::new(move |_| {
+    let close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
         // Only the current socket's close counts (an old one may close late).
         if socket::is_current(&this) {
             socket::forget();
             live.closed();
-            reconnect_later(live);
+            if e.code() == SESSION_ENDED {
+                live.session_ended();
+            } else {
+                reconnect_later(live);
+            }
         }
     });
     socket::install(Socket {

@@ -377,6 +377,14 @@ impl Live {
         self.apply(out);
     }
 
+    /// This session was ended elsewhere (logged out in another tab, from
+    /// another device, a new password): what this device kept of the
+    /// person goes, as on logging out, and the log-in page comes.
+    pub fn session_ended(&self) {
+        super::drafts::forget(self.user);
+        super::go_to("/login");
+    }
+
     fn step(&self, f: impl FnOnce(&mut Client, i64) -> Output) -> Output {
         let now = socket::now_ms();
         self.client.try_update_value(|c| f(c, now)).unwrap_or_default()
