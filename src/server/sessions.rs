@@ -25,7 +25,7 @@ pub async fn sessions() -> Result<Vec<SessionInfo>, ApiError> {
             Ok(rows
                 .into_iter()
                 .map(|r| SessionInfo {
-                    id: format!("{:016x}", auth::session_id(&r.token_hash)),
+                    id: public_id(&r.token_hash),
                     current: r.token_hash == current,
                     agent: r.agent,
                     address: r.address,
@@ -44,10 +44,7 @@ pub async fn end_session(id: String) -> Result<(), ApiError> {
         async {
             let state = state()?;
             let user = caller(&state).await?;
-            let ended = end(&state, &user, |hash| {
-                format!("{:016x}", auth::session_id(hash)) == id
-            })
-            .await?;
+            let ended = end(&state, &user, |hash| public_id(hash) == id).await?;
             if ended == 0 {
                 return Err(ApiError::NotFound("There is no such session.".into()));
             }
@@ -128,6 +125,11 @@ async fn end(state: &AppState, user: &User, which: impl Fn(&[u8]) -> bool) -> Re
 pub async fn closed(state: &AppState, user: crate::model::UserId, hashes: &[Vec<u8>]) {
     let sessions = hashes.iter().map(|h| auth::session_id(h)).collect();
     state.bus.publish(Event::SessionsEnded { user, sessions }).await;
+}
+
+/// How a session is named to its owner: `auth::session_id` in hex.
+fn public_id(token_hash: &[u8]) -> String {
+    format!("{:016x}", auth::session_id(token_hash))
 }
 
 fn current_hash() -> Result<Vec<u8>, ApiError> {

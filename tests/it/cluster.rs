@@ -14,7 +14,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// `n` nodes on one fresh database and the test Redis under a prefix of their own.
-async fn cluster(n: usize) -> Option<Vec<TestServer>> {
+pub(crate) async fn cluster(n: usize) -> Option<Vec<TestServer>> {
     let (redis, prefix) = common::redis_url()?;
     cluster_on(n, &redis, &prefix).await
 }

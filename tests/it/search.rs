@@ -46,6 +46,26 @@ async fn search_in(server: &TestServer, cookie: &str, query: &str, room: Option<
     .await
 }
 
+/// Every hit of `query`, a page after another, as they come.
+async fn every_page(server: &TestServer, cookie: &str, query: &str) -> Vec<SearchHit> {
+    let mut hits = Vec::new();
+    let mut next = None;
+    loop {
+        let page: SearchPage = api(
+            server,
+            cookie,
+            "search",
+            json!({"query": query, "room": null, "next": next, "offset_min": 0}),
+        )
+        .await;
+        hits.extend(page.hits);
+        next = page.next;
+        if next.is_none() {
+            return hits;
+        }
+    }
+}
+
 /// Why a search cannot be made, as the server says it.
 async fn problem(server: &TestServer, cookie: &str, query: &str) -> String {
     let page = search_in(server, cookie, query, None).await;
@@ -313,22 +333,11 @@ async fn results_come_newest_first_a_page_at_a_time() {
         for i in 0..45 {
             sent.push(say(&mut ws, room.id, &format!("견적서 번호 {i}")).await);
         }
-        let mut seen = Vec::new();
-        let mut next = None;
-        loop {
-            let page: SearchPage = api(
-                &server,
-                &bob,
-                "search",
-                json!({"query": "견적", "room": null, "next": next, "offset_min": 0}),
-            )
-            .await;
-            seen.extend(page.hits.iter().map(|h| h.seq));
-            next = page.next;
-            if next.is_none() {
-                break;
-            }
-        }
+        let seen: Vec<Seq> = every_page(&server, &bob, "견적")
+            .await
+            .iter()
+            .map(|h| h.seq)
+            .collect();
         sent.reverse();
         assert_eq!(seen, sent);
     }
@@ -358,22 +367,11 @@ async fn someone_in_many_rooms_finds_them_all_newest_first() {
                 sent.insert((room, say(&mut ws, room, &format!("견적서 {round}")).await));
             }
         }
-        let mut seen = Vec::new();
-        let mut next = None;
-        loop {
-            let page: SearchPage = api(
-                &server,
-                &bob,
-                "search",
-                json!({"query": "견적", "room": null, "next": next, "offset_min": 0}),
-            )
-            .await;
-            seen.extend(page.hits.iter().map(|h| (h.ts, h.room, h.seq)));
-            next = page.next;
-            if next.is_none() {
-                break;
-            }
-        }
+        let seen: Vec<(i64, i64, Seq)> = every_page(&server, &bob, "견적")
+            .await
+            .iter()
+            .map(|h| (h.ts, h.room, h.seq))
+            .collect();
         assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first, each once");
         let found: std::collections::HashSet<(i64, Seq)> = seen.iter().map(|&(_, r, s)| (r, s)).collect();
         assert_eq!(found, sent);

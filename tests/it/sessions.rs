@@ -177,19 +177,9 @@ async fn a_new_password_needs_the_old_one_and_ends_the_other_sessions() {
 /// node closes its socket on the other.
 #[tokio::test]
 async fn an_ended_session_closes_its_socket_on_another_node() {
-    let Some((redis, prefix)) = common::redis_url() else {
+    let Some(nodes) = crate::cluster::cluster(2).await else {
         return;
     };
-    let Some(database) = common::postgres_url().await else {
-        return;
-    };
-    let mut nodes = Vec::new();
-    for _ in 0..2 {
-        let mut config = Config::for_database(&database);
-        config.redis_url = Some(redis.clone());
-        config.redis_prefix = prefix.clone();
-        nodes.push(TestServer::start(config).await);
-    }
     let (_, here) = sign_up(&nodes[0], "dan").await;
     let there = log_in(&nodes[1], "dan", "correct horse", "Far/1").await.unwrap();
     let (mut far, _) = connect(&nodes[1], &there).await;
