@@ -10,7 +10,8 @@ use leptos::server_fn::codec::Json;
 
 pub use crate::error::ApiError;
 use crate::model::{
-    FilePage, MemberPage, Notify, RoomId, RoomSummary, SearchCursor, SearchPage, SessionInfo, User, UserId,
+    FilePage, MemberPage, Notify, Role, RoomId, RoomSummary, SearchCursor, SearchPage, SessionInfo, User,
+    UserId,
 };
 use crate::protocol::Seq;
 
@@ -91,6 +92,44 @@ pub async fn add_member(room: RoomId, handle: String) -> Result<MemberPage, ApiE
 #[server(prefix = "/api", endpoint = "add_members", input = Json)]
 pub async fn add_members(room: RoomId, handles: Vec<String>) -> Result<MemberPage, ApiError> {
     crate::server::rooms::add_members(room, handles).await
+}
+
+/// Renames a group (its admins and owner); answers the room as the caller sees it.
+#[server(prefix = "/api", endpoint = "rename_room", input = Json)]
+pub async fn rename_room(room: RoomId, name: String) -> Result<RoomSummary, ApiError> {
+    crate::server::groups::rename(room, name).await
+}
+
+/// Sets a group's description (its admins and owner; empty for none).
+#[server(prefix = "/api", endpoint = "describe_room", input = Json)]
+pub async fn describe_room(room: RoomId, text: String) -> Result<RoomSummary, ApiError> {
+    crate::server::groups::describe(room, text).await
+}
+
+/// Removes a member from a group (admins remove members, the owner also
+/// admins); they keep what they had, read-only, and get nothing later.
+#[server(prefix = "/api", endpoint = "remove_member", input = Json)]
+pub async fn remove_member(room: RoomId, user: UserId) -> Result<RoomSummary, ApiError> {
+    crate::server::groups::remove(room, user).await
+}
+
+/// Makes a member an admin or a member again (the owner only).
+#[server(prefix = "/api", endpoint = "set_role", input = Json)]
+pub async fn set_role(room: RoomId, user: UserId, role: Role) -> Result<RoomSummary, ApiError> {
+    crate::server::groups::set_role(room, user, role).await
+}
+
+/// Hands the group over to another member (the owner only; they become an admin).
+#[server(prefix = "/api", endpoint = "hand_over", input = Json)]
+pub async fn hand_over(room: RoomId, user: UserId) -> Result<RoomSummary, ApiError> {
+    crate::server::groups::hand_over(room, user).await
+}
+
+/// Leaves a group (an owner's goes to the longest-standing admin, else
+/// member); answers the read-only room the caller keeps.
+#[server(prefix = "/api", endpoint = "leave_room", input = Json)]
+pub async fn leave_room(room: RoomId) -> Result<RoomSummary, ApiError> {
+    crate::server::groups::leave(room).await
 }
 
 /// Sets which messages of a room of the caller's notify them while away

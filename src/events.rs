@@ -18,7 +18,7 @@ pub fn apply(state: &mut Message, ev: &Message) -> bool {
     }
     state.version = ev.seq;
     match ev.kind {
-        Kind::Message => return false,
+        Kind::Message | Kind::Room => return false,
         Kind::Edit if !state.deleted => {
             state.body.clone_from(&ev.body);
             state.fmt.clone_from(&ev.fmt);

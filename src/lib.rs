@@ -13,6 +13,7 @@ pub mod api;
 pub mod error;
 pub mod events;
 pub mod format;
+pub mod groups;
 pub mod model;
 pub mod protocol;
 pub mod sync;

@@ -15,6 +15,8 @@ pub const PASSWORD_MIN: usize = 8;
 pub const PASSWORD_MAX: usize = 256;
 pub const DISPLAY_NAME_MAX: usize = 64;
 pub const ROOM_NAME_MAX: usize = 80;
+/// The longest group description, in characters.
+pub const DESCRIPTION_MAX: usize = 500;
 /// Characters a message body may have unless the server says otherwise
 /// (`CHAT_MAX_BODY_CHARS`, sent in `welcome`).
 pub const BODY_MAX_DEFAULT: usize = 4_000;
@@ -104,6 +106,10 @@ pub enum Kind {
     React,
     /// The sender took back that reaction.
     Unreact,
+    /// A change to the room itself (`protocol::Message::change`): renamed,
+    /// people added or removed, someone left, a role changed. Shown as a
+    /// line of its own, never counted as unread; it has no target.
+    Room,
 }
 
 impl Kind {
@@ -114,6 +120,7 @@ impl Kind {
             Kind::Delete => "delete",
             Kind::React => "react",
             Kind::Unreact => "unreact",
+            Kind::Room => "room",
         }
     }
 
@@ -124,6 +131,7 @@ impl Kind {
             Kind::Delete,
             Kind::React,
             Kind::Unreact,
+            Kind::Room,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -172,28 +180,30 @@ pub fn check_emoji(emoji: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A member's role in a group (`groups` says what each may do). Both
+/// people of a direct room are members.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    Owner,
     #[default]
     Member,
+    Admin,
+    Owner,
 }
 
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Owner => "owner",
+            Role::Admin => "admin",
             Role::Member => "member",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "owner" => Some(Role::Owner),
-            "member" => Some(Role::Member),
-            _ => None,
-        }
+        [Role::Owner, Role::Admin, Role::Member]
+            .into_iter()
+            .find(|r| r.as_str() == s)
     }
 }
 
@@ -239,6 +249,17 @@ pub struct RoomSummary {
     /// first; at most the newest `HIDDEN_MAX`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hidden: Vec<i64>,
+    /// A group's description.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// The seq of the room's last change (`Kind::Room` row) this summary
+    /// includes: a client applies later ones to it as they come.
+    #[serde(default)]
+    pub changed: i64,
+    /// I left the group or was removed: it stays readable up to
+    /// `head_seq` (the row that said so), and nothing later reaches me.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub left: bool,
 }
 
 impl RoomSummary {
@@ -323,9 +344,9 @@ pub fn clean_name(raw: &str, max: usize, what: &str) -> Result<String, String> {
     if name.is_empty() {
         return Err(format!("The {what} is empty."));
     }
-    if let Some(c) = name.chars().find(|c| c.is_control()) {
+    if let Some(c) = name.chars().find(|&c| c.is_control() || is_format_trick(c)) {
         return Err(format!(
-            "The {what} may not hold control characters (it has U+{:04X}).",
+            "The {what} may not hold control or direction-changing characters (it has U+{:04X}).",
             u32::from(c)
         ));
     }
@@ -333,6 +354,13 @@ pub fn clean_name(raw: &str, max: usize, what: &str) -> Result<String, String> {
         return Err(format!("The {what} has at most {max} characters."));
     }
     Ok(name)
+}
+
+/// Characters that change how the text around them is shown without
+/// showing themselves: bidi overrides, embeddings and isolates, marks,
+/// zero-width ones. A name holding one can pass for another.
+pub fn is_format_trick(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}' | '\u{061c}')
 }
 
 /// Why a message body cannot be sent. The same rule holds on every backend:
@@ -620,6 +648,8 @@ mod tests {
     fn names_hold_no_control_characters() {
         assert!(clean_name("Team\u{0}chat", 80, "room name").is_err());
         assert!(clean_name("Team\u{7}", 80, "room name").is_err());
+        assert!(clean_name("Ann\u{202e}nimda", 80, "display name").is_err());
+        assert!(clean_name("A\u{200b}nn", 80, "display name").is_err());
         assert_eq!(clean_name("팀 채팅", 80, "room name").unwrap(), "팀 채팅");
     }
 
@@ -671,6 +701,9 @@ mod tests {
             member_count: 2,
             last_activity: 0,
             preview: None,
+            description: String::new(),
+            changed: 0,
+            left: false,
         };
         // Messages 4, 5, 6 came after the mark (at seq 7); 9 was deleted.
         assert_eq!(r.unread(), 2);

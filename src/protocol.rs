@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::format::Block;
+use crate::groups::Change;
 use crate::model::{Attachment, Kind, Reaction, RoomId, RoomSummary, User, UserId};
 
 /// A message's place in its room: 1, 2, 3, … with no holes.
@@ -224,6 +225,9 @@ pub struct Message {
     /// for a client that does not hold it; later events fold onto it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quoted: Option<Box<Message>>,
+    /// What a `Kind::Room` row changed (the room itself, not a message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
 }
 
 fn is_message(kind: &Kind) -> bool {

@@ -19,7 +19,9 @@ use super::cache::Cache;
 use super::format::formatted;
 use super::push::Pusher;
 use super::receipts::Receipts;
-use super::storage::{Appended, DynStore, NewMessage, Refusal, Store, StoreError};
+use super::storage::{
+    Appended, Ask, Changed, DynStore, NewChange, NewMessage, Refusal, Refused, Store, StoreError,
+};
 use super::tasks::NodeTask;
 use crate::model::{check_body, check_emoji, BodyError, Kind, RoomId, User, UserId, FILES_MAX, MENTIONS_MAX};
 use crate::protocol::{ErrorCode, Message, Seq};
@@ -76,9 +78,17 @@ impl SendError {
     }
 }
 
-struct Job {
-    msg: NewMessage,
-    reply: oneshot::Sender<Result<Appended, StoreError>>,
+/// What the writer takes: a row to append (batched with the sends around
+/// it), or a change to a group (stored alone, in its turn).
+enum Job {
+    Send {
+        msg: NewMessage,
+        reply: oneshot::Sender<Result<Appended, StoreError>>,
+    },
+    Group {
+        change: NewChange,
+        reply: oneshot::Sender<Result<Result<Changed, Refused>, StoreError>>,
+    },
 }
 
 /// What the writer checks before it takes a row.
@@ -145,6 +155,8 @@ impl Change {
             Kind::Message | Kind::Edit => check_body(&self.body, limits.max_chars)?,
             Kind::React | Kind::Unreact => check_emoji(&self.body).map_err(SendError::Emoji)?,
             Kind::Delete => {}
+            // Changes to a room come through `Delivery::change_room`.
+            Kind::Room => return Err(SendError::NoTarget),
         }
         let named_well = match self.kind {
             Kind::Message => self.target.is_none() && self.reply_to.is_none_or(|s| s > 0),
@@ -237,10 +249,34 @@ impl Delivery {
         let room = change.room;
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job { msg, reply })
+            .send(Job::Send { msg, reply })
             .await
             .map_err(|_| SendError::Unavailable)?;
         Ok(Pending { room, answer })
+    }
+
+    /// Makes a change to a group and stores its row, in order with the
+    /// sends around it; the row as stored, or why not.
+    pub async fn change_room(
+        &self,
+        sender: UserId,
+        room: RoomId,
+        ask: Ask,
+    ) -> Result<Result<Changed, Refused>, StoreError> {
+        let change = NewChange {
+            room,
+            sender,
+            ask,
+            id: Uuid::now_v7(),
+            ts: super::clock::now_ms(),
+        };
+        let (reply, answer) = oneshot::channel();
+        let gone = || StoreError::Unavailable("the writer has stopped".into());
+        self.jobs
+            .send(Job::Group { change, reply })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 }
 
@@ -281,40 +317,79 @@ async fn writer(mut rx: mpsc::Receiver<Job>, store: DynStore, after: AfterCommit
         bus,
     } = after;
     let mut jobs = Vec::with_capacity(MAX_BATCH);
+    let mut sends = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let batch: Vec<NewMessage> = jobs.iter().map(|j| j.msg.clone()).collect();
-        let started = std::time::Instant::now();
-        let results = append_apart(store.as_ref(), &batch).await;
-        tracing::debug!(sends = batch.len(), took = ?started.elapsed(), "batch appended");
-        let mut committed = Vec::new();
-        for (job, result) in jobs.drain(..).zip(results) {
-            if let Ok(Appended::Stored(m)) = &result {
-                committed.push(m.clone());
+        for job in jobs.drain(..) {
+            match job {
+                Job::Send { msg, reply } => sends.push((msg, reply)),
+                Job::Group { change, reply } => {
+                    // The sends before it go first, in their order.
+                    let committed = store_sends(store.as_ref(), &mut sends).await;
+                    after_commit(&cache, &pusher, &receipts, bus.as_ref(), committed).await;
+                    let result = store.change_room(&change).await;
+                    if let Ok(Ok(Changed { row, .. })) = &result {
+                        tracing::info!(room = row.room, seq = row.seq, by = row.sender, "group changed");
+                        after_commit(&cache, &pusher, &receipts, bus.as_ref(), vec![row.clone()]).await;
+                    }
+                    let _ = reply.send(result);
+                }
             }
-            let _ = job.reply.send(result);
         }
-        // After the commit, in seq order: cache, push queue (this node
-        // committed it, so this node alone notifies the offline), receipts,
-        // then fan-out, each in one go for the whole batch. A delete erases text
-        // the cache may hold (the message, its edits): the room's cached
-        // run starts again after it.
-        if !committed.is_empty() {
-            cache.push(&committed).await;
-            let mut erased: Vec<RoomId> = committed
-                .iter()
-                .filter(|m| m.kind == Kind::Delete)
-                .map(|m| m.room)
-                .collect();
-            erased.dedup();
-            for room in erased {
-                cache.forget(room).await;
-            }
-            pusher.committed(&committed);
-            receipts.wrote(&committed);
-            bus.publish_all(committed.into_iter().map(|msg| Event::Message { msg }).collect())
-                .await;
-        }
+        let committed = store_sends(store.as_ref(), &mut sends).await;
+        after_commit(&cache, &pusher, &receipts, bus.as_ref(), committed).await;
     }
+}
+
+/// Stores the waiting sends in one batch and answers each; the rows stored now.
+async fn store_sends(
+    store: &dyn Store,
+    sends: &mut Vec<(NewMessage, oneshot::Sender<Result<Appended, StoreError>>)>,
+) -> Vec<Message> {
+    if sends.is_empty() {
+        return Vec::new();
+    }
+    let batch: Vec<NewMessage> = sends.iter().map(|(m, _)| m.clone()).collect();
+    let started = std::time::Instant::now();
+    let results = append_apart(store, &batch).await;
+    tracing::debug!(sends = batch.len(), took = ?started.elapsed(), "batch appended");
+    let mut committed = Vec::new();
+    for ((_, reply), result) in sends.drain(..).zip(results) {
+        if let Ok(Appended::Stored(m)) = &result {
+            committed.push(m.clone());
+        }
+        let _ = reply.send(result);
+    }
+    committed
+}
+
+/// After a commit, in seq order: cache, push queue (this node committed
+/// it, so this node alone notifies the offline), receipts, then fan-out,
+/// each in one go for the whole batch. A delete erases text the cache may
+/// hold (the message, its edits): the room's cached run starts again after it.
+async fn after_commit(
+    cache: &Arc<dyn Cache>,
+    pusher: &Pusher,
+    receipts: &Receipts,
+    bus: &dyn Bus,
+    committed: Vec<Message>,
+) {
+    if committed.is_empty() {
+        return;
+    }
+    cache.push(&committed).await;
+    let mut erased: Vec<RoomId> = committed
+        .iter()
+        .filter(|m| m.kind == Kind::Delete)
+        .map(|m| m.room)
+        .collect();
+    erased.dedup();
+    for room in erased {
+        cache.forget(room).await;
+    }
+    pusher.committed(&committed);
+    receipts.wrote(&committed);
+    bus.publish_all(committed.into_iter().map(|msg| Event::Message { msg }).collect())
+        .await;
 }
 
 /// Stores `batch` and answers each message. When the transaction fails and

@@ -200,6 +200,29 @@ impl Hub {
         }
     }
 
+    /// Unsubscribes every connection of `user` from `room` (they left it
+    /// or were removed): nothing of it reaches them any more.
+    pub fn leave(&self, user: UserId, room: RoomId) {
+        {
+            let mut index = write(&self.index);
+            let conns: Vec<Arc<Conn>> = index
+                .users
+                .get(&user)
+                .map(|c| c.values().cloned().collect())
+                .unwrap_or_default();
+            for conn in conns {
+                lock(&conn.rooms).remove(&room);
+                if let Some(in_room) = index.rooms.get_mut(&room) {
+                    in_room.remove(&conn.id);
+                    if in_room.is_empty() {
+                        index.rooms.remove(&room);
+                    }
+                }
+            }
+        }
+        self.changed.notify_one();
+    }
+
     fn unregister(&self, conn: &Conn) {
         self.remove(conn);
         self.changed.notify_one();

@@ -16,6 +16,7 @@ mod figures;
 mod files;
 mod format;
 mod gateway;
+pub(crate) mod groups;
 mod headers;
 mod http;
 mod hub;

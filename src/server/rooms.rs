@@ -14,7 +14,7 @@ use super::{
     context::{caller, respond, state, too_many},
     limits::Hourly,
     state::AppState,
-    storage::{Access, StoreError},
+    storage::{Access, Ask, Refused, StoreError},
 };
 use crate::{
     error::ApiError,
@@ -140,10 +140,17 @@ pub async fn add_members(room: RoomId, handles: Vec<String>) -> Result<MemberPag
             for &user in &ids {
                 check_room_quota(&state, user).await?;
             }
-            let added = state.store.add_members(room, &ids, now_ms()).await?;
+            // One row on the room's stream says who came; the change's
+            // transaction checks that the caller may add people.
+            // Adding someone who is in already is harmless (a retried call).
+            let added = match state.delivery.change_room(me.id, room, Ask::Add(ids)).await? {
+                Ok(made) => made.added,
+                Err(Refused::Nothing(_)) => Vec::new(),
+                Err(refused) => return Err(refused.into()),
+            };
+            tracing::info!(room, added = added.len(), by = me.id, "members added");
             if let Some(&first) = added.first() {
-                tracing::info!(room, added = added.len(), by = me.id, "members added");
-                // Every newcomer starts at the head: they see the room alike.
+                // Every newcomer starts at the row: they see the room alike.
                 let theirs = summary(&state, room, first).await?;
                 let joined = added
                     .iter()

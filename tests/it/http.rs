@@ -449,8 +449,12 @@ async fn groups_members_and_permissions() {
         (RoomKind::Group, "Team", 2)
     );
 
-    // Members may add; strangers may not even look.
-    let page: MemberPage = bob
+    // Its owner adds (a member may not); strangers may not even look.
+    let (status, _) = bob
+        .err(&server, "add_member", json!({"room": team.id, "handle": "carol"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let page: MemberPage = alice
         .ok(&server, "add_member", json!({"room": team.id, "handle": "carol"}))
         .await;
     assert_eq!((page.members.len(), page.total, page.more), (3, 3, false));
@@ -502,7 +506,7 @@ async fn groups_members_and_permissions() {
     );
 
     // Adding twice is harmless; a direct room takes no third person.
-    let page: MemberPage = carol
+    let page: MemberPage = alice
         .ok(&server, "add_member", json!({"room": team.id, "handle": "bob"}))
         .await;
     assert_eq!(page.total, 3);

@@ -12,7 +12,15 @@ use std::path::Path;
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "vocabulary",
-        &["model", "format", "format::*", "protocol", "events", "error"],
+        &[
+            "model",
+            "format",
+            "format::*",
+            "protocol",
+            "events",
+            "groups",
+            "error",
+        ],
     ),
     ("client state", &["sync", "sync::*"]),
     (
@@ -65,6 +73,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "server::context",
             "server::accounts",
             "server::sessions",
+            "server::groups",
             "server::rooms",
             "server::subscriptions",
             "server::gateway",

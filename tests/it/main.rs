@@ -40,6 +40,7 @@ mod changes;
 mod cluster;
 mod faults;
 mod files;
+mod groups;
 mod http;
 mod layers;
 mod metrics;

@@ -25,6 +25,8 @@ pub enum Event {
     Message { msg: Message },
     /// `user` is now a member of `room` (the summary as they see it).
     Joined { user: UserId, room: RoomSummary },
+    /// `user` left `room` or was removed (the read-only summary they keep).
+    Left { user: UserId, room: RoomSummary },
     /// Members' delivered/read marks rose: each goes to that member's own
     /// devices (no one else's).
     Marks { room: RoomId, marks: Vec<MarksOf> },
@@ -98,9 +100,21 @@ impl Bus for LocalBus {
 /// Applies an event to this node's connections.
 pub fn deliver(hub: &Hub, event: Event) {
     match event {
-        Event::Message { msg } => hub.to_room(msg.room, &ServerFrame::Msg(msg)),
+        Event::Message { msg } => {
+            // Whoever a change removed hears of it, then of nothing more.
+            let gone = msg.change.as_ref().and_then(|c| c.gone(msg.sender));
+            let room = msg.room;
+            hub.to_room(room, &ServerFrame::Msg(msg));
+            if let Some(user) = gone {
+                hub.leave(user, room);
+            }
+        }
         Event::Joined { user, room } => {
             hub.join(user, room.id);
+            hub.to_user(user, &ServerFrame::Room(room));
+        }
+        Event::Left { user, room } => {
+            hub.leave(user, room.id);
             hub.to_user(user, &ServerFrame::Room(room));
         }
         Event::Marks { room, marks } => {

@@ -141,7 +141,10 @@ impl RedisBus {
         let room = match event {
             Event::Message { msg } => msg.room,
             Event::Marks { room, .. } | Event::Ticks { room, .. } | Event::Typing { room, .. } => *room,
-            Event::Joined { .. } | Event::Presence { .. } | Event::SessionsEnded { .. } => return None,
+            Event::Joined { .. }
+            | Event::Left { .. }
+            | Event::Presence { .. }
+            | Event::SessionsEnded { .. } => return None,
         };
         Some(self.registry.keys().room_channel(room))
     }
@@ -178,6 +181,13 @@ impl Bus for RedisBus {
             Event::Message { .. } | Event::Marks { .. } | Event::Ticks { .. } | Event::Typing { .. } => {}
             Event::Joined { user, room } => {
                 self.to_users(&[user], |_| Event::Joined {
+                    user,
+                    room: room.clone(),
+                })
+                .await
+            }
+            Event::Left { user, room } => {
+                self.to_users(&[user], |_| Event::Left {
                     user,
                     room: room.clone(),
                 })

@@ -3,6 +3,7 @@
 //! `hello`, `sync`, `history`, `around`, `members`, `find_members`, `read_by`,
 //! `delivered`/`read` and `ping`, as methods on the `Caller` who asks.
 //! Reads go to the store and the cache; marks go through `receipts`.
+//! Someone who left a group reads it up to the row that said so.
 //! Nothing here writes a message.
 
 use std::sync::Arc;
@@ -59,6 +60,19 @@ impl Caller<'_> {
         Ok(())
     }
 
+    /// What of the room the caller may read: all of it as a member (None),
+    /// up to the row that said they left as a former member.
+    async fn readable(&self, room: RoomId) -> Result<Option<Seq>, FrameError> {
+        match self.member(room).await {
+            Ok(()) => Ok(None),
+            Err(FrameError::NotMember(_)) => match self.state.store.former(room, self.user.id).await? {
+                Some(until) => Ok(Some(until)),
+                None => Err(FrameError::NotMember(room)),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
     /// Subscribes the connection to the user's rooms, then reads their heads:
     /// a message committed in between arrives live and is in the heads.
     async fn welcome(&self) -> Result<ServerFrame, FrameError> {
@@ -69,7 +83,10 @@ impl Caller<'_> {
         // are read, so nothing committed after the heads is missed live.
         state.bus.subscribed().await;
         let rooms = state.store.rooms_of(user.id).await?;
-        state.hub.subscribe(self.conn, rooms.iter().map(|r| r.id));
+        // Groups left are listed (read-only) but not followed.
+        state
+            .hub
+            .subscribe(self.conn, rooms.iter().filter(|r| !r.left).map(|r| r.id));
         let contacts = state.leases.contacts_of(user.id).await.map_err(|e| {
             tracing::warn!(error = %e, "cannot read contacts");
             FrameError::Unavailable
@@ -153,7 +170,7 @@ impl Caller<'_> {
     }
 
     async fn sync(&self, room: RoomId, after: Seq, limit: Option<u32>) -> Result<ServerFrame, FrameError> {
-        self.member(room).await?;
+        let until = self.readable(room).await?;
         if after < 0 {
             return Err(FrameError::BadFrame("after is a seq, 0 or more.".into()));
         }
@@ -168,7 +185,12 @@ impl Caller<'_> {
         if msgs.is_empty() || (from_cache && msgs.len() < limit as usize) {
             // A short page says "that is all": make sure it is (a cluster cache
             // may lag a commit made on another node by a moment).
-            let head = state.store.head(room).await?.unwrap_or(0);
+            let head = state
+                .store
+                .head(room)
+                .await?
+                .unwrap_or(0)
+                .min(until.unwrap_or(Seq::MAX));
             let reached = msgs.last().map_or(after, |m| m.seq);
             if reached < head {
                 msgs = state.store.messages_after(room, after, limit).await?;
@@ -179,7 +201,11 @@ impl Caller<'_> {
                 )));
             }
         }
-        let more = msgs.len() == limit as usize;
+        let mut more = msgs.len() == limit as usize;
+        if let Some(until) = until {
+            msgs.retain(|m| m.seq <= until);
+            more &= msgs.last().is_some_and(|m| m.seq < until);
+        }
         Ok(ServerFrame::Batch {
             room,
             msgs,
@@ -194,8 +220,9 @@ impl Caller<'_> {
         before: Seq,
         limit: Option<u32>,
     ) -> Result<ServerFrame, FrameError> {
-        self.member(room).await?;
+        let until = self.readable(room).await?;
         let limit = page(limit);
+        let before = before.min(until.map_or(Seq::MAX, |u| u + 1));
         let msgs = self.state.store.messages_before(room, before, limit).await?;
         let more = msgs.len() == limit as usize && msgs.first().is_some_and(|m| m.seq > 1);
         Ok(ServerFrame::Batch {
@@ -209,8 +236,14 @@ impl Caller<'_> {
     /// The rows around `seq`: up to half the page at or before it, the
     /// rest after it, as one `history` batch (`more` while older rows exist).
     async fn around(&self, room: RoomId, seq: Seq, limit: Option<u32>) -> Result<ServerFrame, FrameError> {
-        self.member(room).await?;
-        let head = self.state.store.head(room).await?.unwrap_or(0);
+        let until = self.readable(room).await?;
+        let head = self
+            .state
+            .store
+            .head(room)
+            .await?
+            .unwrap_or(0)
+            .min(until.unwrap_or(Seq::MAX));
         if seq < 1 || seq > head {
             return Err(FrameError::BadFrame(format!(
                 "Room {room} has no row {seq} (its last is {head})."
@@ -221,6 +254,7 @@ impl Caller<'_> {
         let store = &self.state.store;
         let mut msgs = store.messages_before(room, seq + 1, older).await?;
         msgs.extend(store.messages_after(room, seq, limit - older).await?);
+        msgs.retain(|m| m.seq <= head);
         let more = msgs.first().is_some_and(|m| m.seq > 1);
         Ok(ServerFrame::Batch {
             room,

@@ -6,6 +6,7 @@
 //! shapes (`padded`, `pow2_chunks`), so they stay in each connection's
 //! statement cache.
 
+pub mod change;
 pub mod plan;
 
 use std::collections::BTreeMap;

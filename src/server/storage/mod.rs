@@ -35,6 +35,7 @@ use crate::protocol::{Message, Seq};
 
 pub use accounts::{Accounts, SessionRow};
 pub use marks::Marks;
+pub use messages::change::{Ask, Changed, Changes, NewChange, Refused};
 pub use messages::Messages;
 pub use postgres::PgStore;
 pub use push::PushSubscriptions;
@@ -205,7 +206,7 @@ pub type DynStore = Arc<dyn Store>;
 /// in its own file, with its SQL). Every method is one transaction.
 #[async_trait]
 pub trait Store:
-    Accounts + Rooms + Messages + Marks + PushSubscriptions + Settings + Uploads + Search + 'static
+    Accounts + Rooms + Messages + Changes + Marks + PushSubscriptions + Settings + Uploads + Search + 'static
 {
     /// "sqlite" or "postgres", for logs and readiness.
     fn backend(&self) -> &'static str;

@@ -272,6 +272,12 @@ macro_rules! impl_rooms {
                     .map(sql::summary)
                     .collect::<Result<Vec<_>, _>>()?;
                 sql::add_marks(&mut rooms, lists);
+                // The groups they left stay listed, read-only, after the others.
+                let former: Vec<sql::FormerRow> = sqlx::query_as(&format!("{} ORDER BY f.left_at DESC", sql::FORMER_SELECT))
+                    .bind(user)
+                    .fetch_all(&self.read)
+                    .await?;
+                rooms.extend(former.into_iter().map(sql::former));
                 Ok(rooms)
             }
 

@@ -22,6 +22,7 @@ pub(super) const USER_COLUMNS: &str = "id, handle, display_name";
 /// Columns of a room summary as seen by the member `$1`, joined as `r` and `m`.
 pub(super) const SUMMARY_SELECT: &str = "
     SELECT r.id, r.kind, r.name, r.head_seq, m.read_seq, r.last_activity, m.notify, r.head_n, m.read_n, m.role,
+           r.description, r.changed_seq,
            (SELECT COUNT(*) FROM members c WHERE c.room_id = r.id) AS member_count,
            (SELECT o.user_id FROM members o
              WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id
@@ -162,11 +163,21 @@ pub(super) fn message(row: MessageRow) -> Result<Message, StoreError> {
     };
     let kind = Kind::parse(&kind)
         .ok_or_else(|| StoreError::Internal(format!("message {room}/{seq}: kind {kind:?}")))?;
-    // A reaction's emoji is not Markdown.
+    // A reaction's emoji is not Markdown; a room row's body is its change.
     let fmt = if matches!(kind, Kind::Message | Kind::Edit) {
         formatted(&body)
     } else {
         None
+    };
+    let (body, change) = match kind {
+        Kind::Room => (
+            String::new(),
+            Some(
+                serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Internal(format!("message {room}/{seq}: change {e}")))?,
+            ),
+        ),
+        _ => (body, None),
     };
     Ok(Message {
         room,
@@ -189,6 +200,7 @@ pub(super) fn message(row: MessageRow) -> Result<Message, StoreError> {
         mentions,
         files,
         quoted: None,
+        change,
     })
 }
 
@@ -274,23 +286,27 @@ pub(super) fn count(n: u64) -> i64 {
 }
 
 pub(super) type UserRow = (i64, String, String);
-pub(super) type SummaryRow = (
-    i64,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    String,
-    i64,
-    i64,
-    String,
-    i64,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+/// A row of `SUMMARY_SELECT`.
+#[derive(sqlx::FromRow)]
+pub(super) struct SummaryRow {
+    id: i64,
+    kind: String,
+    name: String,
+    head_seq: i64,
+    read_seq: i64,
+    last_activity: i64,
+    notify: String,
+    head_n: i64,
+    read_n: i64,
+    role: String,
+    member_count: i64,
+    peer: Option<i64>,
+    peer_handle: Option<String>,
+    peer_name: Option<String>,
+    preview: Option<String>,
+    description: String,
+    changed_seq: i64,
+}
 
 pub(super) fn user(row: UserRow) -> User {
     User {
@@ -301,7 +317,7 @@ pub(super) fn user(row: UserRow) -> User {
 }
 
 pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
-    let (
+    let SummaryRow {
         id,
         kind,
         name,
@@ -317,7 +333,9 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         peer_handle,
         peer_name,
         preview,
-    ) = row;
+        description,
+        changed_seq,
+    } = row;
     // A deleted message's body is empty (a sent one never is).
     let preview = preview.map(|body| match body.as_str() {
         "" => format::DELETED.to_string(),
@@ -349,7 +367,54 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         gone: Vec::new(),
         mentioned: Vec::new(),
         hidden: Vec::new(),
+        description,
+        changed: changed_seq,
+        left: false,
     })
+}
+
+/// A row of `FORMER_SELECT`: a group `$1` left, as they see it now.
+#[derive(sqlx::FromRow)]
+pub(super) struct FormerRow {
+    id: i64,
+    name: String,
+    description: String,
+    until_seq: i64,
+    until_n: i64,
+    left_at: i64,
+}
+
+/// The groups member `$1` left (or was removed from), as `FormerRow`s.
+pub(super) const FORMER_SELECT: &str = "
+    SELECT r.id, r.name, r.description, f.until_seq, f.until_n, f.left_at
+      FROM former_members f JOIN rooms r ON r.id = f.room_id
+     WHERE f.user_id = $1";
+
+/// A group someone left: readable up to the row that said so, nothing
+/// unread, the name it has now.
+pub(super) fn former(row: FormerRow) -> RoomSummary {
+    RoomSummary {
+        id: row.id,
+        kind: RoomKind::Group,
+        name: row.name,
+        peer: None,
+        peer_handle: None,
+        head_seq: row.until_seq,
+        read_seq: row.until_seq,
+        member_count: 0,
+        last_activity: row.left_at,
+        preview: None,
+        notify: Notify::None,
+        role: Role::Member,
+        head_n: row.until_n,
+        read_n: row.until_n,
+        gone: Vec::new(),
+        mentioned: Vec::new(),
+        hidden: Vec::new(),
+        description: row.description,
+        changed: row.until_seq,
+        left: true,
+    }
 }
 
 pub(super) fn role(s: &str) -> Result<Role, StoreError> {
@@ -398,6 +463,7 @@ macro_rules! impl_store {
         $crate::server::storage::accounts::impl_accounts!($store);
         $crate::server::storage::rooms::impl_rooms!($store);
         $crate::server::storage::messages::impl_messages!($store, $db, $lock, $numbered);
+        $crate::server::storage::messages::change::impl_changes!($store, $db, $lock);
         $crate::server::storage::marks::impl_marks!($store);
         $crate::server::storage::push::impl_push!($store);
         $crate::server::storage::settings::impl_settings!($store);
