@@ -277,7 +277,9 @@ impl Client {
         let seq = seq.min(r.head());
         if r.read_to(seq, None) {
             out.rooms_changed = true;
-            self.reports.read(room, seq);
+            if !r.left() {
+                self.reports.read(room, seq);
+            }
         }
         self.report(now, &mut out);
         out
@@ -286,7 +288,8 @@ impl Client {
     /// The person is typing in `room`: tell the others, at most every 3 s.
     pub fn typing(&mut self, room: RoomId, now: i64) -> Output {
         let mut out = Output::default();
-        if self.welcomed && self.rooms.contains_key(&room) && self.typing.should_send(room, now) {
+        let open = self.rooms.get(&room).is_some_and(|r| !r.left());
+        if self.welcomed && open && self.typing.should_send(room, now) {
             out.frames.push(ClientFrame::Typing { room });
         }
         out
@@ -482,7 +485,11 @@ impl Client {
             return;
         }
         for id in &out.changed {
-            if let Some(r) = self.rooms.get(id).filter(|r| r.msgs.contains_key(&r.last)) {
+            if let Some(r) = self
+                .rooms
+                .get(id)
+                .filter(|r| !r.left() && r.msgs.contains_key(&r.last))
+            {
                 self.reports.delivered(*id, r.last);
             }
         }

@@ -19,7 +19,7 @@ use super::{
 use crate::{
     error::ApiError,
     model::{
-        clean_name, normalize_handle, FilePage, MemberPage, Notify, RoomId, RoomKind, RoomSummary,
+        clean_name, normalize_handle, FilePage, MemberPage, Notify, Role, RoomId, RoomKind, RoomSummary,
         SearchCursor, SearchPage, User, UserId, MEMBER_PAGE_DEFAULT, MEMBER_PAGE_MAX, ROOM_NAME_MAX,
     },
 };
@@ -83,13 +83,18 @@ pub async fn create_group(name: String, members: Vec<String>) -> Result<RoomSumm
             let mut ids = ids;
             tracing::info!(room, owner = me.id, members = ids.len(), "group created");
             let created = summary(&state, room, me.id).await?;
-            // A new group looks the same to every member.
+            // A new group looks the same to every member but for the
+            // role: its creator owns it, the others are members.
             for user in ids.iter().copied().chain([me.id]) {
+                let role = if user == me.id { Role::Owner } else { Role::Member };
                 state
                     .bus
                     .publish(Event::Joined {
                         user,
-                        room: created.clone(),
+                        room: RoomSummary {
+                            role,
+                            ..created.clone()
+                        },
                     })
                     .await;
             }
@@ -234,7 +239,18 @@ pub async fn members(
         async {
             let state = state()?;
             let me = caller(&state).await?;
-            member_room(&state, room, me.id).await?;
+            match check_member(&state, room, me.id).await {
+                Ok(()) => {}
+                // Who is in a group is not for those who left it.
+                Err(Denied::NotMember(_)) if state.store.former(room, me.id).await?.is_some() => {
+                    return Ok(MemberPage {
+                        members: Vec::new(),
+                        total: 0,
+                        more: false,
+                    })
+                }
+                Err(denied) => return Err(denied.into()),
+            }
             let limit = limit.unwrap_or(MEMBER_PAGE_DEFAULT).clamp(1, MEMBER_PAGE_MAX);
             page(&state, room, after.unwrap_or(0), limit).await
         }

@@ -354,8 +354,16 @@ impl Client {
     /// Puts a message in its room's timeline (once).
     fn apply(&mut self, m: Message, out: &mut Output) {
         let (id, me) = (m.room, self.me.as_ref().map(|u| u.id));
-        if self.rooms.get_mut(&id).is_some_and(|r| r.apply(m, me)) {
+        // Who is in the room changed: an open room's member list is asked again.
+        let members = m.change.as_ref().is_some_and(|c| c.members_delta() != 0);
+        let Some(r) = self.rooms.get_mut(&id) else { return };
+        if r.apply(m, me) {
             out.changed.insert(id);
+            if r.left() {
+                self.reports.forget(id);
+            } else if members && r.marks.is_some() {
+                r.ask_members(id, out);
+            }
         }
     }
 

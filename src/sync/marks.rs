@@ -208,6 +208,11 @@ impl Reports {
         r.want = r.want.max(seq);
     }
 
+    /// Nothing more is owed for `room` (I left it).
+    pub fn forget(&mut self, room: RoomId) {
+        self.rooms.remove(&room);
+    }
+
     /// Whatever was in flight may be lost (the connection dropped, or
     /// storage refused a round): it is owed again.
     pub fn in_flight_lost(&mut self) {

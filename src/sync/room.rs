@@ -16,6 +16,7 @@ use super::request::Request;
 use super::{Marks, Output};
 use crate::events::{self, target_of};
 use crate::format::{preview, DELETED};
+use crate::groups::Change;
 use crate::model::{RoomId, RoomSummary, UserId};
 use crate::protocol::{ClientFrame, Message, Seq};
 
@@ -117,6 +118,20 @@ impl Room {
         let mentioned = unread(&old.mentioned, &summary.mentioned);
         // Hidden stays hidden: a summary read before a hide may come after it.
         let hidden = union(&old.hidden, &summary.hidden);
+        // A summary read before a change this device holds keeps what the change made.
+        let summary = if summary.changed < old.changed {
+            RoomSummary {
+                name: old.name.clone(),
+                description: old.description.clone(),
+                role: old.role,
+                left: old.left,
+                member_count: old.member_count,
+                changed: old.changed,
+                ..summary
+            }
+        } else {
+            summary
+        };
         self.summary = Some(RoomSummary {
             head_seq: summary.head_seq.max(head),
             head_n: summary.head_n.max(old.head_n),
@@ -158,6 +173,37 @@ impl Room {
         }
     }
 
+    /// A change to the room newer than the summary: its name, description,
+    /// my role, the member count, whether I am still in it.
+    fn note_change(&mut self, m: &Message, me: Option<UserId>) {
+        let (Some(change), Some(s)) = (m.change.as_ref(), self.summary.as_mut()) else {
+            return;
+        };
+        if m.seq <= s.changed {
+            return;
+        }
+        s.changed = m.seq;
+        match change {
+            Change::Renamed { name } => s.name.clone_from(name),
+            Change::Described { text } => s.description.clone_from(text),
+            _ => {}
+        }
+        s.member_count = (s.member_count + change.members_delta()).max(0);
+        if let Some(me) = me {
+            if let Some(role) = change.role_of(m.sender, me) {
+                s.role = role;
+            }
+            if change.gone(m.sender) == Some(me) {
+                s.left = true;
+            }
+        }
+    }
+
+    /// Whether I left the room (or was removed): it is read-only.
+    pub fn left(&self) -> bool {
+        self.summary.as_ref().is_some_and(|s| s.left)
+    }
+
     /// Puts a row in the stream (once), advancing `last`, and folds an
     /// event onto its message; true if anything shown changed.
     pub(super) fn apply(&mut self, m: Message, me: Option<UserId>) -> bool {
@@ -195,6 +241,7 @@ impl Room {
             return true;
         }
         self.note_calls(&m, me);
+        self.note_change(&m, me);
         let message = m.kind.is_message();
         if let Some(t) = m.reply_to {
             self.replies.entry(t).or_default().insert(seq);
@@ -335,7 +382,7 @@ impl Room {
     }
 
     pub(super) fn ask_members(&mut self, id: RoomId, out: &mut Output) {
-        if self.members.ask() {
+        if !self.left() && self.members.ask() {
             out.frames.push(ClientFrame::Members { room: id });
         }
     }

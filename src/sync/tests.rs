@@ -1438,3 +1438,76 @@ fn a_hello_refused_at_connect_is_asked_again_after_a_while() {
         limit: None
     }));
 }
+
+/// A room row from member 2 (the owner) carrying `change`.
+fn room_row(room: RoomId, seq: Seq, change: crate::groups::Change) -> Message {
+    Message {
+        kind: crate::model::Kind::Room,
+        n: 0,
+        change: Some(change),
+        body: String::new(),
+        ..msg(room, seq)
+    }
+}
+
+#[test]
+fn room_rows_rename_count_and_cut_me_off_in_order() {
+    use crate::groups::Change;
+    use crate::model::Role;
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    let ben = User {
+        id: 3,
+        handle: "ben".into(),
+        display_name: "Ben".into(),
+    };
+    c.handle(ServerFrame::Msg(msg(1, 1)), 0);
+    let renamed = room_row(1, 2, Change::Renamed { name: "Trip".into() });
+    let out = c.handle(ServerFrame::Msg(renamed), 0);
+    assert!(out.changed.contains(&1));
+    let s = |c: &Client| c.room(1).unwrap().summary.clone().unwrap();
+    assert_eq!((s(&c).name.as_str(), s(&c).changed), ("Trip", 2));
+    // A summary read before the rename does not undo it.
+    c.handle(ServerFrame::Room(summary(1, 1)), 0);
+    assert_eq!(s(&c).name, "Trip");
+    c.handle(
+        ServerFrame::Msg(room_row(
+            1,
+            3,
+            Change::Added {
+                users: vec![ben.clone()],
+                count: 1,
+            },
+        )),
+        0,
+    );
+    c.handle(
+        ServerFrame::Msg(room_row(
+            1,
+            4,
+            Change::Role {
+                user: user(),
+                role: Role::Admin,
+            },
+        )),
+        0,
+    );
+    assert_eq!((s(&c).member_count, s(&c).role), (3, Role::Admin));
+    assert_eq!(s(&c).unread(), 1, "room rows are never unread");
+
+    // Removed: the room is read-only, nothing is reported for it any more.
+    let out = c.handle(
+        ServerFrame::Msg(room_row(1, 5, Change::Removed { user: user() })),
+        1_000_000,
+    );
+    assert!(s(&c).left && s(&c).member_count == 2);
+    assert!(
+        !out.frames
+            .iter()
+            .any(|f| matches!(f, ClientFrame::Delivered { room: 1, .. })),
+        "{:?}",
+        out.frames
+    );
+    let out = c.saw(1, 5, 2_000_000);
+    assert!(out.frames.is_empty(), "{:?}", out.frames);
+    assert!(c.typing(1, 3_000_000).frames.is_empty());
+}

@@ -13,6 +13,7 @@ use leptos_router::{
 
 use super::dialogs::{Dialog, NewDirectDialog, NewGroupDialog, RoomsResource};
 use super::files::Lightbox;
+use super::group::GroupSettings;
 use super::live::{Live, Status};
 use super::notifications::NotificationsControl;
 use super::rooms::{avatar_letter, RoomList};
@@ -134,7 +135,8 @@ fn Layout(user: User) -> impl IntoView {
                 <NewGroupDialog rooms dialog/>
             </Show>
             {move || match dialog.get() {
-                Some(Dialog::Search(room)) => Some(view! { <SearchDialog dialog room/> }),
+                Some(Dialog::Search(room)) => Some(view! { <SearchDialog dialog room/> }.into_any()),
+                Some(Dialog::Settings(room)) => Some(view! { <GroupSettings dialog room/> }.into_any()),
                 _ => None,
             }}
             <Lightbox/>

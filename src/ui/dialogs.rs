@@ -1,5 +1,5 @@
-//! The "new direct message" and "new group" dialogs, and the form that adds
-//! a member to a group.
+//! The modal frame, the "new direct message" and "new group" dialogs, and
+//! the form that adds people to a group.
 
 use std::future::Future;
 
@@ -24,6 +24,8 @@ pub enum Dialog {
     Group,
     /// Search, in one room or (None) in all of mine.
     Search(Option<RoomId>),
+    /// A group's settings and members.
+    Settings(RoomId),
 }
 
 /// A modal frame: closes on Escape, on the close button and on a click
@@ -196,8 +198,9 @@ pub fn NewGroupDialog(rooms: RoomsResource, dialog: RwSignal<Option<Dialog>>) ->
     }
 }
 
+/// Adds people to a group by handle; `on_added` runs once they are in.
 #[component]
-pub fn AddMemberForm(room: RoomId, members: MembersResource) -> impl IntoView {
+pub fn AddMemberForm(room: RoomId, on_added: Callback<()>) -> impl IntoView {
     let handle = RwSignal::new(String::new());
     let form = Submission::new();
     let submit = move |ev: SubmitEvent| {
@@ -205,7 +208,7 @@ pub fn AddMemberForm(room: RoomId, members: MembersResource) -> impl IntoView {
         // Several handles at once, as in a new group's dialog.
         form.run(add_members(room, handles(&handle.get_untracked())), move |_| {
             handle.set(String::new());
-            members.refetch();
+            on_added.run(());
         });
     };
     view! {

@@ -25,6 +25,7 @@ mod drafts;
 mod drafts;
 mod emoji;
 mod files;
+mod group;
 // The server renders with `Live` but never runs what the browser does with
 // it (frames, ticks, the observers): those methods are the browser's.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]

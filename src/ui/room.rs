@@ -1,6 +1,7 @@
 //! One open room (route `/r/:id`): its header (name, presence or members,
-//! the add-member form of a group), its timeline, who is typing, and the
-//! composer; or, for someone not in it, a notice.
+//! a group's settings button and, for its admins, the add-member form), its
+//! timeline, who is typing, and the composer (a notice instead in a group
+//! I left); or, for someone not in it, a notice.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -13,6 +14,7 @@ use super::live::Live;
 use super::time::presence_label;
 use super::timeline::Timeline;
 use crate::api::{room_members, set_notify};
+use crate::groups::{check, Action};
 use crate::model::{Notify, RoomId, RoomKind, RoomSummary};
 
 /// How many members the header names; the rest are counted.
@@ -49,6 +51,15 @@ fn Room(id: RoomId) -> impl IntoView {
                 // the socket's `welcome`, the live one after (a room joined
                 // since the page loaded is in it).
                 let listed = initial.is_some();
+                // A group I left is read-only: no composer.
+                let was_left = initial.as_ref().is_some_and(|r| r.left);
+                let left = Memo::new(move |_| {
+                    if live.welcomed.get() {
+                        live.rooms.with(|r| r.iter().any(|r| r.id == id && r.left))
+                    } else {
+                        was_left
+                    }
+                });
                 let member = Memo::new(move |_| {
                     if live.welcomed.get() {
                         live.rooms.with(|r| r.iter().any(|r| r.id == id))
@@ -71,7 +82,16 @@ fn Room(id: RoomId) -> impl IntoView {
                         <p class="typing" aria-live="polite">
                             {move || live.typing.with(|t| t.get(&id).cloned())}
                         </p>
-                        <Composer room=id/>
+                        <Show
+                            when=move || !left.get()
+                            fallback=|| view! {
+                                <p class="left-notice" role="status">
+                                    "You are no longer in this group: what you had stays here to read."
+                                </p>
+                            }
+                        >
+                            <Composer room=id/>
+                        </Show>
                     </Show>
                 }
             })}
@@ -92,6 +112,9 @@ fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) 
     };
     let title = move || room().map(|r| r.name).unwrap_or_default();
     let is_group = move || room().is_some_and(|r| r.kind == RoomKind::Group);
+    let left = move || room().is_some_and(|r| r.left);
+    // Who may add people (the server checks again).
+    let admin = move || is_group() && !left() && room().is_some_and(|r| check(r.role, Action::Add).is_ok());
     let peer = move || room().and_then(|r| r.peer);
     let presence = move || {
         let now = live.clock.get();
@@ -153,9 +176,17 @@ fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) 
             <span aria-hidden="true">"🔍"</span>
         </button>
         <FilesButton room=id/>
-        <NotifySelect id notify=Signal::derive(move || room().map(|r| r.notify).unwrap_or_default())/>
-        <Show when=is_group>
-            <AddMemberForm room=id members/>
+        <Show when=move || !left()>
+            <NotifySelect id notify=Signal::derive(move || room().map(|r| r.notify).unwrap_or_default())/>
+        </Show>
+        <Show when=move || is_group() && !left()>
+            <button type="button" class="ghost group-open" aria-label="Group settings and members"
+                on:click=move |_| dialog.set(Some(Dialog::Settings(id)))>
+                <span aria-hidden="true">"⚙"</span>
+            </button>
+        </Show>
+        <Show when=admin>
+            <AddMemberForm room=id on_added=Callback::new(move |_| members.refetch())/>
         </Show>
     }
 }

@@ -49,6 +49,7 @@ fn RoomItem(room: RoomSummary, selected: Memo<Option<RoomId>>) -> impl IntoView 
     let unread = room.unread();
     let mentions = room.mentions();
     let subtitle = match (&room.preview, room.kind, &room.peer_handle) {
+        _ if room.left => "You are no longer in this group".to_string(),
         // One line, formatting dropped (`format::preview`).
         (Some(p), _, _) => p.clone(),
         (None, RoomKind::Direct, Some(h)) => format!("@{h}"),
@@ -64,7 +65,7 @@ fn RoomItem(room: RoomSummary, selected: Memo<Option<RoomId>>) -> impl IntoView 
     let at = room.last_activity;
     let when = move || list_time(at, live.clock.get());
     view! {
-        <li class="room" class:active=move || selected.get() == Some(id) data-room=id
+        <li class="room" class:active=move || selected.get() == Some(id) class:left=room.left data-room=id
             data-online=move || online().then_some("true")>
             <A href=format!("/r/{id}")>
                 <span class="avatar" class:group=room.kind == RoomKind::Group aria-hidden="true">
@@ -76,7 +77,7 @@ fn RoomItem(room: RoomSummary, selected: Memo<Option<RoomId>>) -> impl IntoView 
                 <span class="room-text">
                     <span class="room-line">
                         <span class="room-name">{room.name.clone()}</span>
-                        {(room.notify == Notify::None).then(|| view! {
+                        {(room.notify == Notify::None && !room.left).then(|| view! {
                             <span class="muted-icon" title="Muted" aria-label="muted">"🔕"</span>
                         })}
                         <time class="room-time">{when}</time>

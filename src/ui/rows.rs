@@ -8,7 +8,7 @@
 
 use super::time::{clock, day_label, local};
 use crate::format::{preview, Block, DELETED};
-use crate::model::{Attachment, Role, RoomId, RoomKind, UserId};
+use crate::model::{Attachment, Kind, Role, RoomId, RoomKind, UserId};
 use crate::protocol::{Message, Seq};
 pub use crate::sync::Tick;
 use crate::sync::{Client, Room};
@@ -30,6 +30,11 @@ pub enum Row {
     Gap {
         key: String,
         from: Seq,
+    },
+    /// A change to the room: "Ann added Ben".
+    Note {
+        key: String,
+        text: String,
     },
 }
 
@@ -91,7 +96,9 @@ pub struct Quote {
 impl Row {
     pub fn key(&self) -> String {
         match self {
-            Row::Day { key, .. } | Row::Unread { key, .. } | Row::Gap { key, .. } => key.clone(),
+            Row::Day { key, .. } | Row::Unread { key, .. } | Row::Gap { key, .. } | Row::Note { key, .. } => {
+                key.clone()
+            }
             Row::Msg(m) => m.key.clone(),
         }
     }
@@ -146,7 +153,11 @@ pub fn rows(
     if let Some(r) = c.room(room) {
         let mut holes = r.holes().into_iter().peekable();
         // What I deleted for me is not shown.
-        for m in r.messages().filter(|m| hidden.binary_search(&m.seq).is_err()) {
+        let shown = r
+            .msgs
+            .values()
+            .filter(|m| m.kind.is_message() || m.kind == Kind::Room);
+        for m in shown.filter(|m| hidden.binary_search(&m.seq).is_err()) {
             while let Some((from, _)) = holes.next_if(|(_, to)| *to < m.seq) {
                 rows.push(Row::Gap {
                     key: format!("gap-{from}"),
@@ -154,6 +165,13 @@ pub fn rows(
                 });
             }
             day(&mut rows, m.ts);
+            if let Some(change) = &m.change {
+                rows.push(Row::Note {
+                    key: format!("note-{}", m.seq),
+                    text: change.line(&m.from, m.sender, Some(me)),
+                });
+                continue;
+            }
             if let Some((from, n)) = divider.filter(|(from, _)| m.seq >= *from) {
                 divider = None;
                 rows.push(Row::Unread {
@@ -360,6 +378,18 @@ mod tests {
         for (seq, sender, ts) in [(1, 1, 10), (2, 2, DAY + 10), (3, 2, DAY + 20)] {
             c.handle(msg(seq, sender, ts), 0);
         }
+        // A change to the room is a line of its own.
+        let ServerFrame::Msg(m4) = msg(4, 2, DAY + 25) else {
+            unreachable!()
+        };
+        let renamed = Message {
+            kind: Kind::Room,
+            body: String::new(),
+            n: 3,
+            change: Some(crate::groups::Change::Renamed { name: "Trip".into() }),
+            ..m4
+        };
+        c.handle(ServerFrame::Msg(renamed), 0);
         c.send(7, Uuid::from_u128(999), "later".into(), DAY + 30);
 
         let shown: Vec<String> = rows(&c, 7, 1, Some((2, 2)), (DAY + 40, 0))
@@ -368,6 +398,7 @@ mod tests {
                 Row::Day { label, .. } => format!("— {label}"),
                 Row::Unread { label, .. } => format!("— {label}"),
                 Row::Gap { from, .. } => format!("… from {from}"),
+                Row::Note { text, .. } => format!("({text})"),
                 Row::Msg(m) => {
                     format!(
                         "{} {} {:?}",
@@ -387,6 +418,7 @@ mod tests {
                 "— 2 new messages",
                 "m2 theirs Sent",
                 "m3 theirs Sent",
+                "(user 2 renamed the group to “Trip”)",
                 "later mine Pending",
             ]
         );

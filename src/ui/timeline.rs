@@ -215,7 +215,7 @@ impl Tail {
                     }
                 }
                 Row::Unread { .. } => divider = true,
-                Row::Day { .. } | Row::Gap { .. } => {}
+                Row::Day { .. } | Row::Gap { .. } | Row::Note { .. } => {}
             }
         }
         tail
@@ -236,6 +236,9 @@ fn row_view(row: Row, room: RoomId, live: Live) -> AnyView {
             view! { <div class="unread-divider" role="separator"><span>{label}</span></div> }.into_any()
         }
         Row::Msg(m) => message_view(*m, room, live),
+        Row::Note { text, .. } => {
+            view! { <div class="note" role="note"><span>{text}</span></div> }.into_any()
+        }
         Row::Gap { from, .. } => view! {
             <div class="gap" data-from=from>
                 <button type="button" class="ghost" on:click=move |_| live.fill_hole(room, from)>

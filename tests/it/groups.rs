@@ -78,6 +78,7 @@ async fn roles_decide_who_may_change_a_group_and_every_change_is_a_row() {
         let (dan, _d) = sign_up(&server, "dan").await;
         let (eve, _e) = sign_up(&server, "eve").await;
         let (_, stranger) = sign_up(&server, "fay").await;
+        let (mut watching, _) = connect(&server, &c).await;
         let group: RoomSummary = api(
             &server,
             &a,
@@ -87,7 +88,13 @@ async fn roles_decide_who_may_change_a_group_and_every_change_is_a_row() {
         .await;
         let room = group.id;
         assert_eq!(group.role, Role::Owner);
-        let (mut watching, _) = connect(&server, &c).await;
+        let joined = watching
+            .recv_until(|f| matches!(f, ServerFrame::Room(r) if r.id == room))
+            .await;
+        assert!(
+            matches!(joined, ServerFrame::Room(ref r) if r.role == Role::Member),
+            "the others are members: {joined:?}"
+        );
 
         // A member changes nothing but may leave.
         refused(
@@ -503,6 +510,8 @@ async fn a_removed_member_gets_nothing_more_and_keeps_what_they_had() {
             .await
             .iter()
             .any(|f| matches!(f, ServerFrame::Typing { .. })));
+        let page: chat::model::MemberPage = api(&server, &b, "room_members", json!({"room": room})).await;
+        assert_eq!(page.total, 0, "who is in is not for those who left");
         let files = api_err(&server, &b, "room_files", json!({"room": room, "before": null})).await;
         assert!(matches!(files, ApiError::Forbidden(_)), "{files:?}");
 

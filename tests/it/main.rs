@@ -53,4 +53,5 @@ mod sessions;
 mod shutdown;
 mod storage;
 mod stream;
+mod upgrade;
 mod ws;
