@@ -10,8 +10,8 @@ use leptos::server_fn::codec::Json;
 
 pub use crate::error::ApiError;
 use crate::model::{
-    FilePage, MemberPage, Notify, Role, RoomId, RoomSummary, SearchCursor, SearchPage, SessionInfo, User,
-    UserId,
+    FilePage, MemberPage, Notify, Profile, Role, RoomId, RoomSummary, SearchCursor, SearchPage, SessionInfo,
+    User, UserId,
 };
 use crate::protocol::Seq;
 
@@ -55,6 +55,24 @@ pub async fn end_other_sessions() -> Result<(), ApiError> {
 #[server(prefix = "/api", endpoint = "change_password", input = Json)]
 pub async fn change_password(current: String, new: String) -> Result<(), ApiError> {
     crate::server::sessions::change_password(current, new).await
+}
+
+/// My profile: name, status line, notification default.
+#[server(prefix = "/api", endpoint = "my_profile", input = Json)]
+pub async fn my_profile() -> Result<Profile, ApiError> {
+    crate::server::accounts::profile().await
+}
+
+/// Sets my display name and status line (every room of mine hears of it).
+#[server(prefix = "/api", endpoint = "update_profile", input = Json)]
+pub async fn update_profile(display_name: String, status: String) -> Result<Profile, ApiError> {
+    crate::server::accounts::update_profile(display_name, status).await
+}
+
+/// Which messages of the rooms I join from now on notify me.
+#[server(prefix = "/api", endpoint = "set_notify_default", input = Json)]
+pub async fn set_notify_default(notify: Notify) -> Result<Profile, ApiError> {
+    crate::server::accounts::set_notify_default(notify).await
 }
 
 /// The logged-in user, or `None` without a valid session.

@@ -32,6 +32,9 @@ pub enum Change {
     Role { user: User, role: Role },
     /// The owner handed the group over to `user` and is an admin now.
     HandedOver { user: User },
+    /// The sender changed their profile (in every room of theirs): `user`
+    /// as they are now, `was` their display name before.
+    Profile { user: User, was: String, status: String },
 }
 
 impl Change {
@@ -67,8 +70,9 @@ impl Change {
     }
 
     /// The line the timeline shows, `who` being the sender's name and
-    /// `me` the reader ("you" where it is them).
-    pub fn line(&self, who: &str, sender: UserId, me: Option<UserId>) -> String {
+    /// `me` the reader ("you" where it is them); None for a change that
+    /// shows elsewhere (a profile's status or avatar).
+    pub fn line(&self, who: &str, sender: UserId, me: Option<UserId>) -> Option<String> {
         let name = |u: &User| {
             if Some(u.id) == me {
                 "you".to_string()
@@ -77,7 +81,7 @@ impl Change {
             }
         };
         let who = if Some(sender) == me { "You" } else { who };
-        match self {
+        Some(match self {
             Change::Renamed { name } => format!("{who} renamed the group to “{name}”"),
             Change::Described { text } if text.is_empty() => format!("{who} removed the description"),
             Change::Described { .. } => format!("{who} changed the description"),
@@ -100,7 +104,12 @@ impl Change {
             } => format!("{who} made {} an admin", name(user)),
             Change::Role { user, .. } => format!("{who} made {} a member", name(user)),
             Change::HandedOver { user } => format!("{who} made {} the owner", name(user)),
-        }
+            Change::Profile { user, was, .. } if *was != user.display_name => {
+                let was = if Some(sender) == me { "You" } else { was.as_str() };
+                format!("{was} changed their name to {}", user.display_name)
+            }
+            Change::Profile { .. } => return None,
+        })
     }
 }
 
@@ -215,11 +224,36 @@ mod tests {
             users: vec![ben.clone(), user(3, "Cat")],
             count: 5,
         };
-        assert_eq!(added.line("Ann", 1, Some(9)), "Ann added Ben, Cat and 3 more");
-        assert_eq!(added.line("Ann", 1, Some(2)), "Ann added you, Cat and 3 more");
+        assert_eq!(
+            added.line("Ann", 1, Some(9)).unwrap(),
+            "Ann added Ben, Cat and 3 more"
+        );
+        assert_eq!(
+            added.line("Ann", 1, Some(2)).unwrap(),
+            "Ann added you, Cat and 3 more"
+        );
         assert_eq!(added.members_delta(), 5);
         let removed = Change::Removed { user: ben.clone() };
-        assert_eq!(removed.line("Ann", 1, Some(1)), "You removed Ben");
+        assert_eq!(removed.line("Ann", 1, Some(1)).unwrap(), "You removed Ben");
+        let renamed = Change::Profile {
+            user: user(1, "Annie"),
+            was: "Ann".into(),
+            status: String::new(),
+        };
+        assert_eq!(
+            renamed.line("Annie", 1, Some(2)).unwrap(),
+            "Ann changed their name to Annie"
+        );
+        let status = Change::Profile {
+            user: user(1, "Ann"),
+            was: "Ann".into(),
+            status: "away".into(),
+        };
+        assert_eq!(
+            status.line("Ann", 1, Some(2)),
+            None,
+            "a status is shown elsewhere"
+        );
         assert_eq!(removed.gone(1), Some(2));
         let left = Change::Left {
             owner: Some(ben.clone()),

@@ -14,6 +14,8 @@ pub const HANDLE_RULES: &str =
 pub const PASSWORD_MIN: usize = 8;
 pub const PASSWORD_MAX: usize = 256;
 pub const DISPLAY_NAME_MAX: usize = 64;
+/// The longest status line ("On holiday until the 9th"), in characters.
+pub const STATUS_MAX: usize = 140;
 pub const ROOM_NAME_MAX: usize = 80;
 /// The longest group description, in characters.
 pub const DESCRIPTION_MAX: usize = 500;
@@ -30,6 +32,34 @@ pub struct User {
     pub id: UserId,
     pub handle: String,
     pub display_name: String,
+}
+
+/// My profile as the settings screen edits it: how others see me, and
+/// which messages of a room I join notify me unless I say otherwise there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub user: User,
+    pub status: String,
+    pub notify_default: Notify,
+}
+
+/// A status line, trimmed: at most `STATUS_MAX` characters on one line,
+/// no control or direction-changing characters; empty for none.
+pub fn clean_status(raw: &str) -> Result<String, String> {
+    let status = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(c) = status.chars().find(|&c| c.is_control() || is_format_trick(c)) {
+        return Err(format!(
+            "A status may not hold the character U+{:04X}.",
+            u32::from(c)
+        ));
+    }
+    let len = status.chars().count();
+    if len > STATUS_MAX {
+        return Err(format!(
+            "A status has at most {STATUS_MAX} characters (this one has {len})."
+        ));
+    }
+    Ok(status)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,6 +249,9 @@ pub struct RoomSummary {
     pub peer: Option<UserId>,
     /// For a direct room, the other person's handle.
     pub peer_handle: Option<String>,
+    /// For a direct room, the other person's status line.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub peer_status: String,
     pub head_seq: i64,
     pub read_seq: i64,
     pub member_count: i64,
@@ -696,6 +729,7 @@ mod tests {
             name: "g".into(),
             peer: None,
             peer_handle: None,
+            peer_status: String::new(),
             head_seq: 10,
             read_seq: 7,
             member_count: 2,

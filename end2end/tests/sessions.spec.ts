@@ -1,5 +1,5 @@
 import { expect, test } from "./fixtures";
-import { cat, hydrated, logIn } from "./helpers";
+import { cat, hydrated, logIn, toList } from "./helpers";
 
 test("a session ended from another device logs that browser out at once", async ({ browser }) => {
   const { handle, page: here } = await cat(browser);
@@ -33,4 +33,24 @@ test("logging out in one tab logs the browser's other tabs out", async ({ browse
   await expect(page).toHaveURL(/\/login$/);
   await expect(other).toHaveURL(/\/login$/);
   await hydrated(other);
+});
+
+test("the settings screen lists my sessions and logs out all others", async ({ browser }) => {
+  const { handle, page: here } = await cat(browser);
+  const there = await (await browser.newContext()).newPage();
+  await logIn(there, handle);
+
+  await toList(here);
+  await here.getByRole("link", { name: "Settings" }).click();
+  await expect(here.locator(".room-header h2")).toHaveText("Settings");
+  const sessions = here.locator(".session");
+  await expect(sessions).toHaveCount(2);
+  await expect(here.locator(".session.current")).toContainText("this device");
+  // By keyboard, as everything here.
+  await here.getByRole("button", { name: "Log out all other sessions" }).focus();
+  await here.keyboard.press("Enter");
+  await expect(here.getByText("Every other session was logged out.")).toBeVisible();
+  await expect(sessions).toHaveCount(1);
+  await expect(there).toHaveURL(/\/login$/);
+  await hydrated(there);
 });

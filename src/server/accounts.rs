@@ -14,8 +14,59 @@ use super::{
 };
 use crate::{
     error::ApiError,
-    model::{check_password, clean_name, normalize_handle, User, DISPLAY_NAME_MAX},
+    model::{
+        check_password, clean_name, clean_status, normalize_handle, Notify, Profile, User, DISPLAY_NAME_MAX,
+    },
 };
+
+/// My profile, as the settings screen shows it.
+pub async fn profile() -> Result<Profile, ApiError> {
+    respond(
+        async {
+            let state = state()?;
+            let me = caller(&state).await?;
+            state.store.profile(me.id).await?.ok_or(ApiError::Unauthenticated)
+        }
+        .await,
+    )
+}
+
+/// Sets my display name and status line; every room of mine gets a row
+/// saying so (the others see it live, and resume it like the rest).
+pub async fn update_profile(display_name: String, status: String) -> Result<Profile, ApiError> {
+    respond(
+        async {
+            let name =
+                clean_name(&display_name, DISPLAY_NAME_MAX, "display name").map_err(ApiError::Invalid)?;
+            let status = clean_status(&status).map_err(ApiError::Invalid)?;
+            let state = state()?;
+            let me = caller(&state).await?;
+            let now = state
+                .store
+                .profile(me.id)
+                .await?
+                .ok_or(ApiError::Unauthenticated)?;
+            if now.user.display_name != name || now.status != status {
+                state.delivery.change_profile(me.id, name, status).await?;
+            }
+            state.store.profile(me.id).await?.ok_or(ApiError::Unauthenticated)
+        }
+        .await,
+    )
+}
+
+/// Which messages of the rooms I join from now on notify me.
+pub async fn set_notify_default(notify: Notify) -> Result<Profile, ApiError> {
+    respond(
+        async {
+            let state = state()?;
+            let me = caller(&state).await?;
+            state.store.set_notify_default(me.id, notify).await?;
+            state.store.profile(me.id).await?.ok_or(ApiError::Unauthenticated)
+        }
+        .await,
+    )
+}
 
 pub async fn sign_up(handle: String, display_name: String, password: String) -> Result<User, ApiError> {
     respond(

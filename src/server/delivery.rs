@@ -89,6 +89,13 @@ enum Job {
         change: NewChange,
         reply: oneshot::Sender<Result<Result<Changed, Refused>, StoreError>>,
     },
+    /// A new display name and status, a row in each of the person's rooms.
+    Profile {
+        user: UserId,
+        name: String,
+        status: String,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 /// What the writer checks before it takes a row.
@@ -271,13 +278,30 @@ impl Delivery {
             ts: super::clock::now_ms(),
         };
         let (reply, answer) = oneshot::channel();
-        let gone = || StoreError::Unavailable("the writer has stopped".into());
         self.jobs
             .send(Job::Group { change, reply })
             .await
-            .map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
+
+    /// Sets `user`'s display name and status, with a row saying so in
+    /// each of their rooms (one transaction), in order with the sends.
+    pub async fn change_profile(&self, user: UserId, name: String, status: String) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Profile {
+            user,
+            name,
+            status,
+            reply,
+        };
+        self.jobs.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the writer has stopped".into())
 }
 
 /// A message handed to the writer, not yet stored.
@@ -331,6 +355,26 @@ async fn writer(mut rx: mpsc::Receiver<Job>, store: DynStore, after: AfterCommit
                         tracing::info!(room = row.room, seq = row.seq, by = row.sender, "group changed");
                         after_commit(&cache, &pusher, &receipts, bus.as_ref(), vec![row.clone()]).await;
                     }
+                    let _ = reply.send(result);
+                }
+                Job::Profile {
+                    user,
+                    name,
+                    status,
+                    reply,
+                } => {
+                    let committed = store_sends(store.as_ref(), &mut sends).await;
+                    after_commit(&cache, &pusher, &receipts, bus.as_ref(), committed).await;
+                    let now = super::clock::now_ms();
+                    let result = store.change_profile(user, &name, &status, now).await;
+                    let result = match result {
+                        Ok(rows) => {
+                            tracing::info!(user, rooms = rows.len(), "profile changed");
+                            after_commit(&cache, &pusher, &receipts, bus.as_ref(), rows).await;
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    };
                     let _ = reply.send(result);
                 }
             }

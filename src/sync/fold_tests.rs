@@ -128,6 +128,7 @@ fn welcomed() -> Client {
                 name: "room".into(),
                 peer: None,
                 peer_handle: None,
+                peer_status: String::new(),
                 head_seq: 0,
                 read_seq: 0,
                 member_count: 3,

@@ -135,6 +135,13 @@ impl Marks {
         }
     }
 
+    /// A member took a new display name.
+    pub fn rename(&mut self, user: UserId, name: &str) {
+        if let Some(m) = self.members.get_mut(&user) {
+            m.name = name.to_string();
+        }
+    }
+
     /// A member's display name.
     pub fn name(&self, user: UserId) -> Option<&str> {
         self.members.get(&user).map(|m| m.name.as_str())

@@ -186,7 +186,15 @@ impl Room {
         match change {
             Change::Renamed { name } => s.name.clone_from(name),
             Change::Described { text } => s.description.clone_from(text),
+            // The other person of a direct room renamed themselves.
+            Change::Profile { user, status, .. } if s.peer == Some(user.id) => {
+                s.name.clone_from(&user.display_name);
+                s.peer_status.clone_from(status);
+            }
             _ => {}
+        }
+        if let (Change::Profile { user, .. }, Some(marks)) = (change, self.marks.as_mut()) {
+            marks.rename(user.id, &user.display_name);
         }
         s.member_count = (s.member_count + change.members_delta()).max(0);
         if let Some(me) = me {

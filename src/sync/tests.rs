@@ -24,6 +24,7 @@ fn summary(id: RoomId, head: Seq) -> RoomSummary {
         name: format!("room {id}"),
         peer: None,
         peer_handle: None,
+        peer_status: String::new(),
         head_seq: head,
         read_seq: 0,
         member_count: 2,

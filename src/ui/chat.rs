@@ -7,7 +7,7 @@
 use leptos::{prelude::*, task::spawn_local};
 use leptos_meta::Title;
 use leptos_router::{
-    components::{Outlet, Redirect},
+    components::{Outlet, Redirect, A},
     hooks::use_location,
 };
 
@@ -18,6 +18,7 @@ use super::live::{Live, Status};
 use super::notifications::NotificationsControl;
 use super::rooms::{avatar_letter, RoomList};
 use super::search::SearchDialog;
+use super::settings::MyName;
 use super::{connection, drafts};
 use crate::api::{log_out, me, my_rooms};
 use crate::model::{RoomId, RoomSummary, User};
@@ -69,7 +70,12 @@ fn Layout(user: User) -> impl IntoView {
         }
     });
     on_cleanup(move || shortcut.remove());
-    let initial = avatar_letter(&user.display_name);
+    // The settings screen changes my name; the sidebar follows.
+    let my_name = RwSignal::new(user.display_name.clone());
+    provide_context(MyName(my_name));
+    let initial = move || avatar_letter(&my_name.get());
+    // On a phone the pane takes the screen while a room or the settings are open.
+    let pane_open = Memo::new(move |_| selected.get().is_some() || location.pathname.get() == "/settings");
     // "(3) Chat": the unread total, the same on every device, and on the
     // app's icon (browser only).
     let unread = Memo::new(move |_| {
@@ -94,14 +100,17 @@ fn Layout(user: User) -> impl IntoView {
 
     view! {
         <Title text=title/>
-        <div class="chat" class:has-room=move || selected.get().is_some()>
+        <div class="chat" class:has-room=pane_open>
             <aside class="sidebar">
                 <header class="me">
                     <div class="avatar" aria-hidden="true">{initial}</div>
                     <div class="who">
-                        <strong>{user.display_name.clone()}</strong>
+                        <strong>{move || my_name.get()}</strong>
                         <span class="handle">{format!("@{}", user.handle)}</span>
                     </div>
+                    <A href="/settings" attr:class="ghost settings-link" attr:aria-label="Settings">
+                        <span aria-hidden="true">"⚙"</span>
+                    </A>
                     <button type="button" class="ghost" on:click=logout>"Log out"</button>
                 </header>
                 <div class="actions">

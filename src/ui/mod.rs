@@ -43,12 +43,18 @@ mod seen;
 #[cfg(not(feature = "hydrate"))]
 #[path = "seen_ssr.rs"]
 mod seen;
+mod settings;
 #[cfg(feature = "hydrate")]
 mod socket;
 #[cfg(not(feature = "hydrate"))]
 #[path = "socket_ssr.rs"]
 #[allow(dead_code)] // the twin of every function, some called only on browser paths
 mod socket;
+#[cfg(feature = "hydrate")]
+mod theme;
+#[cfg(not(feature = "hydrate"))]
+#[path = "theme_ssr.rs"]
+mod theme;
 mod time;
 mod timeline;
 #[cfg(feature = "hydrate")]
@@ -92,6 +98,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     // Tests and people wait for this marker: before it, clicks do nothing.
     Effect::new(move |_| {
+        theme::apply(&theme::load());
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
@@ -105,6 +112,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=chat::ChatPage ssr=SsrMode::Async>
                     <Route path=path!("") view=chat::NoRoom/>
                     <Route path=path!("r/:id") view=room::RoomPane/>
+                    <Route path=path!("settings") view=settings::SettingsPage/>
                 </ParentRoute>
             </Routes>
         </Router>

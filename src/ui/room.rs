@@ -134,6 +134,10 @@ fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) 
                     {presence}
                 </p>
             </Show>
+            {move || {
+                let status = room().map(|r| r.peer_status).filter(|s| !s.is_empty())?;
+                Some(view! { <p class="status-line">{status}</p> })
+            }}
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match members.await {

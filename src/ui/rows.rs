@@ -108,8 +108,9 @@ impl Row {
     pub fn render_key(&self) -> String {
         match self {
             Row::Msg(m) => format!(
-                "{}:{:?}:{}{}:{}:{}:{}",
+                "{}:{}:{:?}:{}{}:{}:{}:{}",
                 m.key,
+                m.from,
                 m.tick,
                 m.read_by.as_deref().unwrap_or(""),
                 if m.read_by_more { "…" } else { "" },
@@ -164,14 +165,17 @@ pub fn rows(
                     from,
                 });
             }
-            day(&mut rows, m.ts);
             if let Some(change) = &m.change {
-                rows.push(Row::Note {
-                    key: format!("note-{}", m.seq),
-                    text: change.line(&m.from, m.sender, Some(me)),
-                });
+                if let Some(text) = change.line(&m.from, m.sender, Some(me)) {
+                    day(&mut rows, m.ts);
+                    rows.push(Row::Note {
+                        key: format!("note-{}", m.seq),
+                        text,
+                    });
+                }
                 continue;
             }
+            day(&mut rows, m.ts);
             if let Some((from, n)) = divider.filter(|(from, _)| m.seq >= *from) {
                 divider = None;
                 rows.push(Row::Unread {
@@ -202,7 +206,13 @@ pub fn rows(
                 key: format!("{}:sent", m.cid),
                 seq: Some(m.seq),
                 version: m.version,
-                from: m.from.clone(),
+                // The sender's name as it is now, where the member list knows it.
+                from: r
+                    .marks
+                    .as_ref()
+                    .and_then(|k| k.name(m.sender))
+                    .unwrap_or(&m.from)
+                    .to_string(),
                 body: m.body.clone(),
                 fmt: m.fmt.clone(),
                 time: clock(m.ts, offset),
@@ -353,6 +363,7 @@ mod tests {
             name: "Bob".into(),
             peer: Some(2),
             peer_handle: Some("bob".into()),
+            peer_status: String::new(),
             head_seq: 0,
             read_seq: 0,
             member_count: 2,

@@ -361,6 +361,7 @@ async fn roles_decide_who_may_change_a_group_and_every_change_is_a_row() {
                 Change::Removed { .. } => "removed",
                 Change::Left { .. } => "left",
                 Change::HandedOver { .. } => "handed_over",
+                Change::Profile { .. } => "profile",
             })
             .collect();
         assert_eq!(ops, ["role", "renamed", "described", "added", "role", "removed"]);

@@ -45,6 +45,7 @@ mod http;
 mod layers;
 mod metrics;
 mod presence;
+mod profiles;
 mod push;
 mod receipts;
 mod search;

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use super::{Credentials, StoreError};
-use crate::model::{User, UserId};
+use crate::model::{Notify, Profile, User, UserId};
 
 #[async_trait]
 pub trait Accounts: Send + Sync {
@@ -51,6 +51,12 @@ pub trait Accounts: Send + Sync {
     async fn end_sessions(&self, user: UserId, hashes: &[Vec<u8>]) -> Result<(), StoreError>;
 
     async fn set_password(&self, user: UserId, password_hash: &str) -> Result<(), StoreError>;
+
+    /// The user's profile (name, status, notification default).
+    async fn profile(&self, user: UserId) -> Result<Option<Profile>, StoreError>;
+
+    /// Which messages of the rooms `user` joins from now on notify them.
+    async fn set_notify_default(&self, user: UserId, notify: Notify) -> Result<(), StoreError>;
 
     /// When the user was last online, if ever.
     async fn last_seen(&self, user: UserId) -> Result<Option<i64>, StoreError>;
@@ -214,6 +220,33 @@ macro_rules! impl_accounts {
                 sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
                     .bind(user)
                     .bind(password_hash)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
+            async fn profile(&self, user: UserId) -> Result<Option<$crate::model::Profile>, StoreError> {
+                let row: Option<(i64, String, String, String, String)> = sqlx::query_as(
+                    "SELECT id, handle, display_name, status, notify_default FROM users WHERE id = $1",
+                )
+                .bind(user)
+                .fetch_optional(&self.read)
+                .await?;
+                row.map(|(id, handle, display_name, status, notify)| {
+                    Ok($crate::model::Profile {
+                        user: User { id, handle, display_name },
+                        status,
+                        notify_default: $crate::model::Notify::parse(&notify)
+                            .ok_or_else(|| StoreError::Internal(format!("user {id} has notify {notify:?}")))?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn set_notify_default(&self, user: UserId, notify: $crate::model::Notify) -> Result<(), StoreError> {
+                sqlx::query("UPDATE users SET notify_default = $2 WHERE id = $1")
+                    .bind(user)
+                    .bind(notify.as_str())
                     .execute(&self.write)
                     .await?;
                 Ok(())

@@ -99,8 +99,8 @@ macro_rules! impl_rooms {
                     Some((room,)) => {
                         for user in [a, b] {
                             sqlx::query(
-                                "INSERT INTO members (room_id, user_id, role, joined_at)
-                                 VALUES ($1, $2, 'member', $3)",
+                                "INSERT INTO members (room_id, user_id, role, joined_at, notify)
+                                 VALUES ($1, $2, 'member', $3, (SELECT notify_default FROM users WHERE id = $2))",
                             )
                             .bind(room)
                             .bind(user)
@@ -143,8 +143,9 @@ macro_rules! impl_rooms {
                 for (user, role) in std::iter::once((&creator, "owner")).chain(others.map(|m| (m, "member")))
                 {
                     sqlx::query(
-                        "INSERT INTO members (room_id, user_id, role, joined_at)
-                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        "INSERT INTO members (room_id, user_id, role, joined_at, notify)
+                         VALUES ($1, $2, $3, $4, (SELECT notify_default FROM users WHERE id = $2))
+                         ON CONFLICT DO NOTHING",
                     )
                     .bind(room)
                     .bind(*user)
@@ -162,8 +163,10 @@ macro_rules! impl_rooms {
                 let mut added = Vec::new();
                 for &user in users {
                     let done = sqlx::query(
-                        "INSERT INTO members (room_id, user_id, role, delivered_seq, read_seq, read_n, joined_at)
-                         SELECT id, $2, 'member', head_seq, head_seq, head_n, $3 FROM rooms WHERE id = $1
+                        "INSERT INTO members (room_id, user_id, role, delivered_seq, read_seq, read_n, joined_at, notify)
+                         SELECT id, $2, 'member', head_seq, head_seq, head_n, $3,
+                                (SELECT notify_default FROM users WHERE id = $2)
+                           FROM rooms WHERE id = $1
                          ON CONFLICT DO NOTHING",
                     )
                     .bind(room)

@@ -33,6 +33,9 @@ pub(super) const SUMMARY_SELECT: &str = "
            (SELECT u.display_name FROM members o JOIN users u ON u.id = o.user_id
              WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id
              LIMIT 1) AS peer_name,
+           (SELECT u.status FROM members o JOIN users u ON u.id = o.user_id
+             WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id
+             LIMIT 1) AS peer_status,
            (SELECT CASE WHEN x.body = '' AND x.files IS NOT NULL THEN '📎 Attachment' ELSE x.body END
               FROM messages x WHERE x.room_id = r.id AND x.kind = 'message'
              ORDER BY x.seq DESC LIMIT 1) AS preview
@@ -303,6 +306,7 @@ pub(super) struct SummaryRow {
     peer: Option<i64>,
     peer_handle: Option<String>,
     peer_name: Option<String>,
+    peer_status: Option<String>,
     preview: Option<String>,
     description: String,
     changed_seq: i64,
@@ -332,6 +336,7 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         peer,
         peer_handle,
         peer_name,
+        peer_status,
         preview,
         description,
         changed_seq,
@@ -355,6 +360,7 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         name,
         peer,
         peer_handle,
+        peer_status: peer_status.unwrap_or_default(),
         head_seq,
         read_seq,
         member_count,
@@ -399,6 +405,7 @@ pub(super) fn former(row: FormerRow) -> RoomSummary {
         name: row.name,
         peer: None,
         peer_handle: None,
+        peer_status: String::new(),
         head_seq: row.until_seq,
         read_seq: row.until_seq,
         member_count: 0,

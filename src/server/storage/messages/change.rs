@@ -66,6 +66,16 @@ pub trait Changes: Send + Sync {
     /// `change`), or says why not.
     async fn change_room(&self, change: &NewChange) -> Result<Result<Changed, Refused>, StoreError>;
 
+    /// Sets `user`'s display name and status and stores a `Profile` row
+    /// in each of their rooms, in one transaction: the rows.
+    async fn change_profile(
+        &self,
+        user: UserId,
+        display_name: &str,
+        status: &str,
+        ts: i64,
+    ) -> Result<Vec<Message>, StoreError>;
+
     /// Where `user`'s view of a room they left ends (the seq of the row
     /// that said so); None if they never left it (or are back in).
     async fn former(&self, room: RoomId, user: UserId) -> Result<Option<i64>, StoreError>;
@@ -165,8 +175,9 @@ macro_rules! impl_changes {
                             // Newcomers start at this row: they see it, and
                             // nothing before it counts as unread.
                             let done = sqlx::query(
-                                "INSERT INTO members (room_id, user_id, role, delivered_seq, read_seq, read_n, joined_at)
-                                 VALUES ($1, $2, 'member', $3, $3, $4, $5) ON CONFLICT DO NOTHING",
+                                "INSERT INTO members (room_id, user_id, role, delivered_seq, read_seq, read_n, joined_at, notify)
+                                 VALUES ($1, $2, 'member', $3, $3, $4, $5, (SELECT notify_default FROM users WHERE id = $2))
+                                 ON CONFLICT DO NOTHING",
                             )
                             .bind(room)
                             .bind(user)
@@ -244,37 +255,7 @@ macro_rules! impl_changes {
                     }
                 };
                 let body = serde_json::to_string(&made).map_err(|e| StoreError::Internal(format!("a change as JSON: {e}")))?;
-                let cid = Uuid::new_v4();
-                sqlx::query(
-                    "INSERT INTO messages (room_id, seq, id, sender_id, client_msg_id, body, created_at, kind, n, version)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'room', $8, $2)",
-                )
-                .bind(room)
-                .bind(seq)
-                .bind(change.id.as_bytes().as_slice())
-                .bind(me)
-                .bind(cid.as_bytes().as_slice())
-                .bind(&body)
-                .bind(change.ts)
-                .bind(head_n)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE rooms SET head_seq = $2, changed_seq = $2 WHERE id = $1")
-                    .bind(room)
-                    .bind(seq)
-                    .execute(&mut *tx)
-                    .await?;
-                // Like sending, making a change raises one's own marks to it.
-                sqlx::query(
-                    "UPDATE members SET delivered_seq = $3, read_seq = $3, read_n = $4
-                      WHERE room_id = $1 AND user_id = $2 AND read_seq < $3",
-                )
-                .bind(room)
-                .bind(me)
-                .bind(seq)
-                .bind(head_n)
-                .execute(&mut *tx)
-                .await?;
+                let cid = Self::put_row(&mut tx, (room, seq, head_n), me, change.id, &body, change.ts).await?;
                 tx.commit().await?;
                 let row = $crate::protocol::Message {
                     room,
@@ -293,6 +274,62 @@ macro_rules! impl_changes {
                 Ok(Ok($crate::server::storage::Changed { row, added }))
             }
 
+            async fn change_profile(
+                &self,
+                user: UserId,
+                display_name: &str,
+                status: &str,
+                ts: i64,
+            ) -> Result<Vec<$crate::protocol::Message>, StoreError> {
+                let mut tx = self.write.begin().await?;
+                let old: Option<(String, String)> = sqlx::query_as("SELECT handle, display_name FROM users WHERE id = $1")
+                    .bind(user)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some((handle, was)) = old else {
+                    return Ok(Vec::new());
+                };
+                sqlx::query("UPDATE users SET display_name = $2, status = $3 WHERE id = $1")
+                    .bind(user)
+                    .bind(display_name)
+                    .bind(status)
+                    .execute(&mut *tx)
+                    .await?;
+                let made = $crate::groups::Change::Profile {
+                    user: $crate::model::User { id: user, handle, display_name: display_name.to_string() },
+                    was,
+                    status: status.to_string(),
+                };
+                let body = serde_json::to_string(&made).map_err(|e| StoreError::Internal(format!("a change as JSON: {e}")))?;
+                // Every room of theirs, locked in id order as `append` locks them.
+                let q = format!(
+                    "SELECT id, head_seq, head_n FROM rooms WHERE id IN (SELECT room_id FROM members WHERE user_id = $1) ORDER BY id {}",
+                    $lock
+                );
+                let rooms: Vec<(i64, i64, i64)> = sqlx::query_as(&q).bind(user).fetch_all(&mut *tx).await?;
+                let mut rows = Vec::with_capacity(rooms.len());
+                for (room, head, n) in rooms {
+                    let (seq, id) = (head + 1, Uuid::now_v7());
+                    let cid = Self::put_row(&mut tx, (room, seq, n), user, id, &body, ts).await?;
+                    rows.push($crate::protocol::Message {
+                        room,
+                        seq,
+                        id,
+                        sender: user,
+                        from: display_name.to_string(),
+                        ts,
+                        cid,
+                        kind: $crate::model::Kind::Room,
+                        n,
+                        version: seq,
+                        change: Some(made.clone()),
+                        ..Default::default()
+                    });
+                }
+                tx.commit().await?;
+                Ok(rows)
+            }
+
             async fn former(&self, room: RoomId, user: UserId) -> Result<Option<i64>, StoreError> {
                 let row: Option<(i64,)> =
                     sqlx::query_as("SELECT until_seq FROM former_members WHERE room_id = $1 AND user_id = $2")
@@ -305,6 +342,51 @@ macro_rules! impl_changes {
         }
 
         impl $store {
+            /// Stores room row `seq` of `room` (`n` the room's message count),
+            /// made by `sender`: the room's head moves to it, and so do the
+            /// sender's marks if they are a member (as sending raises them).
+            /// Its `cid`.
+            async fn put_row<'c>(
+                tx: &mut sqlx::Transaction<'c, $db>,
+                (room, seq, n): (RoomId, i64, i64),
+                sender: UserId,
+                id: Uuid,
+                body: &str,
+                ts: i64,
+            ) -> Result<Uuid, StoreError> {
+                let cid = Uuid::new_v4();
+                sqlx::query(
+                    "INSERT INTO messages (room_id, seq, id, sender_id, client_msg_id, body, created_at, kind, n, version)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'room', $8, $2)",
+                )
+                .bind(room)
+                .bind(seq)
+                .bind(id.as_bytes().as_slice())
+                .bind(sender)
+                .bind(cid.as_bytes().as_slice())
+                .bind(body)
+                .bind(ts)
+                .bind(n)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query("UPDATE rooms SET head_seq = $2, changed_seq = $2 WHERE id = $1")
+                    .bind(room)
+                    .bind(seq)
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE members SET delivered_seq = $3, read_seq = $3, read_n = $4
+                      WHERE room_id = $1 AND user_id = $2 AND read_seq < $3",
+                )
+                .bind(room)
+                .bind(sender)
+                .bind(seq)
+                .bind(n)
+                .execute(&mut **tx)
+                .await?;
+                Ok(cid)
+            }
+
             /// `user` is no longer a member: their view ends at `seq`.
             async fn part<'c>(
                 tx: &mut sqlx::Transaction<'c, $db>,
