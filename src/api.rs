@@ -150,6 +150,33 @@ pub async fn leave_room(room: RoomId) -> Result<RoomSummary, ApiError> {
     crate::server::groups::leave(room).await
 }
 
+/// Blocks a person: their direct messages no longer reach me (they are not
+/// told), they cannot start a conversation with me or add me to a group,
+/// and their messages in groups are folded. Answers whom I block.
+#[server(prefix = "/api", endpoint = "block", input = Json)]
+pub async fn block(user: UserId) -> Result<Vec<User>, ApiError> {
+    crate::server::blocks::block(user).await
+}
+
+/// Unblocks a person; answers whom I block.
+#[server(prefix = "/api", endpoint = "unblock", input = Json)]
+pub async fn unblock(user: UserId) -> Result<Vec<User>, ApiError> {
+    crate::server::blocks::unblock(user).await
+}
+
+/// The people I block.
+#[server(prefix = "/api", endpoint = "blocked", input = Json)]
+pub async fn blocked() -> Result<Vec<User>, ApiError> {
+    crate::server::blocks::blocked().await
+}
+
+/// Reports message `seq` of a room of mine to the operator, with a reason
+/// (the message's text as it is now is kept with it).
+#[server(prefix = "/api", endpoint = "report_message", input = Json)]
+pub async fn report_message(room: RoomId, seq: Seq, reason: String) -> Result<(), ApiError> {
+    crate::server::blocks::report(room, seq, reason).await
+}
+
 /// Sets which messages of a room of the caller's notify them while away
 /// (`all`, or `none`: muted); answers the room as they now see it.
 #[server(prefix = "/api", endpoint = "set_notify", input = Json)]

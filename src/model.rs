@@ -17,6 +17,8 @@ pub const DISPLAY_NAME_MAX: usize = 64;
 /// The longest status line ("On holiday until the 9th"), in characters.
 pub const STATUS_MAX: usize = 140;
 pub const ROOM_NAME_MAX: usize = 80;
+/// The longest reason given with a report, in characters.
+pub const REPORT_REASON_MAX: usize = 500;
 /// The longest group description, in characters.
 pub const DESCRIPTION_MAX: usize = 500;
 /// Characters a message body may have unless the server says otherwise

@@ -260,6 +260,9 @@ pub enum ServerFrame {
         /// How long (s) after sending one may edit or delete one's message.
         #[serde(default = "default_edit_window_secs")]
         edit_window_secs: u64,
+        /// The people I block.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        blocked: Vec<UserId>,
     },
     /// Your message `cid` is stored durably as `seq` of `room`. The same
     /// answer for every resend of that `cid`.
@@ -343,6 +346,11 @@ pub enum ServerFrame {
     },
     /// A contact came online or went offline.
     Presence(Presence),
+    /// Whom I block now (on this or another of my devices): their
+    /// messages in groups are folded, their direct messages never come.
+    Blocked {
+        users: Vec<UserId>,
+    },
     /// `user` (`name`) is typing in `room`; it stops after ~5 s without another.
     Typing {
         room: RoomId,

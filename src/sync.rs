@@ -87,6 +87,8 @@ pub struct Output {
     pub typing: BTreeSet<RoomId>,
     /// Someone's presence changed.
     pub presence_changed: bool,
+    /// Whom I block changed.
+    pub blocked_changed: bool,
     /// Members' names came (an open @ list may offer more now).
     pub names: bool,
 }
@@ -109,6 +111,8 @@ pub struct Client {
     reports: Reports,
     typing: Typing,
     presence: BTreeMap<UserId, Presence>,
+    /// The people I block (from `welcome` and `blocked`).
+    blocked: BTreeSet<UserId>,
     /// Rooms open (or once open) on this device: their members' marks are kept current.
     watched: BTreeSet<RoomId>,
     /// Who read one of my messages, as far as asked (`read_by`).
@@ -167,6 +171,16 @@ impl Client {
 
     pub fn outbox(&self) -> &[Outgoing] {
         &self.outbox
+    }
+
+    /// Whether I block `user` (their messages in groups are folded).
+    pub fn blocks(&self, user: UserId) -> bool {
+        self.blocked.contains(&user)
+    }
+
+    /// The people I block.
+    pub fn blocked(&self) -> impl Iterator<Item = UserId> + '_ {
+        self.blocked.iter().copied()
     }
 
     pub fn presence(&self, user: UserId) -> Option<&Presence> {

@@ -42,6 +42,11 @@ pub struct Conn {
     ready: Notify,
     lagging: AtomicBool,
     rooms: Mutex<HashSet<RoomId>>,
+    /// Direct rooms whose other person this user blocked: what that person
+    /// sends there does not reach this connection. `withholds` says whether
+    /// there are any (most connections have none: no lock on fan-out).
+    withheld: Mutex<HashSet<RoomId>>,
+    withholds: AtomicBool,
 }
 
 impl Conn {
@@ -73,6 +78,18 @@ impl Conn {
 
     pub fn is_in(&self, room: RoomId) -> bool {
         lock(&self.rooms).contains(&room)
+    }
+
+    /// Whether a frame from `sender` in `room` is withheld from this
+    /// connection (its user blocked them there).
+    fn withholds_from(&self, room: RoomId, sender: UserId) -> bool {
+        sender != self.user && self.withholds.load(Ordering::Acquire) && lock(&self.withheld).contains(&room)
+    }
+
+    /// The direct rooms whose other person this connection's user blocked.
+    pub fn withhold(&self, rooms: &[RoomId]) {
+        *lock(&self.withheld) = rooms.iter().copied().collect();
+        self.withholds.store(!rooms.is_empty(), Ordering::Release);
     }
 }
 
@@ -162,6 +179,8 @@ impl Hub {
             ready: Notify::new(),
             lagging: AtomicBool::new(false),
             rooms: Mutex::default(),
+            withheld: Mutex::default(),
+            withholds: AtomicBool::new(false),
         });
         write(&self.index)
             .users
@@ -248,14 +267,34 @@ impl Hub {
 
     /// Sends a frame to every local connection in `room`.
     pub fn to_room(&self, room: RoomId, frame: &ServerFrame) {
+        self.to_room_from(room, None, frame);
+    }
+
+    /// Sends a frame that `sender` caused (their message, their typing) to
+    /// every local connection in `room` but those that withhold them.
+    pub fn to_room_from(&self, room: RoomId, sender: Option<UserId>, frame: &ServerFrame) {
         let Some(bytes) = encode(frame) else { return };
         let index = read(&self.index);
         if let Some(conns) = index.rooms.get(&room) {
             self.delivered(conns.len());
             for conn in conns.values() {
+                if sender.is_some_and(|s| conn.withholds_from(room, s)) {
+                    continue;
+                }
                 self.push(conn, &bytes);
             }
         }
+    }
+
+    /// `user` blocked or unblocked someone: their connections withhold the
+    /// direct rooms `withheld`, and are told whom they block now.
+    pub fn blocks(&self, user: UserId, blocked: Vec<UserId>, withheld: &[RoomId]) {
+        let index = read(&self.index);
+        for conn in index.users.get(&user).into_iter().flat_map(|c| c.values()) {
+            conn.withhold(withheld);
+        }
+        drop(index);
+        self.to_user(user, &ServerFrame::Blocked { users: blocked });
     }
 
     /// Sends a frame to every local connection of `user`.

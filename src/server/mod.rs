@@ -4,6 +4,7 @@
 
 pub(crate) mod accounts;
 pub mod auth;
+pub(crate) mod blocks;
 mod bus;
 mod cache;
 mod clock;

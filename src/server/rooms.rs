@@ -51,6 +51,15 @@ pub async fn open_direct(handle: String) -> Result<RoomSummary, ApiError> {
                     "That is your own handle: pick someone else.".into(),
                 ));
             }
+            // Someone who blocked me does not hear from me: no new
+            // conversation (one we had stays, what I send there is hidden).
+            let blocked = !state.store.who_blocked(me.id, &[peer.id]).await?.is_empty();
+            if blocked && state.store.direct_room(me.id, peer.id).await?.is_none() {
+                return Err(ApiError::Forbidden(format!(
+                    "You cannot start a conversation with @{}.",
+                    peer.handle
+                )));
+            }
             check_room_quota(&state, me.id).await?;
             let room = state.store.open_direct(me.id, peer.id, now_ms()).await?;
             announce(&state, room, peer.id).await?;
@@ -77,7 +86,7 @@ pub async fn create_group(name: String, members: Vec<String>) -> Result<RoomSumm
             if members.len() >= max {
                 return Err(ApiError::Invalid(format!("A group has at most {max} members.")));
             }
-            let ids = resolve(&state, &members).await?;
+            let ids = invitable(&state, me.id, resolve(&state, &members).await?).await?;
             check_room_quota(&state, me.id).await?;
             let room = state.store.create_group(me.id, &name, &ids, now_ms()).await?;
             let mut ids = ids;
@@ -134,7 +143,7 @@ pub async fn add_members(room: RoomId, handles: Vec<String>) -> Result<MemberPag
             if current.member_count >= max {
                 return Err(ApiError::Invalid(format!("This group is full ({max} members).")));
             }
-            let ids = resolve(&state, &handles).await?;
+            let ids = invitable(&state, me.id, resolve(&state, &handles).await?).await?;
             if current.member_count + ids.len() as i64 > max {
                 return Err(ApiError::Invalid(format!(
                     "A group has at most {max} members: it has {}, and {} more would be too many.",
@@ -193,6 +202,14 @@ async fn resolve(state: &AppState, handles: &[String]) -> Result<Vec<UserId>, Ap
     }
     ids.sort_unstable();
     ids.dedup();
+    Ok(ids)
+}
+
+/// Those of `ids` whom `me` may add to a group: not those who blocked
+/// `me` (left out without a word, as if they had not been named).
+async fn invitable(state: &AppState, me: UserId, mut ids: Vec<UserId>) -> Result<Vec<UserId>, ApiError> {
+    let blockers = state.store.who_blocked(me, &ids).await?;
+    ids.retain(|id| !blockers.contains(id));
     Ok(ids)
 }
 

@@ -146,6 +146,7 @@ fn welcomed() -> Client {
             }],
             contacts: Vec::new(),
             max_body_chars: 4_000,
+            blocked: vec![],
         },
         0,
     );

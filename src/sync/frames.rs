@@ -19,12 +19,15 @@ impl Client {
                 rooms,
                 contacts,
                 edit_window_secs,
+                blocked,
                 ..
             } => {
                 self.edit_window_ms =
                     i64::try_from(edit_window_secs.saturating_mul(1_000)).unwrap_or(i64::MAX);
+                self.on_blocked(blocked, &mut out);
                 self.on_welcome(user, rooms, contacts, now, &mut out)
             }
+            ServerFrame::Blocked { users } => self.on_blocked(users, &mut out),
             ServerFrame::Room(summary) => self.on_room(summary, &mut out),
             ServerFrame::Members {
                 room,
@@ -88,6 +91,16 @@ impl Client {
         }
         self.report(now, &mut out);
         out
+    }
+
+    /// Whom I block: every timeline is drawn again (their messages fold).
+    fn on_blocked(&mut self, users: Vec<UserId>, out: &mut Output) {
+        let users: std::collections::BTreeSet<UserId> = users.into_iter().collect();
+        if users != self.blocked {
+            self.blocked = users;
+            out.blocked_changed = true;
+            out.changed.extend(self.rooms.keys().copied());
+        }
     }
 
     fn on_welcome(

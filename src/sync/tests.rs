@@ -68,6 +68,7 @@ fn welcomed(rooms: Vec<RoomSummary>) -> (Client, Output) {
             rooms,
             contacts: vec![],
             max_body_chars: 4_000,
+            blocked: vec![],
         },
         0,
     );
@@ -302,6 +303,7 @@ fn reconnect_resends_the_outbox_and_resumes_from_last() {
             rooms: vec![summary(1, 6)],
             contacts: vec![],
             max_body_chars: 4_000,
+            blocked: vec![],
         },
         200_000,
     );
@@ -394,6 +396,7 @@ fn rewelcome(rooms: Vec<RoomSummary>, contacts: Vec<Presence>) -> ServerFrame {
         rooms,
         contacts,
         max_body_chars: 4_000,
+        blocked: vec![],
     }
 }
 
@@ -563,6 +566,7 @@ fn a_new_device_starts_near_the_head_and_pages_history() {
             rooms: vec![summary(1, 120)],
             contacts: vec![],
             max_body_chars: 4_000,
+            blocked: vec![],
         },
         0,
     );
@@ -630,6 +634,7 @@ fn the_outbox_survives_a_reload_and_is_sent_once_connected() {
             rooms: vec![summary(1, 0)],
             contacts: vec![],
             max_body_chars: 4_000,
+            blocked: vec![],
         },
         0,
     );
@@ -789,6 +794,7 @@ fn seeing_a_message_clears_unread_at_once_and_reports_read() {
             rooms: vec![summary(1, 5)],
             contacts: vec![],
             max_body_chars: 4_000,
+            blocked: vec![],
         },
         20_000,
     );
@@ -932,6 +938,7 @@ fn ticks_follow_the_servers_counts_once_the_room_is_watched() {
             rooms: vec![summary(1, 0)],
             contacts: vec![],
             max_body_chars: 4_000,
+            blocked: vec![],
         },
         0,
     );
@@ -1183,6 +1190,7 @@ mod properties {
             rooms: vec![summary(1, head)],
             contacts: vec![],
             max_body_chars: 4_000,
+            blocked: vec![],
         };
         c.handle(welcome, now).frames
     }
@@ -1262,6 +1270,7 @@ impl Server {
                 rooms: self.heads.iter().map(|(&id, &head)| summary(id, head)).collect(),
                 contacts: vec![],
                 max_body_chars: 4_000,
+                blocked: vec![],
             },
             ClientFrame::Sync { room, after, .. } => {
                 let head = self.heads[&room];
@@ -1429,6 +1438,7 @@ fn a_hello_refused_at_connect_is_asked_again_after_a_while() {
             rooms: vec![summary(1, 2)],
             contacts: vec![],
             max_body_chars: 4_000,
+            blocked: vec![],
         },
         later + 10_000,
     );

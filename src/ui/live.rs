@@ -34,6 +34,8 @@ pub struct Live {
     pub rooms: RwSignal<Vec<RoomSummary>>,
     /// Contacts' presence, by user.
     pub presence: RwSignal<HashMap<UserId, Presence>>,
+    /// The people I block.
+    pub blocked: RwSignal<Vec<UserId>>,
     /// "Alice is typing…", per room.
     pub typing: RwSignal<HashMap<RoomId, String>>,
     /// The time, to the half minute: "last seen 5 min ago" follows it.
@@ -73,6 +75,7 @@ impl Live {
             client: StoredValue::new(Client::new(config)),
             status: RwSignal::new(Status::Connecting),
             welcomed: RwSignal::new(false),
+            blocked: RwSignal::new(Vec::new()),
             rooms: RwSignal::new(Vec::new()),
             presence: RwSignal::new(HashMap::new()),
             typing: RwSignal::new(HashMap::new()),
@@ -432,6 +435,10 @@ impl Live {
                     }
                 })
             });
+        }
+        if out.blocked_changed {
+            self.blocked
+                .set(self.client.with_value(|c| c.blocked().collect()));
         }
         if out.presence_changed {
             let presence = self

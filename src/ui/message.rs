@@ -2,9 +2,10 @@
 //! that jumps there), its body in its current state ("(edited)", "Message
 //! deleted"), time and tick, its reactions (a chip per emoji: how many, who
 //! on hover, mine highlighted, a click toggles mine), and its actions behind
-//! one "⋯" button or a long press: reply, react, copy, edit in place, delete
-//! for everyone (asked twice). All of it by keyboard: Escape closes what is open and
-//! gives the focus back.
+//! one "⋯" button or a long press: reply, react, copy, edit in place, report
+//! someone else's, delete for everyone (asked twice). A message from
+//! someone I block is folded until "Show". All of it by keyboard: Escape
+//! closes what is open and gives the focus back.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -15,11 +16,14 @@ use super::files::files_view;
 use super::live::Live;
 use super::mentions::{MentionList, Mentioning};
 use super::rows::{MsgRow, Quote, Tick};
-use crate::api::hide_message;
+use crate::api::{hide_message, report_message};
 use crate::format::DELETED;
 use crate::model::{check_body, Kind, RoomId};
 
 pub fn message_view(m: MsgRow, room: RoomId, live: Live) -> AnyView {
+    if m.blocked {
+        return blocked_view(m, room, live);
+    }
     let (state, mark, title) = match &m.tick {
         Tick::Pending => ("pending", "🕓", "Sending…".to_string()),
         Tick::Sent => ("sent", "✓", "Sent".to_string()),
@@ -145,6 +149,8 @@ fn actions_view(m: &MsgRow, room: RoomId, live: Live, open: RwSignal<bool>) -> A
     let seq = m.seq.unwrap_or(0);
     let confirm = RwSignal::new(false);
     let failed = RwSignal::new(None::<String>);
+    let reported = RwSignal::new(false);
+    let mine = m.mine;
     let picking = RwSignal::new(false);
     let more = NodeRef::<leptos::html::Button>::new();
     let menu = NodeRef::<leptos::html::Div>::new();
@@ -235,6 +241,18 @@ fn actions_view(m: &MsgRow, room: RoomId, live: Live, open: RwSignal<bool>) -> A
                             live.show_read_by(room, seq, true);
                         }>"Read by"</button>
                     })}
+                    {(!mine).then(|| view! {
+                        <button type="button" class="ghost" on:click=move |_| {
+                            close();
+                            failed.set(None);
+                            spawn_local(async move {
+                                match report_message(room, seq, String::new()).await {
+                                    Ok(()) => reported.set(true),
+                                    Err(e) => failed.set(Some(format!("Not reported: {e}"))),
+                                }
+                            });
+                        }>"Report"</button>
+                    })}
                     <button type="button" class="ghost" on:click=move |_| {
                         confirm.set(true);
                         request_animation_frame(move || focus_first(menu));
@@ -243,6 +261,25 @@ fn actions_view(m: &MsgRow, room: RoomId, live: Live, open: RwSignal<bool>) -> A
             </div>
         </Show>
         {move || failed.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        {move || reported.get().then(|| view! { <p class="status" role="status">"Reported to the operator."</p> })}
+    }
+    .into_any()
+}
+
+/// A message from someone I block, folded: "Show" unfolds it here.
+fn blocked_view(m: MsgRow, room: RoomId, live: Live) -> AnyView {
+    let shown = RwSignal::new(false);
+    let seq = m.seq;
+    let unfolded = MsgRow { blocked: false, ..m };
+    view! {
+        <Show when=move || shown.get() fallback=move || view! {
+            <div class="msg blocked" data-seq=seq tabindex="-1">
+                <span class="blocked-note">"Message from a blocked person"</span>
+                <button type="button" class="ghost" on:click=move |_| shown.set(true)>"Show"</button>
+            </div>
+        }>
+            {message_view(unfolded.clone(), room, live)}
+        </Show>
     }
     .into_any()
 }

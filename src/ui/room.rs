@@ -13,9 +13,9 @@ use super::files::FilesButton;
 use super::live::Live;
 use super::time::presence_label;
 use super::timeline::Timeline;
-use crate::api::{room_members, set_notify};
+use crate::api::{block, room_members, set_notify, unblock};
 use crate::groups::{check, Action};
-use crate::model::{Notify, RoomId, RoomKind, RoomSummary};
+use crate::model::{Notify, RoomId, RoomKind, RoomSummary, UserId};
 
 /// How many members the header names; the rest are counted.
 const HEADER_NAMES: u32 = 5;
@@ -183,6 +183,9 @@ fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) 
         <Show when=move || !left()>
             <NotifySelect id notify=Signal::derive(move || room().map(|r| r.notify).unwrap_or_default())/>
         </Show>
+        <Show when=move || peer().is_some()>
+            <BlockButton user=Signal::derive(peer)/>
+        </Show>
         <Show when=move || is_group() && !left()>
             <button type="button" class="ghost group-open" aria-label="Group settings and members"
                 on:click=move |_| dialog.set(Some(Dialog::Settings(id)))>
@@ -192,6 +195,45 @@ fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) 
         <Show when=admin>
             <AddMemberForm room=id on_added=Callback::new(move |_| members.refetch())/>
         </Show>
+    }
+}
+
+/// Blocks (asking once more) or unblocks the other person of a direct room.
+#[component]
+fn BlockButton(user: Signal<Option<UserId>>) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let asking = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let blocked = move || user.get().is_some_and(|u| live.blocked.with(|b| b.contains(&u)));
+    let click = move |_| {
+        let Some(u) = user.get_untracked() else { return };
+        let now_blocked = blocked();
+        if !now_blocked && !asking.get_untracked() {
+            asking.set(true);
+            return;
+        }
+        asking.set(false);
+        error.set(None);
+        spawn_local(async move {
+            let answer = if now_blocked {
+                unblock(u).await
+            } else {
+                block(u).await
+            };
+            if let Err(e) = answer {
+                error.set(Some(e.to_string()));
+            }
+        });
+    };
+    view! {
+        <button type="button" class="ghost block" on:click=click on:blur=move |_| asking.set(false)>
+            {move || match (blocked(), asking.get()) {
+                (true, _) => "Unblock",
+                (false, true) => "Really block?",
+                (false, false) => "Block",
+            }}
+        </button>
+        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
     }
 }
 

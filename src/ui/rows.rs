@@ -74,6 +74,8 @@ pub struct MsgRow {
     pub can_delete: bool,
     /// The files it carries.
     pub files: Vec<Attachment>,
+    /// Its sender is someone I block: it is shown folded.
+    pub blocked: bool,
 }
 
 /// One emoji under a message: how many reacted, whether I did, and who.
@@ -108,8 +110,9 @@ impl Row {
     pub fn render_key(&self) -> String {
         match self {
             Row::Msg(m) => format!(
-                "{}:{}:{:?}:{}{}:{}:{}:{}",
+                "{}:{}{}:{:?}:{}{}:{}:{}:{}",
                 m.key,
+                if m.blocked { "blocked:" } else { "" },
                 m.from,
                 m.tick,
                 m.read_by.as_deref().unwrap_or(""),
@@ -229,6 +232,8 @@ pub fn rows(
                 can_edit: mine && recent && !m.deleted,
                 can_delete: !m.deleted && ((mine && recent) || moderator),
                 files: m.files.clone(),
+                // Folded in groups; a direct room withholds what they send after.
+                blocked: group && !mine && c.blocks(m.sender),
             })));
         }
     }
@@ -384,6 +389,7 @@ mod tests {
             rooms: vec![room],
             contacts: Vec::new(),
             max_body_chars: 4_000,
+            blocked: vec![],
         };
         c.handle(welcome, 0);
         for (seq, sender, ts) in [(1, 1, 10), (2, 2, DAY + 10), (3, 2, DAY + 20)] {

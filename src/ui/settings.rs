@@ -1,8 +1,8 @@
 //! The settings screen (route `/settings`): my profile (display name and
 //! status line, which every room of mine hears of), this device's look
 //! (light, dark or the system's), which messages of rooms I join notify
-//! me, my password, and where I am logged in (log out one session, or all
-//! others). Each section is a form of its own that says what happened,
+//! me, whom I block (unblock them), my password, and where I am logged in
+//! (log out one session, or all others). Each section is a form of its own that says what happened,
 //! and a view of its own type (`AnyView`: the page's type stays shallow).
 
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
@@ -12,10 +12,10 @@ use super::live::Live;
 use super::theme;
 use super::time::list_time;
 use crate::api::{
-    change_password, end_other_sessions, end_session, my_profile, sessions, set_notify_default,
-    update_profile, ApiError,
+    blocked, change_password, end_other_sessions, end_session, my_profile, sessions, set_notify_default,
+    unblock, update_profile, ApiError,
 };
-use crate::model::{Notify, SessionInfo, DISPLAY_NAME_MAX, PASSWORD_MIN, STATUS_MAX};
+use crate::model::{Notify, SessionInfo, User, DISPLAY_NAME_MAX, PASSWORD_MIN, STATUS_MAX};
 
 /// The name the sidebar shows for me: the settings screen changes it.
 #[derive(Clone, Copy)]
@@ -78,6 +78,7 @@ pub fn SettingsPage() -> impl IntoView {
             <div class="settings-body">
                 <ProfileSection/>
                 <AppearanceSection/>
+                <BlockedSection/>
                 <PasswordSection/>
                 <SessionsSection/>
             </div>
@@ -183,6 +184,50 @@ fn AppearanceSection() -> AnyView {
                 {option("light", "Light")}
                 {option("dark", "Dark")}
             </fieldset>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn BlockedSection() -> AnyView {
+    let live = expect_context::<Live>();
+    let list = RwSignal::new(Vec::<User>::new());
+    let outcome = Outcome::new();
+    // Browser only: read again whenever whom I block changes (here or elsewhere).
+    Effect::new(move |_| {
+        live.blocked.track();
+        spawn_local(async move {
+            match blocked().await {
+                Ok(users) => list.set(users),
+                Err(e) => outcome.error.set(Some(e.to_string())),
+            }
+        });
+    });
+    let row = move |u: User| {
+        let label = format!("Unblock {} (@{})", u.display_name, u.handle);
+        view! {
+            <li class="session">
+                <span class="device">{u.display_name.clone()}</span>
+                <span class="where">{format!("@{}", u.handle)}</span>
+                <button type="button" aria-label=label disabled=outcome.busy
+                    on:click=move |_| outcome.run(unblock(u.id), move |users| {
+                        list.set(users);
+                        "Unblocked.".into()
+                    })>"Unblock"</button>
+            </li>
+        }
+    };
+    view! {
+        <section class="settings-section" aria-labelledby="blocked-h">
+            <h3 id="blocked-h">"Blocked people"</h3>
+            <Show when=move || list.with(Vec::is_empty)>
+                <p class="muted">"You block no one. Block someone from your conversation with them."</p>
+            </Show>
+            <ul class="sessions">
+                <For each=move || list.get() key=|u| u.id children=row/>
+            </ul>
+            {outcome.view()}
         </section>
     }
     .into_any()

@@ -74,6 +74,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "server::accounts",
             "server::sessions",
             "server::groups",
+            "server::blocks",
             "server::rooms",
             "server::subscriptions",
             "server::gateway",

@@ -39,6 +39,13 @@ pub enum Event {
     Presence { presence: Presence, to: Vec<UserId> },
     /// Log-in sessions of `user` ended: their connections close.
     SessionsEnded { user: UserId, sessions: Vec<u64> },
+    /// `user` blocked or unblocked someone: whom they block now, and the
+    /// direct rooms with those people (what they send there is withheld).
+    Blocks {
+        user: UserId,
+        blocked: Vec<UserId>,
+        withheld: Vec<RoomId>,
+    },
     /// Someone is typing in a room (never stored).
     Typing {
         room: RoomId,
@@ -103,8 +110,8 @@ pub fn deliver(hub: &Hub, event: Event) {
         Event::Message { msg } => {
             // Whoever a change removed hears of it, then of nothing more.
             let gone = msg.change.as_ref().and_then(|c| c.gone(msg.sender));
-            let room = msg.room;
-            hub.to_room(room, &ServerFrame::Msg(msg));
+            let (room, sender) = (msg.room, msg.sender);
+            hub.to_room_from(room, Some(sender), &ServerFrame::Msg(msg));
             if let Some(user) = gone {
                 hub.leave(user, room);
             }
@@ -135,7 +142,14 @@ pub fn deliver(hub: &Hub, event: Event) {
             }
         }
         Event::Presence { presence, to } => hub.to_users(&to, &ServerFrame::Presence(presence)),
-        Event::Typing { room, user, name } => hub.to_room(room, &ServerFrame::Typing { room, user, name }),
+        Event::Typing { room, user, name } => {
+            hub.to_room_from(room, Some(user), &ServerFrame::Typing { room, user, name })
+        }
+        Event::Blocks {
+            user,
+            blocked,
+            withheld,
+        } => hub.blocks(user, blocked, &withheld),
         Event::SessionsEnded { user, sessions } => hub.end_sessions(user, &sessions),
     }
 }

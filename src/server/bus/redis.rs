@@ -144,7 +144,8 @@ impl RedisBus {
             Event::Joined { .. }
             | Event::Left { .. }
             | Event::Presence { .. }
-            | Event::SessionsEnded { .. } => return None,
+            | Event::SessionsEnded { .. }
+            | Event::Blocks { .. } => return None,
         };
         Some(self.registry.keys().room_channel(room))
     }
@@ -190,6 +191,18 @@ impl Bus for RedisBus {
                 self.to_users(&[user], |_| Event::Left {
                     user,
                     room: room.clone(),
+                })
+                .await
+            }
+            Event::Blocks {
+                user,
+                blocked,
+                withheld,
+            } => {
+                self.to_users(&[user], |_| Event::Blocks {
+                    user,
+                    blocked: blocked.clone(),
+                    withheld: withheld.clone(),
                 })
                 .await
             }

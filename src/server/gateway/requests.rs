@@ -87,6 +87,20 @@ impl Caller<'_> {
         state
             .hub
             .subscribe(self.conn, rooms.iter().filter(|r| !r.left).map(|r| r.id));
+        // What the people I block send in our direct rooms stays away.
+        let blocked: Vec<UserId> = state
+            .store
+            .blocked_by(user.id)
+            .await?
+            .into_iter()
+            .map(|u| u.id)
+            .collect();
+        let withheld: Vec<RoomId> = rooms
+            .iter()
+            .filter(|r| r.peer.is_some_and(|p| blocked.contains(&p)))
+            .map(|r| r.id)
+            .collect();
+        self.conn.withhold(&withheld);
         let contacts = state.leases.contacts_of(user.id).await.map_err(|e| {
             tracing::warn!(error = %e, "cannot read contacts");
             FrameError::Unavailable
@@ -97,6 +111,7 @@ impl Caller<'_> {
             contacts,
             max_body_chars: state.config.max_body_chars,
             edit_window_secs: state.config.edit_window_secs,
+            blocked,
         })
     }
 

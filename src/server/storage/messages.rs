@@ -348,6 +348,8 @@ macro_rules! impl_messages {
                     }
                 }
 
+                let direct: std::collections::HashSet<RoomId> =
+                    found.heads.iter().filter(|(_, h)| !h.group).map(|(id, _)| *id).collect();
                 let plan = messages::plan::plan(batch, found);
                 if plan.new.is_empty() {
                     tx.commit().await?;
@@ -391,6 +393,29 @@ macro_rules! impl_messages {
                     }
                 }
                 Self::write_changes(&mut tx, &plan).await?;
+                // A blocked person's direct messages are hidden from whom
+                // they blocked (stored and acked all the same).
+                let direct_new: Vec<(RoomId, Seq, UserId)> = plan
+                    .new
+                    .iter()
+                    .filter(|m| m.kind.is_message() && direct.contains(&m.room))
+                    .map(|m| (m.room, m.seq, m.sender))
+                    .collect();
+                for chunk in messages::pow2_chunks(&direct_new) {
+                    let q = format!(
+                        "INSERT INTO hidden (user_id, room_id, seq)
+                         SELECT b.user_id, v.column1, v.column2 FROM (VALUES {}) AS v
+                           CROSS JOIN members mb JOIN blocks b ON b.user_id = mb.user_id AND b.blocked_id = v.column3
+                          WHERE mb.room_id = v.column1 AND mb.user_id <> v.column3
+                         ON CONFLICT DO NOTHING",
+                        messages::values(chunk.len(), 3, $numbered)
+                    );
+                    chunk
+                        .iter()
+                        .fold(sqlx::query(&q), |q, (room, seq, sender)| q.bind(*room).bind(*seq).bind(*sender))
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let retexted: Vec<&Message> =
                     plan.changed.iter().filter(|m| plan.retexted.binary_search(&(m.room, m.seq)).is_ok()).collect();
                 let fresh: Vec<&Message> = plan

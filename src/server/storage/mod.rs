@@ -1,5 +1,5 @@
 //! Durable storage: the `Store` trait, composed of one trait per aggregate
-//! (`accounts`, `rooms`, `messages`, `marks`, `push`, `settings`, `uploads`,
+//! (`accounts`, `blocks`, `rooms`, `messages`, `marks`, `push`, `settings`, `uploads`,
 //! `search`, each file with its SQL), and its two implementations, SQLite
 //! (the embedded default) and PostgreSQL (the cluster shape), chosen at
 //! start-up from `DATABASE_URL`.
@@ -11,6 +11,7 @@
 //! aggregate traits whose methods it uses.
 
 mod accounts;
+mod blocks;
 mod marks;
 mod messages;
 mod postgres;
@@ -34,6 +35,7 @@ use crate::model::{Role, RoomId, User, UserId};
 use crate::protocol::{Message, Seq};
 
 pub use accounts::{Accounts, SessionRow};
+pub use blocks::Blocks;
 pub use marks::Marks;
 pub use messages::change::{Ask, Changed, Changes, NewChange, Refused};
 pub use messages::Messages;
@@ -206,7 +208,17 @@ pub type DynStore = Arc<dyn Store>;
 /// in its own file, with its SQL). Every method is one transaction.
 #[async_trait]
 pub trait Store:
-    Accounts + Rooms + Messages + Changes + Marks + PushSubscriptions + Settings + Uploads + Search + 'static
+    Accounts
+    + Blocks
+    + Rooms
+    + Messages
+    + Changes
+    + Marks
+    + PushSubscriptions
+    + Settings
+    + Uploads
+    + Search
+    + 'static
 {
     /// "sqlite" or "postgres", for logs and readiness.
     fn backend(&self) -> &'static str;

@@ -25,8 +25,8 @@ pub trait PushSubscriptions: Send + Sync {
     /// Every subscription of the user (one per device that enabled notifications).
     async fn push_subscriptions(&self, user: UserId) -> Result<Vec<PushSubscription>, StoreError>;
 
-    /// Every subscription of the members of `room` but `except` (its sender)
-    /// and those who muted it.
+    /// Every subscription of the members of `room` but `except` (its sender),
+    /// those who muted it and those who blocked the sender.
     async fn room_push_subscriptions(
         &self,
         room: RoomId,
@@ -101,6 +101,7 @@ macro_rules! impl_push {
                     "SELECT p.user_id, p.endpoint, p.p256dh, p.auth
                        FROM push_subscriptions p JOIN members m ON m.user_id = p.user_id
                       WHERE m.room_id = $1 AND p.user_id <> $2 AND m.notify <> 'none'
+                        AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.blocked_id = $2)
                       ORDER BY p.user_id, p.id",
                 )
                 .bind(room)

@@ -61,6 +61,9 @@ pub trait Rooms: Send + Sync {
     /// me); false if the room has no such message.
     async fn hide(&self, room: RoomId, user: UserId, seq: Seq) -> Result<bool, StoreError>;
 
+    /// The direct room of `a` and `b`, if they have one.
+    async fn direct_room(&self, a: UserId, b: UserId) -> Result<Option<RoomId>, StoreError>;
+
     /// The room's last seq, None if there is no such room.
     async fn head(&self, room: RoomId) -> Result<Option<Seq>, StoreError>;
 
@@ -321,6 +324,14 @@ macro_rules! impl_rooms {
                 .execute(&self.write)
                 .await?;
                 Ok(true)
+            }
+
+            async fn direct_room(&self, a: UserId, b: UserId) -> Result<Option<RoomId>, StoreError> {
+                let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM rooms WHERE direct_key = $1")
+                    .bind(sql::direct_key(a, b))
+                    .fetch_optional(&self.read)
+                    .await?;
+                Ok(row.map(|r| r.0))
             }
 
             async fn head(&self, room: RoomId) -> Result<Option<Seq>, StoreError> {
