@@ -10,8 +10,8 @@ use leptos::server_fn::codec::Json;
 
 pub use crate::error::ApiError;
 use crate::model::{
-    FilePage, MemberPage, Notify, Profile, Role, RoomId, RoomSummary, SearchCursor, SearchPage, SessionInfo,
-    User, UserId,
+    FilePage, MemberPage, Notify, PeoplePage, Profile, Role, RoomId, RoomSummary, SearchCursor, SearchPage,
+    SessionInfo, User, UserId,
 };
 use crate::protocol::Seq;
 
@@ -67,6 +67,14 @@ pub async fn my_profile() -> Result<Profile, ApiError> {
 #[server(prefix = "/api", endpoint = "update_profile", input = Json)]
 pub async fn update_profile(display_name: String, status: String) -> Result<Profile, ApiError> {
     crate::server::accounts::update_profile(display_name, status).await
+}
+
+/// The people directory: who `query` finds by the start of a word of
+/// their name or of their handle (case and accents do not matter), 20 a
+/// page after `after`; limited per person per minute.
+#[server(prefix = "/api", endpoint = "find_people", input = Json)]
+pub async fn find_people(query: String, after: Option<UserId>) -> Result<PeoplePage, ApiError> {
+    crate::server::accounts::find_people(query, after).await
 }
 
 /// Which messages of the rooms I join from now on notify me.

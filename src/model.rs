@@ -36,6 +36,23 @@ pub struct User {
     pub display_name: String,
 }
 
+/// Someone the people directory found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub user: User,
+    pub status: String,
+}
+
+/// A page of the people directory, by user id; `next`: ask again after it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeoplePage {
+    pub people: Vec<Person>,
+    pub next: Option<UserId>,
+}
+
+/// People in a page of the directory.
+pub const PEOPLE_PAGE: u32 = 20;
+
 /// My profile as the settings screen edits it: how others see me, and
 /// which messages of a room I join notify me unless I say otherwise there.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

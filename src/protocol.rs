@@ -292,6 +292,11 @@ pub enum ServerFrame {
         more: bool,
         #[serde(default)]
         history: bool,
+        /// The rows of this page hidden from me (deleted for me, or sent
+        /// by someone I block in a direct room): a device that had not
+        /// heard of them learns it with the page.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        hidden: Vec<Seq>,
     },
     /// You joined a room, or it changed.
     Room(RoomSummary),

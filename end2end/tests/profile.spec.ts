@@ -38,3 +38,17 @@ test("the theme follows the choice on this device", async ({ browser }) => {
   await a.getByLabel("Follow the system").check();
   await expect(a.locator("html")).not.toHaveAttribute("data-theme", /./);
 });
+
+test("the directory finds a person by part of their name and starts a chat", async ({ browser }) => {
+  const { bob, a } = await twoPeople(browser);
+  await toList(a);
+  await a.getByRole("button", { name: "New message" }).click();
+  // Part of a handle is enough; case does not matter.
+  await a.getByLabel("Handle of the person").fill(bob.slice(0, 5).toUpperCase());
+  const found = a.getByRole("list", { name: "People found" });
+  const start = found.getByRole("button", { name: new RegExp(`Start a chat with Bob \\(@${bob}\\)`) });
+  await expect(start).toBeVisible();
+  await start.focus();
+  await a.keyboard.press("Enter");
+  await expect(a.locator(".room-header h2")).toHaveText("Bob");
+});

@@ -225,6 +225,7 @@ async fn page(ws: &mut Socket, room: i64, after: i64) -> anyhow::Result<(Vec<i64
             msgs,
             more,
             history: false,
+            ..
         } = serde_json::from_str(&text)?
         {
             if r == room {

@@ -15,7 +15,8 @@ use super::{
 use crate::{
     error::ApiError,
     model::{
-        check_password, clean_name, clean_status, normalize_handle, Notify, Profile, User, DISPLAY_NAME_MAX,
+        check_password, clean_name, clean_status, normalize_handle, Notify, PeoplePage, Profile, User,
+        UserId, DISPLAY_NAME_MAX,
     },
 };
 
@@ -50,6 +51,30 @@ pub async fn update_profile(display_name: String, status: String) -> Result<Prof
                 state.delivery.change_profile(me.id, name, status).await?;
             }
             state.store.profile(me.id).await?.ok_or(ApiError::Unauthenticated)
+        }
+        .await,
+    )
+}
+
+/// The people directory: who `query` finds (a name's word or a handle, by
+/// its start), a page at a time; limited per person, so it cannot be used
+/// to list every account.
+pub async fn find_people(query: String, after: Option<UserId>) -> Result<PeoplePage, ApiError> {
+    respond(
+        async {
+            if query.chars().count() > crate::protocol::PREFIX_MAX {
+                return Err(ApiError::Invalid(format!(
+                    "A search for people has at most {} characters.",
+                    crate::protocol::PREFIX_MAX
+                )));
+            }
+            let state = state()?;
+            let me = caller(&state).await?;
+            state
+                .people_finds
+                .take(&me.id, std::time::Instant::now())
+                .map_err(|wait| too_many("You are looking for people very fast. Try again in", wait))?;
+            Ok(super::people::find(&state.store, me.id, &query, after).await?)
         }
         .await,
     )

@@ -24,6 +24,7 @@ mod hub;
 mod limits;
 mod locks;
 mod metrics;
+pub mod people;
 mod presence;
 mod push;
 mod receipts;

@@ -77,6 +77,8 @@ pub struct NodeState {
     pub room_limits: Arc<RoomLimits>,
     /// Searches per person: a burst, then a few a second.
     pub searches: Arc<Buckets<UserId>>,
+    /// Searches of the people directory, per person (20 a minute, 20 at once).
+    pub people_finds: Arc<Buckets<UserId>>,
     /// Who may be announced typing in each room (a few at a time).
     pub typists: Arc<Typists>,
     /// Browsers' reports (panics) per address: a few, then one a minute.
@@ -171,6 +173,7 @@ impl AppState {
             pushing,
             sweeping,
             super::search::backlog(store.clone()),
+            super::people::backlog(store.clone()),
         ]);
         let state = Self(Arc::new(NodeState {
             tasks,
@@ -188,6 +191,7 @@ impl AppState {
                 f64::from(config.search_burst),
                 100_000,
             )),
+            people_finds: Arc::new(Buckets::new(20.0 / 60.0, 20.0, 100_000)),
             typists: Arc::new(Typists::new(TYPISTS, std::time::Duration::from_secs(3))),
             reports: Arc::new(Buckets::new(1.0 / 60.0, 5.0, 10_000)),
             violations: Arc::new(Buckets::new(1.0 / 60.0, 5.0, 10_000)),

@@ -9,11 +9,40 @@
 //! so they cannot disagree. Each token remembers where in the original
 //! text it came from, for highlighting. No SQL here: the index's syntax is
 //! `storage::search`'s.
+//!
+//! Names for the people directory are folded more (`name_words`): accents
+//! dropped as well, so "Zoë" is found by "zoe".
 
 use std::ops::Range;
 
 use unicode_normalization::char::canonical_combining_class;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
+
+/// The words of a name as the people directory keeps and looks them up:
+/// compatibility-decomposed, accents (combining marks) dropped, composed
+/// again (Hangul syllables stay syllables), lower case, split at anything
+/// that is not a letter, a digit or `_` (handles have it); once each, at
+/// most `WORD_MAX` characters.
+pub fn name_words(text: &str) -> Vec<String> {
+    use unicode_normalization::char::is_combining_mark;
+    let folded: String = text
+        .nfkd()
+        .filter(|&c| !is_combining_mark(c))
+        .nfc()
+        .flat_map(char::to_lowercase)
+        .collect();
+    let mut words: Vec<String> = Vec::new();
+    for word in folded
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+    {
+        let word: String = word.chars().take(WORD_MAX).collect();
+        if !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    words
+}
 
 /// The longest word kept, in characters (a longer one is cut, in the text
 /// and in a query alike).
@@ -222,6 +251,16 @@ mod tests {
         assert_eq!(texts("  ... ?? "), Vec::<String>::new());
         let long = "a".repeat(100);
         assert_eq!(texts(&long), ["a".repeat(WORD_MAX)]);
+    }
+
+    #[test]
+    fn names_fold_case_accents_and_width_but_keep_hangul_syllables() {
+        assert_eq!(name_words("Zoë  Ó'Brien"), ["zoe", "o", "brien"]);
+        assert_eq!(name_words("ÅSA-Lena åsa"), ["asa", "lena"]);
+        assert_eq!(name_words("BOB_M"), ["bob_m"], "a handle's start stays one word");
+        assert_eq!(name_words("김철수 (Kim)"), ["김철수", "kim"]);
+        assert_eq!(name_words("ＡＢＣ"), ["abc"], "full width");
+        assert!(name_words(" -- ").is_empty());
     }
 
     #[test]

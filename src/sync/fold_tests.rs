@@ -171,6 +171,7 @@ proptest! {
                 msgs: as_of(&rows, lo..hi, at),
                 more: false,
                 history: rng.below(2) == 0,
+                hidden: vec![],
             });
         }
         for i in (1..frames.len()).rev() {

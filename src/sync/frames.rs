@@ -76,7 +76,13 @@ impl Client {
                 msgs,
                 more,
                 history,
-            } => self.on_batch(room, msgs, more, history, &mut out),
+                hidden,
+            } => {
+                if let Some(r) = self.rooms.get_mut(&room).filter(|_| !hidden.is_empty()) {
+                    r.hide(&hidden);
+                }
+                self.on_batch(room, msgs, more, history, &mut out)
+            }
             ServerFrame::Resync { room: None } => self.on_resync_all(&mut out),
             ServerFrame::Resync { room: Some(id) } => self.on_resync(id, &mut out),
             ServerFrame::Error { code, message, cid } => self.on_error(code, message, cid, now, &mut out),

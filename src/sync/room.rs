@@ -207,6 +207,13 @@ impl Room {
         }
     }
 
+    /// Rows hidden from me (a page said so): never shown, never unread.
+    pub(super) fn hide(&mut self, seqs: &[Seq]) {
+        if let Some(s) = self.summary.as_mut() {
+            s.hidden = union(&s.hidden, seqs);
+        }
+    }
+
     /// Whether I left the room (or was removed): it is read-only.
     pub fn left(&self) -> bool {
         self.summary.as_ref().is_some_and(|s| s.left)

@@ -94,6 +94,7 @@ fn batch(room: RoomId, range: std::ops::RangeInclusive<Seq>, more: bool) -> Serv
         msgs: range.map(|s| msg(room, s)).collect(),
         more,
         history: false,
+        hidden: vec![],
     }
 }
 
@@ -350,6 +351,7 @@ fn our_message_seen_in_a_sync_clears_it_from_the_outbox() {
             msgs: vec![m],
             more: false,
             history: false,
+            hidden: vec![],
         },
         0,
     );
@@ -596,6 +598,7 @@ fn a_new_device_starts_near_the_head_and_pages_history() {
             msgs: older,
             more: true,
             history: true,
+            hidden: vec![],
         },
         0,
     );
@@ -609,6 +612,7 @@ fn a_new_device_starts_near_the_head_and_pages_history() {
             msgs: oldest,
             more: false,
             history: true,
+            hidden: vec![],
         },
         0,
     );
@@ -1175,6 +1179,7 @@ mod properties {
                     msgs: (after + 1..=upto).map(|s| msg(1, s)).collect(),
                     more: upto < head,
                     history: false,
+                    hidden: vec![],
                 };
                 frames.extend(c.handle(batch, now).frames);
             }
@@ -1280,6 +1285,7 @@ impl Server {
                     msgs: (after + 1..=end).map(|s| msg(room, s)).collect(),
                     more: end - after == page,
                     history: false,
+                    hidden: vec![],
                 }
             }
             ClientFrame::History { room, before, .. } => {
@@ -1289,6 +1295,7 @@ impl Server {
                     msgs: (start..before).map(|s| msg(room, s)).collect(),
                     more: start > 1,
                     history: true,
+                    hidden: vec![],
                 }
             }
             ClientFrame::Members { room } => ServerFrame::Members {

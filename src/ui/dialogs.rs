@@ -8,8 +8,8 @@ use leptos::web_sys;
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use leptos_router::hooks::use_navigate;
 
-use crate::api::{add_members, create_group, open_direct, ApiError};
-use crate::model::{MemberPage, RoomId, RoomSummary, HANDLE_RULES};
+use crate::api::{add_members, create_group, find_people, open_direct, ApiError};
+use crate::model::{MemberPage, PeoplePage, RoomId, RoomSummary, HANDLE_RULES};
 
 /// The caller's rooms as the page loaded them (the room list before the
 /// socket's `welcome`; refetched after a dialog made a room).
@@ -150,17 +150,83 @@ pub fn NewDirectDialog(rooms: RoomsResource, dialog: RwSignal<Option<Dialog>>) -
             opened(room.id, rooms, dialog, &navigate)
         });
     };
+    // The directory, as one types: people whose name or handle starts so.
+    let found = RwSignal::new(PeoplePage::default());
+    let asked = StoredValue::new(0u32);
+    let look = move |text: String, after: Option<crate::model::UserId>| {
+        asked.update_value(|n| *n += 1);
+        let mine = asked.get_value();
+        set_timeout(
+            move || {
+                if asked.try_get_value() != Some(mine) {
+                    return;
+                }
+                spawn_local(async move {
+                    let answer = if text.trim().is_empty() {
+                        Ok(PeoplePage::default())
+                    } else {
+                        find_people(text, after).await
+                    };
+                    if asked.try_get_value() != Some(mine) {
+                        return;
+                    }
+                    match answer {
+                        Ok(page) if after.is_some() => found.update(|f| {
+                            f.people.extend(page.people);
+                            f.next = page.next;
+                        }),
+                        Ok(page) => found.set(page),
+                        Err(e) => form.error.set(Some(e.to_string())),
+                    }
+                });
+            },
+            std::time::Duration::from_millis(250),
+        );
+    };
+    let navigate = StoredValue::new(use_navigate());
+    let start = move |h: String| {
+        form.run(open_direct(h), move |room| {
+            navigate.with_value(|n| opened(room.id, rooms, dialog, n))
+        });
+    };
     view! {
         <Modal title="New message" dialog>
             <form on:submit=submit>
                 <label>
                     "Handle of the person"
-                    <input name="peer" placeholder="alice" required
-                        prop:value=handle on:input=move |ev| handle.set(event_target_value(&ev))/>
+                    <input name="peer" placeholder="alice, or part of a name" required autocomplete="off"
+                        prop:value=handle on:input=move |ev| {
+                            let text = event_target_value(&ev);
+                            handle.set(text.clone());
+                            look(text, None);
+                        }/>
                 </label>
                 <p class="error" role="alert">{move || form.error.get()}</p>
                 <button type="submit" class="primary" disabled=move || form.busy.get()>"Open conversation"</button>
             </form>
+            <ul class="people" aria-label="People found">
+                <For each=move || found.get().people key=|p| p.user.id let:p>
+                    {
+                        let h = p.user.handle.clone();
+                        let label = format!("Start a chat with {} (@{})", p.user.display_name, p.user.handle);
+                        view! {
+                            <li class="person">
+                                <span class="who">
+                                    <strong>{p.user.display_name.clone()}</strong>
+                                    " " <span class="handle">{format!("@{}", p.user.handle)}</span>
+                                    {(!p.status.is_empty()).then(|| view! { <span class="status-line">{p.status.clone()}</span> })}
+                                </span>
+                                <button type="button" aria-label=label on:click=move |_| start(h.clone())>"Start a chat"</button>
+                            </li>
+                        }
+                    }
+                </For>
+            </ul>
+            <Show when=move || found.with(|f| f.next.is_some())>
+                <button type="button" class="ghost" on:click=move |_| look(handle.get_untracked(), found.with_untracked(|f| f.next))>
+                    "More people"
+                </button>
+            </Show>
         </Modal>
     }
 }

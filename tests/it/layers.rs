@@ -55,6 +55,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "server::auth",
             "server::delivery",
+            "server::people",
             "server::receipts",
             "server::ticks",
             "server::presence",

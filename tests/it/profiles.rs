@@ -12,13 +12,18 @@ use chat::protocol::{ClientFrame, ServerFrame};
 use chat::server::Config;
 use serde_json::json;
 
-use crate::common::{self, api, api_err, sign_up, ws::connect, TestServer};
+use crate::common::{self, api, api_err, sign_up, ws::connect, Node, TestServer};
 
+/// A server on each database, taking many sign-ups from this one address.
 async fn servers() -> Vec<(TestServer, Option<tempfile::TempDir>)> {
+    let config = |url: &str| Config {
+        signup_burst: 1_000,
+        ..Config::for_database(url)
+    };
     let (url, dir) = common::sqlite_url();
-    let mut out = vec![(TestServer::start(Config::for_database(&url)).await, Some(dir))];
+    let mut out = vec![(TestServer::start(config(&url)).await, Some(dir))];
     if let Some(pg) = common::postgres_url().await {
-        out.push((TestServer::start(Config::for_database(&pg)).await, None));
+        out.push((TestServer::start(config(&pg)).await, None));
     }
     out
 }
@@ -164,6 +169,91 @@ async fn the_notification_default_applies_to_rooms_joined_after_it() {
         assert!(
             mine.iter().all(|r| r.notify == Notify::All),
             "ann's own default is untouched"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_directory_finds_people_by_the_start_of_a_name_or_handle() {
+    use chat::model::PeoplePage;
+    for (server, _dir) in servers().await {
+        let (_, me) = sign_up(&server, "ann").await;
+        let (zoe, z) = sign_up(&server, "zoe_1").await;
+        let (kim, k) = sign_up(&server, "kim").await;
+        let (bob, _) = sign_up(&server, "bob").await;
+        let _: Profile = api(
+            &server,
+            &z,
+            "update_profile",
+            json!({"display_name": "Zoë Müller", "status": "hi"}),
+        )
+        .await;
+        let _: Profile = api(
+            &server,
+            &k,
+            "update_profile",
+            json!({"display_name": "김철수", "status": ""}),
+        )
+        .await;
+        let find = |query: &str, after: Option<i64>| {
+            let body = json!({"query": query, "after": after});
+            let (server, me) = (&server, me.clone());
+            async move {
+                let page: PeoplePage = api(server, &me, "find_people", body).await;
+                page
+            }
+        };
+        let ids = |p: &PeoplePage| p.people.iter().map(|p| p.user.id).collect::<Vec<_>>();
+        for query in ["zoe", "ZOË", "mull", "Müller", "zoe mü", "zoe_"] {
+            assert_eq!(ids(&find(query, None).await), [zoe.id], "{query}");
+        }
+        assert_eq!(find("zoe", None).await.people[0].status, "hi");
+        assert_eq!(ids(&find("김", None).await), [kim.id]);
+        assert_eq!(ids(&find("김철", None).await), [kim.id]);
+        assert_eq!(ids(&find("ki", None).await), [kim.id], "by handle");
+        assert_eq!(ids(&find("bo", None).await), [bob.id]);
+        assert!(find("zoe x", None).await.people.is_empty());
+        assert!(find("ann", None).await.people.is_empty(), "never oneself");
+        assert!(find("  ", None).await.people.is_empty());
+        // Someone who blocks me is not found by me.
+        let _: Vec<chat::model::User> = api(&server, &z, "block", json!({"user": 1})).await;
+        assert!(find("zoe", None).await.people.is_empty());
+        // A new name is found at once, the old one no more.
+        let _: Profile = api(
+            &server,
+            &k,
+            "update_profile",
+            json!({"display_name": "Quincy", "status": ""}),
+        )
+        .await;
+        assert_eq!(ids(&find("quin", None).await), [kim.id]);
+        assert!(find("김", None).await.people.is_empty());
+        // Pages of 20, by id.
+        for i in 0..22 {
+            sign_up(&server, &format!("pat_{i}")).await;
+        }
+        let first = find("pat", None).await;
+        assert_eq!(first.people.len(), 20);
+        let second = find("pat", first.next).await;
+        assert_eq!((second.people.len(), second.next), (2, None));
+        // Past the allowance (20 a minute), a clear 429.
+        let mut refused = None;
+        for _ in 0..25 {
+            let res = reqwest::Client::new()
+                .post(server.url("/api/find_people"))
+                .header("cookie", &me)
+                .json(&json!({"query": "pat"}))
+                .send()
+                .await
+                .unwrap();
+            if res.status() == 429 {
+                refused = Some(res.text().await.unwrap());
+                break;
+            }
+        }
+        assert!(
+            refused.is_some_and(|t| t.contains("looking for people")),
+            "limited per person"
         );
     }
 }

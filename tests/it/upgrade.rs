@@ -65,6 +65,11 @@ async fn upgraded(url: &str, dir: &str, last: &str, fill: &str) {
     }
 
     let store = common::open(url).await;
+    // The people stored before the directory are indexed at start-up.
+    assert_eq!(store.people_backlog(500).await.unwrap(), 2);
+    assert_eq!(store.people_backlog(500).await.unwrap(), 0);
+    let found = store.find_people("be", 1, 0, 10).await.unwrap();
+    assert_eq!(found.iter().map(|p| p.user.id).collect::<Vec<_>>(), [2]);
     let msgs = store.messages_after(1, 0, 10).await.unwrap();
     assert_eq!(msgs.len(), 2, "{msgs:?}");
     assert_eq!(

@@ -73,6 +73,18 @@ impl Caller<'_> {
         }
     }
 
+    /// The rows of a page hidden from the caller.
+    async fn hidden(&self, room: RoomId, msgs: &[Message]) -> Result<Vec<Seq>, FrameError> {
+        let (Some(first), Some(last)) = (msgs.first(), msgs.last()) else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .state
+            .store
+            .hidden_in(self.user.id, room, first.seq, last.seq)
+            .await?)
+    }
+
     /// Subscribes the connection to the user's rooms, then reads their heads:
     /// a message committed in between arrives live and is in the heads.
     async fn welcome(&self) -> Result<ServerFrame, FrameError> {
@@ -221,11 +233,13 @@ impl Caller<'_> {
             msgs.retain(|m| m.seq <= until);
             more &= msgs.last().is_some_and(|m| m.seq < until);
         }
+        let hidden = self.hidden(room, &msgs).await?;
         Ok(ServerFrame::Batch {
             room,
             msgs,
             more,
             history: false,
+            hidden,
         })
     }
 
@@ -240,11 +254,13 @@ impl Caller<'_> {
         let before = before.min(until.map_or(Seq::MAX, |u| u + 1));
         let msgs = self.state.store.messages_before(room, before, limit).await?;
         let more = msgs.len() == limit as usize && msgs.first().is_some_and(|m| m.seq > 1);
+        let hidden = self.hidden(room, &msgs).await?;
         Ok(ServerFrame::Batch {
             room,
             msgs,
             more,
             history: true,
+            hidden,
         })
     }
 
@@ -271,11 +287,13 @@ impl Caller<'_> {
         msgs.extend(store.messages_after(room, seq, limit - older).await?);
         msgs.retain(|m| m.seq <= head);
         let more = msgs.first().is_some_and(|m| m.seq > 1);
+        let hidden = self.hidden(room, &msgs).await?;
         Ok(ServerFrame::Batch {
             room,
             msgs,
             more,
             history: true,
+            hidden,
         })
     }
 

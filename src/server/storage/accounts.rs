@@ -93,18 +93,23 @@ macro_rules! impl_accounts {
                      VALUES ($1, $2, $3, $4) RETURNING {}",
                     sql::USER_COLUMNS
                 );
+                let mut tx = self.write.begin().await?;
                 let row: Result<sql::UserRow, _> = sqlx::query_as(&q)
                     .bind(handle)
                     .bind(display_name)
                     .bind(password_hash)
                     .bind(now)
-                    .fetch_one(&self.write)
+                    .fetch_one(&mut *tx)
                     .await;
-                match row {
-                    Ok(row) => Ok(sql::user(row)),
-                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::HandleTaken),
-                    Err(e) => Err(e.into()),
-                }
+                let user = match row {
+                    Ok(row) => sql::user(row),
+                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(StoreError::HandleTaken),
+                    Err(e) => return Err(e.into()),
+                };
+                // Findable in the people directory from the start.
+                Self::write_keys(&mut tx, user.id, &user.handle, &user.display_name).await?;
+                tx.commit().await?;
+                Ok(user)
             }
 
             async fn credentials(&self, handle: &str) -> Result<Option<Credentials>, StoreError> {

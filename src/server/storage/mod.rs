@@ -1,5 +1,5 @@
 //! Durable storage: the `Store` trait, composed of one trait per aggregate
-//! (`accounts`, `blocks`, `rooms`, `messages`, `marks`, `push`, `settings`, `uploads`,
+//! (`accounts`, `blocks`, `people`, `rooms`, `messages`, `marks`, `push`, `settings`, `uploads`,
 //! `search`, each file with its SQL), and its two implementations, SQLite
 //! (the embedded default) and PostgreSQL (the cluster shape), chosen at
 //! start-up from `DATABASE_URL`.
@@ -14,6 +14,7 @@ mod accounts;
 mod blocks;
 mod marks;
 mod messages;
+pub mod people;
 mod postgres;
 mod push;
 mod rooms;
@@ -39,6 +40,7 @@ pub use blocks::Blocks;
 pub use marks::Marks;
 pub use messages::change::{Ask, Changed, Changes, NewChange, Refused};
 pub use messages::Messages;
+pub use people::People;
 pub use postgres::PgStore;
 pub use push::PushSubscriptions;
 pub use rooms::Rooms;
@@ -210,6 +212,7 @@ pub type DynStore = Arc<dyn Store>;
 pub trait Store:
     Accounts
     + Blocks
+    + People
     + Rooms
     + Messages
     + Changes

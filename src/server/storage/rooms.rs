@@ -61,6 +61,10 @@ pub trait Rooms: Send + Sync {
     /// me); false if the room has no such message.
     async fn hide(&self, room: RoomId, user: UserId, seq: Seq) -> Result<bool, StoreError>;
 
+    /// The rows of `room` from `from` to `to` hidden from `user`.
+    async fn hidden_in(&self, user: UserId, room: RoomId, from: Seq, to: Seq)
+        -> Result<Vec<Seq>, StoreError>;
+
     /// The direct room of `a` and `b`, if they have one.
     async fn direct_room(&self, a: UserId, b: UserId) -> Result<Option<RoomId>, StoreError>;
 
@@ -324,6 +328,19 @@ macro_rules! impl_rooms {
                 .execute(&self.write)
                 .await?;
                 Ok(true)
+            }
+
+            async fn hidden_in(&self, user: UserId, room: RoomId, from: Seq, to: Seq) -> Result<Vec<Seq>, StoreError> {
+                let rows: Vec<(i64,)> = sqlx::query_as(
+                    "SELECT seq FROM hidden WHERE user_id = $1 AND room_id = $2 AND seq >= $3 AND seq <= $4 ORDER BY seq",
+                )
+                .bind(user)
+                .bind(room)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.read)
+                .await?;
+                Ok(rows.into_iter().map(|r| r.0).collect())
             }
 
             async fn direct_room(&self, a: UserId, b: UserId) -> Result<Option<RoomId>, StoreError> {

@@ -469,6 +469,7 @@ macro_rules! impl_store {
 
         $crate::server::storage::accounts::impl_accounts!($store);
         $crate::server::storage::blocks::impl_blocks!($store);
+        $crate::server::storage::people::impl_people!($store, $db);
         $crate::server::storage::rooms::impl_rooms!($store);
         $crate::server::storage::messages::impl_messages!($store, $db, $lock, $numbered);
         $crate::server::storage::messages::change::impl_changes!($store, $db, $lock);

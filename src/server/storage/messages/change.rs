@@ -295,6 +295,7 @@ macro_rules! impl_changes {
                     .bind(status)
                     .execute(&mut *tx)
                     .await?;
+                Self::write_keys(&mut tx, user, &handle, display_name).await?;
                 let made = $crate::groups::Change::Profile {
                     user: $crate::model::User { id: user, handle, display_name: display_name.to_string() },
                     was,
