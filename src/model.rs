@@ -379,6 +379,22 @@ pub fn normalize_handle(raw: &str) -> Result<String, String> {
     Ok(handle)
 }
 
+/// What a (normalised) handle looks like at a glance, for refusing a new
+/// handle that passes for an existing one: `0` reads as `o`, `1` as `l`,
+/// `rn` as `m` and `vv` as `w`. The same folding is written in SQL in the
+/// migration that added `users.skeleton`; the two must agree.
+pub fn handle_skeleton(handle: &str) -> String {
+    let folded: String = handle
+        .chars()
+        .map(|c| match c {
+            '0' => 'o',
+            '1' => 'l',
+            c => c,
+        })
+        .collect();
+    folded.replace("rn", "m").replace("vv", "w")
+}
+
 pub fn check_password(password: &str) -> Result<(), String> {
     let len = password.chars().count();
     if len < PASSWORD_MIN {
@@ -677,6 +693,18 @@ mod tests {
         assert!(normalize_handle("alice-b").is_err());
         assert!(normalize_handle(&"a".repeat(33)).is_err());
         assert!(normalize_handle("ålice").is_err());
+    }
+
+    #[test]
+    fn look_alike_handles_share_a_skeleton() {
+        let s = handle_skeleton;
+        assert_eq!(s("b0b"), s("bob"));
+        assert_eq!(s("bi11"), s("bill"));
+        assert_eq!(s("kim_rn"), s("kim_m"));
+        assert_eq!(s("vvill"), s("will"));
+        assert_ne!(s("bob"), s("bobb"));
+        assert_ne!(s("ann_b"), s("annb"));
+        assert_ne!(s("user10"), s("user01"));
     }
 
     #[test]

@@ -2,10 +2,12 @@ import { Browser, BrowserContext, Page } from "@playwright/test";
 import { expect } from "./fixtures";
 
 let counter = 0;
-/** A handle no earlier run used: letter first, [a-z0-9_], at most 32 characters. */
+/** A handle no earlier run used: letter first, [a-z0-9_], at most 32
+ * characters. Its tail is decimal: no two such handles look alike to the
+ * server's look-alike check (0 and o, 1 and l, rn and m). */
 export function uniqueHandle(prefix: string): string {
   counter += 1;
-  return `${prefix}_${Date.now().toString(36)}${counter}`;
+  return `${prefix}_${Date.now()}${counter}`;
 }
 
 /** Clicks do nothing before the WASM has taken over the page. */

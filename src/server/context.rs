@@ -105,6 +105,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::HandleTaken => ApiError::Conflict("That handle is taken.".into()),
+            StoreError::HandleLookAlike(near) => ApiError::Conflict(format!(
+                "That handle looks too much like @{near}, someone else's: choose another."
+            )),
             StoreError::Unavailable(why) => {
                 tracing::warn!(%why, "storage unavailable");
                 ApiError::Unavailable

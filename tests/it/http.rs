@@ -319,6 +319,11 @@ async fn sign_up_rejects_bad_input_and_writes_nothing() {
             "taken",
         ),
         (
+            json!({"handle": "a1ice", "display_name": "", "password": "correct horse"}),
+            StatusCode::CONFLICT,
+            "looks too much like @alice",
+        ),
+        (
             json!({"handle": "a-b", "display_name": "", "password": "correct horse"}),
             StatusCode::BAD_REQUEST,
             "only letters",

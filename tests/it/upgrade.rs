@@ -4,7 +4,7 @@
 //! migrations of that time, filled, then opened by this version.
 
 use chat::model::Role;
-use chat::server::storage::{Ask, NewChange};
+use chat::server::storage::{Ask, NewChange, StoreError};
 use std::str::FromStr;
 
 use sqlx::sqlite::SqliteConnectOptions;
@@ -29,7 +29,7 @@ fn migrations_until(dir: &str, last: &str) -> tempfile::TempDir {
 /// take the ids given).
 const FILL: &str = "
     INSERT INTO users (id, handle, display_name, password_hash, created_at) {ids} VALUES
-        (1, 'ann', 'Ann', 'x', 1), (2, 'ben', 'Ben', 'x', 1);
+        (1, 'ann', 'Ann', 'x', 1), (2, 'ben', 'Ben', 'x', 1), (3, 'bill', 'Bill', 'x', 1), (4, 'bi11', 'Bi', 'x', 1);
     INSERT INTO rooms (id, kind, name, head_seq, head_n, created_by, created_at, last_activity) {ids}
         VALUES (1, 'group', 'Old', 2, 1, 1, 1, 1);
     INSERT INTO members (room_id, user_id, role, delivered_seq, read_seq, read_n, joined_at, notify)
@@ -66,10 +66,17 @@ async fn upgraded(url: &str, dir: &str, last: &str, fill: &str) {
 
     let store = common::open(url).await;
     // The people stored before the directory are indexed at start-up.
-    assert_eq!(store.people_backlog(500).await.unwrap(), 2);
+    assert_eq!(store.people_backlog(500).await.unwrap(), 4);
     assert_eq!(store.people_backlog(500).await.unwrap(), 0);
     let found = store.find_people("be", 1, 0, 10).await.unwrap();
     assert_eq!(found.iter().map(|p| p.user.id).collect::<Vec<_>>(), [2]);
+    // Handles that looked alike before the check stay; the oldest of them
+    // is the one a new look-alike is refused for.
+    assert!(store.credentials("bi11").await.unwrap().is_some());
+    match store.create_user("bil1", "Bil", "x", 2).await {
+        Err(StoreError::HandleLookAlike(near)) => assert_eq!(near, "bill"),
+        other => panic!("{other:?}"),
+    }
     let msgs = store.messages_after(1, 0, 10).await.unwrap();
     assert_eq!(msgs.len(), 2, "{msgs:?}");
     assert_eq!(

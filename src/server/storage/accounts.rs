@@ -9,7 +9,8 @@ use crate::model::{Notify, Profile, User, UserId};
 
 #[async_trait]
 pub trait Accounts: Send + Sync {
-    /// Creates a user; `HandleTaken` if the (lower-case) handle exists.
+    /// Creates a user; `HandleTaken` if the (lower-case) handle exists,
+    /// `HandleLookAlike` if one that looks the same does (`handle_skeleton`).
     async fn create_user(
         &self,
         handle: &str,
@@ -89,16 +90,29 @@ macro_rules! impl_accounts {
                 now: i64,
             ) -> Result<User, StoreError> {
                 let q = format!(
-                    "INSERT INTO users (handle, display_name, password_hash, created_at)
-                     VALUES ($1, $2, $3, $4) RETURNING {}",
+                    "INSERT INTO users (handle, display_name, password_hash, created_at, skeleton)
+                     VALUES ($1, $2, $3, $4, $5) RETURNING {}",
                     sql::USER_COLUMNS
                 );
+                let skeleton = $crate::model::handle_skeleton(handle);
                 let mut tx = self.write.begin().await?;
+                let near: Option<(String,)> =
+                    sqlx::query_as("SELECT handle FROM users WHERE handle = $1 OR skeleton = $2 LIMIT 1")
+                        .bind(handle)
+                        .bind(&skeleton)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                match near {
+                    Some((near,)) if near == handle => return Err(StoreError::HandleTaken),
+                    Some((near,)) => return Err(StoreError::HandleLookAlike(near)),
+                    None => {}
+                }
                 let row: Result<sql::UserRow, _> = sqlx::query_as(&q)
                     .bind(handle)
                     .bind(display_name)
                     .bind(password_hash)
                     .bind(now)
+                    .bind(&skeleton)
                     .fetch_one(&mut *tx)
                     .await;
                 let user = match row {

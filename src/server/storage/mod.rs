@@ -167,6 +167,9 @@ pub enum Refusal {
 pub enum StoreError {
     #[error("that handle is taken")]
     HandleTaken,
+    /// The handle looks like this existing one.
+    #[error("that handle looks like @{0}")]
+    HandleLookAlike(String),
     /// The database cannot be reached or is shutting down: retry later.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
