@@ -32,9 +32,20 @@ pub enum Change {
     Role { user: User, role: Role },
     /// The owner handed the group over to `user` and is an admin now.
     HandedOver { user: User },
+    /// The group's new picture (`model::avatar_url`); None: removed.
+    Avatar {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        avatar: Option<String>,
+    },
     /// The sender changed their profile (in every room of theirs): `user`
-    /// as they are now, `was` their display name before.
-    Profile { user: User, was: String, status: String },
+    /// as they are now, `was` their display name before, and their picture.
+    Profile {
+        user: User,
+        was: String,
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        avatar: Option<String>,
+    },
 }
 
 impl Change {
@@ -85,6 +96,8 @@ impl Change {
             Change::Renamed { name } => format!("{who} renamed the group to “{name}”"),
             Change::Described { text } if text.is_empty() => format!("{who} removed the description"),
             Change::Described { .. } => format!("{who} changed the description"),
+            Change::Avatar { avatar: Some(_) } => format!("{who} changed the group's picture"),
+            Change::Avatar { avatar: None } => format!("{who} removed the group's picture"),
             Change::Added { users, count } => {
                 let mut names: Vec<String> = users.iter().map(name).collect();
                 let more = (*count as usize).saturating_sub(names.len());
@@ -146,7 +159,7 @@ pub fn check(role: Role, action: Action) -> Result<(), &'static str> {
         Action::Leave => Ok(()),
         Action::Rename | Action::Describe | Action::Add if admin => Ok(()),
         Action::Rename | Action::Describe => {
-            Err("Only the group's admins and its owner change its name and description.")
+            Err("Only the group's admins and its owner change its name, description and picture.")
         }
         Action::Add => Err("Only the group's admins and its owner add people."),
         Action::Remove(Role::Owner) => {
@@ -239,6 +252,7 @@ mod tests {
             user: user(1, "Annie"),
             was: "Ann".into(),
             status: String::new(),
+            avatar: None,
         };
         assert_eq!(
             renamed.line("Annie", 1, Some(2)).unwrap(),
@@ -248,11 +262,19 @@ mod tests {
             user: user(1, "Ann"),
             was: "Ann".into(),
             status: "away".into(),
+            avatar: Some("pic".into()),
         };
         assert_eq!(
             status.line("Ann", 1, Some(2)),
             None,
-            "a status is shown elsewhere"
+            "a status or a picture is shown elsewhere"
+        );
+        let picture = Change::Avatar {
+            avatar: Some("pic".into()),
+        };
+        assert_eq!(
+            picture.line("Ann", 1, Some(2)).unwrap(),
+            "Ann changed the group's picture"
         );
         assert_eq!(removed.gone(1), Some(2));
         let left = Change::Left {

@@ -41,6 +41,23 @@ pub struct User {
 pub struct Person {
     pub user: User,
     pub status: String,
+    /// Their picture (`avatar_url`), if they chose one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
+}
+
+/// Where a picture (a person's or a group's) is served: its id changes
+/// with every new picture, so browsers may keep one for good.
+pub fn avatar_url(avatar: &str) -> String {
+    format!("/avatars/{avatar}")
+}
+
+/// The hue of the circle that carries the initial of someone (or of a
+/// group) without a picture: derived from their id, so it is the same on
+/// every screen and device.
+pub fn avatar_hue(id: i64) -> u16 {
+    // A multiplicative hash spreads neighbouring ids around the wheel.
+    ((id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u16 % 360
 }
 
 /// A page of the people directory, by user id; `next`: ask again after it.
@@ -60,6 +77,8 @@ pub struct Profile {
     pub user: User,
     pub status: String,
     pub notify_default: Notify,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
 }
 
 /// A status line, trimmed: at most `STATUS_MAX` characters on one line,
@@ -312,6 +331,10 @@ pub struct RoomSummary {
     /// `head_seq` (the row that said so), and nothing later reaches me.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub left: bool,
+    /// The group's picture, or the other person's in a direct room
+    /// (`avatar_url`); None: their initial on a colour (`avatar_hue`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
 }
 
 impl RoomSummary {
@@ -785,6 +808,7 @@ mod tests {
             description: String::new(),
             changed: 0,
             left: false,
+            avatar: None,
         };
         // Messages 4, 5, 6 came after the mark (at seq 7); 9 was deleted.
         assert_eq!(r.unread(), 2);

@@ -9,3 +9,8 @@ UPDATE users SET skeleton =
 UPDATE users SET skeleton = NULL
     WHERE id NOT IN (SELECT MIN(id) FROM users GROUP BY skeleton);
 CREATE UNIQUE INDEX users_skeleton ON users(skeleton);
+
+-- Pictures: a person's and a group's (an id of the bytes in the object
+-- store, new with each picture); NULL: their initial on a colour.
+ALTER TABLE users ADD COLUMN avatar TEXT;
+ALTER TABLE rooms ADD COLUMN avatar TEXT;

@@ -10,7 +10,7 @@ use super::{
         caller, client_addr, hash_error, respond, session_token, set_cookie, state, too_many, user_agent,
     },
     state::AppState,
-    storage::StoreError,
+    storage::{ProfileEdit, StoreError},
 };
 use crate::{
     error::ApiError,
@@ -48,12 +48,47 @@ pub async fn update_profile(display_name: String, status: String) -> Result<Prof
                 .await?
                 .ok_or(ApiError::Unauthenticated)?;
             if now.user.display_name != name || now.status != status {
-                state.delivery.change_profile(me.id, name, status).await?;
+                let edit = ProfileEdit {
+                    display_name: name,
+                    status,
+                    avatar: now.avatar,
+                };
+                state.delivery.change_profile(me.id, edit).await?;
             }
             state.store.profile(me.id).await?.ok_or(ApiError::Unauthenticated)
         }
         .await,
     )
+}
+
+/// Sets my picture (None: removes it), with a row in every room of mine
+/// like any change of profile; the picture it replaced is removed once
+/// that is stored (and the new one if it could not be). My profile now.
+pub async fn set_avatar(state: &AppState, me: UserId, avatar: Option<String>) -> Result<Profile, ApiError> {
+    let stored = async {
+        let now = state.store.profile(me).await?.ok_or(ApiError::Unauthenticated)?;
+        let edit = ProfileEdit {
+            display_name: now.user.display_name,
+            status: now.status,
+            avatar: avatar.clone(),
+        };
+        state.delivery.change_profile(me, edit).await?;
+        Ok::<_, ApiError>(now.avatar)
+    };
+    match stored.await {
+        Ok(old) => {
+            if let Some(old) = old.filter(|old| Some(old) != avatar.as_ref()) {
+                state.files.drop_avatar(&old).await;
+            }
+            state.store.profile(me).await?.ok_or(ApiError::Unauthenticated)
+        }
+        Err(e) => {
+            if let Some(new) = avatar {
+                state.files.drop_avatar(&new).await;
+            }
+            Err(e)
+        }
+    }
 }
 
 /// The people directory: who `query` finds (a name's word or a handle, by

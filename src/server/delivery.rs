@@ -20,7 +20,7 @@ use super::format::formatted;
 use super::push::Pusher;
 use super::receipts::Receipts;
 use super::storage::{
-    Appended, Ask, Changed, DynStore, NewChange, NewMessage, Refusal, Refused, Store, StoreError,
+    Appended, Ask, Changed, DynStore, NewChange, NewMessage, ProfileEdit, Refusal, Refused, Store, StoreError,
 };
 use super::tasks::NodeTask;
 use crate::model::{check_body, check_emoji, BodyError, Kind, RoomId, User, UserId, FILES_MAX, MENTIONS_MAX};
@@ -89,11 +89,10 @@ enum Job {
         change: NewChange,
         reply: oneshot::Sender<Result<Result<Changed, Refused>, StoreError>>,
     },
-    /// A new display name and status, a row in each of the person's rooms.
+    /// A new profile, a row in each of the person's rooms.
     Profile {
         user: UserId,
-        name: String,
-        status: String,
+        edit: ProfileEdit,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
 }
@@ -285,16 +284,11 @@ impl Delivery {
         answer.await.map_err(|_| stopped())?
     }
 
-    /// Sets `user`'s display name and status, with a row saying so in
-    /// each of their rooms (one transaction), in order with the sends.
-    pub async fn change_profile(&self, user: UserId, name: String, status: String) -> Result<(), StoreError> {
+    /// Sets `user`'s display name, status and picture, with a row saying
+    /// so in each of their rooms (one transaction), in order with the sends.
+    pub async fn change_profile(&self, user: UserId, edit: ProfileEdit) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job::Profile {
-            user,
-            name,
-            status,
-            reply,
-        };
+        let job = Job::Profile { user, edit, reply };
         self.jobs.send(job).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -357,16 +351,11 @@ async fn writer(mut rx: mpsc::Receiver<Job>, store: DynStore, after: AfterCommit
                     }
                     let _ = reply.send(result);
                 }
-                Job::Profile {
-                    user,
-                    name,
-                    status,
-                    reply,
-                } => {
+                Job::Profile { user, edit, reply } => {
                     let committed = store_sends(store.as_ref(), &mut sends).await;
                     after_commit(&cache, &pusher, &receipts, bus.as_ref(), committed).await;
                     let now = super::clock::now_ms();
-                    let result = store.change_profile(user, &name, &status, now).await;
+                    let result = store.change_profile(user, &edit, now).await;
                     let result = match result {
                         Ok(rows) => {
                             tracing::info!(user, rooms = rows.len(), "profile changed");

@@ -1,4 +1,5 @@
-//! Managing a group over the API: rename it, describe it, remove someone,
+//! Managing a group over the API: rename it, describe it, set its picture
+//! (the bytes come through `avatars`), remove someone,
 //! set someone's role, hand it over, leave it (adding people is
 //! `rooms::add_members`). Each is a change on the room's stream, made by
 //! the delivery writer (`Delivery::change_room`), which checks who may make
@@ -14,7 +15,10 @@ use super::{
 };
 use crate::{
     error::ApiError,
-    model::{clean_name, is_format_trick, Role, RoomId, RoomSummary, UserId, DESCRIPTION_MAX, ROOM_NAME_MAX},
+    model::{
+        clean_name, is_format_trick, Role, RoomId, RoomKind, RoomSummary, UserId, DESCRIPTION_MAX,
+        ROOM_NAME_MAX,
+    },
     protocol::Message,
 };
 
@@ -42,6 +46,35 @@ pub async fn hand_over(room: RoomId, user: UserId) -> Result<RoomSummary, ApiErr
 
 pub async fn leave(room: RoomId) -> Result<RoomSummary, ApiError> {
     change(room, Ask::Leave).await
+}
+
+/// Sets the group's picture (None: removes it) as `me`; the picture it
+/// replaced is removed once the row saying so is stored (and the new one
+/// if the change is refused). The room as `me` now sees it.
+pub async fn set_avatar(
+    state: &AppState,
+    me: UserId,
+    room: RoomId,
+    avatar: Option<String>,
+) -> Result<RoomSummary, ApiError> {
+    let old = match state.store.room_of(room, me).await? {
+        Some(summary) if summary.kind == RoomKind::Group => summary.avatar,
+        _ => None,
+    };
+    match make(state, me, room, Ask::Avatar(avatar.clone())).await {
+        Ok(made) => {
+            if let Some(old) = old.filter(|old| Some(old) != avatar.as_ref()) {
+                state.files.drop_avatar(&old).await;
+            }
+            mine(state, &made.row, me).await
+        }
+        Err(e) => {
+            if let Some(new) = avatar {
+                state.files.drop_avatar(&new).await;
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Makes the change as the caller; answers the room as they now see it.

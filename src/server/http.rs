@@ -15,7 +15,7 @@ use axum::{
 use leptos::{nonce::Nonce, prelude::*};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use super::{csp, figures, headers, reports, state::AppState, uploads};
+use super::{avatars, csp, figures, headers, reports, state::AppState, uploads};
 use crate::ui::{shell, App};
 
 pub fn router(state: AppState) -> Router {
@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
             post(reports::violation).layer(DefaultBodyLimit::max(reports::VIOLATIONS_MAX_BYTES)),
         )
         .merge(uploads::routes())
+        .merge(avatars::routes())
         .leptos_routes_with_context(&state, routes, page_nonce, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
             page_nonce, shell,

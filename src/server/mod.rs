@@ -4,6 +4,7 @@
 
 pub(crate) mod accounts;
 pub mod auth;
+mod avatars;
 pub(crate) mod blocks;
 mod bus;
 mod cache;

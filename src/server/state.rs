@@ -79,6 +79,8 @@ pub struct NodeState {
     pub searches: Arc<Buckets<UserId>>,
     /// Searches of the people directory, per person (20 a minute, 20 at once).
     pub people_finds: Arc<Buckets<UserId>>,
+    /// New pictures (of oneself or of a group) per person: 10 a minute.
+    pub picture_sets: Arc<Buckets<UserId>>,
     /// Who may be announced typing in each room (a few at a time).
     pub typists: Arc<Typists>,
     /// Browsers' reports (panics) per address: a few, then one a minute.
@@ -192,6 +194,7 @@ impl AppState {
                 100_000,
             )),
             people_finds: Arc::new(Buckets::new(20.0 / 60.0, 20.0, 100_000)),
+            picture_sets: Arc::new(Buckets::new(10.0 / 60.0, 10.0, 100_000)),
             typists: Arc::new(Typists::new(TYPISTS, std::time::Duration::from_secs(3))),
             reports: Arc::new(Buckets::new(1.0 / 60.0, 5.0, 10_000)),
             violations: Arc::new(Buckets::new(1.0 / 60.0, 5.0, 10_000)),

@@ -50,7 +50,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Why a request is refused; made into its response at the end.
-enum No {
+pub(super) enum No {
     File(FileError),
     Plain(u16, String),
 }
@@ -100,7 +100,7 @@ fn failed(e: FileError) -> Response {
 }
 
 /// The person the session cookie names.
-async fn person(state: &AppState, headers: &HeaderMap) -> Result<UserId, No> {
+pub(super) async fn person(state: &AppState, headers: &HeaderMap) -> Result<UserId, No> {
     let token = auth::token_from_headers(headers, state.config.secure_cookie)
         .ok_or_else(|| no(401, "Please log in."))?;
     match state

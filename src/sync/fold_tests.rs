@@ -137,6 +137,7 @@ fn welcomed() -> Client {
                 description: String::new(),
                 changed: 0,
                 left: false,
+                avatar: None,
                 notify: Default::default(),
                 head_n: 0,
                 read_n: 0,

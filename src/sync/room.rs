@@ -123,6 +123,8 @@ impl Room {
             RoomSummary {
                 name: old.name.clone(),
                 description: old.description.clone(),
+                avatar: old.avatar.clone(),
+                peer_status: old.peer_status.clone(),
                 role: old.role,
                 left: old.left,
                 member_count: old.member_count,
@@ -186,10 +188,14 @@ impl Room {
         match change {
             Change::Renamed { name } => s.name.clone_from(name),
             Change::Described { text } => s.description.clone_from(text),
-            // The other person of a direct room renamed themselves.
-            Change::Profile { user, status, .. } if s.peer == Some(user.id) => {
+            Change::Avatar { avatar } => s.avatar.clone_from(avatar),
+            // The other person of a direct room changed their profile.
+            Change::Profile {
+                user, status, avatar, ..
+            } if s.peer == Some(user.id) => {
                 s.name.clone_from(&user.display_name);
                 s.peer_status.clone_from(status);
+                s.avatar.clone_from(avatar);
             }
             _ => {}
         }

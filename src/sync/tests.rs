@@ -33,6 +33,7 @@ fn summary(id: RoomId, head: Seq) -> RoomSummary {
         description: String::new(),
         changed: 0,
         left: false,
+        avatar: None,
         head_n: head,
         read_n: 0,
         gone: Vec::new(),

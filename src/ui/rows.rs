@@ -377,6 +377,7 @@ mod tests {
             description: String::new(),
             changed: 0,
             left: false,
+            avatar: None,
             head_n: 0,
             read_n: 0,
             gone: Vec::new(),

@@ -357,6 +357,7 @@ async fn roles_decide_who_may_change_a_group_and_every_change_is_a_row() {
                 Change::Role { .. } => "role",
                 Change::Renamed { .. } => "renamed",
                 Change::Described { .. } => "described",
+                Change::Avatar { .. } => "avatar",
                 Change::Added { .. } => "added",
                 Change::Removed { .. } => "removed",
                 Change::Left { .. } => "left",

@@ -73,6 +73,7 @@ async fn a_new_name_and_status_reach_every_room_as_a_row() {
                     },
                     was: "ann".into(),
                     status: "On holiday".into(),
+                    avatar: None,
                 })
             );
         }
@@ -255,5 +256,175 @@ async fn the_directory_finds_people_by_the_start_of_a_name_or_handle() {
             refused.is_some_and(|t| t.contains("looking for people")),
             "limited per person"
         );
+    }
+}
+
+/// An image of `w`×`h` as PNG: red on its left third, green in the middle.
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, _| match 3 * x / w {
+        0 => image::Rgb([255, 0, 0]),
+        1 => image::Rgb([0, 255, 0]),
+        _ => image::Rgb([0, 0, 255]),
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .unwrap();
+    out.into_inner()
+}
+
+/// `PUT` (with `body`) or `DELETE` on `path` as `cookie`: status and text.
+async fn picture(server: &TestServer, cookie: &str, path: &str, body: Option<Vec<u8>>) -> (u16, String) {
+    let client = reqwest::Client::new();
+    let req = match body {
+        Some(body) => client.put(server.url(path)).body(body),
+        None => client.delete(server.url(path)),
+    };
+    let res = req.header("cookie", cookie).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+async fn fetch_picture(server: &TestServer, cookie: Option<&str>, id: &str) -> (u16, Vec<u8>) {
+    let mut req = reqwest::Client::new().get(server.url(&chat::model::avatar_url(id)));
+    if let Some(cookie) = cookie {
+        req = req.header("cookie", cookie);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn a_picture_is_a_square_that_reaches_every_room_and_replaces_the_last() {
+    for (server, _dir) in servers().await {
+        let (ann, a) = sign_up(&server, "ann").await;
+        let (_, b) = sign_up(&server, "ben").await;
+        let (_, c) = sign_up(&server, "cat").await;
+        let direct: RoomSummary = api(&server, &b, "open_direct", json!({"handle": "ann"})).await;
+        let (mut bens, _) = connect(&server, &b).await;
+
+        // Not an image, nobody signed in, another site: refused, nothing kept.
+        assert_eq!(
+            picture(&server, &a, "/avatars/mine", Some(b"hello".to_vec()))
+                .await
+                .0,
+            415
+        );
+        assert_eq!(
+            picture(&server, "", "/avatars/mine", Some(png(30, 30))).await.0,
+            401
+        );
+        let foreign = reqwest::Client::new()
+            .put(server.url("/avatars/mine"))
+            .header("cookie", &a)
+            .header("origin", "https://evil.example")
+            .body(png(30, 30))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(foreign.status().as_u16(), 403);
+        let p: Profile = api(&server, &a, "my_profile", json!({})).await;
+        assert_eq!(p.avatar, None);
+
+        let (status, text) = picture(&server, &a, "/avatars/mine", Some(png(600, 200))).await;
+        assert_eq!(status, 200, "{text}");
+        let p: Profile = serde_json::from_str(&text).unwrap();
+        let first = p.avatar.clone().expect("a picture");
+        // Ben sees it live, on the direct room's stream…
+        let row = bens
+            .recv_until(|f| matches!(f, ServerFrame::Msg(m) if m.kind == Kind::Room))
+            .await;
+        let ServerFrame::Msg(row) = row else {
+            unreachable!()
+        };
+        assert_eq!(row.room, direct.id);
+        assert!(
+            matches!(&row.change, Some(Change::Profile { user, avatar: Some(x), .. }) if user.id == ann.id && *x == first),
+            "{row:?}"
+        );
+        // … in the room's summary, and may fetch it: the middle square.
+        let rooms: Vec<RoomSummary> = api(&server, &b, "my_rooms", json!({})).await;
+        assert_eq!(rooms[0].avatar.as_deref(), Some(first.as_str()));
+        let (status, bytes) = fetch_picture(&server, Some(&c), &first).await;
+        assert_eq!(status, 200);
+        let img = image::load_from_memory(&bytes).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (256, 256));
+        let image::Rgb([r, g, _]) = *img.get_pixel(10, 128);
+        assert!(g > 200 && r < 60, "the middle third, not the left: {r},{g}");
+        assert_eq!(
+            fetch_picture(&server, None, &first).await.0,
+            404,
+            "signed in only"
+        );
+
+        // A new one replaces it, and the old bytes go.
+        let (status, text) = picture(&server, &a, "/avatars/mine", Some(png(64, 64))).await;
+        assert_eq!(status, 200, "{text}");
+        let second = serde_json::from_str::<Profile>(&text).unwrap().avatar.unwrap();
+        assert_ne!(second, first);
+        assert_eq!(fetch_picture(&server, Some(&b), &first).await.0, 404);
+        assert_eq!(fetch_picture(&server, Some(&b), &second).await.0, 200);
+        // Removed: initials again, everywhere.
+        let (status, text) = picture(&server, &a, "/avatars/mine", None).await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(serde_json::from_str::<Profile>(&text).unwrap().avatar, None);
+        let rooms: Vec<RoomSummary> = api(&server, &b, "my_rooms", json!({})).await;
+        assert_eq!(rooms[0].avatar, None);
+        assert_eq!(fetch_picture(&server, Some(&b), &second).await.0, 404);
+    }
+}
+
+#[tokio::test]
+async fn a_groups_picture_is_set_by_its_admins_only() {
+    for (server, _dir) in servers().await {
+        let (_, a) = sign_up(&server, "ann").await;
+        let (_, b) = sign_up(&server, "ben").await;
+        let (_, c) = sign_up(&server, "cat").await;
+        let group: RoomSummary = api(
+            &server,
+            &a,
+            "create_group",
+            json!({"name": "G", "members": ["ben"]}),
+        )
+        .await;
+        let path = format!("/avatars/room/{}", group.id);
+        let (mut bens, _) = connect(&server, &b).await;
+
+        let (status, text) = picture(&server, &b, &path, Some(png(40, 40))).await;
+        assert_eq!(status, 403, "a member may not: {text}");
+        assert_eq!(
+            picture(&server, &c, &path, Some(png(40, 40))).await.0,
+            403,
+            "nor someone outside"
+        );
+        let (status, text) = picture(&server, &a, "/avatars/room/999999", Some(png(40, 40))).await;
+        assert_eq!(status, 404, "{text}");
+        let rooms: Vec<RoomSummary> = api(&server, &b, "my_rooms", json!({})).await;
+        assert_eq!(
+            (rooms[0].avatar.as_ref(), rooms[0].head_seq),
+            (None, group.head_seq)
+        );
+
+        let (status, text) = picture(&server, &a, &path, Some(png(40, 40))).await;
+        assert_eq!(status, 200, "{text}");
+        let set: RoomSummary = serde_json::from_str(&text).unwrap();
+        let id = set.avatar.clone().expect("a picture");
+        let row = bens
+            .recv_until(|f| matches!(f, ServerFrame::Msg(m) if m.kind == Kind::Room))
+            .await;
+        let ServerFrame::Msg(row) = row else {
+            unreachable!()
+        };
+        assert_eq!(
+            row.change,
+            Some(Change::Avatar {
+                avatar: Some(id.clone())
+            })
+        );
+        assert_eq!(fetch_picture(&server, Some(&b), &id).await.0, 200);
+        let (status, _) = picture(&server, &a, &path, None).await;
+        assert_eq!(status, 200);
+        let rooms: Vec<RoomSummary> = api(&server, &b, "my_rooms", json!({})).await;
+        assert_eq!(rooms[0].avatar, None);
+        assert_eq!(fetch_picture(&server, Some(&b), &id).await.0, 404);
     }
 }

@@ -63,6 +63,11 @@ pub fn thumb(id: Uuid) -> Path {
     Path::from(format!("thumbs/{id}"))
 }
 
+/// Picture `id` of a person or a group.
+pub fn avatar(id: Uuid) -> Path {
+    Path::from(format!("avatars/{id}"))
+}
+
 /// The upload an object belongs to (every name above has it second).
 pub fn owner(path: &Path) -> Option<Uuid> {
     path.parts().nth(1)?.as_ref().parse().ok()

@@ -31,6 +31,8 @@ use crate::protocol::Seq;
 
 /// The most bytes one part of an upload may have (the client sends less).
 pub const PART_MAX: usize = 8 * 1024 * 1024;
+/// The most bytes an image sent as a picture of a person or a group may have.
+pub const AVATAR_BYTES_MAX: usize = 10 * 1024 * 1024;
 /// The most files a "files and media" page lists.
 pub const ROOM_FILES_MAX: u32 = 100;
 
@@ -69,6 +71,8 @@ pub enum FileError {
     PastEnd(u64),
     #[error("This type of file cannot be sent: images, PDF, documents, archives, audio, video and plain text can.")]
     Type,
+    #[error("A picture is a JPEG, PNG, GIF or WebP image.")]
+    NotPicture,
     #[error(transparent)]
     Picture(#[from] PictureError),
     #[error("The file has {0} bytes: that range is not in it.")]
@@ -85,7 +89,7 @@ impl FileError {
             FileError::Empty | FileError::PastEnd(_) => 400,
             FileError::OverQuota(_) | FileError::TooManyOpen(_) => 429,
             FileError::Offset(_) => 409,
-            FileError::Type => 415,
+            FileError::Type | FileError::NotPicture => 415,
             FileError::Picture(PictureError::TooLarge { .. }) => 413,
             FileError::Picture(_) => 422,
             FileError::Unsatisfiable(_) => 416,
@@ -449,6 +453,57 @@ impl Files {
             }
         }
         Ok(FilePage { files, more })
+    }
+
+    /// Makes a person's or a group's picture of an image (`pictures::avatar`,
+    /// on the blocking pool like any image) and keeps it: its id.
+    pub async fn put_avatar(&self, bytes: Bytes) -> Result<Uuid, FileError> {
+        if bytes.len() > AVATAR_BYTES_MAX {
+            return Err(FileError::TooLarge {
+                size: human_size(bytes.len() as u64),
+                max: human_size(AVATAR_BYTES_MAX as u64),
+            });
+        }
+        let head = &bytes[..bytes.len().min(kind::HEAD_BYTES)];
+        let format = kind::sniff(head, head.len() == bytes.len())
+            .and_then(|found| found.picture)
+            .ok_or(FileError::NotPicture)?;
+        let max_pixels = self.limits.max_pixels;
+        let (picture, _) = {
+            let _turn = self
+                .pictures
+                .acquire()
+                .await
+                .map_err(|_| FileError::Unavailable)?;
+            tokio::task::spawn_blocking(move || pictures::avatar(&bytes, format, max_pixels))
+                .await
+                .map_err(|_| FileError::Unavailable)??
+        };
+        let id = Uuid::new_v4();
+        self.blobs.put(&blobs::avatar(id), picture.into()).await?;
+        Ok(id)
+    }
+
+    /// Picture `id`: its bytes and their type.
+    pub async fn avatar(&self, id: Uuid) -> Result<(Bytes, &'static str), FileError> {
+        let bytes = self.blobs.get(&blobs::avatar(id)).await?.bytes().await?;
+        let mime = match infer::get(&bytes).map(|t| t.mime_type()) {
+            Some("image/png") => "image/png",
+            _ => "image/jpeg",
+        };
+        Ok((bytes, mime))
+    }
+
+    /// Removes picture `id` (one that was replaced); a failure is logged
+    /// and leaves its bytes behind, unreachable but harmless.
+    pub async fn drop_avatar(&self, id: &str) {
+        let Ok(id) = Uuid::parse_str(id) else {
+            return;
+        };
+        match self.blobs.delete(&blobs::avatar(id)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => tracing::warn!(%id, error = %e, "cannot remove a replaced picture"),
+        }
     }
 
     /// Removes an upload's bytes, then its row (a failure leaves the row

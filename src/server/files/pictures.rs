@@ -27,6 +27,9 @@ const THUMB_QUALITY: u8 = 80;
 pub const FRAMES_MAX: usize = 500;
 /// The longest side an image may have, whatever its pixel count.
 const SIDE_MAX: u32 = 30_000;
+/// The side of a person's or a group's picture, in pixels (shown at 40
+/// CSS pixels, 80 on a 2× screen, larger on the settings screen).
+pub const AVATAR_SIDE: u32 = 256;
 
 /// An image as stored: its bytes (`mime`), its upright size, its thumbnail
 /// (JPEG, or PNG when it has transparency) and its average colour.
@@ -66,30 +69,11 @@ fn failed((w, h): (u32, u32), max: u64) -> impl Fn(image::ImageError) -> Picture
 /// or PNG when it has transparency; a GIF is re-encoded frame by frame
 /// (its thumbnail is the first).
 pub fn reencode(bytes: &[u8], format: ImageFormat, max_pixels: u64) -> Result<Picture, PictureError> {
-    let limits = limits(max_pixels);
-    let reader = |limits: Limits| {
-        let mut r = ImageReader::with_format(Cursor::new(bytes), format);
-        r.limits(limits);
-        r
-    };
-    // The header alone says the size: nothing is allocated for pixels yet.
-    let (w, h) = reader(Limits::no_limits()).into_dimensions().map_err(corrupt)?;
-    if u64::from(w) * u64::from(h) > max_pixels || w > SIDE_MAX || h > SIDE_MAX {
-        return Err(PictureError::TooLarge {
-            w,
-            h,
-            max: max_pixels,
-        });
-    }
     if format == ImageFormat::Gif {
-        return animation(bytes, (w, h), max_pixels, limits);
+        let (w, h) = checked_size(bytes, format, max_pixels)?;
+        return animation(bytes, (w, h), max_pixels, limits(max_pixels));
     }
-    let failed = failed((w, h), max_pixels);
-    let mut decoder = reader(limits).into_decoder().map_err(&failed)?;
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let icc = decoder.icc_profile().ok().flatten();
-    let mut img = DynamicImage::from_decoder(decoder).map_err(&failed)?;
-    img.apply_orientation(orientation);
+    let (img, icc) = upright(bytes, format, max_pixels)?;
     let alpha = img.color().has_alpha();
     let (bytes, mime) = if format == ImageFormat::Png || alpha {
         (png(&img, icc)?, "image/png")
@@ -105,6 +89,59 @@ pub fn reencode(bytes: &[u8], format: ImageFormat, max_pixels: u64) -> Result<Pi
         thumb,
         color,
     })
+}
+
+/// A picture of a person or a group: the middle square of the image
+/// (upright; the first frame of an animation), `AVATAR_SIDE` pixels a side,
+/// as JPEG (PNG with transparency), with no metadata. Its bytes and type.
+pub fn avatar(
+    bytes: &[u8],
+    format: ImageFormat,
+    max_pixels: u64,
+) -> Result<(Vec<u8>, &'static str), PictureError> {
+    let (img, _) = upright(bytes, format, max_pixels)?;
+    let side = img.width().min(img.height());
+    let square = img.crop_imm((img.width() - side) / 2, (img.height() - side) / 2, side, side);
+    let small = resized(&square, AVATAR_SIDE, AVATAR_SIDE)?;
+    match small.color().has_alpha() {
+        true => Ok((png(&small, None)?, "image/png")),
+        false => Ok((jpeg(&small, PHOTO_QUALITY, None)?, "image/jpeg")),
+    }
+}
+
+/// The size an image's header says, refused when over the limits before
+/// anything is allocated for its pixels.
+fn checked_size(bytes: &[u8], format: ImageFormat, max_pixels: u64) -> Result<(u32, u32), PictureError> {
+    let (w, h) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(corrupt)?;
+    if u64::from(w) * u64::from(h) > max_pixels || w > SIDE_MAX || h > SIDE_MAX {
+        return Err(PictureError::TooLarge {
+            w,
+            h,
+            max: max_pixels,
+        });
+    }
+    Ok((w, h))
+}
+
+/// The image decoded within the limits and turned upright by its EXIF
+/// orientation, with its colour profile.
+fn upright(
+    bytes: &[u8],
+    format: ImageFormat,
+    max_pixels: u64,
+) -> Result<(DynamicImage, Option<Vec<u8>>), PictureError> {
+    let size = checked_size(bytes, format, max_pixels)?;
+    let failed = failed(size, max_pixels);
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(limits(max_pixels));
+    let mut decoder = reader.into_decoder().map_err(&failed)?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let icc = decoder.icc_profile().ok().flatten();
+    let mut img = DynamicImage::from_decoder(decoder).map_err(&failed)?;
+    img.apply_orientation(orientation);
+    Ok((img, icc))
 }
 
 fn limits(max_pixels: u64) -> Limits {
@@ -184,6 +221,19 @@ fn png(img: &DynamicImage, icc: Option<Vec<u8>>) -> Result<Vec<u8>, PictureError
 /// The thumbnail (fitted into `THUMB_MAX`, never enlarged) and the average
 /// colour as `#rrggbb`.
 fn thumbnail(img: &DynamicImage) -> Result<(Vec<u8>, String), PictureError> {
+    let (w, h) = thumb_size(img.width(), img.height());
+    let small = resized(img, w, h)?;
+    let alpha = small.color().has_alpha();
+    let color = average(&small);
+    let bytes = match alpha {
+        true => png(&small, None)?,
+        false => jpeg(&small, THUMB_QUALITY, None)?,
+    };
+    Ok((bytes, color))
+}
+
+/// `img` at `w`×`h` (Lanczos), in 8-bit RGB or RGBA.
+fn resized(img: &DynamicImage, w: u32, h: u32) -> Result<DynamicImage, PictureError> {
     let alpha = img.color().has_alpha();
     let wanted = if alpha { ColorType::Rgba8 } else { ColorType::Rgb8 };
     let converted;
@@ -196,18 +246,10 @@ fn thumbnail(img: &DynamicImage) -> Result<(Vec<u8>, String), PictureError> {
         };
         &converted
     };
-    let (w, h) = thumb_size(img.width(), img.height());
-    let mut small = DynamicImage::new(w, h, wanted);
+    let mut out = DynamicImage::new(w, h, wanted);
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
-    Resizer::new()
-        .resize(src, &mut small, &options)
-        .map_err(corrupt)?;
-    let color = average(&small);
-    let bytes = match alpha {
-        true => png(&small, None)?,
-        false => jpeg(&small, THUMB_QUALITY, None)?,
-    };
-    Ok((bytes, color))
+    Resizer::new().resize(src, &mut out, &options).map_err(corrupt)?;
+    Ok(out)
 }
 
 fn average(img: &DynamicImage) -> String {
@@ -305,6 +347,33 @@ mod tests {
             reencode(&big, ImageFormat::Png, 50_000),
             Err(PictureError::TooLarge { w: 300, h: 200, .. })
         ));
+    }
+
+    #[test]
+    fn an_avatar_is_the_middle_square_turned_upright() {
+        // Wide: red on the left, green in the middle, blue on the right.
+        let wide = DynamicImage::ImageRgb8(RgbImage::from_fn(900, 300, |x, _| match x / 300 {
+            0 => Rgb([255, 0, 0]),
+            1 => Rgb([0, 255, 0]),
+            _ => Rgb([0, 0, 255]),
+        }));
+        let (bytes, mime) = avatar(&encoded(&wide, ImageFormat::Png), ImageFormat::Png, MAX).unwrap();
+        assert_eq!(mime, "image/jpeg");
+        let out = image::load_from_memory(&bytes).unwrap().to_rgb8();
+        assert_eq!(out.dimensions(), (AVATAR_SIDE, AVATAR_SIDE));
+        for (x, y) in [(5, 5), (128, 128), (250, 250)] {
+            let Rgb([r, g, b]) = *out.get_pixel(x, y);
+            assert!(
+                g > 200 && r < 60 && b < 60,
+                "only the green middle at {x},{y}: {r},{g},{b}"
+            );
+        }
+        // A small transparent one grows and stays PNG.
+        let clear = DynamicImage::ImageRgba8(RgbaImage::from_pixel(40, 30, Rgba([1, 2, 3, 0])));
+        let (bytes, mime) = avatar(&encoded(&clear, ImageFormat::Png), ImageFormat::Png, MAX).unwrap();
+        assert_eq!(mime, "image/png");
+        assert_eq!(image::load_from_memory(&bytes).unwrap().width(), AVATAR_SIDE);
+        assert!(avatar(b"GIF89a", ImageFormat::Gif, MAX).is_err());
     }
 
     #[test]

@@ -245,16 +245,17 @@ macro_rules! impl_accounts {
             }
 
             async fn profile(&self, user: UserId) -> Result<Option<$crate::model::Profile>, StoreError> {
-                let row: Option<(i64, String, String, String, String)> = sqlx::query_as(
-                    "SELECT id, handle, display_name, status, notify_default FROM users WHERE id = $1",
+                let row: Option<(i64, String, String, String, String, Option<String>)> = sqlx::query_as(
+                    "SELECT id, handle, display_name, status, notify_default, avatar FROM users WHERE id = $1",
                 )
                 .bind(user)
                 .fetch_optional(&self.read)
                 .await?;
-                row.map(|(id, handle, display_name, status, notify)| {
+                row.map(|(id, handle, display_name, status, notify, avatar)| {
                     Ok($crate::model::Profile {
                         user: User { id, handle, display_name },
                         status,
+                        avatar,
                         notify_default: $crate::model::Notify::parse(&notify)
                             .ok_or_else(|| StoreError::Internal(format!("user {id} has notify {notify:?}")))?,
                     })

@@ -38,7 +38,7 @@ use crate::protocol::{Message, Seq};
 pub use accounts::{Accounts, SessionRow};
 pub use blocks::Blocks;
 pub use marks::Marks;
-pub use messages::change::{Ask, Changed, Changes, NewChange, Refused};
+pub use messages::change::{Ask, Changed, Changes, NewChange, ProfileEdit, Refused};
 pub use messages::Messages;
 pub use people::People;
 pub use postgres::PgStore;

@@ -56,8 +56,8 @@ macro_rules! impl_people {
                 after: UserId,
                 limit: u32,
             ) -> Result<Vec<$crate::model::Person>, StoreError> {
-                let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
-                    "SELECT u.id, u.handle, u.display_name, u.status FROM users u
+                let rows: Vec<(i64, String, String, String, Option<String>)> = sqlx::query_as(
+                    "SELECT u.id, u.handle, u.display_name, u.status, u.avatar FROM users u
                       WHERE u.id IN (SELECT p.user_id FROM people_index p WHERE p.key >= $1 AND p.key < $2)
                         AND u.id > $3 AND u.id <> $4
                         AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = u.id AND b.blocked_id = $4)
@@ -72,9 +72,10 @@ macro_rules! impl_people {
                 .await?;
                 Ok(rows
                     .into_iter()
-                    .map(|(id, handle, display_name, status)| $crate::model::Person {
+                    .map(|(id, handle, display_name, status, avatar)| $crate::model::Person {
                         user: User { id, handle, display_name },
                         status,
+                        avatar,
                     })
                     .collect())
             }

@@ -36,6 +36,10 @@ pub(super) const SUMMARY_SELECT: &str = "
            (SELECT u.status FROM members o JOIN users u ON u.id = o.user_id
              WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id
              LIMIT 1) AS peer_status,
+           CASE WHEN r.kind = 'direct' THEN
+             (SELECT u.avatar FROM members o JOIN users u ON u.id = o.user_id
+               WHERE o.room_id = r.id AND o.user_id <> m.user_id LIMIT 1)
+           ELSE r.avatar END AS avatar,
            (SELECT CASE WHEN x.body = '' AND x.files IS NOT NULL THEN '📎 Attachment' ELSE x.body END
               FROM messages x WHERE x.room_id = r.id AND x.kind = 'message'
              ORDER BY x.seq DESC LIMIT 1) AS preview
@@ -307,6 +311,7 @@ pub(super) struct SummaryRow {
     peer_handle: Option<String>,
     peer_name: Option<String>,
     peer_status: Option<String>,
+    avatar: Option<String>,
     preview: Option<String>,
     description: String,
     changed_seq: i64,
@@ -337,6 +342,7 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         peer_handle,
         peer_name,
         peer_status,
+        avatar,
         preview,
         description,
         changed_seq,
@@ -376,6 +382,7 @@ pub(super) fn summary(row: SummaryRow) -> Result<RoomSummary, StoreError> {
         description,
         changed: changed_seq,
         left: false,
+        avatar,
     })
 }
 
@@ -388,11 +395,12 @@ pub(super) struct FormerRow {
     until_seq: i64,
     until_n: i64,
     left_at: i64,
+    avatar: Option<String>,
 }
 
 /// The groups member `$1` left (or was removed from), as `FormerRow`s.
 pub(super) const FORMER_SELECT: &str = "
-    SELECT r.id, r.name, r.description, f.until_seq, f.until_n, f.left_at
+    SELECT r.id, r.name, r.description, f.until_seq, f.until_n, f.left_at, r.avatar
       FROM former_members f JOIN rooms r ON r.id = f.room_id
      WHERE f.user_id = $1";
 
@@ -421,6 +429,7 @@ pub(super) fn former(row: FormerRow) -> RoomSummary {
         description: row.description,
         changed: row.until_seq,
         left: true,
+        avatar: row.avatar,
     }
 }
 

@@ -17,12 +17,22 @@ use crate::protocol::Message;
 pub enum Ask {
     Rename(String),
     Describe(String),
+    /// A new picture (None: none).
+    Avatar(Option<String>),
     /// Add these people (those already in are left alone).
     Add(Vec<UserId>),
     Remove(UserId),
     SetRole(UserId, Role),
     HandOver(UserId),
     Leave,
+}
+
+/// A person's profile as they set it: what a `Profile` row carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileEdit {
+    pub display_name: String,
+    pub status: String,
+    pub avatar: Option<String>,
 }
 
 /// A change to store: who asks, in which room, with the row's id and time.
@@ -66,13 +76,12 @@ pub trait Changes: Send + Sync {
     /// `change`), or says why not.
     async fn change_room(&self, change: &NewChange) -> Result<Result<Changed, Refused>, StoreError>;
 
-    /// Sets `user`'s display name and status and stores a `Profile` row
-    /// in each of their rooms, in one transaction: the rows.
+    /// Sets `user`'s display name, status and picture and stores a
+    /// `Profile` row in each of their rooms, in one transaction: the rows.
     async fn change_profile(
         &self,
         user: UserId,
-        display_name: &str,
-        status: &str,
+        edit: &ProfileEdit,
         ts: i64,
     ) -> Result<Vec<Message>, StoreError>;
 
@@ -138,7 +147,7 @@ macro_rules! impl_changes {
                 };
                 let action = match (&change.ask, &other) {
                     (Ask::Rename(_), _) => Action::Rename,
-                    (Ask::Describe(_), _) => Action::Describe,
+                    (Ask::Describe(_) | Ask::Avatar(_), _) => Action::Describe,
                     (Ask::Add(_), _) => Action::Add,
                     (Ask::Leave, _) => Action::Leave,
                     (Ask::Remove(_), Some((_, role))) => Action::Remove(*role),
@@ -169,6 +178,14 @@ macro_rules! impl_changes {
                             .execute(&mut *tx)
                             .await?;
                         Change::Described { text }
+                    }
+                    Ask::Avatar(avatar) => {
+                        sqlx::query("UPDATE rooms SET avatar = $2 WHERE id = $1")
+                            .bind(room)
+                            .bind(&avatar)
+                            .execute(&mut *tx)
+                            .await?;
+                        Change::Avatar { avatar }
                     }
                     Ask::Add(users) => {
                         for user in users {
@@ -277,10 +294,10 @@ macro_rules! impl_changes {
             async fn change_profile(
                 &self,
                 user: UserId,
-                display_name: &str,
-                status: &str,
+                edit: &$crate::server::storage::ProfileEdit,
                 ts: i64,
             ) -> Result<Vec<$crate::protocol::Message>, StoreError> {
+                let (display_name, status) = (edit.display_name.as_str(), edit.status.as_str());
                 let mut tx = self.write.begin().await?;
                 let old: Option<(String, String)> = sqlx::query_as("SELECT handle, display_name FROM users WHERE id = $1")
                     .bind(user)
@@ -289,10 +306,11 @@ macro_rules! impl_changes {
                 let Some((handle, was)) = old else {
                     return Ok(Vec::new());
                 };
-                sqlx::query("UPDATE users SET display_name = $2, status = $3 WHERE id = $1")
+                sqlx::query("UPDATE users SET display_name = $2, status = $3, avatar = $4 WHERE id = $1")
                     .bind(user)
                     .bind(display_name)
                     .bind(status)
+                    .bind(&edit.avatar)
                     .execute(&mut *tx)
                     .await?;
                 Self::write_keys(&mut tx, user, &handle, display_name).await?;
@@ -300,6 +318,7 @@ macro_rules! impl_changes {
                     user: $crate::model::User { id: user, handle, display_name: display_name.to_string() },
                     was,
                     status: status.to_string(),
+                    avatar: edit.avatar.clone(),
                 };
                 let body = serde_json::to_string(&made).map_err(|e| StoreError::Internal(format!("a change as JSON: {e}")))?;
                 // Every room of theirs, locked in id order as `append` locks them.
