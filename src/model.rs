@@ -52,12 +52,15 @@ pub fn avatar_url(avatar: &str) -> String {
     format!("/avatars/{avatar}")
 }
 
-/// The hue of the circle that carries the initial of someone (or of a
-/// group) without a picture: derived from their id, so it is the same on
-/// every screen and device.
-pub fn avatar_hue(id: i64) -> u16 {
-    // A multiplicative hash spreads neighbouring ids around the wheel.
-    ((id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u16 % 360
+/// How many colours the circles of initials come in (`avatar-0`…).
+pub const AVATAR_SHADES: u8 = 12;
+
+/// The colour of the circle that carries the initial of someone (or of a
+/// group) without a picture, one of `AVATAR_SHADES`: derived from their
+/// id, so it is the same on every screen and device.
+pub fn avatar_shade(id: i64) -> u8 {
+    // A multiplicative hash spreads neighbouring ids over the colours.
+    (((id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % u64::from(AVATAR_SHADES)) as u8
 }
 
 /// A page of the people directory, by user id; `next`: ask again after it.
@@ -332,7 +335,7 @@ pub struct RoomSummary {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub left: bool,
     /// The group's picture, or the other person's in a direct room
-    /// (`avatar_url`); None: their initial on a colour (`avatar_hue`).
+    /// (`avatar_url`); None: their initial on a colour (`avatar_shade`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar: Option<String>,
 }
@@ -716,6 +719,13 @@ mod tests {
         assert!(normalize_handle("alice-b").is_err());
         assert!(normalize_handle(&"a".repeat(33)).is_err());
         assert!(normalize_handle("ålice").is_err());
+    }
+
+    #[test]
+    fn neighbouring_ids_get_different_colours() {
+        let shades: std::collections::HashSet<u8> = (1..=6).map(avatar_shade).collect();
+        assert!(shades.len() >= 4, "{shades:?}");
+        assert!((1..10_000).all(|id| avatar_shade(id) < AVATAR_SHADES));
     }
 
     #[test]

@@ -1,5 +1,65 @@
+import { Page } from "@playwright/test";
 import { expect, test } from "./fixtures";
 import { openDirect, say, toList, twoPeople } from "./helpers";
+
+/** A PNG of `w`×`h` drawn in the page: left half red, right half blue. */
+async function drawnPng(page: Page, w: number, h: number): Promise<Buffer> {
+  const bytes = await page.evaluate(
+    async ([w, h]) => {
+      const canvas = document.createElement("canvas");
+      canvas.width = w;
+      canvas.height = h;
+      const g = canvas.getContext("2d")!;
+      g.fillStyle = "#d00";
+      g.fillRect(0, 0, w / 2, h);
+      g.fillStyle = "#00d";
+      g.fillRect(w / 2, 0, w / 2, h);
+      const blob: Blob = await new Promise((ok) => canvas.toBlob((b) => ok(b!), "image/png"));
+      return Array.from(new Uint8Array(await blob.arrayBuffer()));
+    },
+    [w, h],
+  );
+  return Buffer.from(bytes);
+}
+
+test("a new name and picture show in the other person's window at once", async ({ browser }) => {
+  const { alice, bob, a, b } = await twoPeople(browser);
+  await openDirect(b, alice, "Alice");
+  await toList(b);
+  const theirs = b.locator(".rooms .room", { hasText: "Alice" }).locator(".avatar");
+  await expect(theirs).toHaveText("A");
+  await expect(theirs.locator("img")).toHaveCount(0);
+
+  await a.getByRole("link", { name: "Settings" }).click();
+  await a.getByLabel("Display name").fill("Alba");
+  await a.getByRole("button", { name: "Save profile" }).click();
+  await expect(a.getByText("Saved: the people you talk with see it now.")).toBeVisible();
+  // The picture: chosen from a file, by keyboard (the button opens the picker).
+  const chooser = a.waitForEvent("filechooser");
+  await a.getByRole("button", { name: "Choose a picture" }).focus();
+  await a.keyboard.press("Enter");
+  await (await chooser).setFiles({ name: "me.png", mimeType: "image/png", buffer: await drawnPng(a, 300, 200) });
+  await expect(a.getByText("Picture saved.")).toBeVisible();
+  const mine = a.locator(".settings .picture-row .avatar img");
+  await expect(mine).toBeVisible();
+  await expect(a.locator(".me .avatar img")).toHaveCount(1);
+
+  // Bob's list follows without a reload: her new name and her picture, square.
+  const room = b.locator(".rooms .room", { hasText: "Alba" });
+  await expect(room).toHaveCount(1);
+  const img = room.locator(".avatar img");
+  await expect(img).toBeVisible();
+  const size = await img.evaluate((el: HTMLImageElement) => [el.naturalWidth, el.naturalHeight]);
+  expect(size).toEqual([256, 256]);
+  await room.getByRole("link").click();
+  await expect(b.locator(".room-header .avatar img")).toBeVisible();
+
+  // Removed: her initial again, on both sides.
+  await a.getByRole("button", { name: "Remove picture" }).click();
+  await expect(a.getByText("Picture removed.")).toBeVisible();
+  await expect(b.locator(".room-header .avatar img")).toHaveCount(0);
+  await expect(b.locator(".room-header .avatar")).toHaveText("A");
+});
 
 test("a new name and status show in the other person's window at once", async ({ browser }) => {
   const { alice, bob, a, b } = await twoPeople(browser);

@@ -11,27 +11,28 @@ use leptos_router::{
     hooks::use_location,
 };
 
+use super::avatar::Avatar;
 use super::dialogs::{Dialog, NewDirectDialog, NewGroupDialog, RoomsResource};
 use super::files::Lightbox;
 use super::group::GroupSettings;
 use super::live::{Live, Status};
 use super::notifications::NotificationsControl;
-use super::rooms::{avatar_letter, RoomList};
+use super::rooms::RoomList;
 use super::search::SearchDialog;
-use super::settings::MyName;
+use super::settings::Me;
 use super::{connection, drafts};
-use crate::api::{log_out, me, my_rooms};
+use crate::api::{log_out, my_profile, my_rooms, ApiError};
 use crate::model::{RoomId, RoomSummary, User};
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
-    let session = Resource::new(|| (), |_| me());
+    let session = Resource::new(|| (), |_| my_profile());
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match session.await {
-                    Ok(Some(user)) => view! { <Layout user/> }.into_any(),
-                    Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+                    Ok(profile) => view! { <Layout user=profile.user picture=profile.avatar/> }.into_any(),
+                    Err(ApiError::Unauthenticated) => view! { <Redirect path="/login"/> }.into_any(),
                     Err(e) => view! { <ErrorPanel message=e.to_string()/> }.into_any(),
                 }
             })}
@@ -40,7 +41,7 @@ pub fn ChatPage() -> impl IntoView {
 }
 
 #[component]
-fn Layout(user: User) -> impl IntoView {
+fn Layout(user: User, picture: Option<String>) -> impl IntoView {
     let rooms: RoomsResource = Resource::new(|| (), |_| my_rooms());
     let live = Live::new(&user);
     provide_context(live);
@@ -70,10 +71,14 @@ fn Layout(user: User) -> impl IntoView {
         }
     });
     on_cleanup(move || shortcut.remove());
-    // The settings screen changes my name; the sidebar follows.
+    // The settings screen changes my name and picture; the sidebar follows.
     let my_name = RwSignal::new(user.display_name.clone());
-    provide_context(MyName(my_name));
-    let initial = move || avatar_letter(&my_name.get());
+    let my_picture = RwSignal::new(picture);
+    provide_context(Me {
+        id: user.id,
+        name: my_name,
+        picture: my_picture,
+    });
     // On a phone the pane takes the screen while a room or the settings are open.
     let pane_open = Memo::new(move |_| selected.get().is_some() || location.pathname.get() == "/settings");
     // "(3) Chat": the unread total, the same on every device, and on the
@@ -103,7 +108,7 @@ fn Layout(user: User) -> impl IntoView {
         <div class="chat" class:has-room=pane_open>
             <aside class="sidebar">
                 <header class="me">
-                    <div class="avatar" aria-hidden="true">{initial}</div>
+                    <Avatar id=user.id name=my_name picture=my_picture/>
                     <div class="who">
                         <strong>{move || my_name.get()}</strong>
                         <span class="handle">{format!("@{}", user.handle)}</span>

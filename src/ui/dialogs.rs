@@ -8,6 +8,8 @@ use leptos::web_sys;
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use leptos_router::hooks::use_navigate;
 
+use super::avatar::Avatar;
+
 use crate::api::{add_members, create_group, find_people, open_direct, ApiError};
 use crate::model::{MemberPage, PeoplePage, RoomId, RoomSummary, HANDLE_RULES};
 
@@ -211,6 +213,7 @@ pub fn NewDirectDialog(rooms: RoomsResource, dialog: RwSignal<Option<Dialog>>) -
                         let label = format!("Start a chat with {} (@{})", p.user.display_name, p.user.handle);
                         view! {
                             <li class="person">
+                                <Avatar id=p.user.id name=p.user.display_name.clone() picture=p.avatar.clone()/>
                                 <span class="who">
                                     <strong>{p.user.display_name.clone()}</strong>
                                     " " <span class="handle">{format!("@{}", p.user.handle)}</span>

@@ -1,5 +1,5 @@
-//! A group's settings (the room header's "Group" button): its name and
-//! description, its members a page at a time with what my role lets me do
+//! A group's settings (the room header's "Group" button): its picture,
+//! name and description, its members a page at a time with what my role lets me do
 //! to each (make admin or member, hand the group over, remove), adding
 //! people, and leaving. What is offered follows `groups::check`; the
 //! server checks again. Removing, handing over and leaving ask once more
@@ -7,6 +7,7 @@
 
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 
+use super::avatar::{Avatar, PictureChooser};
 use super::dialogs::{AddMemberForm, Dialog, Modal};
 use super::live::Live;
 use crate::api::{describe_room, hand_over, leave_room, remove_member, rename_room, room_members, set_role};
@@ -29,6 +30,15 @@ pub fn GroupSettings(room: RoomId, dialog: RwSignal<Option<Dialog>>) -> impl Int
     let may = move |action| check(role(), action).is_ok();
     let me = live.user();
 
+    // The picture as the chooser set it, and as the group's rows say after.
+    let picture = RwSignal::new(summary().and_then(|s| s.avatar));
+    Effect::new(move |_| {
+        let now = summary().and_then(|s| s.avatar);
+        if picture.get_untracked() != now {
+            picture.set(now);
+        }
+    });
+    let shown_name = Signal::derive(move || summary().map(|s| s.name).unwrap_or_default());
     let name = RwSignal::new(summary().map(|s| s.name).unwrap_or_default());
     let text = RwSignal::new(summary().map(|s| s.description).unwrap_or_default());
     let error = RwSignal::new(None::<String>);
@@ -157,6 +167,12 @@ pub fn GroupSettings(room: RoomId, dialog: RwSignal<Option<Dialog>>) -> impl Int
 
     view! {
         <Modal title="Group settings" dialog wide=true>
+            <div class="picture-row">
+                <Avatar id=room group=true large=true name=shown_name picture=picture/>
+                <Show when=move || may(Action::Describe)>
+                    <PictureChooser url=format!("/avatars/room/{room}") picture=picture/>
+                </Show>
+            </div>
             <form class="group-form" on:submit=save>
                 <label>
                     "Name"

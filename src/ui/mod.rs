@@ -7,6 +7,7 @@
 mod attach;
 mod attach_list;
 mod auth;
+mod avatar;
 mod body;
 mod chat;
 mod composer;

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::{components::A, hooks::use_params_map};
 
+use super::avatar::Avatar;
 use super::composer::Composer;
 use super::dialogs::{AddMemberForm, Dialog, MembersResource, RoomsResource};
 use super::files::FilesButton;
@@ -126,7 +127,14 @@ fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) 
             .with(|m| ids.iter().filter(|u| m.get(u).is_some_and(|p| p.online)).count())
     };
 
+    // A direct room shows the other person; a group, itself.
+    let (avatar_id, group) = match initial.with_value(|r| r.as_ref().and_then(|r| r.peer)) {
+        Some(peer) => (peer, false),
+        None => (id, true),
+    };
     view! {
+        <Avatar id=avatar_id group=group name=Signal::derive(title)
+            picture=Signal::derive(move || room().and_then(|r| r.avatar))/>
         <div class="room-title">
             <h2>{title}</h2>
             <Show when=move || peer().is_some()>

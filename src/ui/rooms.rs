@@ -1,9 +1,10 @@
-//! The room list of the sidebar: each room with its avatar letter, name,
+//! The room list of the sidebar: each room with its picture, name,
 //! last message, time and unread badge, newest first.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use super::avatar::Avatar;
 use super::live::Live;
 use super::time::list_time;
 use crate::api::ApiError;
@@ -34,7 +35,7 @@ pub fn RoomList(
         <ul>
             <For
                 each=move || list.get()
-                key=|r| (r.id, r.name.clone(), r.head_seq, r.read_seq, r.preview.clone(), r.member_count, r.notify, r.unread(), r.mentions())
+                key=|r| (r.id, r.name.clone(), r.avatar.clone(), r.head_seq, r.read_seq, r.preview.clone(), r.member_count, r.notify, r.unread(), r.mentions())
                 let:room
             >
                 <RoomItem room selected/>
@@ -63,17 +64,21 @@ fn RoomItem(room: RoomSummary, selected: Memo<Option<RoomId>>) -> impl IntoView 
     let peer = room.peer;
     let online = move || peer.is_some_and(|p| live.presence.with(|m| m.get(&p).is_some_and(|p| p.online)));
     let at = room.last_activity;
+    // A direct room shows the other person; a group, itself.
+    let (avatar_id, group) = match room.peer {
+        Some(peer) => (peer, false),
+        None => (room.id, true),
+    };
     let when = move || list_time(at, live.clock.get());
     view! {
         <li class="room" class:active=move || selected.get() == Some(id) class:left=room.left data-room=id
             data-online=move || online().then_some("true")>
             <A href=format!("/r/{id}")>
-                <span class="avatar" class:group=room.kind == RoomKind::Group aria-hidden="true">
-                    {avatar_letter(&room.name)}
+                <Avatar id=avatar_id name=room.name.clone() picture=room.avatar.clone() group=group>
                     <Show when=online>
                         <span class="dot" title="online"></span>
                     </Show>
-                </span>
+                </Avatar>
                 <span class="room-text">
                     <span class="room-line">
                         <span class="room-name">{room.name.clone()}</span>
@@ -95,12 +100,4 @@ fn RoomItem(room: RoomSummary, selected: Memo<Option<RoomId>>) -> impl IntoView 
             </A>
         </li>
     }
-}
-
-/// The letter in a room's or person's round avatar.
-pub fn avatar_letter(name: &str) -> String {
-    name.chars()
-        .next()
-        .map(|c| c.to_uppercase().collect())
-        .unwrap_or_else(|| "?".into())
 }

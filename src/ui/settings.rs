@@ -1,5 +1,5 @@
-//! The settings screen (route `/settings`): my profile (display name and
-//! status line, which every room of mine hears of), this device's look
+//! The settings screen (route `/settings`): my profile (picture, display
+//! name and status line, which every room of mine hears of), this device's look
 //! (light, dark or the system's), which messages of rooms I join notify
 //! me, whom I block (unblock them), my password, and where I am logged in
 //! (log out one session, or all others). Each section is a form of its own that says what happened,
@@ -8,6 +8,7 @@
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use leptos_router::components::A;
 
+use super::avatar::{Avatar, PictureChooser};
 use super::live::Live;
 use super::theme;
 use super::time::list_time;
@@ -15,11 +16,15 @@ use crate::api::{
     blocked, change_password, end_other_sessions, end_session, my_profile, sessions, set_notify_default,
     unblock, update_profile, ApiError,
 };
-use crate::model::{Notify, SessionInfo, User, DISPLAY_NAME_MAX, PASSWORD_MIN, STATUS_MAX};
+use crate::model::{Notify, SessionInfo, User, UserId, DISPLAY_NAME_MAX, PASSWORD_MIN, STATUS_MAX};
 
-/// The name the sidebar shows for me: the settings screen changes it.
+/// Me as the sidebar shows me: the settings screen changes my name and picture.
 #[derive(Clone, Copy)]
-pub struct MyName(pub RwSignal<String>);
+pub struct Me {
+    pub id: UserId,
+    pub name: RwSignal<String>,
+    pub picture: RwSignal<Option<String>>,
+}
 
 /// A section's call in flight and what came of it.
 #[derive(Clone, Copy)]
@@ -93,7 +98,7 @@ fn ProfileSection() -> AnyView {
     let notify = RwSignal::new(Notify::All);
     let outcome = Outcome::new();
     let notify_outcome = Outcome::new();
-    let my_name = use_context::<MyName>();
+    let me = expect_context::<Me>();
     // Browser only: the fields start from the profile as stored.
     Effect::new(move |_| {
         spawn_local(async move {
@@ -114,9 +119,7 @@ fn ProfileSection() -> AnyView {
             move |p| {
                 name.set(p.user.display_name.clone());
                 status.set(p.status);
-                if let Some(MyName(shown)) = my_name {
-                    shown.set(p.user.display_name);
-                }
+                me.name.set(p.user.display_name);
                 "Saved: the people you talk with see it now.".into()
             },
         );
@@ -131,6 +134,10 @@ fn ProfileSection() -> AnyView {
     view! {
         <section class="settings-section" aria-labelledby="profile-h">
             <h3 id="profile-h">"Profile"</h3>
+            <div class="picture-row">
+                <Avatar id=me.id name=me.name picture=me.picture large=true/>
+                <PictureChooser url="/avatars/mine".into() picture=me.picture/>
+            </div>
             <form on:submit=save>
                 <label>
                     "Display name"

@@ -207,7 +207,8 @@ struct Reply {
     text: String,
 }
 
-/// A part of file `key` to send; `progress` hears how many of its bytes went.
+/// A part of file `key` to send (0: a file not the composer's);
+/// `progress` hears how many of its bytes went.
 struct Part<'a> {
     blob: &'a Blob,
     key: u32,
@@ -255,6 +256,42 @@ async fn request(
     };
     xhr.send_with_opt_blob(blob)?;
     Ok(xhr_reply(&xhr, done, (end, moved)).await)
+}
+
+/// Sends the picture a file input's `chosen` event picked (`PUT` with its
+/// bytes), or removes it (`DELETE`, no event), at `url` (`server::avatars`):
+/// the answer's text, or the refusal's; None if nothing was picked. Not one
+/// of the composer's files: no progress, no resuming.
+pub async fn picture(url: String, chosen: Option<web_sys::Event>) -> Option<Result<String, String>> {
+    let file = match chosen {
+        Some(ev) => {
+            let input: web_sys::HtmlInputElement = ev.target()?.dyn_into().ok()?;
+            let file = input.files().and_then(|f| f.get(0));
+            // The same file may be chosen again later.
+            input.set_value("");
+            Some(file?)
+        }
+        None => None,
+    };
+    Some(send_picture(url, file).await)
+}
+
+async fn send_picture(url: String, file: Option<File>) -> Result<String, String> {
+    let method = if file.is_some() { "PUT" } else { "DELETE" };
+    let part = file.as_ref().map(|f| Part {
+        blob: f,
+        key: 0,
+        progress: Box::new(|_| {}),
+    });
+    let reply = request(method, &url, &[], part)
+        .await
+        .map_err(|_| "The picture could not be sent.".to_string())?;
+    match reply.status {
+        200..=299 => Ok(reply.text),
+        0 => Err("No connection: try again when you are back online.".into()),
+        _ if reply.text.is_empty() => Err(format!("The picture was refused ({}).", reply.status)),
+        _ => Err(reply.text),
+    }
 }
 
 async fn xhr_reply<T>(xhr: &XmlHttpRequest, done: Promise, _alive: T) -> Reply {

@@ -22,3 +22,7 @@ pub fn cancel(_a: Attaching, _key: u32) {}
 pub fn retry(_a: Attaching, _key: u32) {}
 
 pub fn clear(_a: Attaching) {}
+
+pub async fn picture(_url: String, _chosen: Option<web_sys::Event>) -> Option<Result<String, String>> {
+    Some(Err("Pictures are sent from the browser.".into()))
+}
