@@ -52,6 +52,14 @@ pub async fn end_other_sessions() -> Result<(), ApiError> {
 }
 
 /// Changes my password, given the current one; my other sessions end.
+/// Deletes my account, given my password: my messages stay under "Deleted
+/// account" (or are erased, as the server is set), I leave my groups, and
+/// every session of mine ends.
+#[server(prefix = "/api", endpoint = "delete_account", input = Json)]
+pub async fn delete_account(password: String) -> Result<(), ApiError> {
+    crate::server::accounts::delete_account(password).await
+}
+
 #[server(prefix = "/api", endpoint = "change_password", input = Json)]
 pub async fn change_password(current: String, new: String) -> Result<(), ApiError> {
     crate::server::sessions::change_password(current, new).await

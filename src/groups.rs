@@ -39,12 +39,19 @@ pub enum Change {
     },
     /// The sender changed their profile (in every room of theirs): `user`
     /// as they are now, `was` their display name before, and their picture.
+    /// `deleted`: the sender deleted their account (`user` is now the
+    /// "Deleted account"); `erased`: with the bodies of their messages, which
+    /// a client holding them erases as deleted.
     Profile {
         user: User,
         was: String,
         status: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         avatar: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        deleted: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        erased: bool,
     },
 }
 
@@ -117,6 +124,9 @@ impl Change {
             } => format!("{who} made {} an admin", name(user)),
             Change::Role { user, .. } => format!("{who} made {} a member", name(user)),
             Change::HandedOver { user } => format!("{who} made {} the owner", name(user)),
+            Change::Profile {
+                was, deleted: true, ..
+            } => format!("{was} deleted their account"),
             Change::Profile { user, was, .. } if *was != user.display_name => {
                 let was = if Some(sender) == me { "You" } else { was.as_str() };
                 format!("{was} changed their name to {}", user.display_name)
@@ -253,6 +263,8 @@ mod tests {
             was: "Ann".into(),
             status: String::new(),
             avatar: None,
+            deleted: false,
+            erased: false,
         };
         assert_eq!(
             renamed.line("Annie", 1, Some(2)).unwrap(),
@@ -263,6 +275,8 @@ mod tests {
             was: "Ann".into(),
             status: "away".into(),
             avatar: Some("pic".into()),
+            deleted: false,
+            erased: false,
         };
         assert_eq!(
             status.line("Ann", 1, Some(2)),

@@ -46,6 +46,29 @@ pub struct Person {
     pub avatar: Option<String>,
 }
 
+/// The name of an account its owner deleted (its messages stay, under it).
+pub const DELETED_ACCOUNT: &str = "Deleted account";
+
+/// A deleted account's handle: `_deleted_<id>`, which no sign-up can
+/// take (a handle starts with a letter).
+pub fn deleted_handle(id: UserId) -> String {
+    format!("_deleted_{id}")
+}
+
+/// Whether a handle is a deleted account's (`deleted_handle`).
+pub fn is_deleted_handle(handle: &str) -> bool {
+    handle.starts_with("_deleted_")
+}
+
+/// A handle as the UI writes it: `@ann`, or "deleted account".
+pub fn shown_handle(handle: &str) -> String {
+    if is_deleted_handle(handle) {
+        "deleted account".into()
+    } else {
+        format!("@{handle}")
+    }
+}
+
 /// Where a picture (a person's or a group's) is served: its id changes
 /// with every new picture, so browsers may keep one for good.
 pub fn avatar_url(avatar: &str) -> String {

@@ -113,3 +113,35 @@ test("the directory finds a person whatever the case and starts a chat with them
   await a.keyboard.press("Enter");
   await expect(a.locator(".room-header h2")).toHaveText("Bob");
 });
+
+test.describe("deleting one's account", () => {
+  // The wrong password is answered 400, which the browser logs.
+  test.use({ allowedErrors: [/status of 400 \(Bad Request\)/] });
+
+  test("logs out and leaves the other with a read-only conversation", async ({ browser }) => {
+    const { alice, bob, a, b } = await twoPeople(browser);
+    await openDirect(a, bob, "Bob");
+    await say(a, "last words");
+    await openDirect(b, alice, "Alice");
+    await expect(b.locator(".timeline .msg .body")).toHaveText(["last words"]);
+
+    await toList(a);
+    await a.getByRole("link", { name: "Settings" }).click();
+    const password = a.getByLabel("Your password");
+    await password.fill("wrong password");
+    await a.getByRole("button", { name: "Delete my account" }).click();
+    await a.getByRole("button", { name: "Really delete my account?" }).click();
+    await expect(a.getByRole("alert").filter({ hasText: "not right" })).toBeVisible();
+    await password.fill("correct horse");
+    await password.press("Enter");
+    await a.getByRole("button", { name: "Really delete my account?" }).press("Enter");
+    await expect(a).toHaveURL(/\/login$/);
+
+    // Bob's window follows: the name, the line, her message kept, no composer.
+    await expect(b.locator(".room-header h2")).toHaveText("Deleted account");
+    await expect(b.locator(".timeline .note")).toHaveText(["Alice deleted their account"]);
+    await expect(b.locator(".timeline .msg .body")).toHaveText(["last words"]);
+    await expect(b.getByText("This account was deleted: what you had stays here to read.")).toBeVisible();
+    await expect(b.getByRole("textbox", { name: /message/i })).toHaveCount(0);
+  });
+});

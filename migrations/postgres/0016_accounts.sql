@@ -14,3 +14,8 @@ CREATE UNIQUE INDEX users_skeleton ON users(skeleton);
 -- store, new with each picture); NULL: their initial on a colour.
 ALTER TABLE users ADD COLUMN avatar TEXT;
 ALTER TABLE rooms ADD COLUMN avatar TEXT;
+
+-- Accounts deleted by their owner: the row stays (their messages name it)
+-- as "Deleted account", with no way to log in and a handle no one can sign
+-- up with.
+ALTER TABLE users ADD COLUMN deleted_at BIGINT;

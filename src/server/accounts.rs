@@ -52,6 +52,7 @@ pub async fn update_profile(display_name: String, status: String) -> Result<Prof
                     display_name: name,
                     status,
                     avatar: now.avatar,
+                    ..ProfileEdit::default()
                 };
                 state.delivery.change_profile(me.id, edit).await?;
             }
@@ -71,6 +72,7 @@ pub async fn set_avatar(state: &AppState, me: UserId, avatar: Option<String>) ->
             display_name: now.user.display_name,
             status: now.status,
             avatar: avatar.clone(),
+            ..ProfileEdit::default()
         };
         state.delivery.change_profile(me, edit).await?;
         Ok::<_, ApiError>(now.avatar)
@@ -219,6 +221,40 @@ pub async fn log_out() -> Result<(), ApiError> {
                 }
             }
             set_cookie(&auth::clear_cookie(state.config.secure_cookie));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Deletes my account, given my password (`Delivery::close_account`: my
+/// messages stay under "Deleted account", or are erased when the server
+/// says so; I leave my groups). Every session of mine ends, its sockets on
+/// every node too, and my picture goes.
+pub async fn delete_account(password: String) -> Result<(), ApiError> {
+    respond(
+        async {
+            let state = state()?;
+            let me = caller(&state).await?;
+            super::sessions::check_current(&state, &me, password).await?;
+            let picture = state.store.profile(me.id).await?.and_then(|p| p.avatar);
+            let sessions: Vec<Vec<u8>> = state
+                .store
+                .sessions_of(me.id, now_ms())
+                .await?
+                .into_iter()
+                .map(|r| r.token_hash)
+                .collect();
+            state
+                .delivery
+                .close_account(me.id, state.config.erase_deleted_accounts)
+                .await?;
+            super::sessions::closed(&state, me.id, &sessions).await;
+            if let Some(picture) = picture {
+                state.files.drop_avatar(&picture).await;
+            }
+            set_cookie(&auth::clear_cookie(state.config.secure_cookie));
+            tracing::info!(user = me.id, "account deleted by its owner");
             Ok(())
         }
         .await,

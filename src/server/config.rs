@@ -129,6 +129,12 @@ pub struct Config {
     #[arg(long, env = "CHAT_PUSH_COLLAPSE_MS", default_value_t = 4_000)]
     pub push_collapse_ms: u64,
 
+    /// When a person deletes their account, erase the text of their
+    /// messages too (they show as deleted to everyone); by default the
+    /// messages stay, under "Deleted account".
+    #[arg(long, env = "CHAT_ERASE_DELETED_ACCOUNTS", default_value_t = false, value_parser = BoolishValueParser::new())]
+    pub erase_deleted_accounts: bool,
+
     /// Accept plain-http push endpoints (browsers' push services are all
     /// https; this is for a push service on loopback in tests).
     #[arg(long, env = "CHAT_PUSH_ALLOW_HTTP", default_value_t = false, value_parser = BoolishValueParser::new())]

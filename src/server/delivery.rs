@@ -95,6 +95,12 @@ enum Job {
         edit: ProfileEdit,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// An account deleted by its owner (`close`).
+    Close {
+        user: UserId,
+        erase: bool,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 /// What the writer checks before it takes a row.
@@ -292,6 +298,47 @@ impl Delivery {
         self.jobs.send(job).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
+
+    /// Deletes `user`'s account, in order with the sends: a `Profile` row
+    /// saying so in each of their rooms, then they leave each group (its
+    /// owner handing it on), then the account is closed (`close_account`;
+    /// with `erase`, the bodies of their messages go, and the cache forgets
+    /// those rooms).
+    pub async fn close_account(&self, user: UserId, erase: bool) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Close { user, erase, reply };
+        self.jobs.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// What `Delivery::close_account` does in the writer: the rows stored.
+async fn close(store: &dyn Store, user: UserId, erase: bool) -> Result<Vec<Message>, StoreError> {
+    let now = super::clock::now_ms();
+    let edit = ProfileEdit {
+        display_name: crate::model::DELETED_ACCOUNT.into(),
+        deleted: true,
+        erased: erase,
+        ..ProfileEdit::default()
+    };
+    let mut rows = store.change_profile(user, &edit, now).await?;
+    let rooms: Vec<RoomId> = rows.iter().map(|m| m.room).collect();
+    for room in rooms {
+        let change = NewChange {
+            room,
+            sender: user,
+            ask: Ask::Leave,
+            id: Uuid::now_v7(),
+            ts: now,
+        };
+        match store.change_room(&change).await? {
+            Ok(Changed { row, .. }) => rows.push(row),
+            Err(Refused::Direct) => {}
+            Err(why) => tracing::warn!(room, user, %why, "a deleted account did not leave a group"),
+        }
+    }
+    store.close_account(user, erase, now).await?;
+    Ok(rows)
 }
 
 fn stopped() -> StoreError {
@@ -349,6 +396,25 @@ async fn writer(mut rx: mpsc::Receiver<Job>, store: DynStore, after: AfterCommit
                         tracing::info!(room = row.room, seq = row.seq, by = row.sender, "group changed");
                         after_commit(&cache, &pusher, &receipts, bus.as_ref(), vec![row.clone()]).await;
                     }
+                    let _ = reply.send(result);
+                }
+                Job::Close { user, erase, reply } => {
+                    let committed = store_sends(store.as_ref(), &mut sends).await;
+                    after_commit(&cache, &pusher, &receipts, bus.as_ref(), committed).await;
+                    let result = close(store.as_ref(), user, erase).await;
+                    let result = match result {
+                        Ok(rows) => {
+                            tracing::info!(user, rows = rows.len(), erase, "account deleted");
+                            if erase {
+                                for room in rows.iter().map(|m| m.room) {
+                                    cache.forget(room).await;
+                                }
+                            }
+                            after_commit(&cache, &pusher, &receipts, bus.as_ref(), rows).await;
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    };
                     let _ = reply.send(result);
                 }
                 Job::Profile { user, edit, reply } => {

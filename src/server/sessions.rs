@@ -1,6 +1,6 @@
 //! One's own log-in sessions: the list (where and when each is used),
 //! ending one or all the others, and changing the password (which ends
-//! all the others). An ended session's live connections close at once on
+//! all the others; `check_current` also guards deleting an account). An ended session's live connections close at once on
 //! every node (`Event::SessionsEnded`). Creating a session at log-in is
 //! `accounts`'; the rows are the store's.
 
@@ -75,22 +75,8 @@ pub async fn change_password(current: String, new: String) -> Result<(), ApiErro
         async {
             let state = state()?;
             let user = caller(&state).await?;
-            let addr = client_addr();
-            let wait = state.accounts.login_wait(&user.handle, addr);
-            if !wait.is_zero() {
-                return Err(too_many("Too many wrong passwords. Try again in", wait));
-            }
             check_password(&new).map_err(ApiError::Invalid)?;
-            let stored = state.store.credentials(&user.handle).await?;
-            let ok = state
-                .hashing
-                .verify_password(current, stored.map(|c| c.password_hash))
-                .await
-                .map_err(hash_error)?;
-            if !ok {
-                state.accounts.login_failed(&user.handle, addr);
-                return Err(ApiError::Invalid("The current password is not right.".into()));
-            }
+            check_current(&state, &user, current).await?;
             let hash = state.hashing.hash_password(new).await.map_err(hash_error)?;
             state.store.set_password(user.id, &hash).await?;
             let current = current_hash()?;
@@ -100,6 +86,27 @@ pub async fn change_password(current: String, new: String) -> Result<(), ApiErro
         }
         .await,
     )
+}
+
+/// Checks that `password` is `user`'s, as a log-in would (a wrong one
+/// counts as a failed log-in, and too many are refused for a while).
+pub(super) async fn check_current(state: &AppState, user: &User, password: String) -> Result<(), ApiError> {
+    let addr = client_addr();
+    let wait = state.accounts.login_wait(&user.handle, addr);
+    if !wait.is_zero() {
+        return Err(too_many("Too many wrong passwords. Try again in", wait));
+    }
+    let stored = state.store.credentials(&user.handle).await?;
+    let ok = state
+        .hashing
+        .verify_password(password, stored.map(|c| c.password_hash))
+        .await
+        .map_err(hash_error)?;
+    if !ok {
+        state.accounts.login_failed(&user.handle, addr);
+        return Err(ApiError::Invalid("The current password is not right.".into()));
+    }
+    Ok(())
 }
 
 /// Ends `user`'s sessions that `which` picks, and their live connections

@@ -194,6 +194,7 @@ impl Room {
                 user, status, avatar, ..
             } if s.peer == Some(user.id) => {
                 s.name.clone_from(&user.display_name);
+                s.peer_handle = Some(user.handle.clone());
                 s.peer_status.clone_from(status);
                 s.avatar.clone_from(avatar);
             }
@@ -263,6 +264,12 @@ impl Room {
         }
         self.note_calls(&m, me);
         self.note_change(&m, me);
+        if let Some(Change::Profile {
+            user, erased: true, ..
+        }) = &m.change
+        {
+            self.erase_sender(user.id, seq, me);
+        }
         let message = m.kind.is_message();
         if let Some(t) = m.reply_to {
             self.replies.entry(t).or_default().insert(seq);
@@ -305,6 +312,34 @@ impl Room {
             self.after_change(t, me);
         } else if ev > base_version {
             self.fold(t, me);
+        }
+    }
+
+    /// A deleted account's messages were erased with it (its `Profile`
+    /// row said so): every message of `user` held from before row `upto`
+    /// shows as deleted (folding again keeps it so), and so do replies'
+    /// quotes of them.
+    fn erase_sender(&mut self, user: UserId, upto: Seq, me: Option<UserId>) {
+        let theirs: Vec<Seq> = self
+            .msgs
+            .range(..upto)
+            .filter(|(_, m)| m.sender == user && m.kind.is_message() && !m.deleted)
+            .map(|(&seq, _)| seq)
+            .collect();
+        for t in theirs {
+            for held in [self.msgs.get_mut(&t), self.bases.get_mut(&t)]
+                .into_iter()
+                .flatten()
+            {
+                events::erase(held);
+            }
+            for r in self.replies.get(&t).cloned().unwrap_or_default() {
+                if let Some(q) = self.quotes.get_mut(&r) {
+                    events::erase(q);
+                }
+                self.fold_quote(r);
+            }
+            self.after_change(t, me);
         }
     }
 

@@ -1530,3 +1530,52 @@ fn room_rows_rename_count_and_cut_me_off_in_order() {
     assert!(out.frames.is_empty(), "{:?}", out.frames);
     assert!(c.typing(1, 3_000_000).frames.is_empty());
 }
+
+#[test]
+fn an_erased_account_shows_its_held_messages_deleted_and_counts_them_no_more() {
+    use crate::groups::Change;
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    c.handle(ServerFrame::Msg(msg(1, 1)), 0);
+    let mine = Message {
+        sender: ME,
+        reply_to: Some(1),
+        quoted: Some(crate::events::quote(&msg(1, 1))),
+        ..msg(1, 2)
+    };
+    c.handle(ServerFrame::Msg(mine), 0);
+    c.handle(ServerFrame::Msg(msg(1, 3)), 0);
+    let s = |c: &Client| c.room(1).unwrap().summary.clone().unwrap();
+    assert_eq!(s(&c).unread(), 1, "mine read the first");
+    let gone = User {
+        id: 2,
+        handle: "_deleted_2".into(),
+        display_name: crate::model::DELETED_ACCOUNT.into(),
+    };
+    let row = room_row(
+        1,
+        4,
+        Change::Profile {
+            user: gone,
+            was: "Other".into(),
+            status: String::new(),
+            avatar: None,
+            deleted: true,
+            erased: true,
+        },
+    );
+    let out = c.handle(ServerFrame::Msg(row), 0);
+    assert!(out.changed.contains(&1));
+    let room = c.room(1).unwrap();
+    let held = |seq: Seq| room.msgs.get(&seq).unwrap().clone();
+    assert!(held(1).deleted && held(1).body.is_empty());
+    assert!(held(3).deleted && held(3).body.is_empty());
+    assert!(!held(2).deleted, "mine stay");
+    assert!(
+        held(2)
+            .quoted
+            .as_ref()
+            .is_some_and(|q| q.deleted && q.body.is_empty()),
+        "the quote goes too"
+    );
+    assert_eq!(s(&c).unread(), 0, "erased messages are unread no more");
+}

@@ -137,7 +137,7 @@ pub fn GroupSettings(room: RoomId, dialog: RwSignal<Option<Dialog>>) -> impl Int
         let remove = !mine && may(Action::Remove(m.role));
         view! {
             <li class="member" data-user=user>
-                <span class="who">{m.user.display_name.clone()} <span class="handle">{format!("@{}", m.user.handle)}</span></span>
+                <span class="who">{m.user.display_name.clone()} <span class="handle">{crate::model::shown_handle(&m.user.handle)}</span></span>
                 <span class="role">{role_name}</span>
                 <span class="member-actions">
                     <Show when=move || promote>

@@ -16,7 +16,7 @@ use super::time::presence_label;
 use super::timeline::Timeline;
 use crate::api::{block, room_members, set_notify, unblock};
 use crate::groups::{check, Action};
-use crate::model::{Notify, RoomId, RoomKind, RoomSummary, UserId};
+use crate::model::{is_deleted_handle, Notify, RoomId, RoomKind, RoomSummary, UserId};
 
 /// How many members the header names; the rest are counted.
 const HEADER_NAMES: u32 = 5;
@@ -61,6 +61,16 @@ fn Room(id: RoomId) -> impl IntoView {
                         was_left
                     }
                 });
+                // A direct room with a deleted account: nobody reads it any more.
+                let gone = |r: &RoomSummary| r.peer_handle.as_deref().is_some_and(is_deleted_handle);
+                let was_gone = initial.as_ref().is_some_and(gone);
+                let peer_gone = Memo::new(move |_| {
+                    if live.welcomed.get() {
+                        live.rooms.with(|rs| rs.iter().any(|r| r.id == id && gone(r)))
+                    } else {
+                        was_gone
+                    }
+                });
                 let member = Memo::new(move |_| {
                     if live.welcomed.get() {
                         live.rooms.with(|r| r.iter().any(|r| r.id == id))
@@ -84,10 +94,14 @@ fn Room(id: RoomId) -> impl IntoView {
                             {move || live.typing.with(|t| t.get(&id).cloned())}
                         </p>
                         <Show
-                            when=move || !left.get()
-                            fallback=|| view! {
+                            when=move || !left.get() && !peer_gone.get()
+                            fallback=move || view! {
                                 <p class="left-notice" role="status">
-                                    "You are no longer in this group: what you had stays here to read."
+                                    {if peer_gone.get() {
+                                        "This account was deleted: what you had stays here to read."
+                                    } else {
+                                        "You are no longer in this group: what you had stays here to read."
+                                    }}
                                 </p>
                             }
                         >
@@ -154,7 +168,7 @@ fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) 
                             let mut handles = page
                                 .members
                                 .iter()
-                                .map(|m| format!("@{}", m.user.handle))
+                                .map(|m| crate::model::shown_handle(&m.user.handle))
                                 .collect::<Vec<_>>()
                                 .join(", ");
                             // A big room is counted, not listed.

@@ -53,7 +53,7 @@ fn RoomItem(room: RoomSummary, selected: Memo<Option<RoomId>>) -> impl IntoView 
         _ if room.left => "You are no longer in this group".to_string(),
         // One line, formatting dropped (`format::preview`).
         (Some(p), _, _) => p.clone(),
-        (None, RoomKind::Direct, Some(h)) => format!("@{h}"),
+        (None, RoomKind::Direct, Some(h)) => crate::model::shown_handle(h),
         (None, RoomKind::Direct, None) => "Direct message".to_string(),
         (None, RoomKind::Group, _) => match room.member_count {
             1 => "Group · just you".to_string(),

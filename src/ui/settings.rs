@@ -1,8 +1,8 @@
 //! The settings screen (route `/settings`): my profile (picture, display
 //! name and status line, which every room of mine hears of), this device's look
 //! (light, dark or the system's), which messages of rooms I join notify
-//! me, whom I block (unblock them), my password, and where I am logged in
-//! (log out one session, or all others). Each section is a form of its own that says what happened,
+//! me, whom I block (unblock them), my password, where I am logged in
+//! (log out one session, or all others), and deleting my account. Each section is a form of its own that says what happened,
 //! and a view of its own type (`AnyView`: the page's type stays shallow).
 
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
@@ -13,8 +13,8 @@ use super::live::Live;
 use super::theme;
 use super::time::list_time;
 use crate::api::{
-    blocked, change_password, end_other_sessions, end_session, my_profile, sessions, set_notify_default,
-    unblock, update_profile, ApiError,
+    blocked, change_password, delete_account, end_other_sessions, end_session, my_profile, sessions,
+    set_notify_default, unblock, update_profile, ApiError,
 };
 use crate::model::{Notify, SessionInfo, User, UserId, DISPLAY_NAME_MAX, PASSWORD_MIN, STATUS_MAX};
 
@@ -86,6 +86,7 @@ pub fn SettingsPage() -> impl IntoView {
                 <BlockedSection/>
                 <PasswordSection/>
                 <SessionsSection/>
+                <DeleteSection/>
             </div>
         </div>
     }
@@ -216,7 +217,7 @@ fn BlockedSection() -> AnyView {
         view! {
             <li class="session">
                 <span class="device">{u.display_name.clone()}</span>
-                <span class="where">{format!("@{}", u.handle)}</span>
+                <span class="where">{crate::model::shown_handle(&u.handle)}</span>
                 <button type="button" aria-label=label disabled=outcome.busy
                     on:click=move |_| outcome.run(unblock(u.id), move |users| {
                         list.set(users);
@@ -284,6 +285,54 @@ fn PasswordSection() -> AnyView {
                 {field("New password", "new", new, "new-password")}
                 {field("New password again", "again", again, "new-password")}
                 <button type="submit" disabled=outcome.busy>"Change password"</button>
+                {outcome.view()}
+            </form>
+        </section>
+    }
+    .into_any()
+}
+
+/// Deleting my account: my password, and the button pressed twice. Then
+/// this device forgets me (drafts, push) and shows the log-in page.
+#[component]
+fn DeleteSection() -> AnyView {
+    let me = expect_context::<Me>();
+    let password = RwSignal::new(String::new());
+    let asking = RwSignal::new(false);
+    let outcome = Outcome::new();
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if !asking.get_untracked() {
+            asking.set(true);
+            return;
+        }
+        asking.set(false);
+        let id = me.id;
+        outcome.run(delete_account(password.get_untracked()), move |()| {
+            super::drafts::forget(id);
+            spawn_local(async move {
+                super::push::forget().await;
+                super::go_to("/login");
+            });
+            "Your account was deleted.".into()
+        });
+    };
+    view! {
+        <section class="settings-section" aria-labelledby="delete-h">
+            <h3 id="delete-h">"Delete account"</h3>
+            <p class="muted">
+                "Your messages stay in the conversations, under “Deleted account” (unless this server erases them), "
+                "you leave your groups, and every session of yours is logged out. This cannot be undone."
+            </p>
+            <form on:submit=submit>
+                <label>
+                    "Your password"
+                    <input type="password" name="delete_password" required autocomplete="current-password"
+                        prop:value=password on:input=move |ev| password.set(event_target_value(&ev))/>
+                </label>
+                <button type="submit" class="danger" disabled=outcome.busy>
+                    {move || if asking.get() { "Really delete my account?" } else { "Delete my account" }}
+                </button>
                 {outcome.view()}
             </form>
         </section>

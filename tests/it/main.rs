@@ -36,6 +36,7 @@ macro_rules! conformance {
     };
 }
 
+mod accounts;
 mod blocks;
 mod changes;
 mod cluster;

@@ -74,6 +74,8 @@ async fn a_new_name_and_status_reach_every_room_as_a_row() {
                     was: "ann".into(),
                     status: "On holiday".into(),
                     avatar: None,
+                    deleted: false,
+                    erased: false,
                 })
             );
         }

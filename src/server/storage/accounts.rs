@@ -128,7 +128,7 @@ macro_rules! impl_accounts {
 
             async fn credentials(&self, handle: &str) -> Result<Option<Credentials>, StoreError> {
                 let q = format!(
-                    "SELECT {}, password_hash FROM users WHERE handle = $1",
+                    "SELECT {}, password_hash FROM users WHERE handle = $1 AND deleted_at IS NULL",
                     sql::USER_COLUMNS
                 );
                 let row: Option<(i64, String, String, String)> = sqlx::query_as(&q)
@@ -148,7 +148,7 @@ macro_rules! impl_accounts {
             }
 
             async fn user_by_handle(&self, handle: &str) -> Result<Option<User>, StoreError> {
-                let q = format!("SELECT {} FROM users WHERE handle = $1", sql::USER_COLUMNS);
+                let q = format!("SELECT {} FROM users WHERE handle = $1 AND deleted_at IS NULL", sql::USER_COLUMNS);
                 let row: Option<sql::UserRow> = sqlx::query_as(&q)
                     .bind(handle)
                     .fetch_optional(&self.read)

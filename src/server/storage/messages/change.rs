@@ -28,11 +28,15 @@ pub enum Ask {
 }
 
 /// A person's profile as they set it: what a `Profile` row carries.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProfileEdit {
     pub display_name: String,
     pub status: String,
     pub avatar: Option<String>,
+    /// The account is being deleted (`Changes::close_account` follows);
+    /// `erased`: with the bodies of its messages.
+    pub deleted: bool,
+    pub erased: bool,
 }
 
 /// A change to store: who asks, in which room, with the row's id and time.
@@ -84,6 +88,14 @@ pub trait Changes: Send + Sync {
         edit: &ProfileEdit,
         ts: i64,
     ) -> Result<Vec<Message>, StoreError>;
+
+    /// Deletes `user`'s account, after its `Profile` rows and its groups
+    /// left: the row stays, as "Deleted account" with no password and a
+    /// handle no one can sign up with; sessions, push subscriptions, blocks
+    /// and the directory's entries go, so do unsent uploads; with `erase`,
+    /// the bodies of their messages too (deleted, as a delete leaves them:
+    /// their edits, mentions, search documents and files).
+    async fn close_account(&self, user: UserId, erase: bool, now: i64) -> Result<(), StoreError>;
 
     /// Where `user`'s view of a room they left ends (the seq of the row
     /// that said so); None if they never left it (or are back in).
@@ -306,6 +318,8 @@ macro_rules! impl_changes {
                 let Some((handle, was)) = old else {
                     return Ok(Vec::new());
                 };
+                // The rows of a deletion name the account as it will be.
+                let handle = if edit.deleted { $crate::model::deleted_handle(user) } else { handle };
                 sqlx::query("UPDATE users SET display_name = $2, status = $3, avatar = $4 WHERE id = $1")
                     .bind(user)
                     .bind(display_name)
@@ -319,6 +333,8 @@ macro_rules! impl_changes {
                     was,
                     status: status.to_string(),
                     avatar: edit.avatar.clone(),
+                    deleted: edit.deleted,
+                    erased: edit.erased,
                 };
                 let body = serde_json::to_string(&made).map_err(|e| StoreError::Internal(format!("a change as JSON: {e}")))?;
                 // Every room of theirs, locked in id order as `append` locks them.
@@ -348,6 +364,49 @@ macro_rules! impl_changes {
                 }
                 tx.commit().await?;
                 Ok(rows)
+            }
+
+            async fn close_account(&self, user: UserId, erase: bool, now: i64) -> Result<(), StoreError> {
+                let mut tx = self.write.begin().await?;
+                sqlx::query(
+                    "UPDATE users SET handle = $4, display_name = $2, status = '',
+                            avatar = NULL, password_hash = '!', skeleton = NULL, deleted_at = $3
+                      WHERE id = $1",
+                )
+                .bind(user)
+                .bind($crate::model::DELETED_ACCOUNT)
+                .bind(now)
+                .bind($crate::model::deleted_handle(user))
+                .execute(&mut *tx)
+                .await?;
+                for q in [
+                    "DELETE FROM sessions WHERE user_id = $1",
+                    "DELETE FROM push_subscriptions WHERE user_id = $1",
+                    "DELETE FROM blocks WHERE user_id = $1 OR blocked_id = $1",
+                    "DELETE FROM people_index WHERE user_id = $1",
+                    "DELETE FROM people_todo WHERE user_id = $1",
+                    "UPDATE files SET state = 'erased' WHERE owner_id = $1 AND state IN ('uploading', 'ready')",
+                ] {
+                    sqlx::query(q).bind(user).execute(&mut *tx).await?;
+                }
+                if erase {
+                    for q in [
+                        "DELETE FROM search WHERE rowid IN
+                           (SELECT room_id * 4294967296 + seq FROM messages WHERE sender_id = $1 AND kind = 'message')",
+                        "DELETE FROM search_todo WHERE EXISTS (SELECT 1 FROM messages m
+                           WHERE m.room_id = search_todo.room_id AND m.seq = search_todo.seq AND m.sender_id = $1)",
+                        "DELETE FROM mentions WHERE EXISTS (SELECT 1 FROM messages m
+                           WHERE m.room_id = mentions.room_id AND m.seq = mentions.seq AND m.sender_id = $1)",
+                        "UPDATE files SET state = 'erased' WHERE owner_id = $1 AND state = 'sent'",
+                        "UPDATE messages SET body = '', mentions = NULL, files = NULL,
+                                deleted = CASE WHEN kind = 'message' THEN 1 ELSE deleted END
+                          WHERE sender_id = $1 AND kind IN ('message', 'edit')",
+                    ] {
+                        sqlx::query(q).bind(user).execute(&mut *tx).await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn former(&self, room: RoomId, user: UserId) -> Result<Option<i64>, StoreError> {
