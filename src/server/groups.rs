@@ -120,16 +120,10 @@ async fn mine(state: &AppState, row: &Message, me: UserId) -> Result<RoomSummary
 
 /// The read-only summary of a group `user` left.
 async fn former(state: &AppState, room: RoomId, user: UserId) -> Result<RoomSummary, ApiError> {
-    state
-        .store
-        .rooms_of(user)
-        .await?
-        .into_iter()
-        .find(|r| r.id == room && r.left)
-        .ok_or_else(|| {
-            tracing::error!(room, user, "a group left is not listed as left");
-            ApiError::Internal
-        })
+    state.store.left_room(room, user).await?.ok_or_else(|| {
+        tracing::error!(room, user, "a group left is not listed as left");
+        ApiError::Internal
+    })
 }
 
 /// A description: trimmed, at most `DESCRIPTION_MAX` characters, line

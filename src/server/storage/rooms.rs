@@ -57,6 +57,10 @@ pub trait Rooms: Send + Sync {
     /// One room as `user` sees it, if they are a member.
     async fn room_of(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError>;
 
+    /// A group `user` left (or was removed from), as they see it now
+    /// (read-only, `left`); None if they did not leave it.
+    async fn left_room(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError>;
+
     /// Hides message `seq` of `room` from `user`'s own view (delete for
     /// me); false if the room has no such message.
     async fn hide(&self, room: RoomId, user: UserId, seq: Seq) -> Result<bool, StoreError>;
@@ -306,6 +310,15 @@ macro_rules! impl_rooms {
                     .collect::<Vec<_>>();
                 sql::add_marks(&mut rooms, lists);
                 Ok(rooms.pop())
+            }
+
+            async fn left_room(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError> {
+                let row: Option<sql::FormerRow> = sqlx::query_as(&format!("{} AND f.room_id = $2", sql::FORMER_SELECT))
+                    .bind(user)
+                    .bind(room)
+                    .fetch_optional(&self.read)
+                    .await?;
+                Ok(row.map(sql::former))
             }
 
             async fn hide(&self, room: RoomId, user: UserId, seq: Seq) -> Result<bool, StoreError> {
