@@ -92,6 +92,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "server::figures",
             "server::reports",
             "server::uploads",
+            "server::avatars",
             "server",
         ],
     ),
