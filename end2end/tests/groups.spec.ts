@@ -1,6 +1,6 @@
 import { Page } from "@playwright/test";
 import { expect, test } from "./fixtures";
-import { bodies, openRoom, say, threePeople, newGroup } from "./helpers";
+import { bodies, drawnPng, openRoom, say, threePeople, newGroup } from "./helpers";
 
 /** Opens the open group's settings with the keyboard. */
 async function settings(page: Page) {
@@ -65,18 +65,25 @@ test("a group renamed by its owner changes in every member's window, with a line
   await dialog.getByLabel("Description").fill("Where we plan");
   await dialog.getByLabel("Description").press("Tab");
   await ann.keyboard.press("Enter");
-  await expect(dialog.getByRole("status")).toHaveText("Saved.");
+  await expect(dialog.locator(".group-form").getByRole("status")).toHaveText("Saved.");
+  const chooser = ann.waitForEvent("filechooser");
+  await dialog.getByRole("button", { name: "Choose a picture" }).click();
+  await (await chooser).setFiles({ name: "group.png", mimeType: "image/png", buffer: await drawnPng(ann, 120, 120) });
+  await expect(dialog.getByText("Picture saved.")).toBeVisible();
   await ann.keyboard.press("Escape");
 
   await expect(ben.locator(".room-header h2")).toHaveText("New name");
   await expect(ben.locator(".timeline .note")).toHaveText([
     "ANN renamed the group to “New name”",
     "ANN changed the description",
+    "ANN changed the group's picture",
   ]);
+  await expect(ben.locator(".room-header .avatar img")).toBeVisible();
   await expect(ann.locator(".rooms .room", { hasText: "New name" })).toHaveCount(1);
   // A member sees the settings but cannot change them.
   const bens = await settings(ben);
   await expect(bens.getByRole("button", { name: "Save" })).toHaveCount(0);
+  await expect(bens.getByRole("button", { name: "Choose a picture" })).toHaveCount(0);
   await expect(bens.getByLabel("Name")).toBeDisabled();
   await expect(bens.getByRole("button", { name: "Remove" })).toHaveCount(0);
 });

@@ -1,26 +1,5 @@
-import { Page } from "@playwright/test";
 import { expect, test } from "./fixtures";
-import { openDirect, say, toList, twoPeople } from "./helpers";
-
-/** A PNG of `w`×`h` drawn in the page: left half red, right half blue. */
-async function drawnPng(page: Page, w: number, h: number): Promise<Buffer> {
-  const bytes = await page.evaluate(
-    async ([w, h]) => {
-      const canvas = document.createElement("canvas");
-      canvas.width = w;
-      canvas.height = h;
-      const g = canvas.getContext("2d")!;
-      g.fillStyle = "#d00";
-      g.fillRect(0, 0, w / 2, h);
-      g.fillStyle = "#00d";
-      g.fillRect(w / 2, 0, w / 2, h);
-      const blob: Blob = await new Promise((ok) => canvas.toBlob((b) => ok(b!), "image/png"));
-      return Array.from(new Uint8Array(await blob.arrayBuffer()));
-    },
-    [w, h],
-  );
-  return Buffer.from(bytes);
-}
+import { drawnPng, openDirect, say, toList, twoPeople } from "./helpers";
 
 test("a new name and picture show in the other person's window at once", async ({ browser }) => {
   const { alice, bob, a, b } = await twoPeople(browser);
