@@ -15,6 +15,7 @@ use super::avatar::Avatar;
 use super::dialogs::{Dialog, NewDirectDialog, NewGroupDialog, RoomsResource};
 use super::files::Lightbox;
 use super::group::GroupSettings;
+use super::install::InstallControl;
 use super::live::{Live, Status};
 use super::notifications::NotificationsControl;
 use super::rooms::RoomList;
@@ -129,6 +130,7 @@ fn Layout(user: User, picture: Option<String>) -> impl IntoView {
                     </button>
                 </div>
                 <NotificationsControl/>
+                <InstallControl/>
                 <nav class="rooms" aria-label="Rooms">
                     <Transition fallback=|| view! { <p class="muted">"Loading rooms…"</p> }>
                         {move || Suspend::new(async move {

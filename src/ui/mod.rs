@@ -27,6 +27,7 @@ mod drafts;
 mod emoji;
 mod files;
 mod group;
+mod install;
 // The server renders with `Live` but never runs what the browser does with
 // it (frames, ticks, the observers): those methods are the browser's.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -81,6 +82,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // Installable (`public/manifest.webmanifest`); iOS reads its own tags.
+                <link rel="manifest" href="/manifest.webmanifest"/>
+                <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png"/>
+                <meta name="theme-color" content="#2f7cf6"/>
+                <meta name="apple-mobile-web-app-title" content="Chat"/>
                 <AutoReload options=options.clone()/>
                 // Named with its content hash in a release build.
                 <HashedStylesheet options=options.clone() id="leptos"/>

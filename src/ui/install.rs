@@ -1,0 +1,50 @@
+//! "Install app" in the sidebar, where the browser offers installing
+//! (Chromium's `beforeinstallprompt`: the manifest and icons are there, the
+//! app is not installed yet). The browser's event is kept and its prompt
+//! shown on a click; once installed, the button goes. Safari and Firefox
+//! install from their own menus (the README says how). On the server the
+//! control renders nothing.
+
+use leptos::prelude::*;
+use leptos::wasm_bindgen::{JsCast, JsValue};
+use leptos::web_sys::{js_sys, Event};
+
+#[component]
+pub fn InstallControl() -> impl IntoView {
+    let offered = StoredValue::new_local(None::<Event>);
+    let available = RwSignal::new(false);
+    // Browser only: the browser says when it would install the app.
+    Effect::new(move |_| {
+        let offer = window_event_listener_untyped("beforeinstallprompt", move |ev| {
+            // Ours to offer, from the button, not the browser's mini-bar.
+            ev.prevent_default();
+            offered.set_value(Some(ev));
+            available.set(true);
+        });
+        let done = window_event_listener_untyped("appinstalled", move |_| {
+            offered.set_value(None);
+            available.set(false);
+        });
+        on_cleanup(move || {
+            offer.remove();
+            done.remove();
+        });
+    });
+    let install = move |_| {
+        let Some(ev) = offered.get_value() else { return };
+        // A prompt is shown once: the next offer comes with a new event.
+        offered.set_value(None);
+        available.set(false);
+        let prompt = js_sys::Reflect::get(&ev, &JsValue::from_str("prompt"))
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        if let Some(prompt) = prompt {
+            let _ = prompt.call0(&ev);
+        }
+    };
+    view! {
+        <Show when=move || available.get()>
+            <button type="button" class="ghost install" on:click=install>"Install app"</button>
+        </Show>
+    }
+}
