@@ -401,6 +401,27 @@ pub mod ws {
     }
 
     impl Ws {
+        /// Sends `body` to `room` and waits for its ack: its seq.
+        pub async fn say(&mut self, room: i64, body: &str) -> i64 {
+            let cid = uuid::Uuid::new_v4();
+            self.send(&ClientFrame::Send {
+                room,
+                cid,
+                body: body.into(),
+                reply_to: None,
+                mentions: vec![],
+                files: vec![],
+            })
+            .await;
+            match self
+                .recv_until(|f| matches!(f, ServerFrame::Ack { cid: c, .. } if *c == cid))
+                .await
+            {
+                ServerFrame::Ack { seq, .. } => seq,
+                _ => unreachable!(),
+            }
+        }
+
         /// Every frame that comes before the answer to a ping sent now.
         pub async fn frames_until_pong(&mut self) -> Vec<ServerFrame> {
             self.send(&ClientFrame::Ping).await;

@@ -12,7 +12,6 @@ use chat::model::{Kind, PeoplePage, Profile, Role, RoomSummary, SearchPage, DELE
 use chat::protocol::{ClientFrame, ErrorCode, Message, ServerFrame};
 use chat::server::Config;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::common::{self, api, api_err, sign_up, ws::connect, ws::Ws, Node, TestServer};
 
@@ -28,27 +27,6 @@ async fn servers(erase: bool) -> Vec<(TestServer, Option<tempfile::TempDir>)> {
         out.push((TestServer::start(config(&pg)).await, None));
     }
     out
-}
-
-/// Sends `body` to `room` and waits for its ack: its seq.
-async fn say(ws: &mut Ws, room: i64, body: &str) -> i64 {
-    let cid = Uuid::new_v4();
-    ws.send(&ClientFrame::Send {
-        room,
-        cid,
-        body: body.into(),
-        reply_to: None,
-        mentions: vec![],
-        files: vec![],
-    })
-    .await;
-    match ws
-        .recv_until(|f| matches!(f, ServerFrame::Ack { cid: c, .. } if *c == cid))
-        .await
-    {
-        ServerFrame::Ack { seq, .. } => seq,
-        _ => unreachable!(),
-    }
 }
 
 /// The room's rows from the start, as a reconnecting device gets them.
@@ -123,8 +101,8 @@ async fn a_deleted_account_leaves_its_messages_under_a_new_name_and_nothing_else
         assert_eq!(res.status().as_u16(), 200);
         let picture = res.json::<Profile>().await.unwrap().avatar.unwrap();
         let (mut anns, _) = connect(&server, &a).await;
-        say(&mut anns, direct.id, "see you at nine").await;
-        say(&mut anns, group.id, "plans for the trip").await;
+        anns.say(direct.id, "see you at nine").await;
+        anns.say(group.id, "plans for the trip").await;
         let (mut bens, _) = connect(&server, &b).await;
 
         // The password is asked; a wrong one changes nothing.
@@ -232,9 +210,9 @@ async fn a_server_set_to_erase_erases_the_text_of_a_deleted_account() {
         let (_, b) = sign_up(&server, "ben").await;
         let direct: RoomSummary = api(&server, &b, "open_direct", json!({"handle": "ann"})).await;
         let (mut anns, _) = connect(&server, &a).await;
-        say(&mut anns, direct.id, "the secret recipe").await;
+        anns.say(direct.id, "the secret recipe").await;
         let (mut bens, _) = connect(&server, &b).await;
-        say(&mut bens, direct.id, "tell me the recipe").await;
+        bens.say(direct.id, "tell me the recipe").await;
         let _: () = api(
             &server,
             &a,

@@ -13,7 +13,7 @@ use chat::server::Config;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::common::{self, api, api_err, sign_up, ws::connect, ws::Ws, TestServer};
+use crate::common::{self, api, api_err, sign_up, ws::connect, TestServer};
 
 async fn servers() -> Vec<(TestServer, Option<tempfile::TempDir>)> {
     let (url, dir) = common::sqlite_url();
@@ -22,27 +22,6 @@ async fn servers() -> Vec<(TestServer, Option<tempfile::TempDir>)> {
         out.push((TestServer::start(Config::for_database(&pg)).await, None));
     }
     out
-}
-
-/// Sends `body` to `room` and waits for its ack: its seq.
-async fn say(ws: &mut Ws, room: i64, body: &str) -> i64 {
-    let cid = Uuid::new_v4();
-    ws.send(&ClientFrame::Send {
-        room,
-        cid,
-        body: body.into(),
-        reply_to: None,
-        mentions: vec![],
-        files: vec![],
-    })
-    .await;
-    match ws
-        .recv_until(|f| matches!(f, ServerFrame::Ack { cid: c, .. } if *c == cid))
-        .await
-    {
-        ServerFrame::Ack { seq, .. } => seq,
-        _ => unreachable!(),
-    }
 }
 
 async fn room_of(server: &TestServer, cookie: &str, room: i64) -> RoomSummary {
@@ -59,7 +38,7 @@ async fn a_blocked_persons_direct_messages_never_arrive_and_they_cannot_reach_ou
         let direct: RoomSummary = api(&server, &b, "open_direct", json!({"handle": "ann"})).await;
         let (mut anns, _) = connect(&server, &a).await;
         let (mut bens, _) = connect(&server, &b).await;
-        say(&mut bens, direct.id, "before").await;
+        bens.say(direct.id, "before").await;
         anns.recv_until(|f| matches!(f, ServerFrame::Msg(m) if m.body == "before"))
             .await;
 
@@ -73,7 +52,7 @@ async fn a_blocked_persons_direct_messages_never_arrive_and_they_cannot_reach_ou
         assert!(matches!(err, ApiError::Invalid(_)), "{err:?}");
 
         // Ben is not told: his send is acked, and stored.
-        let hidden = say(&mut bens, direct.id, "are you there?").await;
+        let hidden = bens.say(direct.id, "are you there?").await;
         let seen = anns.frames_until_pong().await;
         assert!(!seen.iter().any(|f| matches!(f, ServerFrame::Msg(_))), "{seen:?}");
         let mine = room_of(&server, &a, direct.id).await;
@@ -90,14 +69,14 @@ async fn a_blocked_persons_direct_messages_never_arrive_and_they_cannot_reach_ou
         // A new socket of ann's is told whom she blocks, and withholds too.
         let (mut other, welcome) = connect(&server, &a).await;
         assert!(matches!(welcome, ServerFrame::Welcome { ref blocked, .. } if blocked == &[ben.id]));
-        say(&mut bens, direct.id, "hello??").await;
+        bens.say(direct.id, "hello??").await;
         assert!(!other
             .frames_until_pong()
             .await
             .iter()
             .any(|f| matches!(f, ServerFrame::Msg(_))));
         // What ann writes still reaches ben.
-        say(&mut anns, direct.id, "please stop").await;
+        anns.say(direct.id, "please stop").await;
         bens.recv_until(|f| matches!(f, ServerFrame::Msg(m) if m.body == "please stop"))
             .await;
 
@@ -130,7 +109,7 @@ async fn a_blocked_persons_direct_messages_never_arrive_and_they_cannot_reach_ou
         assert!(list.is_empty());
         anns.recv_until(|f| matches!(f, ServerFrame::Blocked { users } if users.is_empty()))
             .await;
-        say(&mut bens, direct.id, "sorry").await;
+        bens.say(direct.id, "sorry").await;
         anns.recv_until(|f| matches!(f, ServerFrame::Msg(m) if m.body == "sorry"))
             .await;
         let mine = room_of(&server, &a, direct.id).await;
@@ -148,7 +127,7 @@ async fn a_report_keeps_the_message_as_it_was() {
         let (_, stranger) = sign_up(&server, "cal").await;
         let direct: RoomSummary = api(&server, &b, "open_direct", json!({"handle": "ann"})).await;
         let (mut bens, _) = connect(&server, &b).await;
-        let seq = say(&mut bens, direct.id, "something nasty").await;
+        let seq = bens.say(direct.id, "something nasty").await;
 
         let () = api(
             &server,

@@ -190,26 +190,6 @@ async fn subscribe(server: &TestServer, cookie: &str, endpoint: &str) {
     .await;
 }
 
-async fn say(ws: &mut Ws, room: i64, body: &str) -> i64 {
-    let cid = uuid::Uuid::new_v4();
-    ws.send(&ClientFrame::Send {
-        reply_to: None,
-        room,
-        cid,
-        body: body.into(),
-        mentions: vec![],
-        files: vec![],
-    })
-    .await;
-    match ws
-        .recv_until(|f| matches!(f, ServerFrame::Ack { cid: c, .. } if *c == cid))
-        .await
-    {
-        ServerFrame::Ack { seq, .. } => seq,
-        _ => unreachable!(),
-    }
-}
-
 /// Alice (on `alice_node`) writes to Bob (on `bob_node`, subscribed) while
 /// he is online, then after he went away. Returns the push service (after
 /// checking that the first message made no notice), the room, the second
@@ -228,7 +208,7 @@ async fn bob_online_then_away(
 
     // Bob is online: his socket gets the message, his phone no notice.
     let (mut wb, _) = connect(bob_node, &b).await;
-    say(&mut wa, room.id, "first").await;
+    wa.say(room.id, "first").await;
     wb.recv_until(|f| matches!(f, ServerFrame::Msg(m) if m.body == "first"))
         .await;
     assert!(
@@ -240,7 +220,7 @@ async fn bob_online_then_away(
     drop(wb);
     wa.recv_until(|f| matches!(f, ServerFrame::Presence(p) if p.user == bob.id && !p.online))
         .await;
-    let seq = say(&mut wa, room.id, "second").await;
+    let seq = wa.say(room.id, "second").await;
     let got = service
         .next(Duration::from_secs(10))
         .await
@@ -446,7 +426,7 @@ async fn a_burst_in_a_group_collapses_and_a_gone_device_is_forgotten() {
     } = team(&server).await;
     let (mut wa, _) = connect(&server, &a).await;
     for i in 1..=10 {
-        say(&mut wa, team.id, &format!("m{i}")).await;
+        wa.say(team.id, &format!("m{i}")).await;
     }
     // Each device: the first notice at once, the latest one when the window ends.
     let mut last = std::collections::HashMap::new();
@@ -471,7 +451,7 @@ async fn a_burst_in_a_group_collapses_and_a_gone_device_is_forgotten() {
     // Bob's service is busy once, then says his subscription is gone.
     service.answers.lock().unwrap().extend([503, 410]);
     let (mut wc, _) = connect(&server, &c).await;
-    say(&mut wc, team.id, "from carol").await;
+    wc.say(team.id, "from carol").await;
     let first = service.next(Duration::from_secs(5)).await.expect("a try");
     let retry = service
         .next(Duration::from_secs(5))
@@ -551,7 +531,7 @@ async fn a_muted_room_notifies_no_one_who_muted_it_and_unmuted_it_does_again() {
     assert_eq!(bad, 400);
 
     let (mut wa, _) = connect(&server, &a).await;
-    say(&mut wa, team.id, "while muted").await;
+    wa.say(team.id, "while muted").await;
     let mut paths = Vec::new();
     while let Some(got) = service.next(Duration::from_secs(1)).await {
         paths.push(got.path);
@@ -568,7 +548,7 @@ async fn a_muted_room_notifies_no_one_who_muted_it_and_unmuted_it_does_again() {
         json!({"room": team.id, "notify": "all"}),
     )
     .await;
-    say(&mut wa, team.id, "unmuted").await;
+    wa.say(team.id, "unmuted").await;
     let mut paths = Vec::new();
     while let Some(got) = service.next(Duration::from_secs(1)).await {
         paths.push(got.path);
@@ -594,13 +574,13 @@ async fn a_notice_held_back_for_its_collapse_window_goes_out_at_shutdown() {
     let (mut wa, _) = connect(&server, &a).await;
     // Bob is away: the first message is pushed at once and opens a
     // minute-long window, which holds the second back…
-    say(&mut wa, room.id, "one").await;
+    wa.say(room.id, "one").await;
     let first = service
         .next(Duration::from_secs(10))
         .await
         .expect("pushed at once");
     assert_eq!(first.notice["body"], "one");
-    say(&mut wa, room.id, "two").await;
+    wa.say(room.id, "two").await;
     assert!(
         service.next(Duration::from_millis(500)).await.is_none(),
         "held back"
@@ -696,7 +676,7 @@ async fn a_room_set_to_mentions_notifies_only_for_mentions_and_replies() {
         ..
     } = team(&server).await;
     let (mut wb, _) = connect(&server, &b).await;
-    let bobs = say(&mut wb, team.id, "from bob").await;
+    let bobs = wb.say(team.id, "from bob").await;
     let level: RoomSummary = api(
         &server,
         &b,
@@ -713,7 +693,7 @@ async fn a_room_set_to_mentions_notifies_only_for_mentions_and_replies() {
     let carol = |body: &str| ("/push/carols-laptop".to_string(), body.to_string());
     let bob_ = |body: &str| ("/push/bobs-phone".to_string(), body.to_string());
 
-    let plain = say(&mut wa, team.id, "plain").await;
+    let plain = wa.say(team.id, "plain").await;
     assert_eq!(
         notices(&mut service).await,
         [carol("plain")],
