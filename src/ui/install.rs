@@ -5,24 +5,35 @@
 //! install from their own menus (the README says how). On the server the
 //! control renders nothing.
 
+use std::cell::RefCell;
+
 use leptos::prelude::*;
 use leptos::wasm_bindgen::{JsCast, JsValue};
 use leptos::web_sys::{js_sys, Event};
 
+thread_local! {
+    /// The browser's offer, kept for the click. Browser only: a value made
+    /// while rendering on the server would be dropped on another thread.
+    static OFFERED: RefCell<Option<Event>> = const { RefCell::new(None) };
+}
+
+fn keep(offer: Option<Event>) {
+    OFFERED.with(|o| *o.borrow_mut() = offer);
+}
+
 #[component]
 pub fn InstallControl() -> impl IntoView {
-    let offered = StoredValue::new_local(None::<Event>);
     let available = RwSignal::new(false);
     // Browser only: the browser says when it would install the app.
     Effect::new(move |_| {
         let offer = window_event_listener_untyped("beforeinstallprompt", move |ev| {
             // Ours to offer, from the button, not the browser's mini-bar.
             ev.prevent_default();
-            offered.set_value(Some(ev));
+            keep(Some(ev));
             available.set(true);
         });
         let done = window_event_listener_untyped("appinstalled", move |_| {
-            offered.set_value(None);
+            keep(None);
             available.set(false);
         });
         on_cleanup(move || {
@@ -31,9 +42,10 @@ pub fn InstallControl() -> impl IntoView {
         });
     });
     let install = move |_| {
-        let Some(ev) = offered.get_value() else { return };
         // A prompt is shown once: the next offer comes with a new event.
-        offered.set_value(None);
+        let Some(ev) = OFFERED.with(|o| o.borrow_mut().take()) else {
+            return;
+        };
         available.set(false);
         let prompt = js_sys::Reflect::get(&ev, &JsValue::from_str("prompt"))
             .ok()
