@@ -77,20 +77,14 @@ pub async fn set_avatar(state: &AppState, me: UserId, avatar: Option<String>) ->
         state.delivery.change_profile(me, edit).await?;
         Ok::<_, ApiError>(now.avatar)
     };
-    match stored.await {
-        Ok(old) => {
-            if let Some(old) = old.filter(|old| Some(old) != avatar.as_ref()) {
-                state.files.drop_avatar(&old).await;
-            }
-            state.store.profile(me).await?.ok_or(ApiError::Unauthenticated)
-        }
-        Err(e) => {
-            if let Some(new) = avatar {
-                state.files.drop_avatar(&new).await;
-            }
-            Err(e)
-        }
-    }
+    let stored = stored.await;
+    let old = stored.as_ref().ok().cloned().flatten();
+    state
+        .files
+        .settle_avatar(stored.is_ok(), old.as_deref(), avatar.as_deref())
+        .await;
+    stored?;
+    state.store.profile(me).await?.ok_or(ApiError::Unauthenticated)
 }
 
 /// The people directory: who `query` finds (a name's word or a handle, by

@@ -406,7 +406,9 @@ async fn writer(mut rx: mpsc::Receiver<Job>, store: DynStore, after: AfterCommit
                         Ok(rows) => {
                             tracing::info!(user, rows = rows.len(), erase, "account deleted");
                             if erase {
-                                for room in rows.iter().map(|m| m.room) {
+                                let rooms: std::collections::BTreeSet<RoomId> =
+                                    rows.iter().map(|m| m.room).collect();
+                                for room in rooms {
                                     cache.forget(room).await;
                                 }
                             }

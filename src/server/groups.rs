@@ -61,20 +61,12 @@ pub async fn set_avatar(
         Some(summary) if summary.kind == RoomKind::Group => summary.avatar,
         _ => None,
     };
-    match make(state, me, room, Ask::Avatar(avatar.clone())).await {
-        Ok(made) => {
-            if let Some(old) = old.filter(|old| Some(old) != avatar.as_ref()) {
-                state.files.drop_avatar(&old).await;
-            }
-            mine(state, &made.row, me).await
-        }
-        Err(e) => {
-            if let Some(new) = avatar {
-                state.files.drop_avatar(&new).await;
-            }
-            Err(e)
-        }
-    }
+    let made = make(state, me, room, Ask::Avatar(avatar.clone())).await;
+    state
+        .files
+        .settle_avatar(made.is_ok(), old.as_deref(), avatar.as_deref())
+        .await;
+    mine(state, &made?.row, me).await
 }
 
 /// Makes the change as the caller; answers the room as they now see it.

@@ -494,6 +494,20 @@ impl Files {
         Ok((bytes, mime))
     }
 
+    /// After a change of picture from `old` to `new` was `stored` (or not):
+    /// the picture no longer named anywhere goes (`old` if it was stored,
+    /// else `new`).
+    pub async fn settle_avatar(&self, stored: bool, old: Option<&str>, new: Option<&str>) {
+        let unused = if stored {
+            old.filter(|&o| Some(o) != new)
+        } else {
+            new
+        };
+        if let Some(id) = unused {
+            self.drop_avatar(id).await;
+        }
+    }
+
     /// Removes picture `id` (one that was replaced); a failure is logged
     /// and leaves its bytes behind, unreachable but harmless.
     pub async fn drop_avatar(&self, id: &str) {
