@@ -1,5 +1,18 @@
-// The service worker: shows the Web Push notices the server sends to
-// people who are away, and takes a click on one to its room.
+// The service worker: keeps the app shell so the app opens without a
+// network, and shows the Web Push notices the server sends to people who
+// are away (a click on one opens its room).
+//
+// The server puts this build's VERSION and BUNDLE (the hashed .js, .wasm
+// and .css) in front of this file (server/worker.rs), so a new build is a
+// new worker. It keeps, in a cache of its own version, the shell document
+// (`/shell`: the page without content, which the app renders itself), the
+// bundle, the manifest and the icons; the shell must name this bundle, so
+// the document and its files always come from the same build. Pages are
+// asked of the network first; when it fails, or says nothing for
+// NAVIGATION_WAIT_MS, the shell answers. A worker of a new build waits
+// until the page says to take over (the person chose "Reload"), then drops
+// the older caches. Nothing personal is kept here: what a person saw is in
+// their IndexedDB database (ui/saved.rs), which logging out erases.
 //
 // A notice is JSON: {room, seq, title, body, from, room_name, unread, total, url,
 // replace?}. One notification per room (tag "room-<id>"): a newer notice
@@ -8,8 +21,84 @@
 // notification already showing for the room, silently, so the deleted text
 // does not stay on the lock screen; with none showing it shows nothing.
 
-self.addEventListener("install", () => self.skipWaiting());
-self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+const CACHE = `chat-shell-${VERSION}`;
+const SHELL = [
+  "/shell",
+  ...BUNDLE,
+  "/manifest.webmanifest",
+  "/favicon.svg",
+  "/icons/icon-192.png",
+  "/icons/icon-512.png",
+  "/icons/apple-touch-icon.png",
+];
+// The app's own pages (anything else, such as a file opened in a tab, is the network's).
+const PAGES = /^\/(login|settings|r\/\d+)?$/;
+const NAVIGATION_WAIT_MS = 4000;
+
+self.addEventListener("install", (event) => event.waitUntil(install()));
+
+async function install() {
+  if (VERSION) {
+    const cache = await caches.open(CACHE);
+    await cache.addAll(SHELL);
+    const shell = await (await cache.match("/shell")).text();
+    // A deployment between fetching this script and the shell: try again later.
+    if (!BUNDLE.every((file) => shell.includes(file.split("/").pop().split(".")[1]))) {
+      await caches.delete(CACHE);
+      throw new Error("the shell names another build");
+    }
+  }
+  // The first worker takes over at once; a newer one waits for the page's word.
+  if (!self.registration.active) await self.skipWaiting();
+}
+
+self.addEventListener("message", (event) => {
+  if (event.data && event.data.type === "take-over") self.skipWaiting();
+});
+
+self.addEventListener("activate", (event) => event.waitUntil(activate()));
+
+async function activate() {
+  const old = (await caches.keys()).filter((k) => k.startsWith("chat-shell-") && k !== CACHE);
+  await Promise.all(old.map((k) => caches.delete(k)));
+  await self.clients.claim();
+}
+
+self.addEventListener("fetch", (event) => {
+  const req = event.request;
+  if (!VERSION || req.method !== "GET") return;
+  const url = new URL(req.url);
+  if (url.origin !== self.location.origin) return;
+  if (req.mode === "navigate" && PAGES.test(url.pathname)) {
+    event.respondWith(page(req));
+  } else if (SHELL.includes(url.pathname)) {
+    event.respondWith(kept(req));
+  }
+});
+
+/// The network's page, or the shell when the network fails or is too slow.
+async function page(req) {
+  const network = fetch(req);
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(null), NAVIGATION_WAIT_MS);
+  });
+  try {
+    const res = await Promise.race([network, late]);
+    if (res) return res;
+  } catch (_) {
+    // Offline: the shell.
+  } finally {
+    clearTimeout(timer);
+  }
+  const shell = await caches.match("/shell", { cacheName: CACHE });
+  return shell || network;
+}
+
+/// A file of this build, from the cache (fetched again if it went missing).
+async function kept(req) {
+  return (await caches.match(req, { cacheName: CACHE })) || fetch(req);
+}
 
 self.addEventListener("push", (event) => {
   let notice = null;

@@ -22,10 +22,15 @@ pub mod ui;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-/// The browser's entry point: hydrate the server-rendered page.
+/// The browser's entry point: hydrate the server-rendered page, or render
+/// the page into the app shell the service worker answered with offline.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     ui::crash::install();
-    leptos::mount::hydrate_body(ui::App);
+    if ui::is_shell() {
+        leptos::mount::mount_to_body(ui::App);
+    } else {
+        leptos::mount::hydrate_body(ui::App);
+    }
 }

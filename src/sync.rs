@@ -9,7 +9,8 @@
 //! `sync(after = last)`. Sends wait in an outbox until acked and are sent
 //! again, with the same `cid`, on every (re)connect and after a backing-off
 //! delay. Receipts (`marks`) and typing (`typing`) live in their own
-//! modules; this one ties them to the frames.
+//! modules, and what a device keeps between visits in `saved`; this one
+//! ties them to the frames.
 
 #[cfg(test)]
 mod fold_tests;
@@ -18,6 +19,7 @@ mod marks;
 mod outbox;
 mod request;
 mod room;
+mod saved;
 mod typing;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,6 +29,7 @@ use uuid::Uuid;
 pub use marks::{Marks, Tick};
 pub use outbox::Outgoing;
 pub use room::Room;
+pub use saved::SavedRoom;
 pub use typing::label as typing_label;
 
 use crate::model::Kind;

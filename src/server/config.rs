@@ -212,6 +212,11 @@ pub struct Config {
     #[arg(long, env = "LEPTOS_SITE_PKG_DIR", default_value = "pkg")]
     pub site_pkg_dir: String,
 
+    /// The file naming the bundle's content hashes (cargo-leptos writes
+    /// `hash.txt` next to the binary); a relative name is next to the binary.
+    #[arg(long, env = "LEPTOS_HASH_FILE_NAME", default_value = "hash.txt")]
+    pub hash_file: String,
+
     /// Port of cargo-leptos' live-reload socket (developer loop only).
     #[arg(long, env = "LEPTOS_RELOAD_PORT", default_value_t = 3001)]
     pub reload_port: u32,

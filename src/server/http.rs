@@ -1,4 +1,5 @@
-//! The HTTP surface: the server-rendered pages and static files, the API
+//! The HTTP surface: the server-rendered pages and static files, the app
+//! shell and service worker (`worker`), the API
 //! (server functions under `/api`), the health probes, the browsers'
 //! reports (`reports`), and the Origin check that keeps other sites from calling the API with a
 //! visitor's cookie.
@@ -15,7 +16,7 @@ use axum::{
 use leptos::{nonce::Nonce, prelude::*};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use super::{avatars, csp, figures, headers, reports, state::AppState, uploads};
+use super::{avatars, csp, figures, headers, reports, state::AppState, uploads, worker};
 use crate::ui::{shell, App};
 
 pub fn router(state: AppState) -> Router {
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(uploads::routes())
         .merge(avatars::routes())
+        .merge(worker::routes(&state))
         .leptos_routes_with_context(&state, routes, page_nonce, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
             page_nonce, shell,
@@ -49,7 +51,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Renders the page with the nonce `headers::security` put in its policy
 /// (Leptos would make one of its own, which no header would name).
-fn page_nonce() {
+pub(super) fn page_nonce() {
     let nonce = use_context::<Parts>().and_then(|parts| parts.extensions.get::<Nonce>().cloned());
     if let Some(nonce) = nonce {
         provide_context(nonce);

@@ -41,6 +41,7 @@ mod tasks;
 pub mod text;
 mod ticks;
 mod uploads;
+mod worker;
 
 use std::{future::Future, process::ExitCode};
 

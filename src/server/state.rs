@@ -116,7 +116,8 @@ impl AppState {
             .site_pkg_dir(config.site_pkg_dir.as_str())
             .site_addr(addr)
             .reload_port(config.reload_port)
-            .hash_files(hashed_bundle())
+            .hash_files(hash_file(&config.hash_file).is_some())
+            .hash_file(std::sync::Arc::from(config.hash_file.as_str()))
             .build();
         let origins: Arc<[String]> = config.origins(addr.port()).into();
         // cargo-leptos sets LEPTOS_WATCH for `cargo leptos watch`: the page
@@ -213,6 +214,12 @@ impl AppState {
         }));
         (state, to_start)
     }
+
+    /// The file naming this build's bundle hashes (read again on each use:
+    /// a deployment may replace it), if the bundle's names are hashed.
+    pub fn bundle_hashes(&self) -> Option<std::path::PathBuf> {
+        hash_file(&self.config.hash_file).filter(|_| self.leptos.hash_files)
+    }
 }
 
 fn file_limits(config: &Config) -> FileLimits {
@@ -232,15 +239,14 @@ fn file_limits(config: &Config) -> FileLimits {
     }
 }
 
-/// Whether the bundle's file names carry their content hashes: a release
-/// build (`cargo leptos build --release`, `hash-files` in Cargo.toml) writes
-/// them to `hash.txt` next to the binary, which the page's script and
-/// stylesheet tags then name. Ship that file with the binary.
-fn hashed_bundle() -> bool {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt").is_file()))
-        .unwrap_or(false)
+/// The hash file, if there is one: a build with content-hashed bundle names
+/// (`cargo leptos build --release`, `hash-files` in Cargo.toml) writes them
+/// to `hash.txt` next to the binary, which the page's script and stylesheet
+/// tags then name (ship that file with the binary). `name` is taken next to
+/// the binary, as Leptos does; an absolute one anywhere.
+fn hash_file(name: &str) -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.join(name)).filter(|p| p.is_file())
 }
 
 /// What the nodes share: the bus, the message cache and (cluster only) the

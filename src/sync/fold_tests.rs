@@ -203,3 +203,29 @@ proptest! {
         prop_assert_eq!((summary.unread(), summary.mentions()), (unread.len() as i64, called));
     }
 }
+
+proptest! {
+    /// What a device keeps of a room and restores after a reload shows
+    /// the same messages, in the same state, as the client that kept it.
+    #[test]
+    fn a_kept_tail_restores_to_the_same_state(seed in 1u64.., len in 1usize..60, keep in 1usize..80) {
+        let mut rng = Rng(seed);
+        let rows = stream(&mut rng, len);
+        let mut c = welcomed();
+        for m in rows.iter().cloned() {
+            c.handle(ServerFrame::Msg(m), 0);
+        }
+        let saved = c.saved_room(ROOM, keep).unwrap();
+        prop_assert_eq!(saved.rows.len(), keep.min(len));
+        let mut back = Client::new(Config::default());
+        back.restore(c.me().cloned(), vec![saved]);
+        let (was, now) = (c.room(ROOM).unwrap(), back.room(ROOM).unwrap());
+        let first = (len - keep.min(len)) as Seq + 1;
+        let state = |m: &Message| (m.seq, m.body.clone(), m.deleted, m.reactions.clone(), m.edited, m.version, m.quoted.as_ref().map(|q| q.body.clone()));
+        let want: Vec<_> = was.messages().filter(|m| m.seq >= first).map(state).collect();
+        let got: Vec<_> = now.messages().map(state).collect();
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(now.last, was.last);
+        prop_assert_eq!(now.summary.as_ref().map(|s| (s.unread(), s.mentions())), was.summary.as_ref().map(|s| (s.unread(), s.mentions())));
+    }
+}

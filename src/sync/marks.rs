@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::{RoomId, UserId};
 use crate::protocol::{ClientFrame, MemberMarks, Seq, Ticks};
 
@@ -31,12 +33,14 @@ pub enum Tick {
 
 /// The members of one room (as far as known: a big room's first ones and
 /// those found by name), and how far the others got with my messages.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A device keeps them with the room's rows (`saved`), all but what it asked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Marks {
     members: BTreeMap<UserId, MemberMarks>,
     /// The room has more members than listed: the @ list asks by name.
     pub more: bool,
     /// The prefixes asked for already (a few: they are cheap to ask again).
+    #[serde(skip)]
     asked: Vec<String>,
     /// Every other member holds my messages up to here.
     delivered: Seq,

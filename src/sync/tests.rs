@@ -1579,3 +1579,54 @@ fn an_erased_account_shows_its_held_messages_deleted_and_counts_them_no_more() {
     );
     assert_eq!(s(&c).unread(), 0, "erased messages are unread no more");
 }
+
+#[test]
+fn a_restored_room_resumes_from_its_kept_last_after_welcome() {
+    let (mut c, _) = welcomed(vec![summary(1, 0), summary(2, 0)]);
+    c.handle(batch(1, 1..=8, false), 0);
+    c.handle(ServerFrame::Room(summary(2, 300)), 0);
+    let kept = vec![c.saved_room(1, 5).unwrap(), c.saved_room(2, 0).unwrap()];
+    assert_eq!(kept[0].rows.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![4, 5, 6, 7, 8]);
+
+    let mut back = Client::new(Config {
+        initial_window: Some(50),
+        ..Config::default()
+    });
+    let out = back.restore(Some(user()), kept);
+    assert!(out.rooms_changed && out.changed.contains(&1));
+    assert!(out.frames.is_empty(), "nothing is asked before a connection");
+    assert_eq!(seqs(&back, 1), vec![4, 5, 6, 7, 8]);
+    assert!(!back.room(1).unwrap().history_done, "older pages come from the server");
+    assert_eq!(back.room(2).unwrap().last, 250, "a room only listed starts a window back");
+
+    // The server moved on meanwhile: each room is synced from where it was kept.
+    back.connected();
+    let out = back.handle(
+        ServerFrame::Welcome {
+            edit_window_secs: 86_400,
+            user: user(),
+            rooms: vec![summary(1, 12), summary(2, 310)],
+            contacts: vec![],
+            max_body_chars: 4_000,
+            blocked: vec![],
+        },
+        0,
+    );
+    assert_eq!(
+        sent(&out),
+        vec![
+            ClientFrame::Sync { room: 1, after: 8, limit: None },
+            ClientFrame::Sync { room: 2, after: 250, limit: None },
+        ]
+    );
+}
+
+#[test]
+fn nothing_is_restored_over_what_the_server_sent() {
+    let (mut c, _) = welcomed(vec![summary(1, 0)]);
+    c.handle(batch(1, 1..=3, false), 0);
+    let kept = vec![c.saved_room(1, 10).unwrap()];
+    let (mut live, _) = welcomed(vec![summary(1, 9)]);
+    assert_eq!(live.restore(Some(user()), kept), Output::default());
+    assert!(seqs(&live, 1).is_empty());
+}

@@ -64,6 +64,11 @@ mod upload;
 #[cfg(not(feature = "hydrate"))]
 #[path = "upload_ssr.rs"]
 mod upload;
+#[cfg(feature = "hydrate")]
+mod worker;
+#[cfg(not(feature = "hydrate"))]
+#[path = "worker_ssr.rs"]
+mod worker;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
@@ -77,22 +82,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">
-            <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <meta name="color-scheme" content="light dark"/>
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                // Installable (`public/manifest.webmanifest`); iOS reads its own tags.
-                <link rel="manifest" href="/manifest.webmanifest"/>
-                <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png"/>
-                <meta name="theme-color" content="#2f7cf6"/>
-                <meta name="apple-mobile-web-app-title" content="Chat"/>
-                <AutoReload options=options.clone()/>
-                // Named with its content hash in a release build.
-                <HashedStylesheet options=options.clone() id="leptos"/>
-                <HydrationScripts options/>
-                <MetaTags/>
-            </head>
+            <Head options/>
             <body>
                 <App/>
             </body>
@@ -100,12 +90,58 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The app shell (`/shell`): the same document with no page in its body.
+/// The service worker keeps it and answers with it for any page while the
+/// network is gone; the browser then renders the page itself (`is_shell`).
+pub fn app_shell(options: LeptosOptions) -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <Head options/>
+            <body data-shell="true"></body>
+        </html>
+    }
+}
+
+/// Whether this document is the app shell, which the browser renders
+/// (mounts) rather than takes over (hydrates).
+#[cfg(feature = "hydrate")]
+pub fn is_shell() -> bool {
+    document().body().is_some_and(|b| b.has_attribute("data-shell"))
+}
+
+#[component]
+fn Head(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <head>
+            <meta charset="utf-8"/>
+            <meta name="viewport" content="width=device-width, initial-scale=1"/>
+            <meta name="color-scheme" content="light dark"/>
+            <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+            // Installable (`public/manifest.webmanifest`); iOS reads its own tags.
+            <link rel="manifest" href="/manifest.webmanifest"/>
+            <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png"/>
+            <meta name="theme-color" content="#2f7cf6"/>
+            <meta name="apple-mobile-web-app-title" content="Chat"/>
+            <AutoReload options=options.clone()/>
+            // Named with its content hash in a release build.
+            <HashedStylesheet options=options.clone() id="leptos"/>
+            <HydrationScripts options/>
+            <MetaTags/>
+        </head>
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // A new build of the app is installed and waits (the service worker).
+    let update = RwSignal::new(false);
     // Tests and people wait for this marker: before it, clicks do nothing.
     Effect::new(move |_| {
         theme::apply(&theme::load());
+        worker::start(update);
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
@@ -113,6 +149,12 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Title text="Chat"/>
+        <Show when=move || update.get()>
+            <div class="update" role="status">
+                "A new version is available — "
+                <button type="button" class="primary" on:click=|_| worker::take_over()>"Reload"</button>
+            </div>
+        </Show>
         <Router>
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                 <Route path=path!("/login") view=auth::AuthPage ssr=SsrMode::Async/>
