@@ -22,7 +22,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         crate::ui::app_shell(options.clone())
     });
     Router::new()
-        .route("/shell", get(move |req| shell(req)))
+        .route("/shell", get(shell))
         .route("/sw.js", get(script))
 }
 
@@ -91,6 +91,9 @@ mod tests {
     #[test]
     fn without_hashes_there_is_no_version() {
         let p = preamble("js: aa\n", "pkg");
-        assert!(p.contains("const VERSION = \"\";") && p.contains("const BUNDLE = [];"), "{p}");
+        assert!(
+            p.contains("const VERSION = \"\";") && p.contains("const BUNDLE = [];"),
+            "{p}"
+        );
     }
 }

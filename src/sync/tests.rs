@@ -1586,7 +1586,10 @@ fn a_restored_room_resumes_from_its_kept_last_after_welcome() {
     c.handle(batch(1, 1..=8, false), 0);
     c.handle(ServerFrame::Room(summary(2, 300)), 0);
     let kept = vec![c.saved_room(1, 5).unwrap(), c.saved_room(2, 0).unwrap()];
-    assert_eq!(kept[0].rows.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![4, 5, 6, 7, 8]);
+    assert_eq!(
+        kept[0].rows.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![4, 5, 6, 7, 8]
+    );
 
     let mut back = Client::new(Config {
         initial_window: Some(50),
@@ -1596,8 +1599,15 @@ fn a_restored_room_resumes_from_its_kept_last_after_welcome() {
     assert!(out.rooms_changed && out.changed.contains(&1));
     assert!(out.frames.is_empty(), "nothing is asked before a connection");
     assert_eq!(seqs(&back, 1), vec![4, 5, 6, 7, 8]);
-    assert!(!back.room(1).unwrap().history_done, "older pages come from the server");
-    assert_eq!(back.room(2).unwrap().last, 250, "a room only listed starts a window back");
+    assert!(
+        !back.room(1).unwrap().history_done,
+        "older pages come from the server"
+    );
+    assert_eq!(
+        back.room(2).unwrap().last,
+        250,
+        "a room only listed starts a window back"
+    );
 
     // The server moved on meanwhile: each room is synced from where it was kept.
     back.connected();
@@ -1615,8 +1625,16 @@ fn a_restored_room_resumes_from_its_kept_last_after_welcome() {
     assert_eq!(
         sent(&out),
         vec![
-            ClientFrame::Sync { room: 1, after: 8, limit: None },
-            ClientFrame::Sync { room: 2, after: 250, limit: None },
+            ClientFrame::Sync {
+                room: 1,
+                after: 8,
+                limit: None
+            },
+            ClientFrame::Sync {
+                room: 2,
+                after: 250,
+                limit: None
+            },
         ]
     );
 }

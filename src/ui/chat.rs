@@ -12,6 +12,7 @@ use leptos_router::{
 };
 
 use super::avatar::Avatar;
+use super::connection;
 use super::dialogs::{Dialog, NewDirectDialog, NewGroupDialog, RoomsResource};
 use super::files::Lightbox;
 use super::group::GroupSettings;
@@ -21,13 +22,21 @@ use super::notifications::NotificationsControl;
 use super::rooms::RoomList;
 use super::search::SearchDialog;
 use super::settings::Me;
-use super::{connection, drafts};
 use crate::api::{log_out, my_profile, my_rooms, ApiError};
 use crate::model::{RoomId, RoomSummary, User};
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
-    let session = Resource::new(|| (), |_| my_profile());
+    // Offline (the app shell rendering in the browser): who was signed in last.
+    let session = Resource::new(
+        || (),
+        |_| async move {
+            match my_profile().await {
+                Err(ApiError::Transport(why)) => super::saved::me().ok_or(ApiError::Transport(why)),
+                answer => answer,
+            }
+        },
+    );
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -47,10 +56,20 @@ fn Layout(user: User, picture: Option<String>) -> impl IntoView {
     let live = Live::new(&user);
     provide_context(live);
     provide_context(rooms);
-    // Browser only: open the socket once the page is live.
+    // Browser only: what this device kept shows first, then the socket opens.
+    let me = user.clone();
+    let first_picture = picture.clone();
     Effect::new(move |_| {
+        super::saved::remember_me(&me, first_picture.clone());
         live.restore_outbox();
-        connection::start(live);
+        let (me, owner) = (me.clone(), Owner::current());
+        spawn_local(async move {
+            live.restore_saved(me).await;
+            match owner {
+                Some(owner) => owner.with(|| connection::start(live)),
+                None => connection::start(live),
+            }
+        });
         super::upload::guard_page();
     });
     let location = use_location();
@@ -95,9 +114,9 @@ fn Layout(user: User, picture: Option<String>) -> impl IntoView {
     Effect::new(move |_| super::push::set_badge(unread.get()));
     let me = user.id;
     let logout = move |_| {
-        // Nothing of this person stays on a shared device.
-        drafts::forget(me);
         spawn_local(async move {
+            // Nothing of this person stays on a shared device.
+            super::forget_person(me).await;
             super::push::forget().await;
             let _ = log_out().await;
             super::go_to("/login");
@@ -160,11 +179,27 @@ fn Layout(user: User, picture: Option<String>) -> impl IntoView {
     }
 }
 
-/// "Reconnecting…" while the socket is down, "Back online" when it returns.
+/// "Reconnecting…" while the socket is down ("Offline — showing saved
+/// messages" when it never came up on this page and what the device kept
+/// shows), "Back online" when it returns; and a word when the device is
+/// too full to keep messages for offline use.
 #[component]
 fn Banner() -> impl IntoView {
     let live = expect_context::<Live>();
-    move || match live.status.get() {
+    let full = move || {
+        live.storage_full.get().then(|| {
+            view! {
+                <div class="banner offline" role="status">
+                    "This device is full: new messages are not kept for offline use."
+                </div>
+            }
+        })
+    };
+    let status = move || match live.status.get() {
+        Status::Reconnecting if live.saved.get() && !live.welcomed.get() => Some(
+            view! { <div class="banner offline" role="status">"Offline — showing saved messages"</div> }
+                .into_any(),
+        ),
         Status::Reconnecting => {
             Some(view! { <div class="banner offline" role="status">"Reconnecting…"</div> }.into_any())
         }
@@ -172,7 +207,8 @@ fn Banner() -> impl IntoView {
             Some(view! { <div class="banner online" role="status">"Back online"</div> }.into_any())
         }
         Status::Connecting | Status::Online => None,
-    }
+    };
+    view! { {status} {full} }
 }
 
 /// The pane when no room is open.

@@ -3,6 +3,8 @@
 //! in through `handle`, and whatever the machine asks to send goes out
 //! through the socket module. Components never touch the WebSocket.
 
+mod keep;
+
 use std::collections::HashMap;
 
 use leptos::prelude::*;
@@ -12,6 +14,7 @@ use super::socket;
 use crate::model::{Attachment, Kind, RoomId, RoomSummary, User, UserId};
 use crate::protocol::{Presence, Seq, ServerFrame};
 use crate::sync::{Client, Config, Draft, Output};
+use keep::Unsaved;
 
 /// Messages a room starts with on a device that never held it.
 const INITIAL_WINDOW: i64 = 50;
@@ -31,6 +34,10 @@ pub struct Live {
     pub status: RwSignal<Status>,
     /// True once the first `welcome` arrived: from then on `rooms` is live.
     pub welcomed: RwSignal<bool>,
+    /// What this device kept was restored: shown until `welcome` (offline, for good).
+    pub saved: RwSignal<bool>,
+    /// The device refused to keep more: its offline copy is behind.
+    pub storage_full: RwSignal<bool>,
     pub rooms: RwSignal<Vec<RoomSummary>>,
     /// Contacts' presence, by user.
     pub presence: RwSignal<HashMap<UserId, Presence>>,
@@ -62,6 +69,11 @@ pub struct Live {
     /// Per open room: the first unread seq and how many were unread when it
     /// opened (None until the room list arrives, on a page opened on a room).
     unread_from: StoredValue<HashMap<RoomId, Option<(Seq, i64)>>>,
+    /// Rooms by when they were last opened here, newest first: the first
+    /// `saved::KEEP_ROOMS` keep their rows on this device.
+    recent: StoredValue<Vec<RoomId>>,
+    /// What changed since this device last saved (`keep`).
+    unsaved: StoredValue<Unsaved>,
 }
 
 impl Live {
@@ -75,6 +87,8 @@ impl Live {
             client: StoredValue::new(Client::new(config)),
             status: RwSignal::new(Status::Connecting),
             welcomed: RwSignal::new(false),
+            saved: RwSignal::new(false),
+            storage_full: RwSignal::new(false),
             blocked: RwSignal::new(Vec::new()),
             rooms: RwSignal::new(Vec::new()),
             presence: RwSignal::new(HashMap::new()),
@@ -89,6 +103,8 @@ impl Live {
             viewing: RwSignal::new(None),
             timelines: StoredValue::new(HashMap::new()),
             unread_from: StoredValue::new(HashMap::new()),
+            recent: StoredValue::new(Vec::new()),
+            unsaved: StoredValue::new(Unsaved::default()),
         }
     }
 
@@ -131,7 +147,8 @@ impl Live {
 
     pub fn closed(&self) {
         self.client.update_value(|c| c.disconnected());
-        if self.status.get_untracked() != Status::Connecting {
+        // Offline from the start is worth saying when saved messages show.
+        if self.status.get_untracked() != Status::Connecting || self.saved.get_untracked() {
             self.status.set(Status::Reconnecting);
         }
     }
@@ -222,6 +239,7 @@ impl Live {
         };
         let out = self.step(|c, now| c.post(room, cid, draft, now));
         self.apply(out);
+        super::saved::persist();
     }
 
     /// My message `target` gets a new body (and mentions).
@@ -288,6 +306,7 @@ impl Live {
         let mut out = self.step(|c, _| c.watch(room));
         out.changed.insert(room);
         self.apply(out);
+        self.opened_here(room);
     }
 
     /// Where the unread part of `room` begins now, and its length, if the room is known.
@@ -384,8 +403,11 @@ impl Live {
     /// another device, a new password): what this device kept of the
     /// person goes, as on logging out, and the log-in page comes.
     pub fn session_ended(&self) {
-        super::drafts::forget(self.user);
-        super::go_to("/login");
+        let user = self.user;
+        leptos::task::spawn_local(async move {
+            super::forget_person(user).await;
+            super::go_to("/login");
+        });
     }
 
     fn step(&self, f: impl FnOnce(&mut Client, i64) -> Output) -> Output {
@@ -397,6 +419,7 @@ impl Live {
         if !out.frames.is_empty() {
             socket::send(&out.frames);
         }
+        self.note_unsaved(&out);
         for room in &out.changed {
             self.refresh(*room);
         }

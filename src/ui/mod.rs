@@ -39,6 +39,7 @@ mod push;
 mod room;
 mod rooms;
 mod rows;
+mod saved;
 mod search;
 #[cfg(feature = "hydrate")]
 mod seen;
@@ -166,6 +167,14 @@ pub fn App() -> impl IntoView {
             </Routes>
         </Router>
     }
+}
+
+/// Nothing of a person stays on this device once they log out (or their
+/// session ends elsewhere): drafts, unsent messages, saved messages.
+async fn forget_person(user: crate::model::UserId) {
+    drafts::forget(user);
+    socket::save_outbox(user, &[]);
+    saved::erase(user).await;
 }
 
 /// Sends the browser to `href` with a full page load, so the server renders

@@ -47,7 +47,11 @@ fn Room(id: RoomId) -> impl IntoView {
         // Awaited, so the server renders the room the browser hydrates.
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                let initial = rooms.await.ok().and_then(|list| list.into_iter().find(|r| r.id == id));
+                let list = rooms.await;
+                // Offline, the live list is what this device kept.
+                let offline = matches!(list, Err(crate::api::ApiError::Transport(_)));
+                let live_list = move || live.welcomed.get() || offline;
+                let initial = list.ok().and_then(|list| list.into_iter().find(|r| r.id == id));
                 // Whether the person is in the room: the server's list until
                 // the socket's `welcome`, the live one after (a room joined
                 // since the page loaded is in it).
@@ -55,7 +59,7 @@ fn Room(id: RoomId) -> impl IntoView {
                 // A group I left is read-only: no composer.
                 let was_left = initial.as_ref().is_some_and(|r| r.left);
                 let left = Memo::new(move |_| {
-                    if live.welcomed.get() {
+                    if live_list() {
                         live.rooms.with(|r| r.iter().any(|r| r.id == id && r.left))
                     } else {
                         was_left
@@ -65,14 +69,14 @@ fn Room(id: RoomId) -> impl IntoView {
                 let gone = |r: &RoomSummary| r.peer_handle.as_deref().is_some_and(is_deleted_handle);
                 let was_gone = initial.as_ref().is_some_and(gone);
                 let peer_gone = Memo::new(move |_| {
-                    if live.welcomed.get() {
+                    if live_list() {
                         live.rooms.with(|rs| rs.iter().any(|r| r.id == id && gone(r)))
                     } else {
                         was_gone
                     }
                 });
                 let member = Memo::new(move |_| {
-                    if live.welcomed.get() {
+                    if live_list() {
                         live.rooms.with(|r| r.iter().any(|r| r.id == id))
                     } else {
                         listed

@@ -11,17 +11,19 @@ use crate::api::ApiError;
 use crate::model::{Notify, RoomId, RoomKind, RoomSummary};
 
 /// The rooms, latest activity first: the server-rendered list until the
-/// socket's `welcome`, the live one after.
+/// socket's `welcome`, the live one after (and offline).
 #[component]
 pub fn RoomList(
     initial: Result<Vec<RoomSummary>, ApiError>,
     selected: Memo<Option<RoomId>>,
 ) -> impl IntoView {
     let live = expect_context::<Live>();
-    let error = initial.as_ref().err().map(|e| e.to_string());
+    // Offline, the list is what this device kept (`Live::restore_saved`).
+    let offline = matches!(initial, Err(ApiError::Transport(_)));
+    let error = initial.as_ref().err().filter(|_| !offline).map(|e| e.to_string());
     let initial = initial.unwrap_or_default();
     let list = Memo::new(move |_| {
-        if live.welcomed.get() {
+        if live.welcomed.get() || offline {
             live.rooms.get()
         } else {
             initial.clone()

@@ -1,5 +1,5 @@
-//! Browser only: this device's notifications. Registers the service worker
-//! (`public/sw.js`), asks for permission and subscribes to Web Push with
+//! Browser only: this device's notifications. Uses the service worker
+//! (`public/sw.js`, registered by `ui::worker`), asks for permission and subscribes to Web Push with
 //! the deployment's key when the person turns notifications on, and hands
 //! the subscription to the server; on log-out the browser's subscription
 //! goes too, so the next person on this device starts with them off. Also
@@ -37,7 +37,7 @@ pub async fn status() -> Status {
     match Notification::permission() {
         NotificationPermission::Denied => return Status::Blocked,
         NotificationPermission::Granted => {}
-        // No service worker for people who never turned notifications on.
+        // Not asked yet (the service worker is there anyway: `ui::worker`).
         _ => return Status::Off,
     }
     let reg = match registration().await {

@@ -1,0 +1,113 @@
+//! The live state kept on this device (`ui::saved`): restored before the
+//! socket opens, so the room list and the rooms opened lately paint at once
+//! (offline too), and written a second after it changes: the summaries
+//! when the room list changed, the rows of the rooms that changed among
+//! those opened most recently, and that order.
+
+use std::collections::BTreeSet;
+
+use leptos::prelude::*;
+
+use super::{socket, Live};
+use crate::model::{RoomId, User};
+use crate::sync::Output;
+use crate::ui::saved::{self, Changes, KEEP_ROOMS, KEEP_ROWS};
+
+/// Changes are written this long after the first one (they come in bursts).
+const SAVE_AFTER_MS: u64 = 1_000;
+
+/// What changed since the last save.
+#[derive(Debug, Default)]
+pub struct Unsaved {
+    summaries: bool,
+    rooms: BTreeSet<RoomId>,
+    recent: bool,
+    evicted: Vec<RoomId>,
+    /// A save is on its way.
+    due: bool,
+}
+
+impl Live {
+    /// Takes back what this device kept of `me` (browser only; before the
+    /// socket opens, nothing is overwritten).
+    pub async fn restore_saved(&self, me: User) {
+        let kept = saved::load(self.user).await;
+        self.recent.set_value(kept.recent);
+        let out = self.step(|c, _| c.restore(Some(me), kept.rooms));
+        if out.rooms_changed {
+            self.saved.set(true);
+        }
+        self.apply(out);
+        // Just read: nothing to write back.
+        self.unsaved.update_value(|u| {
+            u.summaries = false;
+            u.rooms.clear();
+        });
+    }
+
+    /// Room `room` was opened: first of the rooms kept with their rows.
+    pub(super) fn opened_here(&self, room: RoomId) {
+        let evicted = self.recent.try_update_value(|recent| {
+            recent.retain(|r| *r != room);
+            recent.insert(0, room);
+            recent.split_off(recent.len().min(KEEP_ROOMS))
+        });
+        self.unsaved.update_value(|u| {
+            u.recent = true;
+            u.rooms.insert(room);
+            u.evicted.extend(evicted.unwrap_or_default());
+        });
+        self.save_soon();
+    }
+
+    /// Notes what a step changed, for the next save.
+    pub(super) fn note_unsaved(&self, out: &Output) {
+        if !out.rooms_changed && out.changed.is_empty() {
+            return;
+        }
+        self.unsaved.update_value(|u| {
+            u.summaries |= out.rooms_changed;
+            u.rooms.extend(out.changed.iter().copied());
+        });
+        self.save_soon();
+    }
+
+    fn save_soon(&self) {
+        let first = self
+            .unsaved
+            .try_update_value(|u| !std::mem::replace(&mut u.due, true))
+            .unwrap_or(false);
+        if first {
+            let live = *self;
+            socket::later(SAVE_AFTER_MS, move || live.save_now());
+        }
+    }
+
+    fn save_now(&self) {
+        let Some(unsaved) = self.unsaved.try_update_value(std::mem::take) else {
+            return;
+        };
+        let recent = self.recent.get_value();
+        let changes = self.client.with_value(|c| Changes {
+            summaries: match unsaved.summaries {
+                true => c.rooms().values().filter_map(|r| r.summary.clone()).collect(),
+                false => Vec::new(),
+            },
+            timelines: unsaved
+                .rooms
+                .iter()
+                .filter(|id| recent.contains(id))
+                .filter_map(|id| c.saved_room(*id, KEEP_ROWS))
+                .collect(),
+            recent: unsaved.recent.then_some(recent),
+            evicted: unsaved.evicted,
+        });
+        let (user, full) = (self.user, self.storage_full);
+        leptos::task::spawn_local(async move {
+            let stored = saved::write(user, changes).await;
+            if full.get_untracked() == stored {
+                full.set(!stored);
+            }
+        });
+    }
+}
