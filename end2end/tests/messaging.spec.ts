@@ -1,5 +1,5 @@
 import { expect, test } from "./fixtures";
-import { bodies, hydrated, openDirect, openRoom, say, stored, threeInAGroup, twoPeople } from "./helpers";
+import { bodies, hydrated, logIn, openDirect, openRoom, say, stored, threeInAGroup, twoPeople } from "./helpers";
 
 test("a direct conversation both ways, live", async ({ browser }) => {
   const { bob, a, b } = await twoPeople(browser);
@@ -104,17 +104,22 @@ test("older messages load when scrolling up", async ({ browser }) => {
   // Bob read them as they came (else the room would open at the first unread).
   await expect(a.locator(".msg.mine").last()).toHaveAttribute("data-state", "read");
 
-  // A fresh page starts with the latest 50 and fetches the rest on the way up.
+  // A new device starts with the latest 50 and fetches the rest on the way up.
+  const fresh = await (await browser.newContext()).newPage();
+  await logIn(fresh, bob);
+  await openRoom(fresh, "Alice");
+  await expect(bodies(fresh).last()).toHaveText("m70");
+  await expect(bodies(fresh)).toHaveCount(50);
+  await fresh.locator(".timeline").evaluate((el) => (el.scrollTop = 0));
+  await expect(bodies(fresh)).toHaveCount(70);
+  await expect(bodies(fresh).first()).toHaveText("m1");
+  // The page did not jump: what was at the top is still in view.
+  await expect(fresh.locator('.timeline .msg[data-seq="21"]')).toBeInViewport();
+  const seqs = await fresh.locator(".timeline .msg").evaluateAll((els) => els.map((e) => Number(e.dataset.seq)));
+  expect(seqs).toEqual(Array.from({ length: 70 }, (_, i) => i + 1));
+  // A reload of Bob's page shows what the device kept at once: all 70.
   await b.reload();
   await hydrated(b);
   await openRoom(b, "Alice");
-  await expect(bodies(b).last()).toHaveText("m70");
-  await expect(bodies(b)).toHaveCount(50);
-  await b.locator(".timeline").evaluate((el) => (el.scrollTop = 0));
   await expect(bodies(b)).toHaveCount(70);
-  await expect(bodies(b).first()).toHaveText("m1");
-  // The page did not jump: what was at the top is still in view.
-  await expect(b.locator('.timeline .msg[data-seq="21"]')).toBeInViewport();
-  const seqs = await b.locator(".timeline .msg").evaluateAll((els) => els.map((e) => Number(e.dataset.seq)));
-  expect(seqs).toEqual(Array.from({ length: 70 }, (_, i) => i + 1));
 });

@@ -161,6 +161,12 @@ impl Live {
             }
         }
         let out = self.step(|c, now| c.handle(frame, now));
+        if welcome && !self.welcomed.get_untracked() {
+            // Dividers placed from what this device kept are placed again
+            // from the server's marks (`apply`).
+            self.unread_from
+                .update_value(|u| u.values_mut().for_each(|d| *d = None));
+        }
         if welcome {
             self.welcomed.set(true);
             if self.status.get_untracked() == Status::Reconnecting {
