@@ -105,6 +105,9 @@ pub struct Client {
     welcomed: bool,
     rooms: BTreeMap<RoomId, Room>,
     outbox: Vec<Outgoing>,
+    /// This client sends the outbox. Of several tabs of one person, one
+    /// does; the others show what it holds (`outbox_elsewhere`).
+    sending: bool,
     /// After a refused sync, wait until then before syncing again.
     sync_retry_at: i64,
     /// The `hello` of this connection, or one asked again (after
@@ -137,6 +140,7 @@ impl Client {
         Self {
             config,
             edit_window_ms: crate::model::EDIT_WINDOW_SECS as i64 * 1_000,
+            sending: true,
             ..Self::default()
         }
     }
@@ -149,6 +153,65 @@ impl Client {
                 self.outbox.push(o);
             }
         }
+    }
+
+    /// Whether this client sends the outbox (the one tab that does, of
+    /// several); becoming it sends what waits.
+    pub fn set_sending(&mut self, sending: bool, now: i64) -> Output {
+        self.sending = sending;
+        let mut out = Output::default();
+        if self.sends() {
+            for o in self.outbox.iter_mut().filter(|o| o.failed.is_none()) {
+                out.frames.push(o.attempt(now, &self.config));
+            }
+        }
+        out
+    }
+
+    /// Another tab of this person changed its outbox entry `cid`: wrote it
+    /// (`Some`: it is shown here too, and sent if this client sends),
+    /// retried or gave it up, or it was stored or discarded (`None`: gone
+    /// here too, but for an entry this client sent, which waits for its ack).
+    pub fn outbox_elsewhere(&mut self, cid: Uuid, entry: Option<Outgoing>, now: i64) -> Output {
+        let mut out = Output::default();
+        let held = self.outbox.iter().position(|o| o.cid == cid);
+        match (entry, held) {
+            // Sent from here: its own ack settles it (the message may have
+            // reached another tab first, which then dropped it).
+            (None, Some(i)) if self.sending && self.outbox[i].failed.is_none() => {}
+            (None, Some(i)) => {
+                out.changed.insert(self.outbox.remove(i).room);
+            }
+            (None, None) => {}
+            (Some(mut o), None) => {
+                if self.sends() && o.failed.is_none() {
+                    out.frames.push(o.attempt(now, &self.config));
+                }
+                out.changed.insert(o.room);
+                self.outbox.push(o);
+            }
+            (Some(o), Some(i)) => {
+                let (sends, config) = (self.sends(), &self.config);
+                let mine = &mut self.outbox[i];
+                if mine.failed != o.failed {
+                    match o.failed {
+                        Some(why) => mine.failed = Some(why),
+                        None => mine.revive(),
+                    }
+                    if sends && mine.failed.is_none() {
+                        out.frames.push(mine.attempt(now, config));
+                    }
+                    out.changed.insert(mine.room);
+                }
+            }
+        }
+        out.outbox_changed = !out.changed.is_empty();
+        out
+    }
+
+    /// Sends go out now: connected, and this client is the one that sends.
+    fn sends(&self) -> bool {
+        self.welcomed && self.sending
     }
 
     /// How long after sending one may edit or delete one's message (ms).
@@ -380,7 +443,7 @@ impl Client {
             outbox_changed: true,
             ..Output::default()
         };
-        if self.welcomed {
+        if self.sends() {
             out.frames.push(o.attempt(now, &self.config));
         }
         if o.kind.is_message() {
@@ -405,9 +468,10 @@ impl Client {
     /// Sends a failed message again.
     pub fn retry(&mut self, cid: Uuid, now: i64) -> Output {
         let mut out = Output::default();
+        let sends = self.sends();
         if let Some(o) = self.outbox.iter_mut().find(|o| o.cid == cid) {
             o.revive();
-            if self.welcomed {
+            if sends {
                 out.frames.push(o.attempt(now, &self.config));
             }
             out.changed.insert(o.room);
@@ -480,7 +544,8 @@ impl Client {
             return out;
         }
         self.report(now, &mut out);
-        for o in self.outbox.iter_mut().filter(|o| o.is_due(now)) {
+        let sending = self.sending;
+        for o in self.outbox.iter_mut().filter(|o| sending && o.is_due(now)) {
             out.frames.push(o.attempt(now, &self.config));
         }
         if now >= self.sync_retry_at {

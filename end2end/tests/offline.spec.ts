@@ -116,6 +116,29 @@ test.describe(() => {
     await b.waitForTimeout(1000);
     await expect(bodies(b)).toHaveCount(3);
   });
+
+  test("a tab closed offline leaves what it wrote to the other tab, which sends it", async ({ browser }) => {
+    const { bob, actx, a, b } = await twoPeople(browser);
+    await openDirect(a, bob, "Bob");
+    await say(a, "first");
+    const a2 = await actx.newPage();
+    await a2.goto(a.url());
+    await hydrated(a2);
+    await expect(bodies(a2)).toHaveText(["first"]);
+
+    await actx.setOffline(true);
+    await say(a, "written in the tab that closes");
+    // The other tab shows it waiting too: the device's outbox is one.
+    await expect(a2.locator(".msg.mine[data-state=pending]")).toHaveCount(1);
+    await say(a2, "written in the tab that stays");
+    await expect(a.locator(".msg.mine[data-state=pending]")).toHaveCount(2);
+    await a.close();
+    await actx.setOffline(false);
+    await openRoom(b, "Alice");
+    await expect(bodies(b)).toHaveText(["first", "written in the tab that closes", "written in the tab that stays"]);
+    await expect(a2.locator(".msg.mine[data-state=pending]")).toHaveCount(0);
+    await expect(bodies(a2)).toHaveCount(3);
+  });
 });
 
 test("logging out erases what this device kept of the person", async ({ browser }) => {

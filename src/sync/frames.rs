@@ -134,7 +134,7 @@ impl Client {
                 r.ask_members(*id, out);
             }
         }
-        if !refresh {
+        if !refresh && self.sending {
             for o in self.outbox.iter_mut().filter(|o| o.failed.is_none()) {
                 out.frames.push(o.attempt(now, &self.config));
             }

@@ -1648,3 +1648,78 @@ fn nothing_is_restored_over_what_the_server_sent() {
     assert_eq!(live.restore(Some(user()), kept), Output::default());
     assert!(seqs(&live, 1).is_empty());
 }
+
+/// The Send frames of a step, by cid.
+fn sends(out: &Output) -> Vec<Uuid> {
+    out.frames
+        .iter()
+        .filter_map(|f| match f {
+            ClientFrame::Send { cid, .. } => Some(*cid),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn of_two_tabs_only_the_sending_one_sends_and_the_other_shows_the_message_until_it_is_acked() {
+    let (mut leader, _) = welcomed(vec![summary(1, 0)]);
+    let (mut other, _) = welcomed(vec![summary(1, 0)]);
+    assert!(other.set_sending(false, 0).frames.is_empty());
+    let cid = Uuid::from_u128(77);
+    let out = other.send(1, cid, "from the other tab".into(), 0);
+    assert!(
+        sends(&out).is_empty() && out.outbox_changed,
+        "kept for the sending tab"
+    );
+    assert!(sends(&other.tick(60_000)).is_empty(), "never retransmitted here");
+    let entry = other.outbox()[0].clone();
+
+    let out = leader.outbox_elsewhere(cid, Some(entry.clone()), 0);
+    assert_eq!(sends(&out), vec![cid]);
+    assert!(
+        sends(&leader.outbox_elsewhere(cid, Some(entry), 1)).is_empty(),
+        "heard twice, sent once"
+    );
+    // The message reached the other tab first, which dropped the entry: the
+    // sending tab keeps it for its ack, which puts the message in its timeline.
+    assert!(leader.outbox_elsewhere(cid, None, 2).changed.is_empty());
+    let ack = ServerFrame::Ack {
+        n: 1,
+        fmt: None,
+        files: vec![],
+        cid,
+        room: 1,
+        seq: 1,
+        id: Uuid::from_u128(9),
+        ts: 7,
+    };
+    assert!(leader.handle(ack, 2).outbox_changed);
+    assert_eq!(seqs(&leader, 1), vec![1]);
+    assert!(leader.outbox().is_empty());
+    // The sending tab dropped it from the device's outbox: gone here too.
+    let out = other.outbox_elsewhere(cid, None, 3);
+    assert!(out.changed.contains(&1) && other.outbox().is_empty());
+}
+
+#[test]
+fn the_tab_that_takes_over_sends_what_waits_and_follows_failures_and_retries() {
+    let (mut other, _) = welcomed(vec![summary(1, 0)]);
+    other.set_sending(false, 0);
+    let cid = Uuid::from_u128(78);
+    other.send(1, cid, "waiting".into(), 0);
+    // The sending tab was closed: this one sends now.
+    assert_eq!(sends(&other.set_sending(true, 5)), vec![cid]);
+
+    let (mut leader, _) = welcomed(vec![summary(1, 0)]);
+    let mut failed = other.outbox()[0].clone();
+    failed.failed = Some("not a member".into());
+    other.set_sending(false, 6);
+    let out = other.outbox_elsewhere(cid, Some(failed.clone()), 6);
+    assert_eq!(other.outbox()[0].tick(), Tick::Failed("not a member".into()));
+    assert!(out.changed.contains(&1));
+    // Retried in this tab: the sending tab hears it and sends it again.
+    leader.outbox_elsewhere(cid, Some(failed), 7);
+    assert!(sends(&other.retry(cid, 8)).is_empty());
+    let retried = other.outbox()[0].clone();
+    assert_eq!(sends(&leader.outbox_elsewhere(cid, Some(retried), 9)), vec![cid]);
+}

@@ -62,6 +62,7 @@ fn Layout(user: User, picture: Option<String>) -> impl IntoView {
     Effect::new(move |_| {
         super::saved::remember_me(&me, first_picture.clone());
         live.restore_outbox();
+        super::tabs::start(live);
         let (me, owner) = (me.clone(), Owner::current());
         spawn_local(async move {
             live.restore_saved(me).await;

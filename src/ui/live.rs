@@ -140,6 +140,19 @@ impl Live {
         self.client.update_value(|c| c.restore_outbox(saved));
     }
 
+    /// Whether this tab sends the outbox (`tabs`: one of the person's tabs does).
+    pub fn set_sending(&self, sending: bool) {
+        let out = self.step(|c, now| c.set_sending(sending, now));
+        self.apply(out);
+    }
+
+    /// Another tab changed the outbox entry `cid` (`None`: removed it).
+    pub fn outbox_elsewhere(&self, cid: uuid::Uuid, entry: Option<crate::sync::Outgoing>) {
+        socket::heard(cid, entry.is_some());
+        let out = self.step(|c, now| c.outbox_elsewhere(cid, entry, now));
+        self.apply(out);
+    }
+
     pub fn opened(&self) {
         let out = self.step(|c, _| c.connected());
         self.apply(out);

@@ -54,6 +54,11 @@ mod socket;
 #[allow(dead_code)] // the twin of every function, some called only on browser paths
 mod socket;
 #[cfg(feature = "hydrate")]
+mod tabs;
+#[cfg(not(feature = "hydrate"))]
+#[path = "tabs_ssr.rs"]
+mod tabs;
+#[cfg(feature = "hydrate")]
 mod theme;
 #[cfg(not(feature = "hydrate"))]
 #[path = "theme_ssr.rs"]
@@ -173,7 +178,7 @@ pub fn App() -> impl IntoView {
 /// session ends elsewhere): drafts, unsent messages, saved messages.
 async fn forget_person(user: crate::model::UserId) {
     drafts::forget(user);
-    socket::save_outbox(user, &[]);
+    socket::erase_outbox(user);
     saved::erase(user).await;
 }
 

@@ -1,11 +1,12 @@
 //! Browser only: the current WebSocket (held here, written to by `send`;
 //! `connection` opens, watches and replaces it) and what the browser gives
 //! the page besides: the clock and time zone, random client message ids,
-//! the outbox kept in localStorage, timers. Knows nothing of `Live`. The
+//! the outbox kept in localStorage (shared by the person's tabs), timers. Knows nothing of `Live`. The
 //! server build compiles `socket_ssr.rs` instead, with the same functions
 //! doing nothing.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -128,28 +129,84 @@ pub fn new_cid() -> Uuid {
     uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
-fn outbox_key(user: UserId) -> String {
-    format!("chat.outbox.{user}")
+/// The outbox is shared by the person's tabs, one localStorage entry per
+/// message (`chat.outbox.<user>.<cid>`): a tab writes and removes only its
+/// own changes, so two tabs never overwrite each other's messages, and the
+/// others hear each change (`storage` events, `tabs`).
+pub fn outbox_prefix(user: UserId) -> String {
+    format!("chat.outbox.{user}.")
 }
 
+thread_local! {
+    /// The entries this tab holds, as it last wrote or heard them.
+    static HELD: RefCell<HashSet<Uuid>> = RefCell::new(HashSet::new());
+}
+
+/// Writes the outbox as this tab holds it now: new and changed entries
+/// set, those it dropped (acked, discarded) removed. Entries of other tabs
+/// it has not heard of yet are left alone.
 pub fn save_outbox(user: UserId, outbox: &[Outgoing]) {
     let Ok(Some(storage)) = window().local_storage() else {
         return;
     };
-    let _ = match serde_json::to_string(outbox) {
-        Ok(text) if !outbox.is_empty() => storage.set_item(&outbox_key(user), &text),
-        _ => storage.remove_item(&outbox_key(user)),
-    };
+    let prefix = outbox_prefix(user);
+    let now: HashSet<Uuid> = outbox.iter().map(|o| o.cid).collect();
+    for o in outbox {
+        let key = format!("{prefix}{}", o.cid);
+        if let Ok(text) = serde_json::to_string(o) {
+            if storage.get_item(&key).ok().flatten().as_deref() != Some(text.as_str()) {
+                let _ = storage.set_item(&key, &text);
+            }
+        }
+    }
+    let gone: Vec<Uuid> = HELD.with(|h| h.borrow().difference(&now).copied().collect());
+    for cid in gone {
+        let _ = storage.remove_item(&format!("{prefix}{cid}"));
+    }
+    HELD.with(|h| *h.borrow_mut() = now);
 }
 
+/// Another tab wrote (or removed) entry `cid`: this tab holds it as heard.
+pub fn heard(cid: Uuid, held: bool) {
+    HELD.with(|h| {
+        let mut h = h.borrow_mut();
+        if held {
+            h.insert(cid);
+        } else {
+            h.remove(&cid);
+        }
+    });
+}
+
+/// The person's outbox as the device holds it, oldest first.
 pub fn load_outbox(user: UserId) -> Vec<Outgoing> {
     let Ok(Some(storage)) = window().local_storage() else {
         return Vec::new();
     };
-    storage
-        .get_item(&outbox_key(user))
-        .ok()
-        .flatten()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default()
+    let prefix = outbox_prefix(user);
+    let mut outbox: Vec<Outgoing> = (0..storage.length().unwrap_or(0))
+        .filter_map(|i| storage.key(i).ok().flatten())
+        .filter(|k| k.starts_with(&prefix))
+        .filter_map(|k| storage.get_item(&k).ok().flatten())
+        .filter_map(|text| serde_json::from_str(&text).ok())
+        .collect();
+    outbox.sort_by_key(|o| o.created);
+    HELD.with(|h| *h.borrow_mut() = outbox.iter().map(|o| o.cid).collect());
+    outbox
+}
+
+/// Erases the person's outbox from the device (logging out).
+pub fn erase_outbox(user: UserId) {
+    let Ok(Some(storage)) = window().local_storage() else {
+        return;
+    };
+    let prefix = outbox_prefix(user);
+    let keys: Vec<String> = (0..storage.length().unwrap_or(0))
+        .filter_map(|i| storage.key(i).ok().flatten())
+        .filter(|k| k.starts_with(&prefix))
+        .collect();
+    for key in keys {
+        let _ = storage.remove_item(&key);
+    }
+    HELD.with(|h| h.borrow_mut().clear());
 }

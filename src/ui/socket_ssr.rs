@@ -31,3 +31,7 @@ pub fn save_outbox(_: UserId, _: &[Outgoing]) {}
 pub fn load_outbox(_: UserId) -> Vec<Outgoing> {
     Vec::new()
 }
+
+pub fn erase_outbox(_: UserId) {}
+
+pub fn heard(_: Uuid, _: bool) {}
