@@ -2,7 +2,8 @@
 // a cold load of the log-in page in Debian's Chromium over loopback, with an
 // empty cache each time. Prints the bytes that crossed the wire (compressed,
 // as sent) by kind, and the time from navigation to the app being
-// interactive (the hydration marker `body[data-hydrated]`), median of RUNS.
+// interactive (the hydration marker `body[data-hydrated]`), median of RUNS;
+// then a room's first useful paint, cold and warm (the app kept it).
 //   node bench/page.mjs http://127.0.0.1:PORT [RUNS]
 import { createRequire } from "node:module";
 
@@ -44,7 +45,64 @@ for (let i = 0; i < runs; i++) {
   loads.push({ interactive, bytes });
   await context.close();
 }
+
+// The first useful paint of a room (its newest messages and the room list
+// on screen), from navigation: cold (a device that never opened the app:
+// nothing cached, nothing kept) and warm (a reload: the service worker's
+// shell and bundle, the rooms kept in IndexedDB paint before the socket's
+// `welcome`).
+const stamp = Date.now();
+const signUp = async (page, handle, name) => {
+  await page.goto(`${base}/login`);
+  await page.locator("body[data-hydrated=true]").waitFor({ state: "attached" });
+  await page.getByRole("tab", { name: "Sign up" }).click();
+  await page.getByLabel("Handle").fill(handle);
+  await page.getByLabel("Display name").fill(name);
+  await page.getByLabel("Password").fill("correct horse");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.locator(".me .handle").waitFor();
+};
+const owner = await (await browser.newContext()).newPage();
+await signUp(owner, `paint_a${stamp}`, "Ann");
+const reader = `paint_b${stamp}`;
+await signUp(await (await browser.newContext()).newPage(), reader, "Ben");
+await owner.getByRole("button", { name: "New message" }).click();
+await owner.getByLabel("Handle of the person").fill(reader);
+await owner.getByRole("button", { name: "Open conversation" }).click();
+await owner.locator(".room-header h2").waitFor();
+for (let i = 1; i <= 40; i++) {
+  await owner.getByLabel("Message", { exact: true }).fill(`message ${i}`);
+  await owner.getByLabel("Message", { exact: true }).press("Enter");
+}
+await owner.locator(".msg.mine[data-state=sent], .msg.mine[data-state=delivered]").nth(39).waitFor();
+const room = owner.url();
+const paint = async (page, load) => {
+  const start = performance.now();
+  await load();
+  await page.locator(".timeline .msg .body", { hasText: "message 40" }).waitFor();
+  await page.locator(".rooms .room").first().waitFor();
+  return performance.now() - start;
+};
+const cold = [];
+const warm = [];
+for (let i = 0; i < runs; i++) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/login`);
+  await page.locator("body[data-hydrated=true]").waitFor({ state: "attached" });
+  await page.getByRole("tab", { name: "Log in" }).click();
+  await page.getByLabel("Handle").fill(`paint_a${stamp}`);
+  await page.getByLabel("Password").fill("correct horse");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.locator(".me .handle").waitFor();
+  cold.push(await paint(page, () => page.goto(room)));
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.waitForTimeout(1500); // the kept rows are written a second after a change
+  warm.push(await paint(page, () => page.reload()));
+  await context.close();
+}
 await browser.close();
+console.log(`a room's first useful paint (loopback, median of ${runs}): cold ${median(cold).toFixed(0)} ms, warm ${median(warm).toFixed(0)} ms`);
 
 const kinds = ["html", "js", "wasm", "css", "other"];
 const row = (k) => median(loads.map((l) => l.bytes[k] ?? 0));

@@ -1,6 +1,6 @@
 import { Page } from "@playwright/test";
 import { expect, test } from "./fixtures";
-import { bodies, hydrated, isPhone, logIn, newGroup, openDirect, openRoom, say, toList, twoPeople } from "./helpers";
+import { bodies, hydrated, isPhone, logIn, newGroup, openDirect, openRoom, say, stored, toList, twoPeople } from "./helpers";
 
 // The app offline: the service worker answers a reload with the app shell,
 // the app renders what this device kept (IndexedDB), and what is written
@@ -139,6 +139,23 @@ test.describe(() => {
     await expect(a2.locator(".msg.mine[data-state=pending]")).toHaveCount(0);
     await expect(bodies(a2)).toHaveCount(3);
   });
+});
+
+test("a device too full to keep messages says so, and the app keeps working", async ({ browser }) => {
+  const { bob, a, b } = await twoPeople(browser);
+  const cdp = await a.context().newCDPSession(a);
+  await cdp.send("Storage.overrideQuotaForOrigin", { origin: new URL(a.url()).origin, quotaSize: 1 });
+  await openDirect(a, bob, "Bob");
+  await say(a, "still sent");
+  await expect(a.getByRole("status").filter({ hasText: "This device is full" })).toBeVisible();
+  await expect(stored(a)).toHaveCount(1);
+  await openRoom(b, "Alice");
+  await expect(bodies(b)).toHaveText(["still sent"]);
+  // Room again: the offline copy is written once more.
+  await cdp.send("Storage.overrideQuotaForOrigin", { origin: new URL(a.url()).origin });
+  await say(a, "and again");
+  await expect(a.getByRole("status").filter({ hasText: "This device is full" })).toHaveCount(0);
+  await expect.poll(() => kept(a)).toEqual({ Bob: ["still sent", "and again"] });
 });
 
 test("logging out erases what this device kept of the person", async ({ browser }) => {

@@ -71,6 +71,15 @@ pub struct Config {
     #[arg(long, env = "CHAT_HEARTBEAT_TIMEOUT_MS", default_value_t = 45_000)]
     pub heartbeat_timeout_ms: u64,
 
+    /// Browsers keep the newest rows of this many rooms (the ones opened
+    /// last) for offline use and a fast start; 0 keeps only the room list.
+    #[arg(long, env = "CHAT_OFFLINE_ROOMS", default_value_t = 20)]
+    pub offline_rooms: usize,
+
+    /// How many of each such room's newest rows browsers keep.
+    #[arg(long, env = "CHAT_OFFLINE_ROWS", default_value_t = 200)]
+    pub offline_rows: usize,
+
     /// Groups with at most this many members share their members' presence
     /// (direct rooms always do); larger ones would cost more than messages.
     #[arg(long, env = "CHAT_PRESENCE_MAX_MEMBERS", default_value_t = 100)]

@@ -17,11 +17,15 @@ use leptos::{nonce::Nonce, prelude::*};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use super::{avatars, csp, figures, headers, reports, state::AppState, uploads, worker};
-use crate::ui::{shell, App};
+use crate::ui::{shell, App, Keep};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos.clone();
+    let keep = Keep {
+        rooms: state.config.offline_rooms,
+        rows: state.config.offline_rows,
+    };
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -39,9 +43,10 @@ pub fn router(state: AppState) -> Router {
         .merge(uploads::routes())
         .merge(avatars::routes())
         .merge(worker::routes(&state))
-        .leptos_routes_with_context(&state, routes, page_nonce, move || shell(options.clone()))
+        .leptos_routes_with_context(&state, routes, page_nonce, move || shell(options.clone(), keep))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            page_nonce, shell,
+            page_nonce,
+            move |options| shell(options, keep),
         ))
         .layer(middleware::from_fn_with_state(state.clone(), headers::cache))
         .layer(middleware::from_fn_with_state(state.clone(), headers::security))

@@ -18,8 +18,12 @@ use super::state::AppState;
 
 pub fn routes(state: &AppState) -> Router<AppState> {
     let options = state.leptos.clone();
+    let keep = crate::ui::Keep {
+        rooms: state.config.offline_rooms,
+        rows: state.config.offline_rows,
+    };
     let shell = leptos_axum::render_app_to_stream_with_context(super::http::page_nonce, move || {
-        crate::ui::app_shell(options.clone())
+        crate::ui::app_shell(options.clone(), keep)
     });
     Router::new()
         .route("/shell", get(shell))

@@ -70,7 +70,7 @@ pub struct Live {
     /// opened (None until the room list arrives, on a page opened on a room).
     unread_from: StoredValue<HashMap<RoomId, Option<(Seq, i64)>>>,
     /// Rooms by when they were last opened here, newest first: the first
-    /// `saved::KEEP_ROOMS` keep their rows on this device.
+    /// few (`saved::Keep`) keep their rows on this device.
     recent: StoredValue<Vec<RoomId>>,
     /// What changed since this device last saved (`keep`).
     unsaved: StoredValue<Unsaved>,

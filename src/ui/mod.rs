@@ -76,6 +76,8 @@ mod worker;
 #[path = "worker_ssr.rs"]
 mod worker;
 
+pub use saved::Keep;
+
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
@@ -84,11 +86,11 @@ use leptos_router::{
 };
 
 /// The HTML document around the app, rendered on the server only.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+pub fn shell(options: LeptosOptions, keep: Keep) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">
-            <Head options/>
+            <Head options keep/>
             <body>
                 <App/>
             </body>
@@ -99,12 +101,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// The app shell (`/shell`): the same document with no page in its body.
 /// The service worker keeps it and answers with it for any page while the
 /// network is gone; the browser then renders the page itself (`is_shell`).
-pub fn app_shell(options: LeptosOptions) -> impl IntoView {
+pub fn app_shell(options: LeptosOptions, keep: Keep) -> impl IntoView {
     provide_meta_context();
     view! {
         <!DOCTYPE html>
         <html lang="en">
-            <Head options/>
+            <Head options keep/>
             <body data-shell="true"></body>
         </html>
     }
@@ -118,9 +120,11 @@ pub fn is_shell() -> bool {
 }
 
 #[component]
-fn Head(options: LeptosOptions) -> impl IntoView {
+fn Head(options: LeptosOptions, keep: Keep) -> impl IntoView {
     view! {
         <head>
+            // What this deployment lets browsers keep (`saved::Keep`).
+            <meta name=Keep::META content=keep.to_string()/>
             <meta charset="utf-8"/>
             <meta name="viewport" content="width=device-width, initial-scale=1"/>
             <meta name="color-scheme" content="light dark"/>

@@ -823,3 +823,73 @@ async fn database_outage_gives_503_and_recovers() {
         )
         .await;
 }
+
+/// The app shell (the document the service worker answers offline) and
+/// the worker's script both name this build's bundle, from the hash file;
+/// pages and shell say what browsers may keep.
+#[tokio::test]
+async fn the_app_shell_and_the_service_worker_name_this_build() {
+    let (url, _db) = common::sqlite_url();
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("sw.js"), "// the worker's own code\n").unwrap();
+    let hashes = site.path().join("hash.txt");
+    std::fs::write(&hashes, "js: J1\nwasm: W2\ncss: C3\n").unwrap();
+    let mut config = Config::for_database(&url);
+    config.site_root = site.path().display().to_string();
+    config.hash_file = hashes.display().to_string();
+    (config.offline_rooms, config.offline_rows) = (3, 40);
+    let server = TestServer::start(config).await;
+    let client = Client::new();
+
+    let res = client.get(server.url("/sw.js")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let header = |res: &reqwest::Response, name: &str| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(header(&res, "content-type").starts_with("text/javascript"));
+    assert_eq!(header(&res, "cache-control"), "no-cache");
+    let script = res.text().await.unwrap();
+    assert!(script.contains(r#"const VERSION = "J1.W2.C3";"#), "{script}");
+    assert!(
+        script.contains(r#"const BUNDLE = ["/pkg/chat.J1.js", "/pkg/chat.W2.wasm", "/pkg/chat.C3.css"];"#),
+        "{script}"
+    );
+    assert!(script.ends_with("// the worker's own code\n"));
+
+    let res = client.get(server.url("/shell")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let policy = header(&res, "content-security-policy");
+    let shell = res.text().await.unwrap();
+    assert!(shell.contains(r#"<body data-shell="true"></body>"#), "{shell}");
+    for name in [
+        "/pkg/chat.C3.css",
+        "chat.J1",
+        "chat.W2",
+        r#"<meta name="chat-keep" content="3 40">"#,
+    ] {
+        assert!(shell.contains(name), "{name} in {shell}");
+    }
+    // Its inline script runs under the policy that came with it.
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|n| n.split('\'').next())
+        .unwrap();
+    assert!(shell.contains(&format!(r#"nonce="{nonce}""#)), "{policy}");
+
+    // A page is the app, not the shell, and says the same about keeping.
+    let page = client
+        .get(server.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"<meta name="chat-keep" content="3 40">"#) && !page.contains("data-shell"));
+    server.shut_down().await;
+}

@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use super::{socket, Live};
 use crate::model::{RoomId, User};
 use crate::sync::Output;
-use crate::ui::saved::{self, Changes, KEEP_ROOMS, KEEP_ROWS};
+use crate::ui::saved::{self, Changes};
 
 /// Changes are written this long after the first one (they come in bursts).
 const SAVE_AFTER_MS: u64 = 1_000;
@@ -50,7 +50,7 @@ impl Live {
         let evicted = self.recent.try_update_value(|recent| {
             recent.retain(|r| *r != room);
             recent.insert(0, room);
-            recent.split_off(recent.len().min(KEEP_ROOMS))
+            recent.split_off(recent.len().min(saved::keep().rooms))
         });
         self.unsaved.update_value(|u| {
             u.recent = true;
@@ -87,7 +87,7 @@ impl Live {
         let Some(unsaved) = self.unsaved.try_update_value(std::mem::take) else {
             return;
         };
-        let recent = self.recent.get_value();
+        let (recent, rows) = (self.recent.get_value(), saved::keep().rows);
         let changes = self.client.with_value(|c| Changes {
             summaries: match unsaved.summaries {
                 true => c.rooms().values().filter_map(|r| r.summary.clone()).collect(),
@@ -97,7 +97,7 @@ impl Live {
                 .rooms
                 .iter()
                 .filter(|id| recent.contains(id))
-                .filter_map(|id| c.saved_room(*id, KEEP_ROWS))
+                .filter_map(|id| c.saved_room(*id, rows))
                 .collect(),
             recent: unsaved.recent.then_some(recent),
             evicted: unsaved.evicted,

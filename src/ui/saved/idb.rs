@@ -17,7 +17,7 @@ use web_sys::{
     IdbDatabase, IdbObjectStore, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
 };
 
-use super::{Changes, Kept};
+use super::{Changes, Keep, Kept};
 use crate::model::{Profile, RoomId, RoomSummary, User, UserId};
 use crate::sync::SavedRoom;
 
@@ -36,6 +36,17 @@ thread_local! {
     static DB: RefCell<Option<(UserId, IdbDatabase)>> = const { RefCell::new(None) };
     /// `persist` asks once a page.
     static ASKED_TO_PERSIST: Cell<bool> = const { Cell::new(false) };
+}
+
+/// What this deployment lets the device keep (the page's `<meta>`).
+pub fn keep() -> Keep {
+    document()
+        .query_selector(&format!("meta[name={}]", Keep::META))
+        .ok()
+        .flatten()
+        .and_then(|m| m.get_attribute("content"))
+        .and_then(|c| Keep::parse(&c))
+        .unwrap_or_default()
 }
 
 /// Notes who is signed in (and their picture) for the next offline start.

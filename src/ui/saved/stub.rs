@@ -1,7 +1,7 @@
 //! The server build's twin of `idb.rs`: the server keeps nothing for a
 //! device, and rendering a page never reads what a browser saved.
 
-use super::{Changes, Kept};
+use super::{Changes, Keep, Kept};
 use crate::model::{Profile, User, UserId};
 
 pub fn remember_me(_user: &User, _avatar: Option<String>) {}
@@ -21,3 +21,7 @@ pub async fn write(_user: UserId, _changes: Changes) -> bool {
 pub async fn erase(_user: UserId) {}
 
 pub fn persist() {}
+
+pub fn keep() -> Keep {
+    Keep::default()
+}
