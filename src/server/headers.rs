@@ -3,13 +3,14 @@
 //! (`security`, with the Content-Security-Policy of `csp::Policy`). Nothing
 //! here decides what a response holds.
 
+use axum::http::request::Parts;
 use axum::{
     extract::{Request, State},
     http::{header, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::Response,
 };
-use leptos::nonce::Nonce;
+use leptos::{nonce::Nonce, prelude::*};
 
 use super::state::AppState;
 
@@ -57,7 +58,7 @@ pub async fn cache(State(state): State<AppState>, req: Request, next: Next) -> R
 /// browsers are told to come back only over HTTPS.
 ///
 /// The nonce is made here and handed to the renderer in the request's
-/// extensions (`http::page_nonce` gives it to Leptos), so the header and
+/// extensions (`page_nonce` gives it to Leptos), so the header and
 /// the page cannot disagree.
 pub async fn security(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     // Pages are GETs: the API's POSTs and the socket's frames make none.
@@ -92,6 +93,15 @@ pub async fn security(State(state): State<AppState>, mut req: Request, next: Nex
         set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
     }
     res
+}
+
+/// Renders the page with the nonce `security` put in its policy
+/// (Leptos would make one of its own, which no header would name).
+pub fn page_nonce() {
+    let nonce = use_context::<Parts>().and_then(|parts| parts.extensions.get::<Nonce>().cloned());
+    if let Some(nonce) = nonce {
+        provide_context(nonce);
+    }
 }
 
 fn is_html(res: &Response) -> bool {

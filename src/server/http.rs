@@ -7,13 +7,12 @@
 use axum::{
     body::Body,
     extract::{DefaultBodyLimit, Request, State},
-    http::{header, request::Parts, Method, StatusCode},
+    http::{header, Method, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
     Router,
 };
-use leptos::{nonce::Nonce, prelude::*};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use super::{avatars, csp, figures, headers, reports, state::AppState, uploads, worker};
@@ -43,24 +42,17 @@ pub fn router(state: AppState) -> Router {
         .merge(uploads::routes())
         .merge(avatars::routes())
         .merge(worker::routes(&state))
-        .leptos_routes_with_context(&state, routes, page_nonce, move || shell(options.clone(), keep))
+        .leptos_routes_with_context(&state, routes, headers::page_nonce, move || {
+            shell(options.clone(), keep)
+        })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            page_nonce,
+            headers::page_nonce,
             move |options| shell(options, keep),
         ))
         .layer(middleware::from_fn_with_state(state.clone(), headers::cache))
         .layer(middleware::from_fn_with_state(state.clone(), headers::security))
         .layer(middleware::from_fn_with_state(state.clone(), check_origin))
         .with_state(state)
-}
-
-/// Renders the page with the nonce `headers::security` put in its policy
-/// (Leptos would make one of its own, which no header would name).
-pub(super) fn page_nonce() {
-    let nonce = use_context::<Parts>().and_then(|parts| parts.extensions.get::<Nonce>().cloned());
-    if let Some(nonce) = nonce {
-        provide_context(nonce);
-    }
 }
 
 /// Ready when the database and (in a cluster) Redis answer.

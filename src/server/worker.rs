@@ -22,7 +22,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         rooms: state.config.offline_rooms,
         rows: state.config.offline_rows,
     };
-    let shell = leptos_axum::render_app_to_stream_with_context(super::http::page_nonce, move || {
+    let shell = leptos_axum::render_app_to_stream_with_context(super::headers::page_nonce, move || {
         crate::ui::app_shell(options.clone(), keep)
     });
     Router::new()

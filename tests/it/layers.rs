@@ -93,6 +93,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "server::reports",
             "server::uploads",
             "server::avatars",
+            "server::worker",
             "server",
         ],
     ),
