@@ -95,7 +95,9 @@ e2e() {
     sleep 0.1
   done
   local rc=0
-  (cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test) 2>&1 | tee "$STATE/playwright.log" || rc=$?
+  # The update test runs a server of its own from the same binary and a copy of the site.
+  (cd end2end && BASE_URL="http://127.0.0.1:$port" CHAT_BIN="$CARGO_TARGET_DIR/release/chat" SITE_ROOT="$SITE_ROOT" \
+    npx playwright test) 2>&1 | tee "$STATE/playwright.log" || rc=$?
   # On failure the server's log first, then Playwright's summary of what failed, so
   # the end of CI's output names the failing tests.
   [ $rc -eq 0 ] || { echo "--- server log ---"; tail -40 "$STATE/server.log";

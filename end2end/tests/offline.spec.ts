@@ -158,6 +158,28 @@ test("a device too full to keep messages says so, and the app keeps working", as
   await expect.poll(() => kept(a)).toEqual({ Bob: ["still sent", "and again"] });
 });
 
+test("a message the previous version left unsent is sent after the upgrade", async ({ browser }) => {
+  const { bob, a, b } = await twoPeople(browser);
+  await openDirect(a, bob, "Bob");
+  const room = Number(new URL(a.url()).pathname.split("/").pop());
+  const me: number = await a.evaluate(() => JSON.parse(localStorage.getItem("chat.me")!).user.id);
+  // The earlier outbox: one list per person.
+  await a.evaluate(
+    ([room, me]) =>
+      localStorage.setItem(
+        `chat.outbox.${me}`,
+        JSON.stringify([{ cid: crypto.randomUUID(), room, body: "left by the old version", kind: "message", created: Date.now() }]),
+      ),
+    [room, me],
+  );
+  await a.reload();
+  await hydrated(a);
+  await openRoom(b, "Alice");
+  await expect(bodies(b)).toHaveText(["left by the old version"]);
+  await expect(bodies(a)).toHaveText(["left by the old version"]);
+  expect(await a.evaluate((me) => localStorage.getItem(`chat.outbox.${me}`), me)).toBeNull();
+});
+
 test("logging out erases what this device kept of the person", async ({ browser }) => {
   const { alice, bob, a } = await twoPeople(browser);
   await openDirect(a, bob, "Bob");

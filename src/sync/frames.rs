@@ -359,6 +359,12 @@ impl Client {
             .rooms
             .entry(id)
             .or_insert_with(|| Room::starting_at(window.map_or(0, |w| (summary.head_seq - w).max(0))));
+        // A room that holds no row (only listed: a device kept its summary)
+        // starts a window back from the head known now, as a new one would.
+        if let Some(w) = window.filter(|_| room.msgs.is_empty()) {
+            room.last = room.last.max(summary.head_seq - w);
+            room.history_done = room.last == 0;
+        }
         self.reports.confirmed(id, summary.read_seq, summary.read_seq);
         let hidden = |r: &Room| r.summary.as_ref().map_or(0, |s| s.hidden.len());
         let before = hidden(room);

@@ -33,13 +33,7 @@ pub fn save(user: UserId, room: RoomId, text: &str) {
 
 /// Removes every draft of `user` (at log-out).
 pub fn forget(user: UserId) {
-    let Some(s) = storage() else { return };
-    let mine = format!("{PREFIX}{user}.");
-    let keys: Vec<String> = (0..s.length().unwrap_or(0))
-        .filter_map(|i| s.key(i).ok().flatten())
-        .filter(|k| k.starts_with(&mine))
-        .collect();
-    for k in keys {
-        let _ = s.remove_item(&k);
+    if let Some(s) = storage() {
+        super::socket::remove_starting(&s, &format!("{PREFIX}{user}."));
     }
 }

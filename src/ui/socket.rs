@@ -183,13 +183,22 @@ pub fn load_outbox(user: UserId) -> Vec<Outgoing> {
     let Ok(Some(storage)) = window().local_storage() else {
         return Vec::new();
     };
-    let prefix = outbox_prefix(user);
-    let mut outbox: Vec<Outgoing> = (0..storage.length().unwrap_or(0))
-        .filter_map(|i| storage.key(i).ok().flatten())
-        .filter(|k| k.starts_with(&prefix))
+    let mut outbox: Vec<Outgoing> = keys_starting(&storage, &outbox_prefix(user))
+        .into_iter()
         .filter_map(|k| storage.get_item(&k).ok().flatten())
         .filter_map(|text| serde_json::from_str(&text).ok())
         .collect();
+    // Kept as one list before the tabs shared it: taken over, entry by entry.
+    let legacy = format!("chat.outbox.{user}");
+    if let Some(text) = storage.get_item(&legacy).ok().flatten() {
+        for o in serde_json::from_str::<Vec<Outgoing>>(&text).unwrap_or_default() {
+            if !outbox.iter().any(|p| p.cid == o.cid) {
+                outbox.push(o);
+            }
+        }
+        save_outbox(user, &outbox);
+        let _ = storage.remove_item(&legacy);
+    }
     outbox.sort_by_key(|o| o.created);
     HELD.with(|h| *h.borrow_mut() = outbox.iter().map(|o| o.cid).collect());
     outbox
@@ -197,16 +206,24 @@ pub fn load_outbox(user: UserId) -> Vec<Outgoing> {
 
 /// Erases the person's outbox from the device (logging out).
 pub fn erase_outbox(user: UserId) {
-    let Ok(Some(storage)) = window().local_storage() else {
-        return;
-    };
-    let prefix = outbox_prefix(user);
-    let keys: Vec<String> = (0..storage.length().unwrap_or(0))
-        .filter_map(|i| storage.key(i).ok().flatten())
-        .filter(|k| k.starts_with(&prefix))
-        .collect();
-    for key in keys {
-        let _ = storage.remove_item(&key);
+    if let Ok(Some(storage)) = window().local_storage() {
+        remove_starting(&storage, &outbox_prefix(user));
+        let _ = storage.remove_item(&format!("chat.outbox.{user}"));
     }
     HELD.with(|h| h.borrow_mut().clear());
+}
+
+/// The keys of `storage` that start with `prefix`.
+pub fn keys_starting(storage: &web_sys::Storage, prefix: &str) -> Vec<String> {
+    (0..storage.length().unwrap_or(0))
+        .filter_map(|i| storage.key(i).ok().flatten())
+        .filter(|k| k.starts_with(prefix))
+        .collect()
+}
+
+/// Removes the keys of `storage` that start with `prefix`.
+pub fn remove_starting(storage: &web_sys::Storage, prefix: &str) {
+    for key in keys_starting(storage, prefix) {
+        let _ = storage.remove_item(&key);
+    }
 }

@@ -65,8 +65,9 @@ impl Live {
         if !out.rooms_changed && out.changed.is_empty() {
             return;
         }
+        // A row changes its room's summary too (head, preview).
         self.unsaved.update_value(|u| {
-            u.summaries |= out.rooms_changed;
+            u.summaries = true;
             u.rooms.extend(out.changed.iter().copied());
         });
         self.save_soon();

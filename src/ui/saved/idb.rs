@@ -21,8 +21,9 @@ use super::{Changes, Keep, Kept};
 use crate::model::{Profile, RoomId, RoomSummary, User, UserId};
 use crate::sync::SavedRoom;
 
-/// A device that does not answer within this long is read as empty: the
-/// app starts from the network rather than wait.
+/// A device that does not answer within this long is read as empty (the
+/// app starts from the network rather than wait), or erasing goes on
+/// without the page.
 const LOAD_WAIT_MS: i32 = 1_500;
 
 const ME_KEY: &str = "chat.me";
@@ -74,19 +75,27 @@ fn local() -> Option<web_sys::Storage> {
 
 /// What was kept for `user`, or nothing (none, unreadable, or too slow).
 pub async fn load(user: UserId) -> Kept {
-    let late = JsFuture::from(Promise::new(&mut |resolve, _| {
-        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, LOAD_WAIT_MS);
-    }));
-    match futures::future::select(Box::pin(read(user)), late).await {
-        Either::Left((Ok(kept), _)) => kept,
-        Either::Left((Err(e), _)) => {
+    match within(LOAD_WAIT_MS, read(user)).await {
+        Some(Ok(kept)) => kept,
+        Some(Err(e)) => {
             leptos::logging::warn!("this device's saved messages are unreadable: {e:?}");
             Kept::default()
         }
-        Either::Right(_) => {
+        None => {
             leptos::logging::warn!("this device's saved messages did not load in time");
             Kept::default()
         }
+    }
+}
+
+/// `work`'s answer, or None if it takes longer than `ms`.
+async fn within<T>(ms: i32, work: impl std::future::Future<Output = T>) -> Option<T> {
+    let late = JsFuture::from(Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    }));
+    match futures::future::select(Box::pin(work), late).await {
+        Either::Left((answer, _)) => Some(answer),
+        Either::Right(_) => None,
     }
 }
 
@@ -163,9 +172,13 @@ pub async fn erase(user: UserId) {
     let Some(factory) = window().indexed_db().ok().flatten() else {
         return;
     };
+    // Another tab still holding the database makes the browser wait for it
+    // to close (it does, `open`); the erasing goes on without this page.
     if let Ok(req) = factory.delete_database(&name(user)) {
-        if let Err(e) = answer(&req).await {
-            leptos::logging::warn!("saved messages not erased: {e:?}");
+        match within(LOAD_WAIT_MS, answer(&req)).await {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => leptos::logging::warn!("saved messages not erased: {e:?}"),
+            None => leptos::logging::warn!("saved messages erased once other tabs let go"),
         }
     }
 }
