@@ -56,21 +56,18 @@ fn Layout(user: User, picture: Option<String>) -> impl IntoView {
     let live = Live::new(&user);
     provide_context(live);
     provide_context(rooms);
-    // Browser only: what this device kept shows first, then the socket opens.
+    // Browser only: the socket opens while what this device kept is read;
+    // its frames wait for that (`Live::restore_saved`).
     let me = user.clone();
     let first_picture = picture.clone();
     Effect::new(move |_| {
         super::saved::remember_me(&me, first_picture.clone());
         live.restore_outbox();
         super::tabs::start(live);
-        let (me, owner) = (me.clone(), Owner::current());
-        spawn_local(async move {
-            live.restore_saved(me).await;
-            match owner {
-                Some(owner) => owner.with(|| connection::start(live)),
-                None => connection::start(live),
-            }
-        });
+        live.restoring();
+        let me = me.clone();
+        spawn_local(async move { live.restore_saved(me).await });
+        connection::start(live);
         super::upload::guard_page();
     });
     let location = use_location();

@@ -2,7 +2,8 @@
 //! it), feeds `Live` what it hears, reconnects with exponential backoff and
 //! jitter, pings when idle and replaces a silent socket, follows the
 //! browser's online/offline events, and tells `Live` when the page is
-//! left or the session has ended. The server build compiles `connection_ssr.rs` (nothing to do).
+//! left or the session has ended (said by the socket's close, or found
+//! when a socket is refused before it opens). The server build compiles `connection_ssr.rs` (nothing to do).
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -75,7 +76,12 @@ fn connect(live: Live) {
         reconnect_later(live);
         return;
     };
+    // A socket refused before it opened may be a session that ended
+    // meanwhile (the server says 401 to the upgrade, which the page never sees).
+    let opened = std::rc::Rc::new(Cell::new(false));
+    let did_open = opened.clone();
     let open = Closure::<dyn FnMut(Event)>::new(move |_| {
+        did_open.set(true);
         HEARD.set(js_sys::Date::now());
         live.opened();
     });
@@ -100,6 +106,8 @@ fn connect(live: Live) {
             live.closed();
             if e.code() == SESSION_ENDED {
                 live.session_ended();
+            } else if !opened.get() {
+                leptos::task::spawn_local(check_session(live));
             } else {
                 reconnect_later(live);
             }
@@ -111,6 +119,16 @@ fn connect(live: Live) {
         message,
         close,
     });
+}
+
+/// The socket was refused before it opened: asks whether the session
+/// still holds (logged out elsewhere meanwhile: the log-in page), else
+/// tries again later (the server or the network is down).
+async fn check_session(live: Live) {
+    match crate::api::my_profile().await {
+        Err(crate::api::ApiError::Unauthenticated) => live.session_ended(),
+        _ => reconnect_later(live),
+    }
 }
 
 /// 0.5 s, 1 s, 2 s … up to 30 s, each with up to half of it as jitter, so a

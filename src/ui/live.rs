@@ -14,7 +14,7 @@ use super::socket;
 use crate::model::{Attachment, Kind, RoomId, RoomSummary, User, UserId};
 use crate::protocol::{Presence, Seq, ServerFrame};
 use crate::sync::{Client, Config, Draft, Output};
-use keep::Unsaved;
+use keep::{Restoring, Unsaved};
 
 /// Messages a room starts with on a device that never held it.
 const INITIAL_WINDOW: i64 = 50;
@@ -74,6 +74,8 @@ pub struct Live {
     recent: StoredValue<Vec<RoomId>>,
     /// What changed since this device last saved (`keep`).
     unsaved: StoredValue<Unsaved>,
+    /// What the device kept is being read (`keep`).
+    restoring: StoredValue<Restoring>,
 }
 
 impl Live {
@@ -105,6 +107,7 @@ impl Live {
             unread_from: StoredValue::new(HashMap::new()),
             recent: StoredValue::new(Vec::new()),
             unsaved: StoredValue::new(Unsaved::default()),
+            restoring: StoredValue::new(Restoring::default()),
         }
     }
 
@@ -160,13 +163,17 @@ impl Live {
 
     pub fn closed(&self) {
         self.client.update_value(|c| c.disconnected());
+        let restoring = self.closed_while_restoring();
         // Offline from the start is worth saying when saved messages show.
-        if self.status.get_untracked() != Status::Connecting || self.saved.get_untracked() {
+        if self.status.get_untracked() != Status::Connecting || (self.saved.get_untracked() && !restoring) {
             self.status.set(Status::Reconnecting);
         }
     }
 
     pub fn handle(&self, frame: ServerFrame) {
+        let Some(frame) = self.unless_restoring(frame) else {
+            return;
+        };
         let welcome = matches!(frame, ServerFrame::Welcome { .. });
         if let ServerFrame::Welcome { max_body_chars, .. } = &frame {
             if self.max_body.get_untracked() != *max_body_chars {

@@ -1,20 +1,31 @@
-//! The live state kept on this device (`ui::saved`): restored before the
-//! socket opens, so the room list and the rooms opened lately paint at once
-//! (offline too), and written a second after it changes: the summaries
-//! when the room list changed, the rows of the rooms that changed among
-//! those opened most recently, and that order.
+//! The live state kept on this device (`ui::saved`): restored while the
+//! socket opens (its frames wait until then, so the room list and the
+//! rooms opened lately paint at once, offline too, and the server's
+//! `welcome` resumes them), and written a second after it changes: the
+//! summaries, the rows of the rooms that changed among those opened most
+//! recently, and that order.
 
 use std::collections::BTreeSet;
 
 use leptos::prelude::*;
 
-use super::{socket, Live};
+use super::{socket, Live, Status};
 use crate::model::{RoomId, User};
+use crate::protocol::ServerFrame;
 use crate::sync::Output;
 use crate::ui::saved::{self, Changes};
 
 /// Changes are written this long after the first one (they come in bursts).
 const SAVE_AFTER_MS: u64 = 1_000;
+
+/// While what the device kept is read: the socket's frames wait, and
+/// whether a connection failed meanwhile.
+#[derive(Debug, Default)]
+pub struct Restoring {
+    active: bool,
+    frames: Vec<ServerFrame>,
+    failed: bool,
+}
 
 /// What changed since the last save.
 #[derive(Debug, Default)]
@@ -28,8 +39,13 @@ pub struct Unsaved {
 }
 
 impl Live {
-    /// Takes back what this device kept of `me` (browser only; before the
-    /// socket opens, nothing is overwritten).
+    /// From now until `restore_saved` ends, the socket's frames wait.
+    pub fn restoring(&self) {
+        self.restoring.update_value(|r| r.active = true);
+    }
+
+    /// Takes back what this device kept of `me` (browser only), then
+    /// handles the frames that came meanwhile.
     pub async fn restore_saved(&self, me: User) {
         let kept = saved::load(self.user).await;
         self.recent.set_value(kept.recent);
@@ -43,6 +59,43 @@ impl Live {
             u.summaries = false;
             u.rooms.clear();
         });
+        let held = self
+            .restoring
+            .try_update_value(std::mem::take)
+            .unwrap_or_default();
+        if held.failed && self.saved.get_untracked() && self.status.get_untracked() == Status::Connecting {
+            self.status.set(Status::Reconnecting);
+        }
+        for frame in held.frames {
+            self.handle(frame);
+        }
+    }
+
+    /// The frame waits if what the device kept is being read (None), else it is handled now.
+    pub(super) fn unless_restoring(&self, frame: ServerFrame) -> Option<ServerFrame> {
+        self.restoring
+            .try_update_value(|r| match r.active {
+                true => {
+                    r.frames.push(frame);
+                    None
+                }
+                false => Some(frame),
+            })
+            .flatten()
+    }
+
+    /// The connection closed while what the device kept is read: its
+    /// frames are moot (the next connection's `welcome` brings it all).
+    pub(super) fn closed_while_restoring(&self) -> bool {
+        self.restoring
+            .try_update_value(|r| {
+                if r.active {
+                    r.frames.clear();
+                    r.failed = true;
+                }
+                r.active
+            })
+            .unwrap_or(false)
     }
 
     /// Room `room` was opened: first of the rooms kept with their rows.
