@@ -13,8 +13,9 @@ import { hydrated, signUp, uniqueHandle } from "./helpers";
 // The test runs a deployment of its own (the release server with a copy of
 // the site), so shipping a build to it touches no other test.
 
-const bin = process.env.CHAT_BIN ?? path.join(process.env.CARGO_TARGET_DIR ?? "", "release", "chat");
-// Playwright runs in end2end/, next to the project's target/.
+// scripts/test.sh names both; by hand, the scripts' build directory and this clone's site.
+const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), ".cache", "chat", "target");
+const bin = process.env.CHAT_BIN ?? path.join(targetDir, "release", "chat");
 const site = process.env.SITE_ROOT ?? path.resolve("..", "target", "site");
 
 function freePort(): Promise<number> {
