@@ -66,6 +66,8 @@ test.describe(() => {
     await expect(a.locator(".me .handle")).toHaveText(`@${alice}`);
     await expect(a.locator(".room-header h2")).toHaveText("Bob");
     await expect(bodies(a)).toHaveText(["hello Bob"]);
+    // The header waits for the network quietly: the banner says why.
+    await expect(a.locator(".room-header .error")).toHaveCount(0);
     await openRoom(a, "Trip");
     await expect(bodies(a)).toHaveText(["tickets booked"]);
 
@@ -82,6 +84,7 @@ test.describe(() => {
     await expect(bodies(b)).toHaveText(["hello Bob", "offline one", "offline two"]);
     await expect(a.locator(".msg.mine[data-state=pending]")).toHaveCount(0);
     await expect(a.locator(".banner")).toHaveText("Back online");
+    await expect(a.locator(".room-header .members")).toContainText(bob);
     // Once back, the room list is the server's again.
     await toList(a);
     await expect(a.locator(".rooms .room")).toHaveCount(2);

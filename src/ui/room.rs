@@ -14,7 +14,7 @@ use super::files::FilesButton;
 use super::live::Live;
 use super::time::presence_label;
 use super::timeline::Timeline;
-use crate::api::{block, room_members, set_notify, unblock};
+use crate::api::{block, room_members, set_notify, unblock, ApiError};
 use crate::groups::{check, Action};
 use crate::model::{is_deleted_handle, Notify, RoomId, RoomKind, RoomSummary, UserId};
 
@@ -39,6 +39,12 @@ fn Room(id: RoomId) -> impl IntoView {
     // Made here, before any await: resources made inside a `Suspend` after
     // one would be numbered differently on the server and in the browser.
     let members = Resource::new(move || id, |id| room_members(id, None, Some(HEADER_NAMES)));
+    // Asked offline (the app shell): asked again once the socket is back.
+    Effect::new(move |_| {
+        if live.welcomed.get() && matches!(members.get_untracked(), Some(Err(ApiError::Transport(_)))) {
+            members.refetch();
+        }
+    });
     // Browser only: ticks need the members' marks; the divider needs the
     // unread count as it was on opening.
     Effect::new(move |_| live.open(id));
@@ -49,7 +55,7 @@ fn Room(id: RoomId) -> impl IntoView {
             {move || Suspend::new(async move {
                 let list = rooms.await;
                 // Offline, the live list is what this device kept.
-                let offline = matches!(list, Err(crate::api::ApiError::Transport(_)));
+                let offline = matches!(list, Err(ApiError::Transport(_)));
                 let live_list = move || live.welcomed.get() || offline;
                 let initial = list.ok().and_then(|list| list.into_iter().find(|r| r.id == id));
                 // Whether the person is in the room: the server's list until
@@ -186,7 +192,10 @@ fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) 
                                 n => format!(" · {n} online"),
                             };
                             // The count first: a long list is cut at the edge.
-                            let count = format!("{} members · ", page.total);
+                            let count = match page.total {
+                                1 => "1 member · ".to_string(),
+                                n => format!("{n} members · "),
+                            };
                             view! {
                                 <p class="members" data-members=page.total>
                                     <Show when=is_group>{count.clone()}</Show>
@@ -196,6 +205,8 @@ fn RoomHead(id: RoomId, initial: Option<RoomSummary>, members: MembersResource) 
                             }
                             .into_any()
                         }
+                        // Offline: the banner says so; the line comes back with the network.
+                        Err(ApiError::Transport(_)) => ().into_any(),
                         Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     }
                 })}
