@@ -117,9 +117,5 @@ test("older messages load when scrolling up", async ({ browser }) => {
   await expect(fresh.locator('.timeline .msg[data-seq="21"]')).toBeInViewport();
   const seqs = await fresh.locator(".timeline .msg").evaluateAll((els) => els.map((e) => Number(e.dataset.seq)));
   expect(seqs).toEqual(Array.from({ length: 70 }, (_, i) => i + 1));
-  // A reload of Bob's page shows what the device kept at once: all 70.
-  await b.reload();
-  await hydrated(b);
-  await openRoom(b, "Alice");
-  await expect(bodies(b)).toHaveCount(70);
+
 });

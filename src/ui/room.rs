@@ -40,10 +40,12 @@ fn Room(id: RoomId) -> impl IntoView {
     // one would be numbered differently on the server and in the browser.
     let members = Resource::new(move || id, |id| room_members(id, None, Some(HEADER_NAMES)));
     // Asked offline (the app shell): asked again once the socket is back.
-    Effect::new(move |_| {
-        if live.welcomed.get() && matches!(members.get_untracked(), Some(Err(ApiError::Transport(_)))) {
+    Effect::new(move |was: Option<bool>| {
+        let welcomed = live.welcomed.get();
+        if welcomed && was == Some(false) {
             members.refetch();
         }
+        welcomed
     });
     // Browser only: ticks need the members' marks; the divider needs the
     // unread count as it was on opening.

@@ -1,9 +1,9 @@
 //! Browser only: the current WebSocket (held here, written to by `send`;
 //! `connection` opens, watches and replaces it) and what the browser gives
 //! the page besides: the clock and time zone, random client message ids,
-//! the outbox kept in localStorage (shared by the person's tabs), timers. Knows nothing of `Live`. The
-//! server build compiles `socket_ssr.rs` instead, with the same functions
-//! doing nothing.
+//! the outbox kept in localStorage (shared by the person's tabs), timers.
+//! Knows nothing of `Live`. The server build compiles `socket_ssr.rs`
+//! instead, with the same functions doing nothing.
 
 use std::cell::RefCell;
 use std::collections::HashSet;

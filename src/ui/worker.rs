@@ -1,5 +1,5 @@
 //! Browser only: the service worker of the app (`public/sw.js`), registered
-//! on every page so the app opens offline, and its updates. A worker of a
+//! by every page (once it settled) so the app opens offline, and its updates. A worker of a
 //! new build installs in the background and waits; `start` sets `ready`
 //! then, the page offers "Reload", and `take_over` lets the new worker in
 //! and reloads once it controls the page, so shell and bundle switch
@@ -16,6 +16,8 @@ use web_sys::{ServiceWorker, ServiceWorkerRegistration, ServiceWorkerState};
 
 /// How often an open page asks whether a new build is out.
 const CHECK_EVERY: Duration = Duration::from_secs(30 * 60);
+/// How long after the page starts the worker is registered.
+const REGISTER_AFTER: Duration = Duration::from_secs(2);
 
 thread_local! {
     /// The person chose to reload into the new build.
@@ -37,22 +39,29 @@ pub fn start(ready: RwSignal<bool>) {
     });
     container.set_oncontrollerchange(Some(changed.as_ref().unchecked_ref()));
     changed.forget();
-    leptos::task::spawn_local(async move {
-        let reg = match JsFuture::from(container.register("/sw.js")).await {
-            Ok(reg) => reg.unchecked_into::<ServiceWorkerRegistration>(),
-            Err(e) => {
-                leptos::logging::warn!("service worker not registered: {e:?}");
-                return;
-            }
-        };
-        watch(&reg, ready);
-        set_interval(
-            move || {
-                let _ = reg.update();
-            },
-            CHECK_EVERY,
-        );
-    });
+    // Once the page has settled: installing fetches the whole bundle again,
+    // which should not compete with the page's own start.
+    set_timeout(
+        move || leptos::task::spawn_local(register(container, ready)),
+        REGISTER_AFTER,
+    );
+}
+
+async fn register(container: web_sys::ServiceWorkerContainer, ready: RwSignal<bool>) {
+    let reg = match JsFuture::from(container.register("/sw.js")).await {
+        Ok(reg) => reg.unchecked_into::<ServiceWorkerRegistration>(),
+        Err(e) => {
+            leptos::logging::warn!("service worker not registered: {e:?}");
+            return;
+        }
+    };
+    watch(&reg, ready);
+    set_interval(
+        move || {
+            let _ = reg.update();
+        },
+        CHECK_EVERY,
+    );
 }
 
 /// `ready` follows the registration: a worker waiting behind the one in

@@ -30,6 +30,7 @@ pub struct Restoring {
 /// What changed since the last save.
 #[derive(Debug, Default)]
 pub struct Unsaved {
+    /// Every summary (the room list changed), or those of `rooms`.
     summaries: bool,
     rooms: BTreeSet<RoomId>,
     recent: bool,
@@ -118,9 +119,9 @@ impl Live {
         if !out.rooms_changed && out.changed.is_empty() {
             return;
         }
-        // A row changes its room's summary too (head, preview).
+        // A row changes its room's summary too (head, preview): written with it.
         self.unsaved.update_value(|u| {
-            u.summaries = true;
+            u.summaries |= out.rooms_changed;
             u.rooms.extend(out.changed.iter().copied());
         });
         self.save_soon();
@@ -145,7 +146,11 @@ impl Live {
         let changes = self.client.with_value(|c| Changes {
             summaries: match unsaved.summaries {
                 true => c.rooms().values().filter_map(|r| r.summary.clone()).collect(),
-                false => Vec::new(),
+                false => unsaved
+                    .rooms
+                    .iter()
+                    .filter_map(|id| c.room(*id).and_then(|r| r.summary.clone()))
+                    .collect(),
             },
             timelines: unsaved
                 .rooms
