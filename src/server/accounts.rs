@@ -281,10 +281,7 @@ async fn start_session(state: &AppState, user: &User) -> Result<(), ApiError> {
         user_agent(),
         client_addr().map(|a| a.to_string()).unwrap_or_default(),
     );
-    state
-        .store
-        .session_seen(&hash, now, Some((&place.0, &place.1)))
-        .await?;
+    state.store.session_seen(&hash, now, (&place.0, &place.1)).await?;
     set_cookie(&auth::session_cookie(&token, max_age, state.config.secure_cookie));
     Ok(())
 }

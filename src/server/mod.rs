@@ -33,6 +33,7 @@ mod registry;
 mod reports;
 pub mod rooms;
 pub mod search;
+mod seen;
 pub(crate) mod sessions;
 pub mod state;
 pub mod storage;
@@ -220,6 +221,8 @@ pub async fn run(
             "tasks still running after shutdown"
         );
     }
+    // The last second of "seen" times, which the cancelled writer had not written.
+    state.seen.flush().await;
     state.store.close().await;
     Ok(())
 }

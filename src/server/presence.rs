@@ -22,6 +22,7 @@ use super::bus::{Bus, Event};
 use super::clock::now_ms;
 use super::hub::Hub;
 use super::registry::Registry;
+use super::seen::Seen;
 use super::storage::DynStore;
 use super::tasks::{NodeTask, Tasks};
 use crate::model::{RoomId, RoomKind, UserId};
@@ -47,6 +48,8 @@ pub struct Leases {
 struct Inner {
     store: DynStore,
     bus: Arc<dyn Bus>,
+    /// Where `last_seen` waits to be stored.
+    seen: Arc<Seen>,
     /// Groups larger than this do not carry presence.
     max_members: i64,
     users: Mutex<HashMap<UserId, Entry>>,
@@ -72,6 +75,7 @@ impl Leases {
     pub fn new(
         store: DynStore,
         bus: Arc<dyn Bus>,
+        seen: Arc<Seen>,
         max_members: u32,
         registry: Option<Arc<Registry>>,
         tasks: Tasks,
@@ -80,6 +84,7 @@ impl Leases {
             inner: Arc::new(Inner {
                 store,
                 bus,
+                seen,
                 max_members: i64::from(max_members),
                 users: Mutex::default(),
                 registry,
@@ -183,7 +188,11 @@ impl Leases {
             .map(|((id, last_seen), online)| Presence {
                 user: id,
                 online,
-                last_seen: if online { None } else { last_seen },
+                last_seen: if online {
+                    None
+                } else {
+                    self.inner.seen.latest(id, last_seen)
+                },
             })
             .collect())
     }
@@ -212,7 +221,7 @@ impl Leases {
             let last_seen = if online {
                 None
             } else {
-                store.last_seen(user).await?
+                self.inner.seen.latest(user, store.last_seen(user).await?)
             };
             all.push(Presence {
                 user,
@@ -288,9 +297,7 @@ impl Leases {
             return;
         };
         let now = now_ms();
-        if let Err(e) = self.inner.store.set_last_seen(user, now).await {
-            tracing::warn!(error = %e, user, "cannot store last seen");
-        }
+        self.inner.seen.user(user, now);
         let to = match self.inner.store.contacts(user, self.inner.max_members).await {
             Ok(c) => c.into_iter().map(|(id, _)| id).collect(),
             Err(e) => {

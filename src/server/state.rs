@@ -22,6 +22,7 @@ use super::presence::Leases;
 use super::push::{Pusher, Vapid};
 use super::receipts::Receipts;
 use super::registry::Registry;
+use super::seen::Seen;
 use super::storage::DynStore;
 use super::tasks::{NodeTask, Tasks};
 use crate::model::UserId;
@@ -61,6 +62,8 @@ pub struct NodeState {
     pub receipts: Receipts,
     /// Who is online (presence leases).
     pub leases: Leases,
+    /// When sessions were last used and people last online, until written.
+    pub seen: Arc<Seen>,
     /// This node's id in the cluster ("local" in embedded mode).
     pub node: String,
     /// The deployment's Web Push key pair.
@@ -137,9 +140,11 @@ impl AppState {
         let node = registry
             .as_ref()
             .map_or("local".to_string(), |r| r.node().to_string());
+        let (seen, seeing) = Seen::new(store.clone());
         let leases = Leases::new(
             store.clone(),
             bus.clone(),
+            seen.clone(),
             config.presence_max_members,
             registry,
             tasks.clone(),
@@ -173,6 +178,7 @@ impl AppState {
         to_start.extend([
             writing,
             marking,
+            seeing,
             pushing,
             sweeping,
             super::search::backlog(store.clone()),
@@ -182,6 +188,7 @@ impl AppState {
             tasks,
             receipts,
             leases,
+            seen,
             node,
             vapid,
             pusher,

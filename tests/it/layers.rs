@@ -59,6 +59,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "server::receipts",
             "server::ticks",
             "server::presence",
+            "server::seen",
             "server::push",
             "server::push::*",
             "server::files",

@@ -131,6 +131,34 @@ async fn sessions_are_listed_and_the_others_ended_with_their_sockets() {
 }
 
 #[tokio::test]
+async fn a_socket_opened_marks_its_session_used() {
+    for (server, _dir) in servers().await {
+        let (_, phone) = sign_up(&server, "ann").await;
+        let laptop = log_in(&server, "ann", "correct horse", "Laptop Browser/1.0")
+            .await
+            .unwrap();
+        let seen = |list: &[SessionInfo]| list.iter().find(|s| !s.current).unwrap().seen_at;
+        let before: Vec<SessionInfo> = api(&server, &laptop, "sessions", json!({})).await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let (_on_phone, _) = connect(&server, &phone).await;
+        // Written with the next round of "seen" times (a second apart).
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let now: Vec<SessionInfo> = api(&server, &laptop, "sessions", json!({})).await;
+            if seen(&now) > seen(&before) {
+                assert!(!now[0].current, "the phone, used last, is listed first");
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the phone's use never recorded"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_new_password_needs_the_old_one_and_ends_the_other_sessions() {
     for (server, _dir) in servers().await {
         let (_, here) = sign_up(&server, "cat").await;

@@ -13,6 +13,7 @@ use uuid::Uuid;
 conformance!(
     users_have_unique_handles,
     sessions_expire_and_end,
+    seen_times_are_written_in_rounds_and_never_move_back,
     direct_rooms_are_one_per_pair,
     groups_have_an_owner_and_members,
     added_members_start_at_the_head,
@@ -85,6 +86,44 @@ async fn sessions_expire_and_end(store: DynStore) {
         store.session_user(b"token-1", 150).await.unwrap().is_none(),
         "ended"
     );
+}
+
+async fn seen_times_are_written_in_rounds_and_never_move_back(store: DynStore) {
+    let [a, b, c] = users(&store, &["alice", "bob", "carol"]).await[..] else {
+        unreachable!()
+    };
+    for (hash, user) in [(b"phone", a), (b"table", a), (b"other", b)] {
+        store.create_session(hash, user, 10, 1_000).await.unwrap();
+    }
+    let round = |n: i64| -> Vec<(Vec<u8>, i64)> {
+        vec![
+            (b"phone".to_vec(), 50 + n),
+            (b"table".to_vec(), 40 + n),
+            (b"gone!".to_vec(), 70),
+        ]
+    };
+    let untouched = store.sessions_of(b, 100).await.unwrap()[0].seen_at;
+    store
+        .record_seen(&round(0), &[(a, 50), (b, 60), (c, 70)])
+        .await
+        .unwrap();
+    store.record_seen(&round(-5), &[(a, 45), (b, 65)]).await.unwrap();
+    let seen: Vec<(Vec<u8>, i64)> = store
+        .sessions_of(a, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.token_hash, s.seen_at))
+        .collect();
+    assert_eq!(seen, vec![(b"phone".to_vec(), 50), (b"table".to_vec(), 40)]);
+    assert_eq!(
+        store.sessions_of(b, 100).await.unwrap()[0].seen_at,
+        untouched,
+        "not in a round"
+    );
+    let last = [a, b, c].map(|u| store.last_seen(u));
+    let last = futures::future::try_join_all(last).await.unwrap();
+    assert_eq!(last, vec![Some(50), Some(65), Some(70)]);
 }
 
 async fn direct_rooms_are_one_per_pair(store: DynStore) {
@@ -532,8 +571,8 @@ async fn contacts_share_a_direct_or_small_room(store: DynStore) {
     );
     assert_eq!(ids(store.contacts(a, 4).await.unwrap()), vec![b, c, d, e]);
     assert_eq!(ids(store.contacts(d, 3).await.unwrap()), Vec::<i64>::new());
-    store.set_last_seen(b, 50).await.unwrap();
-    store.set_last_seen(b, 40).await.unwrap();
+    store.record_seen(&[], &[(b, 50)]).await.unwrap();
+    store.record_seen(&[], &[(b, 40)]).await.unwrap();
     assert_eq!(
         store.contacts(a, 3).await.unwrap()[0],
         (b, Some(50)),

@@ -89,10 +89,8 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, header
         .on_upgrade(move |socket: WebSocket| {
             let tasks = state.tasks.clone();
             tasks.connection(async move {
-                // When a session was last used is for its owner's list: best effort.
-                if let Err(e) = state.store.session_seen(&hash, now_ms(), None).await {
-                    tracing::debug!(error = %e, "session use not recorded");
-                }
+                // When a session was last used is for its owner's list.
+                state.seen.session(&hash, now_ms());
                 serve(socket, state, user, hash).await
             })
         })

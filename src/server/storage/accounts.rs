@@ -36,14 +36,9 @@ pub trait Accounts: Send + Sync {
 
     async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError>;
 
-    /// Records that a session was used at `at`; from `agent` and `address`
-    /// when given (a log-in), else only the time (a socket opened).
-    async fn session_seen(
-        &self,
-        token_hash: &[u8],
-        at: i64,
-        place: Option<(&str, &str)>,
-    ) -> Result<(), StoreError>;
+    /// Records where a session logged in from (`agent`, `address`) and when.
+    /// (Later uses are recorded by `record_seen`.)
+    async fn session_seen(&self, token_hash: &[u8], at: i64, place: (&str, &str)) -> Result<(), StoreError>;
 
     /// `user`'s unexpired sessions, the latest used first.
     async fn sessions_of(&self, user: UserId, now: i64) -> Result<Vec<SessionRow>, StoreError>;
@@ -62,8 +57,13 @@ pub trait Accounts: Send + Sync {
     /// When the user was last online, if ever.
     async fn last_seen(&self, user: UserId) -> Result<Option<i64>, StoreError>;
 
-    /// Records when the user was last online (never moves back).
-    async fn set_last_seen(&self, user: UserId, at: i64) -> Result<(), StoreError>;
+    /// Records, in one transaction, when sessions were last used and
+    /// people last online (neither time ever moves back).
+    async fn record_seen(
+        &self,
+        sessions: &[(Vec<u8>, i64)],
+        users: &[(UserId, i64)],
+    ) -> Result<(), StoreError>;
 }
 
 /// A log-in session as stored.
@@ -76,10 +76,10 @@ pub struct SessionRow {
     pub address: String,
 }
 
-/// `impl_accounts!(Type)`: the `Accounts` of a
+/// `impl_accounts!(Type, numbered)`: the `Accounts` of a
 /// store type with `read` and `write` pools (see `sql::impl_store`).
 macro_rules! impl_accounts {
-    ($store:ty) => {
+    ($store:ty, $numbered:literal) => {
         #[async_trait::async_trait]
         impl $crate::server::storage::Accounts for $store {
             async fn create_user(
@@ -197,15 +197,12 @@ macro_rules! impl_accounts {
                 Ok(())
             }
 
-            async fn session_seen(&self, token_hash: &[u8], at: i64, place: Option<(&str, &str)>) -> Result<(), StoreError> {
-                sqlx::query(
-                    "UPDATE sessions SET seen_at = $2, agent = COALESCE($3, agent), address = COALESCE($4, address)
-                      WHERE token_hash = $1",
-                )
+            async fn session_seen(&self, token_hash: &[u8], at: i64, place: (&str, &str)) -> Result<(), StoreError> {
+                sqlx::query("UPDATE sessions SET seen_at = $2, agent = $3, address = $4 WHERE token_hash = $1")
                 .bind(token_hash)
                 .bind(at)
-                .bind(place.map(|p| p.0))
-                .bind(place.map(|p| p.1))
+                .bind(place.0)
+                .bind(place.1)
                 .execute(&self.write)
                 .await?;
                 Ok(())
@@ -280,14 +277,35 @@ macro_rules! impl_accounts {
                 Ok(row.and_then(|r| r.0))
             }
 
-            async fn set_last_seen(&self, user: UserId, at: i64) -> Result<(), StoreError> {
-                sqlx::query(
-                    "UPDATE users SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $2)",
-                )
-                .bind(user)
-                .bind(at)
-                .execute(&self.write)
-                .await?;
+            async fn record_seen(&self, sessions: &[(Vec<u8>, i64)], users: &[(UserId, i64)]) -> Result<(), StoreError> {
+                use $crate::server::storage::messages::{pow2_chunks, values};
+                // A statement per chunk of rows (a round trip each), not per row.
+                let mut tx = self.write.begin().await?;
+                for chunk in pow2_chunks(sessions) {
+                    let q = format!(
+                        "UPDATE sessions SET seen_at = v.column2 FROM (VALUES {}) AS v
+                          WHERE sessions.token_hash = v.column1 AND sessions.seen_at < v.column2",
+                        values(chunk.len(), 2, $numbered)
+                    );
+                    let mut q = sqlx::query(&q);
+                    for (hash, at) in chunk {
+                        q = q.bind(hash.as_slice()).bind(at);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                for chunk in pow2_chunks(users) {
+                    let q = format!(
+                        "UPDATE users SET last_seen = v.column2 FROM (VALUES {}) AS v
+                          WHERE users.id = v.column1 AND (users.last_seen IS NULL OR users.last_seen < v.column2)",
+                        values(chunk.len(), 2, $numbered)
+                    );
+                    let mut q = sqlx::query(&q);
+                    for (user, at) in chunk {
+                        q = q.bind(user).bind(at);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
         }

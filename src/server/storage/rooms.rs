@@ -273,14 +273,20 @@ macro_rules! impl_rooms {
             }
 
             async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError> {
+                // One connection for the three statements (each use of the
+                // pool costs a round trip to check the connection).
+                let mut conn = self.read.acquire().await?;
                 // The lists first: read with older marks, they are a superset
                 // of what the summaries' marks leave unread.
-                let lists = self.lists(user, None).await?;
+                let lists = sqlx::query_as(&sql::lists_select(false))
+                    .bind(user)
+                    .fetch_all(&mut *conn)
+                    .await?;
                 let q = format!(
                     "{} ORDER BY r.last_activity DESC, r.id DESC",
                     sql::SUMMARY_SELECT
                 );
-                let rows: Vec<sql::SummaryRow> = sqlx::query_as(&q).bind(user).fetch_all(&self.read).await?;
+                let rows: Vec<sql::SummaryRow> = sqlx::query_as(&q).bind(user).fetch_all(&mut *conn).await?;
                 let mut rooms = rows
                     .into_iter()
                     .map(sql::summary)
@@ -289,19 +295,24 @@ macro_rules! impl_rooms {
                 // The groups they left stay listed, read-only, after the others.
                 let former: Vec<sql::FormerRow> = sqlx::query_as(&format!("{} ORDER BY f.left_at DESC", sql::FORMER_SELECT))
                     .bind(user)
-                    .fetch_all(&self.read)
+                    .fetch_all(&mut *conn)
                     .await?;
                 rooms.extend(former.into_iter().map(sql::former));
                 Ok(rooms)
             }
 
             async fn room_of(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError> {
-                let lists = self.lists(user, Some(room)).await?;
+                let mut conn = self.read.acquire().await?;
+                let lists = sqlx::query_as(&sql::lists_select(true))
+                    .bind(user)
+                    .bind(room)
+                    .fetch_all(&mut *conn)
+                    .await?;
                 let q = format!("{} AND r.id = $2", sql::SUMMARY_SELECT);
                 let row: Option<sql::SummaryRow> = sqlx::query_as(&q)
                     .bind(user)
                     .bind(room)
-                    .fetch_optional(&self.read)
+                    .fetch_optional(&mut *conn)
                     .await?;
                 let mut rooms = row
                     .map(sql::summary)
@@ -406,32 +417,6 @@ macro_rules! impl_rooms {
                 .fetch_all(&self.read)
                 .await?;
                 Ok(rows)
-            }
-        }
-
-        impl $store {
-            /// The summary lists of `user`'s rooms (or of one of them).
-            async fn lists(&self, user: UserId, room: Option<RoomId>) -> Result<sql::Lists, StoreError> {
-                let read = |select: &str| {
-                    let q = match room {
-                        Some(_) => format!("{select} AND m.room_id = $2"),
-                        None => select.to_string(),
-                    };
-                    async move {
-                        let q = sqlx::query_as(&q).bind(user);
-                        let q = match room {
-                            Some(room) => q.bind(room),
-                            None => q,
-                        };
-                        let rows: Vec<(i64, i64)> = q.fetch_all(&self.read).await?;
-                        Ok::<_, StoreError>(rows)
-                    }
-                };
-                Ok(sql::Lists {
-                    gone: read(sql::GONE_SELECT).await?,
-                    mentioned: read(sql::MENTIONED_SELECT).await?,
-                    hidden: read(sql::HIDDEN_SELECT).await?,
-                })
             }
         }
     };

@@ -46,50 +46,41 @@ pub(super) const SUMMARY_SELECT: &str = "
       FROM members m JOIN rooms r ON r.id = m.room_id
      WHERE m.user_id = $1";
 
-/// The deleted messages after the read marks of member `$1`, as (room, seq).
-pub(super) const GONE_SELECT: &str = "
-    SELECT x.room_id, x.seq FROM members m JOIN messages x ON x.room_id = m.room_id
-     WHERE m.user_id = $1 AND x.deleted = 1 AND x.seq > m.read_seq";
-
-/// The messages after the read marks of member `$1` that call them by
-/// name, as (room, seq).
-pub(super) const MENTIONED_SELECT: &str = "
-    SELECT x.room_id, x.seq FROM members m JOIN mentions x ON x.user_id = m.user_id AND x.room_id = m.room_id
-     WHERE m.user_id = $1 AND x.seq > m.read_seq";
-
-/// The messages member `$1` deleted for themselves, as (room, seq).
-pub(super) const HIDDEN_SELECT: &str = "
-    SELECT h.room_id, h.seq FROM members m JOIN hidden h ON h.user_id = m.user_id AND h.room_id = m.room_id
-     WHERE m.user_id = $1";
-
-/// What a summary lists beside its counts, as (room, seq) rows.
-pub(super) struct Lists {
-    pub gone: Vec<(i64, i64)>,
-    pub mentioned: Vec<(i64, i64)>,
-    pub hidden: Vec<(i64, i64)>,
+/// What a summary lists beside its counts, as (list, room, seq) rows of
+/// member `$1`'s rooms, or (`one`) of room `$2` only: the deleted messages
+/// after their read mark (`GONE`), the messages after it that call them by
+/// name (`MENTIONED`), and those they deleted for themselves (`HIDDEN`).
+/// One statement for the three: each is a round trip to the database.
+pub(super) fn lists_select(one: bool) -> String {
+    let only = if one { " AND m.room_id = $2" } else { "" };
+    format!(
+        "SELECT CAST({GONE} AS BIGINT), x.room_id, x.seq FROM members m JOIN messages x ON x.room_id = m.room_id
+          WHERE m.user_id = $1 AND x.deleted = 1 AND x.seq > m.read_seq{only}
+         UNION ALL
+         SELECT CAST({MENTIONED} AS BIGINT), x.room_id, x.seq
+           FROM members m JOIN mentions x ON x.user_id = m.user_id AND x.room_id = m.room_id
+          WHERE m.user_id = $1 AND x.seq > m.read_seq{only}
+         UNION ALL
+         SELECT CAST({HIDDEN} AS BIGINT), h.room_id, h.seq
+           FROM members m JOIN hidden h ON h.user_id = m.user_id AND h.room_id = m.room_id
+          WHERE m.user_id = $1{only}"
+    )
 }
 
-/// Hands the rows of `GONE_SELECT`, `MENTIONED_SELECT` and `HIDDEN_SELECT`
-/// to their rooms' summaries.
-pub(super) fn add_marks(rooms: &mut [RoomSummary], lists: Lists) {
-    let Lists {
-        gone,
-        mentioned,
-        hidden,
-    } = lists;
-    for (room, seq) in gone {
-        if let Some(r) = rooms.iter_mut().find(|r| r.id == room) {
-            r.gone.push(seq);
-        }
-    }
-    for (room, seq) in mentioned {
-        if let Some(r) = rooms.iter_mut().find(|r| r.id == room) {
-            r.mentioned.push(seq);
-        }
-    }
-    for (room, seq) in hidden {
-        if let Some(r) = rooms.iter_mut().find(|r| r.id == room) {
-            r.hidden.push(seq);
+const GONE: i64 = 0;
+const MENTIONED: i64 = 1;
+const HIDDEN: i64 = 2;
+
+/// Hands the rows of `lists_select` to their rooms' summaries.
+pub(super) fn add_marks(rooms: &mut [RoomSummary], lists: Vec<(i64, i64, i64)>) {
+    for (list, room, seq) in lists {
+        let Some(r) = rooms.iter_mut().find(|r| r.id == room) else {
+            continue;
+        };
+        match list {
+            GONE => r.gone.push(seq),
+            MENTIONED => r.mentioned.push(seq),
+            _ => r.hidden.push(seq),
         }
     }
     for r in rooms {
@@ -476,7 +467,7 @@ macro_rules! impl_store {
             }
         }
 
-        $crate::server::storage::accounts::impl_accounts!($store);
+        $crate::server::storage::accounts::impl_accounts!($store, $numbered);
         $crate::server::storage::blocks::impl_blocks!($store);
         $crate::server::storage::people::impl_people!($store, $db);
         $crate::server::storage::rooms::impl_rooms!($store);
