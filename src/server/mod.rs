@@ -170,7 +170,7 @@ async fn patiently<T, F: Future<Output = Result<T, String>>>(
 /// WebSocket finishes the sends it has read (committed and acknowledged)
 /// and closes with 1001 "going away"; the Web Push notices still held back
 /// or queued are sent; the node's tasks are cancelled and awaited; the
-/// database pools are closed. It
+/// pending "seen" times are written; the database pools are closed. It
 /// returns when all of that is done or `CHAT_SHUTDOWN_GRACE_MS` has passed:
 /// nothing the node started runs after it.
 pub async fn run(
