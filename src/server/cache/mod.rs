@@ -31,6 +31,14 @@ pub trait Cache: Send + Sync + 'static {
 
     /// (hits, misses) so far.
     fn stats(&self) -> (u64, u64);
+
+    /// Whether a hit always ends at the room's last message published: the
+    /// cache is written before the publish and no write can fail, so what
+    /// a reader's page lacks reaches it live. Then a short page needs no
+    /// check against the head in the database.
+    fn current(&self) -> bool {
+        false
+    }
 }
 
 /// The in-process cache of the last `per_room` messages of each room.
@@ -91,6 +99,11 @@ impl Cache for LocalCache {
 
     fn stats(&self) -> (u64, u64) {
         self.counters.stats()
+    }
+
+    /// In the process, written by the one writer before it publishes.
+    fn current(&self) -> bool {
+        true
     }
 }
 

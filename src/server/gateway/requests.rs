@@ -209,9 +209,10 @@ impl Caller<'_> {
             Some(msgs) => msgs,
             None => state.store.messages_after(room, after, limit).await?,
         };
-        if msgs.is_empty() || (from_cache && msgs.len() < limit as usize) {
+        if msgs.is_empty() || (from_cache && !state.cache.current() && msgs.len() < limit as usize) {
             // A short page says "that is all": make sure it is (a cluster cache
-            // may lag a commit made on another node by a moment).
+            // may lag a commit made on another node by a moment, or miss one
+            // it failed to take). An empty page also checks `after`.
             let head = state
                 .store
                 .head(room)
