@@ -61,23 +61,21 @@ impl SqliteStore {
             .context("cannot apply the migrations")?;
         // Table statistics, so the planner picks the partial indexes (the
         // edits of a message, the deleted ones) over a room's whole range:
-        // SQLite's advice for a long-lived connection, at open.
-        sqlx::query("PRAGMA optimize=0x10002")
-            .execute(&write)
-            .await
-            .context("cannot gather the table statistics")?;
-        // Without the histogram samples: with them, a statement whose bound
-        // value might change its plan is compiled again each time a value
-        // changes (a quarter of the CPU of a reconnect storm went to
-        // parsing). The row counts the planner needs stay.
-        sqlx::query("DROP TABLE IF EXISTS sqlite_stat4")
-            .execute(&write)
-            .await
-            .context("cannot drop the table samples")?;
-        sqlx::query("ANALYZE sqlite_schema")
-            .execute(&write)
-            .await
-            .context("cannot reload the table statistics")?;
+        // SQLite's advice for a long-lived connection, at open. Then without
+        // the histogram samples: with them, a statement whose bound value
+        // might change its plan is compiled again each time a value changes
+        // (a quarter of the CPU of a reconnect storm went to parsing). The
+        // row counts the planner needs stay; the last statement reloads them.
+        for (statement, what) in [
+            ("PRAGMA optimize=0x10002", "gather the table statistics"),
+            ("DROP TABLE IF EXISTS sqlite_stat4", "drop the table samples"),
+            ("ANALYZE sqlite_schema", "reload the table statistics"),
+        ] {
+            sqlx::query(statement)
+                .execute(&write)
+                .await
+                .with_context(|| format!("cannot {what}"))?;
+        }
         let read = SqlitePoolOptions::new()
             .max_connections(pool_size.max(1))
             .test_before_acquire(false)
